@@ -1,0 +1,67 @@
+"""webhook-gateway: manage webhook subscriptions at several providers through one model.
+
+::
+
+    from gateway import Gateway, WebhookSpec, WebhookChange
+
+    async with Gateway.from_config("gateway.toml") as gw:
+        acct = gw.account("uipath-prod")
+        wh = await acct.create(WebhookSpec(name="n", url="https://...", events={"job.faulted"}))
+        wh = await acct.update(wh.id, WebhookChange(add_events={"job.completed"}))
+"""
+
+from gateway.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    Conflict,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    OutcomeUnknown,
+    PermissionDenied,
+    ProviderUnavailable,
+    RateLimited,
+    Unsupported,
+)
+from gateway.model import (
+    UNSET,
+    EventType,
+    FailureHandling,
+    Headers,
+    ListFilter,
+    PingResult,
+    RetryStrategy,
+    Secret,
+    Webhook,
+    WebhookChange,
+    WebhookSpec,
+)
+from gateway.service import Account, AccountInfo, Gateway
+
+__all__ = [
+    "UNSET",
+    "Account",
+    "AccountInfo",
+    "AuthenticationFailed",
+    "ConfigError",
+    "Conflict",
+    "EventType",
+    "FailureHandling",
+    "Gateway",
+    "GatewayError",
+    "Headers",
+    "InvalidRequest",
+    "ListFilter",
+    "NotFound",
+    "OutcomeUnknown",
+    "PermissionDenied",
+    "PingResult",
+    "ProviderUnavailable",
+    "RateLimited",
+    "RetryStrategy",
+    "Secret",
+    "Unsupported",
+    "Webhook",
+    "WebhookChange",
+    "WebhookSpec",
+]

@@ -1,0 +1,262 @@
+"""Configuration: a TOML file, structured with cattrs, every problem reported with its key path.
+
+::
+
+    [accounts.uipath-prod]            # one table per account; the name is yours
+    provider = "uipath"               # an installed provider kind
+    base_url = "https://cloud.uipath.com/acme/DefaultTenant/orchestrator_"
+    client_secret = "${UIPATH_CLIENT_SECRET}"   # any string may name an environment variable
+
+    [http]                            # optional: transport timeouts and retry bounds
+    read_timeout = 30
+
+    [server]                          # optional: the HTTP proxy
+    host = "127.0.0.1"
+    port = 8080
+    [[server.api_keys]]
+    name = "deploy-bot"
+    key_sha256 = "…"                  # or key = "${GATEWAY_KEY}"
+    scope = "write"                   # or "read"
+
+Each account's keys (beyond ``provider``) are structured into its provider's ``settings_type``.
+Unknown keys are errors; so is a missing environment variable. ``$$`` writes a literal ``$``.
+Secrets (fields typed ``Secret``) never appear in reprs or messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.v import format_exception
+
+from gateway.errors import ConfigError, FieldProblem
+from gateway.http import HttpSettings
+from gateway.model import Secret
+from gateway.registry import Registry, default_registry
+
+__all__ = [
+    "AccountConfig",
+    "ApiKey",
+    "GatewayConfig",
+    "ServerConfig",
+    "SettingProblem",
+    "check",
+    "load_config",
+    "parse_config",
+]
+
+
+class SettingProblem(ValueError):
+    """Raised by a settings validator: what is wrong with which field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def check(predicate: Callable[[Any], bool], message: str) -> Callable[[Any, Any, Any], None]:
+    """An attrs validator for settings classes: ``field(validator=check(lambda v: v > 0, "..."))``."""
+
+    def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and not predicate(value):
+            raise SettingProblem(attribute.name, message)
+
+    return validate
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@attrs.frozen(kw_only=True)
+class ApiKey:
+    """One key of the HTTP proxy: the plain value (``key``) or its hex SHA-256 (``key_sha256``)."""
+
+    name: str
+    scope: Literal["read", "write"]
+    key: Secret | None = None
+    key_sha256: str | None = attrs.field(
+        default=None,
+        validator=check(lambda v: bool(_SHA256.match(v)), "must be 64 lower-case hex digits"),
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if (self.key is None) == (self.key_sha256 is None):
+            raise SettingProblem("key", "give exactly one of key or key_sha256")
+
+
+@attrs.frozen(kw_only=True)
+class ServerConfig:
+    """The ``[server]`` table: where the proxy listens and who may call it."""
+
+    host: str = "127.0.0.1"
+    port: int = attrs.field(default=8080, validator=check(lambda v: 0 <= v < 65536, "must be 0-65535"))
+    api_keys: tuple[ApiKey, ...] = ()
+    max_body_bytes: int = attrs.field(default=65536, validator=check(lambda v: v > 0, "must be > 0"))
+
+
+@attrs.frozen(kw_only=True)
+class AccountConfig:
+    """One configured account: its name, its provider kind, and that provider's settings."""
+
+    name: str
+    provider: str
+    settings: Any
+
+
+@attrs.frozen(kw_only=True)
+class GatewayConfig:
+    """A whole, valid configuration."""
+
+    accounts: Mapping[str, AccountConfig] = attrs.field(factory=dict)
+    server: ServerConfig = ServerConfig()
+    http: HttpSettings = HttpSettings()
+
+
+def _converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+
+    def secret(value: Any, _type: Any) -> Secret:
+        if not isinstance(value, str):
+            raise TypeError("must be a string")
+        return Secret(value)
+
+    conv.register_structure_hook(Secret, secret)
+    return conv
+
+
+converter = _converter()
+_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_TOP_LEVEL = ("accounts", "http", "server")
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    registry: Registry | None = None,
+    env: Mapping[str, str] | None = None,
+) -> GatewayConfig:
+    """Read and validate a TOML config file; ``ConfigError`` lists every problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {os.fspath(path)}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{os.fspath(path)} is not valid TOML: {exc}") from None
+    return parse_config(data, registry=registry, env=env)
+
+
+def parse_config(
+    data: Mapping[str, Any],
+    *,
+    registry: Registry | None = None,
+    env: Mapping[str, str] | None = None,
+) -> GatewayConfig:
+    """Validate already parsed TOML data (a dict); ``ConfigError`` lists every problem."""
+    registry = registry or default_registry()
+    problems: list[FieldProblem] = []
+    data = _expand(data, os.environ if env is None else env, "", problems)
+    problems += [FieldProblem(key, "unknown key") for key in data if key not in _TOP_LEVEL]
+
+    accounts: dict[str, AccountConfig] = {}
+    raw_accounts = data.get("accounts", {})
+    if not isinstance(raw_accounts, dict):
+        problems.append(FieldProblem("accounts", "must be a table of accounts"))
+        raw_accounts = {}
+    for name, table in raw_accounts.items():
+        account = _account(name, table, registry, problems)
+        if account is not None:
+            accounts[name] = account
+
+    server = _structure(data.get("server", {}), ServerConfig, "server", problems)
+    http_settings = _structure(data.get("http", {}), HttpSettings, "http", problems)
+    if problems:
+        raise ConfigError(problems=problems)
+    return GatewayConfig(accounts=accounts, server=server, http=http_settings)
+
+
+def _account(
+    name: str, table: Any, registry: Registry, problems: list[FieldProblem]
+) -> AccountConfig | None:
+    path = f"accounts.{name}"
+    if not isinstance(table, dict):
+        problems.append(FieldProblem(path, "must be a table"))
+        return None
+    settings = dict(table)
+    kind = settings.pop("provider", None)
+    if not isinstance(kind, str):
+        problems.append(FieldProblem(f"{path}.provider", "required field missing (a provider kind)"))
+        return None
+    try:
+        cls = registry.load(kind, path=f"{path}.provider")
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
+    before = len(problems)
+    structured = _structure(settings, cls.settings_type, path, problems)
+    if len(problems) > before:
+        return None
+    return AccountConfig(name=name, provider=kind, settings=structured)
+
+
+def _structure(value: Any, cls: type[Any], path: str, problems: list[FieldProblem]) -> Any:
+    if not isinstance(value, dict):
+        problems.append(FieldProblem(path, "must be a table"))
+        return None
+    try:
+        return converter.structure(value, cls)
+    except Exception as exc:  # cattrs groups every problem; flatten them with paths
+        problems.extend(_flatten(exc, path))
+        return None
+
+
+def _flatten(exc: BaseException, path: str) -> list[FieldProblem]:
+    if isinstance(exc, ClassValidationError):
+        with_notes, without = exc.group_exceptions()
+        out = [p for e, note in with_notes for p in _flatten(e, f"{path}.{note.name}")]
+        return out + [p for e in without for p in _flatten(e, path)]
+    if isinstance(exc, IterableValidationError):
+        with_index, without = exc.group_exceptions()
+        out = [p for e, note in with_index for p in _flatten(e, f"{path}[{note.index}]")]
+        return out + [p for e in without for p in _flatten(e, path)]
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return [FieldProblem(f"{path}.{key}", "unknown key") for key in sorted(exc.extra_fields)]
+    if isinstance(exc, SettingProblem):
+        return [FieldProblem(f"{path}.{exc.field}", exc.message)]
+    if isinstance(exc, KeyError):
+        return [FieldProblem(path, "required field missing")]
+    if isinstance(exc, TypeError | ValueError) and "expected" not in str(exc):
+        return [FieldProblem(path, f"invalid value: {exc}")]
+    return [FieldProblem(path, format_exception(exc, None))]
+
+
+def _expand(value: Any, env: Mapping[str, str], path: str, problems: list[FieldProblem]) -> Any:
+    """Replace ``${VAR}`` in every string; a missing variable is a problem at ``path``."""
+    if isinstance(value, dict):
+        return {k: _expand(v, env, f"{path}.{k}" if path else k, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        var = match.group(1)
+        if var is None:
+            return "$"
+        if var not in env:
+            problems.append(FieldProblem(path, f"environment variable {var} is not set"))
+            return ""
+        return env[var]
+
+    return _ENV.sub(replace, value)
+

@@ -1,0 +1,447 @@
+"""The provider-agnostic model: what a webhook subscription is, and how a change applies.
+
+No provider's field names appear here; each adapter owns its translation. All classes are
+frozen attrs classes, so a value handed to an adapter can never change under it.
+
+Input classes (``WebhookSpec``, ``WebhookChange``) validate on construction and raise
+``InvalidRequest`` listing every problem with its field path. ``Webhook`` is what a provider
+reported and is not re-validated (providers return records we would not accept as input,
+such as UiPath webhooks without a name).
+
+``WebhookChange.apply`` is THE definition of an update: removals first, then additions, so an
+item named in both ends up present; scalar fields left ``UNSET`` keep their value.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Final, Literal
+
+import attrs
+from yarl import URL
+
+from gateway.errors import FieldProblem, InvalidRequest
+
+__all__ = [
+    "DEFAULT_TRIGGERS",
+    "UNSET",
+    "EventType",
+    "FailureHandling",
+    "Headers",
+    "ListFilter",
+    "PingResult",
+    "RetryStrategy",
+    "Secret",
+    "Unset",
+    "Webhook",
+    "WebhookChange",
+    "WebhookSpec",
+]
+
+MAX_URL_LENGTH: Final = 2000
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 header field name
+_STATUS_TRIGGER = re.compile(r"^[1-5][0-9][0-9]$")
+
+
+class Secret:
+    """A secret value (webhook secret, client secret, token, API key).
+
+    ``repr``, ``str`` and ``format`` show ``***``; the value comes out only through ``reveal()``.
+    Equality is constant-time; the hash is of a digest, never of the value itself.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"Secret takes a str, not {type(value).__name__}")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret value itself. Call it only where the value must leave the process."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(hashlib.sha256(self._value.encode()).digest())
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("Secret values are not pickled")
+
+
+class Headers(Mapping[str, tuple[str, ...]]):
+    """An immutable, hashable ``name -> values`` map of custom delivery headers.
+
+    Names compare exactly as given (the providers store them that way); each name maps to a tuple
+    of values. Built from any mapping whose values are a string or an iterable of strings.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str | Iterable[str]] | None = None) -> None:
+        data: dict[str, tuple[str, ...]] = {}
+        for name, values in (items or {}).items():
+            data[name] = (values,) if isinstance(values, str) else tuple(values)
+        self._items = data
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+class Unset(enum.Enum):
+    """Marks a ``WebhookChange`` field that is not being changed."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+
+
+def _secret(value: Secret | str | None) -> Secret | None:
+    return Secret(value) if isinstance(value, str) else value
+
+
+def _maybe_secret(value: Secret | str | None | Unset) -> Secret | None | Unset:
+    return value if value is UNSET else _secret(value)
+
+
+def _name_set(value: Iterable[str] | str) -> frozenset[str]:
+    # A lone string is one name, not a set of characters.
+    return frozenset((value,) if isinstance(value, str) else value)
+
+
+def _headers(value: Mapping[str, str | Iterable[str]] | None) -> Headers:
+    return value if isinstance(value, Headers) else Headers(value)
+
+
+@attrs.frozen(kw_only=True)
+class EventType:
+    """An event a provider can deliver: ``name`` in the provider's canonical spelling."""
+
+    name: str
+    group: str = ""
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class RetryStrategy:
+    """How a provider retries a failed delivery (Enterprise Core)."""
+
+    type: Literal["linear", "exponential"] = "exponential"
+    interval: int = 1
+    attempts: int = 3
+
+
+DEFAULT_TRIGGERS: Final = frozenset({"4xx", "5xx", "timeout"})
+
+
+@attrs.frozen(kw_only=True)
+class FailureHandling:
+    """What a provider does when a delivery fails (Enterprise Core).
+
+    ``FailureHandling()`` is the documented default: triggers 4xx, 5xx and timeout, no retry
+    strategy of our own, no alert endpoint, no diversion, no suspension.
+    """
+
+    triggers: frozenset[str] = attrs.field(default=DEFAULT_TRIGGERS, converter=_name_set)
+    retry_strategy: RetryStrategy | None = None
+    alert_endpoint: str | None = None
+    divert: bool = False
+    suspend: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        _raise(failure_handling_problems(self, "failure_handling"))
+
+
+@attrs.frozen(kw_only=True)
+class Webhook:
+    """A webhook subscription as the provider reports it. ``id`` is the provider's id as text."""
+
+    id: str
+    name: str
+    url: str
+    enabled: bool = True
+    events: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
+    all_events: bool = False
+    secret: Secret | None = attrs.field(default=None, converter=_secret)
+    description: str | None = None
+    headers: Headers = attrs.field(factory=Headers, converter=_headers)
+    suspended: bool = False
+    suspended_at: datetime | None = None
+    allow_insecure_ssl: bool = False
+    failure_handling: FailureHandling | None = None
+    provider: str = ""
+    account: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class WebhookSpec:
+    """What ``create`` takes: a webhook without id or suspension state."""
+
+    name: str
+    url: str
+    events: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
+    all_events: bool = False
+    enabled: bool = True
+    secret: Secret | None = attrs.field(default=None, converter=_secret)
+    description: str | None = None
+    headers: Headers = attrs.field(factory=Headers, converter=_headers)
+    allow_insecure_ssl: bool = False
+    failure_handling: FailureHandling | None = None
+
+    def __attrs_post_init__(self) -> None:
+        problems = [*_name_problems(self.name, "name"), *_url_problems(self.url, "url")]
+        problems += _event_problems(self.events, "events")
+        problems += _header_problems(self.headers, "headers")
+        _raise(problems)
+
+    def set_fields(self) -> frozenset[str]:
+        """The optional fields this spec gives a value other than the default."""
+        defaults = WebhookSpec(name=self.name, url=self.url)
+        return frozenset(
+            f.name
+            for f in attrs.fields(WebhookSpec)
+            if f.name not in ("name", "url") and getattr(self, f.name) != getattr(defaults, f.name)
+        )
+
+    def to_webhook(self, id: str, *, provider: str = "", account: str = "") -> Webhook:
+        """The webhook this spec describes, as a provider that stores every field would report it."""
+        values = attrs.asdict(self, recurse=False)
+        return Webhook(id=id, provider=provider, account=account, **values)
+
+
+#: The scalar fields a ``WebhookChange`` may set; each keeps its value while ``UNSET``.
+SCALAR_FIELDS: Final = (
+    "name",
+    "url",
+    "enabled",
+    "all_events",
+    "secret",
+    "description",
+    "allow_insecure_ssl",
+    "failure_handling",
+)
+
+
+@attrs.frozen(kw_only=True)
+class WebhookChange:
+    """An update: new values for scalar fields plus add/remove sets for events and headers.
+
+    ``secret``, ``description`` and ``failure_handling`` may be set to ``None`` to clear them
+    (for failure handling that means the provider's default).
+    """
+
+    name: str | Unset = UNSET
+    url: str | Unset = UNSET
+    enabled: bool | Unset = UNSET
+    all_events: bool | Unset = UNSET
+    secret: Secret | None | Unset = attrs.field(default=UNSET, converter=_maybe_secret)
+    description: str | None | Unset = UNSET
+    allow_insecure_ssl: bool | Unset = UNSET
+    failure_handling: FailureHandling | None | Unset = UNSET
+    add_events: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
+    remove_events: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
+    add_headers: Headers = attrs.field(factory=Headers, converter=_headers)
+    remove_headers: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[FieldProblem] = []
+        if self.name is not UNSET:
+            problems += _name_problems(self.name, "name")
+        if self.url is not UNSET:
+            problems += _url_problems(self.url, "url")
+        problems += _event_problems(self.add_events, "add_events")
+        problems += _event_problems(self.remove_events, "remove_events")
+        problems += _header_problems(self.add_headers, "add_headers")
+        problems += _name_problems_each(self.remove_headers, "remove_headers")
+        _raise(problems)
+
+    def set_fields(self) -> frozenset[str]:
+        """The scalar fields this change sets."""
+        return frozenset(f for f in SCALAR_FIELDS if getattr(self, f) is not UNSET)
+
+    def touched_fields(self) -> frozenset[str]:
+        """Every model field this change may alter (scalars, ``events``, ``headers``)."""
+        touched = set(self.set_fields())
+        if self.add_events or self.remove_events:
+            touched.add("events")
+        if self.add_headers or self.remove_headers:
+            touched.add("headers")
+        return frozenset(touched)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.touched_fields()
+
+    def apply(self, webhook: Webhook) -> Webhook:
+        """The webhook after this change: removals first, then additions. Pure."""
+        updates: dict[str, Any] = {f: getattr(self, f) for f in self.set_fields()}
+        if self.add_events or self.remove_events:
+            updates["events"] = (webhook.events - self.remove_events) | self.add_events
+        if self.add_headers or self.remove_headers:
+            kept = {k: v for k, v in webhook.headers.items() if k not in self.remove_headers}
+            updates["headers"] = Headers({**kept, **self.add_headers})
+        return attrs.evolve(webhook, **updates) if updates else webhook
+
+
+@attrs.frozen(kw_only=True)
+class ListFilter:
+    """What ``list`` may narrow by. ``None`` means "any".
+
+    ``event`` matches webhooks subscribed to that event, including those that subscribe to all
+    events (they receive it too); event names compare case-insensitively. ``name`` and ``url``
+    compare exactly.
+    """
+
+    enabled: bool | None = None
+    suspended: bool | None = None
+    event: str | None = None
+    name: str | None = None
+    url: str | None = None
+
+    def matches(self, webhook: Webhook) -> bool:
+        if self.enabled is not None and webhook.enabled != self.enabled:
+            return False
+        if self.suspended is not None and webhook.suspended != self.suspended:
+            return False
+        if self.name is not None and webhook.name != self.name:
+            return False
+        if self.url is not None and webhook.url != self.url:
+            return False
+        if self.event is not None and not webhook.all_events:
+            wanted = self.event.casefold()
+            return any(e.casefold() == wanted for e in webhook.events)
+        return True
+
+
+@attrs.frozen(kw_only=True)
+class PingResult:
+    """What a provider answered to a test delivery (``details``: its own fields, secrets removed)."""
+
+    event_id: str
+    event_type: str = "ping"
+    timestamp: datetime | None = None
+    details: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+# -- validation -------------------------------------------------------------------------------
+
+
+def _raise(problems: list[FieldProblem]) -> None:
+    if problems:
+        raise InvalidRequest(problems=problems)
+
+
+def _name_problems(value: object, path: str) -> list[FieldProblem]:
+    if not isinstance(value, str):
+        return [FieldProblem(path, f"must be a string, not {type(value).__name__}")]
+    if not value.strip():
+        return [FieldProblem(path, "must not be empty")]
+    return []
+
+
+def _name_problems_each(values: Iterable[object], path: str) -> list[FieldProblem]:
+    return [p for i, v in enumerate(sorted(values, key=str)) for p in _name_problems(v, f"{path}.{i}")]
+
+
+def _event_problems(events: frozenset[str], path: str) -> list[FieldProblem]:
+    problems = _name_problems_each(events, path)
+    problems += [
+        FieldProblem(path, f"event name {e!r} has leading or trailing spaces")
+        for e in events
+        if isinstance(e, str) and e.strip() and e != e.strip()
+    ]
+    return problems
+
+
+def _url_problems(value: object, path: str) -> list[FieldProblem]:
+    if not isinstance(value, str):
+        return [FieldProblem(path, f"must be a string, not {type(value).__name__}")]
+    if len(value) > MAX_URL_LENGTH:
+        return [FieldProblem(path, f"must be at most {MAX_URL_LENGTH} characters, got {len(value)}")]
+    if any(c.isspace() for c in value):
+        return [FieldProblem(path, "must not contain white space")]
+    try:
+        url = URL(value)
+    except ValueError as exc:
+        return [FieldProblem(path, f"is not a valid URL ({exc})")]
+    if url.scheme not in ("http", "https"):
+        return [FieldProblem(path, "must be an absolute http:// or https:// URL")]
+    if not url.host:
+        return [FieldProblem(path, "must name a host")]
+    return []
+
+
+def _header_problems(headers: Headers, path: str) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    for name, values in headers.items():
+        if not isinstance(name, str) or not _TOKEN.match(name):
+            problems.append(FieldProblem(f"{path}.{name}", "is not a valid HTTP header name"))
+            continue
+        for i, value in enumerate(values):
+            if not isinstance(value, str) or "\r" in value or "\n" in value or "\0" in value:
+                problems.append(
+                    FieldProblem(f"{path}.{name}.{i}", "must be a string without line breaks")
+                )
+    return problems
+
+
+def failure_handling_problems(fh: FailureHandling, path: str) -> list[FieldProblem]:
+    """Problems with a ``FailureHandling`` value (triggers, retry strategy, alert endpoint)."""
+    problems = [
+        FieldProblem(f"{path}.triggers", f"{t!r} is not 4xx, 5xx, timeout or an HTTP status code")
+        for t in sorted(fh.triggers)
+        if t not in DEFAULT_TRIGGERS and not _STATUS_TRIGGER.match(t)
+    ]
+    rs = fh.retry_strategy
+    if rs is not None:
+        if rs.type not in ("linear", "exponential"):
+            problems.append(FieldProblem(f"{path}.retry_strategy.type", "must be linear or exponential"))
+        if not 1 <= rs.attempts <= 10:
+            problems.append(FieldProblem(f"{path}.retry_strategy.attempts", "must be from 1 to 10"))
+        if rs.interval < 0:
+            problems.append(FieldProblem(f"{path}.retry_strategy.interval", "must not be negative"))
+    if fh.alert_endpoint is not None:
+        problems += _url_problems(fh.alert_endpoint, f"{path}.alert_endpoint")
+    return problems

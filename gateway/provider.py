@@ -1,0 +1,166 @@
+"""The provider contract: the one base class every adapter subclasses.
+
+An adapter declares its identity (``kind``, ``title``, ``docs_url``), the attrs class of its
+account settings (``settings_type``), and its ``capabilities``; then it implements the async
+primitives below. The primitives it does not override raise ``Unsupported`` naming the provider
+and the operation, and ``capabilities.operations`` is derived from what it overrides, so the data
+can never disagree with the code.
+
+The ``Account`` client (gateway.service) does the shared work before calling an adapter: it rejects
+settings the provider cannot store, canonicalizes event names against the provider's catalog,
+enforces the event-count limits, serializes read-modify-write updates, and reconciles a create
+whose outcome was lost. Adapters translate; they do not re-implement those rules.
+
+Provider-only extras are methods named ``ex_*``, defined after the standard API, and reachable
+from the account client (``account.ex_list_diverted(...)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar, Final, Generic, TypeVar
+
+import attrs
+
+from gateway.errors import FieldProblem, InvalidRequest, Unsupported
+from gateway.http import Transport
+from gateway.model import EventType, ListFilter, PingResult, Webhook, WebhookChange, WebhookSpec
+
+__all__ = ["OPERATIONS", "OPTIONAL_FIELDS", "Capabilities", "Provider"]
+
+#: Every operation of the contract, in the order docs list them.
+OPERATIONS: Final = (
+    "list",
+    "get",
+    "create",
+    "update",
+    "delete",
+    "ping",
+    "event_types",
+    "unsuspend",
+)
+
+#: Webhook fields beyond name, url and events that a provider may or may not store.
+OPTIONAL_FIELDS: Final = (
+    "enabled",
+    "all_events",
+    "secret",
+    "description",
+    "headers",
+    "allow_insecure_ssl",
+    "failure_handling",
+)
+
+S = TypeVar("S")
+
+
+@attrs.frozen(kw_only=True)
+class Capabilities:
+    """What a provider can do, as data (for callers, the proxy and the generated docs).
+
+    ``fields``: the optional webhook fields it stores; setting any other is rejected.
+    ``min_events``/``max_events``: how many events one subscription takes (without ``all_events``).
+    ``atomic_update``: the provider applies add/remove changes itself in one call; when False the
+    adapter reads, applies and writes, and the gateway serializes updates of one webhook.
+    ``server_filters``: the list filters the provider applies itself (the rest are applied locally).
+    ``reports_secret``: whether the provider returns the stored secret when read.
+    ``operations``: derived from the methods the adapter overrides; do not set it by hand.
+    """
+
+    fields: frozenset[str] = frozenset()
+    min_events: int = 0
+    max_events: int | None = None
+    atomic_update: bool = False
+    server_filters: frozenset[str] = frozenset()
+    reports_secret: bool = False
+    operations: frozenset[str] = frozenset()
+
+    def __attrs_post_init__(self) -> None:
+        unknown = self.fields - set(OPTIONAL_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown capability fields: {sorted(unknown)}")
+
+    def supports(self, operation: str) -> bool:
+        return operation in self.operations
+
+
+class Provider(Generic[S]):
+    """Base class of every adapter. One instance serves one configured account."""
+
+    kind: ClassVar[str]
+    title: ClassVar[str]
+    docs_url: ClassVar[str] = ""
+    settings_type: ClassVar[type[Any]]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        overridden = frozenset(
+            op for op in OPERATIONS if getattr(cls, op) is not getattr(Provider, op)
+        )
+        cls.capabilities = attrs.evolve(cls.capabilities, operations=overridden)
+
+    def __init__(self, account: str, settings: S, transport: Transport) -> None:
+        self.account = account
+        self.settings = settings
+        self.transport = transport
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} account={self.account!r}>"
+
+    def unsupported(self, operation: str, detail: str | None = None) -> Unsupported:
+        return Unsupported(self.kind, operation, detail, account=self.account)
+
+    # -- the standard API --------------------------------------------------------------------
+
+    def list(self, filter: ListFilter) -> AsyncIterator[Webhook]:
+        """Every webhook, paging hidden inside; applies what it can of ``filter`` server-side.
+
+        The account client filters the results again, so a provider may ignore what it cannot
+        express. Implement as an async generator that yields as pages arrive.
+        """
+        raise self.unsupported("list")
+
+    async def get(self, id: str) -> Webhook:
+        raise self.unsupported("get")
+
+    async def create(self, spec: WebhookSpec) -> Webhook:
+        """Create from an already validated spec whose event names are canonical."""
+        raise self.unsupported("create")
+
+    async def update(self, id: str, change: WebhookChange) -> Webhook:
+        """Apply ``change``; the result must equal ``change.apply(previous)``."""
+        raise self.unsupported("update")
+
+    async def delete(self, id: str) -> None:
+        raise self.unsupported("delete")
+
+    async def ping(self, id: str) -> PingResult:
+        """Send a test delivery to the webhook's URL and return what the provider reported."""
+        raise self.unsupported("ping")
+
+    async def event_types(self) -> list[EventType]:
+        raise self.unsupported("event_types")
+
+    async def unsuspend(self, id: str) -> None:
+        raise self.unsupported("unsuspend")
+
+    async def close(self) -> None:
+        """Release what the adapter holds beyond the shared session (threads, caches)."""
+
+    # -- helpers for adapters ----------------------------------------------------------------
+
+    def check_event_count(self, events: frozenset[str], all_events: bool, path: str) -> None:
+        """Raise ``InvalidRequest`` when ``events`` breaks this provider's per-webhook limits."""
+        caps = self.capabilities
+        if all_events:
+            return
+        problem = None
+        if caps.max_events is not None and len(events) > caps.max_events:
+            problem = f"{self.kind} takes at most {caps.max_events} event(s) per webhook, got {len(events)}"
+        elif len(events) < caps.min_events:
+            problem = f"{self.kind} needs at least {caps.min_events} event(s) per webhook"
+        if problem:
+            if caps.max_events == 1:
+                problem += "; create one subscription per event"
+            raise InvalidRequest(problems=[FieldProblem(path, problem)], provider=self.kind)

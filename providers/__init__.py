@@ -1,0 +1,1 @@
+"""Built-in provider adapters; each registers through the ``webhook_gateway.providers`` entry points."""

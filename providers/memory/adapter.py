@@ -1,0 +1,136 @@
+"""The reference provider: every capability, in memory, raising the real errors.
+
+It is the first target of the conformance suite and the backend of the core's and the proxy's
+tests, so its behaviour is the contract in its plainest form: ids are increasing integers as
+text, names are unique (a duplicate is ``Conflict``), ``list`` pages through a snapshot, and
+``ex_suspend`` stands in for a provider's circuit breaker suspending a failing webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import attrs
+
+from gateway.config import check
+from gateway.errors import Conflict, NotFound
+from gateway.http import Transport
+from gateway.model import EventType, ListFilter, PingResult, Webhook, WebhookChange, WebhookSpec
+from gateway.provider import OPTIONAL_FIELDS, Capabilities, Provider
+
+DEFAULT_EVENTS = (
+    "invoice.created",
+    "invoice.paid",
+    "invoice.voided",
+    "order.cancelled",
+    "order.created",
+    "order.shipped",
+)
+
+
+@attrs.frozen(kw_only=True)
+class MemorySettings:
+    """Keys of a ``provider = "memory"`` account."""
+
+    page_size: int = attrs.field(
+        default=100, validator=check(lambda v: 1 <= v <= 1000, "must be from 1 to 1000")
+    )
+    event_types: tuple[str, ...] = attrs.field(
+        default=DEFAULT_EVENTS, validator=check(bool, "must name at least one event")
+    )
+
+
+class MemoryProvider(Provider[MemorySettings]):
+    """In-memory webhooks; one store per account."""
+
+    kind = "memory"
+    title = "In-memory reference provider"
+    docs_url = "https://github.com/webhook-gateway/webhook-gateway/blob/main/docs/providers.md"
+    settings_type = MemorySettings
+    capabilities = Capabilities(
+        fields=frozenset(OPTIONAL_FIELDS),
+        atomic_update=True,
+        server_filters=frozenset({"enabled", "suspended", "event", "name", "url"}),
+        reports_secret=True,
+    )
+
+    def __init__(self, account: str, settings: MemorySettings, transport: Transport) -> None:
+        super().__init__(account, settings, transport)
+        self._hooks: dict[str, Webhook] = {}
+        self._next_id = 1
+        self.pings: list[tuple[str, PingResult]] = []
+
+    def _missing(self, id: str) -> NotFound:
+        return NotFound(f"webhook {id} not found", provider=self.kind, account=self.account, status=404)
+
+    def _lookup(self, id: str) -> Webhook:
+        try:
+            return self._hooks[id]
+        except KeyError:
+            raise self._missing(id) from None
+
+    def _check_name(self, name: str, id: str | None) -> None:
+        if any(wh.name == name and wh.id != id for wh in self._hooks.values()):
+            raise Conflict(
+                f"a webhook named {name!r} already exists",
+                provider=self.kind,
+                account=self.account,
+                status=409,
+            )
+
+    async def list(self, filter: ListFilter) -> AsyncIterator[Webhook]:
+        snapshot = list(self._hooks.values())
+        size = self.settings.page_size
+        for start in range(0, len(snapshot), size):
+            await asyncio.sleep(0)  # a page boundary, as a remote provider would have
+            for webhook in snapshot[start : start + size]:
+                if filter.matches(webhook):
+                    yield webhook
+
+    async def get(self, id: str) -> Webhook:
+        return self._lookup(id)
+
+    async def create(self, spec: WebhookSpec) -> Webhook:
+        self._check_name(spec.name, None)
+        id, self._next_id = str(self._next_id), self._next_id + 1
+        webhook = spec.to_webhook(id, provider=self.kind, account=self.account)
+        self._hooks[id] = webhook
+        return webhook
+
+    async def update(self, id: str, change: WebhookChange) -> Webhook:
+        updated = change.apply(self._lookup(id))
+        self._check_name(updated.name, id)
+        self.check_event_count(updated.events, updated.all_events, "add_events")
+        self._hooks[id] = updated
+        return updated
+
+    async def delete(self, id: str) -> None:
+        self._lookup(id)
+        del self._hooks[id]
+
+    async def ping(self, id: str) -> PingResult:
+        self._lookup(id)
+        result = PingResult(
+            event_id=uuid.uuid4().hex, timestamp=datetime.now(UTC), details={"webhook_id": id}
+        )
+        self.pings.append((id, result))
+        return result
+
+    async def event_types(self) -> list[EventType]:
+        return [
+            EventType(name=name, group=name.partition(".")[0]) for name in self.settings.event_types
+        ]
+
+    async def unsuspend(self, id: str) -> None:
+        webhook = self._lookup(id)
+        self._hooks[id] = attrs.evolve(webhook, suspended=False, suspended_at=None)
+
+    # -- extras ------------------------------------------------------------------------------
+
+    async def ex_suspend(self, id: str) -> None:
+        """Suspend a webhook, as a provider's circuit breaker would after failed deliveries."""
+        webhook = self._lookup(id)
+        self._hooks[id] = attrs.evolve(webhook, suspended=True, suspended_at=datetime.now(UTC))
