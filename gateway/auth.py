@@ -63,7 +63,9 @@ class CachedTokenSource(TokenSource):
 
     refetchable = True
 
-    def __init__(self, *, refresh_margin: float = 300.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, *, refresh_margin: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ):
         self._refresh_margin = refresh_margin
         self._clock = clock
         self._token: Secret | None = None
@@ -127,7 +129,7 @@ class ClientCredentials(CachedTokenSource):
         self._client_id = client_id
         self._client_secret = client_secret
         self._scope = scope
-        self._where = {"provider": provider, "account": account}
+        self._where: dict[str, Any] = {"provider": provider, "account": account}
         self._middlewares = middlewares
 
     def __repr__(self) -> str:
@@ -157,7 +159,9 @@ class ClientCredentials(CachedTokenSource):
             ) from None
         body = body if isinstance(body, dict) else {}
         if status >= 500:
-            raise ProviderUnavailable(f"token endpoint answered {status}", status=status, **self._where)
+            raise ProviderUnavailable(
+                f"token endpoint answered {status}", status=status, **self._where
+            )
         token = body.get("access_token")
         if status != 200 or not isinstance(token, str):
             code = body.get("error") or "invalid_response"

@@ -34,7 +34,12 @@ from typing import Any, Literal
 
 import attrs
 import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.errors import (
+    CattrsError,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+)
 from cattrs.v import format_exception
 
 from gateway.errors import ConfigError, FieldProblem
@@ -64,7 +69,7 @@ class SettingProblem(ValueError):
 
 
 def check(predicate: Callable[[Any], bool], message: str) -> Callable[[Any, Any, Any], None]:
-    """An attrs validator for settings classes: ``field(validator=check(lambda v: v > 0, "..."))``."""
+    """An attrs validator for settings: ``field(validator=check(lambda v: v > 0, "..."))``."""
 
     def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is not None and not predicate(value):
@@ -98,9 +103,13 @@ class ServerConfig:
     """The ``[server]`` table: where the proxy listens and who may call it."""
 
     host: str = "127.0.0.1"
-    port: int = attrs.field(default=8080, validator=check(lambda v: 0 <= v < 65536, "must be 0-65535"))
+    port: int = attrs.field(
+        default=8080, validator=check(lambda v: 0 <= v < 65536, "must be 0-65535")
+    )
     api_keys: tuple[ApiKey, ...] = ()
-    max_body_bytes: int = attrs.field(default=65536, validator=check(lambda v: v > 0, "must be > 0"))
+    max_body_bytes: int = attrs.field(
+        default=65536, validator=check(lambda v: v > 0, "must be > 0")
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -117,8 +126,8 @@ class GatewayConfig:
     """A whole, valid configuration."""
 
     accounts: Mapping[str, AccountConfig] = attrs.field(factory=dict)
-    server: ServerConfig = ServerConfig()
-    http: HttpSettings = HttpSettings()
+    server: ServerConfig = attrs.field(factory=ServerConfig)
+    http: HttpSettings = attrs.field(factory=HttpSettings)
 
 
 def _converter() -> cattrs.Converter:
@@ -195,7 +204,9 @@ def _account(
     settings = dict(table)
     kind = settings.pop("provider", None)
     if not isinstance(kind, str):
-        problems.append(FieldProblem(f"{path}.provider", "required field missing (a provider kind)"))
+        problems.append(
+            FieldProblem(f"{path}.provider", "required field missing (a provider kind)")
+        )
         return None
     try:
         cls = registry.load(kind, path=f"{path}.provider")
@@ -237,13 +248,17 @@ def _flatten(exc: BaseException, path: str) -> list[FieldProblem]:
         return [FieldProblem(path, "required field missing")]
     if isinstance(exc, TypeError | ValueError) and "expected" not in str(exc):
         return [FieldProblem(path, f"invalid value: {exc}")]
+    if isinstance(exc, CattrsError):  # e.g. a value outside a Literal
+        return [FieldProblem(path, f"invalid value: {exc}")]
     return [FieldProblem(path, format_exception(exc, None))]
 
 
 def _expand(value: Any, env: Mapping[str, str], path: str, problems: list[FieldProblem]) -> Any:
     """Replace ``${VAR}`` in every string; a missing variable is a problem at ``path``."""
     if isinstance(value, dict):
-        return {k: _expand(v, env, f"{path}.{k}" if path else k, problems) for k, v in value.items()}
+        return {
+            k: _expand(v, env, f"{path}.{k}" if path else k, problems) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_expand(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
     if not isinstance(value, str) or "$" not in value:
@@ -259,4 +274,3 @@ def _expand(value: Any, env: Mapping[str, str], path: str, problems: list[FieldP
         return env[var]
 
     return _ENV.sub(replace, value)
-

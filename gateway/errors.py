@@ -24,6 +24,7 @@ provider-supplied text only, and ``Secret`` renders as ``***`` wherever it is fo
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import attrs
 
@@ -107,15 +108,15 @@ class InvalidRequest(GatewayError):
         message: str | None = None,
         *,
         problems: Iterable[FieldProblem] = (),
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         self.problems: Sequence[FieldProblem] = tuple(problems)
         if message is None:
             message = "; ".join(str(p) for p in self.problems) or "invalid request"
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, **kwargs)
 
     @classmethod
-    def at(cls, path: str, message: str, **kwargs: object) -> InvalidRequest:
+    def at(cls, path: str, message: str, **kwargs: Any) -> InvalidRequest:
         """One problem at one path: ``InvalidRequest.at("url", "must be absolute")``."""
         return cls(problems=[FieldProblem(path, message)], **kwargs)
 
@@ -123,7 +124,9 @@ class InvalidRequest(GatewayError):
 class ConfigError(GatewayError):
     """A configuration problem. ``problems`` carry the key path of each."""
 
-    def __init__(self, message: str | None = None, *, problems: Iterable[FieldProblem] = ()) -> None:
+    def __init__(
+        self, message: str | None = None, *, problems: Iterable[FieldProblem] = ()
+    ) -> None:
         self.problems: Sequence[FieldProblem] = tuple(problems)
         if message is None:
             message = "\n".join(str(p) for p in self.problems) or "invalid configuration"
@@ -135,9 +138,9 @@ class Unsupported(GatewayError):
 
     http_status = 422
 
-    def __init__(self, provider: str, operation: str, detail: str | None = None, **kw: object):
+    def __init__(self, provider: str, operation: str, detail: str | None = None, **kw: Any):
         text = f"{provider} does not support {operation}"
-        super().__init__(f"{text}: {detail}" if detail else text, provider=provider, **kw)  # type: ignore[arg-type]
+        super().__init__(f"{text}: {detail}" if detail else text, provider=provider, **kw)
         self.operation = operation
 
 
@@ -170,8 +173,8 @@ class RateLimited(GatewayError):
 
     http_status = 429
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object):
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
         self.retry_after = retry_after
 
 
@@ -202,7 +205,7 @@ _BY_STATUS: dict[int, type[GatewayError]] = {
 
 
 def error_for_status(status: int) -> type[GatewayError]:
-    """The shared class for an HTTP status a provider answered with (5xx and unknown: unavailable)."""
+    """The shared class for a provider's HTTP status (5xx and anything unknown: unavailable)."""
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     if 400 <= status < 500:

@@ -11,8 +11,11 @@ Retries happen only where repeating cannot do harm:
   on a dropped connection, a read timeout, or a 429, 502, 503 or 504 answer.
 
 Backoff is exponential with jitter; a numeric or HTTP-date ``Retry-After`` is honoured; the
-number of attempts and the total time are bounded. A non-idempotent request whose answer was lost
-raises ``OutcomeUnknown`` rather than being sent again.
+number of attempts and the total time are bounded. (Within one attempt aiohttp itself resends an
+idempotent request once, at once, when a reused keep-alive connection turns out to be closed,
+as RFC 9112 section 9.3.1 allows; so the wire may see up to twice ``max_attempts`` requests.)
+A non-idempotent request whose answer was lost raises ``OutcomeUnknown`` rather than being sent
+again.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class RetryPolicy:
 
     def backoff(self, retry: int) -> float:
         """Delay before retry number ``retry`` (1-based): exponential, half of it random."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (retry - 1))
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (retry - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not crypto
 
 
@@ -82,7 +85,7 @@ class HttpSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     max_connections: int = 100
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -184,7 +187,9 @@ class ProviderHTTP:
         self.base_url = base_url.rstrip("/")
         self.retry = RetryMiddleware(transport.settings.retry)
         self.auth = auth
-        self.middlewares: tuple[Any, ...] = (self.retry, BearerAuth(auth)) if auth else (self.retry,)
+        self.middlewares: tuple[Any, ...] = (
+            (self.retry, BearerAuth(auth)) if auth else (self.retry,)
+        )
         self._read_error = read_error
         self._codes = dict(codes or {})
         self._ssl = ssl
@@ -200,9 +205,9 @@ class ProviderHTTP:
         idempotent: bool | None = None,
         ok: Collection[int] = (200, 201, 204),
     ) -> Any:
-        """Send one request; return the parsed JSON body (None when empty) or raise a typed error."""
+        """Send one request; return the parsed JSON body (None if empty) or raise a typed error."""
         url = self.base_url + path
-        where = {"provider": self.provider, "account": self.account}
+        where: dict[str, Any] = {"provider": self.provider, "account": self.account}
         token = _IDEMPOTENT.set(idempotent)
         try:
             async with self._transport.session.request(
@@ -217,7 +222,9 @@ class ProviderHTTP:
                 status, raw = resp.status, await resp.read()
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise ProviderUnavailable(f"cannot reach {self.base_url}: {_describe(exc)}", **where) from None
+            raise ProviderUnavailable(
+                f"cannot reach {self.base_url}: {_describe(exc)}", **where
+            ) from None
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             sent_blind = not (method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
             cls = OutcomeUnknown if sent_blind else ProviderUnavailable
@@ -227,7 +234,9 @@ class ProviderHTTP:
         body = _parse_json(raw)
         if status in ok:
             if raw and body is _INVALID:
-                raise ProviderUnavailable(f"{method} {path} answered {status} with invalid JSON", **where)
+                raise ProviderUnavailable(
+                    f"{method} {path} answered {status} with invalid JSON", **where
+                )
             return body
         raise self._error(status, None if body is _INVALID else body, retry_after, method, path)
 

@@ -142,7 +142,7 @@ def _secret(value: Secret | str | None) -> Secret | None:
     return Secret(value) if isinstance(value, str) else value
 
 
-def _maybe_secret(value: Secret | str | None | Unset) -> Secret | None | Unset:
+def _maybe_secret(value: Secret | str | Unset | None) -> Secret | Unset | None:
     return value if value is UNSET else _secret(value)
 
 
@@ -246,7 +246,7 @@ class WebhookSpec:
         )
 
     def to_webhook(self, id: str, *, provider: str = "", account: str = "") -> Webhook:
-        """The webhook this spec describes, as a provider that stores every field would report it."""
+        """The webhook this spec describes, as a provider storing every field would report it."""
         values = attrs.asdict(self, recurse=False)
         return Webhook(id=id, provider=provider, account=account, **values)
 
@@ -276,10 +276,10 @@ class WebhookChange:
     url: str | Unset = UNSET
     enabled: bool | Unset = UNSET
     all_events: bool | Unset = UNSET
-    secret: Secret | None | Unset = attrs.field(default=UNSET, converter=_maybe_secret)
-    description: str | None | Unset = UNSET
+    secret: Secret | Unset | None = attrs.field(default=UNSET, converter=_maybe_secret)
+    description: str | Unset | None = UNSET
     allow_insecure_ssl: bool | Unset = UNSET
-    failure_handling: FailureHandling | None | Unset = UNSET
+    failure_handling: FailureHandling | Unset | None = UNSET
     add_events: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
     remove_events: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
     add_headers: Headers = attrs.field(factory=Headers, converter=_headers)
@@ -301,14 +301,17 @@ class WebhookChange:
         """The scalar fields this change sets."""
         return frozenset(f for f in SCALAR_FIELDS if getattr(self, f) is not UNSET)
 
+    def touched_paths(self) -> dict[str, str]:
+        """``{change field: model field}`` for every part of this change that does something."""
+        paths = {f: f for f in self.set_fields()}
+        for path in ("add_events", "remove_events", "add_headers", "remove_headers"):
+            if getattr(self, path):
+                paths[path] = path.partition("_")[2]
+        return paths
+
     def touched_fields(self) -> frozenset[str]:
         """Every model field this change may alter (scalars, ``events``, ``headers``)."""
-        touched = set(self.set_fields())
-        if self.add_events or self.remove_events:
-            touched.add("events")
-        if self.add_headers or self.remove_headers:
-            touched.add("headers")
-        return frozenset(touched)
+        return frozenset(self.touched_paths().values())
 
     @property
     def is_empty(self) -> bool:
@@ -357,7 +360,7 @@ class ListFilter:
 
 @attrs.frozen(kw_only=True)
 class PingResult:
-    """What a provider answered to a test delivery (``details``: its own fields, secrets removed)."""
+    """What a provider answered to a test delivery (``details``: its own fields, no secrets)."""
 
     event_id: str
     event_type: str = "ping"
@@ -382,7 +385,9 @@ def _name_problems(value: object, path: str) -> list[FieldProblem]:
 
 
 def _name_problems_each(values: Iterable[object], path: str) -> list[FieldProblem]:
-    return [p for i, v in enumerate(sorted(values, key=str)) for p in _name_problems(v, f"{path}.{i}")]
+    return [
+        p for i, v in enumerate(sorted(values, key=str)) for p in _name_problems(v, f"{path}.{i}")
+    ]
 
 
 def _event_problems(events: frozenset[str], path: str) -> list[FieldProblem]:
@@ -399,7 +404,9 @@ def _url_problems(value: object, path: str) -> list[FieldProblem]:
     if not isinstance(value, str):
         return [FieldProblem(path, f"must be a string, not {type(value).__name__}")]
     if len(value) > MAX_URL_LENGTH:
-        return [FieldProblem(path, f"must be at most {MAX_URL_LENGTH} characters, got {len(value)}")]
+        return [
+            FieldProblem(path, f"must be at most {MAX_URL_LENGTH} characters, got {len(value)}")
+        ]
     if any(c.isspace() for c in value):
         return [FieldProblem(path, "must not contain white space")]
     try:
@@ -437,7 +444,9 @@ def failure_handling_problems(fh: FailureHandling, path: str) -> list[FieldProbl
     rs = fh.retry_strategy
     if rs is not None:
         if rs.type not in ("linear", "exponential"):
-            problems.append(FieldProblem(f"{path}.retry_strategy.type", "must be linear or exponential"))
+            problems.append(
+                FieldProblem(f"{path}.retry_strategy.type", "must be linear or exponential")
+            )
         if not 1 <= rs.attempts <= 10:
             problems.append(FieldProblem(f"{path}.retry_strategy.attempts", "must be from 1 to 10"))
         if rs.interval < 0:

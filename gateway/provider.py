@@ -17,6 +17,7 @@ from the account client (``account.ex_list_diverted(...)``).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
@@ -139,7 +140,7 @@ class Provider(Generic[S]):
         """Send a test delivery to the webhook's URL and return what the provider reported."""
         raise self.unsupported("ping")
 
-    async def event_types(self) -> list[EventType]:
+    async def event_types(self) -> builtins.list[EventType]:
         raise self.unsupported("event_types")
 
     async def unsuspend(self, id: str) -> None:
@@ -157,7 +158,10 @@ class Provider(Generic[S]):
             return
         problem = None
         if caps.max_events is not None and len(events) > caps.max_events:
-            problem = f"{self.kind} takes at most {caps.max_events} event(s) per webhook, got {len(events)}"
+            problem = (
+                f"{self.kind} takes at most {caps.max_events} event(s) per webhook, "
+                f"got {len(events)}"
+            )
         elif len(events) < caps.min_events:
             problem = f"{self.kind} needs at least {caps.min_events} event(s) per webhook"
         if problem:

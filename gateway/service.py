@@ -22,6 +22,7 @@ client a service uses.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import difflib
 import os
 import weakref
@@ -111,14 +112,14 @@ class Account:
     async def get(self, id: str) -> Webhook:
         return await self.provider.get(_check_id(id))
 
-    async def event_types(self, *, refresh: bool = False) -> list[EventType]:
+    async def event_types(self, *, refresh: bool = False) -> builtins.list[EventType]:
         """The provider's event catalog (cached after the first call unless ``refresh``)."""
-        return list((await self._load_catalog(refresh)).values())
+        return builtins.list((await self._load_catalog(refresh)).values())
 
     # -- writes ------------------------------------------------------------------------------
 
     async def create(self, spec: WebhookSpec) -> Webhook:
-        self._reject_unstorable(spec.set_fields(), "")
+        self._reject_unstorable({f: f for f in spec.set_fields()})
         events = await self._canonical_events(spec.events, "events")
         self.provider.check_event_count(frozenset(events), spec.all_events, "events")
         spec = attrs.evolve(spec, events=events)
@@ -130,7 +131,7 @@ class Account:
     async def update(self, id: str, change: WebhookChange) -> Webhook:
         """Apply ``change``; the result equals ``change.apply`` on the webhook as it was."""
         id = _check_id(id)
-        self._reject_unstorable(change.touched_fields() - {"events"}, "")
+        self._reject_unstorable(change.touched_paths())
         add = await self._canonical_events(change.add_events, "add_events")
         remove = await self._canonical_events(change.remove_events, "remove_events")
         max_events = self.capabilities.max_events
@@ -160,14 +161,15 @@ class Account:
 
     # -- shared rules ------------------------------------------------------------------------
 
-    def _reject_unstorable(self, fields: Iterable[str], prefix: str) -> None:
+    def _reject_unstorable(self, paths: Mapping[str, str]) -> None:
+        """Reject input whose ``{path: model field}`` names a field the provider cannot store."""
         stored = self.capabilities.fields | {"name", "url", "events"}
         problems = [
             FieldProblem(
-                f"{prefix}{field}",
-                f"{self.kind} cannot store {field}; remove it (it would otherwise be lost)",
+                path, f"{self.kind} cannot store {field}; remove it (it would otherwise be lost)"
             )
-            for field in sorted(set(fields) - stored)
+            for path, field in sorted(paths.items())
+            if field not in stored
         ]
         if problems:
             raise InvalidRequest(problems=problems, provider=self.kind, account=self.name)
@@ -217,7 +219,7 @@ class Account:
             raise lost from None
         if len(found) == 1:
             return found[0]
-        where = {"provider": self.kind, "account": self.name}
+        where: dict[str, Any] = {"provider": self.kind, "account": self.name}
         if not found:
             raise OutcomeUnknown(
                 f"create of {spec.name!r}: the answer was lost and no such webhook exists now; "

@@ -1,1 +1,1 @@
-"""Built-in provider adapters; each registers through the ``webhook_gateway.providers`` entry points."""
+"""Built-in provider adapters, registered through the ``webhook_gateway.providers`` group."""

@@ -32,7 +32,7 @@ class _CompatClientResponse(ClientResponse):
         super().__init__(method, url, **kwargs)
 
 
-aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[misc]
+aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[attr-defined]
 
 DATA = Path(__file__).parent / "data"
 

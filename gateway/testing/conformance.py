@@ -132,7 +132,10 @@ class ProviderConformance:
     async def test_list_crosses_pages_without_duplicates(
         self, account: Account, setup: ConformanceSetup
     ) -> None:
-        made = {(await account.create(self._spec(account, setup))).id for _ in range(setup.page_size + 1)}
+        made = {
+            (await account.create(self._spec(account, setup))).id
+            for _ in range(setup.page_size + 1)
+        }
         listed = await self._ids(account)
         assert len(listed) == len(set(listed)), "a webhook was listed twice"
         assert made <= set(listed)
@@ -235,7 +238,7 @@ class ProviderConformance:
     ) -> None:
         self._require(account, "update")
         created = await account.create(self._spec(account, setup))
-        with pytest.raises(InvalidRequest, match="no.such.event"):
+        with pytest.raises(InvalidRequest, match=r"no\.such\.event"):
             await account.update(created.id, WebhookChange(add_events={"no.such.event"}))
         assert await account.get(created.id) == created
 

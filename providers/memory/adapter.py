@@ -9,6 +9,7 @@ text, names are unique (a duplicate is ``Conflict``), ``list`` pages through a s
 from __future__ import annotations
 
 import asyncio
+import builtins
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -64,7 +65,9 @@ class MemoryProvider(Provider[MemorySettings]):
         self.pings: list[tuple[str, PingResult]] = []
 
     def _missing(self, id: str) -> NotFound:
-        return NotFound(f"webhook {id} not found", provider=self.kind, account=self.account, status=404)
+        return NotFound(
+            f"webhook {id} not found", provider=self.kind, account=self.account, status=404
+        )
 
     def _lookup(self, id: str) -> Webhook:
         try:
@@ -119,7 +122,7 @@ class MemoryProvider(Provider[MemorySettings]):
         self.pings.append((id, result))
         return result
 
-    async def event_types(self) -> list[EventType]:
+    async def event_types(self) -> builtins.list[EventType]:
         return [
             EventType(name=name, group=name.partition(".")[0]) for name in self.settings.event_types
         ]

@@ -1,0 +1,151 @@
+"""Validation of input models, Secret, Headers and the filter."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import attrs
+import pytest
+
+from gateway import FailureHandling, Headers, InvalidRequest, ListFilter, Secret, Webhook
+from gateway.model import UNSET, RetryStrategy, WebhookChange, WebhookSpec
+
+
+@pytest.mark.parametrize(
+    ("values", "path", "fragment"),
+    [
+        ({"name": "", "url": "https://a.example"}, "name", "must not be empty"),
+        ({"name": "   ", "url": "https://a.example"}, "name", "must not be empty"),
+        ({"name": "n", "url": "ftp://a.example/x"}, "url", "http:// or https://"),
+        ({"name": "n", "url": "/relative/path"}, "url", "http:// or https://"),
+        ({"name": "n", "url": "https://"}, "url", "host"),
+        ({"name": "n", "url": "https://a.example/" + "x" * 2000}, "url", "at most 2000"),
+        ({"name": "n", "url": "https://a.example/a b"}, "url", "white space"),
+        (
+            {"name": "n", "url": "https://a.example", "events": {""}},
+            "events.0",
+            "must not be empty",
+        ),
+        ({"name": "n", "url": "https://a.example", "events": {" job.started"}}, "events", "spaces"),
+        (
+            {"name": "n", "url": "https://a.example", "headers": {"Bad Name": "v"}},
+            "headers.Bad Name",
+            "header name",
+        ),
+        (
+            {"name": "n", "url": "https://a.example", "headers": {"X-A": "a\r\nb"}},
+            "headers.X-A.0",
+            "line breaks",
+        ),
+    ],
+)
+def test_spec_rejects_bad_input_with_its_path(
+    values: dict[str, Any], path: str, fragment: str
+) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        WebhookSpec(**values)
+    assert [p.path for p in caught.value.problems] == [path]
+    assert fragment in caught.value.problems[0].message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        WebhookSpec(name="", url="mailto:x", events={""})
+    assert {p.path for p in caught.value.problems} == {"name", "url", "events.0"}
+
+
+def test_url_of_exactly_2000_characters_is_accepted() -> None:
+    url = "https://a.example/" + "x" * (2000 - len("https://a.example/"))
+    assert WebhookSpec(name="n", url=url).url == url
+
+
+def test_a_lone_event_string_is_one_event() -> None:
+    assert WebhookSpec(name="n", url="https://a.example", events="job.started").events == {
+        "job.started"
+    }
+
+
+def test_change_validates_what_it_sets() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        WebhookChange(url="nope", add_events={""}, remove_headers={""})
+    assert {p.path for p in caught.value.problems} == {"url", "add_events.0", "remove_headers.0"}
+    assert WebhookChange().is_empty
+    assert WebhookChange(description=None).set_fields() == {"description"}
+    assert WebhookChange(name=UNSET).is_empty
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        ({"triggers": {"4xx", "teapot"}}, "failure_handling.triggers"),
+        (
+            {"retry_strategy": RetryStrategy(attempts=11)},
+            "failure_handling.retry_strategy.attempts",
+        ),
+        ({"retry_strategy": RetryStrategy(attempts=0)}, "failure_handling.retry_strategy.attempts"),
+        ({"alert_endpoint": "not a url"}, "failure_handling.alert_endpoint"),
+    ],
+)
+def test_failure_handling_is_validated(kwargs: dict[str, Any], path: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        FailureHandling(**kwargs)
+    assert caught.value.problems[0].path == path
+
+
+def test_failure_handling_default_is_the_documented_one() -> None:
+    fh = FailureHandling()
+    assert fh.triggers == {"4xx", "5xx", "timeout"}
+    assert (fh.divert, fh.suspend, fh.retry_strategy, fh.alert_endpoint) == (
+        False,
+        False,
+        None,
+        None,
+    )
+    assert FailureHandling(triggers={"503", "timeout"}).triggers == {"503", "timeout"}
+
+
+def test_secret_never_shows_its_value() -> None:
+    s = Secret("hunter2-value")
+    for text in (repr(s), str(s), f"{s}", f"{s!r}", f"{s:>20}", repr([s]), repr({"k": s})):
+        assert "hunter2" not in text
+    assert s.reveal() == "hunter2-value"
+    assert s == Secret("hunter2-value") and s != Secret("other")
+    assert hash(s) == hash(Secret("hunter2-value"))
+    with pytest.raises(TypeError):
+        pickle.dumps(s)
+
+
+def test_webhook_and_spec_reprs_hide_the_secret() -> None:
+    spec = WebhookSpec(name="n", url="https://a.example", secret="hunter2-value")
+    wh = spec.to_webhook("1")
+    for text in (
+        repr(spec),
+        repr(wh),
+        str(attrs.asdict(wh)),
+        repr(WebhookChange(secret="hunter2-value")),
+    ):
+        assert "hunter2" not in text
+    assert isinstance(wh.secret, Secret)
+
+
+def test_headers_are_immutable_and_hashable() -> None:
+    h = Headers({"X-A": "1", "X-B": ["2", "3"]})
+    assert h == {"X-A": ("1",), "X-B": ("2", "3")}
+    assert hash(h) == hash(Headers({"X-B": ("2", "3"), "X-A": ("1",)}))
+    with pytest.raises(TypeError):
+        h["X-C"] = ("4",)  # type: ignore[index]
+    wh = Webhook(id="1", name="n", url="https://a.example", headers={"X-A": "1"})
+    assert hash(wh) == hash(attrs.evolve(wh))
+
+
+def test_list_filter_matches() -> None:
+    wh = Webhook(id="1", name="n", url="https://a.example", events={"job.completed"}, enabled=False)
+    assert ListFilter().matches(wh)
+    assert ListFilter(event="JOB.Completed").matches(wh)
+    assert not ListFilter(event="job.faulted").matches(wh)
+    assert ListFilter(event="job.faulted").matches(attrs.evolve(wh, all_events=True))
+    assert ListFilter(enabled=False, name="n", url="https://a.example").matches(wh)
+    assert not ListFilter(enabled=True).matches(wh)
+    assert not ListFilter(suspended=True).matches(wh)
+    assert not ListFilter(name="N").matches(wh)

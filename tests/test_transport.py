@@ -1,0 +1,350 @@
+"""Auth and retry middlewares against a real aiohttp server on loopback (no mocks in between)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from gateway.auth import ClientCredentials, StaticToken
+from gateway.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    OutcomeUnknown,
+    ProviderUnavailable,
+    RateLimited,
+)
+from gateway.http import HttpSettings, ProviderHTTP, RetryPolicy, Transport, parse_retry_after
+from gateway.model import Secret
+
+CLIENT_SECRET = "cl13nt-s3cr3t-value"
+FAST = RetryPolicy(max_attempts=4, max_elapsed=10, backoff_base=0.01, backoff_max=0.05)
+
+
+class Upstream:
+    """A small provider: a token endpoint and scripted API routes, counting what it receives."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self.tokens_issued = 0
+        self.valid_tokens: set[str] = set()
+        self.scripts: dict[str, list[web.StreamResponse]] = {}
+        self.bodies: list[Any] = []
+
+    def script(self, route: str, *responses: web.StreamResponse) -> None:
+        """Answer ``route`` with these responses in turn, then 200 ``{"ok": true}``."""
+        self.scripts[route] = list(responses)
+
+    async def token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("client_secret") != CLIENT_SECRET:
+            return web.json_response(
+                {"error": "invalid_client", "error_description": "client authentication failed"},
+                status=401,
+            )
+        await asyncio.sleep(0.02)  # a token takes a while: concurrent callers pile up
+        self.tokens_issued += 1
+        token = f"tok-{self.tokens_issued}"
+        self.valid_tokens.add(token)
+        return web.json_response(
+            {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+        )
+
+    async def api(self, request: web.Request) -> web.StreamResponse:
+        route = request.match_info["route"]
+        self.hits[route] += 1
+        if request.can_read_body:
+            self.bodies.append(await request.json())
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] not in self.valid_tokens:
+            return web.json_response({"message": "unauthorized"}, status=401)
+        if route == "drop":
+            assert request.transport is not None
+            request.transport.close()  # the answer is lost after the request arrived
+            await asyncio.sleep(1)
+        queue = self.scripts.get(route)
+        if queue:
+            return queue.pop(0)
+        return web.json_response({"ok": True, "route": route})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/token", self.token)
+        app.router.add_route("*", "/api/{route}", self.api)
+        return app
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[Upstream, TestServer]]:
+    up = Upstream()
+    server = TestServer(up.app())
+    await server.start_server()
+    yield up, server
+    await server.close()
+
+
+@pytest.fixture
+async def transport() -> AsyncIterator[Transport]:
+    t = Transport(HttpSettings(retry=FAST, read_timeout=5))
+    yield t
+    await t.close()
+
+
+def client_for(
+    transport: Transport, server: TestServer, secret: str = CLIENT_SECRET
+) -> tuple[ProviderHTTP, ClientCredentials]:
+    source = transport.client_credentials(
+        str(server.make_url("/token")), "client-1", Secret(secret), "api.read", provider="test"
+    )
+    client = transport.client(
+        provider="test", account="acct", base_url=str(server.make_url("/api")), auth=source
+    )
+    return client, source
+
+
+async def test_200_concurrent_calls_without_a_token_make_one_token_request(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    client, source = client_for(transport, server)
+    results = await asyncio.gather(*(client.request("GET", "/items") for _ in range(200)))
+    assert all(r == {"ok": True, "route": "items"} for r in results)
+    assert up.tokens_issued == 1
+    assert source.fetches == 1
+    assert up.hits["items"] == 200
+
+
+async def test_429_with_retry_after_is_retried_after_that_long(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    up.script("limited", web.json_response({}, status=429, headers={"Retry-After": "1"}))
+    client, _ = client_for(transport, server)
+    started = time.monotonic()
+    assert await client.request("GET", "/limited") == {"ok": True, "route": "limited"}
+    assert time.monotonic() - started >= 1.0
+    assert up.hits["limited"] == 2
+    assert client.retry.retries == 1
+
+
+async def test_http_date_retry_after_is_honoured() -> None:
+    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+    later = format_datetime(now + timedelta(seconds=7), usegmt=True)
+    assert parse_retry_after(later, now=now) == pytest.approx(7.0)
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+async def test_post_answered_503_is_not_retried(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    up.script("create", web.json_response({"message": "busy"}, status=503))
+    client, _ = client_for(transport, server)
+    with pytest.raises(ProviderUnavailable) as caught:
+        await client.request("POST", "/create", json_body={"name": "x"})
+    assert caught.value.status == 503
+    assert up.hits["create"] == 1
+
+
+async def test_get_503_is_retried_until_it_succeeds(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    up.script("flaky", *(web.json_response({}, status=s) for s in (503, 502)))
+    client, _ = client_for(transport, server)
+    assert await client.request("GET", "/flaky") == {"ok": True, "route": "flaky"}
+    assert up.hits["flaky"] == 3
+
+
+async def test_attempts_are_bounded(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    up.script("down", *(web.json_response({}, status=503) for _ in range(10)))
+    client, _ = client_for(transport, server)
+    with pytest.raises(ProviderUnavailable):
+        await client.request("GET", "/down")
+    assert up.hits["down"] == FAST.max_attempts
+
+
+async def test_retry_after_beyond_the_time_budget_is_not_waited_for(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    up.script("slow", web.json_response({}, status=429, headers={"Retry-After": "120"}))
+    client, _ = client_for(transport, server)
+    started = time.monotonic()
+    with pytest.raises(RateLimited) as caught:
+        await client.request("GET", "/slow")
+    assert time.monotonic() - started < 5
+    assert caught.value.retry_after == 120
+    assert up.hits["slow"] == 1
+
+
+async def test_patch_is_retried_only_when_the_adapter_marks_it_idempotent(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    client, _ = client_for(transport, server)
+    up.script("patch", web.json_response({}, status=503))
+    with pytest.raises(ProviderUnavailable):
+        await client.request("PATCH", "/patch", json_body={"a": 1})
+    assert up.hits["patch"] == 1
+    up.script("patch", web.json_response({}, status=503))
+    assert await client.request("PATCH", "/patch", json_body={"a": 1}, idempotent=True)
+    assert up.hits["patch"] == 3
+
+
+async def test_put_body_is_sent_again_on_retry(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    up.script("put", web.json_response({}, status=503))
+    client, _ = client_for(transport, server)
+    await client.request("PUT", "/put", json_body={"Name": "same", "Events": [1, 2]})
+    assert up.bodies == [{"Name": "same", "Events": [1, 2]}] * 2
+
+
+async def test_stale_token_recovers_with_one_refetch(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    client, source = client_for(transport, server)
+    await client.request("GET", "/warm")
+    up.valid_tokens.clear()  # the provider revokes every token it issued
+    results = await asyncio.gather(*(client.request("GET", "/after") for _ in range(20)))
+    assert all(r["ok"] for r in results)
+    assert up.tokens_issued == 2
+    assert source.fetches == 2
+
+
+async def test_static_token_rejected_is_authentication_failed(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    client = transport.client(
+        provider="test",
+        account="acct",
+        base_url=str(server.make_url("/api")),
+        auth=StaticToken(Secret("pat-not-valid")),
+    )
+    with pytest.raises(AuthenticationFailed) as caught:
+        await client.request("GET", "/x")
+    assert up.hits["x"] == 1
+    assert "pat-not-valid" not in str(caught.value)
+
+
+async def test_wrong_client_secret_is_authentication_failed_without_the_secret(
+    upstream: tuple[Upstream, TestServer],
+    transport: Transport,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _, server = upstream
+    wrong = "wr0ng-s3cr3t-value"
+    client, source = client_for(transport, server, secret=wrong)
+    with pytest.raises(AuthenticationFailed) as caught:
+        await client.request("GET", "/x")
+    assert caught.value.code == "invalid_client"
+    assert "client authentication failed" in str(caught.value)
+    for text in (str(caught.value), repr(caught.value), repr(source), repr(client), caplog.text):
+        assert wrong not in text
+
+
+async def test_unreachable_provider_is_unavailable_for_any_method(transport: Transport) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound but not listening: connection refused
+        client = transport.client(provider="test", account="a", base_url=f"http://127.0.0.1:{port}")
+        for method in ("GET", "POST"):
+            with pytest.raises(ProviderUnavailable, match="cannot reach"):
+                await client.request(method, "/x")
+        assert client.retry.retries == 2 * (FAST.max_attempts - 1)
+
+
+async def test_lost_answer_to_post_is_outcome_unknown_and_get_is_retried(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    client, _ = client_for(transport, server)
+    with pytest.raises(OutcomeUnknown):
+        await client.request("POST", "/drop", json_body={"name": "x"})
+    assert up.hits["drop"] == 1
+    with pytest.raises(ProviderUnavailable) as caught:
+        await client.request("GET", "/drop")
+    assert not isinstance(caught.value, OutcomeUnknown)
+    # Each of our attempts may include aiohttp's own single resend on a dropped keep-alive
+    # connection (idempotent methods only, RFC 9112 section 9.3.1).
+    assert FAST.max_attempts <= up.hits["drop"] - 1 <= 2 * FAST.max_attempts
+
+
+async def test_cached_token_is_refreshed_before_it_expires(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    now = [1000.0]
+    source = ClientCredentials(
+        lambda: transport.session,
+        str(server.make_url("/token")),
+        "client-1",
+        Secret(CLIENT_SECRET),
+        refresh_margin=300,
+        clock=lambda: now[0],
+    )
+    first = await source.token()
+    now[0] += 3600 - 301  # still outside the refresh margin
+    assert await source.token() == first
+    now[0] += 2  # inside the last five minutes: refresh
+    second = await source.token()
+    assert second != first
+    assert up.tokens_issued == 2
+
+
+async def test_provider_error_details_are_kept(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    body = {"message": "Webhook not found", "errorCode": 1002, "traceId": "0HMT9:0000"}
+    up.script("gone", web.json_response(body, status=404))
+    client = transport.client(
+        provider="uipath-like",
+        account="acct",
+        base_url=str(server.make_url("/api")),
+        auth=StaticToken(Secret("tok-1")),
+        read_error=lambda status, b: (b.get("errorCode"), b.get("message"), b.get("traceId")),
+    )
+    up.valid_tokens.add("tok-1")
+    with pytest.raises(GatewayError) as caught:
+        await client.request("GET", "/gone")
+    err = caught.value
+    assert type(err).__name__ == "NotFound"
+    assert (err.provider, err.account, err.status, err.code, err.trace_id) == (
+        "uipath-like",
+        "acct",
+        404,
+        1002,
+        "0HMT9:0000",
+    )
+    assert "Webhook not found" in str(err) and "0HMT9:0000" in str(err)
+
+
+async def test_invalid_json_from_provider_is_unavailable(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    up.script("junk", web.Response(text="<html>gateway</html>", content_type="application/json"))
+    client, _ = client_for(transport, server)
+    with pytest.raises(ProviderUnavailable, match="invalid JSON"):
+        await client.request("GET", "/junk")
