@@ -42,7 +42,7 @@ from cattrs.errors import (
 )
 from cattrs.v import format_exception
 
-from gateway.errors import ConfigError, FieldProblem
+from gateway.errors import ConfigError, FieldProblem, InvalidRequest
 from gateway.http import HttpSettings
 from gateway.model import Secret
 from gateway.registry import Registry, default_registry
@@ -53,6 +53,7 @@ __all__ = [
     "GatewayConfig",
     "ServerConfig",
     "SettingProblem",
+    "cattrs_problems",
     "check",
     "load_config",
     "parse_config",
@@ -224,33 +225,47 @@ def _structure(value: Any, cls: type[Any], path: str, problems: list[FieldProble
     if not isinstance(value, dict):
         problems.append(FieldProblem(path, "must be a table"))
         return None
+    if attrs.has(cls):  # report unknown keys beside the other problems, not instead of them
+        known = {a.alias for a in attrs.fields(cls)}
+        unknown = sorted(k for k in value if k not in known)
+        problems.extend(FieldProblem(_join(path, k), "unknown key") for k in unknown)
+        value = {k: v for k, v in value.items() if k in known}
     try:
         return converter.structure(value, cls)
     except Exception as exc:  # cattrs groups every problem; flatten them with paths
-        problems.extend(_flatten(exc, path))
+        problems.extend(cattrs_problems(exc, path))
         return None
 
 
-def _flatten(exc: BaseException, path: str) -> list[FieldProblem]:
+def cattrs_problems(exc: BaseException, path: str = "") -> list[FieldProblem]:
+    """Every problem in a cattrs structuring error, each with its key path under ``path``."""
     if isinstance(exc, ClassValidationError):
         with_notes, without = exc.group_exceptions()
-        out = [p for e, note in with_notes for p in _flatten(e, f"{path}.{note.name}")]
-        return out + [p for e in without for p in _flatten(e, path)]
+        out = [p for e, note in with_notes for p in cattrs_problems(e, _join(path, note.name))]
+        return out + [p for e in without for p in cattrs_problems(e, path)]
     if isinstance(exc, IterableValidationError):
         with_index, without = exc.group_exceptions()
-        out = [p for e, note in with_index for p in _flatten(e, f"{path}[{note.index}]")]
-        return out + [p for e in without for p in _flatten(e, path)]
+        out = [p for e, note in with_index for p in cattrs_problems(e, f"{path}[{note.index}]")]
+        return out + [p for e in without for p in cattrs_problems(e, path)]
     if isinstance(exc, ForbiddenExtraKeysError):
-        return [FieldProblem(f"{path}.{key}", "unknown key") for key in sorted(exc.extra_fields)]
+        return [FieldProblem(_join(path, key), "unknown key") for key in sorted(exc.extra_fields)]
     if isinstance(exc, SettingProblem):
-        return [FieldProblem(f"{path}.{exc.field}", exc.message)]
+        return [FieldProblem(_join(path, exc.field), exc.message)]
+    if isinstance(exc, InvalidRequest):  # a model class validating itself
+        return [FieldProblem(_join(path, p.path), p.message) for p in exc.problems]
     if isinstance(exc, KeyError):
         return [FieldProblem(path, "required field missing")]
+    if isinstance(exc, TypeError) and str(exc).startswith("must "):
+        return [FieldProblem(path, str(exc))]
     if isinstance(exc, TypeError | ValueError) and "expected" not in str(exc):
         return [FieldProblem(path, f"invalid value: {exc}")]
     if isinstance(exc, CattrsError):  # e.g. a value outside a Literal
         return [FieldProblem(path, f"invalid value: {exc}")]
     return [FieldProblem(path, format_exception(exc, None))]
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path and key else path or key
 
 
 def _expand(value: Any, env: Mapping[str, str], path: str, problems: list[FieldProblem]) -> Any:

@@ -191,7 +191,7 @@ class FailureHandling:
     suspend: bool = False
 
     def __attrs_post_init__(self) -> None:
-        _raise(failure_handling_problems(self, "failure_handling"))
+        _raise(failure_handling_problems(self))
 
 
 @attrs.frozen(kw_only=True)
@@ -434,10 +434,15 @@ def _header_problems(headers: Headers, path: str) -> list[FieldProblem]:
     return problems
 
 
-def failure_handling_problems(fh: FailureHandling, path: str) -> list[FieldProblem]:
-    """Problems with a ``FailureHandling`` value (triggers, retry strategy, alert endpoint)."""
+def failure_handling_problems(fh: FailureHandling, path: str = "") -> list[FieldProblem]:
+    """Problems with a ``FailureHandling`` value (triggers, retry strategy, alert endpoint).
+
+    Paths are relative to ``path`` (a class validating itself reports ``triggers``; a caller
+    that holds it as ``failure_handling`` passes that prefix).
+    """
+    path = f"{path}." if path else ""
     problems = [
-        FieldProblem(f"{path}.triggers", f"{t!r} is not 4xx, 5xx, timeout or an HTTP status code")
+        FieldProblem(f"{path}triggers", f"{t!r} is not 4xx, 5xx, timeout or an HTTP status code")
         for t in sorted(fh.triggers)
         if t not in DEFAULT_TRIGGERS and not _STATUS_TRIGGER.match(t)
     ]
@@ -445,12 +450,12 @@ def failure_handling_problems(fh: FailureHandling, path: str) -> list[FieldProbl
     if rs is not None:
         if rs.type not in ("linear", "exponential"):
             problems.append(
-                FieldProblem(f"{path}.retry_strategy.type", "must be linear or exponential")
+                FieldProblem(f"{path}retry_strategy.type", "must be linear or exponential")
             )
         if not 1 <= rs.attempts <= 10:
-            problems.append(FieldProblem(f"{path}.retry_strategy.attempts", "must be from 1 to 10"))
+            problems.append(FieldProblem(f"{path}retry_strategy.attempts", "must be from 1 to 10"))
         if rs.interval < 0:
-            problems.append(FieldProblem(f"{path}.retry_strategy.interval", "must not be negative"))
+            problems.append(FieldProblem(f"{path}retry_strategy.interval", "must not be negative"))
     if fh.alert_endpoint is not None:
-        problems += _url_problems(fh.alert_endpoint, f"{path}.alert_endpoint")
+        problems += _url_problems(fh.alert_endpoint, f"{path}alert_endpoint")
     return problems

@@ -78,13 +78,13 @@ def test_change_validates_what_it_sets() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "path"),
     [
-        ({"triggers": {"4xx", "teapot"}}, "failure_handling.triggers"),
+        ({"triggers": {"4xx", "teapot"}}, "triggers"),
         (
             {"retry_strategy": RetryStrategy(attempts=11)},
-            "failure_handling.retry_strategy.attempts",
+            "retry_strategy.attempts",
         ),
-        ({"retry_strategy": RetryStrategy(attempts=0)}, "failure_handling.retry_strategy.attempts"),
-        ({"alert_endpoint": "not a url"}, "failure_handling.alert_endpoint"),
+        ({"retry_strategy": RetryStrategy(attempts=0)}, "retry_strategy.attempts"),
+        ({"alert_endpoint": "not a url"}, "alert_endpoint"),
     ],
 )
 def test_failure_handling_is_validated(kwargs: dict[str, Any], path: str) -> None:

@@ -1,0 +1,238 @@
+"""The JSON form of the model, shared by the HTTP proxy and the command line (snake_case).
+
+Rules of this format, in one place:
+
+* Reading is strict: unknown keys, wrong types (``"true"`` for a boolean, ``5`` for a string, a
+  string where a list is due) and invalid values are ``InvalidRequest`` problems, each with its key
+  path (``failure_handling.retry_strategy.attempts``, ``events[2]``), all reported at once.
+* Event and header-name sets are JSON arrays; headers are ``{"Name": ["value", ...]}`` and a lone
+  string value stands for a one-element list.
+* In a change, an absent key leaves the field as it is and ``null`` clears it where clearing means
+  something (``secret``, ``description``, ``failure_handling``).
+* Secrets are write-only: written as strings, always read back as ``"***"`` (or ``null`` when the
+  webhook has none). Nothing here ever serializes a secret's value.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+import attrs
+import cattrs
+
+from gateway.config import cattrs_problems
+from gateway.errors import InvalidRequest
+from gateway.model import (
+    EventType,
+    FailureHandling,
+    Headers,
+    PingResult,
+    Secret,
+    Unset,
+    Webhook,
+    WebhookChange,
+    WebhookSpec,
+)
+from gateway.provider import Capabilities
+
+__all__ = [
+    "REDACTED",
+    "capabilities_to_json",
+    "change_from_json",
+    "event_type_to_json",
+    "ping_to_json",
+    "spec_from_json",
+    "webhook_to_json",
+]
+
+REDACTED = "***"
+
+_JSON_NAMES = {str: "a string", bool: "true or false", int: "an integer"}
+
+
+def _strict(kind: type[Any]) -> Any:
+    def structure(value: Any, _type: Any) -> Any:
+        # bool is an int in Python, never in JSON
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise TypeError(f"must be {_JSON_NAMES[kind]}, not {_json_type(value)}")
+        return value
+
+    return structure
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _is_unset_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and Unset in typing.get_args(tp)
+
+
+def _is_literal(tp: Any) -> bool:
+    origin: Any = typing.get_origin(tp)
+    return bool(origin is Literal)
+
+
+def _converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    for kind in _JSON_NAMES:
+        conv.register_structure_hook(kind, _strict(kind))
+
+    def name_set(value: Any, _type: Any) -> frozenset[str]:
+        if not isinstance(value, list):
+            raise TypeError(f"must be an array of strings, not {_json_type(value)}")
+        return frozenset(conv.structure(value, list[str]))
+
+    def headers(value: Any, _type: Any) -> Headers:
+        if not isinstance(value, dict):
+            raise TypeError(f"must be an object of header name to values, not {_json_type(value)}")
+        values = {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        for name, v in values.items():
+            if not isinstance(v, list):
+                raise InvalidRequest.at(
+                    name, f"must be a string or an array of strings, not {_json_type(v)}"
+                )
+        return Headers(conv.structure(values, dict[str, list[str]]))
+
+    def secret(value: Any, _type: Any) -> Secret:
+        return Secret(conv.structure(value, str))
+
+    def literal(tp: Any) -> Any:
+        allowed = typing.get_args(tp)
+
+        def structure(value: Any, _type: Any) -> Any:
+            if value not in allowed:
+                raise InvalidRequest.at("", f"must be one of {', '.join(map(str, allowed))}")
+            return value
+
+        return structure
+
+    def unset_union(tp: Any) -> Any:
+        rest = tuple(a for a in typing.get_args(tp) if a is not Unset)
+        inner: Any = rest[0] if len(rest) == 1 else typing.Union[rest]  # noqa: UP007
+        return lambda value, _type: conv.structure(value, inner)
+
+    def optional(tp: Any) -> Any:
+        (inner,) = (a for a in typing.get_args(tp) if a is not type(None))
+        return lambda value, _type: None if value is None else conv.structure(value, inner)
+
+    def is_optional(tp: Any) -> bool:
+        args = typing.get_args(tp)
+        return (
+            typing.get_origin(tp) in (typing.Union, types.UnionType)
+            and type(None) in args
+            and len(args) == 2
+        )
+
+    conv.register_structure_hook_func(lambda tp: tp == frozenset[str], name_set)
+    conv.register_structure_hook(Headers, headers)
+    conv.register_structure_hook(Secret, secret)
+    conv.register_structure_hook_factory(_is_literal, literal)
+    conv.register_structure_hook_factory(_is_unset_union, unset_union)
+    conv.register_structure_hook_factory(is_optional, optional)
+    return conv
+
+
+_converter_instance = _converter()
+
+
+def _structure(data: Any, cls: type[Any]) -> Any:
+    if not isinstance(data, Mapping):
+        raise InvalidRequest.at("", f"the body must be a JSON object, not {_json_type(data)}")
+    try:
+        return _converter_instance.structure(dict(data), cls)
+    except InvalidRequest:
+        raise
+    except Exception as exc:
+        raise InvalidRequest(problems=cattrs_problems(exc)) from None
+
+
+def spec_from_json(data: Any) -> WebhookSpec:
+    """A ``WebhookSpec`` from a JSON object; ``InvalidRequest`` lists each problem and its path."""
+    spec: WebhookSpec = _structure(data, WebhookSpec)
+    return spec
+
+
+def change_from_json(data: Any) -> WebhookChange:
+    """A ``WebhookChange`` from a JSON object: absent keys are left alone, ``null`` clears."""
+    change: WebhookChange = _structure(data, WebhookChange)
+    return change
+
+
+def _failure_handling(fh: FailureHandling | None) -> dict[str, Any] | None:
+    if fh is None:
+        return None
+    rs = fh.retry_strategy
+    return {
+        "triggers": sorted(fh.triggers),
+        "retry_strategy": attrs.asdict(rs) if rs is not None else None,
+        "alert_endpoint": fh.alert_endpoint,
+        "divert": fh.divert,
+        "suspend": fh.suspend,
+    }
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def webhook_to_json(webhook: Webhook) -> dict[str, Any]:
+    """The JSON form of a webhook; its secret shows as ``"***"`` or ``null``."""
+    return {
+        "id": webhook.id,
+        "account": webhook.account,
+        "provider": webhook.provider,
+        "name": webhook.name,
+        "url": webhook.url,
+        "enabled": webhook.enabled,
+        "events": sorted(webhook.events),
+        "all_events": webhook.all_events,
+        "secret": REDACTED if webhook.secret else None,
+        "description": webhook.description,
+        "headers": {name: list(values) for name, values in webhook.headers.items()},
+        "suspended": webhook.suspended,
+        "suspended_at": _time(webhook.suspended_at),
+        "allow_insecure_ssl": webhook.allow_insecure_ssl,
+        "failure_handling": _failure_handling(webhook.failure_handling),
+    }
+
+
+def event_type_to_json(event: EventType) -> dict[str, str]:
+    return {"name": event.name, "group": event.group, "description": event.description}
+
+
+def ping_to_json(result: PingResult) -> dict[str, Any]:
+    return {
+        "event_id": result.event_id,
+        "event_type": result.event_type,
+        "timestamp": _time(result.timestamp),
+        "details": dict(result.details),
+    }
+
+
+def capabilities_to_json(caps: Capabilities) -> dict[str, Any]:
+    return {
+        "operations": sorted(caps.operations),
+        "fields": sorted(caps.fields),
+        "min_events": caps.min_events,
+        "max_events": caps.max_events,
+        "atomic_update": caps.atomic_update,
+        "server_filters": sorted(caps.server_filters),
+        "reports_secret": caps.reports_secret,
+    }

@@ -1,0 +1,120 @@
+"""The command line, driven in-process against the memory provider."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import build_parser, main
+
+CONFIG = """
+[accounts.mem]
+provider = "memory"
+event_types = ["job.completed", "job.faulted"]
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> str:
+    path = tmp_path / "gateway.toml"
+    path.write_text(CONFIG)
+    return str(path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_create_prints_the_webhook_without_its_secret(
+    config: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_SECRET", "cli-s3cr3t")
+    code, out, err = run(
+        capsys,
+        "create", "mem", "--config", config, "--json", "--name", "jobs",
+        "--url", "https://hooks.example.com/jobs", "--event", "JOB.Completed",
+        "--header", "X-Team: ops", "--secret-env", "HOOK_SECRET",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    body = json.loads(out)
+    assert body["events"] == ["job.completed"]  # canonical spelling
+    assert body["headers"] == {"X-Team": ["ops"]}
+    assert body["secret"] == "***"
+    assert "cli-s3cr3t" not in out
+
+
+def test_table_output(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "event-types", "mem", "--config", config)
+    assert code == 0
+    assert out.splitlines() == [
+        "NAME           GROUP  DESCRIPTION",
+        "job.completed  job    -",
+        "job.faulted    job    -",
+    ]
+    code, out, _ = run(capsys, "accounts", "--config", config)
+    assert out.splitlines()[1].startswith("mem   memory")
+
+
+def test_bad_input_exits_2_with_the_field_path(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys, "create", "mem", "--config", config, "--name", "n",
+        "--url", "https://h.example.com", "--event", "job.complete",
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert "events: unknown event 'job.complete'; did you mean job.completed" in err
+
+
+def test_provider_refusal_exits_1(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "get", "mem", "42", "--config", config)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: memory:mem: webhook 42 not found")
+    code, _, err = run(capsys, "get", "nope", "42", "--config", config)
+    assert code == 1
+    assert "no account named 'nope'; configured: mem" in err
+
+
+def test_secret_env_must_exist(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys, "update", "mem", "1", "--config", config, "--secret-env", "NO_SUCH_VARIABLE_X"
+    )
+    assert code == 2
+    assert "--secret-env: environment variable NO_SUCH_VARIABLE_X is not set" in err
+
+
+def test_check_config_lists_every_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[accounts.a]\nprovider = "memory"\npage_size = 0\ncolour = 1\n[server]\nport = -1\n'
+    )
+    code, _, err = run(capsys, "check-config", str(bad))
+    assert code == 2
+    assert "accounts.a.colour: unknown key" in err
+    assert "accounts.a.page_size: must be from 1 to 1000" in err
+    assert "server.port: must be 0-65535" in err
+
+
+def test_check_config_ok(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check-config", config)
+    assert (code, out.strip()) == (0, f"{config}: ok (1 account(s): mem (memory))")
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    parser = build_parser()
+    (action,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands: dict[str, argparse.ArgumentParser] = action.choices
+    assert set(commands) >= {
+        "check-config", "accounts", "list", "get", "create", "update",
+        "delete", "ping", "event-types", "unsuspend",
+    }  # fmt: skip
+    for name, sub in commands.items():
+        example = sub.format_help().partition("example:\n  ")[2]
+        assert "webhook-gateway " + name in example, name
