@@ -8,16 +8,20 @@ client middlewares: auth and retry are tested against real servers in test_trans
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aioresponses.core
+import attrs
 import pytest
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestServer
 
 from gateway import Gateway
 from gateway.config import parse_config
+from providers.uipath.emulator import UiPathEmulator
 
 
 class _SentWriter:
@@ -46,3 +50,68 @@ def memory_config(**settings: Any) -> dict[str, Any]:
 async def memory_gateway() -> AsyncIterator[Gateway]:
     async with Gateway(parse_config(memory_config(page_size=2))) as gw:
         yield gw
+
+
+# -- a delivery receiver and the UiPath emulator -----------------------------------------------
+
+
+@attrs.define
+class Receiver:
+    """A local webhook receiver: records every POST; answers ``status``."""
+
+    url: str = ""
+    status: int = 200
+    received: list[tuple[str, dict[str, str], bytes]] = attrs.field(factory=list)
+    arrived: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.received.append((request.path, dict(request.headers), await request.read()))
+        self.arrived.set()
+        return web.Response(status=self.status)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", rec.handle)
+    server = TestServer(app)
+    await server.start_server()
+    rec.url = str(server.make_url("")).rstrip("/")
+    yield rec
+    await server.close()
+
+
+UIPATH_CLIENT = ("gateway-test", "uipath-client-s3cret")
+
+
+@attrs.define
+class UiPathHarness:
+    emulator: UiPathEmulator
+    base_url: str
+
+    def account(self, **settings: Any) -> dict[str, Any]:
+        """An account table using client credentials against this emulator."""
+        return {
+            "provider": "uipath",
+            "base_url": self.base_url,
+            "identity_url": f"{self.base_url}/identity_",
+            "client_id": UIPATH_CLIENT[0],
+            "client_secret": UIPATH_CLIENT[1],
+            **settings,
+        }
+
+
+@pytest.fixture
+async def uipath() -> AsyncIterator[UiPathHarness]:
+    emulator = UiPathEmulator(
+        clients={
+            UIPATH_CLIENT[0]: (UIPATH_CLIENT[1], ["OR.Webhooks"]),
+            "reader": ("reader-s3cret", ["OR.Webhooks.Read"]),
+        },
+        personal_tokens={"pat-s3cret": ["OR.Webhooks"]},
+    )
+    server = TestServer(emulator.app())
+    await server.start_server()
+    yield UiPathHarness(emulator, str(server.make_url("")).rstrip("/"))
+    await server.close()

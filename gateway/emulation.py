@@ -1,0 +1,232 @@
+"""Tools every provider emulator shares: fault injection, outgoing delivery, and running one.
+
+An emulator is a real ``aiohttp.web`` application (fakes are real servers). These pieces keep
+the three built-in emulators, and any outside one, consistent:
+
+* ``Faults`` + ``fault_middleware``: configurable latency, a fraction of error answers (429 with
+  ``Retry-After``, 503, ...) and dropped connections, on the provider's API routes only (never on
+  the ``/_emulator`` admin routes), reproducible with a seed.
+* ``Deliverer``: POSTs an event to a subscriber URL with a short timeout, reporting the outcome
+  instead of raising, as a provider's delivery worker would.
+* ``serve``: run an application on a host and port until interrupted (the ``emulate`` command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import ssl
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import attrs
+from aiohttp import web
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "Deliverer",
+    "Delivery",
+    "Faults",
+    "add_fault_arguments",
+    "dumps",
+    "fault_middleware",
+    "faults_from_args",
+    "serve",
+    "start",
+    "trace_id",
+]
+
+#: Admin routes of every emulator live under this prefix; faults never apply to them.
+ADMIN_PREFIX = "/_emulator"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@attrs.define(kw_only=True)
+class Faults:
+    """What goes wrong, on purpose, on an emulator's API routes.
+
+    ``latency``: seconds added before every answer. ``error_rate``: the fraction (0..1) of
+    requests answered with one of ``error_statuses`` (chosen at random); a 429 carries
+    ``Retry-After: retry_after``. ``drop_rate``: the fraction of requests whose connection is
+    closed after the request arrived, without an answer. ``seed`` makes the choices repeatable.
+    """
+
+    latency: float = 0.0
+    error_rate: float = attrs.field(
+        default=0.0,
+        validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0)),
+    )
+    error_statuses: tuple[int, ...] = (429, 503)
+    retry_after: int = 1
+    drop_rate: float = attrs.field(
+        default=0.0,
+        validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0)),
+    )
+    seed: int | None = None
+    injected: int = 0
+    _rng: random.Random = attrs.field(init=False, factory=random.Random)
+
+    def __attrs_post_init__(self) -> None:
+        self._rng.seed(self.seed)
+
+    def draw(self) -> float:
+        return self._rng.random()
+
+    def pick_status(self) -> int:
+        return self._rng.choice(self.error_statuses)
+
+
+def fault_middleware(faults: Callable[[], Faults], error_body: Callable[[int], Any]) -> Any:
+    """A web middleware injecting ``faults()`` into every request outside ``ADMIN_PREFIX``.
+
+    ``error_body(status)`` is the provider's error body for an injected error status.
+    """
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PREFIX):
+            return await handler(request)
+        f = faults()
+        if f.latency:
+            await asyncio.sleep(f.latency)
+        if f.drop_rate and f.draw() < f.drop_rate:
+            f.injected += 1
+            await request.read()
+            if request.transport is not None:
+                request.transport.close()
+            raise web.HTTPServiceUnavailable()  # never reaches the caller: the socket is gone
+        if f.error_rate and f.draw() < f.error_rate:
+            f.injected += 1
+            status = f.pick_status()
+            headers = {"Retry-After": str(f.retry_after)} if status == 429 else {}
+            return web.json_response(error_body(status), status=status, headers=headers)
+        return await handler(request)
+
+    return middleware
+
+
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """The outcome of one POST to a subscriber."""
+
+    url: str
+    status: int | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class Deliverer:
+    """Sends events to subscriber URLs; owns its client session (``start``/``close``)."""
+
+    def __init__(self, *, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        verify_tls: bool = True,
+    ) -> Delivery:
+        await self.start()
+        assert self._session is not None
+        tls: ssl.SSLContext | bool = bool(verify_tls)
+        try:
+            async with self._session.post(
+                url,
+                data=body,
+                headers={"Content-Type": "application/json", **headers},
+                ssl=tls,
+            ) as resp:
+                await resp.read()
+                return Delivery(url=url, status=resp.status)
+        except TimeoutError:
+            return Delivery(url=url, status=None, error="timeout")
+        except aiohttp.ClientError as exc:
+            return Delivery(url=url, status=None, error=f"{type(exc).__name__}: {exc}")
+
+
+def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--latency --error-rate --error-status --retry-after --drop-rate --seed`` options."""
+    group = parser.add_argument_group("fault injection (API routes only)")
+    group.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+    group.add_argument("--error-rate", type=float, default=0.0, help="fraction answered in error")
+    group.add_argument(
+        "--error-status", type=int, action="append", help="status of those answers (429, 503)"
+    )
+    group.add_argument("--retry-after", type=int, default=1, help="Retry-After of a 429")
+    group.add_argument("--drop-rate", type=float, default=0.0, help="fraction of dropped calls")
+    group.add_argument("--seed", type=int, help="make the choices repeatable")
+
+
+def faults_from_args(args: argparse.Namespace) -> Faults:
+    return Faults(
+        latency=args.latency,
+        error_rate=args.error_rate,
+        error_statuses=tuple(args.error_status or (429, 503)),
+        retry_after=args.retry_after,
+        drop_rate=args.drop_rate,
+        seed=args.seed,
+    )
+
+
+def dumps(data: Any) -> bytes:
+    """Compact JSON bytes, as a provider sends them (the signature covers exactly these)."""
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def trace_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def start(
+    app: web.Application, *, host: str = "127.0.0.1", port: int = 0
+) -> tuple[web.AppRunner, str]:
+    """Start ``app`` on ``host:port`` (0: any free port); return the runner and its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    return runner, f"http://{bound_host}:{bound_port}"
+
+
+def serve(
+    app: web.Application,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    announce: Callable[[str], str] = lambda url: f"listening on {url}",
+) -> None:
+    """Run ``app`` until interrupted, printing ``announce(base URL)`` once it listens."""
+
+    async def run() -> None:
+        runner, url = await start(app, host=host, port=port)
+        print(announce(url), flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())

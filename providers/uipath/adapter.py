@@ -1,0 +1,213 @@
+"""UiPath Orchestrator: webhooks through the OData API (``{base_url}/odata/Webhooks``).
+
+What Orchestrator can and cannot store decides the capabilities: it keeps a name, description,
+URL, enabled flag, secret, "subscribe to all events" and "allow insecure SSL"; it has no custom
+headers, no failure-handling settings and no suspension state (its circuit breaker disables a
+failing webhook for an hour on its own), so those are rejected and ``unsuspend`` is unsupported.
+
+Updates: Orchestrator replaces whole records (PUT), so ``update`` reads the record, applies the
+change with ``WebhookChange.apply`` and PUTs the result; the gateway serializes updates of one
+webhook so concurrent changes through one Gateway are not lost. Orchestrator offers no ETag on
+webhooks, so a writer outside this Gateway can still race with us between the read and the PUT.
+
+Listing pages with ``$top``/``$skip`` in ``Id`` order and filters on ``Url``, ``Name`` and
+``Enabled`` server-side; the event filter is applied locally.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+
+from gateway.auth import StaticToken, TokenSource
+from gateway.config import SettingProblem, check
+from gateway.errors import Conflict, FieldProblem, InvalidRequest, NotFound
+from gateway.http import Transport
+from gateway.model import (
+    EventType,
+    ListFilter,
+    PingResult,
+    Secret,
+    Webhook,
+    WebhookChange,
+    WebhookSpec,
+)
+from gateway.provider import Capabilities, Provider
+from providers.uipath import wire
+
+__all__ = ["UiPathProvider", "UiPathSettings"]
+
+MAX_PAGE = 1000
+MAX_SECRET = 100
+PING = "UiPath.Server.Configuration.OData.Ping"
+GET_EVENT_TYPES = "UiPath.Server.Configuration.OData.GetEventTypes()"
+
+
+def _http_url(value: str) -> bool:
+    return value.startswith(("https://", "http://"))
+
+
+@attrs.frozen(kw_only=True)
+class UiPathSettings:
+    """Keys of a ``provider = "uipath"`` account.
+
+    ``base_url`` is the Orchestrator URL (cloud: ``https://cloud.uipath.com/{org}/{tenant}/
+    orchestrator_``). Authenticate with ``token`` (a personal access token) or with
+    ``identity_url`` + ``client_id`` + ``client_secret`` (+ ``scope``) for client credentials
+    at ``{identity_url}/connect/token`` (cloud: ``https://cloud.uipath.com/identity_``).
+    """
+
+    base_url: str = attrs.field(validator=check(_http_url, "must be an http(s) URL"))
+    token: Secret | None = None
+    identity_url: str | None = attrs.field(
+        default=None, validator=check(_http_url, "must be an http(s) URL")
+    )
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    scope: str = "OR.Webhooks"
+    folder_id: int | None = None
+    page_size: int = attrs.field(
+        default=MAX_PAGE,
+        validator=check(lambda v: 1 <= v <= MAX_PAGE, f"must be from 1 to {MAX_PAGE}"),
+    )
+
+    def __attrs_post_init__(self) -> None:
+        oauth = (self.identity_url, self.client_id, self.client_secret)
+        if self.token is not None:
+            if any(v is not None for v in oauth):
+                raise SettingProblem(
+                    "token", "give either token or identity_url/client_id/client_secret, not both"
+                )
+            return
+        missing = [
+            name
+            for name, value in zip(
+                ("identity_url", "client_id", "client_secret"), oauth, strict=True
+            )
+            if value is None
+        ]
+        if missing:
+            raise SettingProblem(
+                missing[0],
+                "required field missing (client credentials need identity_url, client_id "
+                "and client_secret; or give a personal access token as token)",
+            )
+
+
+class UiPathProvider(Provider[UiPathSettings]):
+    """Webhooks of one Orchestrator tenant (and folder, with ``folder_id``)."""
+
+    kind = "uipath"
+    title = "UiPath Orchestrator"
+    docs_url = "https://docs.uipath.com/orchestrator/reference/webhooks-requests"
+    settings_type = UiPathSettings
+    capabilities = Capabilities(
+        fields=frozenset({"enabled", "all_events", "secret", "description", "allow_insecure_ssl"}),
+        atomic_update=False,
+        server_filters=frozenset({"enabled", "name", "url"}),
+        reports_secret=True,
+    )
+
+    def __init__(self, account: str, settings: UiPathSettings, transport: Transport) -> None:
+        super().__init__(account, settings, transport)
+        self.tokens = self._token_source()
+        self.http = transport.client(
+            provider=self.kind,
+            account=account,
+            base_url=settings.base_url.rstrip("/") + "/odata",
+            auth=self.tokens,
+            read_error=wire.read_error,
+            codes={1000: InvalidRequest, 1001: Conflict, 1002: NotFound},
+        )
+        self._headers = (
+            {"X-UIPATH-OrganizationUnitId": str(settings.folder_id)}
+            if settings.folder_id is not None
+            else {}
+        )
+
+    def _token_source(self) -> TokenSource:
+        s = self.settings
+        if s.token is not None:
+            return StaticToken(s.token)
+        assert s.identity_url and s.client_id and s.client_secret  # checked by UiPathSettings
+        return self.transport.client_credentials(
+            s.identity_url.rstrip("/") + "/connect/token",
+            s.client_id,
+            s.client_secret,
+            s.scope,
+            provider=self.kind,
+            account=self.account,
+        )
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return await self.http.request(method, path, headers=self._headers, **kwargs)
+
+    def _webhook(self, record: Any) -> Webhook:
+        return wire.webhook_from(record, account=self.account)
+
+    def _check_secret(self, secret: Secret | None, path: str) -> None:
+        if secret is not None and len(secret.reveal()) > MAX_SECRET:
+            raise InvalidRequest(
+                problems=[FieldProblem(path, f"must be at most {MAX_SECRET} characters")],
+                provider=self.kind,
+                account=self.account,
+            )
+
+    def _key(self, id: str) -> int:
+        """The int64 key of ``id``; text that is no such number names no webhook."""
+        key = int(id) if id.isascii() and id.isdigit() else 0
+        if not 0 < key < 2**63:
+            raise NotFound(
+                f"webhook {id!r} not found (UiPath ids are positive integers)",
+                provider=self.kind,
+                account=self.account,
+            )
+        return key
+
+    # -- the standard API --------------------------------------------------------------------
+
+    async def list(self, filter: ListFilter) -> AsyncIterator[Webhook]:
+        size = self.settings.page_size
+        params = {"$top": str(size), "$count": "true", "$orderby": "Id"}
+        expression = wire.filter_expression(filter)
+        if expression:
+            params["$filter"] = expression
+        skip = 0
+        while True:
+            page = await self._call("GET", "/Webhooks", params={**params, "$skip": str(skip)})
+            records = page.get("value") or []
+            for record in records:
+                yield self._webhook(record)
+            skip += len(records)
+            total = page.get("@odata.count")
+            if len(records) < size or (isinstance(total, int) and skip >= total):
+                return
+
+    async def get(self, id: str) -> Webhook:
+        return self._webhook(await self._call("GET", f"/Webhooks({self._key(id)})"))
+
+    async def create(self, spec: WebhookSpec) -> Webhook:
+        self._check_secret(spec.secret, "secret")
+        body = wire.record_from_spec(spec)
+        return self._webhook(await self._call("POST", "/Webhooks", json_body=body))
+
+    async def update(self, id: str, change: WebhookChange) -> Webhook:
+        key = self._key(id)
+        previous = self._webhook(await self._call("GET", f"/Webhooks({key})"))
+        updated = change.apply(previous)
+        if "secret" in change.set_fields():
+            self._check_secret(updated.secret, "secret")
+        body = wire.record_for_put(updated)
+        return self._webhook(await self._call("PUT", f"/Webhooks({key})", json_body=body))
+
+    async def delete(self, id: str) -> None:
+        await self._call("DELETE", f"/Webhooks({self._key(id)})")
+
+    async def ping(self, id: str) -> PingResult:
+        return wire.ping_from(await self._call("POST", f"/Webhooks({self._key(id)})/{PING}"))
+
+    async def event_types(self) -> builtins.list[EventType]:
+        return wire.event_types_from(await self._call("GET", f"/Webhooks/{GET_EVENT_TYPES}"))

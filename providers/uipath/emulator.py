@@ -1,0 +1,588 @@
+"""A local UiPath Orchestrator, as far as webhooks go: a real ``aiohttp.web`` server.
+
+Start it from Python (``UiPathEmulator(...).app()``) or from the command line::
+
+    python -m providers.uipath.emulator --port 8101 [--latency 0.05 --error-rate 0.1 ...]
+
+What it does, as documents 000-002 and PROVIDERS.md describe Orchestrator:
+
+* ``POST /identity_/connect/token``: client credentials (form); an unknown client or a wrong
+  secret is 400 ``invalid_client``; a scope the client was not granted is 400 ``invalid_scope``.
+* Every ``/odata`` call needs ``Authorization: Bearer`` (an issued token or a configured personal
+  access token): 401 without; reads need ``OR.Webhooks`` or ``OR.Webhooks.Read``, writes and
+  ping ``OR.Webhooks`` or ``OR.Webhooks.Write``: 403 otherwise.
+* ``/odata/Webhooks``: ``$filter`` (a real OData parser), ``$orderby``, ``$top`` (above 1000:
+  400 / errorCode 1000), ``$skip``, ``$count=true``; ``@odata.context``; ids increase from 1.
+* ``GET|PUT|PATCH|DELETE /odata/Webhooks({id})`` (PUT replaces the record, PATCH merges);
+  ``POST /odata/Webhooks`` answers 201. Unknown ids: 404 / errorCode 1002; a name already used:
+  409 / errorCode 1001; invalid bodies: 400 / errorCode 1000, naming the property.
+* ``GetEventTypes()``: the whole catalog of document 001 (28 events, with groups).
+* ``Ping``: POSTs a signed ``ping`` event to the webhook's URL and returns it.
+* Admin routes (no auth, never faulted): ``POST /_emulator/events`` fires a catalog event, with
+  document 001's example payload for its type, to every subscriber; ``GET /_emulator/state``;
+  ``PUT /_emulator/faults``.
+
+Delivery: JSON POST with ``X-UiPath-Signature`` (Base64 HMAC-SHA256 of the body, when the webhook
+has a secret). A failed delivery opens the circuit breaker: the webhook gets nothing for an hour
+and that hour's events are dropped, as Orchestrator does.
+
+Assumed where the documents are silent (one line each):
+* A duplicate name is 409 (document 002) with errorCode 1001; names compare case-insensitively.
+* 401 and 403 bodies are ``{message, errorCode: 0, traceId}``.
+* A ping whose delivery fails answers 400 / errorCode 1000 naming the failure.
+* The circuit breaker does not change the record (``Enabled`` stays as set).
+* Folder headers (``X-UIPATH-OrganizationUnitId``) are echoed in ping events, not used to scope.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from yarl import URL
+
+from gateway.emulation import (
+    ADMIN_PREFIX,
+    Deliverer,
+    Delivery,
+    Faults,
+    add_fault_arguments,
+    dumps,
+    fault_middleware,
+    faults_from_args,
+    serve,
+    trace_id,
+)
+from providers.uipath.odata_filter import ODataError, compile_filter, sort_key
+from providers.uipath.signature import SIGNATURE_HEADER, sign
+
+__all__ = ["CATALOG", "UiPathEmulator", "main"]
+
+CATALOG: list[dict[str, Any]] = json.loads(
+    (Path(__file__).parent / "events.json").read_text(encoding="utf-8")
+)["events"]
+
+READ_SCOPES = frozenset({"OR.Webhooks", "OR.Webhooks.Read"})
+WRITE_SCOPES = frozenset({"OR.Webhooks", "OR.Webhooks.Write"})
+MAX_TOP = 1000
+PROPERTIES = (
+    "Key",
+    "Name",
+    "Description",
+    "Url",
+    "Enabled",
+    "Secret",
+    "SubscribeToAllEvents",
+    "AllowInsecureSsl",
+    "Id",
+    "Events",
+)
+WRITABLE = frozenset(PROPERTIES) - {"Id", "Key"}
+_ENTITY = re.compile(r"^Webhooks\((?P<key>[^)]*)\)$")
+PING = "UiPath.Server.Configuration.OData.Ping"
+GET_EVENT_TYPES = "UiPath.Server.Configuration.OData.GetEventTypes()"
+
+
+class ODataFailure(Exception):
+    """An Orchestrator error answer: status, errorCode, message."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _bad(message: str) -> ODataFailure:
+    return ODataFailure(400, 1000, message)
+
+
+def _now() -> str:
+    # Orchestrator writes 7 fractional digits and a Z (document 000's ping example).
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+class UiPathEmulator:
+    """One Orchestrator tenant's webhooks, in memory.
+
+    ``clients``: client id -> (secret, granted scopes). ``personal_tokens``: token -> scopes.
+    State is public for tests and benchmarks: ``webhooks`` (records by id), ``token_requests``,
+    ``writes`` (POST/PUT/PATCH/DELETE on /odata), ``deliveries``, ``faults``.
+    """
+
+    def __init__(
+        self,
+        *,
+        clients: Mapping[str, tuple[str, Sequence[str]]] | None = None,
+        personal_tokens: Mapping[str, Sequence[str]] | None = None,
+        faults: Faults | None = None,
+        token_lifetime: int = 3600,
+        breaker_seconds: float = 3600.0,
+        delivery_timeout: float = 10.0,
+        tenant_id: int = 1,
+        user_id: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clients = {
+            cid: (secret, frozenset(scopes)) for cid, (secret, scopes) in (clients or {}).items()
+        }
+        self.personal_tokens = {t: frozenset(s) for t, s in (personal_tokens or {}).items()}
+        self.faults = faults or Faults()
+        self.token_lifetime = token_lifetime
+        self.breaker_seconds = breaker_seconds
+        self.tenant_id = tenant_id
+        self.user_id = user_id
+        self.clock = clock
+        self.deliverer = Deliverer(timeout=delivery_timeout)
+        self.webhooks: dict[int, dict[str, Any]] = {}
+        self.token_requests = 0
+        self.writes = 0
+        self.deliveries: list[dict[str, Any]] = []
+        self.breaker_until: dict[int, float] = {}
+        self._issued: dict[str, tuple[frozenset[str], float]] = {}
+        self._next_id = 1
+        self._catalog = {e["Name"].casefold(): e for e in CATALOG}
+
+    # -- application -------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(
+            middlewares=[
+                fault_middleware(lambda: self.faults, self._fault_body),
+                self._errors_middleware,
+            ]
+        )
+        app.router.add_post("/identity_/connect/token", self._token)
+        app.router.add_route("*", "/odata/{entity}", self._collection_or_entity)
+        app.router.add_route("*", "/odata/{entity}/{action}", self._action)
+        app.router.add_post(f"{ADMIN_PREFIX}/events", self._fire)
+        app.router.add_get(f"{ADMIN_PREFIX}/state", self._state)
+        app.router.add_put(f"{ADMIN_PREFIX}/faults", self._set_faults)
+        app.on_cleanup.append(lambda _app: self.deliverer.close())
+        return app
+
+    def _fault_body(self, status: int) -> dict[str, Any]:
+        message = "Too many requests" if status == 429 else "Service unavailable"
+        return {"message": message, "errorCode": 0, "traceId": trace_id()}
+
+    @web.middleware
+    async def _errors_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except ODataFailure as exc:
+            return web.json_response(
+                {"message": exc.message, "errorCode": exc.code, "traceId": trace_id()},
+                status=exc.status,
+            )
+
+    # -- auth --------------------------------------------------------------------------------
+
+    async def _token(self, request: web.Request) -> web.Response:
+        self.token_requests += 1
+        form = await request.post()
+        if form.get("grant_type") != "client_credentials":
+            return _oauth_error("unsupported_grant_type")
+        client = self.clients.get(str(form.get("client_id", "")))
+        offered = str(form.get("client_secret", ""))
+        if client is None or not secrets.compare_digest(client[0].encode(), offered.encode()):
+            return _oauth_error("invalid_client")
+        granted = client[1]
+        asked = frozenset(str(form.get("scope", "")).split()) or granted
+        if not asked <= granted:
+            return _oauth_error("invalid_scope")
+        token = secrets.token_urlsafe(32)
+        self._issued[token] = (asked, self.clock() + self.token_lifetime)
+        return web.json_response(
+            {
+                "access_token": token,
+                "expires_in": self.token_lifetime,
+                "token_type": "Bearer",
+                "scope": " ".join(sorted(asked)),
+            }
+        )
+
+    def _authorize(self, request: web.Request, needed: frozenset[str]) -> None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        scopes: frozenset[str] | None = None
+        if scheme.lower() == "bearer" and token:
+            if token in self.personal_tokens:
+                scopes = self.personal_tokens[token]
+            elif token in self._issued:
+                granted, expires = self._issued[token]
+                scopes = granted if self.clock() < expires else None
+        if scopes is None:
+            raise ODataFailure(401, 0, "You are not authenticated!")
+        if not scopes & needed:
+            raise ODataFailure(
+                403, 0, f"You are not authorized! (needs one of {', '.join(sorted(needed))})"
+            )
+
+    # -- OData routes ------------------------------------------------------------------------
+
+    async def _collection_or_entity(self, request: web.Request) -> web.StreamResponse:
+        entity = request.match_info["entity"]
+        write = request.method != "GET"
+        self._authorize(request, WRITE_SCOPES if write else READ_SCOPES)
+        if write:
+            self.writes += 1
+        if entity == "Webhooks":
+            if request.method == "GET":
+                return self._list(request)
+            if request.method == "POST":
+                return await self._create(request)
+            raise ODataFailure(405, 1000, f"{request.method} is not allowed on Webhooks")
+        match = _ENTITY.match(entity)
+        if match is None:
+            raise ODataFailure(404, 1000, f"Resource not found for the segment '{entity}'")
+        key = _parse_key(match["key"])
+        if request.method == "GET":
+            return _entity(request, self._record(key))
+        if request.method == "PUT":
+            return await self._replace(request, key)
+        if request.method == "PATCH":
+            return await self._patch(request, key)
+        if request.method == "DELETE":
+            self._record(key)
+            del self.webhooks[key]
+            self.breaker_until.pop(key, None)
+            return web.Response(status=204)
+        raise ODataFailure(405, 1000, f"{request.method} is not allowed on a webhook")
+
+    async def _action(self, request: web.Request) -> web.StreamResponse:
+        entity, action = request.match_info["entity"], request.match_info["action"]
+        if entity == "Webhooks" and action == GET_EVENT_TYPES and request.method == "GET":
+            self._authorize(request, READ_SCOPES)
+            return web.json_response(
+                {
+                    "@odata.context": _context(
+                        request,
+                        "Collection(UiPath.Application.Dto.Webhooks.WebhookEventTypeDto)",
+                    ),
+                    "value": [{"Name": e["Name"], "Group": e["Group"]} for e in CATALOG],
+                }
+            )
+        match = _ENTITY.match(entity)
+        if match and action == PING and request.method == "POST":
+            self._authorize(request, WRITE_SCOPES)
+            return await self._ping(request, _parse_key(match["key"]))
+        raise ODataFailure(404, 1000, f"Resource not found for the segment '{action}'")
+
+    def _list(self, request: web.Request) -> web.Response:
+        query = request.query
+        unknown = [k for k in query if k.startswith("$") and k not in _QUERY_OPTIONS]
+        if unknown:
+            raise _bad(f"The query parameter '{unknown[0]}' is not supported.")
+        try:
+            top = int(query.get("$top", MAX_TOP))
+            skip = int(query.get("$skip", 0))
+        except ValueError:
+            raise _bad("The value of $top and $skip must be a non-negative integer.") from None
+        if top > MAX_TOP:
+            raise _bad(
+                f"The limit of '{MAX_TOP}' for Top query has been exceeded. "
+                f"The value from the incoming request is '{top}'."
+            )
+        if top < 0 or skip < 0:
+            raise _bad("The value of $top and $skip must be a non-negative integer.")
+        records = list(self.webhooks.values())
+        try:
+            if "$filter" in query:
+                keep = compile_filter(query["$filter"], PROPERTIES)
+                records = [r for r in records if keep(r)]
+            for prop, descending in reversed(sort_key(query.get("$orderby", "Id"), PROPERTIES)):
+                records.sort(key=_by(prop), reverse=descending)
+        except ODataError as exc:
+            raise _bad(str(exc)) from None
+        body: dict[str, Any] = {"@odata.context": _context(request, "Webhooks")}
+        if query.get("$count", "").lower() == "true":
+            body["@odata.count"] = len(records)
+        body["value"] = records[skip : skip + top]
+        return web.json_response(body)
+
+    async def _create(self, request: web.Request) -> web.Response:
+        fields = self._validate(await _json_object(request), None)
+        key, self._next_id = self._next_id, self._next_id + 1
+        record = {"Key": str(uuid.uuid4()), **fields, "Id": key}
+        self.webhooks[key] = _ordered(record)
+        return _entity(request, self.webhooks[key], 201)
+
+    async def _replace(self, request: web.Request, key: int) -> web.Response:
+        old = self._record(key)
+        fields = self._validate(await _json_object(request), key)
+        self.webhooks[key] = _ordered({"Key": old["Key"], **fields, "Id": key})
+        return _entity(request, self.webhooks[key])
+
+    async def _patch(self, request: web.Request, key: int) -> web.Response:
+        old = self._record(key)
+        body = await _json_object(request)
+        merged = {k: v for k, v in old.items() if k in WRITABLE} | body
+        fields = self._validate(merged, key)
+        self.webhooks[key] = _ordered({"Key": old["Key"], **fields, "Id": key})
+        return _entity(request, self.webhooks[key])
+
+    def _record(self, key: int) -> dict[str, Any]:
+        record = self.webhooks.get(key)
+        if record is None:
+            raise ODataFailure(404, 1002, "Webhook does not exist.")
+        return record
+
+    def _validate(self, body: Mapping[str, Any], key: int | None) -> dict[str, Any]:
+        """The stored fields of ``body`` (absent ones take their defaults), or 400/409."""
+        for prop in body:
+            if (
+                prop not in WRITABLE
+                and not prop.startswith("@odata.")
+                and prop not in ("Id", "Key")
+            ):
+                raise _bad(f"The property '{prop}' does not exist on type 'Webhook'.")
+        fields: dict[str, Any] = {
+            "Name": _typed(body, "Name", str, None),
+            "Description": _typed(body, "Description", str, None),
+            "Url": _typed(body, "Url", str, None),
+            "Enabled": _typed(body, "Enabled", bool, True),
+            "Secret": _typed(body, "Secret", str, None),
+            "SubscribeToAllEvents": _typed(body, "SubscribeToAllEvents", bool, False),
+            "AllowInsecureSsl": _typed(body, "AllowInsecureSsl", bool, False),
+            "Events": self._events(body.get("Events")),
+        }
+        url = fields["Url"]
+        if not url:
+            raise _bad("Url: The Url field is required.")
+        parsed = URL(url)
+        if len(url) > 2000 or parsed.scheme not in ("http", "https") or not parsed.host:
+            raise _bad(
+                "Url: The Url field must be an absolute http(s) URL of at most 2000 characters."
+            )
+        if key is None and not fields["Name"]:
+            raise _bad("Name: The Name field is required.")
+        if fields["Secret"] is not None and len(fields["Secret"]) > 100:
+            raise _bad("Secret: The field Secret must be a string with a maximum length of 100.")
+        name = fields["Name"]
+        if name and any(
+            (r.get("Name") or "").casefold() == name.casefold() and r["Id"] != key
+            for r in self.webhooks.values()
+        ):
+            raise ODataFailure(409, 1001, f"The name '{name}' is already used.")
+        return fields
+
+    def _events(self, value: Any) -> list[dict[str, str]]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise _bad("Events: must be an array of {EventType}.")
+        names: dict[str, None] = {}
+        for item in value:
+            name = item.get("EventType") if isinstance(item, dict) else None
+            event = self._catalog.get(name.casefold()) if isinstance(name, str) else None
+            if event is None:
+                raise _bad(f"Events: '{name}' is not a valid event type.")
+            names[event["Name"]] = None
+        return [{"EventType": n} for n in names]
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    async def _ping(self, request: web.Request, key: int) -> web.Response:
+        record = self._record(key)
+        folder = request.headers.get("X-UIPATH-OrganizationUnitId")
+        event = {
+            "Type": "ping",
+            "EventId": uuid.uuid4().hex,
+            "Timestamp": _now(),
+            "TenantId": self.tenant_id,
+            "OrganizationUnitId": int(folder) if folder and folder.isdigit() else None,
+            "UserId": self.user_id,
+        }
+        outcome = await self._deliver(record, event)
+        if not outcome.ok:
+            reason = f"HTTP {outcome.status}" if outcome.status else outcome.error
+            raise _bad(f"The ping request to {record['Url']} failed: {reason}.")
+        return web.json_response(
+            {"@odata.context": _context(request, "UiPath.Webhooks.Dto.PingEventDto"), **event}
+        )
+
+    async def _deliver(self, record: Mapping[str, Any], event: Mapping[str, Any]) -> Delivery:
+        body = dumps(event)
+        headers = {SIGNATURE_HEADER: sign(body, record["Secret"])} if record.get("Secret") else {}
+        outcome = await self.deliverer.post(
+            record["Url"], body, headers, verify_tls=not record.get("AllowInsecureSsl")
+        )
+        self.deliveries.append(
+            {
+                "webhook_id": record["Id"],
+                "type": event["Type"],
+                "url": record["Url"],
+                "status": outcome.status,
+                "error": outcome.error,
+            }
+        )
+        return outcome
+
+    def subscribers(self, event_type: str) -> list[dict[str, Any]]:
+        """Enabled webhooks that receive ``event_type`` (breaker state aside)."""
+        wanted = event_type.casefold()
+        return [
+            r
+            for r in self.webhooks.values()
+            if r["Enabled"]
+            and (
+                r["SubscribeToAllEvents"]
+                or any(e["EventType"].casefold() == wanted for e in r["Events"])
+            )
+        ]
+
+    async def fire(
+        self, event_type: str, overrides: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Deliver one catalog event to every subscriber; report each outcome."""
+        entry = self._catalog.get(event_type.casefold())
+        if entry is None:
+            raise _bad(f"'{event_type}' is not a valid event type.")
+        event = copy.deepcopy(entry["Payload"])
+        event.update({"EventId": uuid.uuid4().hex, "Timestamp": _now(), "TenantId": self.tenant_id})
+        event.update(overrides or {})
+        now = self.clock()
+        targets, report = [], []
+        for record in self.subscribers(entry["Name"]):
+            if self.breaker_until.get(record["Id"], 0) > now:
+                report.append({"webhook_id": record["Id"], "skipped": "circuit breaker open"})
+            else:
+                targets.append(record)
+        outcomes = await asyncio.gather(*(self._deliver(r, event) for r in targets))
+        for record, outcome in zip(targets, outcomes, strict=True):
+            if not outcome.ok:
+                self.breaker_until[record["Id"]] = now + self.breaker_seconds
+            report.append(
+                {"webhook_id": record["Id"], "status": outcome.status, "error": outcome.error}
+            )
+        return {"event": event, "deliveries": report}
+
+    # -- admin -------------------------------------------------------------------------------
+
+    async def _fire(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        event_type = body.get("type")
+        if not isinstance(event_type, str):
+            raise _bad("type: the event type to fire is required.")
+        return web.json_response(await self.fire(event_type, body.get("payload")))
+
+    async def _state(self, _request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "webhooks": len(self.webhooks),
+                "token_requests": self.token_requests,
+                "writes": self.writes,
+                "faults_injected": self.faults.injected,
+                "deliveries": self.deliveries[-100:],
+            }
+        )
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        try:
+            self.faults = Faults(**body)
+        except (TypeError, ValueError) as exc:
+            raise _bad(f"faults: {exc}") from None
+        return web.json_response({"ok": True})
+
+    # -- seeding -----------------------------------------------------------------------------
+
+    def add(self, **fields: Any) -> dict[str, Any]:
+        """Store a webhook directly (demo data, benchmarks); returns its record."""
+        body = {"Name": f"webhook-{self._next_id}", "Url": "https://hooks.example.com/in"} | fields
+        key, self._next_id = self._next_id, self._next_id + 1
+        record = {"Key": str(uuid.uuid4()), **self._validate(body, key), "Id": key}
+        self.webhooks[key] = _ordered(record)
+        return record
+
+
+_QUERY_OPTIONS = frozenset({"$filter", "$top", "$skip", "$count", "$orderby"})
+
+
+def _oauth_error(error: str) -> web.Response:
+    return web.json_response({"error": error}, status=400)
+
+
+def _parse_key(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise _bad(f"The key value '{text}' is not a valid Int64.") from None
+
+
+def _typed(body: Mapping[str, Any], prop: str, kind: type[Any], default: Any) -> Any:
+    value = body.get(prop, default)
+    if value is not None and (
+        not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
+    ):
+        raise _bad(f"{prop}: expected {kind.__name__}, got {type(value).__name__}.")
+    return value
+
+
+def _by(prop: str) -> Callable[[Mapping[str, Any]], tuple[int, Any]]:
+    """A sort key on ``prop`` that puts nulls first, as SQL Server does."""
+    return lambda record: (0, "") if record.get(prop) is None else (1, record.get(prop))
+
+
+def _ordered(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {prop: record.get(prop) for prop in PROPERTIES}
+
+
+def _context(request: web.Request, suffix: str) -> str:
+    return f"{request.url.origin()}/odata/$metadata#{suffix}"
+
+
+def _entity(request: web.Request, record: Mapping[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(
+        {"@odata.context": _context(request, "Webhooks/$entity"), **record}, status=status
+    )
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _bad("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise _bad("The request body must be a JSON object.")
+    return body
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the emulator with a demo client and personal access token."""
+    parser = argparse.ArgumentParser(description="A local UiPath Orchestrator (webhooks).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8101)
+    parser.add_argument("--client-id", default="gateway-demo")
+    parser.add_argument("--client-secret", default="demo-client-secret")
+    parser.add_argument("--token", default="demo-personal-access-token")
+    add_fault_arguments(parser)
+    args = parser.parse_args(argv)
+    emulator = UiPathEmulator(
+        clients={args.client_id: (args.client_secret, ["OR.Webhooks"])},
+        personal_tokens={args.token: ["OR.Webhooks"]},
+        faults=faults_from_args(args),
+    )
+    serve(
+        emulator.app(),
+        host=args.host,
+        port=args.port,
+        announce=lambda url: (
+            f"UiPath Orchestrator emulator on {url} (identity: {url}/identity_, "
+            f"client {args.client_id!r})"
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()
