@@ -52,9 +52,11 @@ class Faults:
     """What goes wrong, on purpose, on an emulator's API routes.
 
     ``latency``: seconds added before every answer. ``error_rate``: the fraction (0..1) of
-    requests answered with one of ``error_statuses`` (chosen at random); a 429 carries
-    ``Retry-After: retry_after``. ``drop_rate``: the fraction of requests whose connection is
-    closed after the request arrived, without an answer. ``seed`` makes the choices repeatable.
+    requests answered with one of ``error_statuses`` (chosen at random) instead of being
+    handled; a 429 carries ``Retry-After: retry_after``. ``drop_rate``: the fraction of requests
+    that are handled but whose connection is then closed without an answer (the outcome is lost,
+    as when a network fails after the provider did the work). ``methods`` limits all of it to
+    those HTTP methods (empty: every method). ``seed`` makes the choices repeatable.
     """
 
     latency: float = 0.0
@@ -68,6 +70,7 @@ class Faults:
         default=0.0,
         validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0)),
     )
+    methods: tuple[str, ...] = ()
     seed: int | None = None
     injected: int = 0
     _rng: random.Random = attrs.field(init=False, factory=random.Random)
@@ -90,14 +93,14 @@ def fault_middleware(faults: Callable[[], Faults], error_body: Callable[[int], A
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(ADMIN_PREFIX):
-            return await handler(request)
         f = faults()
+        if request.path.startswith(ADMIN_PREFIX) or (f.methods and request.method not in f.methods):
+            return await handler(request)
         if f.latency:
             await asyncio.sleep(f.latency)
         if f.drop_rate and f.draw() < f.drop_rate:
             f.injected += 1
-            await request.read()
+            await handler(request)  # the work is done; only the answer is lost
             if request.transport is not None:
                 request.transport.close()
             raise web.HTTPServiceUnavailable()  # never reaches the caller: the socket is gone

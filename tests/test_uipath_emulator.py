@@ -1,0 +1,174 @@
+"""The UiPath emulator as a client sees it: auth, scopes, OData options, status codes, delivery."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from providers.uipath.emulator import CATALOG
+from providers.uipath.signature import SIGNATURE_HEADER, verify
+from tests.conftest import UIPATH_CLIENT, Receiver, UiPathHarness
+
+Session = aiohttp.ClientSession
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[Session]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def token(
+    http: Session, base: str, client: tuple[str, str] = UIPATH_CLIENT, **form: str
+) -> Any:
+    data = {"grant_type": "client_credentials", "client_id": client[0], "client_secret": client[1]}
+    async with http.post(f"{base}/identity_/connect/token", data={**data, **form}) as resp:
+        return resp.status, await resp.json()
+
+
+async def call(
+    http: Session, method: str, url: str, bearer: str | None = "pat-s3cret", **kw: Any
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    async with http.request(method, url, headers=headers, **kw) as resp:
+        raw = await resp.read()
+        return resp.status, json.loads(raw) if raw else None
+
+
+async def test_client_credentials_and_scopes(uipath: UiPathHarness, http: Session) -> None:
+    base = uipath.base_url
+    status, body = await token(http, base)
+    assert status == 200 and body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    assert (await token(http, base, (UIPATH_CLIENT[0], "wrong")))[1] == {"error": "invalid_client"}
+    assert (await token(http, base, ("nobody", "x")))[0] == 400
+    status, body = await token(http, base, ("reader", "reader-s3cret"), scope="OR.Webhooks")
+    assert (status, body) == (400, {"error": "invalid_scope"})
+
+    _, reader = await token(http, base, ("reader", "reader-s3cret"))
+    read_token = reader["access_token"]
+    assert (await call(http, "GET", f"{base}/odata/Webhooks", read_token))[0] == 200
+    status, body = await call(
+        http, "POST", f"{base}/odata/Webhooks", read_token, json={"Name": "n", "Url": "https://a.b"}
+    )
+    assert status == 403 and "OR.Webhooks.Write" in body["message"]
+    assert (await call(http, "GET", f"{base}/odata/Webhooks", None))[0] == 401
+    assert (await call(http, "GET", f"{base}/odata/Webhooks", "forged"))[0] == 401
+
+
+async def test_odata_options(uipath: UiPathHarness, http: Session) -> None:
+    for i, (name, enabled) in enumerate([("alpha", True), ("beta", False), ("gamma", True)]):
+        uipath.emulator.add(Name=name, Url=f"https://h{i}.example.com/x", Enabled=enabled)
+    url = f"{uipath.base_url}/odata/Webhooks"
+
+    async def names(**params: str) -> list[str]:
+        status, body = await call(http, "GET", url, params=params)
+        assert status == 200, body
+        return [r["Name"] for r in body["value"]]
+
+    assert await names(**{"$filter": "Enabled eq true"}) == ["alpha", "gamma"]
+    assert await names(**{"$filter": "Name ne 'beta' and contains(Url,'h2')"}) == ["gamma"]
+    assert await names(**{"$filter": "Name eq 'alpha' or Name eq 'beta'"}) == ["alpha", "beta"]
+    assert await names(**{"$orderby": "Name desc", "$top": "2"}) == ["gamma", "beta"]
+    assert await names(**{"$skip": "1", "$top": "1"}) == ["beta"]
+    status, body = await call(http, "GET", url, params={"$count": "true", "$top": "1"})
+    assert body["@odata.count"] == 3 and len(body["value"]) == 1
+    assert body["@odata.context"].endswith("/odata/$metadata#Webhooks")
+
+    for bad in ({"$top": "1001"}, {"$filter": "Colour eq 'red'"}, {"$filter": "Name eq"}):
+        status, body = await call(http, "GET", url, params=bad)
+        assert (status, body["errorCode"]) == (400, 1000), bad
+        assert body["traceId"]
+
+
+async def test_entity_status_codes(uipath: UiPathHarness, http: Session) -> None:
+    base = f"{uipath.base_url}/odata"
+    body = {
+        "Name": "Jobs",
+        "Url": "https://h.example.com/jobs",
+        "Events": [{"EventType": "Job.Completed"}],
+    }
+    status, created = await call(http, "POST", f"{base}/Webhooks", json=body)
+    assert status == 201 and created["Id"] == 1
+    assert created["Events"] == [{"EventType": "job.completed"}]
+    status, dup = await call(http, "POST", f"{base}/Webhooks", json={**body, "Name": "JOBS"})
+    assert (status, dup["errorCode"]) == (409, 1001)
+    status, missing = await call(http, "GET", f"{base}/Webhooks(99)")
+    assert (status, missing["errorCode"]) == (404, 1002)
+    status, bad = await call(http, "POST", f"{base}/Webhooks", json={"Name": "x", "Url": "ftp://a"})
+    assert (status, bad["errorCode"]) == (400, 1000) and "Url" in bad["message"]
+    status, bad = await call(
+        http, "POST", f"{base}/Webhooks", json={**body, "Name": "y", "Colour": 1}
+    )
+    assert status == 400 and "'Colour'" in bad["message"]
+
+    status, patched = await call(http, "PATCH", f"{base}/Webhooks(1)", json={"Enabled": False})
+    assert (status, patched["Enabled"], patched["Name"]) == (200, False, "Jobs")
+    # PUT replaces: what the body leaves out takes its default (document 000's PUT example).
+    status, put = await call(
+        http, "PUT", f"{base}/Webhooks(1)", json={"Url": "https://h.example.com/2", "Enabled": True}
+    )
+    assert (status, put["Name"], put["Events"], put["Enabled"]) == (200, None, [], True)
+    assert (await call(http, "DELETE", f"{base}/Webhooks(1)"))[0] == 204
+    assert (await call(http, "DELETE", f"{base}/Webhooks(1)"))[0] == 404
+
+
+async def test_event_types_are_the_whole_catalog(uipath: UiPathHarness, http: Session) -> None:
+    url = f"{uipath.base_url}/odata/Webhooks/UiPath.Server.Configuration.OData.GetEventTypes()"
+    status, body = await call(http, "GET", url)
+    assert status == 200
+    groups = {e["Group"] for e in body["value"]}
+    assert groups == {"job", "robot", "queue", "queueItem", "process", "schedule", "task"}
+    assert len(body["value"]) == len(CATALOG) == 28
+    assert {"Name": "task.forwarded", "Group": "task"} in body["value"]
+
+
+async def test_fired_events_are_delivered_signed_and_verifiable(
+    uipath: UiPathHarness, http: Session, receiver: Receiver
+) -> None:
+    emulator = uipath.emulator
+    emulator.add(Name="jobs", Url=f"{receiver.url}/jobs", Secret="hook-s3cret",
+                 Events=[{"EventType": "job.completed"}])  # fmt: skip
+    emulator.add(Name="all", Url=f"{receiver.url}/all", SubscribeToAllEvents=True)
+    emulator.add(Name="other", Url=f"{receiver.url}/other", Events=[{"EventType": "job.faulted"}])
+    emulator.add(Name="off", Url=f"{receiver.url}/off", Enabled=False, SubscribeToAllEvents=True)
+
+    status, report = await call(
+        http, "POST", f"{uipath.base_url}/_emulator/events", None, json={"type": "Job.Completed"}
+    )
+    assert status == 200
+    assert sorted(path for path, _, _ in receiver.received) == ["/all", "/jobs"]
+    ((_, headers, body),) = [r for r in receiver.received if r[0] == "/jobs"]
+    payload = json.loads(body)
+    assert payload["Type"] == "job.completed"
+    assert payload["Job"]["State"] == "Successful"  # document 001's example, fresh ids
+    assert verify(body, headers[SIGNATURE_HEADER], "hook-s3cret")
+    assert not verify(
+        body.replace(b"Successful", b"Faulted"), headers[SIGNATURE_HEADER], "hook-s3cret"
+    )
+    (all_headers,) = [h for p, h, _ in receiver.received if p == "/all"]
+    assert SIGNATURE_HEADER not in all_headers  # no secret, no signature
+    assert {d["webhook_id"] for d in report["deliveries"]} == {1, 2}
+
+
+async def test_a_failed_delivery_opens_the_circuit_breaker_for_an_hour(
+    uipath: UiPathHarness, http: Session, receiver: Receiver
+) -> None:
+    now = [1000.0]
+    uipath.emulator.clock = lambda: now[0]
+    uipath.emulator.add(Name="flaky", Url=receiver.url, SubscribeToAllEvents=True)
+    fire = f"{uipath.base_url}/_emulator/events"
+    receiver.status = 500
+    _, report = await call(http, "POST", fire, None, json={"type": "robot.created"})
+    assert report["deliveries"][0]["status"] == 500
+    receiver.status = 200
+    now[0] += 3599
+    _, report = await call(http, "POST", fire, None, json={"type": "robot.created"})
+    assert report["deliveries"] == [{"webhook_id": 1, "skipped": "circuit breaker open"}]
+    now[0] += 2
+    _, report = await call(http, "POST", fire, None, json={"type": "robot.created"})
+    assert report["deliveries"][0]["status"] == 200
+    assert len(receiver.received) == 2
