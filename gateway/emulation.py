@@ -18,7 +18,9 @@ import asyncio
 import contextlib
 import json
 import random
+import secrets
 import ssl
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -39,6 +41,7 @@ __all__ = [
     "serve",
     "start",
     "trace_id",
+    "ulid",
 ]
 
 #: Admin routes of every emulator live under this prefix; faults never apply to them.
@@ -200,6 +203,16 @@ def dumps(data: Any) -> bytes:
 
 def trace_id() -> str:
     return uuid.uuid4().hex
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def ulid(now: float | None = None) -> str:
+    """A new ULID: 48 bits of milliseconds, 80 random bits, Crockford Base32 (26 characters)."""
+    millis = int((time.time() if now is None else now) * 1000)
+    value = (millis << 80) | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 async def start(

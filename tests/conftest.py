@@ -9,6 +9,7 @@ client middlewares: auth and retry are tested against real servers in test_trans
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway import Gateway
 from gateway.config import parse_config
+from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
 from providers.uipath.emulator import UiPathEmulator
 
 
@@ -114,4 +116,78 @@ async def uipath() -> AsyncIterator[UiPathHarness]:
     server = TestServer(emulator.app())
     await server.start_server()
     yield UiPathHarness(emulator, str(server.make_url("")).rstrip("/"))
+    await server.close()
+
+
+EC_TOKEN = "ec-token-s3cret"
+
+
+@attrs.define
+class EnterpriseCoreHarness:
+    emulator: EnterpriseCoreEmulator
+    base_url: str
+
+    def account(self, **settings: Any) -> dict[str, Any]:
+        return {
+            "provider": "enterprise_core",
+            "base_url": self.base_url,
+            "tenant_locator": self.emulator.tenant_locator,
+            "token": EC_TOKEN,
+            **settings,
+        }
+
+
+@pytest.fixture
+async def enterprise_core() -> AsyncIterator[EnterpriseCoreHarness]:
+    emulator = EnterpriseCoreEmulator(
+        tokens={
+            EC_TOKEN: ALL_PERMISSIONS,
+            "ec-reader": ["webhooks.read", "webhooks.list"],
+        },
+        time_scale=0.001,
+    )
+    server = TestServer(emulator.app())
+    await server.start_server()
+    yield EnterpriseCoreHarness(emulator, str(server.make_url("")).rstrip("/"))
+    await server.close()
+
+
+# -- a replay server for wire tests ------------------------------------------------------------
+
+
+@attrs.define
+class Replay:
+    """Answers (method, path) with a canned (status, body); records every request."""
+
+    routes: dict[tuple[str, str], tuple[int, Any]] = attrs.field(factory=dict)
+    requests: list[dict[str, Any]] = attrs.field(factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "headers": dict(request.headers),
+                "body": json.loads(raw) if raw else None,
+            }
+        )
+        status, body = self.routes.get((request.method, request.path), (404, None))
+        if body is None:
+            return web.Response(status=status)
+        return web.json_response(body, status=status)
+
+    def sent(self, method: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["method"] == method]
+
+
+@pytest.fixture
+async def replay() -> AsyncIterator[tuple[Replay, str]]:
+    rep = Replay()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", rep.handle)
+    server = TestServer(app)
+    await server.start_server()
+    yield rep, str(server.make_url("")).rstrip("/")
     await server.close()

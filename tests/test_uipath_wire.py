@@ -11,10 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import attrs
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from gateway import Gateway, WebhookChange
 from gateway.config import parse_config
@@ -31,7 +28,7 @@ from gateway.errors import (
 from gateway.model import ListFilter, Secret, Webhook
 from gateway.service import Account
 from providers.uipath import wire
-from tests.conftest import DATA
+from tests.conftest import DATA, Replay
 
 
 def seed_examples() -> list[Any]:
@@ -54,44 +51,6 @@ def seed_examples() -> list[Any]:
 
 LIST_RESPONSE, GET_RESPONSE, EVENT_TYPES, PUT_REQUEST, PUT_RESPONSE, PING_RESPONSE = seed_examples()
 DOC_URL = "http://documentation.azurewebsites.net/webhook/documentation"
-
-
-@attrs.define
-class Replay:
-    """Answers (method, path) with a canned (status, body); records every request."""
-
-    routes: dict[tuple[str, str], tuple[int, Any]] = attrs.field(factory=dict)
-    requests: list[dict[str, Any]] = attrs.field(factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        self.requests.append(
-            {
-                "method": request.method,
-                "path": request.path,
-                "query": dict(request.query),
-                "headers": dict(request.headers),
-                "body": json.loads(raw) if raw else None,
-            }
-        )
-        status, body = self.routes.get((request.method, request.path), (404, None))
-        if body is None:
-            return web.Response(status=status)
-        return web.json_response(body, status=status)
-
-    def sent(self, method: str) -> list[dict[str, Any]]:
-        return [r for r in self.requests if r["method"] == method]
-
-
-@pytest.fixture
-async def replay() -> AsyncIterator[tuple[Replay, str]]:
-    rep = Replay()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", rep.handle)
-    server = TestServer(app)
-    await server.start_server()
-    yield rep, str(server.make_url("")).rstrip("/")
-    await server.close()
 
 
 @pytest.fixture

@@ -1,0 +1,634 @@
+"""A local Enterprise Core (Socotra) event service, as far as webhooks go: a real aiohttp server.
+
+Start it from Python (``EnterpriseCoreEmulator(...).app()``) or from the command line::
+
+    python -m providers.enterprise_core.emulator --port 8103 [--latency 0.05 ...]
+
+What it does, as document 004 and PROVIDERS.md describe the API:
+
+* Bearer tokens map to permission sets (``webhooks.read``, ``webhooks.list``, ``webhooks.write``,
+  ``diverted-events.read``, ``diverted-events.write``): 401 without a valid token, 403 naming
+  the missing permission. The tenant locator in the path must be this tenant's (404 otherwise).
+* ``GET /event/{tenant}/webhooks/list`` with ``offset``/``count`` and the filters ``name``,
+  ``enabled``, ``suspended``, ``active`` (enabled and not suspended) and ``eventTypes``; answers
+  ``{listCompleted, items}`` (or a bare array, as older releases did, with ``legacy_list``).
+* ``POST .../webhooks`` (200), ``GET|PATCH|DELETE .../webhooks/{locator}`` (DELETE 204),
+  ``PATCH .../{locator}/unsuspend`` (204). Locators are ULIDs; unknown ones are 404.
+* PATCH semantics: removals first, then additions, an item in both is added: event types,
+  headers, failure-handling triggers; ``removeFailureHandling`` restores the default.
+* Delivery (``POST /_emulator/events {"type", "data"}``): the event ``{locator, userLocator,
+  requestId, timestamp, type, data}`` goes to every enabled, non-suspended subscriber with its
+  headers. A failure (a status matching a trigger, or a timeout) is retried per the retry
+  strategy; then the alert endpoint is told, ``suspend`` suspends the webhook and ``divert``
+  keeps the event, which ``.../{w}/diverted`` lists, fetches, resends and deletes.
+
+Assumed where the documents are silent (one line each):
+* Error bodies are ``{status, error, message, requestId}``.
+* Names are unique per tenant (a duplicate is 409).
+* Listing needs both ``webhooks.read`` and ``webhooks.list`` (document 004: "read,list").
+* ``addHeaders`` sets the values of each header it names (replacing earlier values).
+* With ``hmacEnabled``, deliveries carry ``X-Hmac-Sha256``: Base64(HMAC-SHA256(secret, body)).
+* ``endpoint`` answers include ``secureSsl`` and ``hmacEnabled``; the secret is never returned.
+* Without a retry strategy a delivery is tried once; ``interval`` is in seconds (linear: the same
+  wait each time; exponential: doubling); connection errors count as ``timeout``.
+* Diverted-event answers are ``{locator, webhookLocator, event, divertedAt, lastStatus}``; a
+  successful resend removes the event (204); a failed one answers 502 and keeps it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from yarl import URL
+
+from gateway.emulation import (
+    ADMIN_PREFIX,
+    Deliverer,
+    Delivery,
+    Faults,
+    add_fault_arguments,
+    dumps,
+    fault_middleware,
+    faults_from_args,
+    serve,
+    ulid,
+)
+from providers.enterprise_core.adapter import DEFAULT_EVENT_TYPES
+from providers.enterprise_core.wire import LOCATOR
+
+__all__ = ["HMAC_HEADER", "EnterpriseCoreEmulator", "main"]
+
+HMAC_HEADER = "X-Hmac-Sha256"
+DEFAULT_FAILURE_HANDLING: dict[str, Any] = {
+    "triggers": ["4xx", "5xx", "timeout"],
+    "divert": False,
+    "suspend": False,
+}
+ALL_PERMISSIONS = (
+    "webhooks.read",
+    "webhooks.list",
+    "webhooks.write",
+    "diverted-events.read",
+    "diverted-events.write",
+)
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            409: "Conflict", 429: "Too Many Requests", 502: "Bad Gateway",
+            503: "Service Unavailable"}  # fmt: skip
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EnterpriseCoreEmulator:
+    """One tenant's webhooks and diverted events, in memory.
+
+    ``tokens``: bearer token -> permissions. ``time_scale`` multiplies retry intervals (tests
+    use a small one). Public state for tests: ``webhooks``, ``diverted``, ``deliveries``,
+    ``alerts``, ``writes``, ``faults``.
+    """
+
+    def __init__(
+        self,
+        *,
+        tenant_locator: str | None = None,
+        tokens: Mapping[str, Sequence[str]] | None = None,
+        event_types: Sequence[str] = DEFAULT_EVENT_TYPES,
+        faults: Faults | None = None,
+        legacy_list: bool = False,
+        time_scale: float = 1.0,
+        delivery_timeout: float = 10.0,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.tenant_locator = tenant_locator or str(uuid.uuid4())
+        self.tokens = {t: frozenset(p) for t, p in (tokens or {}).items()}
+        self.event_types = frozenset(event_types)
+        self.faults = faults or Faults()
+        self.legacy_list = legacy_list
+        self.time_scale = time_scale
+        self.clock = clock
+        self.deliverer = Deliverer(timeout=delivery_timeout)
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        self.secrets: dict[str, str] = {}
+        self.diverted: dict[str, dict[str, dict[str, Any]]] = {}
+        self.deliveries: list[dict[str, Any]] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.writes = 0
+
+    # -- application -------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(
+            middlewares=[
+                fault_middleware(lambda: self.faults, lambda s: _error_body(s, _REASONS[s])),
+                self._errors,
+            ]
+        )
+        base = "/event/{tenant}/webhooks"
+        r = app.router
+        r.add_get(f"{base}/list", self._list)
+        r.add_post(base, self._create)
+        r.add_get(f"{base}/{{w}}", self._get)
+        r.add_patch(f"{base}/{{w}}", self._patch)
+        r.add_delete(f"{base}/{{w}}", self._delete)
+        r.add_patch(f"{base}/{{w}}/unsuspend", self._unsuspend)
+        r.add_get(f"{base}/{{w}}/diverted", self._list_diverted)
+        r.add_get(f"{base}/{{w}}/diverted/{{e}}", self._get_diverted)
+        r.add_delete(f"{base}/{{w}}/diverted/{{e}}", self._delete_diverted)
+        r.add_post(f"{base}/{{w}}/diverted/{{e}}/resend", self._resend)
+        r.add_post(f"{ADMIN_PREFIX}/events", self._fire)
+        r.add_get(f"{ADMIN_PREFIX}/state", self._state)
+        r.add_put(f"{ADMIN_PREFIX}/faults", self._set_faults)
+        app.on_cleanup.append(lambda _app: self.deliverer.close())
+        return app
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except ApiError as exc:
+            return web.json_response(_error_body(exc.status, exc.message), status=exc.status)
+
+    def _authorize(self, request: web.Request, *needed: str) -> None:
+        if request.match_info.get("tenant") != self.tenant_locator:
+            raise ApiError(404, f"tenant {request.match_info.get('tenant')} not found")
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        granted = self.tokens.get(token) if scheme.lower() == "bearer" else None
+        if granted is None:
+            raise ApiError(401, "a valid bearer token is required")
+        for permission in needed:
+            if permission not in granted:
+                raise ApiError(403, f"missing permission {permission}")
+        if request.method != "GET":
+            self.writes += 1
+
+    def _webhook(self, request: web.Request) -> dict[str, Any]:
+        locator = request.match_info["w"]
+        record = self.webhooks.get(locator) if LOCATOR.match(locator) else None
+        if record is None:
+            raise ApiError(404, f"webhook {locator} not found")
+        return record
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    async def _list(self, request: web.Request) -> web.Response:
+        self._authorize(request, "webhooks.read", "webhooks.list")
+        q = request.query
+        offset, count = _int(q, "offset", 0), _int(q, "count", 100)
+        items = list(self.webhooks.values())
+        if "name" in q:
+            items = [w for w in items if w["name"] == q["name"]]
+        for key in ("enabled", "suspended"):
+            if key in q:
+                wanted = _bool(q, key)
+                items = [w for w in items if w[key] == wanted]
+        if "active" in q:
+            active = _bool(q, "active")
+            items = [w for w in items if (w["enabled"] and not w["suspended"]) == active]
+        wanted_types = [t for v in q.getall("eventTypes", []) for t in v.split(",") if t]
+        if wanted_types:
+            items = [w for w in items if set(wanted_types) & set(w["eventTypes"])]
+        page = items[offset : offset + count]
+        if self.legacy_list:
+            return web.json_response(page)
+        return web.json_response(
+            {"listCompleted": offset + len(page) >= len(items), "items": page}
+        )
+
+    async def _get(self, request: web.Request) -> web.Response:
+        self._authorize(request, "webhooks.read")
+        return web.json_response(self._webhook(request))
+
+    async def _create(self, request: web.Request) -> web.Response:
+        self._authorize(request, "webhooks.write")
+        body = await _object(request)
+        _only(body, {"name", "enabled", "endpoint", "failureHandling", "eventTypes"}, "")
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ApiError(400, "name: must be a non-empty string")
+        endpoint = body.get("endpoint")
+        if not isinstance(endpoint, dict):
+            raise ApiError(400, "endpoint: required")
+        _only(endpoint, {"url", "headers", "secureSsl", "hmacEnabled", "secret", "tag"}, "endpoint.")
+        self._check_name(name, None)
+        locator = ulid()
+        record: dict[str, Any] = {
+            "locator": locator,
+            "name": name,
+            "enabled": _typed(body, "enabled", bool, True),
+            "endpoint": {
+                "url": _url(endpoint.get("url"), "endpoint.url"),
+                "headers": _headers(endpoint.get("headers", {}), "endpoint.headers"),
+                "secureSsl": _typed(endpoint, "secureSsl", bool, True),
+                "hmacEnabled": _typed(endpoint, "hmacEnabled", bool, False),
+            },
+            "failureHandling": _failure_handling(body.get("failureHandling")),
+            "suspended": False,
+            "suspendedAt": None,
+            "eventTypes": sorted(self._event_types(body.get("eventTypes", []), "eventTypes")),
+        }
+        secret = _typed(endpoint, "secret", str, None)
+        self.webhooks[locator] = record
+        if secret:
+            self.secrets[locator] = secret
+        return web.json_response(record)
+
+    async def _patch(self, request: web.Request) -> web.Response:
+        self._authorize(request, "webhooks.write")
+        record = self._webhook(request)
+        body = await _object(request)
+        _only(body, {"name", "enabled", "endpoint", "failureHandling", "removeFailureHandling",
+                     "addEventTypes", "removeEventTypes"}, "")  # fmt: skip
+        new = {**record, "endpoint": dict(record["endpoint"])}
+        if "name" in body:
+            name = _typed(body, "name", str, None)
+            if not name or not name.strip():
+                raise ApiError(400, "name: must be a non-empty string")
+            self._check_name(name, record["locator"])
+            new["name"] = name
+        if "enabled" in body:
+            new["enabled"] = _typed(body, "enabled", bool, True)
+        secret = self.secrets.get(record["locator"])
+        endpoint = body.get("endpoint")
+        if endpoint is not None:
+            if not isinstance(endpoint, dict):
+                raise ApiError(400, "endpoint: must be an object")
+            _only(endpoint, {"url", "addHeaders", "removeHeaders", "secureSsl", "hmacEnabled",
+                             "secret", "tag"}, "endpoint.")  # fmt: skip
+            ep = new["endpoint"]
+            if "url" in endpoint:
+                ep["url"] = _url(endpoint["url"], "endpoint.url")
+            remove = _strings(endpoint.get("removeHeaders", []), "endpoint.removeHeaders")
+            add = _headers(endpoint.get("addHeaders", {}), "endpoint.addHeaders")
+            ep["headers"] = {k: v for k, v in ep["headers"].items() if k not in remove} | add
+            for key in ("secureSsl", "hmacEnabled"):
+                if key in endpoint:
+                    ep[key] = _typed(endpoint, key, bool, None)
+            if "secret" in endpoint:
+                secret = _typed(endpoint, "secret", str, None)
+        fh = dict(DEFAULT_FAILURE_HANDLING) if body.get("removeFailureHandling") else record["failureHandling"]
+        if "failureHandling" in body:
+            fh = _update_failure_handling(fh, body["failureHandling"])
+        new["failureHandling"] = fh
+        remove_types = self._event_types(body.get("removeEventTypes", []), "removeEventTypes")
+        add_types = self._event_types(body.get("addEventTypes", []), "addEventTypes")
+        new["eventTypes"] = sorted((set(record["eventTypes"]) - remove_types) | add_types)
+        self.webhooks[record["locator"]] = new
+        if secret:
+            self.secrets[record["locator"]] = secret
+        return web.json_response(new)
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        self._authorize(request, "webhooks.write")
+        record = self._webhook(request)
+        del self.webhooks[record["locator"]]
+        self.secrets.pop(record["locator"], None)
+        self.diverted.pop(record["locator"], None)
+        return web.Response(status=204)
+
+    async def _unsuspend(self, request: web.Request) -> web.Response:
+        self._authorize(request, "webhooks.write")
+        record = self._webhook(request)
+        record["suspended"], record["suspendedAt"] = False, None
+        return web.Response(status=204)
+
+    def _check_name(self, name: str, locator: str | None) -> None:
+        if any(w["name"] == name and w["locator"] != locator for w in self.webhooks.values()):
+            raise ApiError(409, f"a webhook named {name} already exists")
+
+    def _event_types(self, value: Any, path: str) -> set[str]:
+        names = set(_strings(value, path))
+        unknown = sorted(names - self.event_types)
+        if unknown:
+            raise ApiError(400, f"{path}: unknown event type(s) {', '.join(unknown)}")
+        return names
+
+    # -- diverted events ---------------------------------------------------------------------
+
+    def _diverted_event(self, request: web.Request) -> dict[str, Any]:
+        record = self._webhook(request)
+        event = self.diverted.get(record["locator"], {}).get(request.match_info["e"])
+        if event is None:
+            raise ApiError(404, f"diverted event {request.match_info['e']} not found")
+        return event
+
+    async def _list_diverted(self, request: web.Request) -> web.Response:
+        self._authorize(request, "diverted-events.read")
+        record = self._webhook(request)
+        offset, count = _int(request.query, "offset", 0), _int(request.query, "count", 100)
+        items = list(self.diverted.get(record["locator"], {}).values())
+        page = items[offset : offset + count]
+        return web.json_response({"listCompleted": offset + len(page) >= len(items), "items": page})
+
+    async def _get_diverted(self, request: web.Request) -> web.Response:
+        self._authorize(request, "diverted-events.read")
+        return web.json_response(self._diverted_event(request))
+
+    async def _delete_diverted(self, request: web.Request) -> web.Response:
+        self._authorize(request, "diverted-events.write")
+        event = self._diverted_event(request)
+        del self.diverted[event["webhookLocator"]][event["locator"]]
+        return web.Response(status=204)
+
+    async def _resend(self, request: web.Request) -> web.Response:
+        self._authorize(request, "diverted-events.write")
+        event = self._diverted_event(request)
+        record = self.webhooks[event["webhookLocator"]]
+        outcome = await self._post(record, event["event"])
+        if self._failed(record, outcome):
+            event["lastStatus"] = outcome.status
+            raise ApiError(502, f"resend failed: {outcome.error or f'HTTP {outcome.status}'}")
+        del self.diverted[record["locator"]][event["locator"]]
+        return web.Response(status=204)
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    async def _post(self, record: Mapping[str, Any], event: Mapping[str, Any]) -> Delivery:
+        body = dumps(event)
+        ep = record["endpoint"]
+        headers = {name: ", ".join(values) for name, values in ep["headers"].items()}
+        secret = self.secrets.get(record["locator"])
+        if ep.get("hmacEnabled") and secret:
+            digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+            headers[HMAC_HEADER] = base64.b64encode(digest).decode()
+        outcome = await self.deliverer.post(ep["url"], body, headers, verify_tls=ep["secureSsl"])
+        self.deliveries.append(
+            {"webhook": record["locator"], "type": event.get("type"), "status": outcome.status,
+             "error": outcome.error}  # fmt: skip
+        )
+        return outcome
+
+    @staticmethod
+    def _failed(record: Mapping[str, Any], outcome: Delivery) -> bool:
+        triggers = set(record["failureHandling"].get("triggers", ()))
+        if outcome.status is None:
+            return True  # timeouts and connection errors
+        if 200 <= outcome.status < 300:
+            return False
+        return bool(
+            {str(outcome.status), f"{outcome.status // 100}xx"} & triggers
+        )
+
+    async def deliver(self, record: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
+        """One event to one webhook, with retries and the failure handling it configures."""
+        fh = record["failureHandling"]
+        rs = fh.get("retryStrategy")
+        attempts = rs.get("attempts", 3) if rs else 1
+        outcome = await self._post(record, event)
+        tries = 1
+        while self._failed(record, outcome) and tries < attempts:
+            assert rs is not None
+            interval = rs.get("interval", 1)
+            wait = interval * (2 ** (tries - 1) if rs.get("type") == "exponential" else 1)
+            await asyncio.sleep(wait * self.time_scale)
+            outcome = await self._post(record, event)
+            tries += 1
+        report: dict[str, Any] = {"webhook": record["locator"], "status": outcome.status,
+                                  "error": outcome.error, "attempts": tries}  # fmt: skip
+        if not self._failed(record, outcome):
+            return report
+        report["failed"] = True
+        if fh.get("alertEndpoint"):
+            alert = {"webhookLocator": record["locator"], "eventLocator": event["locator"],
+                     "status": outcome.status, "error": outcome.error}  # fmt: skip
+            self.alerts.append(alert)
+            await self.deliverer.post(fh["alertEndpoint"], dumps(alert), {})
+        if fh.get("suspend"):
+            record["suspended"], record["suspendedAt"] = True, self.clock().isoformat()
+            report["suspended"] = True
+        if fh.get("divert"):
+            locator = ulid()
+            self.diverted.setdefault(record["locator"], {})[locator] = {
+                "locator": locator,
+                "webhookLocator": record["locator"],
+                "event": dict(event),
+                "divertedAt": self.clock().isoformat(),
+                "lastStatus": outcome.status,
+            }
+            report["diverted"] = locator
+        return report
+
+    async def fire(self, event_type: str, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Deliver an event to every enabled, non-suspended subscriber."""
+        if event_type not in self.event_types:
+            raise ApiError(400, f"type: unknown event type {event_type}")
+        event = {
+            "locator": ulid(),
+            "userLocator": ulid(),
+            "requestId": str(uuid.uuid4()),
+            "timestamp": self.clock().isoformat(),
+            "type": event_type,
+            "data": dict(data or {}),
+        }
+        targets = [
+            w
+            for w in self.webhooks.values()
+            if w["enabled"] and not w["suspended"] and event_type in w["eventTypes"]
+        ]
+        reports = await asyncio.gather(*(self.deliver(w, event) for w in targets))
+        return {"event": event, "deliveries": list(reports)}
+
+    # -- admin -------------------------------------------------------------------------------
+
+    async def _fire(self, request: web.Request) -> web.Response:
+        body = await _object(request)
+        if not isinstance(body.get("type"), str):
+            raise ApiError(400, "type: the event type to fire is required")
+        return web.json_response(await self.fire(body["type"], body.get("data")))
+
+    async def _state(self, _request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "tenant_locator": self.tenant_locator,
+                "webhooks": len(self.webhooks),
+                "writes": self.writes,
+                "faults_injected": self.faults.injected,
+                "deliveries": self.deliveries[-100:],
+                "alerts": self.alerts[-100:],
+            }
+        )
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        try:
+            self.faults = Faults(**await _object(request))
+        except (TypeError, ValueError) as exc:
+            raise ApiError(400, f"faults: {exc}") from None
+        return web.json_response({"ok": True})
+
+
+# -- validation helpers -----------------------------------------------------------------------
+
+
+def _error_body(status: int, message: str) -> dict[str, Any]:
+    return {"status": status, "error": _REASONS.get(status, "Error"), "message": message,
+            "requestId": str(uuid.uuid4())}  # fmt: skip
+
+
+async def _object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    return body
+
+
+def _only(body: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(400, f"{prefix}{unknown[0]}: unknown field")
+
+
+def _typed(body: Mapping[str, Any], key: str, kind: type[Any], default: Any) -> Any:
+    value = body.get(key, default)
+    if value is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+        raise ApiError(400, f"{key}: must be a {kind.__name__}")
+    return value
+
+
+def _int(query: Mapping[str, str], key: str, default: int) -> int:
+    try:
+        value = int(query.get(key, default))
+    except ValueError:
+        raise ApiError(400, f"{key}: must be an integer") from None
+    if value < 0:
+        raise ApiError(400, f"{key}: must not be negative")
+    return value
+
+
+def _bool(query: Mapping[str, str], key: str) -> bool:
+    value = query[key].lower()
+    if value not in ("true", "false"):
+        raise ApiError(400, f"{key}: must be true or false")
+    return value == "true"
+
+
+def _url(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise ApiError(400, f"{path}: required")
+    url = URL(value)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ApiError(400, f"{path}: must be an absolute http(s) URL")
+    return value
+
+
+def _strings(value: Any, path: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ApiError(400, f"{path}: must be an array of strings")
+    return value
+
+
+def _headers(value: Any, path: str) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise ApiError(400, f"{path}: must be a map of header name to values")
+    return {name: _strings(values, f"{path}.{name}") for name, values in value.items()}
+
+
+def _retry_strategy(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ApiError(400, f"{path}: must be an object")
+    _only(value, {"type", "interval", "attempts"}, f"{path}.")
+    kind = value.get("type", "exponential")
+    if kind not in ("linear", "exponential"):
+        raise ApiError(400, f"{path}.type: must be linear or exponential")
+    attempts = _typed(value, "attempts", int, 3)
+    if not 1 <= attempts <= 10:
+        raise ApiError(400, f"{path}.attempts: must be from 1 to 10")
+    interval = _typed(value, "interval", int, 1)
+    if interval < 0:
+        raise ApiError(400, f"{path}.interval: must not be negative")
+    return {"type": kind, "interval": interval, "attempts": attempts}
+
+
+def _triggers(value: Any, path: str) -> list[str]:
+    triggers = _strings(value, path)
+    for t in triggers:
+        if t not in ("4xx", "5xx", "timeout") and not (len(t) == 3 and t.isdigit() and t[0] in "12345"):
+            raise ApiError(400, f"{path}: {t} is not 4xx, 5xx, timeout or a status code")
+    return triggers
+
+
+def _failure_handling(value: Any) -> dict[str, Any]:
+    if value is None:
+        return dict(DEFAULT_FAILURE_HANDLING)
+    if not isinstance(value, dict):
+        raise ApiError(400, "failureHandling: must be an object")
+    _only(value, {"alertEndpoint", "triggers", "retryStrategy", "divert", "suspend"}, "failureHandling.")
+    fh: dict[str, Any] = {
+        "triggers": sorted(set(_triggers(value.get("triggers", DEFAULT_FAILURE_HANDLING["triggers"]), "failureHandling.triggers"))),
+        "divert": _typed(value, "divert", bool, False),
+        "suspend": _typed(value, "suspend", bool, False),
+    }
+    if value.get("retryStrategy") is not None:
+        fh["retryStrategy"] = _retry_strategy(value["retryStrategy"], "failureHandling.retryStrategy")
+    if value.get("alertEndpoint") is not None:
+        fh["alertEndpoint"] = _url(value["alertEndpoint"], "failureHandling.alertEndpoint")
+    return fh
+
+
+def _update_failure_handling(current: Mapping[str, Any], value: Any) -> dict[str, Any]:
+    """``FailureHandlingUpdateRequest`` on ``current``: removals first, then additions."""
+    path = "failureHandling"
+    if not isinstance(value, dict):
+        raise ApiError(400, f"{path}: must be an object")
+    _only(value, {"alertEndpoint", "addTriggers", "removeTriggers", "retryStrategy",
+                  "removeAlertEndpoint", "removeRetryStrategy", "divert", "suspend"}, f"{path}.")  # fmt: skip
+    fh = dict(current)
+    remove = set(_triggers(value.get("removeTriggers", []), f"{path}.removeTriggers"))
+    add = set(_triggers(value.get("addTriggers", []), f"{path}.addTriggers"))
+    fh["triggers"] = sorted((set(fh.get("triggers", [])) - remove) | add)
+    if value.get("removeAlertEndpoint"):
+        fh.pop("alertEndpoint", None)
+    if value.get("removeRetryStrategy"):
+        fh.pop("retryStrategy", None)
+    if value.get("alertEndpoint") is not None:
+        fh["alertEndpoint"] = _url(value["alertEndpoint"], f"{path}.alertEndpoint")
+    if value.get("retryStrategy") is not None:
+        fh["retryStrategy"] = _retry_strategy(value["retryStrategy"], f"{path}.retryStrategy")
+    for key in ("divert", "suspend"):
+        if key in value:
+            fh[key] = _typed(value, key, bool, False)
+    return fh
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the emulator with one all-permissions demo token."""
+    parser = argparse.ArgumentParser(description="A local Enterprise Core webhooks API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8103)
+    parser.add_argument("--tenant", default="8c6b4a52-6d6e-4b0e-9d55-0b8f3f0c2f4e")
+    parser.add_argument("--token", default="demo-enterprise-core-token")
+    add_fault_arguments(parser)
+    args = parser.parse_args(argv)
+    emulator = EnterpriseCoreEmulator(
+        tenant_locator=args.tenant,
+        tokens={args.token: ALL_PERMISSIONS},
+        faults=faults_from_args(args),
+    )
+    serve(
+        emulator.app(),
+        host=args.host,
+        port=args.port,
+        announce=lambda url: f"Enterprise Core emulator on {url} (tenant {args.tenant})",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The conformance suite against the Enterprise Core emulator, through the real adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway import Gateway, WebhookChange
+from gateway.config import parse_config
+from gateway.model import FailureHandling
+from gateway.service import Account
+from gateway.testing import ConformanceSetup, ProviderConformance
+from tests.conftest import EnterpriseCoreHarness, Receiver
+
+PAGE_SIZE = 3
+
+
+class TestEnterpriseCoreConformance(ProviderConformance):
+    @pytest.fixture
+    async def account(self, enterprise_core: EnterpriseCoreHarness) -> AsyncIterator[Account]:
+        config = {"accounts": {"core": enterprise_core.account(page_size=PAGE_SIZE)}}
+        async with Gateway(parse_config(config)) as gw:
+            yield gw.account("core")
+
+    @pytest.fixture
+    def setup(self, enterprise_core: EnterpriseCoreHarness, receiver: Receiver) -> ConformanceSetup:
+        async def suspend(account: Account, id: str) -> None:
+            # Suspension as the provider does it: a failed delivery with `suspend` on.
+            receiver.status = 500
+            await account.update(id, WebhookChange(failure_handling=FailureHandling(suspend=True)))
+            report = await enterprise_core.emulator.fire(min((await account.get(id)).events))
+            assert report["deliveries"][0]["suspended"] is True
+            receiver.status = 200
+
+        return ConformanceSetup(
+            events=("policy.issue", "quote.create", "invoice.generate"),
+            missing_id="01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            page_size=PAGE_SIZE,
+            receiver=receiver.url,
+            suspend=suspend,
+            write_count=lambda: enterprise_core.emulator.writes,
+        )
