@@ -32,7 +32,12 @@ from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookChange,
 from gateway.provider import Capabilities, Provider
 from providers.enterprise_core import wire
 
-__all__ = ["DEFAULT_EVENT_TYPES", "DivertedEvent", "EnterpriseCoreProvider", "EnterpriseCoreSettings"]
+__all__ = [
+    "DEFAULT_EVENT_TYPES",
+    "DivertedEvent",
+    "EnterpriseCoreProvider",
+    "EnterpriseCoreSettings",
+]
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -96,7 +101,9 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
     docs_url = "https://docs.socotra.com/enterprise/api/webhooks"
     settings_type = EnterpriseCoreSettings
     capabilities = Capabilities(
-        fields=frozenset({"enabled", "secret", "headers", "allow_insecure_ssl", "failure_handling"}),
+        fields=frozenset(
+            {"enabled", "secret", "headers", "allow_insecure_ssl", "failure_handling"}
+        ),
         atomic_update=True,
         server_filters=frozenset({"name", "enabled", "suspended", "event"}),
         reports_secret=False,
@@ -150,7 +157,11 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
             for item in items:
                 yield self._webhook(item)
             offset += len(items)
-            if completed or not items or (completed is None and len(items) < self.settings.page_size):
+            if (
+                completed
+                or not items
+                or (completed is None and len(items) < self.settings.page_size)
+            ):
                 return
 
     async def get(self, id: str) -> Webhook:
@@ -164,7 +175,9 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
         # Applying the same add/remove PATCH twice gives the same state: safe to retry.
         body = wire.patch_body(change)
         path = f"/{self._locator(id)}"
-        return self._webhook(await self.http.request("PATCH", path, json_body=body, idempotent=True))
+        return self._webhook(
+            await self.http.request("PATCH", path, json_body=body, idempotent=True)
+        )
 
     async def delete(self, id: str) -> None:
         await self.http.request("DELETE", f"/{self._locator(id)}")

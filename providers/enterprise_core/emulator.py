@@ -80,9 +80,16 @@ ALL_PERMISSIONS = (
     "diverted-events.read",
     "diverted-events.write",
 )
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            409: "Conflict", 429: "Too Many Requests", 502: "Bad Gateway",
-            503: "Service Unavailable"}  # fmt: skip
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 class ApiError(Exception):
@@ -207,9 +214,7 @@ class EnterpriseCoreEmulator:
         page = items[offset : offset + count]
         if self.legacy_list:
             return web.json_response(page)
-        return web.json_response(
-            {"listCompleted": offset + len(page) >= len(items), "items": page}
-        )
+        return web.json_response({"listCompleted": offset + len(page) >= len(items), "items": page})
 
     async def _get(self, request: web.Request) -> web.Response:
         self._authorize(request, "webhooks.read")
@@ -225,7 +230,9 @@ class EnterpriseCoreEmulator:
         endpoint = body.get("endpoint")
         if not isinstance(endpoint, dict):
             raise ApiError(400, "endpoint: required")
-        _only(endpoint, {"url", "headers", "secureSsl", "hmacEnabled", "secret", "tag"}, "endpoint.")
+        _only(
+            endpoint, {"url", "headers", "secureSsl", "hmacEnabled", "secret", "tag"}, "endpoint."
+        )
         self._check_name(name, None)
         locator = ulid()
         record: dict[str, Any] = {
@@ -253,8 +260,19 @@ class EnterpriseCoreEmulator:
         self._authorize(request, "webhooks.write")
         record = self._webhook(request)
         body = await _object(request)
-        _only(body, {"name", "enabled", "endpoint", "failureHandling", "removeFailureHandling",
-                     "addEventTypes", "removeEventTypes"}, "")  # fmt: skip
+        _only(
+            body,
+            {
+                "name",
+                "enabled",
+                "endpoint",
+                "failureHandling",
+                "removeFailureHandling",
+                "addEventTypes",
+                "removeEventTypes",
+            },
+            "",
+        )
         new = {**record, "endpoint": dict(record["endpoint"])}
         if "name" in body:
             name = _typed(body, "name", str, None)
@@ -269,8 +287,11 @@ class EnterpriseCoreEmulator:
         if endpoint is not None:
             if not isinstance(endpoint, dict):
                 raise ApiError(400, "endpoint: must be an object")
-            _only(endpoint, {"url", "addHeaders", "removeHeaders", "secureSsl", "hmacEnabled",
-                             "secret", "tag"}, "endpoint.")  # fmt: skip
+            _only(
+                endpoint,
+                {"url", "addHeaders", "removeHeaders", "secureSsl", "hmacEnabled", "secret", "tag"},
+                "endpoint.",
+            )
             ep = new["endpoint"]
             if "url" in endpoint:
                 ep["url"] = _url(endpoint["url"], "endpoint.url")
@@ -282,7 +303,11 @@ class EnterpriseCoreEmulator:
                     ep[key] = _typed(endpoint, key, bool, None)
             if "secret" in endpoint:
                 secret = _typed(endpoint, "secret", str, None)
-        fh = dict(DEFAULT_FAILURE_HANDLING) if body.get("removeFailureHandling") else record["failureHandling"]
+        fh = (
+            dict(DEFAULT_FAILURE_HANDLING)
+            if body.get("removeFailureHandling")
+            else record["failureHandling"]
+        )
         if "failureHandling" in body:
             fh = _update_failure_handling(fh, body["failureHandling"])
         new["failureHandling"] = fh
@@ -369,8 +394,12 @@ class EnterpriseCoreEmulator:
             headers[HMAC_HEADER] = base64.b64encode(digest).decode()
         outcome = await self.deliverer.post(ep["url"], body, headers, verify_tls=ep["secureSsl"])
         self.deliveries.append(
-            {"webhook": record["locator"], "type": event.get("type"), "status": outcome.status,
-             "error": outcome.error}  # fmt: skip
+            {
+                "webhook": record["locator"],
+                "type": event.get("type"),
+                "status": outcome.status,
+                "error": outcome.error,
+            }
         )
         return outcome
 
@@ -381,9 +410,7 @@ class EnterpriseCoreEmulator:
             return True  # timeouts and connection errors
         if 200 <= outcome.status < 300:
             return False
-        return bool(
-            {str(outcome.status), f"{outcome.status // 100}xx"} & triggers
-        )
+        return bool({str(outcome.status), f"{outcome.status // 100}xx"} & triggers)
 
     async def deliver(self, record: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
         """One event to one webhook, with retries and the failure handling it configures."""
@@ -399,14 +426,22 @@ class EnterpriseCoreEmulator:
             await asyncio.sleep(wait * self.time_scale)
             outcome = await self._post(record, event)
             tries += 1
-        report: dict[str, Any] = {"webhook": record["locator"], "status": outcome.status,
-                                  "error": outcome.error, "attempts": tries}  # fmt: skip
+        report: dict[str, Any] = {
+            "webhook": record["locator"],
+            "status": outcome.status,
+            "error": outcome.error,
+            "attempts": tries,
+        }
         if not self._failed(record, outcome):
             return report
         report["failed"] = True
         if fh.get("alertEndpoint"):
-            alert = {"webhookLocator": record["locator"], "eventLocator": event["locator"],
-                     "status": outcome.status, "error": outcome.error}  # fmt: skip
+            alert = {
+                "webhookLocator": record["locator"],
+                "eventLocator": event["locator"],
+                "status": outcome.status,
+                "error": outcome.error,
+            }
             self.alerts.append(alert)
             await self.deliverer.post(fh["alertEndpoint"], dumps(alert), {})
         if fh.get("suspend"):
@@ -476,8 +511,12 @@ class EnterpriseCoreEmulator:
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
-    return {"status": status, "error": _REASONS.get(status, "Error"), "message": message,
-            "requestId": str(uuid.uuid4())}  # fmt: skip
+    return {
+        "status": status,
+        "error": _REASONS.get(status, "Error"),
+        "message": message,
+        "requestId": str(uuid.uuid4()),
+    }
 
 
 async def _object(request: web.Request) -> dict[str, Any]:
@@ -498,7 +537,9 @@ def _only(body: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
 
 def _typed(body: Mapping[str, Any], key: str, kind: type[Any], default: Any) -> Any:
     value = body.get(key, default)
-    if value is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+    if value is not None and (
+        not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
+    ):
         raise ApiError(400, f"{key}: must be a {kind.__name__}")
     return value
 
@@ -560,7 +601,9 @@ def _retry_strategy(value: Any, path: str) -> dict[str, Any]:
 def _triggers(value: Any, path: str) -> list[str]:
     triggers = _strings(value, path)
     for t in triggers:
-        if t not in ("4xx", "5xx", "timeout") and not (len(t) == 3 and t.isdigit() and t[0] in "12345"):
+        if t not in ("4xx", "5xx", "timeout") and not (
+            len(t) == 3 and t.isdigit() and t[0] in "12345"
+        ):
             raise ApiError(400, f"{path}: {t} is not 4xx, 5xx, timeout or a status code")
     return triggers
 
@@ -570,14 +613,27 @@ def _failure_handling(value: Any) -> dict[str, Any]:
         return dict(DEFAULT_FAILURE_HANDLING)
     if not isinstance(value, dict):
         raise ApiError(400, "failureHandling: must be an object")
-    _only(value, {"alertEndpoint", "triggers", "retryStrategy", "divert", "suspend"}, "failureHandling.")
+    _only(
+        value,
+        {"alertEndpoint", "triggers", "retryStrategy", "divert", "suspend"},
+        "failureHandling.",
+    )
     fh: dict[str, Any] = {
-        "triggers": sorted(set(_triggers(value.get("triggers", DEFAULT_FAILURE_HANDLING["triggers"]), "failureHandling.triggers"))),
+        "triggers": sorted(
+            set(
+                _triggers(
+                    value.get("triggers", DEFAULT_FAILURE_HANDLING["triggers"]),
+                    "failureHandling.triggers",
+                )
+            )
+        ),
         "divert": _typed(value, "divert", bool, False),
         "suspend": _typed(value, "suspend", bool, False),
     }
     if value.get("retryStrategy") is not None:
-        fh["retryStrategy"] = _retry_strategy(value["retryStrategy"], "failureHandling.retryStrategy")
+        fh["retryStrategy"] = _retry_strategy(
+            value["retryStrategy"], "failureHandling.retryStrategy"
+        )
     if value.get("alertEndpoint") is not None:
         fh["alertEndpoint"] = _url(value["alertEndpoint"], "failureHandling.alertEndpoint")
     return fh
@@ -588,8 +644,20 @@ def _update_failure_handling(current: Mapping[str, Any], value: Any) -> dict[str
     path = "failureHandling"
     if not isinstance(value, dict):
         raise ApiError(400, f"{path}: must be an object")
-    _only(value, {"alertEndpoint", "addTriggers", "removeTriggers", "retryStrategy",
-                  "removeAlertEndpoint", "removeRetryStrategy", "divert", "suspend"}, f"{path}.")  # fmt: skip
+    _only(
+        value,
+        {
+            "alertEndpoint",
+            "addTriggers",
+            "removeTriggers",
+            "retryStrategy",
+            "removeAlertEndpoint",
+            "removeRetryStrategy",
+            "divert",
+            "suspend",
+        },
+        f"{path}.",
+    )
     fh = dict(current)
     remove = set(_triggers(value.get("removeTriggers", []), f"{path}.removeTriggers"))
     add = set(_triggers(value.get("addTriggers", []), f"{path}.addTriggers"))
