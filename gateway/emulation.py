@@ -216,15 +216,20 @@ def ulid(now: float | None = None) -> str:
 
 
 async def start(
-    app: web.Application, *, host: str = "127.0.0.1", port: int = 0
+    app: web.Application,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[web.AppRunner, str]:
     """Start ``app`` on ``host:port`` (0: any free port); return the runner and its base URL."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     bound_host, bound_port = runner.addresses[0][:2]
-    return runner, f"http://{bound_host}:{bound_port}"
+    scheme = "https" if ssl_context is not None else "http"
+    return runner, f"{scheme}://{bound_host}:{bound_port}"
 
 
 def serve(
@@ -232,12 +237,13 @@ def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
     announce: Callable[[str], str] = lambda url: f"listening on {url}",
 ) -> None:
     """Run ``app`` until interrupted, printing ``announce(base URL)`` once it listens."""
 
     async def run() -> None:
-        runner, url = await start(app, host=host, port=port)
+        runner, url = await start(app, host=host, port=port, ssl_context=ssl_context)
         print(announce(url), flush=True)
         try:
             await asyncio.Event().wait()

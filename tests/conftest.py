@@ -22,7 +22,9 @@ from aiohttp.test_utils import TestServer
 
 from gateway import Gateway
 from gateway.config import parse_config
+from gateway.emulation import start
 from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
+from providers.orchestry.emulator import OrchestryEmulator
 from providers.uipath.emulator import UiPathEmulator
 
 
@@ -191,3 +193,36 @@ async def replay() -> AsyncIterator[tuple[Replay, str]]:
     await server.start_server()
     yield rep, str(server.make_url("")).rstrip("/")
     await server.close()
+
+
+ORCHESTRY_CLIENT = ("orchestry-test-client", "orchestry-client-s3cret")
+
+
+@attrs.define
+class OrchestryHarness:
+    emulator: OrchestryEmulator
+    base_url: str
+
+    def account(self, **settings: Any) -> dict[str, Any]:
+        return {
+            "provider": "orchestry",
+            "base_url": self.base_url,
+            "tenant_id": self.emulator.tenant_id,
+            "client_id": ORCHESTRY_CLIENT[0],
+            "client_secret": ORCHESTRY_CLIENT[1],
+            "scope": self.emulator.scope,
+            "authority": f"{self.base_url}/{self.emulator.tenant_id}",
+            "ca_bundle": self.emulator.ca_path,
+            **settings,
+        }
+
+
+@pytest.fixture
+async def orchestry() -> AsyncIterator[OrchestryHarness]:
+    emulator = OrchestryEmulator(
+        clients=dict([ORCHESTRY_CLIENT, ("second-client", "second-s3cret")])
+    )
+    runner, url = await start(emulator.app(), ssl_context=emulator.ssl_context())
+    yield OrchestryHarness(emulator, url)
+    await runner.cleanup()
+    emulator.close()
