@@ -23,7 +23,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import attrs
@@ -33,9 +33,12 @@ __all__ = [
     "ADMIN_PREFIX",
     "Deliverer",
     "Delivery",
+    "Emulator",
     "Faults",
+    "add_admin_routes",
     "add_fault_arguments",
     "dumps",
+    "emulator_parser",
     "fault_middleware",
     "faults_from_args",
     "serve",
@@ -170,6 +173,68 @@ class Deliverer:
             return Delivery(url=url, status=None, error="timeout")
         except aiohttp.ClientError as exc:
             return Delivery(url=url, status=None, error=f"{type(exc).__name__}: {exc}")
+
+
+class Emulator(Protocol):
+    """What the shared admin routes need of an emulator."""
+
+    faults: Faults
+
+    async def fire(self, event_type: str, payload: Mapping[str, Any] | None = None) -> Any: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+
+def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
+    """``POST /_emulator/events {"type", "payload"?}``, ``GET /_emulator/state``, and
+    ``PUT /_emulator/faults`` (a ``Faults`` as JSON). No auth: emulators listen on loopback."""
+
+    async def fire(request: web.Request) -> web.Response:
+        body = await _admin_body(request)
+        if not isinstance(body.get("type"), str):
+            return _admin_error("type: the event type to fire is required")
+        payload = body.get("payload")
+        if payload is not None and not isinstance(payload, dict):
+            return _admin_error("payload: must be an object")
+        return web.json_response(await emulator.fire(body["type"], payload))
+
+    async def state(_request: web.Request) -> web.Response:
+        return web.json_response({**emulator.state(), "faults_injected": emulator.faults.injected})
+
+    async def set_faults(request: web.Request) -> web.Response:
+        body = await _admin_body(request)
+        try:
+            emulator.faults = Faults(**body)
+        except (TypeError, ValueError) as exc:
+            return _admin_error(f"faults: {exc}")
+        return web.json_response({"ok": True})
+
+    app.router.add_post(f"{ADMIN_PREFIX}/events", fire)
+    app.router.add_get(f"{ADMIN_PREFIX}/state", state)
+    app.router.add_put(f"{ADMIN_PREFIX}/faults", set_faults)
+
+
+def _admin_error(message: str) -> web.Response:
+    return web.json_response({"message": message}, status=400)
+
+
+async def _admin_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="the body must be a JSON object")
+    return body
+
+
+def emulator_parser(description: str, port: int) -> argparse.ArgumentParser:
+    """The command line every emulator shares: ``--host``, ``--port`` and the fault options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    add_fault_arguments(parser)
+    return parser
 
 
 def add_fault_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ What it does, as document 004 and PROVIDERS.md describe the API:
   ``PATCH .../{locator}/unsuspend`` (204). Locators are ULIDs; unknown ones are 404.
 * PATCH semantics: removals first, then additions, an item in both is added: event types,
   headers, failure-handling triggers; ``removeFailureHandling`` restores the default.
-* Delivery (``POST /_emulator/events {"type", "data"}``): the event ``{locator, userLocator,
+* Delivery (``POST /_emulator/events {"type", "payload"}``): the event ``{locator, userLocator,
   requestId, timestamp, type, data}`` goes to every enabled, non-suspended subscriber with its
   headers. A failure (a status matching a trigger, or a timeout) is retried per the retry
   strategy; then the alert endpoint is told, ``suspend`` suspends the webhook and ``divert``
@@ -37,7 +37,6 @@ Assumed where the documents are silent (one line each):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
@@ -51,12 +50,12 @@ from aiohttp import web
 from yarl import URL
 
 from gateway.emulation import (
-    ADMIN_PREFIX,
     Deliverer,
     Delivery,
     Faults,
-    add_fault_arguments,
+    add_admin_routes,
     dumps,
+    emulator_parser,
     fault_middleware,
     faults_from_args,
     serve,
@@ -158,9 +157,7 @@ class EnterpriseCoreEmulator:
         r.add_get(f"{base}/{{w}}/diverted/{{e}}", self._get_diverted)
         r.add_delete(f"{base}/{{w}}/diverted/{{e}}", self._delete_diverted)
         r.add_post(f"{base}/{{w}}/diverted/{{e}}/resend", self._resend)
-        r.add_post(f"{ADMIN_PREFIX}/events", self._fire)
-        r.add_get(f"{ADMIN_PREFIX}/state", self._state)
-        r.add_put(f"{ADMIN_PREFIX}/faults", self._set_faults)
+        add_admin_routes(app, self)
         app.on_cleanup.append(lambda _app: self.deliverer.close())
         return app
 
@@ -481,30 +478,14 @@ class EnterpriseCoreEmulator:
 
     # -- admin -------------------------------------------------------------------------------
 
-    async def _fire(self, request: web.Request) -> web.Response:
-        body = await _object(request)
-        if not isinstance(body.get("type"), str):
-            raise ApiError(400, "type: the event type to fire is required")
-        return web.json_response(await self.fire(body["type"], body.get("data")))
-
-    async def _state(self, _request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "tenant_locator": self.tenant_locator,
-                "webhooks": len(self.webhooks),
-                "writes": self.writes,
-                "faults_injected": self.faults.injected,
-                "deliveries": self.deliveries[-100:],
-                "alerts": self.alerts[-100:],
-            }
-        )
-
-    async def _set_faults(self, request: web.Request) -> web.Response:
-        try:
-            self.faults = Faults(**await _object(request))
-        except (TypeError, ValueError) as exc:
-            raise ApiError(400, f"faults: {exc}") from None
-        return web.json_response({"ok": True})
+    def state(self) -> dict[str, Any]:
+        return {
+            "tenant_locator": self.tenant_locator,
+            "webhooks": len(self.webhooks),
+            "writes": self.writes,
+            "deliveries": self.deliveries[-100:],
+            "alerts": self.alerts[-100:],
+        }
 
 
 # -- validation helpers -----------------------------------------------------------------------
@@ -678,12 +659,9 @@ def _update_failure_handling(current: Mapping[str, Any], value: Any) -> dict[str
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the emulator with one all-permissions demo token."""
-    parser = argparse.ArgumentParser(description="A local Enterprise Core webhooks API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8103)
+    parser = emulator_parser("A local Enterprise Core webhooks API.", 8103)
     parser.add_argument("--tenant", default="8c6b4a52-6d6e-4b0e-9d55-0b8f3f0c2f4e")
     parser.add_argument("--token", default="demo-enterprise-core-token")
-    add_fault_arguments(parser)
     args = parser.parse_args(argv)
     emulator = EnterpriseCoreEmulator(
         tenant_locator=args.tenant,

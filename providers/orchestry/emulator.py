@@ -27,7 +27,6 @@ that names are unique (409 problem details on a duplicate).
 
 from __future__ import annotations
 
-import argparse
 import secrets
 import shutil
 import ssl
@@ -43,11 +42,11 @@ from aiohttp import web
 from yarl import URL
 
 from gateway.emulation import (
-    ADMIN_PREFIX,
     Deliverer,
     Faults,
-    add_fault_arguments,
+    add_admin_routes,
     dumps,
+    emulator_parser,
     fault_middleware,
     faults_from_args,
     serve,
@@ -132,9 +131,7 @@ class OrchestryEmulator:
         r.add_post("/v1/provisioning/webhooks", self._create)
         r.add_get("/v1/provisioning/webhooks/{id}", self._get)
         r.add_delete("/v1/provisioning/webhooks/{id}", self._delete)
-        r.add_post(f"{ADMIN_PREFIX}/events", self._fire)
-        r.add_get(f"{ADMIN_PREFIX}/state", self._state)
-        r.add_put(f"{ADMIN_PREFIX}/faults", self._set_faults)
+        add_admin_routes(app, self)
         app.on_cleanup.append(lambda _app: self.deliverer.close())
         return app
 
@@ -306,31 +303,15 @@ class OrchestryEmulator:
             report.append(entry)
         return {"event": event, "deliveries": report}
 
-    async def _fire(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-            raise Problem(400, "type: the event to fire is required.")
-        return web.json_response(await self.fire(body["type"], body.get("payload")))
-
-    async def _state(self, _request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "tenant_id": self.tenant_id,
-                "ca_path": self.ca_path,
-                "webhooks": len(self.webhooks),
-                "token_requests": self.token_requests,
-                "writes": self.writes,
-                "faults_injected": self.faults.injected,
-                "deliveries": self.deliveries[-100:],
-            }
-        )
-
-    async def _set_faults(self, request: web.Request) -> web.Response:
-        try:
-            self.faults = Faults(**await request.json())
-        except (TypeError, ValueError) as exc:
-            raise Problem(400, f"faults: {exc}") from None
-        return web.json_response({"ok": True})
+    def state(self) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant_id,
+            "ca_path": self.ca_path,
+            "webhooks": len(self.webhooks),
+            "token_requests": self.token_requests,
+            "writes": self.writes,
+            "deliveries": self.deliveries[-100:],
+        }
 
 
 def _problem_body(
@@ -358,13 +339,10 @@ def _aad_error(status: int, error: str, description: str) -> web.Response:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the emulator with one demo client; prints the URLs and the CA file to trust."""
-    parser = argparse.ArgumentParser(description="A local Orchestry with its identity platform.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8102)
+    parser = emulator_parser("A local Orchestry with its identity platform.", 8102)
     parser.add_argument("--tenant", default="3f2d6c1e-8a7b-4c5d-9e0f-1a2b3c4d5e6f")
     parser.add_argument("--client-id", default="orchestry-demo-client")
     parser.add_argument("--client-secret", default="orchestry-demo-secret")
-    add_fault_arguments(parser)
     args = parser.parse_args(argv)
     emulator = OrchestryEmulator(
         tenant_id=args.tenant,

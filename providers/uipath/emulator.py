@@ -36,7 +36,6 @@ Assumed where the documents are silent (one line each):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import copy
 import json
@@ -53,12 +52,12 @@ from aiohttp import web
 from yarl import URL
 
 from gateway.emulation import (
-    ADMIN_PREFIX,
     Deliverer,
     Delivery,
     Faults,
-    add_fault_arguments,
+    add_admin_routes,
     dumps,
+    emulator_parser,
     fault_middleware,
     faults_from_args,
     serve,
@@ -164,9 +163,7 @@ class UiPathEmulator:
         app.router.add_post("/identity_/connect/token", self._token)
         app.router.add_route("*", "/odata/{entity}", self._collection_or_entity)
         app.router.add_route("*", "/odata/{entity}/{action}", self._action)
-        app.router.add_post(f"{ADMIN_PREFIX}/events", self._fire)
-        app.router.add_get(f"{ADMIN_PREFIX}/state", self._state)
-        app.router.add_put(f"{ADMIN_PREFIX}/faults", self._set_faults)
+        add_admin_routes(app, self)
         app.on_cleanup.append(lambda _app: self.deliverer.close())
         return app
 
@@ -469,31 +466,13 @@ class UiPathEmulator:
 
     # -- admin -------------------------------------------------------------------------------
 
-    async def _fire(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
-        event_type = body.get("type")
-        if not isinstance(event_type, str):
-            raise _bad("type: the event type to fire is required.")
-        return web.json_response(await self.fire(event_type, body.get("payload")))
-
-    async def _state(self, _request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "webhooks": len(self.webhooks),
-                "token_requests": self.token_requests,
-                "writes": self.writes,
-                "faults_injected": self.faults.injected,
-                "deliveries": self.deliveries[-100:],
-            }
-        )
-
-    async def _set_faults(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
-        try:
-            self.faults = Faults(**body)
-        except (TypeError, ValueError) as exc:
-            raise _bad(f"faults: {exc}") from None
-        return web.json_response({"ok": True})
+    def state(self) -> dict[str, Any]:
+        return {
+            "webhooks": len(self.webhooks),
+            "token_requests": self.token_requests,
+            "writes": self.writes,
+            "deliveries": self.deliveries[-100:],
+        }
 
     # -- seeding -----------------------------------------------------------------------------
 
@@ -560,13 +539,10 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the emulator with a demo client and personal access token."""
-    parser = argparse.ArgumentParser(description="A local UiPath Orchestrator (webhooks).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8101)
+    parser = emulator_parser("A local UiPath Orchestrator (webhooks).", 8101)
     parser.add_argument("--client-id", default="gateway-demo")
     parser.add_argument("--client-secret", default="demo-client-secret")
     parser.add_argument("--token", default="demo-personal-access-token")
-    add_fault_arguments(parser)
     args = parser.parse_args(argv)
     emulator = UiPathEmulator(
         clients={args.client_id: (args.client_secret, ["OR.Webhooks"])},
