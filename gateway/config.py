@@ -45,6 +45,7 @@ from cattrs.v import format_exception
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest
 from gateway.http import HttpSettings
 from gateway.model import Secret
+from gateway.policy import DestinationPolicy
 from gateway.registry import Registry, default_registry
 
 __all__ = [
@@ -111,6 +112,13 @@ class ServerConfig:
     max_body_bytes: int = attrs.field(
         default=65536, validator=check(lambda v: v > 0, "must be > 0")
     )
+    fanout_concurrency: int = attrs.field(
+        default=8, validator=check(lambda v: 1 <= v <= 256, "must be from 1 to 256")
+    )
+    shutdown_timeout: float = attrs.field(
+        default=30.0, validator=check(lambda v: v >= 0, "must not be negative")
+    )
+    destinations: DestinationPolicy = attrs.field(factory=DestinationPolicy)
 
 
 @attrs.frozen(kw_only=True)

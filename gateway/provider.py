@@ -149,6 +149,19 @@ class Provider(Generic[S]):
     async def close(self) -> None:
         """Release what the adapter holds beyond the shared session (threads, caches)."""
 
+    def counters(self) -> dict[str, int]:
+        """Transport counters for metrics: retries made and tokens fetched so far.
+
+        Found by convention: an adapter that keeps its ``ProviderHTTP`` as ``self.http`` and
+        its token source as ``self.tokens`` (or ``self.http.auth``) is counted without code.
+        """
+        http = getattr(self, "http", None)
+        tokens = getattr(self, "tokens", None) or getattr(http, "auth", None)
+        return {
+            "retries": getattr(getattr(http, "retry", None), "retries", 0),
+            "token_fetches": getattr(tokens, "fetches", 0),
+        }
+
     # -- helpers for adapters ----------------------------------------------------------------
 
     def check_event_count(self, events: frozenset[str], all_events: bool, path: str) -> None:

@@ -1,0 +1,69 @@
+"""API keys of the HTTP proxy: who may call it, and whether they may write.
+
+Keys come from ``[[server.api_keys]]``, as the plain value (``key``) or its hex SHA-256
+(``key_sha256``, so the config file need not hold the key itself). A presented key is hashed and
+compared with every configured digest in constant time, without stopping at the first match, so
+timing tells nothing about which keys exist. ``read`` keys may call GET routes; ``write`` keys
+may call all of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+
+from gateway.config import ApiKey
+from gateway.problems import ProblemError
+
+__all__ = ["ApiKeys"]
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8")).digest()
+
+
+class ApiKeys:
+    """The configured keys, as ``(name, scope, sha256 digest)``."""
+
+    def __init__(self, keys: Iterable[ApiKey]) -> None:
+        self._keys = [
+            (
+                k.name,
+                k.scope,
+                _digest(k.key.reveal()) if k.key is not None else bytes.fromhex(k.key_sha256 or ""),
+            )
+            for k in keys
+        ]
+
+    def __repr__(self) -> str:
+        return f"ApiKeys({[name for name, _, _ in self._keys]})"
+
+    def identify(self, presented: str) -> tuple[str, str] | None:
+        """``(name, scope)`` of the key ``presented``, or None."""
+        digest = _digest(presented)
+        found = None
+        for name, scope, expected in self._keys:
+            if hmac.compare_digest(digest, expected):
+                found = (name, scope)
+        return found
+
+    def authorize(self, header: str | None, *, write: bool) -> str:
+        """The key's name, or raise a 401/403 problem that says why."""
+        challenge = {"WWW-Authenticate": 'Bearer realm="webhook-gateway"'}
+        scheme, _, presented = (header or "").partition(" ")
+        if not header:
+            raise _fail(401, "send Authorization: Bearer <api key>", challenge)
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise _fail(401, "the Authorization header must be 'Bearer <api key>'", challenge)
+        key = self.identify(presented.strip())
+        if key is None:
+            raise _fail(401, "the API key is not valid", challenge)
+        name, scope = key
+        if write and scope != "write":
+            raise _fail(403, f"the API key {name!r} may only read; this call needs a write key")
+        return name
+
+
+def _fail(status: int, detail: str, headers: dict[str, str] | None = None) -> ProblemError:
+    return ProblemError(status, detail, headers)

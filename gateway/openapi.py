@@ -1,0 +1,507 @@
+"""The proxy's OpenAPI 3.1 document, built here and kept as docs/openapi.json.
+
+``python -m gateway.openapi docs/openapi.json`` rewrites the file; ``--check`` fails when it is
+stale (the tests run it). The server answers ``GET /openapi.json`` with the same document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["openapi_document"]
+
+VERSION = "0.1.0"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+STRING_SET = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
+HEADERS = {
+    "type": "object",
+    "additionalProperties": {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+    },
+    "description": "Header name to values; a lone string is one value.",
+}
+URL = {"type": "string", "format": "uri", "maxLength": 2000, "pattern": "^https?://"}
+
+SCHEMAS: dict[str, Any] = {
+    "RetryStrategy": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "type": {"enum": ["linear", "exponential"]},
+            "interval": {"type": "integer", "minimum": 0},
+            "attempts": {"type": "integer", "minimum": 1, "maximum": 10},
+        },
+    },
+    "FailureHandling": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Enterprise Core: what happens when a delivery fails.",
+        "properties": {
+            "triggers": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^(4xx|5xx|timeout|[1-5][0-9][0-9])$"},
+            },
+            "retry_strategy": _nullable(_ref("RetryStrategy")),
+            "alert_endpoint": _nullable(URL),
+            "divert": {"type": "boolean"},
+            "suspend": {"type": "boolean"},
+        },
+    },
+    "Webhook": {
+        "type": "object",
+        "required": [
+            "id",
+            "account",
+            "provider",
+            "name",
+            "url",
+            "enabled",
+            "events",
+            "all_events",
+            "secret",
+            "description",
+            "headers",
+            "suspended",
+            "suspended_at",
+            "allow_insecure_ssl",
+            "failure_handling",
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "account": {"type": "string"},
+            "provider": {"type": "string"},
+            "name": {"type": "string"},
+            "url": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "events": {"type": "array", "items": {"type": "string"}},
+            "all_events": {"type": "boolean"},
+            "secret": {
+                "anyOf": [{"const": "***"}, {"type": "null"}],
+                "description": "Write-only: shows *** when the webhook has a secret.",
+            },
+            "description": _nullable({"type": "string"}),
+            "headers": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+            "suspended": {"type": "boolean"},
+            "suspended_at": _nullable({"type": "string", "format": "date-time"}),
+            "allow_insecure_ssl": {"type": "boolean"},
+            "failure_handling": _nullable(_ref("FailureHandling")),
+        },
+    },
+    "WebhookSpec": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "url"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "pattern": "\\S"},
+            "url": URL,
+            "events": STRING_SET,
+            "all_events": {"type": "boolean"},
+            "enabled": {"type": "boolean"},
+            "secret": _nullable({"type": "string", "writeOnly": True}),
+            "description": _nullable({"type": "string"}),
+            "headers": HEADERS,
+            "allow_insecure_ssl": {"type": "boolean"},
+            "failure_handling": _nullable(_ref("FailureHandling")),
+        },
+    },
+    "WebhookChange": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Absent keys keep their value; null clears; removals come first.",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "pattern": "\\S"},
+            "url": URL,
+            "enabled": {"type": "boolean"},
+            "all_events": {"type": "boolean"},
+            "secret": _nullable({"type": "string", "writeOnly": True}),
+            "description": _nullable({"type": "string"}),
+            "allow_insecure_ssl": {"type": "boolean"},
+            "failure_handling": _nullable(_ref("FailureHandling")),
+            "add_events": STRING_SET,
+            "remove_events": STRING_SET,
+            "add_headers": HEADERS,
+            "remove_headers": STRING_SET,
+        },
+    },
+    "WebhookPage": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("Webhook")},
+            "next_cursor": _nullable({"type": "string"}),
+        },
+    },
+    "AccountError": {
+        "type": "object",
+        "required": ["account", "provider", "status", "error", "detail"],
+        "properties": {
+            "account": {"type": "string"},
+            "provider": {"type": "string"},
+            "status": {"type": "integer"},
+            "error": {"type": "string"},
+            "detail": {"type": "string"},
+            "provider_status": _nullable({"type": "integer"}),
+            "code": _nullable({"type": ["string", "integer"]}),
+            "trace_id": _nullable({"type": "string"}),
+        },
+    },
+    "AllWebhooksPage": {
+        "type": "object",
+        "required": ["items", "next_cursor", "errors"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("Webhook")},
+            "next_cursor": _nullable({"type": "string"}),
+            "errors": {"type": "array", "items": _ref("AccountError")},
+        },
+    },
+    "EventType": {
+        "type": "object",
+        "required": ["name", "group", "description"],
+        "properties": {
+            "name": {"type": "string"},
+            "group": {"type": "string"},
+            "description": {"type": "string"},
+        },
+    },
+    "PingResult": {
+        "type": "object",
+        "required": ["event_id", "event_type", "timestamp", "details"],
+        "properties": {
+            "event_id": {"type": "string"},
+            "event_type": {"type": "string"},
+            "timestamp": _nullable({"type": "string", "format": "date-time"}),
+            "details": {"type": "object"},
+        },
+    },
+    "Account": {
+        "type": "object",
+        "required": ["name", "provider", "title", "capabilities"],
+        "properties": {
+            "name": {"type": "string"},
+            "provider": {"type": "string"},
+            "title": {"type": "string"},
+            "capabilities": {
+                "type": "object",
+                "properties": {
+                    "operations": {"type": "array", "items": {"type": "string"}},
+                    "fields": {"type": "array", "items": {"type": "string"}},
+                    "min_events": {"type": "integer"},
+                    "max_events": _nullable({"type": "integer"}),
+                    "atomic_update": {"type": "boolean"},
+                    "server_filters": {"type": "array", "items": {"type": "string"}},
+                    "reports_secret": {"type": "boolean"},
+                },
+            },
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "request_id": _nullable({"type": "string"}),
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["path", "message"],
+                    "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+                },
+            },
+            "provider": {"type": "string"},
+            "account": {"type": "string"},
+            "provider_status": {"type": "integer"},
+            "code": {"type": ["string", "integer"]},
+            "trace_id": {"type": "string"},
+        },
+    },
+}
+
+_ERRORS = {
+    "400": "Invalid input: `errors` lists each problem with its path.",
+    "401": "No valid API key.",
+    "403": "The API key may only read.",
+    "404": "No such account, webhook or route.",
+    "409": "The provider refused because of existing state (for example a taken name).",
+    "413": "The request body is too large.",
+    "422": "The provider refused the input, or lacks the operation or setting.",
+    "429": "The provider asks to slow down; see `Retry-After`.",
+    "502": "The gateway's credentials for the provider were refused.",
+    "503": "The provider failed or could not be reached.",
+    "504": "A write was sent but its answer was lost; look before retrying.",
+}
+_READ_ERRORS = ("400", "401", "404", "422", "429", "502", "503", "504")
+_WRITE_ERRORS = (*_READ_ERRORS, "403", "409", "413")
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(codes: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for code in sorted(codes):
+        entry: dict[str, Any] = {
+            "description": _ERRORS[code],
+            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        }
+        if code == "429":
+            entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+        out[code] = entry
+    return out
+
+
+def _op(
+    summary: str,
+    ok: dict[str, Any],
+    *,
+    write: bool = False,
+    params: Sequence[dict[str, Any]] = (),
+    body: str | None = None,
+    operation_id: str,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "operationId": operation_id,
+        "responses": {**ok, **_errors(_WRITE_ERRORS if write else _READ_ERRORS)},
+    }
+    if params:
+        op["parameters"] = list(params)
+    if body:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    return op
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1},
+    }
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+ACCOUNT = _path_param("account", "A configured account name.")
+ID = _path_param("id", "The webhook's id at the provider.")
+BOOL = {"type": "string", "enum": ["true", "false"]}
+LIST_PARAMS = (
+    _query("enabled", BOOL, "Only enabled (true) or disabled (false) webhooks."),
+    _query("suspended", BOOL, "Only suspended (true) or active (false) webhooks."),
+    _query("event", {"type": "string"}, "Subscribed to this event (case-insensitive)."),
+    _query("name", {"type": "string"}, "Exactly this name."),
+    _query("url", {"type": "string"}, "Exactly this URL."),
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (100)."),
+    _query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
+)
+CREATED = {
+    "201": {
+        **_json(_ref("Webhook"), "Created."),
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    }
+}
+NO_CONTENT = {"204": {"description": "Done."}}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The whole document (built once)."""
+    webhooks = "/v1/accounts/{account}/webhooks"
+    paths: dict[str, Any] = {
+        "/healthz": {
+            "get": {
+                "summary": "Liveness (no authentication).",
+                "operationId": "healthz",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "Alive.")},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics.",
+                "operationId": "metrics",
+                "responses": {
+                    "200": {"description": "Metrics.", "content": {"text/plain": {}}},
+                    **_errors(("401",)),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document.",
+                "operationId": "openapi",
+                "responses": {
+                    "200": _json({"type": "object"}, "OpenAPI 3.1."),
+                    **_errors(("401",)),
+                },
+            }
+        },
+        "/v1/accounts": {
+            "get": _op(
+                "Configured accounts and their capabilities.",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"items": {"type": "array", "items": _ref("Account")}},
+                        },
+                        "Accounts.",
+                    )
+                },
+                operation_id="listAccounts",
+            )
+        },
+        "/v1/accounts/{account}/event-types": {
+            "get": _op(
+                "The events an account can deliver.",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"items": {"type": "array", "items": _ref("EventType")}},
+                        },
+                        "Events.",
+                    )
+                },
+                params=[ACCOUNT],
+                operation_id="listEventTypes",
+            )
+        },
+        webhooks: {
+            "get": _op(
+                "An account's webhooks, filtered and paginated.",
+                {"200": _json(_ref("WebhookPage"), "A page of webhooks.")},
+                params=[ACCOUNT, *LIST_PARAMS],
+                operation_id="listWebhooks",
+            ),
+            "post": _op(
+                "Create a webhook.",
+                CREATED,
+                write=True,
+                params=[ACCOUNT],
+                body="WebhookSpec",
+                operation_id="createWebhook",
+            ),
+        },
+        f"{webhooks}/{{id}}": {
+            "get": _op(
+                "One webhook.",
+                {"200": _json(_ref("Webhook"), "The webhook.")},
+                params=[ACCOUNT, ID],
+                operation_id="getWebhook",
+            ),
+            "patch": _op(
+                "Change a webhook: scalars, plus add/remove of events and headers.",
+                {"200": _json(_ref("Webhook"), "The webhook after the change.")},
+                write=True,
+                params=[ACCOUNT, ID],
+                body="WebhookChange",
+                operation_id="updateWebhook",
+            ),
+            "delete": _op(
+                "Delete a webhook.",
+                NO_CONTENT,
+                write=True,
+                params=[ACCOUNT, ID],
+                operation_id="deleteWebhook",
+            ),
+        },
+        f"{webhooks}/{{id}}/ping": {
+            "post": _op(
+                "Send a test event to the webhook's URL.",
+                {"200": _json(_ref("PingResult"), "What the provider reported.")},
+                write=True,
+                params=[ACCOUNT, ID],
+                operation_id="pingWebhook",
+            )
+        },
+        f"{webhooks}/{{id}}/unsuspend": {
+            "post": _op(
+                "Resume deliveries to a suspended webhook.",
+                NO_CONTENT,
+                write=True,
+                params=[ACCOUNT, ID],
+                operation_id="unsuspendWebhook",
+            )
+        },
+        "/v1/webhooks": {
+            "get": _op(
+                "Every account's webhooks at once; failing accounts are listed in `errors`.",
+                {"200": _json(_ref("AllWebhooksPage"), "A page of webhooks, and failures.")},
+                params=LIST_PARAMS,
+                operation_id="listAllWebhooks",
+            )
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "webhook-gateway",
+            "version": VERSION,
+            "description": "Manage webhook subscriptions at several providers through one model.",
+        },
+        "security": [{"apiKey": []}],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def render() -> str:
+    return json.dumps(openapi_document(), indent=2) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        current = args.file.read_text(encoding="utf-8") if args.file.exists() else ""
+        if current != render():
+            sys.stderr.write(f"{args.file} is stale: run python -m gateway.openapi {args.file}\n")
+            return 1
+        return 0
+    args.file.write_text(render(), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

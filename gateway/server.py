@@ -1,0 +1,445 @@
+"""The internal HTTP proxy: the library's operations over JSON (snake_case), one route each.
+
+``create_app(config)`` is the application factory; the ``Gateway`` it serves lives in the app's
+cleanup context, so the session and adapters open with the server and close with it. Routes,
+errors and examples: docs/http-api.md; the OpenAPI document: ``GET /openapi.json``.
+
+Every route but ``/healthz`` needs ``Authorization: Bearer <api key>`` (``gateway.apikeys``);
+GET routes need a ``read`` or ``write`` key, the others a ``write`` key. Errors are
+problem+json (``gateway.problems``). Secrets are write-only: answers show ``"***"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from gateway.apikeys import ApiKeys
+from gateway.codec import (
+    capabilities_to_json,
+    change_from_json,
+    event_type_to_json,
+    ping_to_json,
+    spec_from_json,
+    webhook_to_json,
+)
+from gateway.config import GatewayConfig
+from gateway.errors import FieldProblem, GatewayError, InvalidRequest
+from gateway.logs import REQUEST_ID
+from gateway.metrics import CONTENT_TYPE, Metrics
+from gateway.model import UNSET, FailureHandling, Webhook
+from gateway.openapi import openapi_document
+from gateway.problems import ProblemError, from_error, problem, status_of
+from gateway.registry import Registry
+from gateway.service import Account, Gateway
+
+__all__ = ["GATEWAY", "create_app"]
+
+log = logging.getLogger("gateway.server")
+
+GATEWAY = web.AppKey("gateway", Gateway)
+CONFIG = web.AppKey("config", GatewayConfig)
+METRICS = web.AppKey("metrics", Metrics)
+KEYS = web.AppKey("keys", ApiKeys)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+FILTERS = ("enabled", "suspended", "event", "name", "url")
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+routes = web.RouteTableDef()
+
+
+# -- middlewares --------------------------------------------------------------------------------
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request id on every answer and every log line (a caller's sane one is kept)."""
+    offered = request.headers.get("X-Request-Id", "")
+    rid = offered if 0 < len(offered) <= 128 and offered.isprintable() else uuid.uuid4().hex
+    token = REQUEST_ID.set(rid)
+    started = time.perf_counter()
+    response: web.StreamResponse | None = None
+    try:
+        response = await _answer(request, handler)
+        response.headers["X-Request-Id"] = rid
+        return response
+    finally:
+        _observe(request, response, time.perf_counter() - started)
+        REQUEST_ID.reset(token)
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Run the handler; turn every failure into a problem answer."""
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        return from_error(exc)
+    except ProblemError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        detail = _http_detail(request, exc)
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return problem(exc.status, detail, headers=headers)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unexpected error", extra={"path": request.path})
+        return problem(
+            500, "an unexpected error occurred; the request id identifies it in the logs"
+        )
+
+
+def _http_detail(request: web.Request, exc: web.HTTPException) -> str:
+    if exc.status == 404:
+        return f"no route for {request.path}"
+    if exc.status == 405:
+        return f"{request.method} is not allowed on {request.path}"
+    if exc.status == 413:
+        limit = request.app[CONFIG].server.max_body_bytes
+        return f"the request body is larger than {limit} bytes"
+    return exc.reason
+
+
+def _observe(request: web.Request, response: web.StreamResponse | None, seconds: float) -> None:
+    metrics = request.app.get(METRICS)
+    status = response.status if response is not None else 499
+    route = _route(request)
+    account = request.match_info.get("account", "")
+    config = request.app.get(CONFIG)
+    if config is not None and account in config.accounts:
+        provider = config.accounts[account].provider
+    else:  # no label per unknown name: callers must not be able to grow the metrics
+        account = provider = ""
+    if metrics is not None:
+        metrics.requests.labels(route, request.method, str(status), account, provider).inc()
+        metrics.request_seconds.labels(route, request.method).observe(seconds)
+    log.info(
+        "request",
+        extra={
+            "method": request.method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "account": account or None,
+        },
+    )
+
+
+def _route(request: web.Request) -> str:
+    route = request.match_info.route
+    resource = route.resource if route is not None else None
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path == "/healthz":
+        return await handler(request)
+    needs_write = request.method not in ("GET", "HEAD", "OPTIONS")
+    request.app[KEYS].authorize(request.headers.get("Authorization"), write=needs_write)
+    return await handler(request)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _account(request: web.Request) -> Account:
+    return request.app[GATEWAY].account(request.match_info["account"])
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw:
+        raise InvalidRequest.at("", "the request body is empty; send a JSON object")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest.at("", f"the request body is not valid JSON ({exc})") from None
+
+
+async def _check_destinations(
+    request: web.Request, url: Any, failure_handling: Any, prefix: str = ""
+) -> None:
+    policy = request.app[CONFIG].server.destinations
+    problems: list[FieldProblem] = []
+    if isinstance(url, str):
+        problems += await policy.problems(url, f"{prefix}url")
+    if isinstance(failure_handling, FailureHandling) and failure_handling.alert_endpoint:
+        path = f"{prefix}failure_handling.alert_endpoint"
+        problems += await policy.problems(failure_handling.alert_endpoint, path)
+    if problems:
+        raise InvalidRequest(problems=problems)
+
+
+def _bool(value: str, name: str) -> bool:
+    if value in ("true", "false"):
+        return value == "true"
+    raise InvalidRequest.at(name, "must be true or false")
+
+
+def _list_query(request: web.Request) -> tuple[dict[str, Any], int, int]:
+    """``(filters, limit, offset)`` of a list request; unknown parameters are errors."""
+    query = request.query
+    unknown = sorted(set(query) - {*FILTERS, "limit", "cursor"})
+    if unknown:
+        raise InvalidRequest(
+            problems=[FieldProblem(name, "unknown query parameter") for name in unknown]
+        )
+    filters: dict[str, Any] = {}
+    for name in FILTERS:
+        if name in query:
+            value = query[name]
+            filters[name] = _bool(value, name) if name in ("enabled", "suspended") else value
+    try:
+        limit = int(query.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        raise InvalidRequest.at("limit", f"must be an integer from 1 to {MAX_LIMIT}") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest.at("limit", f"must be an integer from 1 to {MAX_LIMIT}")
+    offset = _read_cursor(query.get("cursor"), _fingerprint(request.path, filters))
+    return filters, limit, offset
+
+
+def _fingerprint(path: str, filters: Mapping[str, Any]) -> str:
+    text = json.dumps([path, sorted(filters.items())], default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _make_cursor(offset: int, fingerprint: str) -> str:
+    raw = json.dumps({"o": offset, "q": fingerprint}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str | None, fingerprint: str) -> int:
+    if cursor is None:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset, query = data["o"], data["q"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidRequest.at("cursor", "is not a cursor this API handed out") from None
+    if query != fingerprint or not isinstance(offset, int) or offset < 0:
+        raise InvalidRequest.at("cursor", "belongs to another query; repeat the same filters")
+    return offset
+
+
+def _page(items: list[Any], limit: int, offset: int, fingerprint: str) -> dict[str, Any]:
+    more = len(items) > limit
+    return {
+        "items": items[:limit],
+        "next_cursor": _make_cursor(offset + limit, fingerprint) if more else None,
+    }
+
+
+def _location(request: web.Request, webhook: Webhook) -> str:
+    return f"/v1/accounts/{quote(webhook.account, safe='')}/webhooks/{quote(webhook.id, safe='')}"
+
+
+async def _call(request: web.Request, operation: str, call: Awaitable[Any]) -> Any:
+    account = request.match_info.get("account", "")
+    kind = request.app[CONFIG].accounts[account].provider
+    async with request.app[METRICS].provider_call(kind, account, operation):
+        return await call
+
+
+# -- routes -------------------------------------------------------------------------------------
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+@routes.get("/v1/accounts")
+async def list_accounts(request: web.Request) -> web.Response:
+    items = [
+        {
+            "name": info.name,
+            "provider": info.provider,
+            "title": info.title,
+            "capabilities": capabilities_to_json(info.capabilities),
+        }
+        for info in request.app[GATEWAY].accounts()
+    ]
+    return web.json_response({"items": items})
+
+
+@routes.get("/v1/accounts/{account}/event-types")
+async def event_types(request: web.Request) -> web.Response:
+    account = _account(request)
+    types = await _call(request, "event_types", account.event_types())
+    return web.json_response({"items": [event_type_to_json(t) for t in types]})
+
+
+@routes.get("/v1/accounts/{account}/webhooks")
+async def list_webhooks(request: web.Request) -> web.Response:
+    account = _account(request)
+    filters, limit, offset = _list_query(request)
+    fingerprint = _fingerprint(request.path, filters)
+
+    async def collect() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        seen = 0
+        async for webhook in account.list(**filters):
+            seen += 1
+            if seen > offset:
+                items.append(webhook_to_json(webhook))
+                if len(items) > limit:  # one more than a page tells that there is a next page
+                    break
+        return items
+
+    items = await _call(request, "list", collect())
+    return web.json_response(_page(items, limit, offset, fingerprint))
+
+
+@routes.post("/v1/accounts/{account}/webhooks")
+async def create_webhook(request: web.Request) -> web.Response:
+    account = _account(request)
+    spec = spec_from_json(await _json_body(request))
+    await _check_destinations(request, spec.url, spec.failure_handling)
+    webhook = await _call(request, "create", account.create(spec))
+    return web.json_response(
+        webhook_to_json(webhook), status=201, headers={"Location": _location(request, webhook)}
+    )
+
+
+@routes.get("/v1/accounts/{account}/webhooks/{id}")
+async def get_webhook(request: web.Request) -> web.Response:
+    account = _account(request)
+    webhook = await _call(request, "get", account.get(request.match_info["id"]))
+    return web.json_response(webhook_to_json(webhook))
+
+
+@routes.patch("/v1/accounts/{account}/webhooks/{id}")
+async def update_webhook(request: web.Request) -> web.Response:
+    account = _account(request)
+    change = change_from_json(await _json_body(request))
+    url = None if change.url is UNSET else change.url
+    fh = None if change.failure_handling is UNSET else change.failure_handling
+    await _check_destinations(request, url, fh)
+    webhook = await _call(request, "update", account.update(request.match_info["id"], change))
+    return web.json_response(webhook_to_json(webhook))
+
+
+@routes.delete("/v1/accounts/{account}/webhooks/{id}")
+async def delete_webhook(request: web.Request) -> web.Response:
+    account = _account(request)
+    await _call(request, "delete", account.delete(request.match_info["id"]))
+    return web.Response(status=204)
+
+
+@routes.post("/v1/accounts/{account}/webhooks/{id}/ping")
+async def ping_webhook(request: web.Request) -> web.Response:
+    account = _account(request)
+    result = await _call(request, "ping", account.ping(request.match_info["id"]))
+    return web.json_response(ping_to_json(result))
+
+
+@routes.post("/v1/accounts/{account}/webhooks/{id}/unsuspend")
+async def unsuspend_webhook(request: web.Request) -> web.Response:
+    account = _account(request)
+    await _call(request, "unsuspend", account.unsuspend(request.match_info["id"]))
+    return web.Response(status=204)
+
+
+@routes.get("/v1/webhooks")
+async def list_all_webhooks(request: web.Request) -> web.Response:
+    """Every account at once, concurrently (bounded); a failing account is reported, not fatal."""
+    gw = request.app[GATEWAY]
+    filters, limit, offset = _list_query(request)
+    fingerprint = _fingerprint(request.path, filters)
+    metrics = request.app[METRICS]
+    gate = asyncio.Semaphore(request.app[CONFIG].server.fanout_concurrency)
+
+    async def one(info: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        account = gw.account(info.name)
+        async with gate:
+            try:
+                async with metrics.provider_call(info.provider, info.name, "list"):
+                    found = [webhook_to_json(w) async for w in account.list(**filters)]
+                return found, None
+            except InvalidRequest as exc:
+                if "event" in filters and exc.status is None:
+                    return [], None  # not an event of this account's catalog: nothing matches
+                return [], _account_error(info.name, info.provider, exc)
+            except GatewayError as exc:
+                return [], _account_error(info.name, info.provider, exc)
+
+    results = await asyncio.gather(*(one(info) for info in gw.accounts()))
+    items = [item for found, _ in results for item in found]
+    errors = [error for _, error in results if error is not None]
+    page = _page(items[offset:], limit, offset, fingerprint)
+    return web.json_response({**page, "errors": errors})
+
+
+def _account_error(account: str, provider: str, exc: GatewayError) -> dict[str, Any]:
+    return {
+        "account": account,
+        "provider": provider,
+        "status": status_of(exc),
+        "error": type(exc).__name__,
+        "detail": exc.message,
+        "provider_status": exc.status,
+        "code": exc.code,
+        "trace_id": exc.trace_id,
+    }
+
+
+# -- the application ----------------------------------------------------------------------------
+
+
+def create_app(
+    config: GatewayConfig,
+    *,
+    registry: Registry | None = None,
+    gateway: Gateway | None = None,
+) -> web.Application:
+    """The proxy for ``config``; it opens its ``Gateway`` on start-up and closes it on clean-up.
+
+    Pass ``gateway`` to serve one you manage yourself (it is then neither opened nor closed).
+    """
+    app = web.Application(
+        client_max_size=config.server.max_body_bytes,
+        middlewares=[request_id_middleware, auth_middleware],
+    )
+    app[CONFIG] = config
+    app[KEYS] = ApiKeys(config.server.api_keys)
+    holder: dict[str, Gateway] = {}
+    app[METRICS] = Metrics(lambda: holder.get("gw"))
+
+    async def gateway_context(app: web.Application) -> Any:
+        if gateway is not None:
+            app[GATEWAY] = holder["gw"] = gateway
+            yield
+            return
+        async with Gateway(config, registry=registry) as gw:
+            app[GATEWAY] = holder["gw"] = gw
+            yield
+
+    app.cleanup_ctx.append(gateway_context)
+    app.add_routes(routes)
+    return app
