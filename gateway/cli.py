@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib
 import json
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
+
+import attrs
 
 from gateway.codec import (
     capabilities_to_json,
@@ -203,6 +207,48 @@ async def cmd_unsuspend(gw: Gateway, args: argparse.Namespace) -> Any:
     )
 
 
+def serve(args: argparse.Namespace) -> int:
+    from gateway import logs
+
+    logs.configure(args.log_level)
+    if args.demo:
+        from gateway.demo import run_demo
+
+        run_demo(args.host or "127.0.0.1", 8080 if args.port is None else args.port)
+        return 0
+    from gateway.server import serve_forever
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    server = attrs.evolve(
+        config.server,
+        host=args.host or config.server.host,
+        port=config.server.port if args.port is None else args.port,
+    )
+    if not server.api_keys:
+        sys.stderr.write("error: server.api_keys: configure at least one API key\n")
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(attrs.evolve(config, server=server)))
+    return 0
+
+
+EMULATORS = {
+    "uipath": "providers.uipath.emulator",
+    "orchestry": "providers.orchestry.emulator",
+    "enterprise_core": "providers.enterprise_core.emulator",
+}
+
+
+def emulate(args: argparse.Namespace) -> int:
+    module = importlib.import_module(EMULATORS[args.provider])
+    module.main(args.options)
+    return 0
+
+
 def check_config(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
@@ -267,7 +313,38 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("file")
-    check.set_defaults(handler=None)
+    check.set_defaults(handler=None, run=check_config)
+
+    srv = sub.add_parser(
+        "serve",
+        help="run the HTTP proxy (or the embedded demo with --demo)",
+        description="Run the HTTP proxy for a config file, or the embedded demo: every provider "
+        "emulator on loopback, seeded, behind the proxy.\n\nexamples:\n"
+        "  webhook-gateway serve --demo\n  webhook-gateway serve --config gateway.toml --port 8080",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    srv.add_argument(
+        "--config",
+        default=os.environ.get("WEBHOOK_GATEWAY_CONFIG", DEFAULT_CONFIG),
+        help="TOML config file (default: $WEBHOOK_GATEWAY_CONFIG or gateway.toml)",
+    )
+    srv.add_argument("--demo", action="store_true", help="run the embedded demo instead")
+    srv.add_argument("--host", help="listen address (default: the config's, or 127.0.0.1)")
+    srv.add_argument("--port", type=int, help="listen port (0: any free port)")
+    srv.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    srv.set_defaults(handler=None, run=serve)
+
+    emu = sub.add_parser(
+        "emulate",
+        help="run one provider emulator alone",
+        description="Run one provider's emulator on loopback (options after the name go to the "
+        "emulator; see its --help).\n\nexample:\n"
+        "  webhook-gateway emulate uipath --port 8101 --error-rate 0.1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    emu.add_argument("provider", choices=sorted(EMULATORS))
+    emu.add_argument("options", nargs=argparse.REMAINDER, help="--port P, fault options, ...")
+    emu.set_defaults(handler=None, run=emulate)
 
     _command(
         sub,
@@ -384,7 +461,8 @@ async def _run(args: argparse.Namespace) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.handler is None:
-        return check_config(args)
+        code: int = args.run(args)
+        return code
     try:
         result = asyncio.run(_run(args))
     except (ConfigError, InvalidRequest) as exc:

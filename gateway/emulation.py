@@ -19,6 +19,7 @@ import contextlib
 import json
 import random
 import secrets
+import signal
 import ssl
 import time
 import uuid
@@ -308,10 +309,14 @@ def serve(
     """Run ``app`` until interrupted, printing ``announce(base URL)`` once it listens."""
 
     async def run() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         runner, url = await start(app, host=host, port=port, ssl_context=ssl_context)
         print(announce(url), flush=True)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await runner.cleanup()
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import logging
+import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -44,7 +46,7 @@ from gateway.problems import ProblemError, from_error, problem, status_of
 from gateway.registry import Registry
 from gateway.service import Account, Gateway
 
-__all__ = ["GATEWAY", "create_app"]
+__all__ = ["GATEWAY", "create_app", "serve_forever"]
 
 log = logging.getLogger("gateway.server")
 
@@ -443,3 +445,32 @@ def create_app(
     app.cleanup_ctx.append(gateway_context)
     app.add_routes(routes)
     return app
+
+
+async def serve_forever(config: GatewayConfig, *, registry: Registry | None = None) -> None:
+    """Serve ``config`` until SIGINT or SIGTERM, then finish in-flight requests and stop.
+
+    In-flight requests get ``server.shutdown_timeout`` seconds to complete; new connections
+    are refused from the first signal.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(
+        create_app(config, registry=registry),
+        access_log=None,
+        shutdown_timeout=config.server.shutdown_timeout,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, config.server.host, config.server.port)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    log.info("serving", extra={"url": f"http://{host}:{port}", "accounts": list(config.accounts)})
+    print(f"webhook-gateway on http://{host}:{port}", flush=True)
+    try:
+        await stop.wait()
+        log.info("stopping: finishing in-flight requests")
+    finally:
+        await runner.cleanup()

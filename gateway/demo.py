@@ -1,0 +1,205 @@
+"""The embedded demo: every provider emulator on loopback, seeded, behind the proxy.
+
+``webhook-gateway serve --demo`` calls ``run_demo``: it starts the UiPath, Orchestry (TLS, with a
+throw-away CA) and Enterprise Core emulators and a small receiver for deliveries, all on
+127.0.0.1; configures one account per provider; seeds each with a few realistic webhooks through
+the gateway itself; and serves the proxy, printing its URL, a demo API key and a ready ``curl``
+line. Nothing is written outside a temporary directory, and everything stops with the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from gateway.config import GatewayConfig, parse_config
+from gateway.emulation import start
+from gateway.model import FailureHandling, RetryStrategy, WebhookSpec
+from gateway.server import GATEWAY, create_app
+from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
+from providers.orchestry.emulator import OrchestryEmulator
+from providers.uipath.emulator import UiPathEmulator
+
+__all__ = ["Demo", "demo", "run_demo"]
+
+
+@attrs.define
+class Demo:
+    """A running demo: where the proxy listens and the keys that open it."""
+
+    url: str
+    write_key: str
+    read_key: str
+    receiver_url: str
+    config: GatewayConfig
+    received: list[dict[str, Any]]
+
+    def banner(self) -> str:
+        return "\n".join(
+            [
+                f"webhook-gateway demo on {self.url}",
+                f"  API key (write): {self.write_key}",
+                f"  API key (read):  {self.read_key}",
+                f"  accounts: {', '.join(self.config.accounts)}",
+                f"  deliveries go to {self.receiver_url}",
+                "try:",
+                f'  curl -s -H "Authorization: Bearer {self.write_key}" {self.url}/v1/webhooks',
+                "Ctrl-C stops everything.",
+            ]
+        )
+
+
+async def _receiver(received: list[dict[str, Any]]) -> web.Application:
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        received.append({"path": request.path, "bytes": len(body)})
+        return web.json_response({"received": True})
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handle)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
+    """Start the whole demo; stop it on exit."""
+    received: list[dict[str, Any]] = []
+    uipath = UiPathEmulator(clients={"demo-client": ("demo-client-secret", ["OR.Webhooks"])})
+    core = EnterpriseCoreEmulator(tokens={"demo-core-token": ALL_PERMISSIONS})
+    orchestry = OrchestryEmulator(clients={"demo-orchestry-client": "demo-orchestry-secret"})
+    runners: list[web.AppRunner] = []
+    try:
+        urls = {}
+        for name, app, tls in (
+            ("receiver", await _receiver(received), None),
+            ("uipath", uipath.app(), None),
+            ("core", core.app(), None),
+            ("orchestry", orchestry.app(), orchestry.ssl_context()),
+        ):
+            runner, urls[name] = await start(app, ssl_context=tls)
+            runners.append(runner)
+        write_key, read_key = f"demo-{secrets.token_urlsafe(18)}", secrets.token_urlsafe(18)
+        config = parse_config(
+            {
+                "accounts": {
+                    "uipath-demo": {
+                        "provider": "uipath",
+                        "base_url": urls["uipath"],
+                        "identity_url": f"{urls['uipath']}/identity_",
+                        "client_id": "demo-client",
+                        "client_secret": "demo-client-secret",
+                    },
+                    "orchestry-demo": {
+                        "provider": "orchestry",
+                        "base_url": urls["orchestry"],
+                        "tenant_id": orchestry.tenant_id,
+                        "client_id": "demo-orchestry-client",
+                        "client_secret": "demo-orchestry-secret",
+                        "scope": orchestry.scope,
+                        "authority": f"{urls['orchestry']}/{orchestry.tenant_id}",
+                        "ca_bundle": orchestry.ca_path,
+                    },
+                    "core-demo": {
+                        "provider": "enterprise_core",
+                        "base_url": urls["core"],
+                        "tenant_locator": core.tenant_locator,
+                        "token": "demo-core-token",
+                    },
+                },
+                "server": {
+                    "host": host,
+                    "port": port,
+                    "api_keys": [
+                        {"name": "demo-write", "scope": "write", "key": write_key},
+                        {"name": "demo-read", "scope": "read", "key": read_key},
+                    ],
+                    # The demo's receiver is on loopback over plain http.
+                    "destinations": {"allow_http": True, "allow_loopback": True},
+                },
+            }
+        )
+        app = create_app(config)
+        runner, url = await start(app, host=host, port=port)
+        runners.append(runner)
+        await _seed(app[GATEWAY], urls["receiver"])
+        yield Demo(url, write_key, read_key, urls["receiver"], config, received)
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
+        orchestry.close()
+
+
+async def _seed(gw: Any, receiver: str) -> None:
+    """A few realistic webhooks per account, created through the gateway itself."""
+    core_failures = FailureHandling(
+        retry_strategy=RetryStrategy(type="exponential", interval=5, attempts=3),
+        divert=True,
+        suspend=True,
+    )
+    seeds = {
+        "uipath-demo": [
+            WebhookSpec(
+                name="jobs-to-ops",
+                url=f"{receiver}/uipath/jobs",
+                events={"job.completed", "job.faulted"},
+                secret="demo-signing-secret",
+                description="Job outcomes for the ops channel",
+            ),
+            WebhookSpec(
+                name="queue-audit", url=f"{receiver}/uipath/queues", all_events=True, enabled=False
+            ),
+        ],
+        "orchestry-demo": [
+            WebhookSpec(
+                name="workspace-ready",
+                url=f"{receiver}/orchestry/ready",
+                events={"provisioning.completed"},
+                secret="demo-orchestry-hook",
+            ),
+            WebhookSpec(
+                name="approvals",
+                url=f"{receiver}/orchestry/approvals",
+                events={"approval.requested"},
+            ),
+        ],
+        "core-demo": [
+            WebhookSpec(
+                name="policy-issued",
+                url=f"{receiver}/core/policies",
+                events={"policy.issue", "policy.cancel"},
+                headers={"X-Team": "underwriting"},
+                failure_handling=core_failures,
+            ),
+            WebhookSpec(
+                name="billing",
+                url=f"{receiver}/core/billing",
+                events={"invoice.generate", "payment.post"},
+            ),
+        ],
+    }
+    for account, specs in seeds.items():
+        for spec in specs:
+            await gw.account(account).create(spec)
+
+
+async def _serve_demo(host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with demo(host, port) as running:
+        print(running.banner(), flush=True)
+        await stop.wait()
+
+
+def run_demo(host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Run the demo until interrupted."""
+    asyncio.run(_serve_demo(host, port))
