@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the HTTP proxy (or the embedded demo with --demo)",
         description="Run the HTTP proxy for a config file, or the embedded demo: every provider "
-        "emulator on loopback, seeded, behind the proxy.\n\nexamples:\n"
+        "emulator on loopback, seeded, behind the proxy.\n\nexample:\n"
         "  webhook-gateway serve --demo\n  webhook-gateway serve --config gateway.toml --port 8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
