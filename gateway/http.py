@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import random
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -32,6 +31,7 @@ from typing import Any
 
 import aiohttp
 import attrs
+import orjson
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
 from gateway.auth import BearerAuth, ClientCredentials, TokenSource
@@ -265,7 +265,7 @@ def _parse_json(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return orjson.loads(raw)
     except ValueError:
         return _INVALID
 

@@ -126,6 +126,10 @@ class Headers(Mapping[str, tuple[str, ...]]):
         return f"Headers({self._items!r})"
 
 
+#: The empty ``Headers`` (immutable, so one instance serves every webhook without headers).
+NO_HEADERS: Final = Headers()
+
+
 class Unset(enum.Enum):
     """Marks a ``WebhookChange`` field that is not being changed."""
 
@@ -152,7 +156,9 @@ def _name_set(value: Iterable[str] | str) -> frozenset[str]:
 
 
 def _headers(value: Mapping[str, str | Iterable[str]] | None) -> Headers:
-    return value if isinstance(value, Headers) else Headers(value)
+    if isinstance(value, Headers):
+        return value
+    return Headers(value) if value else NO_HEADERS
 
 
 @attrs.frozen(kw_only=True)
@@ -206,7 +212,7 @@ class Webhook:
     all_events: bool = False
     secret: Secret | None = attrs.field(default=None, converter=_secret)
     description: str | None = None
-    headers: Headers = attrs.field(factory=Headers, converter=_headers)
+    headers: Headers = attrs.field(default=NO_HEADERS, converter=_headers)
     suspended: bool = False
     suspended_at: datetime | None = None
     allow_insecure_ssl: bool = False
@@ -226,7 +232,7 @@ class WebhookSpec:
     enabled: bool = True
     secret: Secret | None = attrs.field(default=None, converter=_secret)
     description: str | None = None
-    headers: Headers = attrs.field(factory=Headers, converter=_headers)
+    headers: Headers = attrs.field(default=NO_HEADERS, converter=_headers)
     allow_insecure_ssl: bool = False
     failure_handling: FailureHandling | None = None
 
@@ -282,7 +288,7 @@ class WebhookChange:
     failure_handling: FailureHandling | Unset | None = UNSET
     add_events: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
     remove_events: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
-    add_headers: Headers = attrs.field(factory=Headers, converter=_headers)
+    add_headers: Headers = attrs.field(default=NO_HEADERS, converter=_headers)
     remove_headers: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
 
     def __attrs_post_init__(self) -> None:

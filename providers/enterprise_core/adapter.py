@@ -29,6 +29,7 @@ from gateway.config import check
 from gateway.errors import NotFound
 from gateway.http import Transport
 from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookChange, WebhookSpec
+from gateway.paging import Page, prefetched
 from gateway.provider import Capabilities, Provider
 from providers.enterprise_core import wire
 
@@ -138,7 +139,7 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
     # -- the standard API --------------------------------------------------------------------
 
     async def list(self, filter: ListFilter) -> AsyncIterator[Webhook]:
-        params: dict[str, str] = {"count": str(self.settings.page_size)}
+        params: dict[str, str] = {}
         if filter.name is not None:
             params["name"] = filter.name
         if filter.enabled is True and filter.suspended is False:
@@ -150,19 +151,20 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
                 params["suspended"] = str(filter.suspended).lower()
         if filter.event is not None:
             params["eventTypes"] = filter.event
-        offset = 0
-        while True:
-            body = await self.http.request("GET", "/list", params={**params, "offset": str(offset)})
-            items, completed = wire.list_page(body)
-            for item in items:
-                yield self._webhook(item)
-            offset += len(items)
-            if (
-                completed
-                or not items
-                or (completed is None and len(items) < self.settings.page_size)
-            ):
-                return
+        async for item in self._pages("/list", params):
+            yield self._webhook(item)
+
+    def _pages(self, path: str, params: dict[str, str]) -> AsyncIterator[Any]:
+        """Every item of an offset/count list, a page ahead; ends at ``listCompleted``."""
+        count = self.settings.page_size
+
+        async def fetch(offset: int) -> Page[Any, int]:
+            query = {**params, "offset": str(offset), "count": str(count)}
+            items, completed = wire.list_page(await self.http.request("GET", path, params=query))
+            done = completed or not items or (completed is None and len(items) < count)
+            return Page(items, None if done else offset + len(items))
+
+        return prefetched(fetch, 0)
 
     async def get(self, id: str) -> Webhook:
         return self._webhook(await self.http.request("GET", f"/{self._locator(id)}"))
@@ -204,15 +206,8 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
     async def ex_list_diverted(self, webhook_id: str) -> AsyncIterator[DivertedEvent]:
         """Every event diverted from ``webhook_id``, oldest first."""
         path = f"/{self._locator(webhook_id)}/diverted"
-        count, offset = self.settings.page_size, 0
-        while True:
-            params = {"offset": str(offset), "count": str(count)}
-            items, completed = wire.list_page(await self.http.request("GET", path, params=params))
-            for item in items:
-                yield self._diverted(webhook_id, item)
-            offset += len(items)
-            if completed or not items or (completed is None and len(items) < count):
-                return
+        async for item in self._pages(path, {}):
+            yield self._diverted(webhook_id, item)
 
     async def ex_get_diverted(self, webhook_id: str, event_id: str) -> DivertedEvent:
         path = f"/{self._locator(webhook_id)}/diverted/{self._locator(event_id, 'event')}"

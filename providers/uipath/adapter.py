@@ -35,6 +35,7 @@ from gateway.model import (
     WebhookChange,
     WebhookSpec,
 )
+from gateway.paging import Page, prefetched
 from gateway.provider import Capabilities, Provider
 from providers.uipath import wire
 
@@ -175,16 +176,16 @@ class UiPathProvider(Provider[UiPathSettings]):
         expression = wire.filter_expression(filter)
         if expression:
             params["$filter"] = expression
-        skip = 0
-        while True:
+
+        async def fetch(skip: int) -> Page[Any, int]:
             page = await self._call("GET", "/Webhooks", params={**params, "$skip": str(skip)})
             records = page.get("value") or []
-            for record in records:
-                yield self._webhook(record)
-            skip += len(records)
-            total = page.get("@odata.count")
-            if len(records) < size or (isinstance(total, int) and skip >= total):
-                return
+            end, total = skip + len(records), page.get("@odata.count")
+            done = len(records) < size or (isinstance(total, int) and end >= total)
+            return Page(records, None if done else end)
+
+        async for record in prefetched(fetch, 0):
+            yield self._webhook(record)
 
     async def get(self, id: str) -> Webhook:
         return self._webhook(await self._call("GET", f"/Webhooks({self._key(id)})"))

@@ -543,12 +543,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--client-id", default="gateway-demo")
     parser.add_argument("--client-secret", default="demo-client-secret")
     parser.add_argument("--token", default="demo-personal-access-token")
+    parser.add_argument(
+        "--webhooks", type=int, default=0, metavar="N", help="start with N sample webhooks"
+    )
     args = parser.parse_args(argv)
     emulator = UiPathEmulator(
         clients={args.client_id: (args.client_secret, ["OR.Webhooks"])},
         personal_tokens={args.token: ["OR.Webhooks"]},
         faults=faults_from_args(args),
     )
+    for i in range(args.webhooks):
+        emulator.add(
+            Name=f"sample-{i + 1}",
+            Url=f"https://hooks.example.com/sample/{i + 1}",
+            Events=[{"EventType": "job.completed"}, {"EventType": "job.faulted"}],
+            Secret="sample-signing-secret",  # noqa: S106 - sample data
+        )
     serve(
         emulator.app(),
         host=args.host,

@@ -1,0 +1,79 @@
+"""Helpers the benchmarks share: processes, timing, reporting.
+
+Every server a benchmark measures runs in its own process (``python -m ...``), as it would in
+production, so the load generator, the proxy and the emulator do not share one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAT = "bench-personal-access-token"
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+@asynccontextmanager
+async def process(*args: str, ready: str = r"(https?://[\d.:]+)") -> AsyncIterator[str]:
+    """Run ``python ARGS``; yield the first URL it prints; stop it on exit."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args,
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                if not line:
+                    raise RuntimeError(f"{' '.join(args)} exited before it was ready")
+                match = re.search(ready, line)
+                if match:
+                    break
+        yield match.group(1)
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
+
+
+def uipath_emulator(*extra: str) -> AsyncIterator[str]:
+    """A UiPath emulator process accepting the bench token."""
+    return process(
+        "-m", "providers.uipath.emulator", "--port", "0", "--token", PAT, *extra,
+        ready=r"emulator on (http://[\d.:]+)",
+    )  # fmt: skip
+
+
+async def best_of(runs: int, work: Callable[[], Awaitable[object]]) -> float:
+    """The fastest of ``runs`` timings of ``work`` (the least disturbed by the noisy machine)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await work()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def report(title: str, rows: list[tuple[str, str]], ratio: float, target: str, ok: bool) -> None:
+    width = max(len(k) for k, _ in rows)
+    print(f"\n== {title}")
+    for key, value in rows:
+        print(f"   {key.ljust(width)}  {value}")
+    print(f"   ratio {ratio:.3f} (target {target}): {'MET' if ok else 'NOT MET'}")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
