@@ -232,8 +232,18 @@ def serve(args: argparse.Namespace) -> int:
         sys.stderr.write("error: server.api_keys: configure at least one API key\n")
         return 2
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(attrs.evolve(config, server=server)))
+        run_fast(serve_forever(attrs.evolve(config, server=server)))
     return 0
+
+
+def run_fast(main: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``main`` on uvloop when it is installed (``pip install webhook-gateway[fast]``)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 EMULATORS = {

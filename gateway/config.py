@@ -113,7 +113,7 @@ class ServerConfig:
         default=65536, validator=check(lambda v: v > 0, "must be > 0")
     )
     fanout_concurrency: int = attrs.field(
-        default=8, validator=check(lambda v: 1 <= v <= 256, "must be from 1 to 256")
+        default=32, validator=check(lambda v: 1 <= v <= 256, "must be from 1 to 256")
     )
     shutdown_timeout: float = attrs.field(
         default=30.0, validator=check(lambda v: v >= 0, "must not be negative")

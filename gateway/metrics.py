@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -74,6 +75,22 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_TransportCollector(gateway))
+        # labels() takes a lock and builds a key each time; the label sets are few: keep them.
+        self._children: dict[tuple[object, ...], tuple[Any, Any]] = {}
+        self._provider_children: dict[tuple[str, ...], Any] = {}
+
+    def observe_request(
+        self, route: str, method: str, status: int, account: str, provider: str, seconds: float
+    ) -> None:
+        key = (route, method, status, account, provider)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(route, method, str(status), account, provider),
+                self.request_seconds.labels(route, method),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     @asynccontextmanager
     async def provider_call(
@@ -87,9 +104,11 @@ class Metrics:
             outcome = type(exc).__name__
             raise
         finally:
-            self.provider_seconds.labels(provider, account, operation, outcome).observe(
-                time.perf_counter() - started
-            )
+            key = (provider, account, operation, outcome)
+            child = self._provider_children.get(key)
+            if child is None:
+                child = self._provider_children[key] = self.provider_seconds.labels(*key)
+            child.observe(time.perf_counter() - started)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

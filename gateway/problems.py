@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, RateLimited
@@ -73,7 +74,9 @@ def problem(
         body["errors"] = [{"path": p.path, "message": p.message} for p in errors]
     body |= {k: v for k, v in extra.items() if v is not None}
     body["request_id"] = REQUEST_ID.get()
-    return web.json_response(body, status=status, content_type=PROBLEM_TYPE, headers=headers)
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type=PROBLEM_TYPE, headers=headers
+    )
 
 
 def status_of(error: GatewayError) -> int:

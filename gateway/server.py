@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from aiohttp import web
 
 from gateway.apikeys import ApiKeys
@@ -38,7 +39,7 @@ from gateway.codec import (
 )
 from gateway.config import GatewayConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest
-from gateway.logs import REQUEST_ID
+from gateway.logs import REQUEST_ID, access_log
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.model import UNSET, FailureHandling, Webhook
 from gateway.openapi import openapi_document
@@ -127,17 +128,15 @@ def _observe(request: web.Request, response: web.StreamResponse | None, seconds:
     else:  # no label per unknown name: callers must not be able to grow the metrics
         account = provider = ""
     if metrics is not None:
-        metrics.requests.labels(route, request.method, str(status), account, provider).inc()
-        metrics.request_seconds.labels(route, request.method).observe(seconds)
-    log.info(
-        "request",
-        extra={
+        metrics.observe_request(route, request.method, status, account, provider, seconds)
+    access_log.write(
+        {
             "method": request.method,
             "route": route,
             "status": status,
             "duration_ms": round(seconds * 1000, 2),
             "account": account or None,
-        },
+        }
     )
 
 
@@ -258,12 +257,19 @@ async def _call(request: web.Request, operation: str, call: Awaitable[Any]) -> A
         return await call
 
 
+def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON answer, encoded with orjson (several times faster than ``json.dumps``)."""
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
 # -- routes -------------------------------------------------------------------------------------
 
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return _json({"status": "ok"})
 
 
 @routes.get("/metrics")
@@ -273,7 +279,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 @routes.get("/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+    return _json(openapi_document())
 
 
 @routes.get("/v1/accounts")
@@ -287,14 +293,14 @@ async def list_accounts(request: web.Request) -> web.Response:
         }
         for info in request.app[GATEWAY].accounts()
     ]
-    return web.json_response({"items": items})
+    return _json({"items": items})
 
 
 @routes.get("/v1/accounts/{account}/event-types")
 async def event_types(request: web.Request) -> web.Response:
     account = _account(request)
     types = await _call(request, "event_types", account.event_types())
-    return web.json_response({"items": [event_type_to_json(t) for t in types]})
+    return _json({"items": [event_type_to_json(t) for t in types]})
 
 
 @routes.get("/v1/accounts/{account}/webhooks")
@@ -315,7 +321,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
         return items
 
     items = await _call(request, "list", collect())
-    return web.json_response(_page(items, limit, offset, fingerprint))
+    return _json(_page(items, limit, offset, fingerprint))
 
 
 @routes.post("/v1/accounts/{account}/webhooks")
@@ -324,7 +330,7 @@ async def create_webhook(request: web.Request) -> web.Response:
     spec = spec_from_json(await _json_body(request))
     await _check_destinations(request, spec.url, spec.failure_handling)
     webhook = await _call(request, "create", account.create(spec))
-    return web.json_response(
+    return _json(
         webhook_to_json(webhook), status=201, headers={"Location": _location(request, webhook)}
     )
 
@@ -333,7 +339,7 @@ async def create_webhook(request: web.Request) -> web.Response:
 async def get_webhook(request: web.Request) -> web.Response:
     account = _account(request)
     webhook = await _call(request, "get", account.get(request.match_info["id"]))
-    return web.json_response(webhook_to_json(webhook))
+    return _json(webhook_to_json(webhook))
 
 
 @routes.patch("/v1/accounts/{account}/webhooks/{id}")
@@ -344,7 +350,7 @@ async def update_webhook(request: web.Request) -> web.Response:
     fh = None if change.failure_handling is UNSET else change.failure_handling
     await _check_destinations(request, url, fh)
     webhook = await _call(request, "update", account.update(request.match_info["id"], change))
-    return web.json_response(webhook_to_json(webhook))
+    return _json(webhook_to_json(webhook))
 
 
 @routes.delete("/v1/accounts/{account}/webhooks/{id}")
@@ -358,7 +364,7 @@ async def delete_webhook(request: web.Request) -> web.Response:
 async def ping_webhook(request: web.Request) -> web.Response:
     account = _account(request)
     result = await _call(request, "ping", account.ping(request.match_info["id"]))
-    return web.json_response(ping_to_json(result))
+    return _json(ping_to_json(result))
 
 
 @routes.post("/v1/accounts/{account}/webhooks/{id}/unsuspend")
@@ -395,7 +401,7 @@ async def list_all_webhooks(request: web.Request) -> web.Response:
     items = [item for found, _ in results for item in found]
     errors = [error for _, error in results if error is not None]
     page = _page(items[offset:], limit, offset, fingerprint)
-    return web.json_response({**page, "errors": errors})
+    return _json({**page, "errors": errors})
 
 
 def _account_error(account: str, provider: str, exc: GatewayError) -> dict[str, Any]:
@@ -474,3 +480,4 @@ async def serve_forever(config: GatewayConfig, *, registry: Registry | None = No
         log.info("stopping: finishing in-flight requests")
     finally:
         await runner.cleanup()
+        access_log.flush()

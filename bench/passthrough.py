@@ -1,0 +1,59 @@
+"""The baseline proxy: the least an aiohttp proxy can do in front of the emulator.
+
+It forwards each request's method, path, query, ``Authorization`` and body upstream through one
+pooled ``ClientSession`` and copies back status, content type and body. No parsing, no checks.
+
+    python bench/passthrough.py --upstream http://127.0.0.1:8101 [--port 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gateway.emulation import serve
+
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+
+
+def app(upstream: str) -> web.Application:
+    async def forward(request: web.Request) -> web.Response:
+        headers = {}
+        if "Authorization" in request.headers:
+            headers["Authorization"] = request.headers["Authorization"]
+        async with request.app[SESSION].request(
+            request.method,
+            upstream + request.path_qs,
+            headers=headers,
+            data=await request.read() or None,
+        ) as resp:
+            body = await resp.read()
+            return web.Response(body=body, status=resp.status, content_type=resp.content_type)
+
+    async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+        app[SESSION] = aiohttp.ClientSession()
+        yield
+        await app[SESSION].close()
+
+    application = web.Application()
+    application.cleanup_ctx.append(session_ctx)
+    application.router.add_route("*", "/{tail:.*}", forward)
+    return application
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    serve(app(args.upstream.rstrip("/")), port=args.port, announce=lambda u: f"passthrough on {u}")
+
+
+if __name__ == "__main__":
+    main()
