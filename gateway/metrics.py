@@ -6,43 +6,93 @@
   each provider operation (``outcome`` is ``ok`` or the error class);
 * ``gateway_provider_retries_total{provider,account}`` and
   ``gateway_token_fetches_total{provider,account}``: read from the adapters at scrape time.
+
+Observations go into plain dicts and bucket lists (a dict increment and a ``bisect``), and are
+turned into metric families only when ``/metrics`` is scraped: prometheus_client's per-sample
+locks cost more than a whole proxied request's own work. The proxy runs on one event loop, so
+no lock is needed.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gateway.service import Gateway
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["BUCKETS", "CONTENT_TYPE", "Metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-class _TransportCollector(Collector):
-    def __init__(self, gateway: Callable[[], Gateway | None]) -> None:
-        self._gateway = gateway
+class _Histograms:
+    """Bucket counts and sums per label set."""
+
+    def __init__(self) -> None:
+        # per labels: [count in bucket 0, ..., count in +Inf bucket, sum]
+        self.data: dict[tuple[str, ...], list[float]] = {}
+
+    def observe(self, labels: tuple[str, ...], value: float) -> None:
+        row = self.data.get(labels)
+        if row is None:
+            row = self.data[labels] = [0.0] * (len(BUCKETS) + 2)
+        row[bisect.bisect_left(BUCKETS, value)] += 1
+        row[-1] += value
+
+    def family(self, name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(name, doc, labels=labels)
+        for key, row in self.data.items():
+            cumulative, buckets = 0.0, []
+            for bound, count in zip((*map(str, BUCKETS), "+Inf"), row[:-1], strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            family.add_metric(list(key), buckets, row[-1])
+        return family
+
+
+class _Collector(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
 
     def collect(self) -> Iterable[Metric]:
+        m = self._metrics
+        requests = CounterMetricFamily(
+            "gateway_requests",
+            "HTTP requests served by the proxy.",
+            labels=["route", "method", "status", "account", "provider"],
+        )
+        for key, count in m.requests.items():
+            requests.add_metric(list(key), count)
+        yield requests
+        yield m.request_seconds.family(
+            "gateway_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["route", "method"],
+        )
+        yield m.provider_seconds.family(
+            "gateway_provider_call_duration_seconds",
+            "Time spent in one provider operation.",
+            ["provider", "account", "operation", "outcome"],
+        )
         retries = CounterMetricFamily(
             "gateway_provider_retries", "Retried provider requests.", labels=["provider", "account"]
         )
         tokens = CounterMetricFamily(
             "gateway_token_fetches", "Token requests made.", labels=["provider", "account"]
         )
-        gw = self._gateway()
-        infos = gw.accounts() if gw is not None else []
-        for info in infos:
-            assert gw is not None
-            counters = gw.account(info.name).provider.counters()
+        gw = m.gateway()
+        accounts = [gw.account(info.name) for info in gw.accounts()] if gw is not None else []
+        for account in accounts:
+            counters = account.provider.counters()
+            info = account.info
             retries.add_metric([info.provider, info.name], counters.get("retries", 0))
             tokens.add_metric([info.provider, info.name], counters.get("token_fetches", 0))
         yield retries
@@ -53,44 +103,18 @@ class Metrics:
     """The proxy's metrics; ``render()`` is the body of ``GET /metrics``."""
 
     def __init__(self, gateway: Callable[[], Gateway | None]) -> None:
+        self.gateway = gateway
+        self.requests: defaultdict[tuple[str, str, str, str, str], int] = defaultdict(int)
+        self.request_seconds = _Histograms()
+        self.provider_seconds = _Histograms()
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "gateway_requests",
-            "HTTP requests served by the proxy.",
-            ["route", "method", "status", "account", "provider"],
-            registry=self.registry,
-        )
-        self.request_seconds = Histogram(
-            "gateway_request_duration_seconds",
-            "Time to answer an HTTP request.",
-            ["route", "method"],
-            buckets=_BUCKETS,
-            registry=self.registry,
-        )
-        self.provider_seconds = Histogram(
-            "gateway_provider_call_duration_seconds",
-            "Time spent in one provider operation.",
-            ["provider", "account", "operation", "outcome"],
-            buckets=_BUCKETS,
-            registry=self.registry,
-        )
-        self.registry.register(_TransportCollector(gateway))
-        # labels() takes a lock and builds a key each time; the label sets are few: keep them.
-        self._children: dict[tuple[object, ...], tuple[Any, Any]] = {}
-        self._provider_children: dict[tuple[str, ...], Any] = {}
+        self.registry.register(_Collector(self))
 
     def observe_request(
         self, route: str, method: str, status: int, account: str, provider: str, seconds: float
     ) -> None:
-        key = (route, method, status, account, provider)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (
-                self.requests.labels(route, method, str(status), account, provider),
-                self.request_seconds.labels(route, method),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
+        self.requests[(route, method, str(status), account, provider)] += 1
+        self.request_seconds.observe((route, method), seconds)
 
     @asynccontextmanager
     async def provider_call(
@@ -104,11 +128,9 @@ class Metrics:
             outcome = type(exc).__name__
             raise
         finally:
-            key = (provider, account, operation, outcome)
-            child = self._provider_children.get(key)
-            if child is None:
-                child = self._provider_children[key] = self.provider_seconds.labels(*key)
-            child.observe(time.perf_counter() - started)
+            self.provider_seconds.observe(
+                (provider, account, operation, outcome), time.perf_counter() - started
+            )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
