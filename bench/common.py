@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ async def process(*args: str, ready: str = r"(https?://[\d.:]+)") -> AsyncIterat
             await proc.wait()
 
 
-def uipath_emulator(*extra: str) -> AsyncIterator[str]:
+def uipath_emulator(*extra: str) -> AbstractAsyncContextManager[str]:
     """A UiPath emulator process accepting the bench token."""
     return process(
         "-m", "providers.uipath.emulator", "--port", "0", "--token", PAT, *extra,

@@ -1,0 +1,52 @@
+"""Run every benchmark: ``python -m bench`` (add ``--quick`` for a one-second smoke run each).
+
+Each prints its figures and a ratio against a baseline measured in the same run; absolute times
+on a shared machine mean little. Results with date and machine go into docs/performance.md.
+The proxy benchmark needs ``wrk`` (``apt-get install -y wrk``); the rest need nothing extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import fanout, library_overhead, paging, proxy_throughput, token_storm
+
+FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
+    "proxy_throughput": lambda: proxy_throughput.run(seconds=10, connections=50, rounds=3),
+    "library_overhead": lambda: library_overhead.run(calls=2000, rounds=5),
+    "paging": lambda: paging.run(webhooks=10_000, rounds=5),
+    "fanout": lambda: fanout.run(accounts=30, latency=0.05, rounds=10),
+    "token_storm": lambda: token_storm.run(calls=1000),
+}
+QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
+    "proxy_throughput": lambda: proxy_throughput.run(seconds=1, connections=10, rounds=1),
+    "library_overhead": lambda: library_overhead.run(calls=50, rounds=1),
+    "paging": lambda: paging.run(webhooks=500, rounds=1),
+    "fanout": lambda: fanout.run(accounts=3, latency=0.01, rounds=2),
+    "token_storm": lambda: token_storm.run(calls=20),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", choices=[*FULL, []], help="default: all")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    args = parser.parse_args(argv)
+    table = QUICK if args.quick else FULL
+    for name in args.names or list(table):
+        if name == "proxy_throughput" and shutil.which("wrk") is None:
+            print("\n== proxy throughput: skipped, wrk is not installed (apt-get install -y wrk)")
+            continue
+        asyncio.run(table[name]())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Each benchmark runs end to end at tiny sizes (benchmarks are not tests: no targets here)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bench import fanout, library_overhead, paging, proxy_throughput, token_storm
+
+
+async def test_library_overhead_runs() -> None:
+    assert await library_overhead.run(calls=20, rounds=1) > 0
+
+
+async def test_paging_runs() -> None:
+    assert await paging.run(webhooks=300, rounds=1) > 0
+
+
+async def test_fanout_runs() -> None:
+    assert await fanout.run(accounts=3, latency=0.01, rounds=1) > 0
+
+
+async def test_token_storm_runs() -> None:
+    assert await token_storm.run(calls=20) == 1
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+async def test_proxy_throughput_runs() -> None:
+    throughput, latency = await proxy_throughput.run(seconds=1, connections=5, rounds=1)
+    assert throughput > 0 and latency > 0
