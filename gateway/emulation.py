@@ -24,7 +24,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import attrs
@@ -40,6 +40,7 @@ __all__ = [
     "add_fault_arguments",
     "dumps",
     "emulator_parser",
+    "error_middleware",
     "fault_middleware",
     "faults_from_args",
     "serve",
@@ -180,6 +181,7 @@ class Emulator(Protocol):
     """What the shared admin routes need of an emulator."""
 
     faults: Faults
+    deliverer: Deliverer
 
     async def fire(self, event_type: str, payload: Mapping[str, Any] | None = None) -> Any: ...
 
@@ -188,7 +190,8 @@ class Emulator(Protocol):
 
 def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
     """``POST /_emulator/events {"type", "payload"?}``, ``GET /_emulator/state``, and
-    ``PUT /_emulator/faults`` (a ``Faults`` as JSON). No auth: emulators listen on loopback."""
+    ``PUT /_emulator/faults`` (a ``Faults`` as JSON); closes the deliverer on clean-up.
+    No auth: emulators listen on loopback."""
 
     async def fire(request: web.Request) -> web.Response:
         body = await _admin_body(request)
@@ -213,6 +216,23 @@ def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
     app.router.add_post(f"{ADMIN_PREFIX}/events", fire)
     app.router.add_get(f"{ADMIN_PREFIX}/state", state)
     app.router.add_put(f"{ADMIN_PREFIX}/faults", set_faults)
+    app.on_cleanup.append(lambda _app: emulator.deliverer.close())
+
+
+E = TypeVar("E", bound=Exception)
+
+
+def error_middleware(kind: type[E], render: Callable[[E], web.Response]) -> Any:
+    """A web middleware answering the emulator's own error type ``kind`` with ``render``."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except kind as exc:
+            return render(exc)
+
+    return middleware
 
 
 def _admin_error(message: str) -> web.Response:

@@ -56,6 +56,7 @@ from gateway.emulation import (
     add_admin_routes,
     dumps,
     emulator_parser,
+    error_middleware,
     fault_middleware,
     faults_from_args,
     serve,
@@ -142,7 +143,10 @@ class EnterpriseCoreEmulator:
         app = web.Application(
             middlewares=[
                 fault_middleware(lambda: self.faults, lambda s: _error_body(s, _REASONS[s])),
-                self._errors,
+                error_middleware(
+                    ApiError,
+                    lambda e: web.json_response(_error_body(e.status, e.message), status=e.status),
+                ),
             ]
         )
         base = "/event/{tenant}/webhooks"
@@ -158,16 +162,7 @@ class EnterpriseCoreEmulator:
         r.add_delete(f"{base}/{{w}}/diverted/{{e}}", self._delete_diverted)
         r.add_post(f"{base}/{{w}}/diverted/{{e}}/resend", self._resend)
         add_admin_routes(app, self)
-        app.on_cleanup.append(lambda _app: self.deliverer.close())
         return app
-
-    @web.middleware
-    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            response: web.StreamResponse = await handler(request)
-            return response
-        except ApiError as exc:
-            return web.json_response(_error_body(exc.status, exc.message), status=exc.status)
 
     def _authorize(self, request: web.Request, *needed: str) -> None:
         if request.match_info.get("tenant") != self.tenant_locator:

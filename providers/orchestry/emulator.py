@@ -47,6 +47,7 @@ from gateway.emulation import (
     add_admin_routes,
     dumps,
     emulator_parser,
+    error_middleware,
     fault_middleware,
     faults_from_args,
     serve,
@@ -121,7 +122,7 @@ class OrchestryEmulator:
         app = web.Application(
             middlewares=[
                 fault_middleware(lambda: self.faults, lambda s: _problem_body(s, "Injected fault")),
-                self._errors,
+                error_middleware(Problem, _problem_response),
             ]
         )
         r = app.router
@@ -132,20 +133,7 @@ class OrchestryEmulator:
         r.add_get("/v1/provisioning/webhooks/{id}", self._get)
         r.add_delete("/v1/provisioning/webhooks/{id}", self._delete)
         add_admin_routes(app, self)
-        app.on_cleanup.append(lambda _app: self.deliverer.close())
         return app
-
-    @web.middleware
-    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            response: web.StreamResponse = await handler(request)
-            return response
-        except Problem as exc:
-            return web.json_response(
-                _problem_body(exc.status, exc.title, exc.errors),
-                status=exc.status,
-                content_type="application/problem+json",
-            )
 
     # -- identity platform -------------------------------------------------------------------
 
@@ -312,6 +300,14 @@ class OrchestryEmulator:
             "writes": self.writes,
             "deliveries": self.deliveries[-100:],
         }
+
+
+def _problem_response(exc: Problem) -> web.Response:
+    return web.json_response(
+        _problem_body(exc.status, exc.title, exc.errors),
+        status=exc.status,
+        content_type="application/problem+json",
+    )
 
 
 def _problem_body(

@@ -58,6 +58,7 @@ from gateway.emulation import (
     add_admin_routes,
     dumps,
     emulator_parser,
+    error_middleware,
     fault_middleware,
     faults_from_args,
     serve,
@@ -99,6 +100,12 @@ class ODataFailure(Exception):
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+def _failure_response(exc: ODataFailure) -> web.Response:
+    return web.json_response(
+        {"message": exc.message, "errorCode": exc.code, "traceId": trace_id()}, status=exc.status
+    )
 
 
 def _bad(message: str) -> ODataFailure:
@@ -157,30 +164,18 @@ class UiPathEmulator:
         app = web.Application(
             middlewares=[
                 fault_middleware(lambda: self.faults, self._fault_body),
-                self._errors_middleware,
+                error_middleware(ODataFailure, _failure_response),
             ]
         )
         app.router.add_post("/identity_/connect/token", self._token)
         app.router.add_route("*", "/odata/{entity}", self._collection_or_entity)
         app.router.add_route("*", "/odata/{entity}/{action}", self._action)
         add_admin_routes(app, self)
-        app.on_cleanup.append(lambda _app: self.deliverer.close())
         return app
 
     def _fault_body(self, status: int) -> dict[str, Any]:
         message = "Too many requests" if status == 429 else "Service unavailable"
         return {"message": message, "errorCode": 0, "traceId": trace_id()}
-
-    @web.middleware
-    async def _errors_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            response: web.StreamResponse = await handler(request)
-            return response
-        except ODataFailure as exc:
-            return web.json_response(
-                {"message": exc.message, "errorCode": exc.code, "traceId": trace_id()},
-                status=exc.status,
-            )
 
     # -- auth --------------------------------------------------------------------------------
 
