@@ -69,14 +69,19 @@ class AccessLog:
         self.stream: TextIO | None = None
         self._pending: list[bytes] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._second = 0
+        self._stamp = ""
 
     def write(self, fields: dict[str, Any]) -> None:
         if self.stream is None:
             return
         now = time.time()
+        second = int(now)
+        if second != self._second:  # formatting the date once a second is enough
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         line = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-            + f".{int(now * 1000) % 1000:03d}Z",
+            "time": f"{self._stamp}.{int(now * 1000) % 1000:03d}Z",
             "level": "info",
             "logger": "gateway.access",
             "message": "request",

@@ -16,11 +16,12 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
+import secrets
 import signal
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -66,11 +67,21 @@ routes = web.RouteTableDef()
 # -- middlewares --------------------------------------------------------------------------------
 
 
+_RUN = secrets.token_hex(4)  # request ids: this process's random prefix and a counter
+_COUNTER = itertools.count(1)
+
+
 @web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A request id on every answer and every log line (a caller's sane one is kept)."""
+async def gateway_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id, API key, problem answers, metrics and the access log, in one pass.
+
+    A request id is on every answer and every log line (a caller's sane one is kept).
+    """
     offered = request.headers.get("X-Request-Id", "")
-    rid = offered if 0 < len(offered) <= 128 and offered.isprintable() else uuid.uuid4().hex
+    if 0 < len(offered) <= 128 and offered.isprintable():
+        rid = offered
+    else:
+        rid = f"{_RUN}{next(_COUNTER):012x}"
     token = REQUEST_ID.set(rid)
     started = time.perf_counter()
     response: web.StreamResponse | None = None
@@ -84,8 +95,11 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Run the handler; turn every failure into a problem answer."""
+    """Check the API key, run the handler; turn every failure into a problem answer."""
     try:
+        if request.path != "/healthz":
+            write = request.method not in ("GET", "HEAD", "OPTIONS")
+            request.app[KEYS].authorize(request.headers.get("Authorization"), write=write)
         return await handler(request)
     except GatewayError as exc:
         return from_error(exc)
@@ -144,15 +158,6 @@ def _route(request: web.Request) -> str:
     route = request.match_info.route
     resource = route.resource if route is not None else None
     return resource.canonical if resource is not None else "unmatched"
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path == "/healthz":
-        return await handler(request)
-    needs_write = request.method not in ("GET", "HEAD", "OPTIONS")
-    request.app[KEYS].authorize(request.headers.get("Authorization"), write=needs_write)
-    return await handler(request)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -432,7 +437,7 @@ def create_app(
     """
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
-        middlewares=[request_id_middleware, auth_middleware],
+        middlewares=[gateway_middleware],
     )
     app[CONFIG] = config
     app[KEYS] = ApiKeys(config.server.api_keys)
