@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.cli import build_parser, main
+from tests.conftest import Receiver, UiPathHarness
 
 CONFIG = """
 [accounts.mem]
@@ -118,3 +121,45 @@ def test_every_command_has_help_with_an_example() -> None:
     for name, sub in commands.items():
         example = sub.format_help().partition("example:\n  ")[2]
         assert "webhook-gateway " + name in example, name
+
+
+async def cli(*argv: str) -> tuple[int, str, str]:
+    """``webhook-gateway ARGV`` in a subprocess (the emulators run on this test's loop)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", *argv,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_cli_against_the_uipath_emulator(
+    uipath: UiPathHarness, receiver: Receiver, tmp_path: Path
+) -> None:
+    table = uipath.account()
+    config = tmp_path / "gateway.toml"
+    config.write_text("[accounts.orch]\n" + "".join(f'{k} = "{v}"\n' for k, v in table.items()))
+    cfg = ("--config", str(config))
+    code, out, err = await cli(
+        "create", "orch", *cfg, "--json", "--name", "jobs", "--url", f"{receiver.url}/jobs",
+        "--event", "job.completed",
+    )  # fmt: skip
+    assert code == 0, err
+    made = json.loads(out)
+    code, out, _ = await cli(
+        "update", "orch", made["id"], *cfg, "--add-event", "job.faulted",
+        "--remove-event", "job.completed", "--add-event", "job.completed",
+    )  # fmt: skip
+    assert code == 0 and "job.completed" in out and "job.faulted" in out
+    code, out, _ = await cli("list", "orch", *cfg, "--event", "JOB.FAULTED")
+    assert out.splitlines()[0].split() == ["ID", "NAME", "ENABLED", "SUSPENDED", "EVENTS", "URL"]
+    assert out.splitlines()[1].split()[:2] == [made["id"], "jobs"]
+    code, out, _ = await cli("ping", "orch", made["id"], *cfg, "--json")
+    assert code == 0 and json.loads(out)["event_type"] == "ping"
+    assert len(receiver.received) == 1
+    code, _, err = await cli("unsuspend", "orch", made["id"], *cfg)
+    assert code == 1 and "uipath does not support unsuspend" in err
+    assert (await cli("delete", "orch", made["id"], *cfg))[0] == 0
+    code, _, err = await cli("get", "orch", made["id"], *cfg)
+    assert code == 1 and "Webhook does not exist." in err
