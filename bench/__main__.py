@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     args = parser.parse_args(argv)
     table = QUICK if args.quick else FULL
+    if args.quick:
+        print("quick smoke run: the sizes are too small for the ratios to mean anything")
     for name in args.names or list(table):
         if name == "proxy_throughput" and shutil.which("wrk") is None:
             print("\n== proxy throughput: skipped, wrk is not installed (apt-get install -y wrk)")
