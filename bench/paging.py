@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -46,8 +47,6 @@ async def _stream_peak(url: str) -> tuple[int, int]:
 
 
 async def run(webhooks: int, rounds: int) -> float:
-    import time
-
     small = max(1, webhooks // 5)
     async with uipath_emulator("--webhooks", str(webhooks)) as url:
         async with Gateway(parse_config(_config(url))) as gw, aiohttp.ClientSession() as session:

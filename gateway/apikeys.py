@@ -53,17 +53,17 @@ class ApiKeys:
         challenge = {"WWW-Authenticate": 'Bearer realm="webhook-gateway"'}
         scheme, _, presented = (header or "").partition(" ")
         if not header:
-            raise _fail(401, "send Authorization: Bearer <api key>", challenge)
+            raise ProblemError(401, "send Authorization: Bearer <api key>", challenge)
         if scheme.lower() != "bearer" or not presented.strip():
-            raise _fail(401, "the Authorization header must be 'Bearer <api key>'", challenge)
+            raise ProblemError(
+                401, "the Authorization header must be 'Bearer <api key>'", challenge
+            )
         key = self.identify(presented.strip())
         if key is None:
-            raise _fail(401, "the API key is not valid", challenge)
+            raise ProblemError(401, "the API key is not valid", challenge)
         name, scope = key
         if write and scope != "write":
-            raise _fail(403, f"the API key {name!r} may only read; this call needs a write key")
+            raise ProblemError(
+                403, f"the API key {name!r} may only read; this call needs a write key"
+            )
         return name
-
-
-def _fail(status: int, detail: str, headers: dict[str, str] | None = None) -> ProblemError:
-    return ProblemError(status, detail, headers)

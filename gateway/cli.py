@@ -285,6 +285,14 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
 
 
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("WEBHOOK_GATEWAY_CONFIG", DEFAULT_CONFIG),
+        help="TOML config file (default: $WEBHOOK_GATEWAY_CONFIG or gateway.toml)",
+    )
+
+
 def _command(
     sub: Any, name: str, handler: Handler, summary: str, example: str, *, webhook_id: bool
 ) -> argparse.ArgumentParser:
@@ -294,11 +302,7 @@ def _command(
         description=f"{summary}\n\nexample:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config",
-        default=os.environ.get("WEBHOOK_GATEWAY_CONFIG", DEFAULT_CONFIG),
-        help="TOML config file (default: $WEBHOOK_GATEWAY_CONFIG or gateway.toml)",
-    )
+    _config_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     if name != "accounts":
         parser.add_argument("account", help="a configured account name")
@@ -333,11 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  webhook-gateway serve --demo\n  webhook-gateway serve --config gateway.toml --port 8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    srv.add_argument(
-        "--config",
-        default=os.environ.get("WEBHOOK_GATEWAY_CONFIG", DEFAULT_CONFIG),
-        help="TOML config file (default: $WEBHOOK_GATEWAY_CONFIG or gateway.toml)",
-    )
+    _config_option(srv)
     srv.add_argument("--demo", action="store_true", help="run the embedded demo instead")
     srv.add_argument("--host", help="listen address (default: the config's, or 127.0.0.1)")
     srv.add_argument("--port", type=int, help="listen port (0: any free port)")

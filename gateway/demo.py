@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from gateway.config import GatewayConfig, parse_config
 from gateway.emulation import start
+from gateway.lifecycle import stop_on_signals
 from gateway.model import FailureHandling, RetryStrategy, WebhookSpec
 from gateway.server import GATEWAY, create_app
 from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
@@ -190,11 +190,7 @@ async def _seed(gw: Any, receiver: str) -> None:
 
 
 async def _serve_demo(host: str, port: int) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     async with demo(host, port) as running:
         print(running.banner(), flush=True)
         await stop.wait()

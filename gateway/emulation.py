@@ -19,7 +19,6 @@ import contextlib
 import json
 import random
 import secrets
-import signal
 import ssl
 import time
 import uuid
@@ -29,6 +28,8 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 import attrs
 from aiohttp import web
+
+from gateway.lifecycle import stop_on_signals
 
 __all__ = [
     "ADMIN_PREFIX",
@@ -43,6 +44,8 @@ __all__ = [
     "error_middleware",
     "fault_middleware",
     "faults_from_args",
+    "is_json_type",
+    "json_object",
     "serve",
     "start",
     "trace_id",
@@ -161,13 +164,12 @@ class Deliverer:
     ) -> Delivery:
         await self.start()
         assert self._session is not None
-        tls: ssl.SSLContext | bool = bool(verify_tls)
         try:
             async with self._session.post(
                 url,
                 data=body,
                 headers={"Content-Type": "application/json", **headers},
-                ssl=tls,
+                ssl=verify_tls,
             ) as resp:
                 await resp.read()
                 return Delivery(url=url, status=resp.status)
@@ -240,13 +242,23 @@ def _admin_error(message: str) -> web.Response:
 
 
 async def _admin_body(request: web.Request) -> dict[str, Any]:
+    return await json_object(request, lambda message: web.HTTPBadRequest(text=message))
+
+
+async def json_object(request: web.Request, refuse: Callable[[str], Exception]) -> dict[str, Any]:
+    """The request's JSON object body; otherwise raise ``refuse(message)``, the emulator's 400."""
     try:
         body = await request.json()
-    except ValueError:
-        body = None
+    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError alike
+        raise refuse("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="the body must be a JSON object")
+        raise refuse("The request body must be a JSON object.")
     return body
+
+
+def is_json_type(value: Any, kind: type[Any]) -> bool:
+    """Whether ``value`` is a JSON ``kind`` (a boolean is not a number or a string here)."""
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
 def emulator_parser(description: str, port: int) -> argparse.ArgumentParser:
@@ -329,10 +341,7 @@ def serve(
     """Run ``app`` until interrupted, printing ``announce(base URL)`` once it listens."""
 
     async def run() -> None:
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         runner, url = await start(app, host=host, port=port, ssl_context=ssl_context)
         print(announce(url), flush=True)
         try:

@@ -14,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import hashlib
 import itertools
 import json
 import logging
 import secrets
-import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -40,6 +38,7 @@ from gateway.codec import (
 )
 from gateway.config import GatewayConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest
+from gateway.lifecycle import stop_on_signals
 from gateway.logs import REQUEST_ID, access_log
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.model import UNSET, FailureHandling, Webhook
@@ -464,11 +463,7 @@ async def serve_forever(config: GatewayConfig, *, registry: Registry | None = No
     In-flight requests get ``server.shutdown_timeout`` seconds to complete; new connections
     are refused from the first signal.
     """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     runner = web.AppRunner(
         create_app(config, registry=registry),
         access_log=None,

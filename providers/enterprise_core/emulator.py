@@ -59,6 +59,8 @@ from gateway.emulation import (
     error_middleware,
     fault_middleware,
     faults_from_args,
+    is_json_type,
+    json_object,
     serve,
     ulid,
 )
@@ -496,13 +498,7 @@ def _error_body(status: int, message: str) -> dict[str, Any]:
 
 
 async def _object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    return body
+    return await json_object(request, lambda message: ApiError(400, message))
 
 
 def _only(body: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
@@ -513,9 +509,7 @@ def _only(body: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
 
 def _typed(body: Mapping[str, Any], key: str, kind: type[Any], default: Any) -> Any:
     value = body.get(key, default)
-    if value is not None and (
-        not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
-    ):
+    if value is not None and not is_json_type(value, kind):
         raise ApiError(400, f"{key}: must be a {kind.__name__}")
     return value
 

@@ -50,6 +50,7 @@ from gateway.emulation import (
     error_middleware,
     fault_middleware,
     faults_from_args,
+    json_object,
     serve,
     trace_id,
 )
@@ -219,12 +220,7 @@ class OrchestryEmulator:
 
     async def _create(self, request: web.Request) -> web.Response:
         self._authorize(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise Problem(400, "The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise Problem(400, "The request body must be a JSON object.")
+        body = await json_object(request, lambda message: Problem(400, message))
         errors: dict[str, list[str]] = {}
         for key in sorted(set(body) - FIELDS):
             errors[key] = ["Unknown field."]

@@ -61,6 +61,8 @@ from gateway.emulation import (
     error_middleware,
     fault_middleware,
     faults_from_args,
+    is_json_type,
+    json_object,
     serve,
     trace_id,
 )
@@ -496,9 +498,7 @@ def _parse_key(text: str) -> int:
 
 def _typed(body: Mapping[str, Any], prop: str, kind: type[Any], default: Any) -> Any:
     value = body.get(prop, default)
-    if value is not None and (
-        not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
-    ):
+    if value is not None and not is_json_type(value, kind):
         raise _bad(f"{prop}: expected {kind.__name__}, got {type(value).__name__}.")
     return value
 
@@ -523,13 +523,7 @@ def _entity(request: web.Request, record: Mapping[str, Any], status: int = 200) 
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _bad("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise _bad("The request body must be a JSON object.")
-    return body
+    return await json_object(request, _bad)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
