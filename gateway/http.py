@@ -207,7 +207,6 @@ class ProviderHTTP:
     ) -> Any:
         """Send one request; return the parsed JSON body (None if empty) or raise a typed error."""
         url = self.base_url + path
-        where: dict[str, Any] = {"provider": self.provider, "account": self.account}
         token = _IDEMPOTENT.set(idempotent)
         try:
             async with self._transport.session.request(
@@ -219,25 +218,33 @@ class ProviderHTTP:
                 middlewares=self.middlewares,
                 ssl=self._ssl,
             ) as resp:
-                status, raw = resp.status, await resp.read()
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                status, raw, answer_headers = resp.status, await resp.read(), resp.headers
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise ProviderUnavailable(
-                f"cannot reach {self.base_url}: {_describe(exc)}", **where
+                f"cannot reach {self.base_url}: {_describe(exc)}",
+                provider=self.provider,
+                account=self.account,
             ) from None
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             sent_blind = not (method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
             cls = OutcomeUnknown if sent_blind else ProviderUnavailable
-            raise cls(f"{method} {path} failed: {_describe(exc)}", **where) from None
+            raise cls(
+                f"{method} {path} failed: {_describe(exc)}",
+                provider=self.provider,
+                account=self.account,
+            ) from None
         finally:
             _IDEMPOTENT.reset(token)
         body = _parse_json(raw)
         if status in ok:
             if raw and body is _INVALID:
                 raise ProviderUnavailable(
-                    f"{method} {path} answered {status} with invalid JSON", **where
+                    f"{method} {path} answered {status} with invalid JSON",
+                    provider=self.provider,
+                    account=self.account,
                 )
             return body
+        retry_after = parse_retry_after(answer_headers.get("Retry-After"))
         raise self._error(status, None if body is _INVALID else body, retry_after, method, path)
 
     def _error(

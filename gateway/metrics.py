@@ -18,8 +18,8 @@ from __future__ import annotations
 import bisect
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -28,6 +28,8 @@ from prometheus_client.registry import Collector
 from gateway.service import Gateway
 
 __all__ = ["BUCKETS", "CONTENT_TYPE", "Metrics"]
+
+T = TypeVar("T")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -116,14 +118,18 @@ class Metrics:
         self.requests[(route, method, str(status), account, provider)] += 1
         self.request_seconds.observe((route, method), seconds)
 
-    @asynccontextmanager
     async def provider_call(
-        self, provider: str, account: str, operation: str
-    ) -> AsyncIterator[None]:
+        self, provider: str, account: str, operation: str, call: Awaitable[T]
+    ) -> T:
+        """Await ``call``, a provider operation, and record how long it took and its outcome.
+
+        (A plain coroutine rather than a context manager: on the proxy's hottest path the
+        generator machinery of ``asynccontextmanager`` cost more than the observation itself.)
+        """
         started = time.perf_counter()
         outcome = "ok"
         try:
-            yield
+            return await call
         except Exception as exc:
             outcome = type(exc).__name__
             raise

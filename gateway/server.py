@@ -20,7 +20,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -257,8 +257,7 @@ def _location(request: web.Request, webhook: Webhook) -> str:
 async def _call(request: web.Request, operation: str, call: Awaitable[Any]) -> Any:
     account = request.match_info.get("account", "")
     kind = request.app[CONFIG].accounts[account].provider
-    async with request.app[METRICS].provider_call(kind, account, operation):
-        return await call
+    return await request.app[METRICS].provider_call(kind, account, operation, call)
 
 
 def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -284,6 +283,35 @@ async def metrics(request: web.Request) -> web.Response:
 @routes.get("/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     return _json(openapi_document())
+
+
+# One webhook's routes come first: aiohttp tries the routes under /v1/accounts in the order
+# they were added, and reading one webhook is the busiest of them.
+
+
+@routes.get("/v1/accounts/{account}/webhooks/{id}")
+async def get_webhook(request: web.Request) -> web.Response:
+    account = _account(request)
+    webhook = await _call(request, "get", account.get(request.match_info["id"]))
+    return _json(webhook_to_json(webhook))
+
+
+@routes.patch("/v1/accounts/{account}/webhooks/{id}")
+async def update_webhook(request: web.Request) -> web.Response:
+    account = _account(request)
+    change = change_from_json(await _json_body(request))
+    url = None if change.url is UNSET else change.url
+    fh = None if change.failure_handling is UNSET else change.failure_handling
+    await _check_destinations(request, url, fh)
+    webhook = await _call(request, "update", account.update(request.match_info["id"], change))
+    return _json(webhook_to_json(webhook))
+
+
+@routes.delete("/v1/accounts/{account}/webhooks/{id}")
+async def delete_webhook(request: web.Request) -> web.Response:
+    account = _account(request)
+    await _call(request, "delete", account.delete(request.match_info["id"]))
+    return web.Response(status=204)
 
 
 @routes.get("/v1/accounts")
@@ -339,31 +367,6 @@ async def create_webhook(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/v1/accounts/{account}/webhooks/{id}")
-async def get_webhook(request: web.Request) -> web.Response:
-    account = _account(request)
-    webhook = await _call(request, "get", account.get(request.match_info["id"]))
-    return _json(webhook_to_json(webhook))
-
-
-@routes.patch("/v1/accounts/{account}/webhooks/{id}")
-async def update_webhook(request: web.Request) -> web.Response:
-    account = _account(request)
-    change = change_from_json(await _json_body(request))
-    url = None if change.url is UNSET else change.url
-    fh = None if change.failure_handling is UNSET else change.failure_handling
-    await _check_destinations(request, url, fh)
-    webhook = await _call(request, "update", account.update(request.match_info["id"], change))
-    return _json(webhook_to_json(webhook))
-
-
-@routes.delete("/v1/accounts/{account}/webhooks/{id}")
-async def delete_webhook(request: web.Request) -> web.Response:
-    account = _account(request)
-    await _call(request, "delete", account.delete(request.match_info["id"]))
-    return web.Response(status=204)
-
-
 @routes.post("/v1/accounts/{account}/webhooks/{id}/ping")
 async def ping_webhook(request: web.Request) -> web.Response:
     account = _account(request)
@@ -391,8 +394,9 @@ async def list_all_webhooks(request: web.Request) -> web.Response:
         account = gw.account(info.name)
         async with gate:
             try:
-                async with metrics.provider_call(info.provider, info.name, "list"):
-                    found = [webhook_to_json(w) async for w in account.list(**filters)]
+                found = await metrics.provider_call(
+                    info.provider, info.name, "list", _collect(account.list(**filters))
+                )
                 return found, None
             except InvalidRequest as exc:
                 if "event" in filters and exc.status is None:
@@ -406,6 +410,10 @@ async def list_all_webhooks(request: web.Request) -> web.Response:
     errors = [error for _, error in results if error is not None]
     page = _page(items[offset:], limit, offset, fingerprint)
     return _json({**page, "errors": errors})
+
+
+async def _collect(webhooks: AsyncIterator[Webhook]) -> list[dict[str, Any]]:
+    return [webhook_to_json(w) async for w in webhooks]
 
 
 def _account_error(account: str, provider: str, exc: GatewayError) -> dict[str, Any]:
