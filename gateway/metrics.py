@@ -4,8 +4,9 @@
 * ``gateway_request_duration_seconds{route,method}``: time to answer;
 * ``gateway_provider_call_duration_seconds{provider,account,operation,outcome}``: time spent in
   each provider operation (``outcome`` is ``ok`` or the error class);
-* ``gateway_provider_retries_total{provider,account}`` and
-  ``gateway_token_fetches_total{provider,account}``: read from the adapters at scrape time.
+* ``gateway_provider_retries_total{provider,account}``,
+  ``gateway_token_fetches_total{provider,account}`` and
+  ``gateway_shared_reads_total{provider,account}``: read from the accounts at scrape time.
 
 Observations go into plain dicts and bucket lists (a dict increment and a ``bisect``), and are
 turned into metric families only when ``/metrics`` is scraped: prometheus_client's per-sample
@@ -90,6 +91,11 @@ class _Collector(Collector):
         tokens = CounterMetricFamily(
             "gateway_token_fetches", "Token requests made.", labels=["provider", "account"]
         )
+        shared = CounterMetricFamily(
+            "gateway_shared_reads",
+            "Reads answered by an identical read's provider request (gateway.collapse).",
+            labels=["provider", "account"],
+        )
         gw = m.gateway()
         accounts = [gw.account(info.name) for info in gw.accounts()] if gw is not None else []
         for account in accounts:
@@ -97,8 +103,10 @@ class _Collector(Collector):
             info = account.info
             retries.add_metric([info.provider, info.name], counters.get("retries", 0))
             tokens.add_metric([info.provider, info.name], counters.get("token_fetches", 0))
+            shared.add_metric([info.provider, info.name], account.shared_reads)
         yield retries
         yield tokens
+        yield shared
 
 
 class Metrics:

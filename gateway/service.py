@@ -14,6 +14,8 @@ client a service uses.
   cached; ``event_types(refresh=True)`` refetches) and passed on in the provider's spelling;
   an unknown name is rejected, naming close matches and the valid names;
 * the per-webhook event-count limits of the provider hold;
+* reads of one webhook that start together share one provider request, never a stale answer
+  (``gateway.collapse``);
 * updates of one webhook are serialized when the provider can only replace whole records, so
   concurrent changes are not lost;
 * a create whose answer was lost is reconciled by looking the webhook up, never by resending.
@@ -31,6 +33,7 @@ from typing import Any
 
 import attrs
 
+from gateway.collapse import SharedReads
 from gateway.config import AccountConfig, GatewayConfig, load_config
 from gateway.errors import FieldProblem, InvalidRequest, NotFound, OutcomeUnknown
 from gateway.http import Transport
@@ -68,6 +71,7 @@ class Account:
         self.capabilities = provider.capabilities
         self._catalog: dict[str, EventType] | None = None
         self._catalog_lock = asyncio.Lock()
+        self._reads: SharedReads[Webhook] = SharedReads()
         self._update_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -80,6 +84,11 @@ class Account:
         if name.startswith("ex_"):
             return getattr(self.provider, name)
         raise AttributeError(name)
+
+    @property
+    def shared_reads(self) -> int:
+        """How many ``get`` calls were answered by an identical read's request."""
+        return self._reads.shared
 
     @property
     def info(self) -> AccountInfo:
@@ -110,7 +119,9 @@ class Account:
                 yield webhook
 
     async def get(self, id: str) -> Webhook:
-        return await self.provider.get(_check_id(id))
+        """The webhook ``id``; concurrent reads of it share a request (``gateway.collapse``)."""
+        id = _check_id(id)
+        return await self._reads.run(id, lambda: self.provider.get(id))
 
     async def event_types(self, *, refresh: bool = False) -> builtins.list[EventType]:
         """The provider's event catalog (cached after the first call unless ``refresh``)."""

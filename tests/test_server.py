@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway.config import parse_config
 from gateway.emulation import Faults
-from gateway.server import create_app
+from gateway.server import GATEWAY, create_app
 from tests.conftest import UiPathHarness
 
 WRITE = {"Authorization": "Bearer write-key-0123"}
@@ -281,6 +282,14 @@ async def test_metrics_and_request_ids(client: TestClient[Any, Any]) -> None:
     ) in text
     assert 'gateway_provider_call_duration_seconds_count{account="mem",operation="create"' in text
     assert 'gateway_token_fetches_total{account="mem",provider="memory"} 0.0' in text
+
+
+async def test_metrics_count_shared_reads(client: TestClient[Any, Any]) -> None:
+    made = await create(client)
+    account = client.app[GATEWAY].account("mem")
+    await asyncio.gather(*(account.get(made["id"]) for _ in range(3)))
+    text = await (await client.get("/metrics", headers=READ)).text()
+    assert 'gateway_shared_reads_total{account="mem",provider="memory"} 2.0' in text
 
 
 async def test_openapi_is_served(client: TestClient[Any, Any]) -> None:
