@@ -1,12 +1,18 @@
-"""Stopping long-running commands cleanly (the proxy, the demo, the emulators)."""
+"""Long-running commands (the proxy, the demo, the emulators): stopping cleanly, and the
+garbage collector settings of a server process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 
-__all__ = ["stop_on_signals"]
+__all__ = ["GC_THRESHOLDS", "stop_on_signals", "tune_gc"]
+
+#: Allocations before a young-generation collection (CPython's default is 700), then the
+#: default ratios for the older generations.
+GC_THRESHOLDS = (20_000, 10, 10)
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -17,3 +23,18 @@ def stop_on_signals() -> asyncio.Event:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+def tune_gc() -> None:
+    """Set the cyclic garbage collector up for a server that has finished starting.
+
+    ``gc.freeze()`` moves everything alive after start-up (modules, configuration, the app)
+    out of the collector's reach, so full collections stop walking it; and young collections
+    run every 20,000 allocations instead of 700. Under load the proxy spent about 8% of its
+    CPU in the collector, with ~25 ms pauses at each full collection (its p99 latency); after
+    this, 0.3% and no such pauses (docs/performance.md). Reference counting still frees
+    nearly everything at once; only garbage cycles wait longer, so memory stays bounded.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -38,7 +38,7 @@ from gateway.codec import (
 )
 from gateway.config import GatewayConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest
-from gateway.lifecycle import stop_on_signals
+from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.logs import REQUEST_ID, access_log
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.model import UNSET, FailureHandling, Webhook
@@ -469,7 +469,8 @@ async def serve_forever(config: GatewayConfig, *, registry: Registry | None = No
     """Serve ``config`` until SIGINT or SIGTERM, then finish in-flight requests and stop.
 
     In-flight requests get ``server.shutdown_timeout`` seconds to complete; new connections
-    are refused from the first signal.
+    are refused from the first signal. Once listening it tunes the garbage collector for a
+    server process (``gateway.lifecycle.tune_gc``).
     """
     stop = stop_on_signals()
     runner = web.AppRunner(
@@ -483,6 +484,7 @@ async def serve_forever(config: GatewayConfig, *, registry: Registry | None = No
     host, port = runner.addresses[0][:2]
     log.info("serving", extra={"url": f"http://{host}:{port}", "accounts": list(config.accounts)})
     print(f"webhook-gateway on http://{host}:{port}", flush=True)
+    tune_gc()
     try:
         await stop.wait()
         log.info("stopping: finishing in-flight requests")

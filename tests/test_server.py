@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway.config import parse_config
 from gateway.emulation import Faults
+from gateway.lifecycle import GC_THRESHOLDS, tune_gc
 from gateway.server import GATEWAY, create_app
 from tests.conftest import UiPathHarness
 
@@ -295,3 +297,14 @@ async def test_metrics_count_shared_reads(client: TestClient[Any, Any]) -> None:
 async def test_openapi_is_served(client: TestClient[Any, Any]) -> None:
     resp = await client.get("/openapi.json", headers=READ)
     assert (await resp.json())["openapi"] == "3.1.0"
+
+
+def test_tune_gc_freezes_start_up_objects_and_raises_the_young_threshold() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 1000  # modules, classes, config: out of the collector's way
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
