@@ -1,7 +1,8 @@
 """The HTTP transport: one ``aiohttp.ClientSession`` per Gateway, retries, and error mapping.
 
-``Transport`` owns the session (with connect and read timeouts). Each account gets a
-``ProviderHTTP``: the same session seen through that account's base URL and middlewares
+``Transport`` owns the session (with connect and read timeouts, and no cookie jar: accounts
+share the session, and a cookie one provider account sets must not reach another). Each account
+gets a ``ProviderHTTP``: the same session seen through that account's base URL and middlewares
 (``RetryMiddleware`` outermost, then ``BearerAuth``), and its provider's error table.
 
 Retries happen only where repeating cannot do harm:
@@ -301,6 +302,9 @@ class Transport:
                     sock_read=self.settings.read_timeout,
                 ),
                 connector=aiohttp.TCPConnector(limit=self.settings.max_connections),
+                # Every account shares this session, and two accounts may share a host: no
+                # cookie a provider sets is kept, or it would be sent on another's requests.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 raise_for_status=False,
             )
         return self._session

@@ -348,3 +348,30 @@ async def test_invalid_json_from_provider_is_unavailable(
     client, _ = client_for(transport, server)
     with pytest.raises(ProviderUnavailable, match="invalid JSON"):
         await client.request("GET", "/junk")
+
+
+async def test_cookies_a_provider_sets_are_never_sent_back(transport: Transport) -> None:
+    """Accounts share one session, and two accounts may share a host (two tenants of one cloud):
+    a cookie set in an answer to one account must not ride along on the next request."""
+    seen: list[str | None] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        response = web.json_response({"ok": True})
+        response.set_cookie("affinity", "tenant-a-session", path="/")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        base = f"http://localhost:{server.port}/"  # a name: cookie jars ignore bare IPs
+        tenant_a = transport.client(provider="test", account="a", base_url=base + "a")
+        tenant_b = transport.client(provider="test", account="b", base_url=base + "b")
+        await tenant_a.request("GET", "/hooks")
+        await tenant_b.request("GET", "/hooks")
+        await tenant_a.request("GET", "/hooks")
+        assert seen == [None, None, None]
+    finally:
+        await server.close()
