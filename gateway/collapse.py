@@ -57,8 +57,6 @@ class SharedReads(Generic[T]):
                 await asyncio.sleep(0)  # one turn of the loop: reads that start now board
             finally:
                 del self._boarding[key]  # departed: from here on nobody may join
-            if not boarding.riders:
-                return await read()
             result = await read()
         except asyncio.CancelledError:
             boarding.outcome.cancel()  # the riders read for themselves
@@ -66,7 +64,6 @@ class SharedReads(Generic[T]):
         except BaseException as exc:
             if boarding.riders:
                 boarding.outcome.set_exception(exc)
-                boarding.outcome.exception()  # retrieved, even if every rider was cancelled
             raise
         boarding.outcome.set_result(result)
         return result

@@ -32,7 +32,7 @@ def tune_gc() -> None:
     out of the collector's reach, so full collections stop walking it; and young collections
     run every 20,000 allocations instead of 700. Under load the proxy spent about 8% of its
     CPU in the collector, with ~25 ms pauses at each full collection (its p99 latency); after
-    this, 0.3% and no such pauses (docs/performance.md). Reference counting still frees
+    this, under 1% and no such pauses (docs/performance.md). Reference counting still frees
     nearly everything at once; only garbage cycles wait longer, so memory stays bounded.
     """
     gc.collect()

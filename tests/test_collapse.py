@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import warnings
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -74,7 +73,7 @@ async def test_different_keys_do_not_share() -> None:
     assert shared.shared == 0
 
 
-async def test_a_failure_reaches_every_reader_once_and_is_not_left_unretrieved() -> None:
+async def test_a_failure_reaches_every_reader_from_one_request() -> None:
     shared = SharedReads[int]()
     calls = 0
 
@@ -87,9 +86,28 @@ async def test_a_failure_reaches_every_reader_once_and_is_not_left_unretrieved()
     results = await asyncio.gather(*start(shared, missing, 5), return_exceptions=True)
     assert calls == 1
     assert all(isinstance(r, NotFound) for r in results)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        gc.collect()
+
+
+async def test_a_failure_nobody_is_left_to_read_is_not_reported_as_unretrieved() -> None:
+    """The only rider was cancelled before the shared request failed."""
+    reported: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: reported.append(ctx))
+    store, shared = Store(), SharedReads[int]()
+
+    async def failing() -> int:
+        await store.read()
+        raise NotFound("webhook 7 not found")
+
+    opener, rider = start(shared, failing, 2)
+    await store.sent.wait()
+    rider.cancel()
+    await asyncio.sleep(0)
+    store.gate.set()
+    with pytest.raises(NotFound):
+        await opener
+    del opener, rider
+    gc.collect()
+    assert reported == []
 
 
 async def test_a_cancelled_opener_does_not_cancel_the_others() -> None:
