@@ -12,7 +12,10 @@ a read sends its own.
 
 Under load, many requests for the same webhook reach the proxy in one turn of the event loop
 (a dashboard polling it, a deploy checking it): they then cost the provider, its rate limit
-and the proxy one request instead of one each. A lone read pays one extra turn of the loop.
+and the proxy one request instead of one each. Opening a group costs a turn of the loop, so a
+read that starts while no other read is running (a caller reading one webhook after another)
+is sent at once: there is nobody to share with. A burst that starts from idle therefore makes
+two requests: the first read's own, and the one shared by all the others.
 
 The outcome is shared too: if the request fails, every member gets the same typed error. If the
 read that opened the group is cancelled, the others are not: each then sends a read of its own.
@@ -38,19 +41,30 @@ class _Boarding(Generic[T]):
 
 
 class SharedReads(Generic[T]):
-    """Reads of the same key that start in the same turn of the event loop share one call."""
+    """Reads of one key that start in the same turn of the event loop, while other reads are
+    under way, share one call."""
 
     def __init__(self) -> None:
         self._boarding: dict[Hashable, _Boarding[T]] = {}
+        self._running = 0  # reads of any key under way
         self.shared = 0  # reads answered by another read's request (for tests and metrics)
 
     async def run(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         """``await read()``, or the outcome of an identical read that has not been sent yet."""
-        boarding = self._boarding.get(key)
-        if boarding is not None:
-            boarding.riders += 1
-            self.shared += 1
-            return await self._ride(boarding, read)
+        self._running += 1
+        try:
+            boarding = self._boarding.get(key)
+            if boarding is not None:
+                boarding.riders += 1
+                self.shared += 1
+                return await self._ride(boarding, read)
+            if self._running == 1:
+                return await read()  # nothing else is reading: no one to wait for
+            return await self._open(key, read)
+        finally:
+            self._running -= 1
+
+    async def _open(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         boarding = self._boarding[key] = _Boarding(asyncio.get_running_loop().create_future())
         try:
             try:
@@ -64,6 +78,7 @@ class SharedReads(Generic[T]):
         except BaseException as exc:
             if boarding.riders:
                 boarding.outcome.set_exception(exc)
+                boarding.outcome.exception()  # retrieved, even if every rider was cancelled
             raise
         boarding.outcome.set_result(result)
         return result

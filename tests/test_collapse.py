@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -41,27 +42,74 @@ def start(
     return [asyncio.create_task(shared.run("k", read)) for _ in range(n)]
 
 
+@contextlib.asynccontextmanager
+async def busy(shared: SharedReads[int]) -> AsyncIterator[None]:
+    """Another read under way meanwhile, as under load: then every read of a burst boards."""
+    release = asyncio.Event()
+
+    async def other() -> int:
+        await release.wait()
+        return -1
+
+    task = asyncio.create_task(shared.run("other", other))
+    await asyncio.sleep(0)
+    try:
+        yield
+    finally:
+        release.set()
+        await task
+
+
 async def test_reads_that_start_together_share_one_request() -> None:
+    store, shared = Store(), SharedReads[int]()
+    async with busy(shared):
+        tasks = start(shared, store.read, 20)
+        await store.sent.wait()
+        store.gate.set()
+        assert await asyncio.gather(*tasks) == [0] * 20
+    assert store.reads == 1
+    assert shared.shared == 19
+
+
+async def test_a_burst_from_idle_makes_two_requests() -> None:
     store, shared = Store(), SharedReads[int]()
     tasks = start(shared, store.read, 20)
     await store.sent.wait()
     store.gate.set()
     assert await asyncio.gather(*tasks) == [0] * 20
-    assert store.reads == 1
-    assert shared.shared == 19
+    # The first read found nothing else running and went at once; the 19 others shared one.
+    assert store.reads == 2
+    assert shared.shared == 18
+
+
+async def test_a_read_alone_is_sent_without_waiting_a_turn_of_the_loop() -> None:
+    shared = SharedReads[int]()
+    turned = False
+
+    def turn() -> None:
+        nonlocal turned
+        turned = True
+
+    async def read() -> int:
+        return 0 if turned else 1
+
+    asyncio.get_running_loop().call_soon(turn)
+    assert await shared.run("k", read) == 1  # read before the loop came round
+    assert turned is False
 
 
 async def test_a_read_never_joins_a_request_already_sent() -> None:
     """The read-your-writes guarantee: a read that starts after a write sees the write."""
     store, shared = Store(), SharedReads[int]()
-    early = start(shared, store.read, 3)
-    await store.sent.wait()  # the shared request is on its way: it saw value 0
-    store.value = 1  # a write completes
-    late = start(shared, store.read, 3)  # so these must not get the answer of the earlier read
-    await asyncio.sleep(0.01)
-    store.gate.set()
-    assert await asyncio.gather(*early) == [0, 0, 0]
-    assert await asyncio.gather(*late) == [1, 1, 1]
+    async with busy(shared):
+        early = start(shared, store.read, 3)
+        await store.sent.wait()  # the shared request is on its way: it saw value 0
+        store.value = 1  # a write completes
+        late = start(shared, store.read, 3)  # these must not get the earlier read's answer
+        await asyncio.sleep(0.01)
+        store.gate.set()
+        assert await asyncio.gather(*early) == [0, 0, 0]
+        assert await asyncio.gather(*late) == [1, 1, 1]
     assert store.reads == 2
 
 
@@ -83,7 +131,8 @@ async def test_a_failure_reaches_every_reader_from_one_request() -> None:
         await asyncio.sleep(0)
         raise NotFound("webhook 7 not found")
 
-    results = await asyncio.gather(*start(shared, missing, 5), return_exceptions=True)
+    async with busy(shared):
+        results = await asyncio.gather(*start(shared, missing, 5), return_exceptions=True)
     assert calls == 1
     assert all(isinstance(r, NotFound) for r in results)
 
@@ -98,13 +147,15 @@ async def test_a_failure_nobody_is_left_to_read_is_not_reported_as_unretrieved()
         await store.read()
         raise NotFound("webhook 7 not found")
 
-    opener, rider = start(shared, failing, 2)
-    await store.sent.wait()
-    rider.cancel()
-    await asyncio.sleep(0)
-    store.gate.set()
-    with pytest.raises(NotFound):
-        await opener
+    async with busy(shared):
+        opener, rider = start(shared, failing, 2)
+        await store.sent.wait()
+        rider.cancel()
+        await asyncio.sleep(0)
+        store.gate.set()
+        with pytest.raises(NotFound):
+            await opener
+        assert shared.shared == 1
     del opener, rider
     gc.collect()
     assert reported == []
@@ -112,30 +163,33 @@ async def test_a_failure_nobody_is_left_to_read_is_not_reported_as_unretrieved()
 
 async def test_a_cancelled_opener_does_not_cancel_the_others() -> None:
     store, shared = Store(), SharedReads[int]()
-    opener, *riders = start(shared, store.read, 4)
-    await store.sent.wait()
-    opener.cancel()
-    await asyncio.sleep(0)
-    store.gate.set()
-    assert await asyncio.gather(*riders) == [0, 0, 0]  # each read again for itself
-    assert opener.cancelled()
+    async with busy(shared):
+        opener, *riders = start(shared, store.read, 4)
+        await store.sent.wait()
+        opener.cancel()
+        await asyncio.sleep(0)
+        store.gate.set()
+        assert await asyncio.gather(*riders) == [0, 0, 0]  # each read again for itself
+        assert opener.cancelled()
     assert store.reads == 4
 
 
 async def test_a_cancelled_rider_leaves_the_others_alone() -> None:
     store, shared = Store(), SharedReads[int]()
-    opener, rider, other = start(shared, store.read, 3)
-    await store.sent.wait()
-    rider.cancel()
-    await asyncio.sleep(0)
-    store.gate.set()
-    assert await opener == 0 and await other == 0
-    assert rider.cancelled()
+    async with busy(shared):
+        opener, rider, other = start(shared, store.read, 3)
+        await store.sent.wait()
+        rider.cancel()
+        await asyncio.sleep(0)
+        store.gate.set()
+        assert await opener == 0 and await other == 0
+        assert rider.cancelled()
     assert store.reads == 1
 
 
 async def test_account_get_through_the_uipath_emulator_shares_requests() -> None:
-    """Real transport: 30 concurrent gets of one webhook reach the emulator as one GET."""
+    """Real transport: 30 concurrent gets of one webhook, from idle, reach the emulator as two
+    GETs (the first read's own, and the one the other 29 share)."""
     emulator = UiPathEmulator(personal_tokens={"pat": ["OR.Webhooks"]})
     gets: list[str] = []
 
@@ -162,7 +216,8 @@ async def test_account_get_through_the_uipath_emulator_shares_requests() -> None
             gets.clear()
             found = await asyncio.gather(*(acct.get(made.id) for _ in range(30)))
             assert found == [made] * 30
-            assert gets == [f"/odata/Webhooks({made.id})"]
+            assert gets == [f"/odata/Webhooks({made.id})"] * 2
+            assert acct.shared_reads == 28
 
             # a read after a write sees it, whatever was in flight before
             updated = await acct.update(made.id, WebhookChange(enabled=False))

@@ -286,12 +286,22 @@ async def test_metrics_and_request_ids(client: TestClient[Any, Any]) -> None:
     assert 'gateway_token_fetches_total{account="mem",provider="memory"} 0.0' in text
 
 
-async def test_metrics_count_shared_reads(client: TestClient[Any, Any]) -> None:
+async def test_metrics_count_shared_reads(
+    client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     made = await create(client)
     account = client.app[GATEWAY].account("mem")
+    instant = account.provider.get
+
+    async def remote_get(id: str) -> Any:  # a provider answers after a while, not at once
+        await asyncio.sleep(0.01)
+        return await instant(id)
+
+    monkeypatch.setattr(account.provider, "get", remote_get)
+    # From idle: the first read goes alone, the second opens a group, the third joins it.
     await asyncio.gather(*(account.get(made["id"]) for _ in range(3)))
     text = await (await client.get("/metrics", headers=READ)).text()
-    assert 'gateway_shared_reads_total{account="mem",provider="memory"} 2.0' in text
+    assert 'gateway_shared_reads_total{account="mem",provider="memory"} 1.0' in text
 
 
 async def test_openapi_is_served(client: TestClient[Any, Any]) -> None:
