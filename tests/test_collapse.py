@@ -60,26 +60,22 @@ async def busy(shared: SharedReads[int]) -> AsyncIterator[None]:
         await task
 
 
-async def test_reads_that_start_together_share_one_request() -> None:
+@pytest.mark.parametrize(
+    ("under_way", "requests"),
+    [
+        (True, 1),  # as under load: all 20 board one request
+        (False, 2),  # from idle: the first goes at once, the 19 others share one
+    ],
+)
+async def test_reads_that_start_together_share_a_request(under_way: bool, requests: int) -> None:
     store, shared = Store(), SharedReads[int]()
-    async with busy(shared):
+    async with busy(shared) if under_way else contextlib.nullcontext():
         tasks = start(shared, store.read, 20)
         await store.sent.wait()
         store.gate.set()
         assert await asyncio.gather(*tasks) == [0] * 20
-    assert store.reads == 1
-    assert shared.shared == 19
-
-
-async def test_a_burst_from_idle_makes_two_requests() -> None:
-    store, shared = Store(), SharedReads[int]()
-    tasks = start(shared, store.read, 20)
-    await store.sent.wait()
-    store.gate.set()
-    assert await asyncio.gather(*tasks) == [0] * 20
-    # The first read found nothing else running and went at once; the 19 others shared one.
-    assert store.reads == 2
-    assert shared.shared == 18
+    assert store.reads == requests
+    assert shared.shared == 20 - requests
 
 
 async def test_a_read_alone_is_sent_without_waiting_a_turn_of_the_loop() -> None:
