@@ -190,7 +190,9 @@ async def test_account_get_through_the_uipath_emulator_shares_requests() -> None
     gets: list[str] = []
 
     @web.middleware
-    async def count(request: web.Request, handler: Callable[..., Awaitable[web.StreamResponse]]):  # type: ignore[no-untyped-def]
+    async def count(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if request.method == "GET":
             gets.append(request.path)
         return await handler(request)
