@@ -186,6 +186,7 @@ class ProviderHTTP:
         self.provider = provider
         self.account = account
         self.base_url = base_url.rstrip("/")
+        self._where: dict[str, Any] = {"provider": provider, "account": account}  # for errors
         self.retry = RetryMiddleware(transport.settings.retry)
         self.auth = auth
         self.middlewares: tuple[Any, ...] = (
@@ -223,16 +224,14 @@ class ProviderHTTP:
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise ProviderUnavailable(
                 f"cannot reach {self.base_url}: {_describe(exc)}",
-                provider=self.provider,
-                account=self.account,
+                **self._where,
             ) from None
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             sent_blind = not (method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
             cls = OutcomeUnknown if sent_blind else ProviderUnavailable
             raise cls(
                 f"{method} {path} failed: {_describe(exc)}",
-                provider=self.provider,
-                account=self.account,
+                **self._where,
             ) from None
         finally:
             _IDEMPOTENT.reset(token)
@@ -241,8 +240,7 @@ class ProviderHTTP:
             if raw and body is _INVALID:
                 raise ProviderUnavailable(
                     f"{method} {path} answered {status} with invalid JSON",
-                    provider=self.provider,
-                    account=self.account,
+                    **self._where,
                 )
             return body
         retry_after = parse_retry_after(answer_headers.get("Retry-After"))
@@ -255,8 +253,7 @@ class ProviderHTTP:
         cls = (self._codes.get(code) if code is not None else None) or error_for_status(status)
         text = message or f"{method} {path} answered HTTP {status}"
         kwargs: dict[str, Any] = {
-            "provider": self.provider,
-            "account": self.account,
+            **self._where,
             "status": status,
             "code": code,
             "trace_id": trace_id,
