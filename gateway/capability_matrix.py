@@ -57,6 +57,8 @@ def render(classes: Sequence[type[Provider[Any]]]) -> str:
             [", ".join(sorted(c.server_filters)) or no for c in caps],
         ),
         _row("secret readable", [yes if c.reports_secret else no for c in caps]),
+        _row("secret set/unset readable", [yes if c.reports_secret_state else no for c in caps]),
+        _row("provider extras", [", ".join(sorted(c.extras)) or no for c in caps]),
     ]
     return "\n".join(lines) + "\n"
 

@@ -235,4 +235,6 @@ def capabilities_to_json(caps: Capabilities) -> dict[str, Any]:
         "atomic_update": caps.atomic_update,
         "server_filters": sorted(caps.server_filters),
         "reports_secret": caps.reports_secret,
+        "reports_secret_state": caps.reports_secret_state,
+        "extras": sorted(caps.extras),
     }

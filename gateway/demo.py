@@ -173,14 +173,14 @@ async def _seed(gw: Any, receiver: str) -> None:
             WebhookSpec(
                 name="policy-issued",
                 url=f"{receiver}/core/policies",
-                events={"policy.issue", "policy.cancel"},
+                events={"policy.quote.issue", "policy.cancellation.issue"},
                 headers={"X-Team": "underwriting"},
                 failure_handling=core_failures,
             ),
             WebhookSpec(
-                name="billing",
-                url=f"{receiver}/core/billing",
-                events={"invoice.generate", "payment.post"},
+                name="policy-status",
+                url=f"{receiver}/core/status",
+                events={"policy.cancellation.issue", "policy.status.update"},
             ),
         ],
     }

@@ -13,7 +13,9 @@
     ├── PermissionDenied         authenticated but not allowed (403)
     ├── RateLimited              the provider asked us to slow down (429); ``retry_after`` seconds
     └── ProviderUnavailable      the provider failed or could not be reached (5xx, timeouts)
-        └── OutcomeUnknown       a non-idempotent request was sent but its answer was lost
+        ├── ProviderError        its answer could not be read (not JSON, cut off, wrong shape)
+        ├── DeadlineExceeded     the call and its retries ran past the total deadline
+        └── OutcomeUnknown       a write was sent but whether it took effect cannot be told
 
 Errors that come from a provider keep what the provider said: ``provider`` (kind), ``account``,
 ``status`` (HTTP), ``code`` (the provider's own error code), ``message`` and ``trace_id``.
@@ -32,12 +34,14 @@ __all__ = [
     "AuthenticationFailed",
     "ConfigError",
     "Conflict",
+    "DeadlineExceeded",
     "FieldProblem",
     "GatewayError",
     "InvalidRequest",
     "NotFound",
     "OutcomeUnknown",
     "PermissionDenied",
+    "ProviderError",
     "ProviderUnavailable",
     "RateLimited",
     "Unsupported",
@@ -184,10 +188,24 @@ class ProviderUnavailable(GatewayError):
     http_status = 503
 
 
-class OutcomeUnknown(ProviderUnavailable):
-    """A non-idempotent request left but its answer was lost (timeout, dropped connection).
+class ProviderError(ProviderUnavailable):
+    """The provider answered, but with something the gateway cannot read: not JSON, cut off,
+    or JSON of the wrong shape (a missing or mistyped field). The message names what was wrong.
+    """
 
-    The gateway never resends such a request blindly; ``create`` looks the webhook up instead.
+
+class DeadlineExceeded(ProviderUnavailable):
+    """A provider call, retries included, ran past its total deadline (``http.total_timeout``)."""
+
+    http_status = 504
+
+
+class OutcomeUnknown(ProviderUnavailable):
+    """A write was sent but whether it took effect cannot be told (its answer was lost or
+    unreadable, and looking did not settle it).
+
+    The gateway never resends such a request blindly: ``create`` looks the webhook up and
+    ``update`` reads it back first; this error is raised only when that did not decide.
     """
 
     http_status = 504

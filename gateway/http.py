@@ -17,12 +17,26 @@ idempotent request once, at once, when a reused keep-alive connection turns out 
 as RFC 9112 section 9.3.1 allows; so the wire may see up to twice ``max_attempts`` requests.)
 A non-idempotent request whose answer was lost raises ``OutcomeUnknown`` rather than being sent
 again.
+
+Every call is bounded as a whole, retries included, by ``total_timeout`` (``read_timeout`` only
+bounds one socket read, so a provider dribbling a byte at a time could otherwise hold a call
+open indefinitely): ``DeadlineExceeded``, or ``OutcomeUnknown`` for a write. Answers are read
+up to ``max_response_bytes``; an answer that is not JSON or too large is a ``ProviderError``,
+one cut off is a lost answer (for a write the account client then reconciles: the write may
+have been applied).
+Provider error text is capped at ``MAX_ERROR_TEXT`` characters; the base URL and connection
+details of a failure go to the log, never into the error (which proxy clients see).
+
+Request bodies are encoded here, with orjson: a ``Secret`` in a body stays a ``Secret`` until
+this moment (so no adapter frame ever holds its value), and the encoder is as strict as the
+decoder (no unpaired surrogates; integers within 64 bits).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import random
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -37,8 +51,10 @@ from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
 from gateway.auth import BearerAuth, ClientCredentials, TokenSource
 from gateway.errors import (
+    DeadlineExceeded,
     GatewayError,
     OutcomeUnknown,
+    ProviderError,
     ProviderUnavailable,
     RateLimited,
     error_for_status,
@@ -54,7 +70,12 @@ __all__ = [
     "parse_retry_after",
 ]
 
+log = logging.getLogger("gateway.http")
+
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Longest provider error text passed on (longer text is cut and marked so).
+MAX_ERROR_TEXT = 2048
+_JSON_HEADERS = {"Content-Type": "application/json"}
 
 # Set by ProviderHTTP.request for the duration of one call: whether the adapter declared the
 # request idempotent (None: decide by method). Middlewares run in the caller's task, so they see it.
@@ -85,6 +106,12 @@ class HttpSettings:
 
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    #: Bound of one provider call as a whole, retries and token fetches included.
+    total_timeout: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    #: Largest provider answer read; a larger one is a ``ProviderError``.
+    max_response_bytes: int = attrs.field(
+        default=16 * 1024 * 1024, validator=attrs.validators.gt(0)
+    )
     max_connections: int = 100
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
 
@@ -209,49 +236,85 @@ class ProviderHTTP:
     ) -> Any:
         """Send one request; return the parsed JSON body (None if empty) or raise a typed error."""
         url = self.base_url + path
+        sent_blind = not (method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
+        data = None
+        if json_body is not None:
+            data = orjson.dumps(json_body, default=_reveal)
+            headers = {**_JSON_HEADERS, **(headers or {})}
+        settings = self._transport.settings
         token = _IDEMPOTENT.set(idempotent)
+        deadline = asyncio.timeout(settings.total_timeout)
         try:
-            async with self._transport.session.request(
-                method,
-                url,
-                params=params,
-                json=json_body,
-                headers=headers,
-                middlewares=self.middlewares,
-                ssl=self._ssl,
-            ) as resp:
-                status, raw, answer_headers = resp.status, await resp.read(), resp.headers
+            async with (
+                deadline,
+                self._transport.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    middlewares=self.middlewares,
+                    ssl=self._ssl,
+                ) as resp,
+            ):
+                status, answer_headers = resp.status, resp.headers
+                raw = await _read_limited(resp, settings.max_response_bytes)
+        except _TooLarge as exc:
+            raise self._unreadable(method, path, f"answered more than {exc.limit} bytes") from None
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            self._log_failure(method, path, exc)
             raise ProviderUnavailable(
-                f"cannot reach {self.base_url}: {_describe(exc)}",
+                f"cannot reach {self.provider} for account {self.account} "
+                f"({_kind_of_failure(exc)})",
                 **self._where,
             ) from None
-        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-            sent_blind = not (method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
-            cls = OutcomeUnknown if sent_blind else ProviderUnavailable
-            raise cls(
-                f"{method} {path} failed: {_describe(exc)}",
-                **self._where,
-            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._log_failure(method, path, exc)
+            if deadline.expired():
+                what = f"no answer within the total deadline of {settings.total_timeout:g} s"
+                cls: type[ProviderUnavailable] = OutcomeUnknown if sent_blind else DeadlineExceeded
+            else:
+                what = f"the answer was lost ({_kind_of_failure(exc)})"
+                cls = OutcomeUnknown if sent_blind else ProviderUnavailable
+            raise cls(f"{method} {_shown(path)}: {what}", **self._where) from None
         finally:
             _IDEMPOTENT.reset(token)
         body = _parse_json(raw)
         if status in ok:
             if raw and body is _INVALID:
-                raise ProviderUnavailable(
-                    f"{method} {path} answered {status} with invalid JSON",
-                    **self._where,
-                )
+                raise self._unreadable(method, path, f"answered {status} with invalid JSON")
             return body
         retry_after = parse_retry_after(answer_headers.get("Retry-After"))
         raise self._error(status, None if body is _INVALID else body, retry_after, method, path)
 
+    def unreadable(self, what: str) -> ProviderError:
+        """A ``ProviderError`` for an answer of the wrong shape (``what`` says how)."""
+        return ProviderError(f"{self.provider} answered {what}", **self._where)
+
+    def _unreadable(self, method: str, path: str, what: str) -> ProviderError:
+        # ProviderError for writes too: the account client reconciles a write whose answer it
+        # could not read, so the error says "unreadable", not merely "unknown".
+        return ProviderError(f"{method} {_shown(path)} {what}", **self._where)
+
+    def _log_failure(self, method: str, path: str, exc: BaseException) -> None:
+        log.warning(
+            "provider call failed",
+            extra={**self._where, "method": method, "url": self.base_url + path,
+                   "error": _describe(exc)},
+        )  # fmt: skip
+
     def _error(
         self, status: int, body: Any, retry_after: float | None, method: str, path: str
     ) -> GatewayError:
-        code, message, trace_id = self._read_error(status, body)
+        try:
+            code, message, trace_id = self._read_error(status, body)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            code, message, trace_id = None, None, None
+        code = code if isinstance(code, str | int) and not isinstance(code, bool) else None
+        message = _cap(message) if isinstance(message, str) and message else None
+        trace_id = _cap(trace_id, 200) if isinstance(trace_id, str) else None
         cls = (self._codes.get(code) if code is not None else None) or error_for_status(status)
-        text = message or f"{method} {path} answered HTTP {status}"
+        text = message or f"{method} {_shown(path)} answered HTTP {status}"
         kwargs: dict[str, Any] = {
             **self._where,
             "status": status,
@@ -264,6 +327,56 @@ class ProviderHTTP:
 
 
 _INVALID = object()
+
+
+class _TooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
+async def _read_limited(resp: ClientResponse, limit: int) -> bytes:
+    """The whole body, or ``_TooLarge`` as soon as it is known to exceed ``limit`` bytes."""
+    if resp.content_length is not None and resp.content_length > limit:
+        raise _TooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reveal(value: Any) -> Any:
+    """orjson's fallback: a ``Secret`` becomes its value here, at the last moment."""
+    if isinstance(value, Secret):
+        return value.reveal()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _cap(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    return text if len(text) <= limit else text[:limit] + " ... (cut)"
+
+
+def _shown(path: str) -> str:
+    """A request path as errors show it: short, and only the part after the base URL."""
+    return _cap(path, 200)
+
+
+def _kind_of_failure(exc: BaseException) -> str:
+    """What went wrong, without addresses or other detail that belongs in the log only."""
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return "connection refused or timed out"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the answer was cut off"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return "read timed out"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "the answer was not valid HTTP"
+    return type(exc).__name__
 
 
 def _parse_json(raw: bytes) -> Any:

@@ -31,12 +31,14 @@ __all__ = [
     "DEFAULT_TRIGGERS",
     "UNSET",
     "EventType",
+    "Extras",
     "FailureHandling",
     "Headers",
     "ListFilter",
     "PingResult",
     "RetryStrategy",
     "Secret",
+    "SecretState",
     "Unset",
     "Webhook",
     "WebhookChange",
@@ -44,6 +46,17 @@ __all__ = [
 ]
 
 MAX_URL_LENGTH: Final = 2000
+#: The most names one request may list in a set field (events, header names) and the most
+#: values one header may carry: beyond them the request is refused, not processed.
+MAX_LIST_LENGTH: Final = 256
+MAX_HEADER_VALUES: Final = 32
+#: Longest name, description, header value or event name accepted (what the providers store).
+MAX_TEXT_LENGTH: Final = 2000
+#: Largest retry interval accepted (seconds; Enterprise Core stores a 32-bit int).
+MAX_INTERVAL: Final = 2**31 - 1
+#: The states of a webhook's secret as read: the provider said it has one (or returned it), said
+#: it has none, or does not say (it never returns the secret nor whether there is one).
+SecretState = Literal["set", "unset", "unknown"]
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 header field name
 _STATUS_TRIGGER = re.compile(r"^[1-5][0-9][0-9]$")
 
@@ -88,6 +101,14 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("Secret values are not pickled")
+
+    # Immutable: a copy is the object itself (so ``copy.deepcopy`` of a webhook works without
+    # the value ever passing through pickling).
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
 
 
 class Headers(Mapping[str, tuple[str, ...]]):
@@ -155,6 +176,44 @@ def _name_set(value: Iterable[str] | str) -> frozenset[str]:
     return frozenset((value,) if isinstance(value, str) else value)
 
 
+class Extras(Mapping[str, str]):
+    """An immutable, hashable ``name -> value`` map of provider-only settings."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        self._items = dict(items or {})
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Extras({self._items!r})"
+
+
+NO_EXTRAS: Final = Extras()
+
+
+def _extras(value: Mapping[str, str] | None) -> Extras:
+    if isinstance(value, Extras):
+        return value
+    return Extras(value) if value else NO_EXTRAS
+
+
 def _headers(value: Mapping[str, str | Iterable[str]] | None) -> Headers:
     if isinstance(value, Headers):
         return value
@@ -219,6 +278,14 @@ class Webhook:
     failure_handling: FailureHandling | None = None
     provider: str = ""
     account: str = ""
+    #: Whether the webhook has a secret, as far as the provider tells; ``secret`` holds the
+    #: value only where the provider returns it. Derived from ``secret`` unless an adapter knows
+    #: better (a provider that stores a secret but shows only that one is set).
+    secret_state: SecretState = attrs.field(
+        default=attrs.Factory(lambda self: "set" if self.secret else "unset", takes_self=True)
+    )
+    #: Provider-only settings (e.g. Enterprise Core's endpoint ``tag``), by the provider's name.
+    extras: Extras = attrs.field(default=NO_EXTRAS, converter=_extras)
 
 
 @attrs.frozen(kw_only=True)
@@ -235,11 +302,14 @@ class WebhookSpec:
     headers: Headers = attrs.field(default=NO_HEADERS, converter=_headers)
     allow_insecure_ssl: bool = False
     failure_handling: FailureHandling | None = None
+    extras: Extras = attrs.field(default=NO_EXTRAS, converter=_extras)
 
     def __attrs_post_init__(self) -> None:
         problems = [*_name_problems(self.name, "name"), *_url_problems(self.url, "url")]
+        problems += _description_problems(self.description, "description")
         problems += _event_problems(self.events, "events")
         problems += _header_problems(self.headers, "headers")
+        problems += _extras_problems(self.extras, "extras")
         _raise(problems)
 
     def set_fields(self) -> frozenset[str]:
@@ -248,13 +318,18 @@ class WebhookSpec:
         return frozenset(
             f.name
             for f in attrs.fields(WebhookSpec)
-            if f.name not in ("name", "url") and getattr(self, f.name) != getattr(defaults, f.name)
+            if f.name not in ("name", "url", "extras")
+            and getattr(self, f.name) != getattr(defaults, f.name)
         )
 
     def to_webhook(self, id: str, *, provider: str = "", account: str = "") -> Webhook:
         """The webhook this spec describes, as a provider storing every field would report it."""
         values = attrs.asdict(self, recurse=False)
         return Webhook(id=id, provider=provider, account=account, **values)
+
+    def extra_paths(self) -> dict[str, str]:
+        """``{"extras.tag": "tag", ...}``: each provider extra this spec sets, by its path."""
+        return {f"extras.{k}": k for k in self.extras}
 
 
 #: The scalar fields a ``WebhookChange`` may set; each keeps its value while ``UNSET``.
@@ -290,6 +365,8 @@ class WebhookChange:
     remove_events: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
     add_headers: Headers = attrs.field(default=NO_HEADERS, converter=_headers)
     remove_headers: frozenset[str] = attrs.field(default=frozenset(), converter=_name_set)
+    #: New values of provider extras (the others keep theirs).
+    extras: Extras = attrs.field(default=NO_EXTRAS, converter=_extras)
 
     def __attrs_post_init__(self) -> None:
         problems: list[FieldProblem] = []
@@ -297,6 +374,9 @@ class WebhookChange:
             problems += _name_problems(self.name, "name")
         if self.url is not UNSET:
             problems += _url_problems(self.url, "url")
+        if self.description is not UNSET:
+            problems += _description_problems(self.description, "description")
+        problems += _extras_problems(self.extras, "extras")
         problems += _event_problems(self.add_events, "add_events")
         problems += _event_problems(self.remove_events, "remove_events")
         problems += _header_problems(self.add_headers, "add_headers")
@@ -313,6 +393,7 @@ class WebhookChange:
         for path in ("add_events", "remove_events", "add_headers", "remove_headers"):
             if getattr(self, path):
                 paths[path] = path.partition("_")[2]
+        paths |= {f"extras.{k}": f"extras.{k}" for k in self.extras}
         return paths
 
     def touched_fields(self) -> frozenset[str]:
@@ -326,6 +407,10 @@ class WebhookChange:
     def apply(self, webhook: Webhook) -> Webhook:
         """The webhook after this change: removals first, then additions. Pure."""
         updates: dict[str, Any] = {f: getattr(self, f) for f in self.set_fields()}
+        if "secret" in updates:
+            updates["secret_state"] = "set" if updates["secret"] else "unset"
+        if self.extras:
+            updates["extras"] = {**webhook.extras, **self.extras}
         if self.add_events or self.remove_events:
             updates["events"] = (webhook.events - self.remove_events) | self.add_events
         if self.add_headers or self.remove_headers:
@@ -382,27 +467,91 @@ def _raise(problems: list[FieldProblem]) -> None:
         raise InvalidRequest(problems=problems)
 
 
+def text_problem(value: str, *, limit: int = MAX_TEXT_LENGTH) -> str | None:
+    """What makes ``value`` unfit to store and read back, or None.
+
+    Control characters (NUL, line breaks, ...) and unpaired surrogates are refused everywhere:
+    a provider that stored one answers with text no strict JSON reader accepts, and every later
+    list of the account would fail on it.
+    """
+    if len(value) > limit:
+        return f"must be at most {limit} characters, got {len(value)}"
+    for i, c in enumerate(value):
+        code = ord(c)
+        if code < 0x20 or 0x7F <= code < 0xA0:
+            return f"must not contain control characters (U+{code:04X} at {i})"
+        if 0xD800 <= code <= 0xDFFF:
+            return f"must not contain an unpaired surrogate (U+{code:04X} at {i})"
+    return None
+
+
 def _name_problems(value: object, path: str) -> list[FieldProblem]:
     if not isinstance(value, str):
         return [FieldProblem(path, f"must be a string, not {type(value).__name__}")]
     if not value.strip():
         return [FieldProblem(path, "must not be empty")]
+    problem = text_problem(value)
+    return [FieldProblem(path, problem)] if problem else []
+
+
+def _description_problems(value: object, path: str) -> list[FieldProblem]:
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [FieldProblem(path, f"must be a string, not {type(value).__name__}")]
+    problem = text_problem(value.replace("\n", " ").replace("\t", " "))  # line breaks are fine
+    return [FieldProblem(path, problem)] if problem else []
+
+
+def _too_many(
+    values: Iterable[object], path: str, limit: int = MAX_LIST_LENGTH
+) -> list[FieldProblem]:
+    count = sum(1 for _ in values)
+    if count > limit:
+        return [FieldProblem(path, f"lists {count} items; at most {limit} are accepted")]
     return []
 
 
 def _name_problems_each(values: Iterable[object], path: str) -> list[FieldProblem]:
+    values = list(values)
+    too_many = _too_many(values, path)
+    if too_many:
+        return too_many
     return [
         p for i, v in enumerate(sorted(values, key=str)) for p in _name_problems(v, f"{path}.{i}")
     ]
 
 
+def event_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an event name (empty, spaces, control characters), or None."""
+    if not name:
+        return "must not be empty"
+    if any(c.isspace() for c in name):
+        return f"event name {name[:64]!r} contains white space"
+    return text_problem(name, limit=256)
+
+
 def _event_problems(events: frozenset[str], path: str) -> list[FieldProblem]:
-    problems = _name_problems_each(events, path)
-    problems += [
-        FieldProblem(path, f"event name {e!r} has leading or trailing spaces")
-        for e in events
-        if isinstance(e, str) and e.strip() and e != e.strip()
-    ]
+    too_many = _too_many(events, path)
+    if too_many:
+        return too_many
+    problems = []
+    for i, e in enumerate(sorted(events, key=str)):
+        problem = event_name_problem(e) if isinstance(e, str) else "must be a string"
+        if problem:
+            problems.append(FieldProblem(f"{path}.{i}", problem))
+    return problems
+
+
+def _extras_problems(extras: Mapping[str, str], path: str) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    for key, value in extras.items():
+        if not isinstance(value, str):
+            problems.append(FieldProblem(f"{path}.{key}", "must be a string"))
+            continue
+        problem = text_problem(value)
+        if problem:
+            problems.append(FieldProblem(f"{path}.{key}", problem))
     return problems
 
 
@@ -415,6 +564,9 @@ def _url_problems(value: object, path: str) -> list[FieldProblem]:
         ]
     if any(c.isspace() for c in value):
         return [FieldProblem(path, "must not contain white space")]
+    problem = text_problem(value)
+    if problem:
+        return [FieldProblem(path, problem)]
     try:
         url = URL(value)
     except ValueError as exc:
@@ -427,16 +579,27 @@ def _url_problems(value: object, path: str) -> list[FieldProblem]:
 
 
 def _header_problems(headers: Headers, path: str) -> list[FieldProblem]:
-    problems: list[FieldProblem] = []
+    problems = _too_many(headers, path)
+    if problems:
+        return problems
     for name, values in headers.items():
-        if not isinstance(name, str) or not _TOKEN.match(name):
-            problems.append(FieldProblem(f"{path}.{name}", "is not a valid HTTP header name"))
+        if not isinstance(name, str) or len(name) > 256 or not _TOKEN.match(name):
+            shown = name[:64] if isinstance(name, str) else repr(name)
+            problems.append(FieldProblem(f"{path}.{shown}", "is not a valid HTTP header name"))
+            continue
+        if len(values) > MAX_HEADER_VALUES:
+            problems.append(
+                FieldProblem(f"{path}.{name}", f"at most {MAX_HEADER_VALUES} values are accepted")
+            )
             continue
         for i, value in enumerate(values):
-            if not isinstance(value, str) or "\r" in value or "\n" in value or "\0" in value:
-                problems.append(
-                    FieldProblem(f"{path}.{name}.{i}", "must be a string without line breaks")
-                )
+            if not isinstance(value, str):
+                problems.append(FieldProblem(f"{path}.{name}.{i}", "must be a string"))
+                continue
+            # Header values may hold a tab (RFC 9110 allows HTAB), never another control.
+            problem = text_problem(value.replace("\t", " "), limit=8192)
+            if problem:
+                problems.append(FieldProblem(f"{path}.{name}.{i}", problem))
     return problems
 
 
@@ -460,8 +623,10 @@ def failure_handling_problems(fh: FailureHandling, path: str = "") -> list[Field
             )
         if not 1 <= rs.attempts <= 10:
             problems.append(FieldProblem(f"{path}retry_strategy.attempts", "must be from 1 to 10"))
-        if rs.interval < 0:
-            problems.append(FieldProblem(f"{path}retry_strategy.interval", "must not be negative"))
+        if not 0 <= rs.interval <= MAX_INTERVAL:
+            problems.append(
+                FieldProblem(f"{path}retry_strategy.interval", f"must be from 0 to {MAX_INTERVAL}")
+            )
     if fh.alert_endpoint is not None:
         problems += _url_problems(fh.alert_endpoint, f"{path}alert_endpoint")
     return problems

@@ -18,14 +18,23 @@ from the account client (``account.ex_list_diverted(...)``).
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
 import attrs
 
-from gateway.errors import FieldProblem, InvalidRequest, Unsupported
+from gateway.answers import UnreadableRecord
+from gateway.errors import FieldProblem, InvalidRequest, ProviderError, Unsupported
 from gateway.http import Transport
-from gateway.model import EventType, ListFilter, PingResult, Webhook, WebhookChange, WebhookSpec
+from gateway.model import (
+    EventType,
+    ListFilter,
+    PingResult,
+    Webhook,
+    WebhookChange,
+    WebhookSpec,
+    text_problem,
+)
 
 __all__ = ["OPERATIONS", "OPTIONAL_FIELDS", "Capabilities", "Provider"]
 
@@ -65,6 +74,9 @@ class Capabilities:
     adapter reads, applies and writes, and the gateway serializes updates of one webhook.
     ``server_filters``: the list filters the provider applies itself (the rest are applied locally).
     ``reports_secret``: whether the provider returns the stored secret when read.
+    ``reports_secret_state``: whether a read at least tells if a secret is set (when False,
+    ``Webhook.secret_state`` reads ``"unknown"``).
+    ``extras``: the provider-only settings it stores (``Webhook.extras`` keys, e.g. ``tag``).
     ``operations``: derived from the methods the adapter overrides; do not set it by hand.
     """
 
@@ -74,6 +86,8 @@ class Capabilities:
     atomic_update: bool = False
     server_filters: frozenset[str] = frozenset()
     reports_secret: bool = False
+    reports_secret_state: bool = True
+    extras: frozenset[str] = frozenset()
     operations: frozenset[str] = frozenset()
 
     def __attrs_post_init__(self) -> None:
@@ -106,6 +120,11 @@ class Provider(Generic[S]):
         self.settings = settings
         self.transport = transport
 
+    #: Whether ``event_types`` is the whole list of names the account can subscribe to. When
+    #: False (a provider whose tenants define events of their own), a name outside it is
+    #: accepted as written, with a warning in the log.
+    strict_events: bool = True
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} account={self.account!r}>"
 
@@ -114,11 +133,12 @@ class Provider(Generic[S]):
 
     # -- the standard API --------------------------------------------------------------------
 
-    def list(self, filter: ListFilter) -> AsyncIterator[Webhook]:
+    def list(self, filter: ListFilter) -> AsyncIterator[Webhook | UnreadableRecord]:
         """Every webhook, paging hidden inside; applies what it can of ``filter`` server-side.
 
         The account client filters the results again, so a provider may ignore what it cannot
-        express. Implement as an async generator that yields as pages arrive.
+        express. Implement as an async generator that yields as pages arrive; a record that
+        cannot be read is yielded as an ``UnreadableRecord`` (``read_each``), not raised.
         """
         raise self.unsupported("list")
 
@@ -162,7 +182,48 @@ class Provider(Generic[S]):
             "token_fetches": getattr(tokens, "fetches", 0),
         }
 
+    # -- ids ---------------------------------------------------------------------------------
+
+    def canonical_id(self, id: str) -> str:
+        """The one spelling of ``id`` this provider means by it; ``InvalidRequest`` when ``id``
+        cannot name a webhook at all.
+
+        Locks and shared reads key on it, so two spellings of one webhook (UiPath ``7`` and
+        ``007``) can never take two locks. The base refuses what no provider's id may be:
+        empty, ``.``/``..`` (dot segments a URL library would resolve to another resource),
+        surrounding white space, control characters. Adapters narrow it further.
+        """
+        if not isinstance(id, str) or not id:
+            raise InvalidRequest.at("id", "must be a non-empty string", provider=self.kind)
+        if id in (".", ".."):
+            raise InvalidRequest.at("id", f"{id!r} is not an id", provider=self.kind)
+        if id != id.strip():
+            raise InvalidRequest.at(
+                "id", "must not begin or end with white space", provider=self.kind
+            )
+        problem = text_problem(id, limit=256)
+        if problem:
+            raise InvalidRequest.at("id", problem, provider=self.kind)
+        return id
+
     # -- helpers for adapters ----------------------------------------------------------------
+
+    def read_each(
+        self, items: Iterable[Any], parse: Callable[[Any], Webhook], id_key: str
+    ) -> Iterator[Webhook | UnreadableRecord]:
+        """``parse`` each record of a list page; one that cannot be read becomes an
+        ``UnreadableRecord`` (with its ``id_key`` value, where it has one) and the rest go on."""
+        for item in items:
+            try:
+                yield parse(item)
+            except ProviderError as exc:
+                raw_id = item.get(id_key) if isinstance(item, Mapping) else None
+                yield UnreadableRecord(
+                    id=None if raw_id is None else str(raw_id)[:100],
+                    problem=exc.message,
+                    provider=self.kind,
+                    account=self.account,
+                )
 
     def check_event_count(self, events: frozenset[str], all_events: bool, path: str) -> None:
         """Raise ``InvalidRequest`` when ``events`` breaks this provider's per-webhook limits."""

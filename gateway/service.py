@@ -10,15 +10,20 @@ client a service uses.
 ``Account`` applies the rules every provider shares, before any network write:
 
 * a setting the provider cannot store is rejected with its field path, never dropped;
+* ids are canonicalized by the adapter first (``Provider.canonical_id``): locks and shared reads
+  key on the one spelling, and an id that can name nothing is refused before any request;
 * event names are matched case-insensitively against the provider's catalog (fetched once, then
   cached; ``event_types(refresh=True)`` refetches) and passed on in the provider's spelling;
-  an unknown name is rejected, naming close matches and the valid names;
+  an unknown name is rejected, naming a few close matches and where the catalog is (or, where
+  tenants define events of their own, passed on as written with a warning in the log);
 * the per-webhook event-count limits of the provider hold;
 * reads of one webhook that start together share one provider request, never a stale answer
   (``gateway.collapse``);
 * updates of one webhook are serialized when the provider can only replace whole records, so
   concurrent changes are not lost;
-* a create whose answer was lost is reconciled by looking the webhook up, never by resending.
+* a write whose answer was lost or unreadable is reconciled, never resent: a create by looking
+  the webhook up, an update or delete by reading it back; ``OutcomeUnknown`` when that cannot
+  decide.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import difflib
+import logging
 import os
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -33,9 +39,20 @@ from typing import Any
 
 import attrs
 
+from gateway.answers import UnreadableRecord
 from gateway.collapse import SharedReads
 from gateway.config import AccountConfig, GatewayConfig, load_config
-from gateway.errors import FieldProblem, InvalidRequest, NotFound, OutcomeUnknown
+from gateway.errors import (
+    DeadlineExceeded,
+    FieldProblem,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    OutcomeUnknown,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+)
 from gateway.http import Transport
 from gateway.model import (
     EventType,
@@ -48,7 +65,9 @@ from gateway.model import (
 from gateway.provider import Capabilities, Provider
 from gateway.registry import Registry, default_registry
 
-__all__ = ["Account", "AccountInfo", "Gateway"]
+__all__ = ["Account", "AccountInfo", "Gateway", "Listing", "change_shows_in"]
+
+log = logging.getLogger("gateway.account")
 
 
 @attrs.frozen(kw_only=True)
@@ -75,6 +94,8 @@ class Account:
         self._update_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._where: dict[str, Any] = {"provider": self.kind, "account": name}
+        self.unreadable_records = 0  # records skipped by lists because they could not be read
 
     def __repr__(self) -> str:
         return f"<Account {self.name!r} ({self.kind})>"
@@ -84,6 +105,10 @@ class Account:
         if name.startswith("ex_"):
             return getattr(self.provider, name)
         raise AttributeError(name)
+
+    def has_extra(self, name: str) -> bool:
+        """Whether the provider offers the extra ``ex_{name}``."""
+        return callable(getattr(self.provider, f"ex_{name}", None))
 
     @property
     def shared_reads(self) -> int:
@@ -99,9 +124,13 @@ class Account:
             capabilities=self.capabilities,
         )
 
+    def canonical_id(self, id: str) -> str:
+        """The provider's one spelling of ``id`` (``InvalidRequest`` if it can name nothing)."""
+        return self.provider.canonical_id(id)
+
     # -- reads -------------------------------------------------------------------------------
 
-    async def list(
+    def list(
         self,
         *,
         enabled: bool | None = None,
@@ -109,18 +138,18 @@ class Account:
         event: str | None = None,
         name: str | None = None,
         url: str | None = None,
-    ) -> AsyncIterator[Webhook]:
-        """Every webhook matching all given filters, yielded as the provider's pages arrive."""
-        if event is not None:
-            (event,) = await self._canonical_events([event], "event")
-        flt = ListFilter(enabled=enabled, suspended=suspended, event=event, name=name, url=url)
-        async for webhook in self.provider.list(flt):
-            if flt.matches(webhook):
-                yield webhook
+    ) -> Listing:
+        """Every webhook matching all given filters, yielded as the provider's pages arrive.
+
+        A record the provider sent but that cannot be read does not end the list: it is
+        logged, counted and kept in the listing's ``unreadable``, and the rest are yielded.
+        """
+        return Listing(self, ListFilter(enabled=enabled, suspended=suspended, event=event,
+                                        name=name, url=url))  # fmt: skip
 
     async def get(self, id: str) -> Webhook:
         """The webhook ``id``; concurrent reads of it share a request (``gateway.collapse``)."""
-        id = _check_id(id)
+        id = self.canonical_id(id)
         return await self._reads.run(id, lambda: self.provider.get(id))
 
     async def event_types(self, *, refresh: bool = False) -> builtins.list[EventType]:
@@ -130,18 +159,25 @@ class Account:
     # -- writes ------------------------------------------------------------------------------
 
     async def create(self, spec: WebhookSpec) -> Webhook:
-        self._reject_unstorable({f: f for f in spec.set_fields()})
+        self._reject_unstorable({f: f for f in spec.set_fields()} | spec.extra_paths())
         events = await self._canonical_events(spec.events, "events")
         self.provider.check_event_count(frozenset(events), spec.all_events, "events")
         spec = attrs.evolve(spec, events=events)
         try:
             return await self.provider.create(spec)
-        except OutcomeUnknown as lost:
+        except (OutcomeUnknown, ProviderError) as lost:
+            # Sent, but the answer was lost or unreadable: look instead of sending it again.
             return await self._reconcile_create(spec, lost)
 
     async def update(self, id: str, change: WebhookChange) -> Webhook:
-        """Apply ``change``; the result equals ``change.apply`` on the webhook as it was."""
-        id = _check_id(id)
+        """Apply ``change``; the result equals ``change.apply`` on the webhook as it was.
+
+        When the provider's answer is lost or unreadable, or it failed in a way that does not
+        prove the write was refused, the webhook is read back: if the change shows, the update
+        succeeded; if it plainly does not, the original error stands; if the read cannot tell
+        (a new secret the provider does not return), ``OutcomeUnknown`` says so.
+        """
+        id = self.canonical_id(id)
         self._reject_unstorable(change.touched_paths())
         add = await self._canonical_events(change.add_events, "add_events")
         remove = await self._canonical_events(change.remove_events, "remove_events")
@@ -154,27 +190,76 @@ class Account:
         if change.is_empty:
             return await self.provider.get(id)
         if self.capabilities.atomic_update:
-            return await self.provider.update(id, change)
+            return await self._update(id, change)
         lock = self._update_locks.get(id)
         if lock is None:
             lock = self._update_locks[id] = asyncio.Lock()
         async with lock:
+            return await self._update(id, change)
+
+    async def _update(self, id: str, change: WebhookChange) -> Webhook:
+        try:
             return await self.provider.update(id, change)
+        except (ProviderUnavailable, RateLimited) as failed:
+            if not _maybe_applied(failed):
+                raise
+            try:
+                current = await self.provider.get(id)
+            except GatewayError:
+                raise _unknown(
+                    failed,
+                    f"update of {id}: {failed.message}; reading it back "
+                    "failed too, so whether the change took effect is unknown",
+                    self._where,
+                ) from None
+            applied = change_shows_in(change, current)
+            if applied is True:
+                log.info(
+                    "update confirmed by reading back",
+                    extra={**self._where, "id": id, "error": type(failed).__name__},
+                )
+                return current
+            if applied is False:
+                raise
+            raise _unknown(
+                failed,
+                f"update of {id}: {failed.message}; the webhook was read back but its secret "
+                "is not readable, so whether the new secret took effect is unknown",
+                self._where,
+            ) from None
 
     async def delete(self, id: str) -> None:
-        await self.provider.delete(_check_id(id))
+        id = self.canonical_id(id)
+        try:
+            await self.provider.delete(id)
+        except (ProviderUnavailable, RateLimited) as failed:
+            if not _maybe_applied(failed):
+                raise
+            try:
+                await self.provider.get(id)
+            except NotFound:
+                return  # it is gone: the delete took effect
+            except GatewayError:
+                raise _unknown(
+                    failed,
+                    f"delete of {id}: {failed.message}; reading it back "
+                    "failed too, so whether it was deleted is unknown",
+                    self._where,
+                ) from None
+            raise
 
     async def ping(self, id: str) -> PingResult:
-        return await self.provider.ping(_check_id(id))
+        return await self.provider.ping(self.canonical_id(id))
 
     async def unsuspend(self, id: str) -> None:
-        await self.provider.unsuspend(_check_id(id))
+        await self.provider.unsuspend(self.canonical_id(id))
 
     # -- shared rules ------------------------------------------------------------------------
 
     def _reject_unstorable(self, paths: Mapping[str, str]) -> None:
         """Reject input whose ``{path: model field}`` names a field the provider cannot store."""
         stored = self.capabilities.fields | {"name", "url", "events"}
+        stored |= {f"extras.{k}" for k in self.capabilities.extras}
         problems = [
             FieldProblem(
                 path, f"{self.kind} cannot store {field}; remove it (it would otherwise be lost)"
@@ -183,7 +268,7 @@ class Account:
             if field not in stored
         ]
         if problems:
-            raise InvalidRequest(problems=problems, provider=self.kind, account=self.name)
+            raise InvalidRequest(problems=problems, **self._where)
 
     async def _load_catalog(self, refresh: bool = False) -> dict[str, EventType]:
         if self._catalog is not None and not refresh:
@@ -195,59 +280,172 @@ class Account:
             return self._catalog
 
     async def _canonical_events(self, names: Iterable[str], path: str) -> frozenset[str]:
-        names = list(names)
+        """``names`` in the catalog's spelling; unknown ones refused (a strict catalog) or
+        passed on as written with a warning (a provider whose tenants add events).
+
+        However many names are unknown, the answer stays small: one problem for the field,
+        naming at most ``SHOWN_UNKNOWN`` of them with close matches, and a count of the rest.
+        """
+        names = sorted(names)
         if not names:
             return frozenset()
         catalog = await self._load_catalog()
-        problems = []
         canonical = set()
-        for name in sorted(names):
+        unknown = []
+        for name in names:
             known = catalog.get(name.casefold())
             if known is not None:
                 canonical.add(known.name)
-                continue
-            valid = sorted(t.name for t in catalog.values())
-            close = difflib.get_close_matches(name.casefold(), list(catalog), n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(catalog[c].name for c in close)}?" if close else ""
-            problems.append(
-                FieldProblem(
-                    path, f"unknown event {name!r}{hint} (valid: {', '.join(valid) or 'none'})"
-                )
+            else:
+                unknown.append(name)
+        if not unknown:
+            return frozenset(canonical)
+        if not self.provider.strict_events:
+            log.warning(
+                "event names outside the known catalog are passed on as written",
+                extra={**self._where, "events": unknown[:SHOWN_UNKNOWN], "count": len(unknown)},
             )
-        if problems:
-            raise InvalidRequest(problems=problems, provider=self.kind, account=self.name)
-        return frozenset(canonical)
+            return frozenset(canonical | set(unknown))
+        raise InvalidRequest(problems=[self._unknown_events(unknown, catalog, path)],
+                             **self._where)  # fmt: skip
 
-    async def _reconcile_create(self, spec: WebhookSpec, lost: OutcomeUnknown) -> Webhook:
+    def _unknown_events(
+        self, unknown: builtins.list[str], catalog: Mapping[str, EventType], path: str
+    ) -> FieldProblem:
+        shown = []
+        for name in unknown[:SHOWN_UNKNOWN]:
+            # difflib's work grows with both lengths: only short names are compared
+            close = (
+                difflib.get_close_matches(name.casefold(), builtins.list(catalog), n=2, cutoff=0.6)
+                if len(name) <= 100
+                else []
+            )
+            hint = (
+                f" (did you mean {' or '.join(catalog[c].name for c in close)}?)" if close else ""
+            )
+            shown.append(f"{name[:100]!r}{hint}")
+        rest = len(unknown) - len(shown)
+        more = f" and {rest} more" if rest else ""
+        return FieldProblem(
+            path,
+            f"unknown event{'s' if len(unknown) > 1 else ''} {', '.join(shown)}{more}; "
+            f"the {len(catalog)} valid names are listed by "
+            f"GET /v1/accounts/{self.name}/event-types (or `webhook-gateway event-types "
+            f"{self.name}`)",
+        )
+
+    async def _reconcile_create(self, spec: WebhookSpec, lost: GatewayError) -> Webhook:
         """The create's answer was lost: find what it made, instead of sending it again."""
         try:
             found = [
                 wh
-                async for wh in self.provider.list(ListFilter(name=spec.name, url=spec.url))
-                if wh.name == spec.name and wh.url == spec.url and wh.events == spec.events
+                async for wh in self.list(name=spec.name, url=spec.url)
+                if wh.events == spec.events
             ]
         except Exception:
-            raise lost from None
+            raise _unknown(
+                lost,
+                f"create of {spec.name!r}: {lost.message}; looking it up "
+                "failed too, so whether it was created is unknown",
+                self._where,
+            ) from None
         if len(found) == 1:
+            log.info("create reconciled by looking it up", extra={**self._where, "id": found[0].id})
             return found[0]
-        where: dict[str, Any] = {"provider": self.kind, "account": self.name}
         if not found:
             raise OutcomeUnknown(
                 f"create of {spec.name!r}: the answer was lost and no such webhook exists now; "
                 "it is safe to try again",
-                **where,
+                **self._where,
             ) from None
         ids = ", ".join(wh.id for wh in found)
         raise OutcomeUnknown(
             f"create of {spec.name!r}: the answer was lost and several webhooks match ({ids})",
-            **where,
+            **self._where,
         ) from None
 
 
-def _check_id(id: str) -> str:
-    if not isinstance(id, str) or not id.strip():
-        raise InvalidRequest.at("id", "must be a non-empty string")
-    return id
+class Listing:
+    """The webhooks of one ``Account.list`` call: an async iterator of ``Webhook``.
+
+    ``unreadable`` collects the records the provider sent that could not be read (each an
+    ``UnreadableRecord`` saying why), so a caller can report them beside the rest.
+    """
+
+    def __init__(self, account: Account, flt: ListFilter) -> None:
+        self._account = account
+        self._filter = flt
+        self._source: AsyncIterator[Webhook | UnreadableRecord] | None = None
+        self.unreadable: builtins.list[UnreadableRecord] = []
+
+    def __aiter__(self) -> Listing:
+        return self
+
+    async def __anext__(self) -> Webhook:
+        if self._source is None:
+            self._source = self._records()
+        while True:
+            record = await anext(self._source)
+            if isinstance(record, UnreadableRecord):
+                self._skip(record)
+            elif self._filter.matches(record):
+                return record
+
+    async def _records(self) -> AsyncIterator[Webhook | UnreadableRecord]:
+        flt = self._filter
+        if flt.event is not None:
+            (event,) = await self._account._canonical_events([flt.event], "event")
+            flt = self._filter = attrs.evolve(flt, event=event)
+        async for record in self._account.provider.list(flt):
+            yield record
+
+    def _skip(self, record: UnreadableRecord) -> None:
+        self.unreadable.append(record)
+        self._account.unreadable_records += 1
+        log.warning(
+            "a listed record could not be read; the list goes on without it",
+            extra={**self._account._where, "id": record.id, "problem": record.problem},
+        )
+
+    async def aclose(self) -> None:
+        if self._source is not None:
+            await self._source.aclose()  # type: ignore[attr-defined]
+
+
+#: How many unknown event names one problem names (the rest are counted).
+SHOWN_UNKNOWN = 5
+
+
+def _maybe_applied(error: GatewayError) -> bool:
+    """Whether a failed write may still have taken effect at the provider.
+
+    Not when nothing was sent (no status: connection refused) or the provider's answer says it
+    refused; yes when the answer was lost, unreadable, a 5xx, or a 429 after earlier attempts.
+    """
+    if isinstance(error, OutcomeUnknown | ProviderError | DeadlineExceeded):
+        return True
+    return error.status is not None and (error.status >= 500 or error.status == 429)
+
+
+def _unknown(cause: GatewayError, message: str, where: Mapping[str, Any]) -> OutcomeUnknown:
+    return OutcomeUnknown(message, **where, status=cause.status, trace_id=cause.trace_id)
+
+
+def change_shows_in(change: WebhookChange, webhook: Webhook) -> bool | None:
+    """Whether everything ``change`` sets is true of ``webhook`` (None: cannot tell).
+
+    ``apply`` is idempotent, so a webhook the change has reached is its own result. A secret
+    the provider does not return cannot be compared: if that is the only doubt, None.
+    """
+    expected = change.apply(webhook)
+    if "secret" not in change.set_fields() or webhook.secret is not None:
+        return expected == webhook
+    rest_equal = attrs.evolve(expected, secret=None, secret_state=webhook.secret_state) == webhook
+    if not rest_equal:
+        return False
+    if expected.secret_state != webhook.secret_state:
+        return False
+    return None if expected.secret_state == "set" else True  # noqa: S105 - a state
 
 
 class Gateway:

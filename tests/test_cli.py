@@ -71,7 +71,7 @@ def test_bad_input_exits_2_with_the_field_path(
         "--url", "https://h.example.com", "--event", "job.complete",
     )  # fmt: skip
     assert (code, out) == (2, "")
-    assert "events: unknown event 'job.complete'; did you mean job.completed" in err
+    assert "events: unknown event 'job.complete' (did you mean job.completed" in err
 
 
 def test_provider_refusal_exits_1(config: str, capsys: pytest.CaptureFixture[str]) -> None:

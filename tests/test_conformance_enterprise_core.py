@@ -34,7 +34,7 @@ class TestEnterpriseCoreConformance(ProviderConformance):
             receiver.status = 200
 
         return ConformanceSetup(
-            events=("policy.issue", "quote.create", "invoice.generate"),
+            events=("policy.quote.issue", "policy.quote.create", "policy.cancellation.issue"),
             missing_id="01ARZ3NDEKTSV4RRFFQ69G5FAV",
             page_size=PAGE_SIZE,
             receiver=receiver.url,

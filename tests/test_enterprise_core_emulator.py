@@ -29,25 +29,25 @@ async def account(enterprise_core: EnterpriseCoreHarness) -> AsyncIterator[Accou
 
 
 def spec(url: str, **kw: Any) -> WebhookSpec:
-    values: dict[str, Any] = {"name": "policies", "url": url, "events": {"policy.issue"}}
+    values: dict[str, Any] = {"name": "policies", "url": url, "events": {"policy.quote.issue"}}
     return WebhookSpec(**(values | kw))
 
 
 async def test_an_item_in_both_add_and_remove_stays(account: Account) -> None:
     made = await account.create(
-        spec("https://h.example.com/a", events={"policy.issue", "quote.create"},
+        spec("https://h.example.com/a", events={"policy.quote.issue", "policy.quote.create"},
              headers={"X-A": "1", "X-B": "2"},
              failure_handling=FailureHandling(triggers={"5xx", "timeout"}, divert=True))
     )  # fmt: skip
     change = WebhookChange(
-        add_events={"policy.issue"},
-        remove_events={"policy.issue", "quote.create"},
+        add_events={"policy.quote.issue"},
+        remove_events={"policy.quote.issue", "policy.quote.create"},
         add_headers={"X-A": "new"},
         remove_headers={"X-A", "X-B"},
     )
     updated = await account.update(made.id, change)
     assert updated == change.apply(made)
-    assert updated.events == {"policy.issue"}
+    assert updated.events == {"policy.quote.issue"}
     assert dict(updated.headers) == {"X-A": ("new",)}
 
 
@@ -69,7 +69,9 @@ async def test_list_filters_and_pages(
 ) -> None:
     a = await account.create(spec("https://h.example.com/a", name="a"))
     b = await account.create(spec("https://h.example.com/b", name="b", enabled=False))
-    c = await account.create(spec("https://h.example.com/c", name="c", events={"quote.create"}))
+    c = await account.create(
+        spec("https://h.example.com/c", name="c", events={"policy.quote.create"})
+    )
     enterprise_core.emulator.webhooks[c.id]["suspended"] = True
 
     async def ids(**filters: Any) -> set[str]:
@@ -78,7 +80,7 @@ async def test_list_filters_and_pages(
     assert await ids() == {a.id, b.id, c.id}  # 3 webhooks over pages of 2
     assert await ids(enabled=True, suspended=False) == {a.id}
     assert await ids(suspended=True) == {c.id}
-    assert await ids(event="quote.create") == {c.id}
+    assert await ids(event="policy.quote.create") == {c.id}
     assert await ids(enabled=False) == {b.id}
 
 
@@ -127,7 +129,7 @@ async def test_lifecycle_suspend_divert_unsuspend_resend(
              headers={"X-Team": "ops"})
     )  # fmt: skip
     receiver.status = 500
-    report = await emulator.fire("policy.issue", {"policyLocator": "P1"})
+    report = await emulator.fire("policy.quote.issue", {"policyLocator": "P1"})
     assert report["deliveries"][0]["attempts"] == 3
     assert len(receiver.received) == 3
 
@@ -135,23 +137,29 @@ async def test_lifecycle_suspend_divert_unsuspend_resend(
     assert suspended.suspended is True and suspended.suspended_at is not None
     assert made.id in {wh.id async for wh in account.list(suspended=True)}
     (diverted,) = [d async for d in account.ex_list_diverted(made.id)]
-    assert diverted.event["type"] == "policy.issue" and diverted.last_status == 500
+    event = report["event"]
+    assert diverted.id == event["locator"]
+    assert diverted.failure_trigger == "5xx" and diverted.failure_message == "HTTP 500"
+    assert diverted.failure_timestamp is not None and diverted.request_locator
     assert (await account.ex_get_diverted(made.id, diverted.id)) == diverted
 
     # Suspended: nothing is delivered.
-    await emulator.fire("policy.issue")
+    await emulator.fire("policy.quote.issue")
     assert len(receiver.received) == 3
 
     receiver.status = 200
     await account.unsuspend(made.id)
     restored = await account.get(made.id)
     assert restored.suspended is False and restored.suspended_at is None
-    await emulator.fire("policy.issue")
+    await emulator.fire("policy.quote.issue")
     assert len(receiver.received) == 4
 
-    await account.ex_resend_diverted(made.id, diverted.id)
+    assert await account.ex_resend_diverted(made.id, diverted.id) == {
+        "eventLocator": diverted.id,
+        "resent": True,
+    }
     _, headers, body = receiver.received[-1]
-    assert json.loads(body) == diverted.event
+    assert json.loads(body) == event
     assert headers["X-Team"] == "ops"
     expected = base64.b64encode(hmac.new(b"hmac-s3cret", body, hashlib.sha256).digest()).decode()
     assert headers[HMAC_HEADER] == expected
@@ -166,11 +174,12 @@ async def test_statuses_outside_the_triggers_are_not_failures(
     fh = FailureHandling(triggers={"503"}, suspend=True, divert=True)
     made = await account.create(spec(receiver.url, failure_handling=fh))
     receiver.status = 500
-    await enterprise_core.emulator.fire("policy.issue")
+    await enterprise_core.emulator.fire("policy.quote.issue")
     assert (await account.get(made.id)).suspended is False
     receiver.status = 503
-    await enterprise_core.emulator.fire("policy.issue")
+    await enterprise_core.emulator.fire("policy.quote.issue")
     assert (await account.get(made.id)).suspended is True
     (diverted,) = [d async for d in account.ex_list_diverted(made.id)]
+    assert diverted.failure_trigger == "503"
     await account.ex_delete_diverted(made.id, diverted.id)
     assert [d async for d in account.ex_list_diverted(made.id)] == []

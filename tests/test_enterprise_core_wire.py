@@ -45,7 +45,7 @@ def response(**overrides: Any) -> dict[str, Any]:
         },
         "suspended": False,
         "suspendedAt": None,
-        "eventTypes": ["policy.issue"],
+        "eventTypes": ["policy.quote.issue"],
         **overrides,
     }
 
@@ -75,14 +75,14 @@ async def test_list_sends_the_documented_query_and_pages(
     rep, _ = replay
     rep.routes[("GET", f"{BASE}/list")] = (200, {"listCompleted": True, "items": [response()]})
     found = [wh async for wh in account.list(name="policies", enabled=True, suspended=False,
-                                             event="POLICY.issue")]  # fmt: skip
+                                             event="POLICY.Quote.issue")]  # fmt: skip
     (request,) = rep.requests
     assert request["query"] == {
         "offset": "0",
         "count": "2",
         "name": "policies",
         "active": "true",  # enabled and not suspended, in one documented filter
-        "eventTypes": "policy.issue",
+        "eventTypes": "policy.quote.issue",
     }
     assert request["headers"]["Authorization"] == "Bearer ec-s3cret"
     assert [wh.id for wh in found] == [W]
@@ -109,7 +109,7 @@ async def test_create_sends_the_documented_body(
     spec = WebhookSpec(
         name="policies",
         url="https://hooks.example.com/p",
-        events={"policy.issue", "quote.create"},
+        events={"policy.quote.issue", "policy.quote.create"},
         headers={"X-Team": ("ops",), "X-Tags": ("a", "b")},
         secret="hmac-s3cret",
         failure_handling=FailureHandling(
@@ -138,7 +138,7 @@ async def test_create_sends_the_documented_body(
             "divert": True,
             "suspend": False,
         },
-        "eventTypes": ["policy.issue", "quote.create"],
+        "eventTypes": ["policy.quote.create", "policy.quote.issue"],
     }
 
 
@@ -146,10 +146,10 @@ async def test_update_is_one_patch_with_add_and_remove(
     replay: tuple[Replay, str], account: Account
 ) -> None:
     rep, _ = replay
-    rep.routes[("PATCH", f"{BASE}/{W}")] = (200, response(eventTypes=["policy.issue"]))
+    rep.routes[("PATCH", f"{BASE}/{W}")] = (200, response(eventTypes=["policy.quote.issue"]))
     change = WebhookChange(
-        add_events={"policy.issue"},
-        remove_events={"policy.issue", "quote.create"},
+        add_events={"policy.quote.issue"},
+        remove_events={"policy.quote.issue", "policy.quote.create"},
         add_headers={"X-New": "1"},
         remove_headers={"X-Team"},
         url="https://hooks.example.com/q",
@@ -172,10 +172,10 @@ async def test_update_is_one_patch_with_add_and_remove(
             "divert": False,
             "suspend": True,
         },
-        "addEventTypes": ["policy.issue"],
-        "removeEventTypes": ["policy.issue", "quote.create"],
+        "addEventTypes": ["policy.quote.issue"],
+        "removeEventTypes": ["policy.quote.create", "policy.quote.issue"],
     }
-    assert result.events == {"policy.issue"}
+    assert result.events == {"policy.quote.issue"}
 
 
 async def test_clearing_failure_handling_and_secret(
@@ -269,7 +269,7 @@ def test_bodies_use_only_documented_fields() -> None:
     spec = WebhookSpec(
         name="n",
         url="https://h.example.com",
-        events={"policy.issue"},
+        events={"policy.quote.issue"},
         headers={"X": "1"},
         failure_handling=FailureHandling(divert=True),
     )

@@ -59,13 +59,15 @@ async def test_unknown_event_names_close_matches_and_valid_ones(memory_gateway: 
         await acct.create(WebhookSpec(name="n", url="https://h.example", events={"order.create"}))
     message = caught.value.problems[0].message
     assert "did you mean order.created" in message
-    assert "valid: invoice.created, invoice.paid" in message
+    assert "the 6 valid names are listed by GET /v1/accounts/mem/event-types" in message
     with pytest.raises(InvalidRequest, match="unknown event"):
         [w async for w in acct.list(event="order.teleported")]
 
 
 async def test_empty_id_is_rejected_before_the_provider(memory_gateway: Gateway) -> None:
     with pytest.raises(InvalidRequest, match="id: must be a non-empty string"):
+        await memory_gateway.account("mem").get("")
+    with pytest.raises(InvalidRequest, match="id: must not begin or end with white space"):
         await memory_gateway.account("mem").get(" ")
 
 

@@ -27,7 +27,11 @@ from gateway.model import UNSET, RetryStrategy, WebhookChange, WebhookSpec
             "events.0",
             "must not be empty",
         ),
-        ({"name": "n", "url": "https://a.example", "events": {" job.started"}}, "events", "spaces"),
+        (
+            {"name": "n", "url": "https://a.example", "events": {" job.started"}},
+            "events.0",
+            "white space",
+        ),
         (
             {"name": "n", "url": "https://a.example", "headers": {"Bad Name": "v"}},
             "headers.Bad Name",
@@ -36,7 +40,7 @@ from gateway.model import UNSET, RetryStrategy, WebhookChange, WebhookSpec
         (
             {"name": "n", "url": "https://a.example", "headers": {"X-A": "a\r\nb"}},
             "headers.X-A.0",
-            "line breaks",
+            "control characters",
         ),
     ],
 )

@@ -96,7 +96,7 @@ async def test_what_uipath_cannot_store_is_rejected_with_its_path(
 
 async def test_unknown_events_name_close_matches(account: Account) -> None:
     with pytest.raises(
-        InvalidRequest, match=r"unknown event 'job\.complete'; did you mean job\.completed"
+        InvalidRequest, match=r"unknown event 'job\.complete' \(did you mean job\.completed"
     ):
         await account.create(spec("https://h.example.com/a", events={"job.complete"}))
 

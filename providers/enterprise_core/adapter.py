@@ -6,24 +6,29 @@ provider applies it atomically (removals first, then additions, exactly as
 handling (retries, alert endpoint, diversion, suspension) and an HMAC secret (never returned);
 it has no description, no "all events" switch and no ping. Webhooks suspended after failed
 deliveries come back with ``unsuspend``; the failed events kept by ``divert`` are reachable
-through the ``ex_*_diverted`` extras.
+through the ``ex_*_diverted`` extras. The endpoint's ``tag`` is the provider extra ``tag``.
 
-The API documents no event catalog endpoint: ``event_types`` answers the account's
-``event_types`` setting, which defaults to an assumed list (docs/providers.md); set it to your
-tenant's events so that names are checked before anything is written.
+The API has no event catalog endpoint, and tenants add custom events from plugin code, so no
+list is complete. ``event_types`` answers the documented catalog (``events.json``, from
+Socotra's "Event Definitions" page); a name outside it is accepted and sent exactly as written,
+with a warning in the log. An account that sets ``event_types`` makes its list strict: names
+outside it are then rejected before anything is written. Known names match case-insensitively
+and are sent in the catalog's spelling.
 """
 
 from __future__ import annotations
 
 import builtins
+import json
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import attrs
 
+from gateway.answers import Answer, UnreadableRecord
 from gateway.auth import StaticToken
 from gateway.config import check
 from gateway.errors import NotFound
@@ -32,9 +37,10 @@ from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookChange,
 from gateway.paging import Page, prefetched
 from gateway.provider import Capabilities, Provider
 from providers.enterprise_core import wire
+from providers.enterprise_core.wire import DivertedEvent
 
 __all__ = [
-    "DEFAULT_EVENT_TYPES",
+    "CATALOG",
     "DivertedEvent",
     "EnterpriseCoreProvider",
     "EnterpriseCoreSettings",
@@ -42,26 +48,17 @@ __all__ = [
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
-#: Assumed: the public pages name no catalog. Override per account with ``event_types``.
-DEFAULT_EVENT_TYPES = (
-    "account.create",
-    "account.update",
-    "account.validate",
-    "invoice.generate",
-    "invoice.settle",
-    "payment.post",
-    "payment.reverse",
-    "policy.cancel",
-    "policy.issue",
-    "policy.reinstate",
-    "policy.renew",
-    "quote.accept",
-    "quote.create",
-    "quote.issue",
-    "quote.price",
-    "quote.underwrite",
-    "transaction.issue",
+#: The documented event catalog: ``{"source": page, "events": [{name, group, section}]}``.
+CATALOG: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "events.json").read_text(encoding="utf-8")
 )
+
+
+def _catalog() -> list[EventType]:
+    return [
+        EventType(name=e["name"], group=e["group"], description=e["section"])
+        for e in CATALOG["events"]
+    ]
 
 
 @attrs.frozen(kw_only=True)
@@ -78,20 +75,11 @@ class EnterpriseCoreSettings:
     page_size: int = attrs.field(
         default=100, validator=check(lambda v: 1 <= v <= 1000, "must be from 1 to 1000")
     )
-    event_types: tuple[str, ...] = attrs.field(
-        default=DEFAULT_EVENT_TYPES, validator=check(bool, "must name at least one event")
+    #: Your tenant's event names, documented and custom: makes the list strict. Unset: the
+    #: documented catalog, and names outside it are passed on as written.
+    event_types: tuple[str, ...] | None = attrs.field(
+        default=None, validator=check(bool, "must name at least one event")
     )
-
-
-@attrs.frozen(kw_only=True)
-class DivertedEvent:
-    """An event whose delivery failed and that ``divert`` kept (an Enterprise Core extra)."""
-
-    id: str
-    webhook_id: str
-    event: dict[str, Any]
-    diverted_at: datetime | None = None
-    last_status: int | None = None
 
 
 class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
@@ -99,7 +87,7 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
 
     kind = "enterprise_core"
     title = "Enterprise Core (Socotra)"
-    docs_url = "https://docs.socotra.com/enterprise/api/webhooks"
+    docs_url = "https://docs.socotra.com/api/configuration-and-development/webhooks/"
     settings_type = EnterpriseCoreSettings
     capabilities = Capabilities(
         fields=frozenset(
@@ -108,6 +96,7 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
         atomic_update=True,
         server_filters=frozenset({"name", "enabled", "suspended", "event"}),
         reports_secret=False,
+        extras=frozenset({"tag"}),
     )
 
     def __init__(
@@ -122,6 +111,7 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
             auth=StaticToken(settings.token),
             read_error=wire.read_error,
         )
+        self.strict_events = settings.event_types is not None
 
     def _webhook(self, item: Any) -> Webhook:
         return wire.webhook_from(item, account=self.account)
@@ -138,7 +128,7 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
 
     # -- the standard API --------------------------------------------------------------------
 
-    async def list(self, filter: ListFilter) -> AsyncIterator[Webhook]:
+    async def list(self, filter: ListFilter) -> AsyncIterator[Webhook | UnreadableRecord]:
         params: dict[str, str] = {}
         if filter.name is not None:
             params["name"] = filter.name
@@ -151,18 +141,20 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
                 params["suspended"] = str(filter.suspended).lower()
         if filter.event is not None:
             params["eventTypes"] = filter.event
-        async for item in self._pages("/list", params):
-            yield self._webhook(item)
+        async for page in self._pages("/list", params):
+            for webhook in self.read_each(page, self._webhook, "locator"):
+                yield webhook
 
-    def _pages(self, path: str, params: dict[str, str]) -> AsyncIterator[Any]:
+    def _pages(self, path: str, params: dict[str, str]) -> AsyncIterator[builtins.list[Any]]:
         """Every item of an offset/count list, a page ahead; ends at ``listCompleted``."""
         count = self.settings.page_size
 
-        async def fetch(offset: int) -> Page[Any, int]:
+        async def fetch(offset: int) -> Page[builtins.list[Any], int]:
             query = {**params, "offset": str(offset), "count": str(count)}
-            items, completed = wire.list_page(await self.http.request("GET", path, params=query))
+            answer = await self.http.request("GET", path, params=query)
+            items, completed = wire.list_page(answer, account=self.account)
             done = completed or not items or (completed is None and len(items) < count)
-            return Page(items, None if done else offset + len(items))
+            return Page([items], None if done else offset + len(items))
 
         return prefetched(fetch, 0)
 
@@ -185,8 +177,12 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
         await self.http.request("DELETE", f"/{self._locator(id)}")
 
     async def event_types(self) -> builtins.list[EventType]:
+        if self.settings.event_types is None:
+            return _catalog()
+        documented = {t.name.casefold(): t for t in _catalog()}
         return [
-            EventType(name=name, group=name.partition(".")[0]) for name in self.settings.event_types
+            documented.get(name.casefold()) or EventType(name=name, group="custom")
+            for name in self.settings.event_types
         ]
 
     async def unsuspend(self, id: str) -> None:
@@ -194,30 +190,30 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
 
     # -- extras: diverted events -------------------------------------------------------------
 
-    def _diverted(self, webhook_id: str, item: Any) -> DivertedEvent:
-        return DivertedEvent(
-            id=item["locator"],
-            webhook_id=webhook_id,
-            event=dict(item.get("event") or {}),
-            diverted_at=wire.parse_time(item.get("divertedAt")),
-            last_status=item.get("lastStatus"),
-        )
+    def _diverted_path(self, webhook_id: str, event_id: str | None = None) -> str:
+        path = f"/{self._locator(self.canonical_id(webhook_id))}/diverted"
+        if event_id is not None:
+            path += f"/{self._locator(self.canonical_id(event_id), 'diverted event')}"
+        return path
 
     async def ex_list_diverted(self, webhook_id: str) -> AsyncIterator[DivertedEvent]:
-        """Every event diverted from ``webhook_id``, oldest first."""
-        path = f"/{self._locator(webhook_id)}/diverted"
-        async for item in self._pages(path, {}):
-            yield self._diverted(webhook_id, item)
+        """Every event diverted from ``webhook_id``, as the provider lists them."""
+        path = self._diverted_path(webhook_id)
+        async for page in self._pages(path, {}):
+            for item in page:
+                yield wire.diverted_from(item, webhook_id, account=self.account)
 
     async def ex_get_diverted(self, webhook_id: str, event_id: str) -> DivertedEvent:
-        path = f"/{self._locator(webhook_id)}/diverted/{self._locator(event_id, 'event')}"
-        return self._diverted(webhook_id, await self.http.request("GET", path))
+        answer = await self.http.request("GET", self._diverted_path(webhook_id, event_id))
+        return wire.diverted_from(answer, webhook_id, account=self.account)
 
-    async def ex_resend_diverted(self, webhook_id: str, event_id: str) -> None:
-        """Deliver a diverted event again; on success Enterprise Core forgets it."""
-        path = f"/{self._locator(webhook_id)}/diverted/{self._locator(event_id, 'event')}/resend"
-        await self.http.request("POST", path)
+    async def ex_resend_diverted(self, webhook_id: str, event_id: str) -> dict[str, Any]:
+        """Deliver a diverted event again; returns the object the provider answers with."""
+        path = self._diverted_path(webhook_id, event_id) + "/resend"
+        answer = await self.http.request("POST", path)
+        if answer is None:
+            return {}
+        return Answer(answer, provider=self.kind, account=self.account, what="resend").as_dict()
 
     async def ex_delete_diverted(self, webhook_id: str, event_id: str) -> None:
-        path = f"/{self._locator(webhook_id)}/diverted/{self._locator(event_id, 'event')}"
-        await self.http.request("DELETE", path)
+        await self.http.request("DELETE", self._diverted_path(webhook_id, event_id))

@@ -6,9 +6,16 @@ Start it from Python (``EnterpriseCoreEmulator(...).app()``) or from the command
 
 What it does, as document 004 and PROVIDERS.md describe the API:
 
-* Bearer tokens map to permission sets (``webhooks.read``, ``webhooks.list``, ``webhooks.write``,
-  ``diverted-events.read``, ``diverted-events.write``): 401 without a valid token, 403 naming
-  the missing permission. The tenant locator in the path must be this tenant's (404 otherwise).
+* Bearer tokens map to permission sets, by security group and permission as the API pages name
+  them (``webhooks.read``, ``webhooks.list``, ``webhooks.write``; ``diverted-events.read``,
+  ``diverted-events.list``, ``diverted-events.resend``, ``diverted-events.delete``): 401 without
+  a valid token, 403 naming the missing permission. The tenant locator in the path must be this
+  tenant's (404 otherwise).
+* Event types: the "Event Definitions" catalog (``events.json``) plus the tenant's custom events
+  (``custom_events``, as a tenant configuration's ``customEvents`` declares them).
+* Endpoints take and return ``hmacEnabled``, ``secret``, ``secureSsl`` and ``tag`` (the current
+  Webhooks API page); with ``return_secrets=False`` reads leave the secret out, as older
+  releases did.
 * ``GET /event/{tenant}/webhooks/list`` with ``offset``/``count`` and the filters ``name``,
   ``enabled``, ``suspended``, ``active`` (enabled and not suspended) and ``eventTypes``; answers
   ``{listCompleted, items}`` (or a bare array, as older releases did, with ``legacy_list``).
@@ -28,11 +35,14 @@ Assumed where the documents are silent (one line each):
 * Listing needs both ``webhooks.read`` and ``webhooks.list`` (document 004: "read,list").
 * ``addHeaders`` sets the values of each header it names (replacing earlier values).
 * With ``hmacEnabled``, deliveries carry ``X-Hmac-Sha256``: Base64(HMAC-SHA256(secret, body)).
-* ``endpoint`` answers include ``secureSsl`` and ``hmacEnabled``; the secret is never returned.
+* An event type neither in the catalog nor among the tenant's custom events is 400.
 * Without a retry strategy a delivery is tried once; ``interval`` is in seconds (linear: the same
   wait each time; exponential: doubling); connection errors count as ``timeout``.
-* Diverted-event answers are ``{locator, webhookLocator, event, divertedAt, lastStatus}``; a
-  successful resend removes the event (204); a failed one answers 502 and keeps it.
+* Diverted events are the documented ``{eventLocator, requestLocator, failureMessage,
+  failureTimestamp, failureTrigger}``, listed as a bare array (the page's
+  ``DivertedEventResponse[]``). ``failureTrigger`` is the trigger that matched (``5xx``,
+  ``503``, ``timeout``). Resend answers 200 with ``{eventLocator, resent: true}`` and forgets the
+  event; a failed resend answers 502 and keeps it. Delete answers 200 with ``{eventLocator}``.
 """
 
 from __future__ import annotations
@@ -64,7 +74,7 @@ from gateway.emulation import (
     serve,
     ulid,
 )
-from providers.enterprise_core.adapter import DEFAULT_EVENT_TYPES
+from providers.enterprise_core.adapter import CATALOG
 from providers.enterprise_core.wire import LOCATOR
 
 __all__ = ["HMAC_HEADER", "EnterpriseCoreEmulator", "main"]
@@ -80,8 +90,11 @@ ALL_PERMISSIONS = (
     "webhooks.list",
     "webhooks.write",
     "diverted-events.read",
-    "diverted-events.write",
+    "diverted-events.list",
+    "diverted-events.resend",
+    "diverted-events.delete",
 )
+DOCUMENTED_EVENTS = tuple(e["name"] for e in CATALOG["events"])
 _REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -117,24 +130,28 @@ class EnterpriseCoreEmulator:
         *,
         tenant_locator: str | None = None,
         tokens: Mapping[str, Sequence[str]] | None = None,
-        event_types: Sequence[str] = DEFAULT_EVENT_TYPES,
+        custom_events: Sequence[str] = (),
         faults: Faults | None = None,
         legacy_list: bool = False,
+        return_secrets: bool = True,
         time_scale: float = 1.0,
         delivery_timeout: float = 10.0,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.tenant_locator = tenant_locator or str(uuid.uuid4())
         self.tokens = {t: frozenset(p) for t, p in (tokens or {}).items()}
-        self.event_types = frozenset(event_types)
+        self.event_types = frozenset(DOCUMENTED_EVENTS) | frozenset(custom_events)
         self.faults = faults or Faults()
         self.legacy_list = legacy_list
+        self.return_secrets = return_secrets
         self.time_scale = time_scale
         self.clock = clock
         self.deliverer = Deliverer(timeout=delivery_timeout)
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, str] = {}
+        # webhook locator -> event locator -> {"response": DivertedEventResponse, "event": ...}
         self.diverted: dict[str, dict[str, dict[str, Any]]] = {}
+        self._request_locators: dict[str, str] = {}  # event locator -> its request's locator
         self.deliveries: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
         self.writes = 0
@@ -205,14 +222,21 @@ class EnterpriseCoreEmulator:
         wanted_types = [t for v in q.getall("eventTypes", []) for t in v.split(",") if t]
         if wanted_types:
             items = [w for w in items if set(wanted_types) & set(w["eventTypes"])]
-        page = items[offset : offset + count]
+        page = [self.shown(w) for w in items[offset : offset + count]]
         if self.legacy_list:
             return web.json_response(page)
         return web.json_response({"listCompleted": offset + len(page) >= len(items), "items": page})
 
     async def _get(self, request: web.Request) -> web.Response:
         self._authorize(request, "webhooks.read")
-        return web.json_response(self._webhook(request))
+        return web.json_response(self.shown(self._webhook(request)))
+
+    def shown(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored record as the API answers it (with the secret, where reads return it)."""
+        secret = self.secrets.get(record["locator"])
+        if not (self.return_secrets and secret):
+            return dict(record)
+        return {**record, "endpoint": {**record["endpoint"], "secret": secret}}
 
     async def _create(self, request: web.Request) -> web.Response:
         self._authorize(request, "webhooks.write")
@@ -238,6 +262,7 @@ class EnterpriseCoreEmulator:
                 "headers": _headers(endpoint.get("headers", {}), "endpoint.headers"),
                 "secureSsl": _typed(endpoint, "secureSsl", bool, True),
                 "hmacEnabled": _typed(endpoint, "hmacEnabled", bool, False),
+                "tag": _typed(endpoint, "tag", str, None),
             },
             "failureHandling": _failure_handling(body.get("failureHandling")),
             "suspended": False,
@@ -248,7 +273,7 @@ class EnterpriseCoreEmulator:
         self.webhooks[locator] = record
         if secret:
             self.secrets[locator] = secret
-        return web.json_response(record)
+        return web.json_response(self.shown(record))
 
     async def _patch(self, request: web.Request) -> web.Response:
         self._authorize(request, "webhooks.write")
@@ -295,6 +320,8 @@ class EnterpriseCoreEmulator:
             for key in ("secureSsl", "hmacEnabled"):
                 if key in endpoint:
                     ep[key] = _typed(endpoint, key, bool, None)
+            if "tag" in endpoint:
+                ep["tag"] = _typed(endpoint, "tag", str, None)
             if "secret" in endpoint:
                 secret = _typed(endpoint, "secret", str, None)
         fh = (
@@ -311,7 +338,7 @@ class EnterpriseCoreEmulator:
         self.webhooks[record["locator"]] = new
         if secret:
             self.secrets[record["locator"]] = secret
-        return web.json_response(new)
+        return web.json_response(self.shown(new))
 
     async def _delete(self, request: web.Request) -> web.Response:
         self._authorize(request, "webhooks.write")
@@ -348,33 +375,34 @@ class EnterpriseCoreEmulator:
         return event
 
     async def _list_diverted(self, request: web.Request) -> web.Response:
-        self._authorize(request, "diverted-events.read")
+        self._authorize(request, "diverted-events.read", "diverted-events.list")
         record = self._webhook(request)
         offset, count = _int(request.query, "offset", 0), _int(request.query, "count", 100)
         items = list(self.diverted.get(record["locator"], {}).values())
-        page = items[offset : offset + count]
-        return web.json_response({"listCompleted": offset + len(page) >= len(items), "items": page})
+        return web.json_response([d["response"] for d in items[offset : offset + count]])
 
     async def _get_diverted(self, request: web.Request) -> web.Response:
         self._authorize(request, "diverted-events.read")
-        return web.json_response(self._diverted_event(request))
+        return web.json_response(self._diverted_event(request)["response"])
 
     async def _delete_diverted(self, request: web.Request) -> web.Response:
-        self._authorize(request, "diverted-events.write")
-        event = self._diverted_event(request)
-        del self.diverted[event["webhookLocator"]][event["locator"]]
-        return web.Response(status=204)
+        self._authorize(request, "diverted-events.delete")
+        kept = self._diverted_event(request)
+        locator = kept["response"]["eventLocator"]
+        del self.diverted[kept["webhook"]][locator]
+        return web.json_response({"eventLocator": locator})
 
     async def _resend(self, request: web.Request) -> web.Response:
-        self._authorize(request, "diverted-events.write")
-        event = self._diverted_event(request)
-        record = self.webhooks[event["webhookLocator"]]
-        outcome = await self._post(record, event["event"])
-        if self._failed(record, outcome):
-            event["lastStatus"] = outcome.status
-            raise ApiError(502, f"resend failed: {outcome.error or f'HTTP {outcome.status}'}")
-        del self.diverted[record["locator"]][event["locator"]]
-        return web.Response(status=204)
+        self._authorize(request, "diverted-events.resend")
+        kept = self._diverted_event(request)
+        record = self.webhooks[kept["webhook"]]
+        outcome = await self._post(record, kept["event"])
+        locator = kept["response"]["eventLocator"]
+        if self._trigger(record, outcome) is not None:
+            kept["response"]["failureMessage"] = _failure_message(outcome)
+            raise ApiError(502, f"resend failed: {_failure_message(outcome)}")
+        del self.diverted[record["locator"]][locator]
+        return web.json_response({"eventLocator": locator, "resent": True})
 
     # -- delivery ----------------------------------------------------------------------------
 
@@ -398,13 +426,20 @@ class EnterpriseCoreEmulator:
         return outcome
 
     @staticmethod
-    def _failed(record: Mapping[str, Any], outcome: Delivery) -> bool:
+    def _trigger(record: Mapping[str, Any], outcome: Delivery) -> str | None:
+        """The trigger a delivery's outcome matched (``timeout``, ``5xx``, ``503``), or None."""
         triggers = set(record["failureHandling"].get("triggers", ()))
         if outcome.status is None:
-            return True  # timeouts and connection errors
+            return "timeout"  # timeouts and connection errors
         if 200 <= outcome.status < 300:
-            return False
-        return bool({str(outcome.status), f"{outcome.status // 100}xx"} & triggers)
+            return None
+        for candidate in (str(outcome.status), f"{outcome.status // 100}xx"):
+            if candidate in triggers:
+                return candidate
+        return None
+
+    def _failed(self, record: Mapping[str, Any], outcome: Delivery) -> bool:
+        return self._trigger(record, outcome) is not None
 
     async def deliver(self, record: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
         """One event to one webhook, with retries and the failure handling it configures."""
@@ -442,13 +477,17 @@ class EnterpriseCoreEmulator:
             record["suspended"], record["suspendedAt"] = True, self.clock().isoformat()
             report["suspended"] = True
         if fh.get("divert"):
-            locator = ulid()
+            locator = event["locator"]
             self.diverted.setdefault(record["locator"], {})[locator] = {
-                "locator": locator,
-                "webhookLocator": record["locator"],
+                "webhook": record["locator"],
                 "event": dict(event),
-                "divertedAt": self.clock().isoformat(),
-                "lastStatus": outcome.status,
+                "response": {
+                    "eventLocator": locator,
+                    "requestLocator": self._request_locators.setdefault(event["locator"], ulid()),
+                    "failureMessage": _failure_message(outcome),
+                    "failureTimestamp": self.clock().isoformat(),
+                    "failureTrigger": self._trigger(record, outcome),
+                },
             }
             report["diverted"] = locator
         return report
@@ -486,6 +525,10 @@ class EnterpriseCoreEmulator:
 
 
 # -- validation helpers -----------------------------------------------------------------------
+
+
+def _failure_message(outcome: Delivery) -> str:
+    return outcome.error or f"HTTP {outcome.status}"
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
@@ -651,10 +694,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = emulator_parser("A local Enterprise Core webhooks API.", 8103)
     parser.add_argument("--tenant", default="8c6b4a52-6d6e-4b0e-9d55-0b8f3f0c2f4e")
     parser.add_argument("--token", default="demo-enterprise-core-token")
+    parser.add_argument(
+        "--custom-event", action="append", default=[], metavar="TYPE",
+        help="a custom event type of the tenant (repeatable), e.g. custom.event.type.a",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     emulator = EnterpriseCoreEmulator(
         tenant_locator=args.tenant,
         tokens={args.token: ALL_PERMISSIONS},
+        custom_events=args.custom_event,
         faults=faults_from_args(args),
     )
     serve(

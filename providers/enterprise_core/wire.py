@@ -3,10 +3,16 @@
 Rules (document 004 and the Enterprise Core section of PROVIDERS.md):
 
 * ``WebhookResponse`` is ``{locator, name, enabled, endpoint: {url, headers}, failureHandling,
-  suspended, suspendedAt, eventTypes}``; headers are ``map<string, string[]>``. ``endpoint`` may
-  also carry ``secureSsl`` and ``hmacEnabled``; the secret is never returned.
+  suspended, suspendedAt, eventTypes}``; headers are ``map<string, string[]>``. The current
+  Webhooks API page adds ``hmacEnabled``, ``secret``, ``secureSsl`` and ``tag`` to the endpoint
+  (optional on create and update; returned when read). A read whose ``hmacEnabled`` is true or
+  that returns a secret has ``secret_state = "set"``; one that returns the secret carries it.
 * ``allow_insecure_ssl`` is the inverse of ``endpoint.secureSsl``; a webhook ``secret`` is
-  ``endpoint.secret`` with ``hmacEnabled: true``; clearing it sends ``hmacEnabled: false``.
+  ``endpoint.secret`` with ``hmacEnabled: true``; clearing it sends ``hmacEnabled: false``;
+  ``tag`` is the provider extra ``tag``.
+* Diverted events (the Diverted Events API page) are ``{eventLocator, requestLocator,
+  failureMessage, failureTimestamp, failureTrigger}``, listed as an array (or, like webhooks,
+  ``{listCompleted, items}``); resend answers with an object.
 * Failure handling is ``{alertEndpoint, triggers, retryStrategy: {type, interval, attempts},
   divert, suspend}``; without one the documented default applies
   (``{"triggers": ["4xx","5xx","timeout"], "divert": false, "suspend": false}``). The model
@@ -26,6 +32,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import attrs
+
+from gateway.answers import Answer
+from gateway.errors import InvalidRequest
 from gateway.model import (
     DEFAULT_TRIGGERS,
     UNSET,
@@ -38,11 +48,12 @@ from gateway.model import (
 
 __all__ = [
     "LOCATOR",
+    "DivertedEvent",
     "create_body",
+    "diverted_from",
     "failure_handling_body",
     "failure_handling_from",
     "list_page",
-    "parse_time",
     "patch_body",
     "read_error",
     "webhook_from",
@@ -54,25 +65,28 @@ KIND = "enterprise_core"
 LOCATOR = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", re.IGNORECASE)
 
 
-def failure_handling_from(data: Mapping[str, Any] | None) -> FailureHandling | None:
+def failure_handling_from(fh: Answer | None) -> FailureHandling | None:
     """The model's failure handling; ``None`` for the documented default."""
-    if not data:
+    if fh is None:
         return None
-    rs = data.get("retryStrategy")
-    fh = FailureHandling(
-        triggers=frozenset(data.get("triggers") or DEFAULT_TRIGGERS),
-        retry_strategy=RetryStrategy(
-            type=rs.get("type", "exponential"),
-            interval=rs.get("interval", 1),
-            attempts=rs.get("attempts", 3),
+    rs = fh.child("retryStrategy")
+    try:
+        value = FailureHandling(
+            triggers=frozenset(fh.strings("triggers") or DEFAULT_TRIGGERS),
+            retry_strategy=RetryStrategy(
+                type=rs.optional("type", str, "exponential"),
+                interval=rs.optional("interval", int, 1),
+                attempts=rs.optional("attempts", int, 3),
+            )
+            if rs is not None
+            else None,
+            alert_endpoint=fh.optional("alertEndpoint", str),
+            divert=fh.optional("divert", bool, False),
+            suspend=fh.optional("suspend", bool, False),
         )
-        if rs
-        else None,
-        alert_endpoint=data.get("alertEndpoint"),
-        divert=bool(data.get("divert", False)),
-        suspend=bool(data.get("suspend", False)),
-    )
-    return None if fh == FailureHandling() else fh
+    except InvalidRequest as exc:
+        raise fh.error(f"{fh.what}: {exc.message}") from None
+    return None if value == FailureHandling() else value
 
 
 def _retry(rs: RetryStrategy) -> dict[str, Any]:
@@ -89,26 +103,66 @@ def failure_handling_body(fh: FailureHandling) -> dict[str, Any]:
     return body | {"divert": fh.divert, "suspend": fh.suspend}
 
 
-def parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def webhook_from(item: Mapping[str, Any], *, account: str = "") -> Webhook:
-    """The ``Webhook`` of a ``WebhookResponse``."""
-    endpoint = item.get("endpoint") or {}
+def webhook_from(item: Any, *, account: str = "") -> Webhook:
+    """The ``Webhook`` of a ``WebhookResponse`` (``ProviderError`` if it is not one)."""
+    a = Answer(item, provider=KIND, account=account, what="webhook")
+    locator = a.required("locator", str)
+    a.named(f"webhook {locator[:40]}")
+    endpoint = a.child("endpoint", required=True)
+    assert endpoint is not None
+    headers = endpoint.optional("headers", dict, {})
+    for name, values in headers.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise a.error(f"{a.what}: endpoint.headers.{name} must be an array of strings")
+    secret = endpoint.optional("secret", str)
+    hmac_enabled = endpoint.optional("hmacEnabled", bool, False)
+    tag = endpoint.optional("tag", str)
     return Webhook(
-        id=item["locator"],
-        name=item.get("name") or "",
-        url=endpoint.get("url", ""),
-        enabled=bool(item.get("enabled", True)),
-        events=frozenset(item.get("eventTypes") or ()),
-        headers=endpoint.get("headers") or {},
-        suspended=bool(item.get("suspended", False)),
-        suspended_at=parse_time(item.get("suspendedAt")),
-        allow_insecure_ssl=endpoint.get("secureSsl") is False,
-        failure_handling=failure_handling_from(item.get("failureHandling")),
+        id=locator,
+        name=a.optional("name", str, ""),
+        url=endpoint.required("url", str),
+        enabled=a.optional("enabled", bool, True),
+        events=frozenset(a.strings("eventTypes")),
+        headers=headers,
+        suspended=a.optional("suspended", bool, False),
+        suspended_at=a.time("suspendedAt"),
+        allow_insecure_ssl=endpoint.optional("secureSsl", bool) is False,
+        failure_handling=failure_handling_from(a.child("failureHandling")),
+        secret=secret or None,
+        secret_state="set" if hmac_enabled or secret else "unset",
+        extras={"tag": tag} if tag else {},
         provider=KIND,
         account=account,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class DivertedEvent:
+    """An event whose delivery failed and that ``divert`` kept (an Enterprise Core extra).
+
+    ``id`` is its ``eventLocator``; the other fields are the documented ones.
+    """
+
+    id: str
+    webhook_id: str
+    request_locator: str
+    failure_message: str
+    failure_timestamp: datetime | None
+    failure_trigger: str
+
+
+def diverted_from(item: Any, webhook_id: str, *, account: str = "") -> DivertedEvent:
+    """The ``DivertedEvent`` of a ``DivertedEventResponse`` (``ProviderError`` if not one)."""
+    a = Answer(item, provider=KIND, account=account, what="diverted event")
+    locator = a.required("eventLocator", str)
+    a.named(f"diverted event {locator[:40]}")
+    return DivertedEvent(
+        id=locator,
+        webhook_id=webhook_id,
+        request_locator=a.required("requestLocator", str),
+        failure_message=a.optional("failureMessage", str, ""),
+        failure_timestamp=a.time("failureTimestamp"),
+        failure_trigger=a.optional("failureTrigger", str, ""),
     )
 
 
@@ -122,7 +176,10 @@ def create_body(spec: WebhookSpec) -> dict[str, Any]:
     if spec.allow_insecure_ssl:
         endpoint["secureSsl"] = False
     if spec.secret:
-        endpoint |= {"hmacEnabled": True, "secret": spec.secret.reveal()}
+        # the Secret itself: the transport's encoder reveals it when the body is sent
+        endpoint |= {"hmacEnabled": True, "secret": spec.secret}
+    if "tag" in spec.extras:
+        endpoint["tag"] = spec.extras["tag"]
     body: dict[str, Any] = {"name": spec.name, "enabled": spec.enabled, "endpoint": endpoint}
     if spec.failure_handling is not None:
         body["failureHandling"] = failure_handling_body(spec.failure_handling)
@@ -163,7 +220,9 @@ def patch_body(change: WebhookChange) -> dict[str, Any]:
     if change.secret is None:
         endpoint["hmacEnabled"] = False
     elif change.secret is not UNSET:
-        endpoint |= {"hmacEnabled": True, "secret": change.secret.reveal()}
+        endpoint |= {"hmacEnabled": True, "secret": change.secret}
+    if "tag" in change.extras:
+        endpoint["tag"] = change.extras["tag"]
     if endpoint:
         body["endpoint"] = endpoint
     if change.failure_handling is not UNSET:
@@ -177,13 +236,14 @@ def patch_body(change: WebhookChange) -> dict[str, Any]:
     return body
 
 
-def list_page(body: Any) -> tuple[list[Mapping[str, Any]], bool | None]:
+def list_page(
+    body: Any, *, account: str = "", what: str = "webhook list"
+) -> tuple[list[Any], bool | None]:
     """``(items, listCompleted)`` of a list answer; ``None`` when a bare array does not say."""
     if isinstance(body, list):
         return body, None
-    if isinstance(body, Mapping):
-        return list(body.get("items") or ()), body.get("listCompleted")
-    return [], True
+    a = Answer(body, provider=KIND, account=account, what=what)
+    return a.optional("items", list, []), a.optional("listCompleted", bool)
 
 
 def read_error(status: int, body: Any) -> tuple[str | int | None, str | None, str | None]:

@@ -6,12 +6,14 @@ and an optional secret, authenticated with a Microsoft identity platform client-
 Assumed, because the public page shows nothing else (see ``providers.orchestry.wire`` for the
 field names; check each against the API reference of your tenant):
 
-* ``GET /v1/provisioning/webhooks`` lists every subscription as one JSON array (no paging, no
-  server-side filters: the gateway filters locally);
+* ``GET /v1/provisioning/webhooks`` lists every subscription as one JSON array, or an object
+  wrapping one in ``value`` or ``items`` (no paging, no server-side filters: the gateway
+  filters locally);
 * ``GET /v1/provisioning/webhooks/{id}`` reads one; ``DELETE`` of the same path removes it (204);
 * there is no update, ping or unsuspend (they raise ``Unsupported``): to change a subscription,
   delete it and create it again;
-* the secret is never returned when read;
+* the secret is never returned when read, nor whether there is one (``secret_state`` reads
+  ``"unknown"``);
 * the five event identifiers in ``wire.EVENTS``.
 
 Tokens come from MSAL (``providers.orchestry.tokens``); with ``ca_bundle`` both MSAL and the
@@ -28,8 +30,8 @@ from urllib.parse import quote
 
 import attrs
 
+from gateway.answers import UnreadableRecord
 from gateway.config import SettingProblem, check
-from gateway.errors import NotFound
 from gateway.http import Transport
 from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookSpec
 from gateway.provider import Capabilities, Provider
@@ -57,7 +59,13 @@ class OrchestrySettings:
     tenant_id: str = attrs.field(validator=check(bool, "must not be empty"))
     client_id: str = attrs.field(validator=check(bool, "must not be empty"))
     client_secret: Secret
-    scope: str = attrs.field(validator=check(bool, "must not be empty"))
+    scope: str = attrs.field(
+        validator=check(
+            lambda v: v.endswith("/.default"),
+            "must end in /.default (client-credentials scopes do; Orchestry's Connections "
+            "page shows it as the Client Credentials Flow Scope)",
+        )
+    )
     base_url: str = attrs.field(
         default="https://api.orchestry.com", validator=check(_https, "must be an https URL")
     )
@@ -86,13 +94,14 @@ class OrchestryProvider(Provider[OrchestrySettings]):
 
     kind = "orchestry"
     title = "Orchestry"
-    docs_url = "https://support.orchestry.com/knowledge/how-to-register-outgoing-custom-webhooks-in-orchestry"
+    docs_url = "https://success.orchestry.com/knowledge/how-to-register-outgoing-custom-webhooks-in-orchestry"
     settings_type = OrchestrySettings
     capabilities = Capabilities(
         fields=frozenset({"secret", "description"}),
         min_events=1,
         max_events=1,
         reports_secret=False,
+        reports_secret_state=False,
     )
 
     def __init__(self, account: str, settings: OrchestrySettings, transport: Transport) -> None:
@@ -124,14 +133,13 @@ class OrchestryProvider(Provider[OrchestrySettings]):
         return wire.webhook_from(item, account=self.account)
 
     def _id(self, id: str) -> str:
-        if "/" in id or not id.strip():
-            raise NotFound(f"webhook {id!r} not found", provider=self.kind, account=self.account)
-        return quote(id, safe="")
+        """``id`` as one percent-encoded path segment (never a dot segment or a slash)."""
+        return quote(self.canonical_id(id), safe="")
 
-    async def list(self, filter: ListFilter) -> AsyncIterator[Webhook]:
-        items = await self.http.request("GET", "")
-        for item in items or ():
-            yield self._webhook(item)
+    async def list(self, filter: ListFilter) -> AsyncIterator[Webhook | UnreadableRecord]:
+        items = wire.list_items(await self.http.request("GET", ""), account=self.account)
+        for webhook in self.read_each(items, self._webhook, "id"):
+            yield webhook
 
     async def get(self, id: str) -> Webhook:
         return self._webhook(await self.http.request("GET", f"/{self._id(id)}"))

@@ -10,7 +10,8 @@ the API reference of your tenant):
 
 * request and response fields are camelCase: ``{name, description, event, url, secret}``;
   a subscription reads back as ``{id, name, description, event, url}`` without the secret;
-* ``GET /v1/provisioning/webhooks`` lists every subscription as a JSON array (no paging);
+* ``GET /v1/provisioning/webhooks`` lists every subscription as a JSON array, or an object
+  wrapping one in ``value`` or ``items`` (both are read; no paging);
 * ``GET`` and ``DELETE /v1/provisioning/webhooks/{id}`` read and remove one (DELETE: 204);
 * there is no update: a subscription is deleted and created again;
 * event identifiers are the five below; errors are ASP.NET problem details
@@ -23,9 +24,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.answers import Answer, json_type
+from gateway.errors import ProviderError
 from gateway.model import EventType, Webhook, WebhookSpec
 
-__all__ = ["EVENTS", "SECRET_HEADER", "create_body", "event_types", "read_error", "webhook_from"]
+__all__ = [
+    "EVENTS",
+    "SECRET_HEADER",
+    "create_body",
+    "event_types",
+    "list_items",
+    "read_error",
+    "webhook_from",
+]
 
 KIND = "orchestry"
 SECRET_HEADER = "X-Orchestry-Secret"  # noqa: S105 - a header name, not a secret
@@ -52,20 +63,48 @@ def create_body(spec: WebhookSpec) -> dict[str, Any]:
         body["description"] = spec.description
     body |= {"event": event, "url": spec.url}
     if spec.secret:
-        body["secret"] = spec.secret.reveal()
+        body["secret"] = spec.secret  # revealed by the transport's encoder, when sent
     return body
 
 
-def webhook_from(item: Mapping[str, Any], *, account: str = "") -> Webhook:
-    event = item.get("event")
+def webhook_from(item: Any, *, account: str = "") -> Webhook:
+    """The ``Webhook`` of a subscription (``ProviderError`` if the answer is not one)."""
+    a = Answer(item, provider=KIND, account=account, what="subscription")
+    id = a.required("id", str | int)
+    a.named(f"subscription {str(id)[:40]}")
+    event = a.optional("event", str)
     return Webhook(
-        id=str(item["id"]),
-        name=item.get("name") or "",
-        url=item.get("url") or "",
+        id=str(id),
+        name=a.optional("name", str, ""),
+        url=a.required("url", str),
         events=frozenset([event] if event else []),
-        description=item.get("description"),
+        description=a.optional("description", str),
+        secret_state="unknown",  # noqa: S106 - never returned, nor whether one is set (assumed)
         provider=KIND,
         account=account,
+    )
+
+
+def list_items(body: Any, *, account: str = "") -> list[Any]:
+    """The subscriptions of a list answer: a bare array, or an object wrapping one in
+    ``value`` or ``items`` (assumed: the shape is not public); anything else is a
+    ``ProviderError`` naming what came back."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, Mapping):
+        for key in ("value", "items"):
+            if isinstance(body.get(key), list):
+                return list(body[key])
+        keys = ", ".join(sorted(map(str, body))[:10]) or "no keys"
+        raise ProviderError(
+            f"the subscription list is an object without a value or items array ({keys})",
+            provider=KIND,
+            account=account or None,
+        )
+    raise ProviderError(
+        f"the subscription list must be a JSON array, got {json_type(body)}",
+        provider=KIND,
+        account=account or None,
     )
 
 

@@ -1,0 +1,163 @@
+"""Reading provider answers: typed field access that fails as a ``ProviderError``, never a
+``KeyError`` or ``TypeError``.
+
+Wire modules read a provider's JSON through ``Answer``::
+
+    a = Answer(record, provider="uipath", account="prod", what="webhook")
+    id = a.required("Id", int | str)
+    name = a.optional("Name", str, "")
+
+A missing or mistyped field raises ``ProviderError`` naming the provider, the account, what was
+being read and the field ("uipath:prod: webhook 7: Events must be an array, got a string"), so
+the proxy answers 503 with that text instead of 500, and a list can report one unreadable record
+and go on (``UnreadableRecord``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+from gateway.errors import ProviderError
+
+__all__ = ["Answer", "UnreadableRecord", "json_type", "parse_time"]
+
+_MISSING: Final = object()
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of ``value``'s type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+_NAMES = {
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    list: "an array",
+    dict: "an object",
+}
+
+
+def _is(value: Any, kind: Any) -> bool:
+    kinds = getattr(kind, "__args__", None) or (kind,)
+    for k in kinds:
+        if k is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if k is dict and isinstance(value, Mapping):
+            return True
+        if k not in (int, dict) and isinstance(value, k):
+            return True
+    return False
+
+
+def _name(kind: Any) -> str:
+    kinds = getattr(kind, "__args__", None) or (kind,)
+    return " or ".join(_NAMES.get(k, k.__name__) for k in kinds)
+
+
+@attrs.frozen(kw_only=True)
+class UnreadableRecord:
+    """One record of a list that could not be read; the list goes on without it."""
+
+    id: str | None
+    problem: str
+    provider: str = ""
+    account: str = ""
+
+
+class Answer:
+    """A JSON object from a provider, read field by field (see the module docstring)."""
+
+    __slots__ = ("account", "data", "provider", "what")
+
+    def __init__(self, value: Any, *, provider: str, account: str = "", what: str) -> None:
+        self.provider, self.account, self.what = provider, account, what
+        if not isinstance(value, Mapping):
+            raise self.error(f"{what} must be a JSON object, got {json_type(value)}")
+        self.data: Mapping[str, Any] = value
+
+    def error(self, message: str) -> ProviderError:
+        return ProviderError(message, provider=self.provider, account=self.account or None)
+
+    def named(self, what: str) -> Answer:
+        """The same answer, named more precisely in messages (e.g. with its id)."""
+        self.what = what
+        return self
+
+    def required(self, key: str, kind: Any) -> Any:
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            raise self.error(f"{self.what}: {key} is missing")
+        if not _is(value, kind):
+            raise self.error(f"{self.what}: {key} must be {_name(kind)}, got {json_type(value)}")
+        return value
+
+    def optional(self, key: str, kind: Any, default: Any = None) -> Any:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not _is(value, kind):
+            raise self.error(f"{self.what}: {key} must be {_name(kind)}, got {json_type(value)}")
+        return value
+
+    def strings(self, key: str) -> list[str]:
+        """An optional array of strings (absent or null: empty)."""
+        values = self.optional(key, list, [])
+        if not all(isinstance(v, str) for v in values):
+            raise self.error(f"{self.what}: {key} must be an array of strings")
+        return list(values)
+
+    def objects(self, key: str) -> list[Answer]:
+        """An optional array of objects, each an ``Answer``."""
+        return [
+            Answer(v, provider=self.provider, account=self.account, what=f"{self.what}: {key}[{i}]")
+            for i, v in enumerate(self.optional(key, list, []))
+        ]
+
+    def child(self, key: str, *, required: bool = False) -> Answer | None:
+        value = self.required(key, dict) if required else self.optional(key, dict)
+        if value is None:
+            return None
+        return Answer(
+            value, provider=self.provider, account=self.account, what=f"{self.what}.{key}"
+        )
+
+    def time(self, key: str) -> datetime | None:
+        value = self.optional(key, str)
+        return parse_time(value, lambda: self.error(f"{self.what}: {key} is not a timestamp"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def parse_time(value: str | None, error: Any = None) -> datetime | None:
+    """An ISO 8601 timestamp (``Z`` and up to 7 fractional digits accepted); None stays None."""
+    if not value:
+        return None
+    text = value
+    head, dot, rest = text.partition(".")
+    if dot:  # keep 6 fractional digits: .NET writes 7
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        if error is None:
+            raise
+        raise error() from None
