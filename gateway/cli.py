@@ -23,14 +23,16 @@ import attrs
 from gateway.codec import (
     capabilities_to_json,
     change_from_json,
+    diverted_to_json,
     event_type_to_json,
     ping_to_json,
     spec_from_json,
     webhook_to_json,
 )
 from gateway.config import load_config
-from gateway.errors import ConfigError, GatewayError, InvalidRequest
-from gateway.service import Gateway
+from gateway.errors import ConfigError, GatewayError, InvalidRequest, Unsupported
+from gateway.model import Webhook
+from gateway.service import Account, Gateway
 
 __all__ = ["main"]
 
@@ -52,7 +54,7 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: TextIO) 
         out.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() + "\n")
 
 
-WEBHOOK_COLUMNS = ("id", "name", "enabled", "suspended", "events", "url")
+WEBHOOK_COLUMNS = ("id", "name", "enabled", "suspended", "secret", "events", "url")
 
 
 def _body(args: argparse.Namespace) -> dict[str, Any]:
@@ -112,21 +114,28 @@ async def cmd_accounts(gw: Gateway, args: argparse.Namespace) -> Any:
     return None
 
 
+def _webhook_row(webhook: Webhook) -> dict[str, Any]:
+    row = webhook_to_json(webhook)
+    return {**row, "secret": row["secret_state"]}  # set / unset / unknown, never the value
+
+
 async def cmd_list(gw: Gateway, args: argparse.Namespace) -> Any:
     acct = gw.account(args.account)
-    rows = [
-        webhook_to_json(wh)
-        async for wh in acct.list(
-            enabled=args.enabled,
-            suspended=args.suspended,
-            event=args.event,
-            name=args.name,
-            url=args.url,
+    listing = acct.list(
+        enabled=args.enabled,
+        suspended=args.suspended,
+        event=args.event,
+        name=args.name,
+        url=args.url,
+    )
+    webhooks = [wh async for wh in listing]
+    for record in listing.unreadable:
+        sys.stderr.write(
+            f"warning: record {record.id or '?'} could not be read: {record.problem}\n"
         )
-    ]
     if args.json:
-        return rows
-    _table(rows, WEBHOOK_COLUMNS, sys.stdout)
+        return [webhook_to_json(wh) for wh in webhooks]
+    _table([_webhook_row(wh) for wh in webhooks], WEBHOOK_COLUMNS, sys.stdout)
     return None
 
 
@@ -195,6 +204,32 @@ async def cmd_event_types(gw: Gateway, args: argparse.Namespace) -> Any:
     if args.json:
         return rows
     _table(rows, ("name", "group", "description"), sys.stdout)
+    return None
+
+
+def _extra(gw: Gateway, args: argparse.Namespace, name: str) -> Account:
+    account = gw.account(args.account)
+    if not account.has_extra(name):
+        raise Unsupported(account.kind, name.replace("_", " "), account=account.name)
+    return account
+
+
+async def cmd_diverted(gw: Gateway, args: argparse.Namespace) -> Any:
+    account = _extra(gw, args, "list_diverted")
+    rows = [diverted_to_json(e) async for e in account.ex_list_diverted(args.id)]
+    if args.json:
+        return rows
+    columns = ("id", "failure_trigger", "failure_timestamp", "failure_message")
+    _table(rows, columns, sys.stdout)
+    return None
+
+
+async def cmd_resend(gw: Gateway, args: argparse.Namespace) -> Any:
+    account = _extra(gw, args, "resend_diverted")
+    result = await account.ex_resend_diverted(args.id, args.event)
+    if args.json:
+        return {"resent": args.event, "result": result}
+    sys.stdout.write(f"resent {args.event}\n")
     return None
 
 
@@ -460,6 +495,23 @@ def build_parser() -> argparse.ArgumentParser:
         "webhook-gateway unsuspend core-prod 01HZY...",
         webhook_id=True,
     )
+    _command(
+        sub,
+        "diverted",
+        cmd_diverted,
+        "list the events whose delivery failed and that the provider kept (Enterprise Core)",
+        "webhook-gateway diverted core-prod 01HZY...",
+        webhook_id=True,
+    )
+    resend = _command(
+        sub,
+        "resend",
+        cmd_resend,
+        "deliver a diverted event again (Enterprise Core)",
+        "webhook-gateway resend core-prod 01HZY... 01J0A...",
+        webhook_id=True,
+    )
+    resend.add_argument("event", help="the diverted event's id (its locator)")
     return parser
 
 

@@ -9,8 +9,11 @@ Rules of this format, in one place:
   string value stands for a one-element list.
 * In a change, an absent key leaves the field as it is and ``null`` clears it where clearing means
   something (``secret``, ``description``, ``failure_handling``).
-* Secrets are write-only: written as strings, always read back as ``"***"`` (or ``null`` when the
-  webhook has none). Nothing here ever serializes a secret's value.
+* Secrets are write-only: written as strings, read back as ``"***"`` when the webhook has one
+  (whether or not the provider returns it), ``null`` when it has none, and ``"unknown"`` where
+  the provider does not say; ``secret_state`` says the same as ``set``/``unset``/``unknown``.
+  Nothing here ever serializes a secret's value.
+* Provider-only settings are an ``extras`` object of strings (``{"tag": "blue"}``).
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from typing import Any, Literal
 import attrs
 import cattrs
 
+from gateway.answers import UnreadableRecord
 from gateway.config import cattrs_problems
 from gateway.errors import InvalidRequest
 from gateway.model import (
     EventType,
+    Extras,
     FailureHandling,
     Headers,
     PingResult,
@@ -43,13 +48,17 @@ __all__ = [
     "REDACTED",
     "capabilities_to_json",
     "change_from_json",
+    "diverted_to_json",
     "event_type_to_json",
     "ping_to_json",
+    "record_error_to_json",
     "spec_from_json",
     "webhook_to_json",
 ]
 
 REDACTED = "***"
+#: How ``secret`` shows each ``secret_state`` (never the value, never null for a set secret).
+_SECRET_SHOWN = {"set": REDACTED, "unset": None, "unknown": "unknown"}
 
 _JSON_NAMES = {str: "a string", bool: "true or false", int: "an integer"}
 
@@ -110,6 +119,11 @@ def _converter() -> cattrs.Converter:
                 )
         return Headers(conv.structure(values, dict[str, list[str]]))
 
+    def extras(value: Any, _type: Any) -> Extras:
+        if not isinstance(value, dict):
+            raise TypeError(f"must be an object of name to string, not {_json_type(value)}")
+        return Extras(conv.structure(value, dict[str, str]))
+
     def secret(value: Any, _type: Any) -> Secret:
         return Secret(conv.structure(value, str))
 
@@ -142,6 +156,7 @@ def _converter() -> cattrs.Converter:
 
     conv.register_structure_hook_func(lambda tp: tp == frozenset[str], name_set)
     conv.register_structure_hook(Headers, headers)
+    conv.register_structure_hook(Extras, extras)
     conv.register_structure_hook(Secret, secret)
     conv.register_structure_hook_factory(_is_literal, literal)
     conv.register_structure_hook_factory(_is_unset_union, unset_union)
@@ -203,13 +218,33 @@ def webhook_to_json(webhook: Webhook) -> dict[str, Any]:
         "enabled": webhook.enabled,
         "events": sorted(webhook.events),
         "all_events": webhook.all_events,
-        "secret": REDACTED if webhook.secret else None,
+        "secret": _SECRET_SHOWN[webhook.secret_state],
+        "secret_state": webhook.secret_state,
         "description": webhook.description,
         "headers": {name: list(values) for name, values in webhook.headers.items()},
         "suspended": webhook.suspended,
         "suspended_at": _time(webhook.suspended_at),
         "allow_insecure_ssl": webhook.allow_insecure_ssl,
         "failure_handling": _failure_handling(webhook.failure_handling),
+        "extras": dict(webhook.extras),
+    }
+
+
+def diverted_to_json(event: Any) -> dict[str, Any]:
+    """The JSON form of a diverted event (an ``attrs`` class with the documented fields)."""
+    data = attrs.asdict(event, recurse=False)
+    return {k: _time(v) if isinstance(v, datetime) else v for k, v in data.items()}
+
+
+def record_error_to_json(record: UnreadableRecord) -> dict[str, Any]:
+    """A record a list could not read, as an item-level error of a list answer."""
+    return {
+        "id": record.id,
+        "account": record.account,
+        "provider": record.provider,
+        "status": 503,
+        "error": "ProviderError",
+        "detail": record.problem,
     }
 
 

@@ -36,6 +36,11 @@ HEADERS = {
     "description": "Header name to values; a lone string is one value.",
 }
 URL = {"type": "string", "format": "uri", "maxLength": 2000, "pattern": "^https?://"}
+EXTRAS = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "description": "Provider-only settings by the provider's name (Enterprise Core: `tag`).",
+}
 
 SCHEMAS: dict[str, Any] = {
     "RetryStrategy": {
@@ -80,6 +85,8 @@ SCHEMAS: dict[str, Any] = {
             "suspended_at",
             "allow_insecure_ssl",
             "failure_handling",
+            "secret_state",
+            "extras",
         ],
         "properties": {
             "id": {"type": "string"},
@@ -91,9 +98,13 @@ SCHEMAS: dict[str, Any] = {
             "events": {"type": "array", "items": {"type": "string"}},
             "all_events": {"type": "boolean"},
             "secret": {
-                "anyOf": [{"const": "***"}, {"type": "null"}],
-                "description": "Write-only: shows *** when the webhook has a secret.",
+                "anyOf": [{"enum": ["***", "unknown"]}, {"type": "null"}],
+                "description": "Write-only: *** when the webhook has a secret (whether or not the "
+                "provider returns it), null when it has none, unknown where the provider does "
+                "not say.",
             },
+            "secret_state": {"enum": ["set", "unset", "unknown"]},
+            "extras": EXTRAS,
             "description": _nullable({"type": "string"}),
             "headers": {
                 "type": "object",
@@ -120,6 +131,7 @@ SCHEMAS: dict[str, Any] = {
             "headers": HEADERS,
             "allow_insecure_ssl": {"type": "boolean"},
             "failure_handling": _nullable(_ref("FailureHandling")),
+            "extras": EXTRAS,
         },
     },
     "WebhookChange": {
@@ -139,20 +151,47 @@ SCHEMAS: dict[str, Any] = {
             "remove_events": STRING_SET,
             "add_headers": HEADERS,
             "remove_headers": STRING_SET,
+            "extras": EXTRAS,
         },
     },
     "WebhookPage": {
         "type": "object",
-        "required": ["items", "next_cursor"],
+        "required": ["items", "next_cursor", "errors"],
         "properties": {
             "items": {"type": "array", "items": _ref("Webhook")},
             "next_cursor": _nullable({"type": "string"}),
+            "errors": {
+                "type": "array",
+                "items": _ref("AccountError"),
+                "description": "Records the provider listed but that could not be read.",
+            },
+        },
+    },
+    "DivertedEvent": {
+        "type": "object",
+        "required": [
+            "id",
+            "webhook_id",
+            "request_locator",
+            "failure_message",
+            "failure_timestamp",
+            "failure_trigger",
+        ],
+        "properties": {
+            "id": {"type": "string", "description": "The event's locator."},
+            "webhook_id": {"type": "string"},
+            "request_locator": {"type": "string"},
+            "failure_message": {"type": "string"},
+            "failure_timestamp": _nullable({"type": "string", "format": "date-time"}),
+            "failure_trigger": {"type": "string"},
         },
     },
     "AccountError": {
         "type": "object",
+        "description": "A failing account, or (with `id`) one record that could not be read.",
         "required": ["account", "provider", "status", "error", "detail"],
         "properties": {
+            "id": _nullable({"type": "string"}),
             "account": {"type": "string"},
             "provider": {"type": "string"},
             "status": {"type": "integer"},
@@ -208,6 +247,8 @@ SCHEMAS: dict[str, Any] = {
                     "atomic_update": {"type": "boolean"},
                     "server_filters": {"type": "array", "items": {"type": "string"}},
                     "reports_secret": {"type": "boolean"},
+                    "reports_secret_state": {"type": "boolean"},
+                    "extras": {"type": "array", "items": {"type": "string"}},
                 },
             },
         },
@@ -319,6 +360,7 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 
 ACCOUNT = _path_param("account", "A configured account name.")
 ID = _path_param("id", "The webhook's id at the provider.")
+EVENT = _path_param("event", "A diverted event's locator.")
 BOOL = {"type": "string", "enum": ["true", "false"]}
 LIST_PARAMS = (
     _query("enabled", BOOL, "Only enabled (true) or disabled (false) webhooks."),
@@ -448,6 +490,52 @@ def openapi_document() -> dict[str, Any]:
                 write=True,
                 params=[ACCOUNT, ID],
                 operation_id="pingWebhook",
+            )
+        },
+        f"{webhooks}/{{id}}/diverted-events": {
+            "get": _op(
+                "Events whose delivery failed and that the provider kept (Enterprise Core).",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["items"],
+                            "properties": {
+                                "items": {"type": "array", "items": _ref("DivertedEvent")}
+                            },
+                        },
+                        "Diverted events.",
+                    )
+                },
+                params=[ACCOUNT, ID],
+                operation_id="listDivertedEvents",
+            )
+        },
+        f"{webhooks}/{{id}}/diverted-events/{{event}}/resend": {
+            "post": _op(
+                "Deliver a diverted event again.",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["result"],
+                            "properties": {"result": {"type": "object"}},
+                        },
+                        "What the provider answered.",
+                    )
+                },
+                write=True,
+                params=[ACCOUNT, ID, EVENT],
+                operation_id="resendDivertedEvent",
+            )
+        },
+        f"{webhooks}/{{id}}/diverted-events/{{event}}": {
+            "delete": _op(
+                "Forget a diverted event.",
+                NO_CONTENT,
+                write=True,
+                params=[ACCOUNT, ID, EVENT],
+                operation_id="deleteDivertedEvent",
             )
         },
         f"{webhooks}/{{id}}/unsuspend": {

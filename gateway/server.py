@@ -31,13 +31,15 @@ from gateway.apikeys import ApiKeys
 from gateway.codec import (
     capabilities_to_json,
     change_from_json,
+    diverted_to_json,
     event_type_to_json,
     ping_to_json,
+    record_error_to_json,
     spec_from_json,
     webhook_to_json,
 )
 from gateway.config import GatewayConfig
-from gateway.errors import FieldProblem, GatewayError, InvalidRequest
+from gateway.errors import FieldProblem, GatewayError, InvalidRequest, Unsupported
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.logs import REQUEST_ID, access_log
 from gateway.metrics import CONTENT_TYPE, Metrics
@@ -167,12 +169,14 @@ def _account(request: web.Request) -> Account:
 
 
 async def _json_body(request: web.Request) -> Any:
+    """The request's JSON, read as strictly as provider answers are (one parser, orjson): no
+    unpaired surrogates, integers within 64 bits, nesting at most ``MAX_JSON_DEPTH`` deep."""
     raw = await request.read()
     if not raw:
         raise InvalidRequest.at("", "the request body is empty; send a JSON object")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise InvalidRequest.at("", f"the request body is not valid JSON ({exc})") from None
 
 
@@ -341,19 +345,23 @@ async def list_webhooks(request: web.Request) -> web.Response:
     filters, limit, offset = _list_query(request)
     fingerprint = _fingerprint(request.path, filters)
 
+    listing = account.list(**filters)
+
     async def collect() -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         seen = 0
-        async for webhook in account.list(**filters):
+        async for webhook in listing:
             seen += 1
             if seen > offset:
                 items.append(webhook_to_json(webhook))
                 if len(items) > limit:  # one more than a page tells that there is a next page
                     break
+        await listing.aclose()
         return items
 
     items = await _call(request, "list", collect())
-    return _json(_page(items, limit, offset, fingerprint))
+    errors = [record_error_to_json(r) for r in listing.unreadable]
+    return _json({**_page(items, limit, offset, fingerprint), "errors": errors})
 
 
 @routes.post("/v1/accounts/{account}/webhooks")
@@ -374,6 +382,42 @@ async def ping_webhook(request: web.Request) -> web.Response:
     return _json(ping_to_json(result))
 
 
+def _extra(request: web.Request, name: str) -> Account:
+    """The account, if its provider offers the extra ``ex_{name}`` (else 422 Unsupported)."""
+    account = _account(request)
+    if not account.has_extra(name):
+        raise Unsupported(account.kind, name.replace("_", " "), account=account.name)
+    return account
+
+
+@routes.get("/v1/accounts/{account}/webhooks/{id}/diverted-events")
+async def list_diverted(request: web.Request) -> web.Response:
+    account = _extra(request, "list_diverted")
+
+    async def collect() -> list[dict[str, Any]]:
+        return [
+            diverted_to_json(e) async for e in account.ex_list_diverted(request.match_info["id"])
+        ]
+
+    items = await _call(request, "list_diverted", collect())
+    return _json({"items": items})
+
+
+@routes.post("/v1/accounts/{account}/webhooks/{id}/diverted-events/{event}/resend")
+async def resend_diverted(request: web.Request) -> web.Response:
+    account = _extra(request, "resend_diverted")
+    call = account.ex_resend_diverted(request.match_info["id"], request.match_info["event"])
+    return _json({"result": await _call(request, "resend_diverted", call)})
+
+
+@routes.delete("/v1/accounts/{account}/webhooks/{id}/diverted-events/{event}")
+async def delete_diverted(request: web.Request) -> web.Response:
+    account = _extra(request, "delete_diverted")
+    call = account.ex_delete_diverted(request.match_info["id"], request.match_info["event"])
+    await _call(request, "delete_diverted", call)
+    return web.Response(status=204)
+
+
 @routes.post("/v1/accounts/{account}/webhooks/{id}/unsuspend")
 async def unsuspend_webhook(request: web.Request) -> web.Response:
     account = _account(request)
@@ -390,24 +434,25 @@ async def list_all_webhooks(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     gate = asyncio.Semaphore(request.app[CONFIG].server.fanout_concurrency)
 
-    async def one(info: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    async def one(info: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         account = gw.account(info.name)
         async with gate:
+            listing = account.list(**filters)
             try:
                 found = await metrics.provider_call(
-                    info.provider, info.name, "list", _collect(account.list(**filters))
+                    info.provider, info.name, "list", _collect(listing)
                 )
-                return found, None
+                return found, [record_error_to_json(r) for r in listing.unreadable]
             except InvalidRequest as exc:
                 if "event" in filters and exc.status is None:
-                    return [], None  # not an event of this account's catalog: nothing matches
-                return [], _account_error(info.name, info.provider, exc)
+                    return [], []  # not an event of this account's catalog: nothing matches
+                return [], [_account_error(info.name, info.provider, exc)]
             except GatewayError as exc:
-                return [], _account_error(info.name, info.provider, exc)
+                return [], [_account_error(info.name, info.provider, exc)]
 
     results = await asyncio.gather(*(one(info) for info in gw.accounts()))
     items = [item for found, _ in results for item in found]
-    errors = [error for _, error in results if error is not None]
+    errors = [error for _, found_errors in results for error in found_errors]
     page = _page(items[offset:], limit, offset, fingerprint)
     return _json({**page, "errors": errors})
 

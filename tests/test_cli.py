@@ -153,8 +153,9 @@ async def test_cli_against_the_uipath_emulator(
     )  # fmt: skip
     assert code == 0 and "job.completed" in out and "job.faulted" in out
     code, out, _ = await cli("list", "orch", *cfg, "--event", "JOB.FAULTED")
-    assert out.splitlines()[0].split() == ["ID", "NAME", "ENABLED", "SUSPENDED", "EVENTS", "URL"]
-    assert out.splitlines()[1].split()[:2] == [made["id"], "jobs"]
+    header = ["ID", "NAME", "ENABLED", "SUSPENDED", "SECRET", "EVENTS", "URL"]
+    assert out.splitlines()[0].split() == header
+    assert out.splitlines()[1].split()[:5] == [made["id"], "jobs", "True", "False", "unset"]
     code, out, _ = await cli("ping", "orch", made["id"], *cfg, "--json")
     assert code == 0 and json.loads(out)["event_type"] == "ping"
     assert len(receiver.received) == 1

@@ -34,6 +34,7 @@ async def call(
     http: Session, method: str, url: str, bearer: str | None = "pat-s3cret", **kw: Any
 ) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    headers |= kw.pop("headers", {})
     async with http.request(method, url, headers=headers, **kw) as resp:
         raw = await resp.read()
         return resp.status, json.loads(raw) if raw else None
@@ -106,6 +107,11 @@ async def test_entity_status_codes(uipath: UiPathHarness, http: Session) -> None
     assert status == 400 and "'Colour'" in bad["message"]
 
     status, patched = await call(http, "PATCH", f"{base}/Webhooks(1)", json={"Enabled": False})
+    assert (status, patched) == (204, None)  # OData's default answer to a PATCH
+    status, patched = await call(
+        http, "PATCH", f"{base}/Webhooks(1)", json={"Description": "d"},
+        headers={"Prefer": "return=representation"},
+    )  # fmt: skip
     assert (status, patched["Enabled"], patched["Name"]) == (200, False, "Jobs")
     # PUT replaces: what the body leaves out takes its default (document 000's PUT example).
     status, put = await call(

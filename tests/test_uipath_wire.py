@@ -126,13 +126,19 @@ async def test_get_by_id_parses_the_documented_record(
     )
 
 
-async def test_update_puts_the_documented_body(
+async def test_update_patches_only_what_changes(
     replay: tuple[Replay, str], account: Account
 ) -> None:
+    """Document 000's update example, sent as a PATCH of the properties that change.
+
+    The page's PUT example sets Url, Enabled, Secret, AllowInsecureSsl and Events on the
+    record its GET example shows; as a PATCH, only those that differ from that record go,
+    plus SubscribeToAllEvents (true before, false after, as the page's response shows).
+    """
     rep, _ = replay
     rep.routes[("GET", "/odata/Webhooks(10)")] = (200, GET_RESPONSE)
     rep.routes[("GET", EVENT_TYPES_PATH)] = (200, EVENT_TYPES)
-    rep.routes[("PUT", "/odata/Webhooks(10)")] = (200, PUT_RESPONSE)
+    rep.routes[("PATCH", "/odata/Webhooks(10)")] = (200, PUT_RESPONSE)
     change = WebhookChange(
         url="https://orchestrator.uipath.com/reference",
         enabled=False,
@@ -142,12 +148,36 @@ async def test_update_puts_the_documented_body(
         add_events={"Process.Created", "queue.created", "ROBOT.deleted"},
     )
     updated = await account.update("10", change)
-    (put,) = rep.sent("PUT")
-    assert put["body"] == PUT_REQUEST
-    assert list(put["body"]) == list(PUT_REQUEST)  # the documented field order, too
+    assert rep.sent("PUT") == []
+    (patch,) = rep.sent("PATCH")
+    documented = {k: v for k, v in PUT_REQUEST.items() if GET_RESPONSE.get(k) != v}
+    assert patch["body"] == {**documented, "SubscribeToAllEvents": False}
+    assert "Enabled" not in patch["body"]  # false before and after: not sent
+    assert patch["headers"]["Prefer"] == "return=representation"
     assert updated == wire.webhook_from(PUT_RESPONSE, account="orch")
     assert updated.events == {"process.created", "queue.created", "robot.deleted"}
     assert updated.all_events is False
+
+
+async def test_update_never_sends_a_secret_it_read(
+    replay: tuple[Replay, str], account: Account
+) -> None:
+    """Some tenants mask the secret in answers: writing back what was read would replace the
+    real secret with the mask. Only a change that sets the secret sends one."""
+    rep, _ = replay
+    masked = {**GET_RESPONSE, "Secret": "********"}
+    rep.routes[("GET", "/odata/Webhooks(10)")] = (200, masked)
+    rep.routes[("GET", EVENT_TYPES_PATH)] = (200, EVENT_TYPES)
+    rep.routes[("PATCH", "/odata/Webhooks(10)")] = (204, None)
+    got = await account.update("10", WebhookChange(url="https://orchestrator.uipath.com/x"))
+    (patch,) = rep.sent("PATCH")
+    assert patch["body"] == {"Url": "https://orchestrator.uipath.com/x"}
+    # 204: the record is read back; a mask reads as "set" without a value
+    assert [r["method"] for r in rep.requests[-2:]] == ["PATCH", "GET"]
+    assert got.secret is None and got.secret_state == "set"
+    rep.requests.clear()
+    await account.update("10", WebhookChange(secret=None))
+    assert rep.sent("PATCH")[0]["body"] == {"Secret": None}
 
 
 async def test_ping_returns_the_documented_event(

@@ -5,10 +5,14 @@ URL, enabled flag, secret, "subscribe to all events" and "allow insecure SSL"; i
 headers, no failure-handling settings and no suspension state (its circuit breaker disables a
 failing webhook for an hour on its own), so those are rejected and ``unsuspend`` is unsupported.
 
-Updates: Orchestrator replaces whole records (PUT), so ``update`` reads the record, applies the
-change with ``WebhookChange.apply`` and PUTs the result; the gateway serializes updates of one
-webhook so concurrent changes through one Gateway are not lost. Orchestrator offers no ETag on
-webhooks, so a writer outside this Gateway can still race with us between the read and the PUT.
+Updates: ``update`` reads the record, applies the change with ``WebhookChange.apply`` and sends
+a ``PATCH`` of ``Webhooks({id})`` with only the properties that change (the new ``Events``
+collection whole, ``Secret`` only when the change sets it: some tenants mask the secret in
+answers, and writing a read secret back would replace the real one with the mask). It asks for
+the updated record (``Prefer: return=representation``) and reads it back when the answer is
+empty (204). The gateway serializes updates of one webhook, by canonical id, so concurrent
+changes through one Gateway are not lost. Orchestrator offers no ETag on webhooks, so a writer
+outside this Gateway can still race with us between the read and the PATCH.
 
 Listing pages with ``$top``/``$skip`` in ``Id`` order and filters on ``Url``, ``Name`` and
 ``Enabled`` server-side; the event filter is applied locally.
@@ -22,11 +26,13 @@ from typing import Any
 
 import attrs
 
+from gateway.answers import UnreadableRecord
 from gateway.auth import StaticToken, TokenSource
 from gateway.config import SettingProblem, check
 from gateway.errors import Conflict, FieldProblem, InvalidRequest, NotFound
 from gateway.http import Transport
 from gateway.model import (
+    UNSET,
     EventType,
     ListFilter,
     PingResult,
@@ -144,7 +150,8 @@ class UiPathProvider(Provider[UiPathSettings]):
         )
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return await self.http.request(method, path, headers=self._headers, **kwargs)
+        headers = {**self._headers, **kwargs.pop("headers", {})}
+        return await self.http.request(method, path, headers=headers, **kwargs)
 
     def _webhook(self, record: Any) -> Webhook:
         return wire.webhook_from(record, account=self.account)
@@ -157,35 +164,45 @@ class UiPathProvider(Provider[UiPathSettings]):
                 account=self.account,
             )
 
-    def _key(self, id: str) -> int:
-        """The int64 key of ``id``; text that is no such number names no webhook."""
-        key = int(id) if id.isascii() and id.isdigit() else 0
+    def canonical_id(self, id: str) -> str:
+        """Orchestrator ids are int64: ``007`` and ``7`` are one webhook, spelled ``7``.
+
+        Text that is no positive int64 names no webhook (``NotFound``, without a request).
+        """
+        id = super().canonical_id(id)
+        digits = id.isascii() and id.isdigit() and len(id.lstrip("0")) <= 19
+        key = int(id) if digits else 0
         if not 0 < key < 2**63:
             raise NotFound(
-                f"webhook {id!r} not found (UiPath ids are positive integers)",
+                f"webhook {id[:40]!r} not found (UiPath ids are positive integers)",
                 provider=self.kind,
                 account=self.account,
             )
-        return key
+        return str(key)
+
+    def _key(self, id: str) -> int:
+        """The int64 key of ``id`` (canonicalized first; see ``canonical_id``)."""
+        return int(self.canonical_id(id))
 
     # -- the standard API --------------------------------------------------------------------
 
-    async def list(self, filter: ListFilter) -> AsyncIterator[Webhook]:
+    async def list(self, filter: ListFilter) -> AsyncIterator[Webhook | UnreadableRecord]:
         size = self.settings.page_size
         params = {"$top": str(size), "$count": "true", "$orderby": "Id"}
         expression = wire.filter_expression(filter)
         if expression:
             params["$filter"] = expression
 
-        async def fetch(skip: int) -> Page[Any, int]:
-            page = await self._call("GET", "/Webhooks", params={**params, "$skip": str(skip)})
-            records = page.get("value") or []
-            end, total = skip + len(records), page.get("@odata.count")
-            done = len(records) < size or (isinstance(total, int) and end >= total)
-            return Page(records, None if done else end)
+        async def fetch(skip: int) -> Page[builtins.list[Any], int]:
+            answer = await self._call("GET", "/Webhooks", params={**params, "$skip": str(skip)})
+            records, total = wire.list_page(answer, account=self.account)
+            end = skip + len(records)
+            done = len(records) < size or (total is not None and end >= total)
+            return Page([records], None if done else end)
 
-        async for record in prefetched(fetch, 0):
-            yield self._webhook(record)
+        async for records in prefetched(fetch, 0):
+            for webhook in self.read_each(records, self._webhook, "Id"):
+                yield webhook
 
     async def get(self, id: str) -> Webhook:
         return self._webhook(await self._call("GET", f"/Webhooks({self._key(id)})"))
@@ -197,18 +214,32 @@ class UiPathProvider(Provider[UiPathSettings]):
 
     async def update(self, id: str, change: WebhookChange) -> Webhook:
         key = self._key(id)
+        if change.secret is not UNSET:
+            self._check_secret(change.secret, "secret")
         previous = self._webhook(await self._call("GET", f"/Webhooks({key})"))
-        updated = change.apply(previous)
-        if "secret" in change.set_fields():
-            self._check_secret(updated.secret, "secret")
-        body = wire.record_for_put(updated)
-        return self._webhook(await self._call("PUT", f"/Webhooks({key})", json_body=body))
+        body = wire.patch_body(previous, change)
+        if not body:
+            return previous
+        # Every property the PATCH carries is an absolute value (Events the whole collection),
+        # so sending it twice leaves the same record: safe to retry.
+        answer = await self._call(
+            "PATCH",
+            f"/Webhooks({key})",
+            json_body=body,
+            headers={"Prefer": "return=representation"},
+            idempotent=True,
+        )
+        if answer is None:  # 204 No Content: OData's default answer to a PATCH
+            answer = await self._call("GET", f"/Webhooks({key})")
+        return self._webhook(answer)
 
     async def delete(self, id: str) -> None:
         await self._call("DELETE", f"/Webhooks({self._key(id)})")
 
     async def ping(self, id: str) -> PingResult:
-        return wire.ping_from(await self._call("POST", f"/Webhooks({self._key(id)})/{PING}"))
+        answer = await self._call("POST", f"/Webhooks({self._key(id)})/{PING}")
+        return wire.ping_from(answer, account=self.account)
 
     async def event_types(self) -> builtins.list[EventType]:
-        return wire.event_types_from(await self._call("GET", f"/Webhooks/{GET_EVENT_TYPES}"))
+        answer = await self._call("GET", f"/Webhooks/{GET_EVENT_TYPES}")
+        return wire.event_types_from(answer, account=self.account)

@@ -13,9 +13,13 @@ What it does, as documents 000-002 and PROVIDERS.md describe Orchestrator:
   ping ``OR.Webhooks`` or ``OR.Webhooks.Write``: 403 otherwise.
 * ``/odata/Webhooks``: ``$filter`` (a real OData parser), ``$orderby``, ``$top`` (above 1000:
   400 / errorCode 1000), ``$skip``, ``$count=true``; ``@odata.context``; ids increase from 1.
-* ``GET|PUT|PATCH|DELETE /odata/Webhooks({id})`` (PUT replaces the record, PATCH merges);
-  ``POST /odata/Webhooks`` answers 201. Unknown ids: 404 / errorCode 1002; a name already used:
-  409 / errorCode 1001; invalid bodies: 400 / errorCode 1000, naming the property.
+* ``GET|PUT|PATCH|DELETE /odata/Webhooks({id})`` (PUT replaces the record, PATCH merges the
+  properties it carries; a collection such as ``Events`` is replaced whole, as OData PATCH
+  does); ``POST /odata/Webhooks`` answers 201.
+* ``mask_secrets``: answers show a fixed mask (``********``) instead of a stored secret, as
+  some tenants do; the stored secret is unchanged and still signs deliveries.
+* Unknown ids: 404 / errorCode 1002; a name already used: 409 / errorCode 1001; invalid
+  bodies: 400 / errorCode 1000, naming the property.
 * ``GetEventTypes()``: the whole catalog of document 001 (28 events, with groups).
 * ``Ping``: POSTs a signed ``ping`` event to the webhook's URL and returns it.
 * Admin routes (no auth, never faulted): ``POST /_emulator/events`` fires a catalog event, with
@@ -23,8 +27,9 @@ What it does, as documents 000-002 and PROVIDERS.md describe Orchestrator:
   ``PUT /_emulator/faults``.
 
 Delivery: JSON POST with ``X-UiPath-Signature`` (Base64 HMAC-SHA256 of the body, when the webhook
-has a secret). A failed delivery opens the circuit breaker: the webhook gets nothing for an hour
-and that hour's events are dropped, as Orchestrator does.
+has a secret); every payload carries the webhook's ``Name``, which current UiPath docs list
+among the fields common to every payload. A failed delivery opens the circuit breaker: the
+webhook gets nothing for an hour and that hour's events are dropped, as Orchestrator does.
 
 Assumed where the documents are silent (one line each):
 * A duplicate name is 409 (document 002) with errorCode 1001; names compare case-insensitively.
@@ -32,6 +37,10 @@ Assumed where the documents are silent (one line each):
 * A ping whose delivery fails answers 400 / errorCode 1000 naming the failure.
 * The circuit breaker does not change the record (``Enabled`` stays as set).
 * Folder headers (``X-UIPATH-OrganizationUnitId``) are echoed in ping events, not used to scope.
+* ``POST /odata/Webhooks`` creates (201 with the entity; from generated clients, no seed page
+  shows it); ``DELETE`` answers 204; errorCodes 1000/1001/1002 come from PROVIDERS.md.
+* ``PATCH`` answers 204 No Content (OData's default), or 200 with the entity when the request
+  says ``Prefer: return=representation``.
 """
 
 from __future__ import annotations
@@ -91,6 +100,7 @@ PROPERTIES = (
     "Events",
 )
 WRITABLE = frozenset(PROPERTIES) - {"Id", "Key"}
+SECRET_MASK = "********"  # noqa: S105 - what masking tenants show instead of a secret
 _ENTITY = re.compile(r"^Webhooks\((?P<key>[^)]*)\)$")
 PING = "UiPath.Server.Configuration.OData.Ping"
 GET_EVENT_TYPES = "UiPath.Server.Configuration.OData.GetEventTypes()"
@@ -139,7 +149,9 @@ class UiPathEmulator:
         tenant_id: int = 1,
         user_id: int = 2,
         clock: Callable[[], float] = time.monotonic,
+        mask_secrets: bool = False,
     ) -> None:
+        self.mask_secrets = mask_secrets
         self.clients = {
             cid: (secret, frozenset(scopes)) for cid, (secret, scopes) in (clients or {}).items()
         }
@@ -241,7 +253,7 @@ class UiPathEmulator:
             raise ODataFailure(404, 1000, f"Resource not found for the segment '{entity}'")
         key = _parse_key(match["key"])
         if request.method == "GET":
-            return _entity(request, self._record(key))
+            return self._entity(request, self._record(key))
         if request.method == "PUT":
             return await self._replace(request, key)
         if request.method == "PATCH":
@@ -301,21 +313,35 @@ class UiPathEmulator:
         body: dict[str, Any] = {"@odata.context": _context(request, "Webhooks")}
         if query.get("$count", "").lower() == "true":
             body["@odata.count"] = len(records)
-        body["value"] = records[skip : skip + top]
+        body["value"] = [self.shown(r) for r in records[skip : skip + top]]
         return web.json_response(body)
+
+    def shown(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored record as answers show it (the secret masked with ``mask_secrets``)."""
+        if self.mask_secrets and record.get("Secret"):
+            return {**record, "Secret": SECRET_MASK}
+        return dict(record)
+
+    def _entity(
+        self, request: web.Request, record: Mapping[str, Any], status: int = 200
+    ) -> web.Response:
+        return web.json_response(
+            {"@odata.context": _context(request, "Webhooks/$entity"), **self.shown(record)},
+            status=status,
+        )
 
     async def _create(self, request: web.Request) -> web.Response:
         fields = self._validate(await _json_object(request), None)
         key, self._next_id = self._next_id, self._next_id + 1
         record = {"Key": str(uuid.uuid4()), **fields, "Id": key}
         self.webhooks[key] = _ordered(record)
-        return _entity(request, self.webhooks[key], 201)
+        return self._entity(request, self.webhooks[key], 201)
 
     async def _replace(self, request: web.Request, key: int) -> web.Response:
         old = self._record(key)
         fields = self._validate(await _json_object(request), key)
         self.webhooks[key] = _ordered({"Key": old["Key"], **fields, "Id": key})
-        return _entity(request, self.webhooks[key])
+        return self._entity(request, self.webhooks[key])
 
     async def _patch(self, request: web.Request, key: int) -> web.Response:
         old = self._record(key)
@@ -323,7 +349,9 @@ class UiPathEmulator:
         merged = {k: v for k, v in old.items() if k in WRITABLE} | body
         fields = self._validate(merged, key)
         self.webhooks[key] = _ordered({"Key": old["Key"], **fields, "Id": key})
-        return _entity(request, self.webhooks[key])
+        if "return=representation" in request.headers.get("Prefer", ""):
+            return self._entity(request, self.webhooks[key])
+        return web.Response(status=204)
 
     def _record(self, key: int) -> dict[str, Any]:
         record = self.webhooks.get(key)
@@ -406,7 +434,7 @@ class UiPathEmulator:
         )
 
     async def _deliver(self, record: Mapping[str, Any], event: Mapping[str, Any]) -> Delivery:
-        body = dumps(event)
+        body = dumps({**event, "Name": record.get("Name")})
         headers = {SIGNATURE_HEADER: sign(body, record["Secret"])} if record.get("Secret") else {}
         outcome = await self.deliverer.post(
             record["Url"], body, headers, verify_tls=not record.get("AllowInsecureSsl")
@@ -514,12 +542,6 @@ def _ordered(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _context(request: web.Request, suffix: str) -> str:
     return f"{request.url.origin()}/odata/$metadata#{suffix}"
-
-
-def _entity(request: web.Request, record: Mapping[str, Any], status: int = 200) -> web.Response:
-    return web.json_response(
-        {"@odata.context": _context(request, "Webhooks/$entity"), **record}, status=status
-    )
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:

@@ -5,11 +5,12 @@ Rules (from the OData "Webhooks requests" page, document 000, and PROVIDERS.md):
 * A record is ``{Id, Key, Name, Description, Url, Enabled, Secret, SubscribeToAllEvents,
   AllowInsecureSsl, Events: [{"EventType": name}]}``; any of Key, Name and Description may be
   absent (document 000's records have none of them). ``Id`` is an int64; ours is its text.
-* Orchestrator returns the stored ``Secret`` when a record is read; a PUT replaces the whole
-  record, so the record we PUT carries the secret back (leaving it out would clear it).
-* A PUT body has the shape of document 000's example: ``Url, Enabled, Secret, AllowInsecureSsl,
-  Events``, plus ``Name``/``Description`` when the webhook has them and ``SubscribeToAllEvents``
-  (omitting it resets it to false, as the example's response shows).
+* Orchestrator returns the stored ``Secret`` when a record is read, but some tenants mask it
+  (a run of ``*``): a masked secret reads as ``secret=None, secret_state="set"``. Because of
+  that, a secret that was read is never written back.
+* An update is a ``PATCH`` of ``Webhooks({id})`` carrying only the properties that change:
+  the new ``Events`` collection (an OData PATCH replaces a collection whole), computed by
+  ``WebhookChange.apply`` on the record read, and ``Secret`` only when the change sets it.
 * ``$filter`` equality on ``Url``, ``Name`` and ``Enabled``, joined with ``and``; single quotes in
   string literals are doubled (OData ABNF ``SQUOTE-in-string``).
 * Timestamps carry up to 7 fractional digits (``2018-11-19T14:32:47.6024779Z``); we keep 6.
@@ -18,41 +19,54 @@ Rules (from the OData "Webhooks requests" page, document 000, and PROVIDERS.md):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
-from gateway.model import EventType, ListFilter, PingResult, Webhook, WebhookSpec
+from gateway.answers import Answer
+from gateway.model import EventType, ListFilter, PingResult, Webhook, WebhookChange, WebhookSpec
 
 __all__ = [
     "event_types_from",
     "filter_expression",
+    "is_masked",
+    "list_page",
     "odata_string",
-    "parse_timestamp",
+    "patch_body",
     "ping_from",
     "read_error",
-    "record_for_put",
     "record_from_spec",
     "webhook_from",
 ]
 
 KIND = "uipath"
-_FRACTION = re.compile(r"\.(\d{6})\d+")
 
 
-def webhook_from(record: Mapping[str, Any], *, account: str = "") -> Webhook:
-    """The ``Webhook`` of an Orchestrator record."""
+def is_masked(secret: str) -> bool:
+    """Whether a ``Secret`` read from Orchestrator is a mask rather than the value."""
+    return len(secret) >= 3 and set(secret) == {"*"}
+
+
+def webhook_from(record: Any, *, account: str = "") -> Webhook:
+    """The ``Webhook`` of an Orchestrator record (``ProviderError`` if it is not one)."""
+    a = Answer(record, provider=KIND, account=account, what="webhook")
+    id = a.required("Id", int)
+    a.named(f"webhook {id}")
+    events = []
+    for item in a.objects("Events"):
+        events.append(item.required("EventType", str))
+    secret = a.optional("Secret", str) or None
+    masked = secret is not None and is_masked(secret)
     return Webhook(
-        id=str(record["Id"]),
-        name=record.get("Name") or "",
-        url=record["Url"],
-        enabled=bool(record.get("Enabled", True)),
-        events=frozenset(e["EventType"] for e in record.get("Events") or ()),
-        all_events=bool(record.get("SubscribeToAllEvents", False)),
-        secret=record.get("Secret") or None,
-        description=record.get("Description"),
-        allow_insecure_ssl=bool(record.get("AllowInsecureSsl", False)),
+        id=str(id),
+        name=a.optional("Name", str, ""),
+        url=a.required("Url", str),
+        enabled=a.optional("Enabled", bool, True),
+        events=frozenset(events),
+        all_events=a.optional("SubscribeToAllEvents", bool, False),
+        secret=None if masked else secret,
+        secret_state="set" if secret else "unset",
+        description=a.optional("Description", str),
+        allow_insecure_ssl=a.optional("AllowInsecureSsl", bool, False),
         provider=KIND,
         account=account,
     )
@@ -63,14 +77,15 @@ def _events(names: Iterable[str]) -> list[dict[str, str]]:
 
 
 def record_from_spec(spec: WebhookSpec) -> dict[str, Any]:
-    """The body of ``POST /odata/Webhooks``."""
+    """The body of ``POST /odata/Webhooks`` (the secret stays a ``Secret``: the transport's
+    encoder reveals it when the body is sent)."""
     body: dict[str, Any] = {"Name": spec.name}
     if spec.description is not None:
         body["Description"] = spec.description
     body |= {
         "Url": spec.url,
         "Enabled": spec.enabled,
-        "Secret": spec.secret.reveal() if spec.secret else None,
+        "Secret": spec.secret or None,
         "SubscribeToAllEvents": spec.all_events,
         "AllowInsecureSsl": spec.allow_insecure_ssl,
         "Events": _events(spec.events),
@@ -78,19 +93,32 @@ def record_from_spec(spec: WebhookSpec) -> dict[str, Any]:
     return body
 
 
-def record_for_put(webhook: Webhook) -> dict[str, Any]:
-    """The body of ``PUT /odata/Webhooks({id})``: the whole record as it should be stored."""
+#: Model field -> (Orchestrator property, how the model's value is written).
+_PATCHED: dict[str, tuple[str, Any]] = {
+    "name": ("Name", lambda v: v),
+    "description": ("Description", lambda v: v),
+    "url": ("Url", lambda v: v),
+    "enabled": ("Enabled", lambda v: v),
+    "all_events": ("SubscribeToAllEvents", lambda v: v),
+    "allow_insecure_ssl": ("AllowInsecureSsl", lambda v: v),
+    "events": ("Events", _events),
+}
+
+
+def patch_body(previous: Webhook, change: WebhookChange) -> dict[str, Any]:
+    """The body of ``PATCH /odata/Webhooks({id})``: only what ``change`` alters on ``previous``.
+
+    ``Events`` is the whole new collection (``change.apply`` on the record read). ``Secret`` is
+    sent only when the change sets it (``null`` clears it): a secret that was read, possibly a
+    mask, is never written back.
+    """
+    updated = change.apply(previous)
     body: dict[str, Any] = {}
-    if webhook.name:
-        body["Name"] = webhook.name
-    if webhook.description is not None:
-        body["Description"] = webhook.description
-    body |= {"Url": webhook.url, "Enabled": webhook.enabled}
-    if webhook.secret:
-        body["Secret"] = webhook.secret.reveal()
-    if webhook.all_events:
-        body["SubscribeToAllEvents"] = True
-    body |= {"AllowInsecureSsl": webhook.allow_insecure_ssl, "Events": _events(webhook.events)}
+    for field, (prop, write) in _PATCHED.items():
+        if getattr(updated, field) != getattr(previous, field):
+            body[prop] = write(getattr(updated, field))
+    if "secret" in change.set_fields():
+        body["Secret"] = change.secret or None
     return body
 
 
@@ -111,29 +139,34 @@ def filter_expression(flt: ListFilter) -> str | None:
     return " and ".join(terms) or None
 
 
-def parse_timestamp(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(_FRACTION.sub(r".\1", value))
-
-
-def ping_from(body: Mapping[str, Any]) -> PingResult:
+def ping_from(body: Any, *, account: str = "") -> PingResult:
     """The ``PingResult`` of the Ping action's answer (its ids go into ``details``)."""
+    a = Answer(body, provider=KIND, account=account, what="ping answer")
     return PingResult(
-        event_id=str(body["EventId"]),
-        event_type=body.get("Type", "ping"),
-        timestamp=parse_timestamp(body.get("Timestamp")),
+        event_id=str(a.required("EventId", str | int)),
+        event_type=a.optional("Type", str, "ping"),
+        timestamp=a.time("Timestamp"),
         details={
-            key: body.get(key)
+            key: a.data.get(key)
             for key in ("TenantId", "OrganizationUnitId", "UserId")
-            if key in body
+            if isinstance(a.data.get(key), int | str | None) and key in a.data
         },
     )
 
 
-def event_types_from(body: Mapping[str, Any]) -> list[EventType]:
+def event_types_from(body: Any, *, account: str = "") -> list[EventType]:
     """The catalog of the GetEventTypes function's answer."""
-    return [EventType(name=e["Name"], group=e.get("Group") or "") for e in body.get("value", ())]
+    a = Answer(body, provider=KIND, account=account, what="event types")
+    return [
+        EventType(name=e.required("Name", str), group=e.optional("Group", str, ""))
+        for e in a.objects("value")
+    ]
+
+
+def list_page(body: Any, *, account: str = "") -> tuple[list[Any], int | None]:
+    """``(records, @odata.count)`` of a list answer."""
+    a = Answer(body, provider=KIND, account=account, what="webhook list")
+    return a.optional("value", list, []), a.optional("@odata.count", int)
 
 
 def read_error(status: int, body: Any) -> tuple[str | int | None, str | None, str | None]:
