@@ -328,8 +328,8 @@ class WebhookSpec:
         return Webhook(id=id, provider=provider, account=account, **values)
 
     def extra_paths(self) -> dict[str, str]:
-        """``{"extras.tag": "tag", ...}``: each provider extra this spec sets, by its path."""
-        return {f"extras.{k}": k for k in self.extras}
+        """``{"extras.tag": "extras.tag", ...}``: each provider extra this spec sets."""
+        return {f"extras.{k}": f"extras.{k}" for k in self.extras}
 
 
 #: The scalar fields a ``WebhookChange`` may set; each keeps its value while ``UNSET``.

@@ -302,8 +302,10 @@ class Account:
             return frozenset(canonical)
         if not self.provider.strict_events:
             log.warning(
-                "event names outside the known catalog are passed on as written",
-                extra={**self._where, "events": unknown[:SHOWN_UNKNOWN], "count": len(unknown)},
+                "event names outside the known catalog are passed on as written: %s",
+                ", ".join(unknown[:SHOWN_UNKNOWN])
+                + (" ..." if len(unknown) > SHOWN_UNKNOWN else ""),
+                extra={**self._where, "count": len(unknown)},
             )
             return frozenset(canonical | set(unknown))
         raise InvalidRequest(problems=[self._unknown_events(unknown, catalog, path)],
