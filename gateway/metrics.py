@@ -5,8 +5,10 @@
 * ``gateway_provider_call_duration_seconds{provider,account,operation,outcome}``: time spent in
   each provider operation (``outcome`` is ``ok`` or the error class);
 * ``gateway_provider_retries_total{provider,account}``,
-  ``gateway_token_fetches_total{provider,account}`` and
-  ``gateway_shared_reads_total{provider,account}``: read from the accounts at scrape time.
+  ``gateway_token_fetches_total{provider,account}``,
+  ``gateway_shared_reads_total{provider,account}`` and
+  ``gateway_unreadable_records_total{provider,account}`` (listed records that could not be
+  read and were left out): read from the accounts at scrape time.
 
 Observations go into plain dicts and bucket lists (a dict increment and a ``bisect``), and are
 turned into metric families only when ``/metrics`` is scraped: prometheus_client's per-sample
@@ -96,6 +98,11 @@ class _Collector(Collector):
             "Reads answered by an identical read's provider request (gateway.collapse).",
             labels=["provider", "account"],
         )
+        unreadable = CounterMetricFamily(
+            "gateway_unreadable_records",
+            "Records a provider listed that could not be read (left out of the list).",
+            labels=["provider", "account"],
+        )
         gw = m.gateway()
         accounts = [gw.account(info.name) for info in gw.accounts()] if gw is not None else []
         for account in accounts:
@@ -104,9 +111,11 @@ class _Collector(Collector):
             retries.add_metric([info.provider, info.name], counters.get("retries", 0))
             tokens.add_metric([info.provider, info.name], counters.get("token_fetches", 0))
             shared.add_metric([info.provider, info.name], account.shared_reads)
+            unreadable.add_metric([info.provider, info.name], account.unreadable_records)
         yield retries
         yield tokens
         yield shared
+        yield unreadable
 
 
 class Metrics:
