@@ -95,8 +95,10 @@ class DestinationPolicy:
         return []
 
     def _refusal(self, address: IPAddress) -> str | None:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        embedded = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None
+        if embedded is not None:
+            reason = self._refusal(embedded)
+            return f"{reason}, {embedded}, embedded in an IPv6 form" if reason else None
         if address in METADATA_ADDRESSES:
             return None if self.allow_link_local else "a cloud metadata address"
         if address.is_loopback:
@@ -108,6 +110,25 @@ class DestinationPolicy:
         if address.is_private or (isinstance(address, ipaddress.IPv4Address) and address in _CGNAT):
             return None if self.allow_private else "a private address"
         return None
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries and reaches, if it is one of those forms:
+    IPv4-mapped (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``), NAT64
+    (``64:ff9b::/96``), 6to4 (``2002::/16``) and Teredo (``2001::/32``, the client address)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 def _host_matches(host: str, pattern: str) -> bool:

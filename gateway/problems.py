@@ -20,7 +20,9 @@ RateLimited           429     the provider asks us to wait (``Retry-After``)
 AuthenticationFailed  502     the gateway's credentials for the provider were refused
 PermissionDenied      502     the gateway's credentials lack a permission at the provider
 ProviderUnavailable   503     the provider failed or is unreachable
-OutcomeUnknown        504     a write was sent but its answer was lost
+ProviderError         503     the provider's answer could not be read (own problem type)
+DeadlineExceeded      504     the call ran past ``http.total_timeout`` (own problem type)
+OutcomeUnknown        504     a write was sent; whether it took effect is unknown (own type)
 ====================  ======  ==========================================================
 """
 
@@ -34,7 +36,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gateway.errors import FieldProblem, GatewayError, InvalidRequest, RateLimited
+from gateway.errors import (
+    DeadlineExceeded,
+    FieldProblem,
+    GatewayError,
+    InvalidRequest,
+    OutcomeUnknown,
+    ProviderError,
+    RateLimited,
+)
 from gateway.logs import REQUEST_ID
 
 __all__ = ["PROBLEM_TYPE", "ProblemError", "from_error", "problem", "status_of"]
@@ -54,18 +64,29 @@ class ProblemError(Exception):
         return problem(self.status, self.detail, headers=self.headers)
 
 
+#: Errors whose meaning a status alone does not carry get a problem type of their own: a 504
+#: may be a deadline (nothing known to be written) or a write of unknown outcome.
+_TYPES: dict[type[GatewayError], tuple[str, str]] = {
+    OutcomeUnknown: ("outcome-unknown", "Outcome Unknown"),
+    DeadlineExceeded: ("deadline-exceeded", "Deadline Exceeded"),
+    ProviderError: ("provider-answer-unreadable", "Provider Answer Unreadable"),
+}
+
+
 def problem(
     status: int,
     detail: str,
     *,
     errors: Sequence[FieldProblem] = (),
     headers: dict[str, str] | None = None,
+    kind: tuple[str, str] | None = None,
     **extra: Any,
 ) -> web.Response:
-    """A problem+json response, carrying the current request id."""
-    title = HTTPStatus(status).phrase
+    """A problem+json response, carrying the current request id. ``kind`` is ``(type slug,
+    title)`` for errors with a problem type of their own (default: by status)."""
+    slug, title = kind or (str(status), HTTPStatus(status).phrase)
     body: dict[str, Any] = {
-        "type": f"{_DOCS}-{status}",
+        "type": f"{_DOCS}-{slug}",
         "title": title,
         "status": status,
         "detail": detail,
@@ -97,6 +118,7 @@ def from_error(error: GatewayError) -> web.Response:
         error.message,
         errors=problems,
         headers=headers,
+        kind=_TYPES.get(type(error)),
         provider=error.provider,
         account=error.account,
         provider_status=error.status,

@@ -82,6 +82,7 @@ async def test_an_unreadable_answer_is_a_503_naming_the_provider(
         problem = await resp.json()
         assert resp.status == 503, problem
         assert problem["provider"] == "uipath" and problem["account"] == "orch"
+        assert problem["type"].endswith("#errors-provider-answer-unreadable")
         if body:
             assert fragment in problem["detail"]
         assert "127.0.0.1" not in problem["detail"]  # the provider's address stays in the log
@@ -291,3 +292,22 @@ async def test_no_plain_secret_in_adapter_frames_or_copies(uipath: UiPathHarness
             assert secret not in repr(frame.f_locals), frame.f_code.co_name
     wh = Webhook(id="1", name="n", url="https://h.example.com", secret=secret)
     assert copy.deepcopy(wh) == wh and secret not in repr(copy.deepcopy(wh))
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://[2002:a9fe:a9fe::]/", "a cloud metadata address, 169.254.169.254"),  # 6to4
+        ("https://[2002:7f00:1::]/", "a loopback address, 127.0.0.1"),  # 6to4
+        ("https://[64:ff9b::a9fe:a9fe]/", "a cloud metadata address"),  # NAT64
+        ("https://[::127.0.0.1]/", "a loopback address"),  # IPv4-compatible
+        ("https://[::ffff:10.0.0.1]/", "a private address"),  # IPv4-mapped
+        ("https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "192.0.2.45"),  # Teredo client
+    ],
+)
+async def test_ipv6_forms_are_judged_by_the_ipv4_they_embed(url: str, reason: str) -> None:
+    from gateway.policy import DestinationPolicy
+
+    (problem,) = await DestinationPolicy().problems(url, "url")
+    assert reason in problem.message
+    assert await DestinationPolicy().problems("https://[2002:5db8:d822::]/", "url") == []
