@@ -287,10 +287,6 @@ class ProviderHTTP:
         retry_after = parse_retry_after(answer_headers.get("Retry-After"))
         raise self._error(status, None if body is _INVALID else body, retry_after, method, path)
 
-    def unreadable(self, what: str) -> ProviderError:
-        """A ``ProviderError`` for an answer of the wrong shape (``what`` says how)."""
-        return ProviderError(f"{self.provider} answered {what}", **self._where)
-
     def _unreadable(self, method: str, path: str, what: str) -> ProviderError:
         # ProviderError for writes too: the account client reconciles a write whose answer it
         # could not read, so the error says "unreadable", not merely "unknown".
