@@ -28,6 +28,7 @@ import attrs
 import cattrs
 
 from gateway.answers import UnreadableRecord
+from gateway.answers import json_type as _json_type
 from gateway.config import cattrs_problems
 from gateway.errors import InvalidRequest
 from gateway.model import (
@@ -71,22 +72,6 @@ def _strict(kind: type[Any]) -> Any:
         return value
 
     return structure
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def _is_unset_union(tp: Any) -> bool:

@@ -20,7 +20,7 @@ import hmac
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 from yarl import URL
@@ -111,22 +111,16 @@ class Secret:
         return self
 
 
-class Headers(Mapping[str, tuple[str, ...]]):
-    """An immutable, hashable ``name -> values`` map of custom delivery headers.
+V = TypeVar("V")
 
-    Names compare exactly as given (the providers store them that way); each name maps to a tuple
-    of values. Built from any mapping whose values are a string or an iterable of strings.
-    """
+
+class _FrozenMap(Mapping[str, V]):
+    """An immutable, hashable ``str -> V`` map; subclasses fill ``_items`` in ``__init__``."""
 
     __slots__ = ("_items",)
+    _items: dict[str, V]
 
-    def __init__(self, items: Mapping[str, str | Iterable[str]] | None = None) -> None:
-        data: dict[str, tuple[str, ...]] = {}
-        for name, values in (items or {}).items():
-            data[name] = (values,) if isinstance(values, str) else tuple(values)
-        self._items = data
-
-    def __getitem__(self, key: str) -> tuple[str, ...]:
+    def __getitem__(self, key: str) -> V:
         return self._items[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -144,7 +138,23 @@ class Headers(Mapping[str, tuple[str, ...]]):
         return NotImplemented
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"{type(self).__name__}({self._items!r})"
+
+
+class Headers(_FrozenMap[tuple[str, ...]]):
+    """An immutable, hashable ``name -> values`` map of custom delivery headers.
+
+    Names compare exactly as given (the providers store them that way); each name maps to a tuple
+    of values. Built from any mapping whose values are a string or an iterable of strings.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, items: Mapping[str, str | Iterable[str]] | None = None) -> None:
+        data: dict[str, tuple[str, ...]] = {}
+        for name, values in (items or {}).items():
+            data[name] = (values,) if isinstance(values, str) else tuple(values)
+        self._items = data
 
 
 #: The empty ``Headers`` (immutable, so one instance serves every webhook without headers).
@@ -176,33 +186,13 @@ def _name_set(value: Iterable[str] | str) -> frozenset[str]:
     return frozenset((value,) if isinstance(value, str) else value)
 
 
-class Extras(Mapping[str, str]):
+class Extras(_FrozenMap[str]):
     """An immutable, hashable ``name -> value`` map of provider-only settings."""
 
-    __slots__ = ("_items",)
+    __slots__ = ()
 
     def __init__(self, items: Mapping[str, str] | None = None) -> None:
         self._items = dict(items or {})
-
-    def __getitem__(self, key: str) -> str:
-        return self._items[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __hash__(self) -> int:
-        return hash(frozenset(self._items.items()))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Mapping):
-            return dict(self.items()) == dict(other.items())
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return f"Extras({self._items!r})"
 
 
 NO_EXTRAS: Final = Extras()
