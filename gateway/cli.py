@@ -243,7 +243,7 @@ async def cmd_unsuspend(gw: Gateway, args: argparse.Namespace) -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from gateway import logs
+    from gateway.proxy import logs
 
     logs.configure(args.log_level)
     if args.demo:
@@ -251,7 +251,7 @@ def serve(args: argparse.Namespace) -> int:
 
         run_demo(args.host or "127.0.0.1", 8080 if args.port is None else args.port)
         return 0
-    from gateway.server import serve_forever
+    from gateway.proxy.server import serve_forever
 
     try:
         config = load_config(args.config)

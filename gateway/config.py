@@ -45,7 +45,7 @@ from cattrs.v import format_exception
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest
 from gateway.http import HttpSettings
 from gateway.model import Secret
-from gateway.policy import DestinationPolicy
+from gateway.proxy.policy import DestinationPolicy
 from gateway.registry import Registry, default_registry
 
 __all__ = [

@@ -22,7 +22,7 @@ from gateway.config import GatewayConfig, parse_config
 from gateway.emulation import start
 from gateway.lifecycle import stop_on_signals
 from gateway.model import FailureHandling, RetryStrategy, WebhookSpec
-from gateway.server import GATEWAY, create_app
+from gateway.proxy.server import GATEWAY, create_app
 from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
 from providers.orchestry.emulator import OrchestryEmulator
 from providers.uipath.emulator import UiPathEmulator

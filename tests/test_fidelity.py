@@ -23,7 +23,7 @@ from gateway import Gateway, WebhookChange, WebhookSpec
 from gateway.codec import webhook_to_json
 from gateway.config import parse_config
 from gateway.errors import ConfigError, InvalidRequest, ProviderError
-from gateway.server import create_app
+from gateway.proxy.server import create_app
 from gateway.service import Account
 from providers.enterprise_core.adapter import CATALOG, EnterpriseCoreProvider
 from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator

@@ -25,7 +25,7 @@ from gateway.errors import (
     ProviderUnavailable,
 )
 from gateway.model import Secret, Webhook
-from gateway.server import create_app
+from gateway.proxy.server import create_app
 from tests.conftest import UiPathHarness
 
 WRITE = {"Authorization": "Bearer write-key-0123"}
@@ -306,7 +306,7 @@ async def test_no_plain_secret_in_adapter_frames_or_copies(uipath: UiPathHarness
     ],
 )
 async def test_ipv6_forms_are_judged_by_the_ipv4_they_embed(url: str, reason: str) -> None:
-    from gateway.policy import DestinationPolicy
+    from gateway.proxy.policy import DestinationPolicy
 
     (problem,) = await DestinationPolicy().problems(url, "url")
     assert reason in problem.message

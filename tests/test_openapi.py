@@ -9,8 +9,8 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-from gateway import openapi
 from gateway.demo import demo
+from gateway.proxy import openapi
 
 ROOT = Path(__file__).parent.parent
 DOC = ROOT / "docs" / "openapi.json"

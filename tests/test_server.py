@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from gateway.config import parse_config
 from gateway.emulation import Faults
 from gateway.lifecycle import GC_THRESHOLDS, tune_gc
-from gateway.server import GATEWAY, create_app
+from gateway.proxy.server import GATEWAY, create_app
 from tests.conftest import UiPathHarness
 
 WRITE = {"Authorization": "Bearer write-key-0123"}

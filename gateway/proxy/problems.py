@@ -45,7 +45,7 @@ from gateway.errors import (
     ProviderError,
     RateLimited,
 )
-from gateway.logs import REQUEST_ID
+from gateway.proxy.logs import REQUEST_ID
 
 __all__ = ["PROBLEM_TYPE", "ProblemError", "from_error", "problem", "status_of"]
 

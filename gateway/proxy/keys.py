@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Iterable
 
 from gateway.config import ApiKey
-from gateway.problems import ProblemError
+from gateway.proxy.problems import ProblemError
 
 __all__ = ["ApiKeys"]
 

@@ -1,7 +1,7 @@
 """The proxy's OpenAPI 3.1 document, built here and kept as docs/openapi.json.
 
-``python -m gateway.openapi docs/openapi.json`` rewrites the file; ``--check`` fails when it is
-stale (the tests run it). The server answers ``GET /openapi.json`` with the same document.
+``python -m gateway.proxy.openapi docs/openapi.json`` rewrites the file; ``--check`` fails when
+it is stale (the tests run it). The server answers ``GET /openapi.json`` with the same document.
 """
 
 from __future__ import annotations
@@ -584,7 +584,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         current = args.file.read_text(encoding="utf-8") if args.file.exists() else ""
         if current != render():
-            sys.stderr.write(f"{args.file} is stale: run python -m gateway.openapi {args.file}\n")
+            command = f"python -m gateway.proxy.openapi {args.file}"
+            sys.stderr.write(f"{args.file} is stale: run {command}\n")
             return 1
         return 0
     args.file.write_text(render(), encoding="utf-8")

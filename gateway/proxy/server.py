@@ -4,9 +4,9 @@
 cleanup context, so the session and adapters open with the server and close with it. Routes,
 errors and examples: docs/http-api.md; the OpenAPI document: ``GET /openapi.json``.
 
-Every route but ``/healthz`` needs ``Authorization: Bearer <api key>`` (``gateway.apikeys``);
+Every route but ``/healthz`` needs ``Authorization: Bearer <api key>`` (``gateway.proxy.keys``);
 GET routes need a ``read`` or ``write`` key, the others a ``write`` key. Errors are
-problem+json (``gateway.problems``). Secrets are write-only: answers show ``"***"``.
+problem+json (``gateway.proxy.problems``). Secrets are write-only: answers show ``"***"``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from urllib.parse import quote
 import orjson
 from aiohttp import web
 
-from gateway.apikeys import ApiKeys
 from gateway.codec import (
     capabilities_to_json,
     change_from_json,
@@ -41,17 +40,18 @@ from gateway.codec import (
 from gateway.config import GatewayConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, Unsupported
 from gateway.lifecycle import stop_on_signals, tune_gc
-from gateway.logs import REQUEST_ID, access_log
-from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.model import UNSET, FailureHandling, Webhook
-from gateway.openapi import openapi_document
-from gateway.problems import ProblemError, from_error, problem, status_of
+from gateway.proxy.keys import ApiKeys
+from gateway.proxy.logs import REQUEST_ID, access_log
+from gateway.proxy.metrics import CONTENT_TYPE, Metrics
+from gateway.proxy.openapi import openapi_document
+from gateway.proxy.problems import ProblemError, from_error, problem, status_of
 from gateway.registry import Registry
 from gateway.service import Account, Gateway
 
 __all__ = ["GATEWAY", "create_app", "serve_forever"]
 
-log = logging.getLogger("gateway.server")
+log = logging.getLogger("gateway.proxy.server")
 
 GATEWAY = web.AppKey("gateway", Gateway)
 CONFIG = web.AppKey("config", GatewayConfig)
