@@ -17,7 +17,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import fanout, library_overhead, paging, proxy_throughput, token_storm
+from bench import fanout, library_overhead, paging, proxy_throughput, slow_clients, token_storm
 
 FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "proxy_throughput": lambda: proxy_throughput.run(seconds=10, connections=50, rounds=3),
@@ -25,6 +25,7 @@ FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "paging": lambda: paging.run(webhooks=10_000, rounds=5),
     "fanout": lambda: fanout.run(accounts=30, latency=0.05, rounds=10),
     "token_storm": lambda: token_storm.run(calls=1000),
+    "slow_clients": lambda: slow_clients.run(attackers=3000, seconds=10),
 }
 QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "proxy_throughput": lambda: proxy_throughput.run(seconds=1, connections=10, rounds=1),
@@ -32,6 +33,7 @@ QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "paging": lambda: paging.run(webhooks=500, rounds=1),
     "fanout": lambda: fanout.run(accounts=3, latency=0.01, rounds=2),
     "token_storm": lambda: token_storm.run(calls=20),
+    "slow_clients": lambda: slow_clients.run(attackers=100, seconds=1),
 }
 
 

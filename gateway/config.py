@@ -118,6 +118,18 @@ class ServerConfig:
     shutdown_timeout: float = attrs.field(
         default=30.0, validator=check(lambda v: v >= 0, "must not be negative")
     )
+    max_connections: int = attrs.field(
+        default=1024, validator=check(lambda v: 1 <= v <= 65536, "must be from 1 to 65536")
+    )
+    max_connections_per_client: int = attrs.field(
+        default=0, validator=check(lambda v: 0 <= v <= 65536, "must be from 0 to 65536")
+    )
+    request_head_timeout: float = attrs.field(
+        default=10.0, validator=check(lambda v: 0 < v <= 3600, "must be > 0 and at most 3600")
+    )
+    request_body_timeout: float = attrs.field(
+        default=30.0, validator=check(lambda v: 0 < v <= 3600, "must be > 0 and at most 3600")
+    )
     destinations: DestinationPolicy = attrs.field(factory=DestinationPolicy)
 
 

@@ -22,7 +22,7 @@ from gateway.config import GatewayConfig, parse_config
 from gateway.emulation import start
 from gateway.lifecycle import stop_on_signals
 from gateway.model import FailureHandling, RetryStrategy, WebhookSpec
-from gateway.proxy.server import GATEWAY, create_app
+from gateway.proxy.server import GATEWAY, create_app, start_proxy
 from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
 from providers.orchestry.emulator import OrchestryEmulator
 from providers.uipath.emulator import UiPathEmulator
@@ -126,8 +126,10 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
             }
         )
         app = create_app(config)
-        runner, url = await start(app, host=host, port=port)
+        runner = await start_proxy(app, config.server)
         runners.append(runner)
+        bound_host, bound_port = runner.addresses[0][:2]
+        url = f"http://{bound_host}:{bound_port}"
         await _seed(app[GATEWAY], urls["receiver"])
         yield Demo(url, write_key, read_key, urls["receiver"], config, received)
     finally:

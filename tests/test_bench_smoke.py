@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from bench import fanout, library_overhead, paging, proxy_throughput, token_storm
+from bench import fanout, library_overhead, paging, proxy_throughput, slow_clients, token_storm
 
 
 async def test_library_overhead_runs() -> None:
@@ -29,3 +29,7 @@ async def test_token_storm_runs() -> None:
 async def test_proxy_throughput_runs() -> None:
     throughput, latency = await proxy_throughput.run(seconds=1, connections=5, rounds=1)
     assert throughput > 0 and latency > 0
+
+
+async def test_slow_clients_runs() -> None:
+    assert await slow_clients.run(attackers=20, seconds=1) > 0

@@ -47,7 +47,14 @@ from gateway.errors import (
 )
 from gateway.proxy.logs import REQUEST_ID
 
-__all__ = ["PROBLEM_TYPE", "ProblemError", "from_error", "problem", "status_of"]
+__all__ = [
+    "PROBLEM_TYPE",
+    "ProblemError",
+    "from_error",
+    "problem",
+    "problem_body",
+    "status_of",
+]
 
 PROBLEM_TYPE = "application/problem+json"
 _DOCS = "https://github.com/webhook-gateway/webhook-gateway/blob/main/docs/http-api.md#errors"
@@ -61,7 +68,10 @@ class ProblemError(Exception):
         self.status, self.detail, self.headers = status, detail, headers
 
     def response(self) -> web.Response:
-        return problem(self.status, self.detail, headers=self.headers)
+        response = problem(self.status, self.detail, headers=self.headers)
+        if self.status == 408:
+            response.force_close()  # the rest of the request may still be on its way
+        return response
 
 
 #: Errors whose meaning a status alone does not carry get a problem type of their own: a 504
@@ -73,17 +83,16 @@ _TYPES: dict[type[GatewayError], tuple[str, str]] = {
 }
 
 
-def problem(
+def problem_body(
     status: int,
     detail: str,
     *,
     errors: Sequence[FieldProblem] = (),
-    headers: dict[str, str] | None = None,
     kind: tuple[str, str] | None = None,
     **extra: Any,
-) -> web.Response:
-    """A problem+json response, carrying the current request id. ``kind`` is ``(type slug,
-    title)`` for errors with a problem type of their own (default: by status)."""
+) -> dict[str, Any]:
+    """A problem+json body, carrying the current request id. ``kind`` is ``(type slug, title)``
+    for errors with a problem type of their own (default: by status)."""
     slug, title = kind or (str(status), HTTPStatus(status).phrase)
     body: dict[str, Any] = {
         "type": f"{_DOCS}-{slug}",
@@ -95,6 +104,20 @@ def problem(
         body["errors"] = [{"path": p.path, "message": p.message} for p in errors]
     body |= {k: v for k, v in extra.items() if v is not None}
     body["request_id"] = REQUEST_ID.get()
+    return body
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    errors: Sequence[FieldProblem] = (),
+    headers: dict[str, str] | None = None,
+    kind: tuple[str, str] | None = None,
+    **extra: Any,
+) -> web.Response:
+    """A problem+json response (``problem_body``)."""
+    body = problem_body(status, detail, errors=errors, kind=kind, **extra)
     return web.Response(
         body=orjson.dumps(body), status=status, content_type=PROBLEM_TYPE, headers=headers
     )

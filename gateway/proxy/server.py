@@ -37,10 +37,11 @@ from gateway.codec import (
     spec_from_json,
     webhook_to_json,
 )
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, ServerConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, Unsupported
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import UNSET, FailureHandling, Webhook
+from gateway.proxy.connections import ProxySite, raise_open_files_limit
 from gateway.proxy.keys import ApiKeys
 from gateway.proxy.logs import REQUEST_ID, access_log
 from gateway.proxy.metrics import CONTENT_TYPE, Metrics
@@ -49,7 +50,7 @@ from gateway.proxy.problems import ProblemError, from_error, problem, status_of
 from gateway.registry import Registry
 from gateway.service import Account, Gateway
 
-__all__ = ["GATEWAY", "create_app", "serve_forever"]
+__all__ = ["GATEWAY", "create_app", "serve_forever", "start_proxy"]
 
 log = logging.getLogger("gateway.proxy.server")
 
@@ -171,7 +172,14 @@ def _account(request: web.Request) -> Account:
 async def _json_body(request: web.Request) -> Any:
     """The request's JSON, read as strictly as provider answers are (one parser, orjson): no
     unpaired surrogates, integers within 64 bits, nesting at most ``MAX_JSON_DEPTH`` deep."""
-    raw = await request.read()
+    timeout = request.app[CONFIG].server.request_body_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            raw = await request.read()
+    except TimeoutError:
+        raise ProblemError(
+            408, f"the request body did not arrive within {timeout:g} seconds"
+        ) from None
     if not raw:
         raise InvalidRequest.at("", "the request body is empty; send a JSON object")
     try:
@@ -510,6 +518,28 @@ def create_app(
     return app
 
 
+async def start_proxy(app: web.Application, server: ServerConfig) -> web.AppRunner:
+    """Set ``app`` up and listen where ``server`` says, within its connection limits
+    (``gateway.proxy.connections``); the caller cleans the runner up."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=server.shutdown_timeout)
+    await runner.setup()
+    raise_open_files_limit(server.max_connections)
+    site = ProxySite(
+        runner,
+        server.host,
+        server.port,
+        max_connections=server.max_connections,
+        max_per_client=server.max_connections_per_client,
+        head_timeout=server.request_head_timeout,
+    )
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
 async def serve_forever(config: GatewayConfig, *, registry: Registry | None = None) -> None:
     """Serve ``config`` until SIGINT or SIGTERM, then finish in-flight requests and stop.
 
@@ -518,14 +548,7 @@ async def serve_forever(config: GatewayConfig, *, registry: Registry | None = No
     server process (``gateway.lifecycle.tune_gc``).
     """
     stop = stop_on_signals()
-    runner = web.AppRunner(
-        create_app(config, registry=registry),
-        access_log=None,
-        shutdown_timeout=config.server.shutdown_timeout,
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, config.server.host, config.server.port)
-    await site.start()
+    runner = await start_proxy(create_app(config, registry=registry), config.server)
     host, port = runner.addresses[0][:2]
     log.info("serving", extra={"url": f"http://{host}:{port}", "accounts": list(config.accounts)})
     print(f"webhook-gateway on http://{host}:{port}", flush=True)
