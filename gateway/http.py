@@ -16,7 +16,8 @@ number of attempts and the total time are bounded. (Within one attempt aiohttp i
 idempotent request once, at once, when a reused keep-alive connection turns out to be closed,
 as RFC 9112 section 9.3.1 allows; so the wire may see up to twice ``max_attempts`` requests.)
 A non-idempotent request whose answer was lost raises ``OutcomeUnknown`` rather than being sent
-again.
+again; so does any write (PUT, PATCH, DELETE too) whose last attempt's answer was lost, since
+an attempt may have taken effect: the account client then settles it by reading back.
 
 Every call is bounded as a whole, retries included, by ``total_timeout`` (``read_timeout`` only
 bounds one socket read, so a provider dribbling a byte at a time could otherwise hold a call
@@ -73,6 +74,8 @@ __all__ = [
 log = logging.getLogger("gateway.http")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Methods that change nothing: a lost answer to one of these is a plain failure, not an unknown.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Longest provider error text passed on (longer text is cut and marked so).
 MAX_ERROR_TEXT = 2048
 _JSON_HEADERS = {"Content-Type": "application/json"}
@@ -236,7 +239,9 @@ class ProviderHTTP:
     ) -> Any:
         """Send one request; return the parsed JSON body (None if empty) or raise a typed error."""
         url = self.base_url + path
-        sent_blind = not (method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
+        # A write whose answer never came may have taken effect, retried or not: the account
+        # client reconciles an OutcomeUnknown by looking.
+        writes = method not in READ_METHODS
         data = None
         if json_body is not None:
             data = orjson.dumps(json_body, default=_reveal)
@@ -272,10 +277,10 @@ class ProviderHTTP:
             self._log_failure(method, path, exc)
             if deadline.expired():
                 what = f"no answer within the total deadline of {settings.total_timeout:g} s"
-                cls: type[ProviderUnavailable] = OutcomeUnknown if sent_blind else DeadlineExceeded
+                cls: type[ProviderUnavailable] = OutcomeUnknown if writes else DeadlineExceeded
             else:
                 what = f"the answer was lost ({_kind_of_failure(exc)})"
-                cls = OutcomeUnknown if sent_blind else ProviderUnavailable
+                cls = OutcomeUnknown if writes else ProviderUnavailable
             raise cls(f"{method} {_shown(path)}: {what}", **self._where) from None
         finally:
             _IDEMPOTENT.reset(token)

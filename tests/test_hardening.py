@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway import Gateway, WebhookChange, WebhookSpec
 from gateway.config import parse_config
+from gateway.emulation import Faults
 from gateway.errors import (
     DeadlineExceeded,
     InvalidRequest,
@@ -277,6 +278,24 @@ async def test_an_update_whose_answer_is_unreadable_is_confirmed_by_reading_back
         uipath.emulator._patch = lambda request, key: answer(b"{", 200)(request)  # type: ignore
         with pytest.raises(ProviderError):
             await account.update(made.id, WebhookChange(add_events={"job.stopped"}))
+
+
+async def test_writes_whose_every_answer_is_lost_are_settled_by_reading_back(
+    uipath: UiPathHarness,
+) -> None:
+    """Every PATCH and DELETE is applied, then its connection is dropped, retries included:
+    the account reads back and reports what happened (it was a ProviderUnavailable with no
+    status, taken for "nothing sent", in a fault run 5 of 257 renames)."""
+    config = {"accounts": {"orch": uipath.account()}, "http": {"retry": {"backoff_base": 0.01}}}
+    async with Gateway(parse_config(config)) as gw:
+        account = gw.account("orch")
+        made = await account.create(WebhookSpec(name="lost", url="https://h.example.com/l"))
+        uipath.emulator.faults = Faults(drop_rate=1.0, methods=("PATCH", "DELETE"))
+        assert (await account.update(made.id, WebhookChange(name="renamed"))).name == "renamed"
+        await account.delete(made.id)
+        uipath.emulator.faults = Faults()
+        with pytest.raises(NotFound):
+            await account.get(made.id)
 
 
 async def test_no_plain_secret_in_adapter_frames_or_copies(uipath: UiPathHarness) -> None:
