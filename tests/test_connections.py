@@ -179,3 +179,21 @@ async def test_a_body_that_does_not_arrive_in_time_is_a_408() -> None:
         status, _, body = await exchange(port, raw.encode())
     assert status == 408 and "did not arrive within 0.5 seconds" in orjson.loads(body)["detail"]
     assert time.monotonic() - started < 5  # the answer at 0.5 s, the close after lingering
+
+
+def test_the_edge_holds_on_uvloop_too() -> None:
+    """``serve`` runs on uvloop when installed, whose transports are not asyncio's classes."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> None:
+        async with proxy(max_connections=2, request_head_timeout=1.0) as (_, port):
+            assert await healthz(port) == 200
+            raw = b"GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Big: " + b"k" * 9000 + b"\r\n\r\n"
+            assert (await exchange(port, raw))[0] == 400
+            idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            assert (await exchange(port, b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n"))[0] == 503
+            for _, writer in idle:
+                writer.close()
+
+    uvloop.run(main())
