@@ -54,6 +54,7 @@ __all__ = [
     "GatewayConfig",
     "ServerConfig",
     "SettingProblem",
+    "StateConfig",
     "cattrs_problems",
     "check",
     "load_config",
@@ -133,6 +134,38 @@ class ServerConfig:
     destinations: DestinationPolicy = attrs.field(factory=DestinationPolicy)
 
 
+def _state_url_ok(url: str) -> bool:
+    scheme, _, rest = url.partition("://")
+    return (scheme == "sqlite" and bool(rest.strip("/"))) or scheme in ("postgresql", "postgres")
+
+
+@attrs.frozen(kw_only=True)
+class StateConfig:
+    """The ``[state]`` table: where shared state lives and how long it is kept.
+
+    ``url`` is ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or
+    ``postgresql://user:password@host:port/database``; ``repr`` hides it (it may hold a
+    password).
+    """
+
+    url: str = attrs.field(
+        repr=False,
+        validator=check(
+            _state_url_ok,
+            "must be sqlite:///<file> (one process) or postgresql://... (replicas)",
+        ),
+    )
+    idempotency_retention_hours: float = attrs.field(
+        default=24.0, validator=check(lambda v: 0 < v <= 8760, "must be > 0 and at most 8760")
+    )
+    audit_retention_days: float = attrs.field(
+        default=90.0, validator=check(lambda v: 0 < v <= 36500, "must be > 0 and at most 36500")
+    )
+    pool_size: int = attrs.field(
+        default=10, validator=check(lambda v: 1 <= v <= 500, "must be from 1 to 500")
+    )
+
+
 @attrs.frozen(kw_only=True)
 class AccountConfig:
     """One configured account: its name, its provider kind, and that provider's settings."""
@@ -149,6 +182,7 @@ class GatewayConfig:
     accounts: Mapping[str, AccountConfig] = attrs.field(factory=dict)
     server: ServerConfig = attrs.field(factory=ServerConfig)
     http: HttpSettings = attrs.field(factory=HttpSettings)
+    state: StateConfig | None = None
 
 
 def _converter() -> cattrs.Converter:
@@ -165,7 +199,7 @@ def _converter() -> cattrs.Converter:
 
 converter = _converter()
 _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_TOP_LEVEL = ("accounts", "http", "server")
+_TOP_LEVEL = ("accounts", "http", "server", "state")
 
 
 def load_config(
@@ -210,9 +244,12 @@ def parse_config(
 
     server = _structure(data.get("server", {}), ServerConfig, "server", problems)
     http_settings = _structure(data.get("http", {}), HttpSettings, "http", problems)
+    state = None
+    if "state" in data:
+        state = _structure(data["state"], StateConfig, "state", problems)
     if problems:
         raise ConfigError(problems=problems)
-    return GatewayConfig(accounts=accounts, server=server, http=http_settings)
+    return GatewayConfig(accounts=accounts, server=server, http=http_settings, state=state)
 
 
 def _account(

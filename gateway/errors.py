@@ -12,6 +12,8 @@
     ├── AuthenticationFailed     credentials missing, wrong or expired (401, OAuth errors)
     ├── PermissionDenied         authenticated but not allowed (403)
     ├── RateLimited              the provider asked us to slow down (429); ``retry_after`` seconds
+    ├── PreconditionFailed       the webhook changed since the caller read it (``If-Match``)
+    ├── StateUnavailable         the state store (``[state]``) failed or could not be reached
     └── ProviderUnavailable      the provider failed or could not be reached (5xx, timeouts)
         ├── ProviderError        its answer could not be read (not JSON, cut off, wrong shape)
         ├── DeadlineExceeded     the call and its retries ran past the total deadline
@@ -41,9 +43,11 @@ __all__ = [
     "NotFound",
     "OutcomeUnknown",
     "PermissionDenied",
+    "PreconditionFailed",
     "ProviderError",
     "ProviderUnavailable",
     "RateLimited",
+    "StateUnavailable",
     "Unsupported",
     "error_for_status",
 ]
@@ -180,6 +184,24 @@ class RateLimited(GatewayError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class PreconditionFailed(GatewayError):
+    """The webhook is not in the state the caller expected (its ETag differs from
+    ``If-Match``); ``etag`` is the current one (None: the webhook is gone)."""
+
+    http_status = 412
+
+    def __init__(self, message: str, *, etag: str | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.etag = etag
+
+
+class StateUnavailable(GatewayError):
+    """The state store failed, could not be reached, or a lock in it was not granted in time;
+    nothing was sent to the provider."""
+
+    http_status = 503
 
 
 class ProviderUnavailable(GatewayError):

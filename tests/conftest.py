@@ -226,3 +226,6 @@ async def orchestry() -> AsyncIterator[OrchestryHarness]:
     yield OrchestryHarness(emulator, url)
     await runner.cleanup()
     emulator.close()
+
+
+from tests.postgres import postgres_server, postgres_url  # noqa: E402, F401 - fixtures

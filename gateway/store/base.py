@@ -1,0 +1,125 @@
+"""What every state store offers: update locks, idempotency records and the audit log.
+
+A store is shared by every gateway process configured with the same ``[state] url``; what one
+replica stores, another reads. Times are seconds since the epoch (UTC), as the caller's clock
+gives them (``time.time()``), so expiries compare across replicas whose clocks agree.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal
+
+import attrs
+
+__all__ = ["AuditEntry", "AuditQuery", "Claim", "Store", "StoredAnswer"]
+
+
+@attrs.frozen(kw_only=True)
+class StoredAnswer:
+    """An HTTP answer kept for replay: status, the headers worth repeating, and the body."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes = b""
+
+
+@attrs.frozen(kw_only=True)
+class Claim:
+    """The outcome of claiming an idempotency key.
+
+    ``new``: this request runs and must ``settle`` (or ``release``) the key. ``done``: an
+    earlier request with the same key and body finished; ``answer`` is its answer. ``running``:
+    it has not finished yet (``retry_after`` seconds is a fair wait). ``mismatch``: the key was
+    used with a different request.
+    """
+
+    state: Literal["new", "done", "running", "mismatch"]
+    answer: StoredAnswer | None = None
+    retry_after: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AuditEntry:
+    """One write, as the audit log keeps it. ``change`` never holds a secret value."""
+
+    id: int | None = None  # assigned by the store, increasing
+    time: float
+    actor: str
+    account: str
+    provider: str
+    webhook_id: str | None
+    operation: str
+    change: Mapping[str, Any] = attrs.field(factory=dict)
+    outcome: str  # "ok", "outcome_unknown", or the error's type name
+    detail: str | None = None
+    request_id: str | None = None
+    duration_ms: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class AuditQuery:
+    """Which audit entries to read, newest first: ``before_id`` is the paging cursor."""
+
+    account: str | None = None
+    webhook_id: str | None = None
+    since: float | None = None
+    before_id: int | None = None
+    limit: int = 100
+
+
+class Store(abc.ABC):
+    """The interface; ``gateway.store.open_store`` picks the implementation by URL."""
+
+    #: Whether the store is shared by processes, so update locks must be taken in it.
+    shared: bool = False
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the schema up to date (migrations are applied once, in order)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def lock(self, key: str, wait: float) -> AbstractAsyncContextManager[None]:
+        """Hold ``key`` exclusively among every process sharing the store (``StateUnavailable``
+        after ``wait`` seconds of waiting). A crashed holder's lock is released."""
+
+    @abc.abstractmethod
+    async def secret_key(self) -> bytes:
+        """A random key made once per store, for fingerprints of secrets in the audit log."""
+
+    # -- idempotency ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def claim(
+        self, scope: str, key: str, fingerprint: str, now: float, lease: float
+    ) -> Claim:
+        """Claim ``key`` for a request with ``fingerprint``; a claim not settled within
+        ``lease`` seconds (its process died) may be claimed again."""
+
+    @abc.abstractmethod
+    async def settle(
+        self, scope: str, key: str, answer: StoredAnswer, now: float, retention: float
+    ) -> None:
+        """Keep ``answer`` for ``key`` for ``retention`` seconds."""
+
+    @abc.abstractmethod
+    async def release(self, scope: str, key: str) -> None:
+        """Forget an unsettled claim (the request ended without an answer worth keeping)."""
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def record(self, entry: AuditEntry) -> None: ...
+
+    @abc.abstractmethod
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+    @abc.abstractmethod
+    async def prune(self, now: float, audit_retention: float) -> int:
+        """Drop expired idempotency records and audit entries older than the retention;
+        return how many rows went."""

@@ -1,0 +1,139 @@
+"""The shared store: PostgreSQL, for several gateway replicas.
+
+A pool of asyncpg connections. Update locks are transaction-scoped advisory locks
+(``pg_advisory_xact_lock``) on a 64-bit hash of the key, held on a connection of their own for
+as long as the update runs: a replica that dies drops its connection, and with it the lock.
+Migrations run at open under a session advisory lock, so replicas starting together apply
+each one once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+from gateway.errors import StateUnavailable
+from gateway.store.sql import SqlStore, Tx
+
+__all__ = ["PostgresStore"]
+
+_MIGRATION_LOCK = 0x7765_6268_6F6F_6B21  # "webhook!": one migrator at a time
+_PLACEHOLDER = re.compile(r"\?")
+_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+def _numbered(sql: str) -> str:
+    counter = iter(range(1, 1000))
+    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+
+
+def lock_id(key: str) -> int:
+    """A signed 64-bit advisory-lock id for ``key``."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+class _PgTx:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._conn.execute(_numbered(sql), *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Mapping[str, Any] | None:
+        row = await self._conn.fetchrow(_numbered(sql), *args)
+        return dict(row) if row is not None else None
+
+    async def fetch(self, sql: str, *args: Any) -> Sequence[Mapping[str, Any]]:
+        return [dict(row) for row in await self._conn.fetch(_numbered(sql), *args)]
+
+
+class PostgresStore(SqlStore):
+    dialect = "postgresql"
+    shared = True
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self._url = url
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+
+    def __repr__(self) -> str:
+        return "<PostgresStore>"  # the URL may hold a password
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._url, min_size=1, max_size=self._pool_size, timeout=10
+            )
+        except _FAILURES as exc:
+            raise StateUnavailable(
+                f"cannot connect to the PostgreSQL state store ({_why(exc)})"
+            ) from None
+        async with self._connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+            try:
+                async with conn.transaction():
+                    await self._migrate(_PgTx(conn))
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._pool is None:
+            raise StateUnavailable("the state store is not open")
+        try:
+            async with self._pool.acquire(timeout=10) as conn:
+                yield conn
+        except _FAILURES as exc:
+            raise StateUnavailable(f"the PostgreSQL state store failed ({_why(exc)})") from None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self._connection() as conn, conn.transaction():
+            yield _PgTx(conn)
+
+    def _for_update(self) -> str:
+        return " FOR UPDATE"
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: str, wait: float) -> AsyncIterator[None]:
+        if self._pool is None:
+            raise StateUnavailable("the state store is not open")
+        try:
+            conn = await self._pool.acquire(timeout=10)
+        except _FAILURES as exc:
+            raise StateUnavailable(f"the PostgreSQL state store failed ({_why(exc)})") from None
+        try:
+            held = conn.transaction()
+            try:
+                await held.start()
+                await conn.execute(f"SET LOCAL lock_timeout = {max(1, int(wait * 1000))}")
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_id(key))
+            except asyncpg.LockNotAvailableError:
+                raise StateUnavailable(
+                    f"the update lock of {key} was held elsewhere for over {wait:g} s"
+                ) from None
+            except _FAILURES as exc:
+                raise StateUnavailable(f"the PostgreSQL state store failed ({_why(exc)})") from None
+            try:
+                yield  # errors of the locked work pass through untouched
+            finally:
+                with contextlib.suppress(*_FAILURES):
+                    await held.rollback()  # nothing was written: ending it frees the lock
+        finally:
+            await self._pool.release(conn)
+
+
+def _why(exc: BaseException) -> str:
+    """A failure's kind and message, without the connection URL (it may hold a password)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__

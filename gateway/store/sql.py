@@ -1,0 +1,209 @@
+"""What the SQL stores share: migrations, idempotency claims and the audit log, in SQL both
+SQLite and PostgreSQL run (``?`` placeholders; the PostgreSQL store numbers them).
+
+A backend provides ``transaction()``, yielding a ``Tx``: ``execute``, ``fetchrow``, ``fetch``.
+Migrations are the files ``migrations/<dialect>/NNNN_name.sql``, applied in order inside one
+transaction each and recorded in ``schema_version``; a database newer than this code refuses
+to open rather than be misread.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib.resources
+import math
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+import orjson
+
+from gateway.errors import StateUnavailable
+from gateway.store.base import AuditEntry, AuditQuery, Claim, Store, StoredAnswer
+
+__all__ = ["SqlStore", "Tx", "migrations"]
+
+_MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class Tx(Protocol):
+    async def execute(self, sql: str, *args: Any) -> None: ...
+    async def fetchrow(self, sql: str, *args: Any) -> Mapping[str, Any] | None: ...
+    async def fetch(self, sql: str, *args: Any) -> Sequence[Mapping[str, Any]]: ...
+
+
+def migrations(dialect: str) -> list[tuple[int, str]]:
+    """``(version, sql)`` of every migration for ``dialect``, in order."""
+    folder = importlib.resources.files("gateway.store") / "migrations" / dialect
+    found = []
+    for item in folder.iterdir():
+        match = _MIGRATION.match(item.name)
+        if match:
+            found.append((int(match.group(1)), item.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SqlStore(Store):
+    dialect: str = ""
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    async def _migrate(self, tx: Tx) -> None:
+        """Apply the migrations ``tx``'s database lacks (the caller serializes migrators)."""
+        await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
+        row = await tx.fetchrow("SELECT MAX(version) AS version FROM schema_version")
+        current = (row or {}).get("version") or 0
+        known = migrations(self.dialect)
+        if known and current > known[-1][0]:
+            raise StateUnavailable(
+                f"the state store's schema is version {current}, newer than this gateway's "
+                f"{known[-1][0]}: upgrade the gateway"
+            )
+        for version, sql in known:
+            if version > current:
+                for statement in _statements(sql):
+                    await tx.execute(statement)
+                await tx.execute("INSERT INTO schema_version (version) VALUES (?)", version)
+        await tx.execute(
+            "INSERT INTO store_meta (name, value) VALUES ('audit_key', ?) ON CONFLICT DO NOTHING",
+            secrets.token_bytes(32),
+        )
+
+    async def secret_key(self) -> bytes:
+        async with self.transaction() as tx:
+            row = await tx.fetchrow("SELECT value FROM store_meta WHERE name = 'audit_key'")
+        assert row is not None, "the store was not opened"
+        return bytes(row["value"])
+
+    # -- idempotency ----------------------------------------------------------------------------
+
+    async def claim(
+        self, scope: str, key: str, fingerprint: str, now: float, lease: float
+    ) -> Claim:
+        async with self.transaction() as tx:
+            inserted = await tx.fetchrow(
+                "INSERT INTO idempotency (scope, key, fingerprint, state, lease_until) "
+                "VALUES (?, ?, ?, 'running', ?) ON CONFLICT DO NOTHING RETURNING state",
+                scope, key, fingerprint, now + lease,
+            )  # fmt: skip
+            if inserted is not None:
+                return Claim(state="new")
+            row = await tx.fetchrow(
+                "SELECT fingerprint, state, lease_until, expires_at, status, headers, body "
+                "FROM idempotency WHERE scope = ? AND key = ?" + self._for_update(),
+                scope, key,
+            )  # fmt: skip
+            if row is not None:
+                done = row["state"] == "done"
+                live = (row["expires_at"] or 0) > now if done else row["lease_until"] > now
+                if live and row["fingerprint"] != fingerprint:
+                    return Claim(state="mismatch")
+                if live and done:
+                    answer = StoredAnswer(
+                        status=row["status"],
+                        headers=orjson.loads(row["headers"] or "{}"),
+                        body=bytes(row["body"] or b""),
+                    )
+                    return Claim(state="done", answer=answer)
+                if live:
+                    wait = max(1.0, min(5.0, row["lease_until"] - now))
+                    return Claim(state="running", retry_after=math.ceil(wait))
+            # Expired (or gone between the two statements): this request takes the key over.
+            await tx.execute(
+                "INSERT INTO idempotency (scope, key, fingerprint, state, lease_until) "
+                "VALUES (?, ?, ?, 'running', ?) ON CONFLICT (scope, key) DO UPDATE SET "
+                "fingerprint = excluded.fingerprint, state = 'running', "
+                "lease_until = excluded.lease_until, expires_at = NULL, status = NULL, "
+                "headers = NULL, body = NULL",
+                scope, key, fingerprint, now + lease,
+            )  # fmt: skip
+            return Claim(state="new")
+
+    def _for_update(self) -> str:
+        return ""
+
+    async def settle(
+        self, scope: str, key: str, answer: StoredAnswer, now: float, retention: float
+    ) -> None:
+        async with self.transaction() as tx:
+            await tx.execute(
+                "UPDATE idempotency SET state = 'done', expires_at = ?, status = ?, "
+                "headers = ?, body = ? WHERE scope = ? AND key = ?",
+                now + retention, answer.status, orjson.dumps(dict(answer.headers)).decode(),
+                answer.body, scope, key,
+            )  # fmt: skip
+
+    async def release(self, scope: str, key: str) -> None:
+        async with self.transaction() as tx:
+            await tx.execute(
+                "DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'running'",
+                scope, key,
+            )  # fmt: skip
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    async def record(self, entry: AuditEntry) -> None:
+        async with self.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO audit (time, actor, account, provider, webhook_id, operation, "
+                "change, outcome, detail, request_id, duration_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                entry.time, entry.actor, entry.account, entry.provider, entry.webhook_id,
+                entry.operation, orjson.dumps(dict(entry.change)).decode(), entry.outcome,
+                entry.detail, entry.request_id, entry.duration_ms,
+            )  # fmt: skip
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        where, args = [], []
+        for column, value in (
+            ("account = ?", query.account),
+            ("webhook_id = ?", query.webhook_id),
+            ("time >= ?", query.since),
+            ("id < ?", query.before_id),
+        ):
+            if value is not None:
+                where.append(column)
+                args.append(value)
+        sql = "SELECT * FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        async with self.transaction() as tx:
+            rows = await tx.fetch(sql + " ORDER BY id DESC LIMIT ?", *args, query.limit)
+        return [
+            AuditEntry(
+                id=row["id"],
+                time=row["time"],
+                actor=row["actor"],
+                account=row["account"],
+                provider=row["provider"],
+                webhook_id=row["webhook_id"],
+                operation=row["operation"],
+                change=orjson.loads(row["change"]),
+                outcome=row["outcome"],
+                detail=row["detail"],
+                request_id=row["request_id"],
+                duration_ms=row["duration_ms"],
+            )
+            for row in rows
+        ]
+
+    async def prune(self, now: float, audit_retention: float) -> int:
+        async with self.transaction() as tx:
+            gone = await tx.fetch(
+                "DELETE FROM idempotency WHERE (state = 'done' AND expires_at <= ?) "
+                "OR (state = 'running' AND lease_until <= ?) RETURNING key",
+                now, now,
+            )  # fmt: skip
+            old = await tx.fetch(
+                "DELETE FROM audit WHERE time < ? RETURNING id", now - audit_retention
+            )
+        return len(gone) + len(old)
+
+
+def _statements(sql: str) -> list[str]:
+    """The statements of a migration file (``;`` ends one; comments are dropped)."""
+    text = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    return [s.strip() for s in text.split(";") if s.strip()]

@@ -1,0 +1,91 @@
+"""The embedded store: one SQLite file (WAL mode), owned by one gateway process.
+
+Statements run on aiosqlite's thread, one transaction at a time (an asyncio lock orders them).
+Update locks are the account's in-process locks: a second process must not share the file
+(use PostgreSQL for replicas).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from gateway.errors import StateUnavailable
+from gateway.store.sql import SqlStore, Tx
+
+__all__ = ["SqliteStore"]
+
+
+class _SqliteTx:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._db.execute(sql, args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Mapping[str, Any] | None:
+        async with self._db.execute(sql, args) as cursor:
+            row = await cursor.fetchone()
+        return dict(row) if row is not None else None
+
+    async def fetch(self, sql: str, *args: Any) -> Sequence[Mapping[str, Any]]:
+        async with self._db.execute(sql, args) as cursor:
+            return [dict(row) for row in await cursor.fetchall()]
+
+
+class SqliteStore(SqlStore):
+    dialect = "sqlite"
+    shared = False
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        self._serial = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<SqliteStore {self.path}>"
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            await self._db.execute("PRAGMA busy_timeout=5000")
+        except (sqlite3.Error, OSError) as exc:
+            raise StateUnavailable(f"cannot open the state file {self.path}: {exc}") from None
+        async with self.transaction() as tx:
+            await self._migrate(tx)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        if self._db is None:
+            raise StateUnavailable("the state store is not open")
+        async with self._serial:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _SqliteTx(self._db)
+                except BaseException:
+                    await self._db.execute("ROLLBACK")
+                    raise
+                await self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StateUnavailable(f"the state file {self.path} failed: {exc}") from None
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: str, wait: float) -> AsyncIterator[None]:
+        yield  # one process owns the file: the account's in-process lock is the lock

@@ -1,0 +1,174 @@
+"""The state stores against real databases: a SQLite file and a PostgreSQL server. The same
+tests run on both (``store`` is parametrized)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from gateway.config import StateConfig
+from gateway.errors import StateUnavailable
+from gateway.store import AuditEntry, AuditQuery, Store, StoredAnswer, open_store
+from gateway.store.sql import migrations
+from tests.postgres import create_database, drop_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    server = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/state.db"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = await create_database(server)
+    store = open_store(StateConfig(url=url))
+    await store.open()
+    yield store
+    await store.close()
+    if server is not None:
+        await drop_database(server, url)
+
+
+def entry(**fields: Any) -> AuditEntry:
+    base: dict[str, Any] = dict(
+        time=1000.0, actor="key:deploy", account="orch", provider="uipath", webhook_id="1",
+        operation="update", change={"name": "x"}, outcome="ok", request_id="r1", duration_ms=3.5,
+    )  # fmt: skip
+    return AuditEntry(**(base | fields))
+
+
+async def test_an_idempotency_key_runs_once_then_replays(store: Store) -> None:
+    assert (await store.claim("k", "key-1", "fp", now=100, lease=60)).state == "new"
+    running = await store.claim("k", "key-1", "fp", now=101, lease=60)
+    assert running.state == "running" and running.retry_after is not None
+    assert (await store.claim("k", "key-1", "other", now=101, lease=60)).state == "mismatch"
+    answer = StoredAnswer(status=201, headers={"Location": "/x/1"}, body=b'{"id": "1"}')
+    await store.settle("k", "key-1", answer, now=102, retention=3600)
+    done = await store.claim("k", "key-1", "fp", now=200, lease=60)
+    assert done.state == "done" and done.answer == answer
+    assert (await store.claim("k", "key-1", "other", now=200, lease=60)).state == "mismatch"
+    assert (await store.claim("other-scope", "key-1", "x", now=200, lease=60)).state == "new"
+    # expired: the key may be used afresh, with any request
+    assert (await store.claim("k", "key-1", "new-fp", now=102 + 3601, lease=60)).state == "new"
+
+
+async def test_an_abandoned_claim_can_be_taken_over(store: Store) -> None:
+    assert (await store.claim("k", "key", "fp", now=100, lease=10)).state == "new"
+    assert (await store.claim("k", "key", "fp", now=105, lease=10)).state == "running"
+    assert (await store.claim("k", "key", "fp", now=111, lease=10)).state == "new"
+    await store.release("k", "key")
+    assert (await store.claim("k", "key", "fp", now=112, lease=10)).state == "new"
+
+
+async def test_concurrent_claims_of_one_key_let_exactly_one_run(store: Store) -> None:
+    claims = await asyncio.gather(*(store.claim("k", "race", "fp", 100, 60) for _ in range(20)))
+    assert sorted(c.state for c in claims) == ["new"] + ["running"] * 19
+
+
+async def test_the_audit_log_pages_newest_first_and_filters(store: Store) -> None:
+    for i in range(5):
+        await store.record(entry(time=1000.0 + i, webhook_id=str(i % 2), change={"i": i}))
+    await store.record(entry(account="other", time=2000.0))
+    page = await store.audit(AuditQuery(account="orch", limit=2))
+    assert [e.change["i"] for e in page] == [4, 3]
+    assert page[0].id is not None
+    rest = await store.audit(AuditQuery(account="orch", before_id=page[-1].id, limit=10))
+    assert [e.change["i"] for e in rest] == [2, 1, 0]
+    assert [
+        e.change["i"] for e in await store.audit(AuditQuery(account="orch", webhook_id="1"))
+    ] == [3, 1]
+    assert len(await store.audit(AuditQuery(since=1003.0))) == 3  # 1003, 1004 and 2000
+    first = rest[-1]
+    assert (first.actor, first.outcome, first.request_id, first.duration_ms) == (
+        "key:deploy", "ok", "r1", 3.5,
+    )  # fmt: skip
+
+
+async def test_prune_drops_what_is_past_retention(store: Store) -> None:
+    await store.record(entry(time=100.0))
+    await store.record(entry(time=10_000.0))
+    await store.claim("k", "old", "fp", now=0, lease=10)
+    assert await store.prune(now=10_050.0, audit_retention=1000) == 2
+    assert [e.time for e in await store.audit(AuditQuery())] == [10_000.0]
+
+
+async def test_the_fingerprint_key_is_made_once_and_kept(store: Store) -> None:
+    key = await store.secret_key()
+    assert len(key) == 32 and await store.secret_key() == key
+
+
+async def test_migrations_are_applied_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    for _ in range(2):  # reopening applies nothing again
+        store = open_store(StateConfig(url=url))
+        await store.open()
+        await store.close()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        versions = [v for (v,) in db.execute("SELECT version FROM schema_version")]
+    assert versions == [v for v, _ in migrations("sqlite")]
+
+
+async def test_a_newer_schema_refuses_to_open(tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY)")
+        db.execute("INSERT INTO schema_version VALUES (999)")
+    store = open_store(StateConfig(url=f"sqlite:///{tmp_path}/state.db"))
+    with pytest.raises(StateUnavailable, match="newer than this gateway"):
+        await store.open()
+    await store.close()
+
+
+async def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
+    stores = [open_store(StateConfig(url=postgres_url)) for _ in range(4)]
+    await asyncio.gather(*(s.open() for s in stores))
+    keys = {await s.secret_key() for s in stores}
+    await asyncio.gather(*(s.close() for s in stores))
+    assert len(keys) == 1
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_version")]
+    finally:
+        await conn.close()
+    assert versions == [v for v, _ in migrations("postgresql")]
+
+
+async def test_the_postgres_lock_excludes_across_stores_and_times_out(postgres_url: str) -> None:
+    a, b = open_store(StateConfig(url=postgres_url)), open_store(StateConfig(url=postgres_url))
+    await a.open()
+    await b.open()
+    try:
+        order: list[str] = []
+
+        async def hold(store: Store, name: str) -> None:
+            async with store.lock("uipath/orch/1", wait=5):
+                order.append(f"{name} in")
+                await asyncio.sleep(0.2)
+                order.append(f"{name} out")
+
+        await asyncio.gather(hold(a, "a"), hold(b, "b"))
+        assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+        async with a.lock("uipath/orch/2", wait=5):
+            with pytest.raises(StateUnavailable, match="held elsewhere"):
+                async with b.lock("uipath/orch/2", wait=0.2):
+                    pass
+            async with b.lock("uipath/orch/3", wait=0.2):  # another key is free
+                pass
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_an_unreachable_postgres_is_state_unavailable_without_the_password() -> None:
+    store = open_store(StateConfig(url="postgresql://u:hunter2@127.0.0.1:1/db"))
+    with pytest.raises(StateUnavailable) as caught:
+        await store.open()
+    assert "hunter2" not in str(caught.value) and "hunter2" not in repr(store)
