@@ -18,6 +18,7 @@ Rules of this format, in one place:
 
 from __future__ import annotations
 
+import hashlib
 import types
 import typing
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 import attrs
 import cattrs
+import orjson
 
 from gateway.answers import UnreadableRecord
 from gateway.answers import json_type as _json_type
@@ -50,6 +52,7 @@ __all__ = [
     "capabilities_to_json",
     "change_from_json",
     "diverted_to_json",
+    "etag_of",
     "event_type_to_json",
     "ping_to_json",
     "record_error_to_json",
@@ -258,3 +261,13 @@ def capabilities_to_json(caps: Capabilities) -> dict[str, Any]:
         "reports_secret_state": caps.reports_secret_state,
         "extras": sorted(caps.extras),
     }
+
+
+def etag_of(webhook: Webhook) -> str:
+    """A strong ETag of ``webhook``: a hash of its JSON form (secret state, never the secret).
+
+    Any change a reader could see changes it, whoever made the change (the provider keeps no
+    ETag of its own, so the gateway compares fresh reads).
+    """
+    canonical = orjson.dumps(webhook_to_json(webhook), option=orjson.OPT_SORT_KEYS)
+    return '"' + hashlib.sha256(canonical).hexdigest()[:32] + '"'

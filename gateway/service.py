@@ -30,16 +30,19 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import difflib
 import logging
 import os
+import time
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from gateway.answers import UnreadableRecord
+from gateway.codec import etag_of
 from gateway.collapse import SharedReads
 from gateway.config import AccountConfig, GatewayConfig, load_config
 from gateway.errors import (
@@ -49,6 +52,7 @@ from gateway.errors import (
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
+    PreconditionFailed,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
@@ -64,6 +68,8 @@ from gateway.model import (
 )
 from gateway.provider import Capabilities, Provider
 from gateway.registry import Registry, default_registry
+from gateway.store import Store, open_store
+from gateway.store.audit import Auditor
 
 __all__ = ["Account", "AccountInfo", "Gateway", "Listing", "change_shows_in"]
 
@@ -83,8 +89,17 @@ class AccountInfo:
 class Account:
     """The client of one configured account. Ids are the provider's ids as strings."""
 
-    def __init__(self, name: str, provider: Provider[Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        provider: Provider[Any],
+        *,
+        store: Store | None = None,
+        auditor: Auditor | None = None,
+        lock_wait: float = 120.0,
+    ) -> None:
         self.name = name
+        self._store, self._auditor, self._lock_wait = store, auditor, lock_wait
         self.provider = provider
         self.kind = provider.kind
         self.capabilities = provider.capabilities
@@ -159,6 +174,12 @@ class Account:
     # -- writes ------------------------------------------------------------------------------
 
     async def create(self, spec: WebhookSpec) -> Webhook:
+        async with self._audited("create", None, spec) as entry:
+            webhook = await self._create(spec)
+            entry["webhook_id"] = webhook.id
+            return webhook
+
+    async def _create(self, spec: WebhookSpec) -> Webhook:
         self._reject_unstorable({f: f for f in spec.set_fields()} | spec.extra_paths())
         events = await self._canonical_events(spec.events, "events")
         self.provider.check_event_count(frozenset(events), spec.all_events, "events")
@@ -169,15 +190,26 @@ class Account:
             # Sent, but the answer was lost or unreadable: look instead of sending it again.
             return await self._reconcile_create(spec, lost)
 
-    async def update(self, id: str, change: WebhookChange) -> Webhook:
+    async def update(
+        self, id: str, change: WebhookChange, *, if_match: Collection[str] | None = None
+    ) -> Webhook:
         """Apply ``change``; the result equals ``change.apply`` on the webhook as it was.
 
         When the provider's answer is lost or unreadable, or it failed in a way that does not
         prove the write was refused, the webhook is read back: if the change shows, the update
         succeeded; if it plainly does not, the original error stands; if the read cannot tell
         (a new secret the provider does not return), ``OutcomeUnknown`` says so.
+
+        ``if_match``: ETags (``gateway.codec.etag_of``, or ``*``) one of which the webhook must
+        have, checked on a fresh read under the update lock; else ``PreconditionFailed``.
         """
-        id = self.canonical_id(id)
+        async with self._audited("update", id, change) as entry:
+            id = entry["webhook_id"] = self.canonical_id(id)
+            return await self._checked_update(id, change, if_match)
+
+    async def _checked_update(
+        self, id: str, change: WebhookChange, if_match: Collection[str] | None
+    ) -> Webhook:
         self._reject_unstorable(change.touched_paths())
         add = await self._canonical_events(change.add_events, "add_events")
         remove = await self._canonical_events(change.remove_events, "remove_events")
@@ -187,15 +219,45 @@ class Account:
             # the change is the adapter's to check, as only it sees the previous state.
             self.provider.check_event_count(add, change.all_events is True, "add_events")
         change = attrs.evolve(change, add_events=add, remove_events=remove)
-        if change.is_empty:
+        if change.is_empty and if_match is None:
             return await self.provider.get(id)
-        if self.capabilities.atomic_update:
+        if self.capabilities.atomic_update and if_match is None:
             return await self._update(id, change)
+        async with self._locked(id):
+            if if_match is not None:
+                await self._check_precondition(id, if_match)
+            if change.is_empty:
+                return await self.provider.get(id)
+            return await self._update(id, change)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, id: str) -> AsyncIterator[None]:
+        """Hold webhook ``id`` for a read-modify-write: in this process, and in the state
+        store when one is shared by replicas."""
         lock = self._update_locks.get(id)
         if lock is None:
             lock = self._update_locks[id] = asyncio.Lock()
         async with lock:
-            return await self._update(id, change)
+            if self._store is not None and self._store.shared:
+                async with self._store.lock(f"{self.kind}/{self.name}/{id}", self._lock_wait):
+                    yield
+            else:
+                yield
+
+    async def _check_precondition(self, id: str, if_match: Collection[str]) -> None:
+        try:
+            current = await self.provider.get(id)
+        except NotFound:
+            raise PreconditionFailed(
+                f"webhook {id} does not exist, so it matches no If-Match", **self._where
+            ) from None
+        etag = etag_of(current)
+        if "*" not in if_match and etag not in if_match:
+            raise PreconditionFailed(
+                f"webhook {id} has changed: its ETag is {etag}, not the one in If-Match",
+                etag=etag,
+                **self._where,
+            )
 
     async def _update(self, id: str, change: WebhookChange) -> Webhook:
         try:
@@ -228,8 +290,17 @@ class Account:
                 self._where,
             ) from None
 
-    async def delete(self, id: str) -> None:
-        id = self.canonical_id(id)
+    async def delete(self, id: str, *, if_match: Collection[str] | None = None) -> None:
+        """Delete webhook ``id``; with ``if_match``, only if it has one of those ETags."""
+        async with self._audited("delete", id, None) as entry:
+            id = entry["webhook_id"] = self.canonical_id(id)
+            if if_match is None:
+                return await self._delete(id)
+            async with self._locked(id):
+                await self._check_precondition(id, if_match)
+                await self._delete(id)
+
+    async def _delete(self, id: str) -> None:
         try:
             await self.provider.delete(id)
         except (ProviderUnavailable, RateLimited) as failed:
@@ -249,10 +320,42 @@ class Account:
             raise
 
     async def ping(self, id: str) -> PingResult:
-        return await self.provider.ping(self.canonical_id(id))
+        async with self._audited("ping", id, None) as entry:
+            id = entry["webhook_id"] = self.canonical_id(id)
+            return await self.provider.ping(id)
 
     async def unsuspend(self, id: str) -> None:
-        await self.provider.unsuspend(self.canonical_id(id))
+        async with self._audited("unsuspend", id, None) as entry:
+            id = entry["webhook_id"] = self.canonical_id(id)
+            await self.provider.unsuspend(id)
+
+    @contextlib.asynccontextmanager
+    async def _audited(
+        self, operation: str, webhook_id: str | None, change: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Record the write made in the block in the audit log (when a store is configured);
+        the block may set ``entry["webhook_id"]`` once it knows the id."""
+        entry: dict[str, Any] = {"webhook_id": webhook_id}
+        if self._auditor is None:
+            yield entry
+            return
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            yield entry
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            await self._auditor.record(
+                account=self.name,
+                provider=self.kind,
+                operation=operation,
+                webhook_id=entry["webhook_id"],
+                change=change,
+                started=started,
+                error=error,
+            )
 
     # -- shared rules ------------------------------------------------------------------------
 
@@ -465,6 +568,9 @@ class Gateway:
         self.transport = transport or Transport(config.http)
         self._accounts: dict[str, Account] = {}
         self._opened = False
+        #: The state store of ``[state]`` (None without it), open while the gateway is.
+        self.store: Store | None = None
+        self.auditor: Auditor | None = None
 
     @classmethod
     def from_config(
@@ -487,14 +593,42 @@ class Gateway:
     async def open(self) -> None:
         if self._opened:
             return
+        if self.config.state is not None:
+            store = open_store(self.config.state)
+            try:
+                await store.open()
+                auditor = Auditor(store)
+                await auditor.open()
+            except BaseException:
+                await store.close()
+                raise
+            self.store, self.auditor = store, auditor
+        lock_wait = 2 * self.config.http.total_timeout
         for name, account in self.config.accounts.items():
-            self._accounts[name] = Account(name, self._provider(account))
+            self._accounts[name] = Account(
+                name,
+                self._provider(account),
+                store=self.store,
+                auditor=self.auditor,
+                lock_wait=lock_wait,
+            )
         self._opened = True
 
     async def close(self) -> None:
         accounts, self._accounts, self._opened = self._accounts, {}, False
         await asyncio.gather(*(a.provider.close() for a in accounts.values()))
         await self.transport.close()
+        store, self.store, self.auditor = self.store, None, None
+        if store is not None:
+            await store.close()
+
+    async def prune(self) -> int:
+        """Drop idempotency records and audit entries past their retention (the proxy runs
+        this hourly); how many went. Without a store, 0."""
+        if self.store is None or self.config.state is None:
+            return 0
+        days = self.config.state.audit_retention_days
+        return await self.store.prune(time.time(), days * 86400)
 
     def _provider(self, account: AccountConfig) -> Provider[Any]:
         cls = self._registry.load(account.provider, path=f"accounts.{account.name}.provider")

@@ -1,0 +1,131 @@
+"""The audit log's writer: one entry per write, with who, what, where, outcome and duration.
+
+What a write changed is recorded in gateway terms with nothing secret in it: a secret shows as
+``{"changed": true, "fingerprint": ...}`` and a custom header's values as fingerprints too
+(headers often carry tokens). A fingerprint is an HMAC-SHA256 under the store's own random
+key, cut to 16 hex digits: equal secrets give equal fingerprints within one store, and nobody
+without the database can test a guess against it.
+
+Recording never fails the write it records: a failure is logged and counted
+(``Auditor.failures``, the metric ``gateway_audit_failures_total``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from gateway.errors import GatewayError, OutcomeUnknown
+from gateway.model import UNSET, Extras, FailureHandling, Headers, Secret
+from gateway.origin import current_origin
+from gateway.store.base import AuditEntry, Store
+
+__all__ = ["Auditor", "describe"]
+
+log = logging.getLogger("gateway.audit")
+
+
+def _fingerprint(value: str, key: bytes) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _value(value: Any, key: bytes) -> Any:
+    if isinstance(value, Secret):
+        return {"changed": True, "fingerprint": _fingerprint(value.reveal(), key)}
+    if isinstance(value, Headers):
+        return {n: [f"fp:{_fingerprint(v, key)}" for v in vs] for n, vs in value.items()}
+    if isinstance(value, Extras):
+        return dict(value)
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, FailureHandling) or attrs.has(type(value)):
+        return {k: _value(v, key) for k, v in attrs.asdict(value, recurse=False).items()}
+    return value
+
+
+def describe(thing: Any, key: bytes) -> dict[str, Any]:
+    """The fields an attrs spec or change sets, JSON-ready, secrets and header values
+    fingerprinted; a cleared secret is ``{"changed": true, "cleared": true}``."""
+    if thing is None:
+        return {}
+    described: dict[str, Any] = {}
+    for field in attrs.fields(type(thing)):
+        value = getattr(thing, field.name)
+        if value is UNSET:
+            continue
+        if field.name == "secret" and value is None:
+            if field.default is UNSET:  # a change that clears the secret
+                described["secret"] = {"changed": True, "cleared": True}
+            continue
+        default = field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory()
+        if default is not attrs.NOTHING and value == default:
+            continue
+        described[field.name] = _value(value, key)
+    return described
+
+
+def outcome_of(error: BaseException | None) -> str:
+    if error is None:
+        return "ok"
+    if isinstance(error, OutcomeUnknown):
+        return "outcome_unknown"
+    return type(error).__name__
+
+
+class Auditor:
+    """Writes audit entries for one store (``record`` after each write)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.failures = 0
+        self._key = b""
+
+    async def open(self) -> None:
+        self._key = await self.store.secret_key()
+
+    async def record(
+        self,
+        *,
+        account: str,
+        provider: str,
+        operation: str,
+        webhook_id: str | None,
+        change: Any,
+        started: float,
+        error: BaseException | None,
+    ) -> None:
+        origin = current_origin()
+        detail = error.message if isinstance(error, GatewayError) else None
+        entry = AuditEntry(
+            time=time.time(),
+            actor=origin.actor,
+            account=account,
+            provider=provider,
+            webhook_id=webhook_id,
+            operation=operation,
+            change=change if isinstance(change, Mapping) else describe(change, self._key),
+            outcome=outcome_of(error),
+            detail=detail,
+            request_id=origin.request_id,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        try:
+            await self.store.record(entry)
+        except Exception as exc:  # the write stands; the missing entry is logged and counted
+            self.failures += 1
+            log.error(
+                "an audit entry could not be stored",
+                extra={"account": account, "operation": operation, "id": webhook_id,
+                       "error": f"{type(exc).__name__}: {exc}"[:300]},
+            )  # fmt: skip
