@@ -15,6 +15,7 @@ InvalidRequest        400     bad input, found before anything was sent
 InvalidRequest        422     the provider refused the input (it had a status of its own)
 Unsupported           422     the provider lacks the operation or the setting
 NotFound              404     no such account or webhook
+PreconditionFailed    412     ``If-Match`` names no ETag the webhook has (``current_etag``)
 Conflict              409     e.g. the name is taken at the provider
 RateLimited           429     the provider asks us to wait (``Retry-After``)
 AuthenticationFailed  502     the gateway's credentials for the provider were refused
@@ -23,6 +24,7 @@ ProviderUnavailable   503     the provider failed or is unreachable
 ProviderError         503     the provider's answer could not be read (own problem type)
 DeadlineExceeded      504     the call ran past ``http.total_timeout`` (own problem type)
 OutcomeUnknown        504     a write was sent; whether it took effect is unknown (own type)
+StateUnavailable      503     the state store failed; nothing was sent (own type)
 ====================  ======  ==========================================================
 """
 
@@ -42,8 +44,10 @@ from gateway.errors import (
     GatewayError,
     InvalidRequest,
     OutcomeUnknown,
+    PreconditionFailed,
     ProviderError,
     RateLimited,
+    StateUnavailable,
 )
 from gateway.proxy.logs import REQUEST_ID
 
@@ -80,6 +84,7 @@ _TYPES: dict[type[GatewayError], tuple[str, str]] = {
     OutcomeUnknown: ("outcome-unknown", "Outcome Unknown"),
     DeadlineExceeded: ("deadline-exceeded", "Deadline Exceeded"),
     ProviderError: ("provider-answer-unreadable", "Provider Answer Unreadable"),
+    StateUnavailable: ("state-unavailable", "State Store Unavailable"),
 }
 
 
@@ -135,6 +140,9 @@ def from_error(error: GatewayError) -> web.Response:
     headers = None
     if isinstance(error, RateLimited) and error.retry_after is not None:
         headers = {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
+    etag = error.etag if isinstance(error, PreconditionFailed) else None
+    if etag is not None:
+        headers = {"ETag": etag}
     problems = error.problems if isinstance(error, InvalidRequest) else ()
     return problem(
         status,
@@ -147,4 +155,5 @@ def from_error(error: GatewayError) -> web.Response:
         provider_status=error.status,
         code=error.code,
         trace_id=error.trace_id,
+        current_etag=etag,
     )

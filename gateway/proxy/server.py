@@ -31,6 +31,7 @@ from gateway.codec import (
     capabilities_to_json,
     change_from_json,
     diverted_to_json,
+    etag_of,
     event_type_to_json,
     ping_to_json,
     record_error_to_json,
@@ -41,6 +42,9 @@ from gateway.config import GatewayConfig, ServerConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, Unsupported
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import UNSET, FailureHandling, Webhook
+from gateway.origin import acting_as
+from gateway.proxy import idempotency
+from gateway.proxy.audit import audit_page
 from gateway.proxy.connections import ProxySite, raise_open_files_limit
 from gateway.proxy.keys import ApiKeys
 from gateway.proxy.logs import REQUEST_ID, access_log
@@ -97,11 +101,37 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Check the API key, run the handler; turn every failure into a problem answer."""
+    """Check the API key, then run the handler as that key's writes (``gateway.origin``),
+    at most once per ``Idempotency-Key`` where the route honours one."""
+    if request.path == "/healthz":
+        return await _respond(request, handler)
     try:
-        if request.path != "/healthz":
-            write = request.method not in ("GET", "HEAD", "OPTIONS")
-            request.app[KEYS].authorize(request.headers.get("Authorization"), write=write)
+        write = request.method not in ("GET", "HEAD", "OPTIONS")
+        name = request.app[KEYS].authorize(request.headers.get("Authorization"), write=write)
+    except ProblemError as exc:
+        return exc.response()
+    with acting_as(f"key:{name}", REQUEST_ID.get()):
+        route_handler = request.match_info.handler
+        if idempotency.HEADER not in request.headers or route_handler not in _IDEMPOTENT:
+            return await _respond(request, handler)
+        config = request.app[CONFIG]
+        retention = (config.state.idempotency_retention_hours if config.state else 24) * 3600
+        return await _respond(
+            request,
+            lambda r: idempotency.run_once(
+                r,
+                request.app[GATEWAY].store,
+                name,
+                retention,
+                lease=2 * config.http.total_timeout + 30,
+                run=lambda: _respond(r, handler),
+            ),
+        )
+
+
+async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Run the handler; turn every failure into a problem answer."""
+    try:
         return await handler(request)
     except GatewayError as exc:
         return from_error(exc)
@@ -305,7 +335,11 @@ async def openapi(request: web.Request) -> web.Response:
 async def get_webhook(request: web.Request) -> web.Response:
     account = _account(request)
     webhook = await _call(request, "get", account.get(request.match_info["id"]))
-    return _json(webhook_to_json(webhook))
+    etag = etag_of(webhook)
+    wanted = _etags(request, "If-None-Match")
+    if wanted is not None and ("*" in wanted or etag in wanted):
+        return web.Response(status=304, headers={"ETag": etag})
+    return _json(webhook_to_json(webhook), headers={"ETag": etag})
 
 
 @routes.patch("/v1/accounts/{account}/webhooks/{id}")
@@ -315,15 +349,25 @@ async def update_webhook(request: web.Request) -> web.Response:
     url = None if change.url is UNSET else change.url
     fh = None if change.failure_handling is UNSET else change.failure_handling
     await _check_destinations(request, url, fh)
-    webhook = await _call(request, "update", account.update(request.match_info["id"], change))
-    return _json(webhook_to_json(webhook))
+    if_match = _etags(request, "If-Match")
+    call = account.update(request.match_info["id"], change, if_match=if_match)
+    webhook = await _call(request, "update", call)
+    return _json(webhook_to_json(webhook), headers={"ETag": etag_of(webhook)})
 
 
 @routes.delete("/v1/accounts/{account}/webhooks/{id}")
 async def delete_webhook(request: web.Request) -> web.Response:
     account = _account(request)
-    await _call(request, "delete", account.delete(request.match_info["id"]))
+    if_match = _etags(request, "If-Match")
+    await _call(request, "delete", account.delete(request.match_info["id"], if_match=if_match))
     return web.Response(status=204)
+
+
+def _etags(request: web.Request, header: str) -> list[str] | None:
+    """The entity tags of an ``If-Match``/``If-None-Match`` header (None: no header)."""
+    if header not in request.headers:
+        return None
+    return [tag.strip() for tag in request.headers.getall(header) for tag in tag.split(",")]
 
 
 @routes.get("/v1/accounts")
@@ -378,9 +422,8 @@ async def create_webhook(request: web.Request) -> web.Response:
     spec = spec_from_json(await _json_body(request))
     await _check_destinations(request, spec.url, spec.failure_handling)
     webhook = await _call(request, "create", account.create(spec))
-    return _json(
-        webhook_to_json(webhook), status=201, headers={"Location": _location(request, webhook)}
-    )
+    headers = {"Location": _location(request, webhook), "ETag": etag_of(webhook)}
+    return _json(webhook_to_json(webhook), status=201, headers=headers)
 
 
 @routes.post("/v1/accounts/{account}/webhooks/{id}/ping")
@@ -433,6 +476,11 @@ async def unsuspend_webhook(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.get("/v1/audit")
+async def audit_log(request: web.Request) -> web.Response:
+    return _json(await audit_page(request, request.app[GATEWAY].store))
+
+
 @routes.get("/v1/webhooks")
 async def list_all_webhooks(request: web.Request) -> web.Response:
     """Every account at once, concurrently (bounded); a failing account is reported, not fatal."""
@@ -482,6 +530,9 @@ def _account_error(account: str, provider: str, exc: GatewayError) -> dict[str, 
     }
 
 
+#: The routes that honour an Idempotency-Key.
+_IDEMPOTENT: frozenset[Any] = frozenset({create_webhook, update_webhook})
+
 # -- the application ----------------------------------------------------------------------------
 
 
@@ -513,9 +564,27 @@ def create_app(
             app[GATEWAY] = holder["gw"] = gw
             yield
 
+    async def pruning(app: web.Application) -> Any:
+        task = asyncio.create_task(_prune_hourly(app[GATEWAY]))
+        yield
+        task.cancel()
+
     app.cleanup_ctx.append(gateway_context)
+    app.cleanup_ctx.append(pruning)
     app.add_routes(routes)
     return app
+
+
+async def _prune_hourly(gw: Gateway) -> None:
+    """Drop expired idempotency records and old audit entries, at start and then hourly."""
+    while gw.store is not None:
+        try:
+            gone = await gw.prune()
+            if gone:
+                log.info("pruned the state store", extra={"rows": gone})
+        except GatewayError as exc:
+            log.warning("pruning the state store failed", extra={"error": exc.message})
+        await asyncio.sleep(3600)
 
 
 async def start_proxy(app: web.Application, server: ServerConfig) -> web.AppRunner:
