@@ -1,0 +1,165 @@
+"""The proxy with a state store (a SQLite file): Idempotency-Key, ETag/If-Match and the audit
+log, against the UiPath emulator; and what the proxy says without a store."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from gateway.config import parse_config
+from gateway.proxy.server import create_app
+from tests.conftest import UiPathHarness
+
+KEY = "write-key-0123456789"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+SECRET = "whsec-very-secret-value-42"
+SPEC = {"name": "jobs", "url": "https://hooks.example.com/jobs", "events": ["job.completed"],
+        "secret": SECRET}  # fmt: skip
+
+
+def proxy_config(uipath: UiPathHarness, state: Path | None) -> Any:
+    data: dict[str, Any] = {
+        "accounts": {"orch": uipath.account()},
+        "server": {
+            "api_keys": [{"name": "deploy", "scope": "write", "key": KEY}],
+            "destinations": {"allow_unresolvable": True},
+        },
+    }
+    if state is not None:
+        data["state"] = {"url": f"sqlite:///{state}"}
+    return parse_config(data)
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, uipath: UiPathHarness, tmp_path: Path
+) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(proxy_config(uipath, tmp_path / "state.db")))
+
+
+async def test_a_retried_create_with_one_key_creates_once(
+    client: TestClient[Any, Any], uipath: UiPathHarness
+) -> None:
+    headers = {**AUTH, "Idempotency-Key": "create-jobs-1"}
+    first = await client.post("/v1/accounts/orch/webhooks", json=SPEC, headers=headers)
+    assert first.status == 201, await first.text()
+    reordered = dict(reversed(SPEC.items()))  # the same JSON in another order
+    again = await asyncio.gather(*(
+        client.post("/v1/accounts/orch/webhooks", json=reordered, headers=headers)
+        for _ in range(5)
+    ))  # fmt: skip
+    for resp in again:
+        assert resp.status == 201 and resp.headers["Idempotent-Replayed"] == "true"
+        assert resp.headers["Location"] == first.headers["Location"]
+        assert await resp.read() == await first.read()
+    assert len(uipath.emulator.webhooks) == 1
+    other = await client.post(
+        "/v1/accounts/orch/webhooks", json={**SPEC, "name": "other"}, headers=headers
+    )
+    assert other.status == 422 and "different request" in (await other.json())["detail"]
+    assert len(uipath.emulator.webhooks) == 1
+
+
+async def test_concurrent_first_requests_with_one_key_run_once(
+    client: TestClient[Any, Any], uipath: UiPathHarness
+) -> None:
+    headers = {**AUTH, "Idempotency-Key": "race"}
+    answers = await asyncio.gather(*(
+        client.post("/v1/accounts/orch/webhooks", json=SPEC, headers=headers) for _ in range(8)
+    ))  # fmt: skip
+    statuses = sorted(r.status for r in answers)
+    assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
+    assert all("Retry-After" in r.headers for r in answers if r.status == 409)
+    assert len(uipath.emulator.webhooks) == 1
+
+
+async def test_a_refused_answer_is_replayed_and_a_rate_limit_is_not_kept(
+    client: TestClient[Any, Any], uipath: UiPathHarness
+) -> None:
+    headers = {**AUTH, "Idempotency-Key": "bad"}
+    bad = {**SPEC, "events": ["no.such.event"]}
+    first = await client.post("/v1/accounts/orch/webhooks", json=bad, headers=headers)
+    second = await client.post("/v1/accounts/orch/webhooks", json=bad, headers=headers)
+    assert first.status == second.status == 400
+    assert "Idempotent-Replayed" in second.headers
+
+
+async def test_idempotency_keys_are_checked_and_scoped_per_route(
+    client: TestClient[Any, Any],
+) -> None:
+    resp = await client.post(
+        "/v1/accounts/orch/webhooks", json=SPEC, headers={**AUTH, "Idempotency-Key": "x" * 300}
+    )
+    assert resp.status == 400 and "1 to 255" in (await resp.json())["detail"]
+
+
+async def test_etags_make_conditional_writes(
+    client: TestClient[Any, Any], uipath: UiPathHarness
+) -> None:
+    made = await client.post("/v1/accounts/orch/webhooks", json=SPEC, headers=AUTH)
+    where, etag = made.headers["Location"], made.headers["ETag"]
+    got = await client.get(where, headers=AUTH)
+    assert got.headers["ETag"] == etag
+    cached = await client.get(where, headers={**AUTH, "If-None-Match": etag})
+    assert cached.status == 304
+    changed = await client.patch(
+        where, json={"name": "renamed"}, headers={**AUTH, "If-Match": etag}
+    )
+    assert changed.status == 200 and changed.headers["ETag"] != etag
+    stale = await client.patch(where, json={"name": "lost"}, headers={**AUTH, "If-Match": etag})
+    problem = await stale.json()
+    assert stale.status == 412 and problem["current_etag"] == changed.headers["ETag"]
+    assert stale.headers["ETag"] == changed.headers["ETag"]
+    # an outside writer changes it too: the next stale write is refused as well
+    record = next(iter(uipath.emulator.webhooks.values()))
+    record["Description"] = "edited in Orchestrator"
+    refused = await client.delete(where, headers={**AUTH, "If-Match": changed.headers["ETag"]})
+    assert refused.status == 412
+    current = (await client.get(where, headers=AUTH)).headers["ETag"]
+    assert (await client.delete(where, headers={**AUTH, "If-Match": current})).status == 204
+
+
+async def test_every_write_is_audited_without_secrets(
+    client: TestClient[Any, Any], tmp_path: Path
+) -> None:
+    made = await (await client.post("/v1/accounts/orch/webhooks", json=SPEC, headers=AUTH)).json()
+    where = f"/v1/accounts/orch/webhooks/{made['id']}"
+    await client.patch(where, json={"secret": SECRET + "-2", "add_events": ["job.faulted"]},
+                       headers={**AUTH, "X-Request-Id": "req-patch-1"})  # fmt: skip
+    await client.patch(where, json={"add_events": ["no.such"]}, headers=AUTH)  # refused: audited
+    await client.delete(where, headers=AUTH)
+    page = await (await client.get("/v1/audit?account=orch&limit=2", headers=AUTH)).json()
+    assert [e["operation"] for e in page["items"]] == ["delete", "update"]
+    rest = await (
+        await client.get(f"/v1/audit?account=orch&cursor={page['next_cursor']}", headers=AUTH)
+    ).json()
+    entries = page["items"] + rest["items"]
+    assert [e["operation"] for e in entries] == ["delete", "update", "update", "create"]
+    assert [e["outcome"] for e in entries] == ["ok", "InvalidRequest", "ok", "ok"]
+    assert {e["actor"] for e in entries} == {"key:deploy"}
+    assert {e["webhook_id"] for e in entries} == {made["id"]}
+    patch = entries[2]
+    assert patch["request_id"] == "req-patch-1" and patch["duration_ms"] > 0
+    assert patch["change"]["secret"]["changed"] is True
+    assert patch["change"]["add_events"] == ["job.faulted"]
+    assert entries[3]["change"]["secret"]["fingerprint"] != patch["change"]["secret"]["fingerprint"]
+    for dump_line in sqlite3.connect(tmp_path / "state.db").iterdump():
+        assert SECRET not in dump_line
+
+
+async def test_without_a_store_idempotency_and_audit_say_what_is_missing(
+    aiohttp_client: Any, uipath: UiPathHarness
+) -> None:
+    client = await aiohttp_client(create_app(proxy_config(uipath, None)))
+    resp = await client.post(
+        "/v1/accounts/orch/webhooks", json=SPEC, headers={**AUTH, "Idempotency-Key": "k"}
+    )
+    assert resp.status == 501 and "[state]" in (await resp.json())["detail"]
+    assert (await client.get("/v1/audit", headers=AUTH)).status == 501
+    made = await client.post("/v1/accounts/orch/webhooks", json=SPEC, headers=AUTH)
+    assert made.status == 201 and "ETag" in made.headers  # ETags need no store
