@@ -39,7 +39,10 @@ def proxy_config(uipath: UiPathHarness, state: Path | None) -> Any:
 async def client(
     aiohttp_client: Any, uipath: UiPathHarness, tmp_path: Path
 ) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(proxy_config(uipath, tmp_path / "state.db")))
+    made: TestClient[Any, Any] = await aiohttp_client(
+        create_app(proxy_config(uipath, tmp_path / "state.db"))
+    )
+    return made
 
 
 async def test_a_retried_create_with_one_key_creates_once(
