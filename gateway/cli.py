@@ -30,9 +30,12 @@ from gateway.codec import (
     webhook_to_json,
 )
 from gateway.config import load_config
-from gateway.errors import ConfigError, GatewayError, InvalidRequest, Unsupported
+from gateway.errors import ConfigError, FieldProblem, GatewayError, InvalidRequest, Unsupported
 from gateway.model import Webhook
+from gateway.origin import acting_as
+from gateway.proxy.audit import entry_to_json, since_to_epoch
 from gateway.service import Account, Gateway
+from gateway.store import AuditQuery
 
 __all__ = ["main"]
 
@@ -242,6 +245,29 @@ async def cmd_unsuspend(gw: Gateway, args: argparse.Namespace) -> Any:
     )
 
 
+async def cmd_audit(gw: Gateway, args: argparse.Namespace) -> Any:
+    if gw.store is None:
+        raise ConfigError(
+            problems=[FieldProblem("state", "the audit log needs a state store: set [state] url")]
+        )
+    if args.webhook and not args.account:
+        raise InvalidRequest.at("--webhook", "needs --account too (ids are per account)")
+    if not 1 <= args.limit <= 500:
+        raise InvalidRequest.at("--limit", "must be from 1 to 500")
+    query = AuditQuery(
+        account=args.account,
+        webhook_id=args.webhook,
+        since=since_to_epoch(args.since) if args.since else None,
+        limit=args.limit,
+    )
+    rows = [entry_to_json(e) for e in await gw.store.audit(query)]
+    if args.json:
+        return rows
+    columns = ("time", "actor", "account", "webhook_id", "operation", "outcome", "request_id")
+    _table(rows, columns, sys.stdout)
+    return None
+
+
 def serve(args: argparse.Namespace) -> int:
     from gateway.proxy import logs
 
@@ -339,7 +365,7 @@ def _command(
     )
     _config_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    if name != "accounts":
+    if name not in ("accounts", "audit"):
         parser.add_argument("account", help="a configured account name")
     if webhook_id:
         parser.add_argument("id", help="the webhook's id at the provider")
@@ -512,12 +538,25 @@ def build_parser() -> argparse.ArgumentParser:
         webhook_id=True,
     )
     resend.add_argument("event", help="the diverted event's id (its locator)")
+    audit = _command(
+        sub,
+        "audit",
+        cmd_audit,
+        "show the audit log of writes, newest first (needs [state] in the config)",
+        "webhook-gateway audit --account uipath-prod --webhook 42 --since 2026-11-01",
+        webhook_id=False,
+    )
+    audit.add_argument("--account", help="only this account's writes")
+    audit.add_argument("--webhook", help="only this webhook's writes (needs --account)")
+    audit.add_argument("--since", help="ISO 8601 time or epoch seconds")
+    audit.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     return parser
 
 
 async def _run(args: argparse.Namespace) -> Any:
-    async with Gateway.from_config(args.config) as gw:
-        return await args.handler(gw, args)
+    with acting_as("cli"):
+        async with Gateway.from_config(args.config) as gw:
+            return await args.handler(gw, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

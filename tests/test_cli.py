@@ -164,3 +164,37 @@ async def test_cli_against_the_uipath_emulator(
     assert (await cli("delete", "orch", made["id"], *cfg))[0] == 0
     code, _, err = await cli("get", "orch", made["id"], *cfg)
     assert code == 1 and "Webhook does not exist." in err
+
+
+def test_cli_writes_are_audited_as_the_os_user(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(CONFIG + f'\n[state]\nurl = "sqlite:///{tmp_path}/state.db"\n')
+    monkeypatch.setenv("HOOK_SECRET", "cli-audit-s3cr3t")
+    monkeypatch.setenv("USER", "alice")
+    monkeypatch.setenv("LOGNAME", "alice")
+    code, _, _ = run(
+        capsys, "create", "mem", "--config", str(path), "--name", "jobs",
+        "--url", "https://hooks.example.com/jobs", "--event", "job.completed",
+        "--secret-env", "HOOK_SECRET",
+    )  # fmt: skip
+    assert code == 0
+    assert run(capsys, "delete", "mem", "404", "--config", str(path))[0] == 1
+    code, out, _ = run(capsys, "audit", "--config", str(path), "--account", "mem", "--json")
+    entries = json.loads(out)
+    assert [(e["operation"], e["outcome"]) for e in entries] == [
+        ("delete", "NotFound"), ("create", "ok"),
+    ]  # fmt: skip
+    assert {e["actor"] for e in entries} == {"cli:alice"}
+    assert entries[1]["change"]["secret"]["changed"] is True
+    assert "cli-audit-s3cr3t" not in out
+    code, out, _ = run(capsys, "audit", "--config", str(path))
+    assert code == 0 and "cli:alice" in out and "OPERATION" in out
+
+
+def test_audit_without_a_store_is_a_config_error(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "audit", "--config", config)
+    assert code == 2 and "[state] url" in err

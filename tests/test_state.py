@@ -166,3 +166,17 @@ async def test_without_a_store_idempotency_and_audit_say_what_is_missing(
     assert (await client.get("/v1/audit", headers=AUTH)).status == 501
     made = await client.post("/v1/accounts/orch/webhooks", json=SPEC, headers=AUTH)
     assert made.status == 201 and "ETag" in made.headers  # ETags need no store
+
+
+async def test_a_write_whose_audit_entry_fails_still_answers_and_is_counted(
+    client: TestClient[Any, Any], tmp_path: Path
+) -> None:
+    def drop() -> None:  # in a thread: the store works on while this waits for its lock
+        with sqlite3.connect(tmp_path / "state.db") as db:
+            db.execute("DROP TABLE audit")  # every audit insert now fails
+
+    await asyncio.to_thread(drop)
+    made = await client.post("/v1/accounts/orch/webhooks", json=SPEC, headers=AUTH)
+    assert made.status == 201
+    metrics = await (await client.get("/metrics", headers=AUTH)).text()
+    assert "gateway_audit_failures_total 1.0" in metrics

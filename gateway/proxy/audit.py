@@ -18,7 +18,7 @@ from gateway.errors import FieldProblem, InvalidRequest
 from gateway.proxy.problems import ProblemError
 from gateway.store import AuditEntry, AuditQuery, Store
 
-__all__ = ["audit_page", "entry_to_json"]
+__all__ = ["audit_page", "entry_to_json", "since_to_epoch"]
 
 MAX_LIMIT = 500
 _PARAMETERS = ("account", "webhook", "since", "limit", "cursor")
@@ -41,7 +41,8 @@ def entry_to_json(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def _since(value: str) -> float:
+def since_to_epoch(value: str) -> float:
+    """``since`` as epoch seconds, from ISO 8601 (UTC when no zone is given) or a number."""
     try:
         return float(value)
     except ValueError:
@@ -82,7 +83,7 @@ def parse_query(request: web.Request) -> AuditQuery:
     return AuditQuery(
         account=query.get("account"),
         webhook_id=query.get("webhook"),
-        since=_since(query["since"]) if "since" in query else None,
+        since=since_to_epoch(query["since"]) if "since" in query else None,
         before_id=_cursor(query["cursor"]) if "cursor" in query else None,
         limit=limit,
     )

@@ -8,7 +8,8 @@
   ``gateway_token_fetches_total{provider,account}``,
   ``gateway_shared_reads_total{provider,account}`` and
   ``gateway_unreadable_records_total{provider,account}`` (listed records that could not be
-  read and were left out): read from the accounts at scrape time.
+  read and were left out): read from the accounts at scrape time;
+  ``gateway_audit_failures_total`` (writes whose audit entry could not be stored).
 
 Observations go into plain dicts and bucket lists (a dict increment and a ``bisect``), and are
 turned into metric families only when ``/metrics`` is scraped: prometheus_client's per-sample
@@ -116,6 +117,12 @@ class _Collector(Collector):
         yield tokens
         yield shared
         yield unreadable
+        audit = CounterMetricFamily(
+            "gateway_audit_failures",
+            "Writes whose audit entry could not be stored (the write itself stands).",
+        )
+        audit.add_metric([], gw.auditor.failures if gw is not None and gw.auditor else 0)
+        yield audit
 
 
 class Metrics:

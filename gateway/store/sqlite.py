@@ -27,7 +27,8 @@ class _SqliteTx:
         self._db = db
 
     async def execute(self, sql: str, *args: Any) -> None:
-        await self._db.execute(sql, args)
+        async with self._db.execute(sql, args):
+            pass  # closing the cursor finishes the statement (no lock outlives it)
 
     async def fetchrow(self, sql: str, *args: Any) -> Mapping[str, Any] | None:
         async with self._db.execute(sql, args) as cursor:
@@ -57,9 +58,8 @@ class SqliteStore(SqlStore):
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            await self._db.execute("PRAGMA journal_mode=WAL")
-            await self._db.execute("PRAGMA synchronous=NORMAL")
-            await self._db.execute("PRAGMA busy_timeout=5000")
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+                await self._db.execute_fetchall(f"PRAGMA {pragma}")
         except (sqlite3.Error, OSError) as exc:
             raise StateUnavailable(f"cannot open the state file {self.path}: {exc}") from None
         async with self.transaction() as tx:
@@ -76,13 +76,13 @@ class SqliteStore(SqlStore):
             raise StateUnavailable("the state store is not open")
         async with self._serial:
             try:
-                await self._db.execute("BEGIN IMMEDIATE")
+                await self._db.execute_fetchall("BEGIN IMMEDIATE")
                 try:
                     yield _SqliteTx(self._db)
                 except BaseException:
-                    await self._db.execute("ROLLBACK")
+                    await self._db.execute_fetchall("ROLLBACK")
                     raise
-                await self._db.execute("COMMIT")
+                await self._db.execute_fetchall("COMMIT")
             except sqlite3.Error as exc:
                 raise StateUnavailable(f"the state file {self.path} failed: {exc}") from None
 
