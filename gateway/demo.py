@@ -4,7 +4,9 @@
 throw-away CA) and Enterprise Core emulators and a small receiver for deliveries, all on
 127.0.0.1; configures one account per provider; seeds each with a few realistic webhooks through
 the gateway itself; and serves the proxy, printing its URL, a demo API key and a ready ``curl``
-line. Nothing is written outside a temporary directory, and everything stops with the process.
+line. Its state store is a SQLite file in a temporary directory (so Idempotency-Key, the audit
+log and the rest work as in production); nothing is written outside that directory, and
+everything stops, and goes, with the process.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -75,6 +78,7 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
     core = EnterpriseCoreEmulator(tokens={"demo-core-token": ALL_PERMISSIONS})
     orchestry = OrchestryEmulator(clients={"demo-orchestry-client": "demo-orchestry-secret"})
     runners: list[web.AppRunner] = []
+    state = tempfile.TemporaryDirectory(prefix="webhook-gateway-demo-")
     try:
         urls = {}
         for name, app, tls in (
@@ -123,6 +127,7 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
                     # The demo's receiver is on loopback over plain http.
                     "destinations": {"allow_http": True, "allow_loopback": True},
                 },
+                "state": {"url": f"sqlite:///{state.name}/state.db"},
             }
         )
         app = create_app(config)
@@ -136,6 +141,7 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
         for runner in reversed(runners):
             await runner.cleanup()
         orchestry.close()
+        state.cleanup()
 
 
 async def _seed(gw: Any, receiver: str) -> None:

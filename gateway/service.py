@@ -32,6 +32,8 @@ import asyncio
 import builtins
 import contextlib
 import difflib
+import functools
+import inspect
 import logging
 import os
 import time
@@ -116,10 +118,21 @@ class Account:
         return f"<Account {self.name!r} ({self.kind})>"
 
     def __getattr__(self, name: str) -> Any:
-        # Provider extras (ex_*) are reachable from the account client.
-        if name.startswith("ex_"):
-            return getattr(self.provider, name)
-        raise AttributeError(name)
+        # Provider extras (ex_*) are reachable from the account client; those that write
+        # (coroutines not named ex_list_* or ex_get_*) are audited like the core writes.
+        if not name.startswith("ex_"):
+            raise AttributeError(name)
+        extra = getattr(self.provider, name)
+        if not inspect.iscoroutinefunction(extra) or name.startswith(("ex_list", "ex_get")):
+            return extra
+
+        @functools.wraps(extra)
+        async def audited(id: str, *args: Any, **kwargs: Any) -> Any:
+            change = {"arguments": [*args, *kwargs.values()]}
+            async with self._audited(name.removeprefix("ex_"), id, change):
+                return await extra(id, *args, **kwargs)
+
+        return audited
 
     def has_extra(self, name: str) -> bool:
         """Whether the provider offers the extra ``ex_{name}``."""

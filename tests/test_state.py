@@ -11,9 +11,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from gateway import Gateway
 from gateway.config import parse_config
+from gateway.errors import NotFound
+from gateway.origin import acting_as
 from gateway.proxy.server import create_app
-from tests.conftest import UiPathHarness
+from gateway.store import AuditQuery
+from tests.conftest import EnterpriseCoreHarness, UiPathHarness
 
 KEY = "write-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -180,3 +184,26 @@ async def test_a_write_whose_audit_entry_fails_still_answers_and_is_counted(
     assert made.status == 201
     metrics = await (await client.get("/metrics", headers=AUTH)).text()
     assert "gateway_audit_failures_total 1.0" in metrics
+
+
+async def test_library_writes_and_provider_extras_are_audited(
+    enterprise_core: EnterpriseCoreHarness, tmp_path: Path
+) -> None:
+    config = parse_config({
+        "accounts": {"core": enterprise_core.account()},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+    })  # fmt: skip
+    async with Gateway(config) as gw:
+        account = gw.account("core")
+        with pytest.raises(NotFound):
+            await account.ex_delete_diverted("01HZYWEBHOOK", "01J0AEVENT")
+        with acting_as("release-bot"), pytest.raises(NotFound):
+            await account.delete("01HZYOTHER")
+        assert gw.store is not None
+        entries = await gw.store.audit(AuditQuery())
+    assert [(e.operation, e.outcome, e.webhook_id) for e in entries] == [
+        ("delete", "NotFound", "01HZYOTHER"),
+        ("delete_diverted", "NotFound", "01HZYWEBHOOK"),
+    ]
+    assert entries[0].actor == "release-bot" and entries[1].actor.startswith("library:")
+    assert entries[1].change == {"arguments": ["01J0AEVENT"]}

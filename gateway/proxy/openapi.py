@@ -276,6 +276,47 @@ SCHEMAS: dict[str, Any] = {
             "provider_status": {"type": "integer"},
             "code": {"type": ["string", "integer"]},
             "trace_id": {"type": "string"},
+            "current_etag": {"type": "string", "description": "412: the webhook's ETag now."},
+        },
+    },
+    "AuditEntry": {
+        "type": "object",
+        "required": ["id", "time", "actor", "account", "provider", "operation", "outcome"],
+        "properties": {
+            "id": {"type": "integer"},
+            "time": {"type": "string", "format": "date-time"},
+            "actor": {"type": "string", "description": "key:<name>, cli:<user> or library:<user>"},
+            "account": {"type": "string"},
+            "provider": {"type": "string"},
+            "webhook_id": _nullable({"type": "string"}),
+            "operation": {
+                "enum": [
+                    "create",
+                    "update",
+                    "delete",
+                    "ping",
+                    "unsuspend",
+                    "resend_diverted",
+                    "delete_diverted",
+                ],
+            },
+            "change": {
+                "type": "object",
+                "description": "What the write set, in gateway terms; a secret shows as "
+                "{changed, fingerprint}, header values as fingerprints.",
+            },
+            "outcome": {"type": "string", "description": "ok, outcome_unknown or an error type"},
+            "detail": _nullable({"type": "string"}),
+            "request_id": _nullable({"type": "string"}),
+            "duration_ms": {"type": "number"},
+        },
+    },
+    "AuditPage": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("AuditEntry")},
+            "next_cursor": _nullable({"type": "string"}),
         },
     },
 }
@@ -285,16 +326,21 @@ _ERRORS = {
     "401": "No valid API key.",
     "403": "The API key may only read.",
     "404": "No such account, webhook or route.",
-    "409": "The provider refused because of existing state (for example a taken name).",
+    "408": "The request body did not arrive within `server.request_body_timeout`.",
+    "409": "The provider refused because of existing state (for example a taken name), or a "
+    "request with the same `Idempotency-Key` is still running (`Retry-After`).",
+    "412": "`If-Match` names no ETag the webhook has; `current_etag` is the one it has.",
     "413": "The request body is too large.",
-    "422": "The provider refused the input, or lacks the operation or setting.",
+    "422": "The provider refused the input, or lacks the operation or setting, or the "
+    "`Idempotency-Key` was used with a different request.",
+    "501": "This needs a state store (`[state]` in the configuration), and there is none.",
     "429": "The provider asks to slow down; see `Retry-After`.",
     "502": "The gateway's credentials for the provider were refused.",
-    "503": "The provider failed or could not be reached.",
+    "503": "The provider or the state store failed, or the gateway is at its connection limit.",
     "504": "A write was sent but its answer was lost; look before retrying.",
 }
 _READ_ERRORS = ("400", "401", "404", "422", "429", "502", "503", "504")
-_WRITE_ERRORS = (*_READ_ERRORS, "403", "409", "413")
+_WRITE_ERRORS = (*_READ_ERRORS, "403", "408", "409", "413")
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -308,8 +354,10 @@ def _errors(codes: Sequence[str]) -> dict[str, Any]:
             "description": _ERRORS[code],
             "content": {"application/problem+json": {"schema": _ref("Problem")}},
         }
-        if code == "429":
+        if code in ("409", "429"):
             entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+        if code == "412":
+            entry["headers"] = {"ETag": {"schema": {"type": "string"}}}
         out[code] = entry
     return out
 
@@ -322,11 +370,13 @@ def _op(
     params: Sequence[dict[str, Any]] = (),
     body: str | None = None,
     operation_id: str,
+    errors: Sequence[str] = (),
 ) -> dict[str, Any]:
+    codes = (*(_WRITE_ERRORS if write else _READ_ERRORS), *errors)
     op: dict[str, Any] = {
         "summary": summary,
         "operationId": operation_id,
-        "responses": {**ok, **_errors(_WRITE_ERRORS if write else _READ_ERRORS)},
+        "responses": {**ok, **_errors(codes)},
     }
     if params:
         op["parameters"] = list(params)
@@ -336,6 +386,29 @@ def _op(
             "content": {"application/json": {"schema": _ref(body)}},
         }
     return op
+
+
+def _header(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+IDEMPOTENCY_KEY = _header(
+    "Idempotency-Key",
+    "1-255 printable ASCII characters. The first request with this key runs; retries with the "
+    "same key and body get its answer again (`Idempotent-Replayed: true`), from any replica, "
+    "for `[state] idempotency_retention_hours`. Needs a state store (501 without).",
+)
+IF_MATCH = _header(
+    "If-Match", "Only if the webhook's ETag is one of these (`*`: it exists); else 412."
+)
+IF_NONE_MATCH = _header("If-None-Match", "304 if the webhook's ETag is one of these.")
+ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The webhook's strong ETag."}}
 
 
 def _path_param(name: str, description: str) -> dict[str, Any]:
@@ -374,7 +447,7 @@ LIST_PARAMS = (
 CREATED = {
     "201": {
         **_json(_ref("Webhook"), "Created."),
-        "headers": {"Location": {"schema": {"type": "string"}}},
+        "headers": {"Location": {"schema": {"type": "string"}}, **ETAG},
     }
 }
 NO_CONTENT = {"204": {"description": "Done."}}
@@ -455,32 +528,43 @@ def openapi_document() -> dict[str, Any]:
                 "Create a webhook.",
                 CREATED,
                 write=True,
-                params=[ACCOUNT],
+                params=[ACCOUNT, IDEMPOTENCY_KEY],
                 body="WebhookSpec",
                 operation_id="createWebhook",
+                errors=("501",),
             ),
         },
         f"{webhooks}/{{id}}": {
             "get": _op(
                 "One webhook.",
-                {"200": _json(_ref("Webhook"), "The webhook.")},
-                params=[ACCOUNT, ID],
+                {
+                    "200": {**_json(_ref("Webhook"), "The webhook."), "headers": ETAG},
+                    "304": {"description": "Unchanged (If-None-Match).", "headers": ETAG},
+                },
+                params=[ACCOUNT, ID, IF_NONE_MATCH],
                 operation_id="getWebhook",
             ),
             "patch": _op(
                 "Change a webhook: scalars, plus add/remove of events and headers.",
-                {"200": _json(_ref("Webhook"), "The webhook after the change.")},
+                {
+                    "200": {
+                        **_json(_ref("Webhook"), "The webhook after the change."),
+                        "headers": ETAG,
+                    }
+                },
                 write=True,
-                params=[ACCOUNT, ID],
+                params=[ACCOUNT, ID, IF_MATCH, IDEMPOTENCY_KEY],
                 body="WebhookChange",
                 operation_id="updateWebhook",
+                errors=("412", "501"),
             ),
             "delete": _op(
                 "Delete a webhook.",
                 NO_CONTENT,
                 write=True,
-                params=[ACCOUNT, ID],
+                params=[ACCOUNT, ID, IF_MATCH],
                 operation_id="deleteWebhook",
+                errors=("412",),
             ),
         },
         f"{webhooks}/{{id}}/ping": {
@@ -545,6 +629,21 @@ def openapi_document() -> dict[str, Any]:
                 write=True,
                 params=[ACCOUNT, ID],
                 operation_id="unsuspendWebhook",
+            )
+        },
+        "/v1/audit": {
+            "get": _op(
+                "The audit log of writes, newest first (needs a state store).",
+                {"200": _json(_ref("AuditPage"), "A page of audit entries.")},
+                params=[
+                    _query("account", {"type": "string"}, "Only this account's writes."),
+                    _query("webhook", {"type": "string"}, "Only this webhook's (with account)."),
+                    _query("since", {"type": "string"}, "ISO 8601 time or epoch seconds."),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "(100)"),
+                    _query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
+                ],
+                operation_id="listAudit",
+                errors=("501",),
             )
         },
         "/v1/webhooks": {

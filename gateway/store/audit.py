@@ -45,6 +45,8 @@ def _value(value: Any, key: bytes) -> Any:
         return dict(value)
     if isinstance(value, frozenset | set):
         return sorted(value)
+    if isinstance(value, list | tuple):
+        return [_value(v, key) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, FailureHandling) or attrs.has(type(value)):
@@ -114,7 +116,11 @@ class Auditor:
             provider=provider,
             webhook_id=webhook_id,
             operation=operation,
-            change=change if isinstance(change, Mapping) else describe(change, self._key),
+            change=(
+                {k: _value(v, self._key) for k, v in change.items()}
+                if isinstance(change, Mapping)
+                else describe(change, self._key)
+            ),
             outcome=outcome_of(error),
             detail=detail,
             request_id=origin.request_id,
