@@ -2,6 +2,8 @@
 
 It forwards each request's method, path, query, ``Authorization`` and body upstream through one
 pooled ``ClientSession`` and copies back status, content type and body. No parsing, no checks.
+It runs as ``webhook-gateway serve`` does, so the comparison is fair: on uvloop when installed,
+with the same garbage-collector settings once it listens (``gateway.lifecycle``).
 
     python bench/passthrough.py --upstream http://127.0.0.1:8101 [--port 0]
 """
@@ -9,6 +11,7 @@ pooled ``ClientSession`` and copies back status, content type and body. No parsi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -17,7 +20,8 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.emulation import serve
+from gateway.emulation import start
+from gateway.lifecycle import run_fast, stop_on_signals, tune_gc
 
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 
@@ -47,12 +51,24 @@ def app(upstream: str) -> web.Application:
     return application
 
 
+async def serve(upstream: str, port: int) -> None:
+    stop = stop_on_signals()
+    runner, url = await start(app(upstream), port=port)
+    print(f"passthrough on {url}", flush=True)
+    tune_gc()
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    serve(app(args.upstream.rstrip("/")), port=args.port, announce=lambda u: f"passthrough on {u}")
+    with contextlib.suppress(KeyboardInterrupt):
+        run_fast(serve(args.upstream.rstrip("/"), args.port))
 
 
 if __name__ == "__main__":

@@ -1,16 +1,16 @@
-"""Proxy throughput: wrk, 50 connections, on webhooks through the gateway.
+"""Proxy throughput: wrk, 50 connections, reading webhooks through the gateway.
 
 Three targets are loaded in turn with the same ``wrk`` settings (its own process; Debian package
-``wrk``): the UiPath emulator directly (``GET /odata/Webhooks(1)``), a minimal pass-through
-aiohttp proxy in front of it (bench/passthrough.py), and the gateway
-(``GET /v1/accounts/orch/webhooks/1``). Each runs in its own process. Targets: the gateway's
-throughput >= 0.9x the pass-through's, its p99 latency <= 1.5x the pass-through's.
+``wrk``): the UiPath emulator directly (``GET /odata/Webhooks(n)``), a minimal pass-through
+aiohttp proxy in front of it (bench/passthrough.py, run as ``serve`` runs: uvloop when
+installed, the same GC settings), and the gateway (``GET /v1/accounts/orch/webhooks/n``). Each
+runs in its own process.
 
-That is the issue's benchmark: every request reads the same webhook, so the gateway's shared
-reads (gateway/collapse.py) answer many of them with one provider request. A second scenario
-reads 1,000 different webhooks in turn, so no read can share: it measures the gateway's own
-cost per request, and is reported beside the first (for information; the targets are the
-first scenario's).
+The headline reads 1,000 webhooks in turn, so that no two reads in flight can share a provider
+request: it measures the gateway's own cost per request. Targets: throughput >= 1.0x the
+pass-through's, p99 <= 1.5x. A second scenario reads one webhook from every connection, where
+the gateway's shared reads (gateway/collapse.py) answer many requests with one provider request;
+it is reported beside the first, for information.
 
     python bench/proxy_throughput.py [--seconds 10] [--connections 50] [--rounds 3]
 """
@@ -139,21 +139,21 @@ async def run(seconds: int, connections: int, rounds: int) -> tuple[float, float
         (f"{scenario} {name}", f"{rps:,.0f} req/s, p99 {p99 * 1000:.1f} ms")
         for (scenario, name), (rps, p99) in best.items()
     ]
-    relay = best[("same", "passthrough")][0] / best[("same", "direct")][0]
+    relay = best[("spread", "passthrough")][0] / best[("spread", "direct")][0]
     rows += [
-        ("same: pass-through vs direct", f"{relay:.2f}x"),
-        ("same: p99 gateway / pass-through", f"{latency:.2f} (target <= 1.5)"),
-        (f"spread over {SPREAD} webhooks: gateway / pass-through",
-         f"{spread_throughput:.2f}x throughput, {spread_latency:.2f}x p99 (no read shared)"),
+        ("spread: pass-through vs direct", f"{relay:.2f}x"),
+        ("spread: p99 gateway / pass-through", f"{spread_latency:.2f} (target <= 1.5)"),
+        ("same webhook (reads shared): gateway / pass-through",
+         f"{throughput:.2f}x throughput, {latency:.2f}x p99 (for information)"),
     ]  # fmt: skip
     report(
         f"proxy throughput: wrk -c{connections} {seconds}s x{rounds}, best run each ({machine()})",
         rows,
-        throughput,
-        ">= 0.9 throughput and <= 1.5 p99",
-        throughput >= 0.9 and latency <= 1.5,
+        spread_throughput,
+        ">= 1.0 throughput and <= 1.5 p99, reading 1,000 webhooks in turn (nothing shared)",
+        spread_throughput >= 1.0 and spread_latency <= 1.5,
     )
-    return throughput, latency
+    return spread_throughput, spread_latency
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,6 +31,7 @@ from gateway.codec import (
 )
 from gateway.config import load_config
 from gateway.errors import ConfigError, FieldProblem, GatewayError, InvalidRequest, Unsupported
+from gateway.lifecycle import run_fast
 from gateway.model import Webhook
 from gateway.origin import acting_as
 from gateway.proxy.audit import entry_to_json, since_to_epoch
@@ -295,16 +296,6 @@ def serve(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         run_fast(serve_forever(attrs.evolve(config, server=server)))
     return 0
-
-
-def run_fast(main: Coroutine[Any, Any, Any]) -> Any:
-    """Run ``main`` on uvloop when it is installed (``pip install webhook-gateway[fast]``)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main)
 
 
 EMULATORS = {

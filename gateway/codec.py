@@ -57,6 +57,7 @@ __all__ = [
     "ping_to_json",
     "record_error_to_json",
     "spec_from_json",
+    "webhook_body",
     "webhook_to_json",
 ]
 
@@ -263,11 +264,14 @@ def capabilities_to_json(caps: Capabilities) -> dict[str, Any]:
     }
 
 
-def etag_of(webhook: Webhook) -> str:
-    """A strong ETag of ``webhook``: a hash of its JSON form (secret state, never the secret).
+def webhook_body(webhook: Webhook) -> tuple[bytes, str]:
+    """A webhook's JSON answer body and its strong ETag: a hash of exactly those bytes, so it
+    changes whenever what a reader sees changes (secret state included, never the secret),
+    whoever made the change (the providers keep no ETag of their own; fresh reads compare)."""
+    body = orjson.dumps(webhook_to_json(webhook))
+    return body, '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
-    Any change a reader could see changes it, whoever made the change (the provider keeps no
-    ETag of its own, so the gateway compares fresh reads).
-    """
-    canonical = orjson.dumps(webhook_to_json(webhook), option=orjson.OPT_SORT_KEYS)
-    return '"' + hashlib.sha256(canonical).hexdigest()[:32] + '"'
+
+def etag_of(webhook: Webhook) -> str:
+    """The ETag of ``webhook`` (``webhook_body``)."""
+    return webhook_body(webhook)[1]

@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import gc
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
-__all__ = ["GC_THRESHOLDS", "stop_on_signals", "tune_gc"]
+__all__ = ["GC_THRESHOLDS", "run_fast", "stop_on_signals", "tune_gc"]
 
 #: Allocations before a young-generation collection (CPython's default is 700), then the
 #: default ratios for the older generations.
@@ -38,3 +40,13 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def run_fast(main: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``main`` on uvloop when it is installed (``pip install webhook-gateway[fast]``)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)

@@ -31,11 +31,11 @@ from gateway.codec import (
     capabilities_to_json,
     change_from_json,
     diverted_to_json,
-    etag_of,
     event_type_to_json,
     ping_to_json,
     record_error_to_json,
     spec_from_json,
+    webhook_body,
     webhook_to_json,
 )
 from gateway.config import GatewayConfig, ServerConfig
@@ -335,11 +335,11 @@ async def openapi(request: web.Request) -> web.Response:
 async def get_webhook(request: web.Request) -> web.Response:
     account = _account(request)
     webhook = await _call(request, "get", account.get(request.match_info["id"]))
-    etag = etag_of(webhook)
+    body, etag = webhook_body(webhook)
     wanted = _etags(request, "If-None-Match")
     if wanted is not None and ("*" in wanted or etag in wanted):
         return web.Response(status=304, headers={"ETag": etag})
-    return _json(webhook_to_json(webhook), headers={"ETag": etag})
+    return _webhook_answer(body, etag)
 
 
 @routes.patch("/v1/accounts/{account}/webhooks/{id}")
@@ -352,7 +352,7 @@ async def update_webhook(request: web.Request) -> web.Response:
     if_match = _etags(request, "If-Match")
     call = account.update(request.match_info["id"], change, if_match=if_match)
     webhook = await _call(request, "update", call)
-    return _json(webhook_to_json(webhook), headers={"ETag": etag_of(webhook)})
+    return _webhook_answer(*webhook_body(webhook))
 
 
 @routes.delete("/v1/accounts/{account}/webhooks/{id}")
@@ -361,6 +361,13 @@ async def delete_webhook(request: web.Request) -> web.Response:
     if_match = _etags(request, "If-Match")
     await _call(request, "delete", account.delete(request.match_info["id"], if_match=if_match))
     return web.Response(status=204)
+
+
+def _webhook_answer(
+    body: bytes, etag: str, *, status: int = 200, location: str | None = None
+) -> web.Response:
+    headers = {"ETag": etag} if location is None else {"ETag": etag, "Location": location}
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
 def _etags(request: web.Request, header: str) -> list[str] | None:
@@ -422,8 +429,8 @@ async def create_webhook(request: web.Request) -> web.Response:
     spec = spec_from_json(await _json_body(request))
     await _check_destinations(request, spec.url, spec.failure_handling)
     webhook = await _call(request, "create", account.create(spec))
-    headers = {"Location": _location(request, webhook), "ETag": etag_of(webhook)}
-    return _json(webhook_to_json(webhook), status=201, headers=headers)
+    body, etag = webhook_body(webhook)
+    return _webhook_answer(body, etag, status=201, location=_location(request, webhook))
 
 
 @routes.post("/v1/accounts/{account}/webhooks/{id}/ping")
