@@ -2,7 +2,8 @@
 
 Each prints its figures and a ratio against a baseline measured in the same run; absolute times
 on a shared machine mean little. Results with date and machine go into docs/performance.md.
-The proxy benchmark needs ``wrk`` (``apt-get install -y wrk``); the rest need nothing extra.
+The proxy and write-path benchmarks need ``wrk`` (``apt-get install -y wrk``), the write path
+also PostgreSQL's server binaries (``apt-get install -y postgresql``); the rest need nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import fanout, library_overhead, paging, proxy_throughput, slow_clients, token_storm
+from bench import (
+    fanout,
+    library_overhead,
+    paging,
+    proxy_throughput,
+    slow_clients,
+    token_storm,
+    write_path,
+)
 
 FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "proxy_throughput": lambda: proxy_throughput.run(seconds=10, connections=50, rounds=3),
@@ -26,6 +35,7 @@ FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "fanout": lambda: fanout.run(accounts=30, latency=0.05, rounds=10),
     "token_storm": lambda: token_storm.run(calls=1000),
     "slow_clients": lambda: slow_clients.run(attackers=3000, seconds=10),
+    "write_path": lambda: write_path.run(seconds=10, connections=50, rounds=2),
 }
 QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "proxy_throughput": lambda: proxy_throughput.run(seconds=1, connections=10, rounds=1),
@@ -34,6 +44,7 @@ QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "fanout": lambda: fanout.run(accounts=3, latency=0.01, rounds=2),
     "token_storm": lambda: token_storm.run(calls=20),
     "slow_clients": lambda: slow_clients.run(attackers=100, seconds=1),
+    "write_path": lambda: write_path.run(seconds=1, connections=10, rounds=1),
 }
 
 

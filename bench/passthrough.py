@@ -1,7 +1,8 @@
 """The baseline proxy: the least an aiohttp proxy can do in front of the emulator.
 
-It forwards each request's method, path, query, ``Authorization`` and body upstream through one
-pooled ``ClientSession`` and copies back status, content type and body. No parsing, no checks.
+It forwards each request's method, path, query, ``Authorization``, ``Content-Type`` and body
+upstream through one pooled ``ClientSession`` and copies back status, content type and body.
+No parsing, no checks.
 It runs as ``webhook-gateway serve`` does, so the comparison is fair: on uvloop when installed,
 with the same garbage-collector settings once it listens (``gateway.lifecycle``).
 
@@ -29,8 +30,9 @@ SESSION = web.AppKey("session", aiohttp.ClientSession)
 def app(upstream: str) -> web.Application:
     async def forward(request: web.Request) -> web.Response:
         headers = {}
-        if "Authorization" in request.headers:
-            headers["Authorization"] = request.headers["Authorization"]
+        for name in ("Authorization", "Content-Type"):
+            if name in request.headers:
+                headers[name] = request.headers[name]
         async with request.app[SESSION].request(
             request.method,
             upstream + request.path_qs,

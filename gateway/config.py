@@ -162,7 +162,7 @@ class StateConfig:
         default=90.0, validator=check(lambda v: 0 < v <= 36500, "must be > 0 and at most 36500")
     )
     pool_size: int = attrs.field(
-        default=10, validator=check(lambda v: 1 <= v <= 500, "must be from 1 to 500")
+        default=20, validator=check(lambda v: 1 <= v <= 500, "must be from 1 to 500")
     )
 
 

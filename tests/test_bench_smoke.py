@@ -6,7 +6,16 @@ import shutil
 
 import pytest
 
-from bench import fanout, library_overhead, paging, proxy_throughput, slow_clients, token_storm
+from bench import (
+    fanout,
+    library_overhead,
+    paging,
+    proxy_throughput,
+    slow_clients,
+    token_storm,
+    write_path,
+)
+from gateway.testing.postgres import server_available
 
 
 async def test_library_overhead_runs() -> None:
@@ -33,3 +42,10 @@ async def test_proxy_throughput_runs() -> None:
 
 async def test_slow_clients_runs() -> None:
     assert await slow_clients.run(attackers=20, seconds=1) > 0
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None or not server_available(), reason="needs wrk and PostgreSQL"
+)
+async def test_write_path_runs() -> None:
+    assert await write_path.run(seconds=1, connections=5, rounds=1) > 0

@@ -56,7 +56,7 @@ class PostgresStore(SqlStore):
     dialect = "postgresql"
     shared = True
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self._url = url
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
@@ -101,6 +101,10 @@ class PostgresStore(SqlStore):
         async with self._connection() as conn, conn.transaction():
             yield _PgTx(conn)
 
+    async def execute_one(self, sql: str, *args: Any) -> None:
+        async with self._connection() as conn:  # autocommit: one round trip
+            await conn.execute(_numbered(sql), *args)
+
     def _for_update(self) -> str:
         return " FOR UPDATE"
 
@@ -113,11 +117,14 @@ class PostgresStore(SqlStore):
         except _FAILURES as exc:
             raise StateUnavailable(f"the PostgreSQL state store failed ({_why(exc)})") from None
         try:
-            held = conn.transaction()
+            # One round trip: a transaction, its lock timeout and the lock (a simple query,
+            # so the statements share it; both values are integers made here).
+            begin = (
+                f"BEGIN; SET LOCAL lock_timeout = {max(1, int(wait * 1000))}; "
+                f"SELECT pg_advisory_xact_lock({lock_id(key)})"
+            )
             try:
-                await held.start()
-                await conn.execute(f"SET LOCAL lock_timeout = {max(1, int(wait * 1000))}")
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_id(key))
+                await conn.execute(begin)
             except asyncpg.LockNotAvailableError:
                 raise StateUnavailable(
                     f"the update lock of {key} was held elsewhere for over {wait:g} s"
@@ -128,7 +135,7 @@ class PostgresStore(SqlStore):
                 yield  # errors of the locked work pass through untouched
             finally:
                 with contextlib.suppress(*_FAILURES):
-                    await held.rollback()  # nothing was written: ending it frees the lock
+                    await conn.execute("ROLLBACK")  # nothing was written: it frees the lock
         finally:
             await self._pool.release(conn)
 

@@ -145,16 +145,20 @@ class SqlStore(Store):
 
     # -- audit ----------------------------------------------------------------------------------
 
-    async def record(self, entry: AuditEntry) -> None:
+    async def execute_one(self, sql: str, *args: Any) -> None:
+        """One statement, atomic on its own (backends may skip the transaction around it)."""
         async with self.transaction() as tx:
-            await tx.execute(
+            await tx.execute(sql, *args)
+
+    async def record(self, entry: AuditEntry) -> None:
+        await self.execute_one(
                 "INSERT INTO audit (time, actor, account, provider, webhook_id, operation, "
                 "change, outcome, detail, request_id, duration_ms) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 entry.time, entry.actor, entry.account, entry.provider, entry.webhook_id,
                 entry.operation, orjson.dumps(dict(entry.change)).decode(), entry.outcome,
                 entry.detail, entry.request_id, entry.duration_ms,
-            )  # fmt: skip
+        )  # fmt: skip
 
     async def audit(self, query: AuditQuery) -> list[AuditEntry]:
         where, args = [], []

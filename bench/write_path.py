@@ -1,0 +1,179 @@
+"""Write path: PATCHes that add and remove an event, through the gateway with a state store,
+against the pass-through forwarding the same change as one OData PATCH.
+
+The UiPath emulator holds 1,000 webhooks. ``wrk`` (50 connections, two threads 500 ids apart)
+walks the ids in turn, so no two PATCHes in flight touch one webhook, alternately adding and
+removing ``job.stopped``:
+
+- pass-through (bench/passthrough.py, run as ``serve`` runs): ``PATCH /odata/Webhooks(n)``
+  with the whole new ``Events`` collection, which the caller had to know;
+- gateway, SQLite store: ``PATCH /v1/accounts/orch/webhooks/n`` with ``add_events`` or
+  ``remove_events``; the gateway reads the webhook, takes its update lock, PATCHes the
+  change and writes an audit entry;
+- gateway, PostgreSQL store (a throw-away server, ``gateway.testing.postgres``): the same, the
+  lock being a PostgreSQL advisory lock held on a pooled connection (``pool_size = 40``: one
+  connection per write in flight; at the default 20, writes queue for connections and p99
+  grows).
+
+Targets: throughput >= 0.8x the pass-through's, p99 <= 1.5x, with each store. The gateway makes
+two provider requests per PATCH (a read for the current events, then the PATCH) where the
+pass-through makes one; that is the price of an add/remove model on a provider that only
+replaces the collection, and of not losing updates.
+
+    python bench/write_path.py [--seconds 10] [--connections 50] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import PAT, machine, process, report, uipath_emulator
+from bench.proxy_throughput import wrk
+from gateway.testing.postgres import temporary_server
+
+API_KEY = "bench-write-key-0123456789"
+WEBHOOKS = 1000
+SCRIPT = """
+local n, i = {n}, 0
+function setup(thread) thread:set("offset", i * {half}); i = i + 1 end
+function init(args) counter = offset; wrk.headers["Content-Type"] = "application/json" end
+function request()
+  counter = counter + 1
+  local id = counter % n + 1
+  local body = (math.floor(counter / n) % 2 == 0) and [[{add}]] or [[{remove}]]
+  return wrk.format("PATCH", string.format("{path}", id), nil, body)
+end
+"""
+ODATA_ADD = (
+    '{"Events": [{"EventType": "job.completed"}, {"EventType": "job.faulted"}, '
+    '{"EventType": "job.stopped"}]}'
+)
+ODATA_REMOVE = '{"Events": [{"EventType": "job.completed"}, {"EventType": "job.faulted"}]}'
+
+
+def script(directory: str, name: str, path: str, add: str, remove: str) -> str:
+    file = Path(directory) / f"{name}.lua"
+    file.write_text(
+        SCRIPT.format(n=WEBHOOKS, half=WEBHOOKS // 2, path=path, add=add, remove=remove)
+    )
+    return str(file)
+
+
+def gateway_config(directory: str, upstream: str, state_url: str, name: str) -> str:
+    path = Path(directory) / f"{name}.toml"
+    path.write_text(
+        f"""
+[accounts.orch]
+provider = "uipath"
+base_url = "{upstream}"
+token = "{PAT}"
+
+[server]
+port = 0
+[[server.api_keys]]
+name = "bench"
+scope = "write"
+key = "{API_KEY}"
+
+[state]
+url = "{state_url}"
+pool_size = 40
+"""
+    )
+    return str(path)
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    with temporary_server() as server:
+        admin = await asyncpg.connect(server)
+        try:
+            await admin.execute("CREATE DATABASE bench")
+        finally:
+            await admin.close()
+        yield server.rsplit("/", 1)[0] + "/bench"
+
+
+async def run(seconds: int, connections: int, rounds: int) -> float:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    results: dict[str, list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        async with (
+            uipath_emulator("--webhooks", str(WEBHOOKS)) as upstream,
+            postgres_database() as pg_url,
+        ):
+            sqlite_config = gateway_config(tmp, upstream, f"sqlite:///{tmp}/state.db", "sqlite")
+            pg_config = gateway_config(tmp, upstream, pg_url, "postgresql")
+            ready = r"webhook-gateway on (http://[\d.:]+)"
+            async with (
+                process("bench/passthrough.py", "--upstream", upstream) as passthrough,
+                process("-m", "gateway.cli", "serve", "--config", sqlite_config,
+                        ready=ready) as gw_sqlite,
+                process("-m", "gateway.cli", "serve", "--config", pg_config,
+                        ready=ready) as gw_pg,
+            ):  # fmt: skip
+                ours = "/v1/accounts/orch/webhooks/%d"
+                add, remove = (
+                    '{"add_events": ["job.stopped"]}',
+                    '{"remove_events": ["job.stopped"]}',
+                )
+                targets = {
+                    "pass-through": (passthrough, f"Authorization: Bearer {PAT}",
+                                     script(tmp, "odata", "/odata/Webhooks(%d)", ODATA_ADD,
+                                            ODATA_REMOVE)),
+                    "gateway + SQLite": (gw_sqlite, f"Authorization: Bearer {API_KEY}",
+                                         script(tmp, "ours", ours, add, remove)),
+                    "gateway + PostgreSQL": (gw_pg, f"Authorization: Bearer {API_KEY}",
+                                             script(tmp, "ours", ours, add, remove)),
+                }  # fmt: skip
+                for base, header, lua in targets.values():  # warm up
+                    await wrk(base + "/", 1, connections, header, lua)
+                for _ in range(rounds):  # interleaved, so drift hits all alike
+                    for name, (base, header, lua) in targets.items():
+                        result = await wrk(base + "/", seconds, connections, header, lua)
+                        results.setdefault(name, []).append(result)
+    best = {name: (max(r[0] for r in rs), min(r[1] for r in rs)) for name, rs in results.items()}
+    base_rps, base_p99 = best["pass-through"]
+    rows = [
+        (name, f"{rps:,.0f} PATCH/s, p99 {p99 * 1000:.1f} ms") for name, (rps, p99) in best.items()
+    ]
+    ratios = {}
+    for name in ("gateway + SQLite", "gateway + PostgreSQL"):
+        rps, p99 = best[name]
+        ratios[name] = (rps / base_rps, p99 / base_p99)
+        rows.append((f"{name} / pass-through", f"{rps / base_rps:.2f}x throughput, "
+                                                f"{p99 / base_p99:.2f}x p99"))  # fmt: skip
+    worst = min(r[0] for r in ratios.values())
+    report(
+        f"write path: wrk -c{connections} {seconds}s x{rounds}, PATCH add/remove ({machine()})",
+        rows,
+        worst,
+        ">= 0.8 throughput and <= 1.5 p99 with each store",
+        all(t >= 0.8 and p <= 1.5 for t, p in ratios.values()),
+    )
+    return worst
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args(argv)
+    asyncio.run(run(args.seconds, args.connections, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
