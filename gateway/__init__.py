@@ -37,6 +37,7 @@ from gateway.model import (
     WebhookSpec,
 )
 from gateway.service import Account, AccountInfo, Gateway
+from gateway.version import VERSION as __version__
 
 __all__ = [
     "UNSET",
@@ -64,4 +65,5 @@ __all__ = [
     "Webhook",
     "WebhookChange",
     "WebhookSpec",
+    "__version__",
 ]

@@ -25,10 +25,12 @@ Secrets (fields typed ``Secret``) never appear in reprs or messages.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+import typing
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +44,8 @@ from cattrs.errors import (
 )
 from cattrs.v import format_exception
 
-from gateway.errors import ConfigError, FieldProblem, InvalidRequest
+from gateway.checks import SettingProblem, check
+from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotFound
 from gateway.http import HttpSettings
 from gateway.model import Secret
 from gateway.proxy.policy import DestinationPolicy
@@ -60,25 +63,6 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
-
-
-class SettingProblem(ValueError):
-    """Raised by a settings validator: what is wrong with which field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-def check(predicate: Callable[[Any], bool], message: str) -> Callable[[Any, Any, Any], None]:
-    """An attrs validator for settings: ``field(validator=check(lambda v: v > 0, "..."))``."""
-
-    def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None and not predicate(value):
-            raise SettingProblem(attribute.name, message)
-
-    return validate
 
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -186,6 +170,7 @@ class GatewayConfig:
 
 
 def _converter() -> cattrs.Converter:
+    """Structuring as strict as TOML's types: no ``"8080"`` for a port, no ``5`` for a host."""
     conv = cattrs.Converter(forbid_extra_keys=True)
 
     def secret(value: Any, _type: Any) -> Secret:
@@ -193,12 +178,58 @@ def _converter() -> cattrs.Converter:
             raise TypeError("must be a string")
         return Secret(value)
 
+    def integer(value: Any, _type: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"must be an integer, not {_toml_type(value)}")
+        return value
+
+    def number(value: Any, _type: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"must be a number, not {_toml_type(value)}")
+        return float(value)
+
+    def string(value: Any, _type: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError(f"must be a string, not {_toml_type(value)}")
+        return value
+
+    def boolean(value: Any, _type: Any) -> bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"must be true or false, not {_toml_type(value)}")
+        return value
+
+    def literal(tp: Any) -> Any:
+        allowed = typing.get_args(tp)
+
+        def structure(value: Any, _type: Any) -> Any:
+            if value not in allowed:
+                raise TypeError(f"must be one of: {', '.join(map(str, allowed))}")
+            return value
+
+        return structure
+
     conv.register_structure_hook(Secret, secret)
+    conv.register_structure_hook(int, integer)
+    conv.register_structure_hook(float, number)
+    conv.register_structure_hook(str, string)
+    conv.register_structure_hook(bool, boolean)
+    conv.register_structure_hook_factory(_is_literal, literal)
     return conv
 
 
+def _is_literal(tp: Any) -> bool:
+    origin: Any = typing.get_origin(tp)
+    return bool(origin is Literal)
+
+
+def _toml_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             dict: "a table", list: "an array"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
 converter = _converter()
-_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV = re.compile(r"\$\$|\$\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*))\}")
 _TOP_LEVEL = ("accounts", "http", "server", "state")
 
 
@@ -207,17 +238,38 @@ def load_config(
     *,
     registry: Registry | None = None,
     env: Mapping[str, str] | None = None,
+    accounts: Collection[str] | None = None,
+    server: bool = True,
 ) -> GatewayConfig:
-    """Read and validate a TOML config file; ``ConfigError`` lists every problem."""
+    """Read and validate a TOML config file; ``ConfigError`` lists every problem.
+
+    ``accounts`` (default: all) and ``server`` say which parts to read: an account or a
+    ``[server]`` table left out is neither validated nor has its ``${VAR}``s resolved, so a
+    command needs only the variables of what it uses. ``[http]`` and ``[state]`` are always
+    read. ``${file:PATH}`` paths are relative to the config file's folder.
+    """
+    where = os.fspath(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no config file at {where}: pass --config FILE or set WEBHOOK_GATEWAY_CONFIG "
+            "(examples/gateway.toml is a start)"
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config {os.fspath(path)}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read config {where}: {exc.strerror}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{os.fspath(path)} is not valid TOML: {exc}") from None
-    return parse_config(data, registry=registry, env=env)
+        raise ConfigError(f"{where} is not valid TOML: {exc}") from None
+    return parse_config(
+        data,
+        registry=registry,
+        env=env,
+        accounts=accounts,
+        server=server,
+        base_dir=Path(path).resolve().parent,
+    )
 
 
 def parse_config(
@@ -225,31 +277,65 @@ def parse_config(
     *,
     registry: Registry | None = None,
     env: Mapping[str, str] | None = None,
+    accounts: Collection[str] | None = None,
+    server: bool = True,
+    base_dir: Path | None = None,
 ) -> GatewayConfig:
-    """Validate already parsed TOML data (a dict); ``ConfigError`` lists every problem."""
+    """Validate already parsed TOML data (a dict); ``ConfigError`` lists every problem.
+
+    ``accounts`` and ``server`` as for ``load_config``; an account asked for but not in the
+    data is ``NotFound``, naming those that are.
+    """
     registry = registry or default_registry()
     problems: list[FieldProblem] = []
-    data = _expand(data, os.environ if env is None else env, "", problems)
-    problems += [FieldProblem(key, "unknown key") for key in data if key not in _TOP_LEVEL]
+    environ = os.environ if env is None else env
+    base = base_dir or Path.cwd()
 
-    accounts: dict[str, AccountConfig] = {}
+    def expand(value: Any, path: str) -> Any:
+        return _expand(value, environ, base, path, problems)
+
+    problems += _unknown(data, _TOP_LEVEL, "")
     raw_accounts = data.get("accounts", {})
     if not isinstance(raw_accounts, dict):
         problems.append(FieldProblem("accounts", "must be a table of accounts"))
         raw_accounts = {}
+    if accounts is not None:
+        missing = sorted(set(accounts) - set(raw_accounts))
+        if missing:
+            known = ", ".join(sorted(raw_accounts)) or "none"
+            raise NotFound(f"no account named {missing[0]!r}; configured: {known}")
+    loaded: dict[str, AccountConfig] = {}
     for name, table in raw_accounts.items():
-        account = _account(name, table, registry, problems)
+        if accounts is not None and name not in accounts:
+            continue
+        account = _account(name, expand(table, f"accounts.{name}"), registry, problems)
         if account is not None:
-            accounts[name] = account
+            loaded[name] = account
 
-    server = _structure(data.get("server", {}), ServerConfig, "server", problems)
-    http_settings = _structure(data.get("http", {}), HttpSettings, "http", problems)
+    server_config = ServerConfig()
+    if server:
+        server_config = _structure(
+            expand(data.get("server", {}), "server"), ServerConfig, "server", problems
+        )
+    http_settings = _structure(expand(data.get("http", {}), "http"), HttpSettings, "http", problems)
     state = None
     if "state" in data:
-        state = _structure(data["state"], StateConfig, "state", problems)
+        state = _structure(expand(data["state"], "state"), StateConfig, "state", problems)
     if problems:
         raise ConfigError(problems=problems)
-    return GatewayConfig(accounts=accounts, server=server, http=http_settings, state=state)
+    return GatewayConfig(accounts=loaded, server=server_config, http=http_settings, state=state)
+
+
+def _unknown(table: Mapping[str, Any], known: Collection[str], path: str) -> list[FieldProblem]:
+    """An "unknown key" problem per key not in ``known``, with the likeliest meant one."""
+    problems = []
+    for key in table:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append(FieldProblem(_join(path, key), f"unknown key{hint}"))
+    return problems
 
 
 def _account(
@@ -279,19 +365,60 @@ def _account(
 
 
 def _structure(value: Any, cls: type[Any], path: str, problems: list[FieldProblem]) -> Any:
+    """``value`` as a ``cls``; every problem goes into ``problems`` (None if there was one).
+
+    For an attrs class every key is checked on its own first (unknown keys, types, each
+    field's validator, nested tables), so that one run reports every problem; rules across
+    fields (``__attrs_post_init__``) run once the keys are right one by one.
+    """
     if not isinstance(value, dict):
-        problems.append(FieldProblem(path, "must be a table"))
+        problems.append(FieldProblem(path, f"must be a table, not {_toml_type(value)}"))
         return None
-    if attrs.has(cls):  # report unknown keys beside the other problems, not instead of them
-        known = {a.alias for a in attrs.fields(cls)}
-        unknown = sorted(k for k in value if k not in known)
-        problems.extend(FieldProblem(_join(path, k), "unknown key") for k in unknown)
-        value = {k: v for k, v in value.items() if k in known}
+    if attrs.has(cls):
+        before = len(problems)
+        _check_fields(value, cls, path, problems)
+        if len(problems) > before:
+            return None
     try:
         return converter.structure(value, cls)
     except Exception as exc:  # cattrs groups every problem; flatten them with paths
         problems.extend(cattrs_problems(exc, path))
         return None
+
+
+def _check_fields(
+    value: Mapping[str, Any], cls: type[Any], path: str, problems: list[FieldProblem]
+) -> None:
+    fields = attrs.fields(attrs.resolve_types(cls))
+    problems.extend(_unknown(value, [f.alias for f in fields], path))
+    for field in fields:
+        where = _join(path, field.alias)
+        if field.alias not in value:
+            if field.default is attrs.NOTHING:
+                problems.append(FieldProblem(where, "required field missing"))
+            continue
+        raw = value[field.alias]
+        if attrs.has(field.type):
+            _structure(raw, field.type, where, problems)
+            continue
+        try:
+            structured = converter.structure(raw, field.type)
+        except Exception as exc:
+            problems.extend(cattrs_problems(exc, where))
+            continue
+        if field.validator is not None:
+            try:
+                field.validator(None, field, structured)
+            except SettingProblem as exc:
+                problems.append(FieldProblem(where, exc.message))
+            except (ValueError, TypeError) as exc:
+                problems.append(FieldProblem(where, _plain(exc)))
+
+
+def _plain(exc: BaseException) -> str:
+    """An attrs validator's message without its own field-name prefix."""
+    text = str(exc.args[0]) if exc.args else str(exc)
+    return re.sub(r"^'\w+' ", "", text)
 
 
 def cattrs_problems(exc: BaseException, path: str = "") -> list[FieldProblem]:
@@ -325,19 +452,28 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path and key else path or key
 
 
-def _expand(value: Any, env: Mapping[str, str], path: str, problems: list[FieldProblem]) -> Any:
-    """Replace ``${VAR}`` in every string; a missing variable is a problem at ``path``."""
+def _expand(
+    value: Any, env: Mapping[str, str], base: Path, path: str, problems: list[FieldProblem]
+) -> Any:
+    """Replace ``${VAR}`` and ``${file:PATH}`` in every string (a file's content, less one
+    trailing newline: how secrets reach containers); a missing one is a problem at ``path``."""
     if isinstance(value, dict):
-        return {
-            k: _expand(v, env, f"{path}.{k}" if path else k, problems) for k, v in value.items()
-        }
+        return {k: _expand(v, env, base, _join(path, k), problems) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+        return [_expand(v, env, base, f"{path}[{i}]", problems) for i, v in enumerate(value)]
     if not isinstance(value, str) or "$" not in value:
         return value
 
     def replace(match: re.Match[str]) -> str:
-        var = match.group(1)
+        file, var = match.group(1), match.group(2)
+        if file is not None:
+            target = base / file
+            try:
+                text = target.read_text(encoding="utf-8")
+            except OSError as exc:
+                problems.append(FieldProblem(path, f"cannot read {target}: {exc.strerror}"))
+                return ""
+            return text[:-1] if text.endswith("\n") else text
         if var is None:
             return "$"
         if var not in env:

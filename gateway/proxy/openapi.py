@@ -14,9 +14,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["openapi_document"]
+from gateway.version import VERSION
 
-VERSION = "0.1.0"
+__all__ = ["openapi_document"]
 
 
 def _ref(name: str) -> dict[str, str]:

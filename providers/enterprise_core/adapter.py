@@ -30,7 +30,7 @@ import attrs
 
 from gateway.answers import Answer, UnreadableRecord
 from gateway.auth import StaticToken
-from gateway.config import check
+from gateway.checks import check
 from gateway.errors import NotFound
 from gateway.http import Transport
 from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookChange, WebhookSpec

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from gateway.config import check
+from gateway.checks import check
 from gateway.errors import Conflict, NotFound
 from gateway.http import Transport
 from gateway.model import EventType, ListFilter, PingResult, Webhook, WebhookChange, WebhookSpec

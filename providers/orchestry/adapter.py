@@ -31,7 +31,7 @@ from urllib.parse import quote
 import attrs
 
 from gateway.answers import UnreadableRecord
-from gateway.config import SettingProblem, check
+from gateway.checks import SettingProblem, check
 from gateway.http import Transport
 from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookSpec
 from gateway.provider import Capabilities, Provider

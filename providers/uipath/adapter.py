@@ -28,7 +28,7 @@ import attrs
 
 from gateway.answers import UnreadableRecord
 from gateway.auth import StaticToken, TokenSource
-from gateway.config import SettingProblem, check
+from gateway.checks import SettingProblem, check
 from gateway.errors import Conflict, FieldProblem, InvalidRequest, NotFound
 from gateway.http import Transport
 from gateway.model import (
