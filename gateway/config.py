@@ -66,15 +66,23 @@ __all__ = [
 
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: Shortest API key accepted in plain (``key``); a hash (``key_sha256``) says nothing of length.
+MIN_KEY_LENGTH = 16
 
 
 @attrs.frozen(kw_only=True)
 class ApiKey:
     """One key of the HTTP proxy: the plain value (``key``) or its hex SHA-256 (``key_sha256``)."""
 
-    name: str
+    name: str = attrs.field(validator=check(lambda v: bool(v.strip()), "must not be empty"))
     scope: Literal["read", "write"]
-    key: Secret | None = None
+    key: Secret | None = attrs.field(
+        default=None,
+        validator=check(
+            lambda v: len(v.reveal()) >= MIN_KEY_LENGTH,
+            f"must be at least {MIN_KEY_LENGTH} characters (secrets.token_urlsafe(24) makes one)",
+        ),
+    )
     key_sha256: str | None = attrs.field(
         default=None,
         validator=check(lambda v: bool(_SHA256.match(v)), "must be 64 lower-case hex digits"),
@@ -85,15 +93,25 @@ class ApiKey:
             raise SettingProblem("key", "give exactly one of key or key_sha256")
 
 
+def _unique_names(_instance: Any, _attribute: Any, keys: tuple[ApiKey, ...]) -> None:
+    seen: set[str] = set()
+    for key in keys:
+        if key.name in seen:
+            raise SettingProblem("api_keys", f"two keys are named {key.name!r}; names must differ")
+        seen.add(key.name)
+
+
 @attrs.frozen(kw_only=True)
 class ServerConfig:
     """The ``[server]`` table: where the proxy listens and who may call it."""
 
-    host: str = "127.0.0.1"
+    host: str = attrs.field(
+        default="127.0.0.1", validator=check(lambda v: bool(v.strip()), "must not be empty")
+    )
     port: int = attrs.field(
         default=8080, validator=check(lambda v: 0 <= v < 65536, "must be 0-65535")
     )
-    api_keys: tuple[ApiKey, ...] = ()
+    api_keys: tuple[ApiKey, ...] = attrs.field(default=(), validator=_unique_names)
     max_body_bytes: int = attrs.field(
         default=65536, validator=check(lambda v: v > 0, "must be > 0")
     )
@@ -322,7 +340,9 @@ def parse_config(
     if "state" in data:
         state = _structure(expand(data["state"], "state"), StateConfig, "state", problems)
     if problems:
-        raise ConfigError(problems=problems)
+        # One problem per key: a variable that is not set says it, not also "too short".
+        first = {p.path: p for p in reversed(problems)}
+        raise ConfigError(problems=[p for p in problems if first[p.path] is p])
     return GatewayConfig(accounts=loaded, server=server_config, http=http_settings, state=state)
 
 
@@ -435,6 +455,8 @@ def cattrs_problems(exc: BaseException, path: str = "") -> list[FieldProblem]:
         return [FieldProblem(_join(path, key), "unknown key") for key in sorted(exc.extra_fields)]
     if isinstance(exc, SettingProblem):
         return [FieldProblem(_join(path, exc.field), exc.message)]
+    if isinstance(exc, ConfigError):  # settings naming every broken key (checks.raise_problems)
+        return [FieldProblem(_join(path, p.path), p.message) for p in exc.problems]
     if isinstance(exc, InvalidRequest):  # a model class validating itself
         return [FieldProblem(_join(path, p.path), p.message) for p in exc.problems]
     if isinstance(exc, KeyError):

@@ -51,6 +51,7 @@ import orjson
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
 from gateway.auth import BearerAuth, ClientCredentials, TokenSource
+from gateway.checks import check, each
 from gateway.errors import (
     DeadlineExceeded,
     GatewayError,
@@ -87,15 +88,29 @@ _IDEMPOTENT: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
 )
 
 
+_seconds = check(lambda v: 0 < v <= 3600, "must be a number of seconds > 0 and at most 3600")
+
+
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
     """Bounds of the retry loop. ``max_attempts`` counts the first try."""
 
-    max_attempts: int = 4
-    max_elapsed: float = 30.0
-    backoff_base: float = 0.25
-    backoff_max: float = 8.0
-    statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+    max_attempts: int = attrs.field(
+        default=4, validator=check(lambda v: 1 <= v <= 20, "must be from 1 to 20")
+    )
+    max_elapsed: float = attrs.field(
+        default=30.0, validator=check(lambda v: 0 <= v <= 3600, "must be from 0 to 3600")
+    )
+    backoff_base: float = attrs.field(
+        default=0.25, validator=check(lambda v: 0 <= v <= 60, "must be from 0 to 60")
+    )
+    backoff_max: float = attrs.field(
+        default=8.0, validator=check(lambda v: 0 <= v <= 600, "must be from 0 to 600")
+    )
+    statuses: frozenset[int] = attrs.field(
+        default=frozenset({429, 502, 503, 504}),
+        validator=each(lambda v: 400 <= v <= 599, "must be HTTP error statuses, 400-599"),
+    )
 
     def backoff(self, retry: int) -> float:
         """Delay before retry number ``retry`` (1-based): exponential, half of it random."""
@@ -107,15 +122,17 @@ class RetryPolicy:
 class HttpSettings:
     """Transport settings (the ``[http]`` table of the config)."""
 
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
+    connect_timeout: float = attrs.field(default=10.0, validator=_seconds)
+    read_timeout: float = attrs.field(default=30.0, validator=_seconds)
     #: Bound of one provider call as a whole, retries and token fetches included.
-    total_timeout: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    total_timeout: float = attrs.field(default=60.0, validator=_seconds)
     #: Largest provider answer read; a larger one is a ``ProviderError``.
     max_response_bytes: int = attrs.field(
-        default=16 * 1024 * 1024, validator=attrs.validators.gt(0)
+        default=16 * 1024 * 1024, validator=check(lambda v: v > 0, "must be > 0")
     )
-    max_connections: int = 100
+    max_connections: int = attrs.field(
+        default=100, validator=check(lambda v: 1 <= v <= 10_000, "must be from 1 to 10000")
+    )
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
 
 

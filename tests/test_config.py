@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway import ConfigError, Secret
+from gateway import ConfigError, NotFound, Secret
 from gateway.config import load_config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 GOOD = f"""
 [accounts.mem-a]
@@ -50,15 +52,15 @@ def problems(text: str, env: dict[str, str] | None = None, tmp: Path | None = No
 def test_a_good_config_loads(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(GOOD)
-    config = load_config(path, env={"GATEWAY_KEY": "s3cret-key"})
+    config = load_config(path, env={"GATEWAY_KEY": "s3cret-key-0123456"})
     assert sorted(config.accounts) == ["mem-a", "mem-b"]
     assert config.accounts["mem-a"].settings.page_size == 5
     assert config.accounts["mem-b"].settings.event_types == ("a.one", "a.two")
     assert config.http.read_timeout == 12.5
     assert config.http.retry.max_attempts == 2 and config.http.retry.statuses == {503}
     key = config.server.api_keys[0]
-    assert key.key == Secret("s3cret-key")
-    assert "s3cret-key" not in repr(config)
+    assert key.key == Secret("s3cret-key-0123456")
+    assert "s3cret-key-0123456" not in repr(config)
 
 
 def test_every_problem_names_its_key_path(tmp_path: Path) -> None:
@@ -134,3 +136,109 @@ def test_unreadable_and_invalid_files_say_so(tmp_path: Path) -> None:
     bad.write_text("[accounts\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_one_run_reports_every_problem_in_plain_words(tmp_path: Path) -> None:
+    found = problems(
+        """
+        [accounts.orch]
+        provider = "uipath"
+        base_url = "ftp://nowhere"
+        page_sise = 10
+        [accounts.orch2]
+        provider = "uipath"
+        base_url = "https://x.example.com"
+        [http]
+        connect_timeout = -1
+        read_timeout = 0
+        [http.retry]
+        max_attempts = 0
+        statuses = [200, 999, 503]
+        [server]
+        max_body_bytes = 0
+        fanout_concurrency = -1
+        port = "8080"
+        host = 5
+        [[server.api_keys]]
+        name = "ci"
+        scope = "admin"
+        key = "short"
+        [[server.api_keys]]
+        name = "ci"
+        scope = "read"
+        key = "long-enough-key-0123"
+        """,
+        tmp=tmp_path,
+    )
+    expected = [
+        "accounts.orch.page_sise: unknown key; did you mean 'page_size'?",
+        "accounts.orch.base_url: must be an http(s) URL",
+        "accounts.orch2.identity_url: required field missing",
+        "accounts.orch2.client_id: required field missing",
+        "accounts.orch2.client_secret: required field missing",
+        "http.connect_timeout: must be a number of seconds > 0 and at most 3600",
+        "http.read_timeout: must be a number of seconds > 0 and at most 3600",
+        "http.retry.max_attempts: must be from 1 to 20",
+        "http.retry.statuses: must be HTTP error statuses, 400-599",
+        "server.max_body_bytes: must be > 0",
+        "server.fanout_concurrency: must be from 1 to 256",
+        "server.port: must be an integer, not a string",
+        "server.host: must be a string, not an integer",
+        "server.api_keys[0].scope: must be one of: read, write",
+    ]
+    text = "\n".join(found)
+    for line in expected:
+        assert any(f.startswith(line) for f in found), f"{line!r} not in:\n{text}"
+    assert "typing" not in text and "invalid literal" not in text
+
+
+def test_duplicate_and_short_api_keys_are_refused(tmp_path: Path) -> None:
+    found = problems(
+        '[[server.api_keys]]\nname = "ci"\nscope = "read"\nkey = "long-enough-key-0123"\n'
+        '[[server.api_keys]]\nname = "ci"\nscope = "read"\nkey = "another-long-key-456"\n',
+        tmp=tmp_path,
+    )
+    assert found == ["server.api_keys: two keys are named 'ci'; names must differ"]
+    found = problems('[[server.api_keys]]\nname = "ci"\nscope = "read"\nkey = "short"\n',
+                     tmp=tmp_path)  # fmt: skip
+    assert found[0].startswith("server.api_keys[0].key: must be at least 16 characters")
+
+
+def test_secrets_can_come_from_files(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("from-a-file-0123456789\n")
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        '[[server.api_keys]]\nname = "ci"\nscope = "write"\nkey = "${file:secret.txt}"\n'
+        '[accounts.m]\nprovider = "memory"\n'
+    )
+    config = load_config(path, env={})
+    assert config.server.api_keys[0].key == Secret("from-a-file-0123456789")
+    path.write_text('[[server.api_keys]]\nname = "ci"\nscope = "write"\nkey = "${file:nope}"\n')
+    with pytest.raises(ConfigError, match=r"server\.api_keys\[0\]\.key: cannot read"):
+        load_config(path, env={})
+
+
+def test_a_command_needs_only_the_variables_of_what_it_uses(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        '[accounts.a]\nprovider = "memory"\n'
+        '[accounts.b]\nprovider = "uipath"\nbase_url = "https://b.example.com"\n'
+        'token = "${B_TOKEN}"\n'
+        '[[server.api_keys]]\nname = "ci"\nscope = "write"\nkey = "${GATEWAY_KEY}"\n'
+    )
+    config = load_config(path, env={}, accounts=["a"], server=False)
+    assert list(config.accounts) == ["a"]
+    with pytest.raises(ConfigError) as caught:  # everything: every missing variable at once
+        load_config(path, env={})
+    assert [p.path for p in caught.value.problems] == ["accounts.b.token", "server.api_keys[0].key"]
+    with pytest.raises(NotFound, match="configured: a, b"):
+        load_config(path, env={}, accounts=["c"])
+
+
+def test_the_configuration_doc_example_loads(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    names = ("UIPATH_CLIENT_SECRET", "GATEWAY_DEPLOY_KEY", "PGPASSWORD")
+    env = {name: "placeholder-value-of-16+" for name in names}
+    (tmp_path / "gateway.toml").write_text(example)
+    load_config(tmp_path / "gateway.toml", env=env)

@@ -25,7 +25,7 @@ def test_matrix_needs_its_markers() -> None:
 
 def test_example_configs_are_valid() -> None:
     env = {
-        name: "placeholder"
+        name: "placeholder-value-of-16+"
         for name in ("UIPATH_CLIENT_SECRET", "ORCHESTRY_CLIENT_SECRET", "CORE_TOKEN",
                      "GATEWAY_DEPLOY_KEY")
     }  # fmt: skip

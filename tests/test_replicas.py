@@ -19,7 +19,7 @@ import pytest
 from providers.uipath.emulator import CATALOG
 from tests.conftest import UiPathHarness
 
-KEY = "replica-write-key-0123"
+KEY = "replica-write-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SECRET = "whsec-replicated-secret-77"
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ import attrs
 
 from gateway.answers import UnreadableRecord
 from gateway.auth import StaticToken, TokenSource
-from gateway.checks import SettingProblem, check
+from gateway.checks import SettingProblem, check, raise_problems
 from gateway.errors import Conflict, FieldProblem, InvalidRequest, NotFound
 from gateway.http import Transport
 from gateway.model import (
@@ -89,19 +89,17 @@ class UiPathSettings:
                     "token", "give either token or identity_url/client_id/client_secret, not both"
                 )
             return
-        missing = [
-            name
+        raise_problems(
+            FieldProblem(
+                name,
+                "required field missing (client credentials need identity_url, client_id "
+                "and client_secret; or give a personal access token as token)",
+            )
             for name, value in zip(
                 ("identity_url", "client_id", "client_secret"), oauth, strict=True
             )
             if value is None
-        ]
-        if missing:
-            raise SettingProblem(
-                missing[0],
-                "required field missing (client credentials need identity_url, client_id "
-                "and client_secret; or give a personal access token as token)",
-            )
+        )
 
 
 class UiPathProvider(Provider[UiPathSettings]):
