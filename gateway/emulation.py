@@ -261,13 +261,27 @@ def is_json_type(value: Any, kind: type[Any]) -> bool:
     return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
-def emulator_parser(description: str, port: int) -> argparse.ArgumentParser:
+def emulator_parser(
+    description: str, port: int, prog: str | None = None
+) -> argparse.ArgumentParser:
     """The command line every emulator shares: ``--host``, ``--port`` and the fault options."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=port)
     add_fault_arguments(parser)
     return parser
+
+
+def banner(headline: str, credentials: Mapping[str, str], account: str) -> str:
+    """What an emulator prints once it listens: a headline with its URL, the credentials it
+    accepts (throw-away ones: it is a local test server), and a ready ``[accounts.*]`` table
+    for pointing a gateway at it (docs/configuration.md, "Emulators")."""
+    width = max(map(len, credentials))
+    lines = [headline, "credentials:"]
+    lines += [f"  {name.ljust(width)}  {value}" for name, value in credentials.items()]
+    lines += ["point a gateway at it (add to its config):", ""]
+    lines += [f"  {line}" if line else "" for line in account.strip().splitlines()]
+    return "\n".join(lines) + "\n"
 
 
 def add_fault_arguments(parser: argparse.ArgumentParser) -> None:

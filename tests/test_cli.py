@@ -5,14 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
+import gateway
+from gateway import Gateway
 from gateway.cli import build_parser, main
+from gateway.config import parse_config
 from tests.conftest import Receiver, UiPathHarness
 
+ROOT = Path(__file__).resolve().parent.parent
 CONFIG = """
 [accounts.mem]
 provider = "memory"
@@ -63,23 +69,23 @@ def test_table_output(config: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert out.splitlines()[1].startswith("mem   memory")
 
 
-def test_bad_input_exits_2_with_the_field_path(
+def test_bad_input_exits_4_with_the_field_path(
     config: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(
         capsys, "create", "mem", "--config", config, "--name", "n",
         "--url", "https://h.example.com", "--event", "job.complete",
     )  # fmt: skip
-    assert (code, out) == (2, "")
+    assert (code, out) == (4, "")
     assert "events: unknown event 'job.complete' (did you mean job.completed" in err
 
 
-def test_provider_refusal_exits_1(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_not_found_exits_3(config: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "get", "mem", "42", "--config", config)
-    assert (code, out) == (1, "")
+    assert (code, out) == (3, "")
     assert err.startswith("error: memory:mem: webhook 42 not found")
     code, _, err = run(capsys, "get", "nope", "42", "--config", config)
-    assert code == 1
+    assert code == 3
     assert "no account named 'nope'; configured: mem" in err
 
 
@@ -160,10 +166,10 @@ async def test_cli_against_the_uipath_emulator(
     assert code == 0 and json.loads(out)["event_type"] == "ping"
     assert len(receiver.received) == 1
     code, _, err = await cli("unsuspend", "orch", made["id"], *cfg)
-    assert code == 1 and "uipath does not support unsuspend" in err
+    assert code == 4 and "uipath does not support unsuspend" in err
     assert (await cli("delete", "orch", made["id"], *cfg))[0] == 0
     code, _, err = await cli("get", "orch", made["id"], *cfg)
-    assert code == 1 and "Webhook does not exist." in err
+    assert code == 3 and "Webhook does not exist." in err
 
 
 def test_cli_writes_are_audited_as_the_os_user(
@@ -180,7 +186,7 @@ def test_cli_writes_are_audited_as_the_os_user(
         "--secret-env", "HOOK_SECRET",
     )  # fmt: skip
     assert code == 0
-    assert run(capsys, "delete", "mem", "404", "--config", str(path))[0] == 1
+    assert run(capsys, "delete", "mem", "404", "--config", str(path))[0] == 3
     code, out, _ = run(capsys, "audit", "--config", str(path), "--account", "mem", "--json")
     entries = json.loads(out)
     assert [(e["operation"], e["outcome"]) for e in entries] == [
@@ -198,3 +204,130 @@ def test_audit_without_a_store_is_a_config_error(
 ) -> None:
     code, _, err = run(capsys, "audit", "--config", config)
     assert code == 2 and "[state] url" in err
+
+
+def test_version_completion_and_usage_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"webhook-gateway {gateway.__version__}"
+    with pytest.raises(SystemExit):
+        main(["--print-completion", "bash"])
+    assert "complete" in capsys.readouterr().out
+    for argv, usage in (
+        (["list", "--help"], "usage: webhook-gateway list"),
+        (["emulate", "uipath", "--help"], "usage: webhook-gateway emulate uipath"),
+        (["--help"], "exit status:"),
+    ):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert usage in capsys.readouterr().out
+
+
+def test_errors_are_json_with_json_and_exit_codes_say_the_kind(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "get", "mem", "42", "--config", config, "--json")
+    error = json.loads(err)["error"]
+    assert (code, out) == (3, "")
+    assert error["type"] == "NotFound" and error["exit_code"] == 3
+    assert error["provider"] == "memory" and error["account"] == "mem"
+    code, _, err = run(capsys, "create", "mem", "--config", config, "--json", "--name", "n",
+                       "--url", "nope")  # fmt: skip
+    error = json.loads(err)["error"]
+    assert code == 4 and error["problems"][0]["path"] == "url"
+    code, _, err = run(capsys, "list", "mem", "--config", "missing.toml", "--json")
+    error = json.loads(err)["error"]
+    assert code == 2 and "WEBHOOK_GATEWAY_CONFIG" in error["message"]
+
+
+def test_list_without_an_account_lists_every_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        CONFIG + '[accounts.mem2]\nprovider = "memory"\n'
+        '[accounts.down]\nprovider = "uipath"\nbase_url = "http://127.0.0.1:9"\ntoken = "t"\n'
+    )
+    code, out, err = run(capsys, "list", "--config", str(path), "--json")
+    assert code == 0
+    body = json.loads(out)
+    assert body["items"] == []
+    assert [e["account"] for e in body["errors"]] == ["down"]
+    assert "warning: down:" in err
+    code, out, _ = run(capsys, "list", "--config", str(path))
+    assert out.split()[:2] == ["ACCOUNT", "ID"]
+
+
+def test_only_the_used_accounts_variables_are_needed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        CONFIG + '[accounts.other]\nprovider = "uipath"\nbase_url = "https://o.example.com"\n'
+        'token = "${UNSET_TOKEN_VARIABLE}"\n'
+        '[[server.api_keys]]\nname = "ci"\nscope = "write"\nkey = "${UNSET_KEY_VARIABLE}"\n'
+    )
+    assert run(capsys, "list", "mem", "--config", str(path))[0] == 0
+    code, _, err = run(capsys, "check-config", str(path))
+    assert code == 2 and "UNSET_TOKEN_VARIABLE" in err and "UNSET_KEY_VARIABLE" in err
+
+
+def test_the_memory_example_keeps_webhooks_between_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    example = str(ROOT / "examples" / "memory.toml")
+    code, out, _ = run(
+        capsys, "create", "sandbox", "--config", example, "--json", "--name", "a",
+        "--url", "https://hooks.example.com/a", "--event", "invoice.paid",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out)["id"] == "1"
+    code, out, _ = run(capsys, "update", "sandbox", "1", "--config", example, "--json",
+                       "--add-event", "order.created")  # fmt: skip
+    assert code == 0 and json.loads(out)["events"] == ["invoice.paid", "order.created"]
+    assert (tmp_path / "sandbox-webhooks.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_busy_port_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["emulate", "uipath", "--port", str(port)])
+        err = capsys.readouterr().err
+        assert (code, err) == (2, f"error: port {port} is in use; pass --port (0: any free port)\n")
+        path = tmp_path / "gateway.toml"
+        path.write_text(CONFIG + '[[server.api_keys]]\nname = "ci"\nscope = "write"\n'
+                        'key = "long-enough-key-0123"\n')  # fmt: skip
+        code = main(["serve", "--config", str(path), "--port", str(port)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.endswith(
+            f"error: port {port} is in use; pass --port (0: any free port)\n"
+        )
+        assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("provider", ["uipath", "enterprise_core", "orchestry"])
+async def test_emulate_prints_credentials_and_a_config_that_works(provider: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "emulate", provider, "--port", "0",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        lines: list[str] = []
+        async with asyncio.timeout(30):
+            while not lines or not lines[-1].startswith("  [accounts."):
+                lines.append((await proc.stdout.readline()).decode().rstrip("\n"))
+            while (line := (await proc.stdout.readline()).decode().rstrip("\n")).strip():
+                lines.append(line)
+        assert lines[1] == "credentials:"
+        snippet = "\n".join(line[2:] for line in lines[lines.index("") + 1 :])
+        config = parse_config(tomllib.loads(snippet))
+        async with Gateway(config) as gw:
+            (name,) = config.accounts
+            assert [wh async for wh in gw.account(name).list()] == []
+    finally:
+        proc.terminate()
+        await proc.wait()

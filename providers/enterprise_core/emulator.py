@@ -64,6 +64,7 @@ from gateway.emulation import (
     Delivery,
     Faults,
     add_admin_routes,
+    banner,
     dumps,
     emulator_parser,
     error_middleware,
@@ -689,9 +690,9 @@ def _update_failure_handling(current: Mapping[str, Any], value: Any) -> dict[str
     return fh
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     """Run the emulator with one all-permissions demo token."""
-    parser = emulator_parser("A local Enterprise Core webhooks API.", 8103)
+    parser = emulator_parser("A local Enterprise Core webhooks API.", 8103, prog)
     parser.add_argument("--tenant", default="8c6b4a52-6d6e-4b0e-9d55-0b8f3f0c2f4e")
     parser.add_argument("--token", default="demo-enterprise-core-token")
     parser.add_argument(
@@ -709,7 +710,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         emulator.app(),
         host=args.host,
         port=args.port,
-        announce=lambda url: f"Enterprise Core emulator on {url} (tenant {args.tenant})",
+        announce=lambda url: banner(
+            f"Enterprise Core emulator on {url} (tenant {args.tenant})",
+            {"tenant_locator": args.tenant, "token": args.token},
+            f"""
+[accounts.core-local]
+provider = "enterprise_core"
+base_url = "{url}"
+tenant_locator = "{args.tenant}"
+token = "{args.token}"
+""",
+        ),
     )
 
 

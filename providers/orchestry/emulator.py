@@ -45,6 +45,7 @@ from gateway.emulation import (
     Deliverer,
     Faults,
     add_admin_routes,
+    banner,
     dumps,
     emulator_parser,
     error_middleware,
@@ -329,9 +330,9 @@ def _aad_error(status: int, error: str, description: str) -> web.Response:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     """Run the emulator with one demo client; prints the URLs and the CA file to trust."""
-    parser = emulator_parser("A local Orchestry with its identity platform.", 8102)
+    parser = emulator_parser("A local Orchestry with its identity platform.", 8102, prog)
     parser.add_argument("--tenant", default="3f2d6c1e-8a7b-4c5d-9e0f-1a2b3c4d5e6f")
     parser.add_argument("--client-id", default="orchestry-demo-client")
     parser.add_argument("--client-secret", default="orchestry-demo-secret")
@@ -347,9 +348,25 @@ def main(argv: Sequence[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             ssl_context=emulator.ssl_context(),
-            announce=lambda url: (
+            announce=lambda url: banner(
                 f"Orchestry emulator on {url} (authority {url}/{args.tenant}, "
-                f"scope {emulator.scope}, CA file {emulator.ca_path})"
+                f"scope {emulator.scope}, CA file {emulator.ca_path})",
+                {
+                    "tenant_id": args.tenant,
+                    "client_id": args.client_id,
+                    "client_secret": args.client_secret,
+                },
+                f"""
+[accounts.orchestry-local]
+provider = "orchestry"
+base_url = "{url}"
+tenant_id = "{args.tenant}"
+client_id = "{args.client_id}"
+client_secret = "{args.client_secret}"
+scope = "{emulator.scope}"
+authority = "{url}/{args.tenant}"
+ca_bundle = "{emulator.ca_path}"   # its throw-away CA: valid while it runs
+""",
             ),
         )
     finally:

@@ -65,6 +65,7 @@ from gateway.emulation import (
     Delivery,
     Faults,
     add_admin_routes,
+    banner,
     dumps,
     emulator_parser,
     error_middleware,
@@ -548,9 +549,9 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return await json_object(request, _bad)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     """Run the emulator with a demo client and personal access token."""
-    parser = emulator_parser("A local UiPath Orchestrator (webhooks).", 8101)
+    parser = emulator_parser("A local UiPath Orchestrator (webhooks).", 8101, prog)
     parser.add_argument("--client-id", default="gateway-demo")
     parser.add_argument("--client-secret", default="demo-client-secret")
     parser.add_argument("--token", default="demo-personal-access-token")
@@ -574,9 +575,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         emulator.app(),
         host=args.host,
         port=args.port,
-        announce=lambda url: (
+        announce=lambda url: banner(
             f"UiPath Orchestrator emulator on {url} (identity: {url}/identity_, "
-            f"client {args.client_id!r})"
+            f"client {args.client_id!r})",
+            {"client_id": args.client_id, "client_secret": args.client_secret, "token": args.token},
+            f"""
+[accounts.uipath-local]
+provider = "uipath"
+base_url = "{url}"
+identity_url = "{url}/identity_"
+client_id = "{args.client_id}"
+client_secret = "{args.client_secret}"      # or: token = "{args.token}"
+""",
         ),
     )
 

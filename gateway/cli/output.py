@@ -1,0 +1,144 @@
+"""What the command line prints: tables, one webhook, and errors (text, or JSON with ``--json``)
+with an exit status that says what kind of failure it was.
+
+======  ==============================================================================
+status  meaning
+======  ==============================================================================
+0       done
+1       an unexpected error (a bug: please report it with the output)
+2       usage or configuration: a wrong option, a bad or missing config file
+3       not found: no such account or webhook
+4       refused: invalid input, a conflict, an unsupported setting, a failed precondition
+5       unavailable: the provider (or the state store) failed, is unreachable, rate-limits,
+        or refused the gateway's credentials; nothing is known to have changed
+6       outcome unknown: a write was sent and whether it took effect could not be told
+130     interrupted (Ctrl-C)
+======  ==============================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from gateway.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    Conflict,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    OutcomeUnknown,
+    PermissionDenied,
+    PreconditionFailed,
+    ProviderUnavailable,
+    RateLimited,
+    StateUnavailable,
+    Unsupported,
+)
+
+__all__ = ["EXIT", "exit_code", "report", "show", "table"]
+
+EXIT = {
+    "ok": 0,
+    "unexpected": 1,
+    "usage": 2,
+    "not_found": 3,
+    "refused": 4,
+    "unavailable": 5,
+    "outcome_unknown": 6,
+    "interrupted": 130,
+}
+
+
+def exit_code(error: BaseException) -> int:
+    if isinstance(error, ConfigError):
+        return EXIT["usage"]
+    if (
+        isinstance(error, InvalidRequest)
+        and error.problems
+        and all(p.path.startswith("--") for p in error.problems)
+    ):
+        return EXIT["usage"]  # an option of the command line itself
+    if isinstance(error, NotFound):
+        return EXIT["not_found"]
+    if isinstance(error, InvalidRequest | Conflict | Unsupported | PreconditionFailed):
+        return EXIT["refused"]
+    if isinstance(error, OutcomeUnknown):
+        return EXIT["outcome_unknown"]
+    if isinstance(
+        error,
+        ProviderUnavailable
+        | RateLimited
+        | StateUnavailable
+        | AuthenticationFailed
+        | PermissionDenied,
+    ):
+        return EXIT["unavailable"]
+    return EXIT["unexpected"]
+
+
+def report(error: BaseException, *, as_json: bool, out: TextIO | None = None) -> int:
+    """Print ``error`` (a line per problem, or one JSON object) on ``out`` (stderr) and return
+    its exit status."""
+    out = out or sys.stderr
+    code = exit_code(error)
+    if isinstance(error, GatewayError):
+        message = error.message
+        problems = list(getattr(error, "problems", ()))
+    else:
+        message, problems = f"{type(error).__name__}: {error}", []
+    if as_json:
+        body: dict[str, Any] = {
+            "error": {
+                "type": type(error).__name__,
+                "message": message,
+                "problems": [{"path": p.path, "message": p.message} for p in problems],
+                "exit_code": code,
+            }
+        }
+        if isinstance(error, GatewayError):
+            body["error"] |= {
+                "provider": error.provider,
+                "account": error.account,
+                "status": error.status,
+                "code": error.code,
+                "trace_id": error.trace_id,
+            }
+        out.write(json.dumps(body) + "\n")
+        return code
+    if problems and isinstance(error, ConfigError | InvalidRequest):
+        out.write("error: " + ("invalid configuration" if isinstance(error, ConfigError)
+                               else "invalid input") + "\n")  # fmt: skip
+        for problem in problems:
+            out.write(f"  {problem}\n")
+    else:
+        out.write(f"error: {error if isinstance(error, GatewayError) else message}\n")
+    return code
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: TextIO) -> None:
+    def cell(value: Any) -> str:
+        if isinstance(value, list):
+            return ",".join(map(str, value)) or "-"
+        if value is None or value == "":
+            return "-"
+        return str(value)
+
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    for line in [[c.upper() for c in columns], *cells]:
+        out.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() + "\n")
+
+
+def show(as_json: bool, body: dict[str, Any]) -> Any:
+    """One object: returned for JSON output, else printed as aligned ``key  value`` lines."""
+    if as_json:
+        return body
+    width = max(map(len, body))
+    for key, value in body.items():
+        shown = json.dumps(value) if isinstance(value, dict | list) else value
+        sys.stdout.write(f"{key.ljust(width)}  {'-' if shown is None else shown}\n")
+    return None

@@ -1,0 +1,268 @@
+"""The command line's parser: one subcommand per operation, each with its own usage line, an
+example in its ``--help``, ``--json`` and ``--config``; ``--version`` and shell completion
+(``webhook-gateway --print-completion bash``, via shtab)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+import shtab
+
+from gateway.cli.commands import (
+    Handler,
+    cmd_accounts,
+    cmd_audit,
+    cmd_create,
+    cmd_delete,
+    cmd_diverted,
+    cmd_event_types,
+    cmd_get,
+    cmd_list,
+    cmd_ping,
+    cmd_resend,
+    cmd_unsuspend,
+    cmd_update,
+)
+from gateway.cli.output import __doc__ as EXIT_CODES
+from gateway.cli.servers import EMULATORS, check_config, emulate, serve
+from gateway.version import VERSION
+
+__all__ = ["DEFAULT_CONFIG", "build_parser"]
+
+DEFAULT_CONFIG = "gateway.toml"
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "yes", "1", "on"):
+        return True
+    if text.lower() in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("WEBHOOK_GATEWAY_CONFIG", DEFAULT_CONFIG),
+        help="TOML config file (default: $WEBHOOK_GATEWAY_CONFIG or gateway.toml)",
+    )
+
+
+def _command(
+    sub: Any, name: str, handler: Handler, summary: str, example: str, *, webhook_id: bool
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=f"{summary}\n\nexample:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _config_option(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    if name == "list":
+        parser.add_argument("account", nargs="?", help="a configured account (default: all)")
+    elif name not in ("accounts", "audit"):
+        parser.add_argument("account", help="a configured account name")
+    if webhook_id:
+        parser.add_argument("id", help="the webhook's id at the provider")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="webhook-gateway",
+        description="Manage webhook subscriptions at several providers through one model.",
+        epilog=_exit_codes_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"webhook-gateway {VERSION}")
+    shtab.add_argument_to(parser, ["--print-completion"], help="print a shell completion script")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser(
+        "check-config",
+        help="validate a config file and print every problem with its key path",
+        description="Validate a config file; every problem is printed with its key path.\n\n"
+        "example:\n  webhook-gateway check-config gateway.toml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument(
+        "file",
+        nargs="?",
+        default=os.environ.get("WEBHOOK_GATEWAY_CONFIG", DEFAULT_CONFIG),
+        help="the config file (default: $WEBHOOK_GATEWAY_CONFIG or gateway.toml)",
+    )
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.set_defaults(handler=None, run=check_config)
+
+    srv = sub.add_parser(
+        "serve",
+        help="run the HTTP proxy (or the embedded demo with --demo)",
+        description="Run the HTTP proxy for a config file, or the embedded demo: every provider "
+        "emulator on loopback, seeded, behind the proxy.\n\nexample:\n"
+        "  webhook-gateway serve --demo\n  webhook-gateway serve --config gateway.toml --port 8080",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _config_option(srv)
+    srv.add_argument("--demo", action="store_true", help="run the embedded demo instead")
+    srv.add_argument("--host", help="listen address (default: the config's, or 127.0.0.1)")
+    srv.add_argument("--port", type=int, help="listen port (0: any free port)")
+    srv.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    srv.set_defaults(handler=None, run=serve)
+
+    emu = sub.add_parser(
+        "emulate",
+        help="run one provider emulator alone",
+        description="Run one provider's emulator on loopback (options after the name go to the "
+        "emulator; see its --help).\n\nexample:\n"
+        "  webhook-gateway emulate uipath --port 8101 --error-rate 0.1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    emu.add_argument("provider", choices=sorted(EMULATORS))
+    emu.add_argument("options", nargs=argparse.REMAINDER, help="--port P, fault options, ...")
+    emu.set_defaults(handler=None, run=emulate)
+
+    _command(
+        sub,
+        "accounts",
+        cmd_accounts,
+        "list the configured accounts and what they can do",
+        "webhook-gateway accounts --config gateway.toml",
+        webhook_id=False,
+    )
+
+    ls = _command(
+        sub,
+        "list",
+        cmd_list,
+        "list webhooks, of one account or of all (filters combine with and)",
+        "webhook-gateway list uipath-prod --enabled true --event job.completed",
+        webhook_id=False,
+    )
+    ls.add_argument("--enabled", type=_bool, help="true or false")
+    ls.add_argument("--suspended", type=_bool, help="true or false")
+    ls.add_argument("--event", help="subscribed to this event (case-insensitive)")
+    ls.add_argument("--name", help="exact name")
+    ls.add_argument("--url", help="exact URL")
+
+    _command(
+        sub,
+        "get",
+        cmd_get,
+        "show one webhook",
+        "webhook-gateway get uipath-prod 42",
+        webhook_id=True,
+    )
+
+    create = _command(
+        sub,
+        "create",
+        cmd_create,
+        "create a webhook",
+        "HOOK_SECRET=... webhook-gateway create uipath-prod --name jobs "
+        "--url https://hooks.example.com/jobs --event job.completed --secret-env HOOK_SECRET",
+        webhook_id=False,
+    )
+    create.add_argument("--name")
+    create.add_argument("--url")
+    create.add_argument("--event", action="append", help="an event to subscribe to (repeatable)")
+    create.add_argument("--all-events", action="store_true", help="subscribe to every event")
+    create.add_argument("--description")
+    create.add_argument("--disabled", action="store_true", help="create it disabled")
+    create.add_argument("--header", action="append", help="'Name: value' (repeatable)")
+    create.add_argument("--secret-env", metavar="VAR", help="take the secret from this variable")
+    create.add_argument("--body", metavar="FILE", help="JSON webhook spec (- for stdin)")
+
+    update = _command(
+        sub,
+        "update",
+        cmd_update,
+        "change a webhook (add/remove events and headers, set fields)",
+        "webhook-gateway update uipath-prod 42 --add-event job.faulted --remove-event job.started",
+        webhook_id=True,
+    )
+    update.add_argument("--name")
+    update.add_argument("--url")
+    update.add_argument("--description")
+    update.add_argument("--enabled", type=_bool, help="true or false")
+    update.add_argument("--add-event", dest="add_events", action="append")
+    update.add_argument("--remove-event", dest="remove_events", action="append")
+    update.add_argument("--add-header", action="append", help="'Name: value' (repeatable)")
+    update.add_argument("--remove-header", dest="remove_headers", action="append")
+    update.add_argument(
+        "--secret-env", metavar="VAR", help="take the new secret from this variable"
+    )
+    update.add_argument("--body", metavar="FILE", help="JSON change (- for stdin)")
+
+    _command(
+        sub,
+        "delete",
+        cmd_delete,
+        "delete a webhook",
+        "webhook-gateway delete uipath-prod 42",
+        webhook_id=True,
+    )
+    _command(
+        sub,
+        "ping",
+        cmd_ping,
+        "send a test event to a webhook's URL",
+        "webhook-gateway ping uipath-prod 42",
+        webhook_id=True,
+    )
+    _command(
+        sub,
+        "event-types",
+        cmd_event_types,
+        "list the events an account can deliver",
+        "webhook-gateway event-types uipath-prod",
+        webhook_id=False,
+    )
+    _command(
+        sub,
+        "unsuspend",
+        cmd_unsuspend,
+        "resume deliveries to a suspended webhook",
+        "webhook-gateway unsuspend core-prod 01HZY...",
+        webhook_id=True,
+    )
+    _command(
+        sub,
+        "diverted",
+        cmd_diverted,
+        "list the events whose delivery failed and that the provider kept (Enterprise Core)",
+        "webhook-gateway diverted core-prod 01HZY...",
+        webhook_id=True,
+    )
+    resend = _command(
+        sub,
+        "resend",
+        cmd_resend,
+        "deliver a diverted event again (Enterprise Core)",
+        "webhook-gateway resend core-prod 01HZY... 01J0A...",
+        webhook_id=True,
+    )
+    resend.add_argument("event", help="the diverted event's id (its locator)")
+    audit = _command(
+        sub,
+        "audit",
+        cmd_audit,
+        "show the audit log of writes, newest first (needs [state] in the config)",
+        "webhook-gateway audit --account uipath-prod --webhook 42 --since 2026-11-01",
+        webhook_id=False,
+    )
+    audit.add_argument("--account", help="only this account's writes")
+    audit.add_argument("--webhook", help="only this webhook's writes (needs --account)")
+    audit.add_argument("--since", help="ISO 8601 time or epoch seconds")
+    audit.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    return parser
+
+
+def _exit_codes_epilog() -> str:
+    """The exit status table of gateway/cli/output.py, for ``--help``."""
+    assert EXIT_CODES is not None
+    rows = [line for line in EXIT_CODES.splitlines() if line[:1].isdigit()]
+    return "exit status:\n" + "\n".join(f"  {row}" for row in rows)
