@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -24,7 +26,7 @@ from aiohttp import web
 from gateway.config import GatewayConfig, parse_config
 from gateway.emulation import start
 from gateway.lifecycle import stop_on_signals
-from gateway.model import FailureHandling, RetryStrategy, WebhookSpec
+from gateway.model import FailureHandling, RetryStrategy, Secret, WebhookSpec
 from gateway.proxy.server import GATEWAY, create_app, start_proxy
 from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
 from providers.orchestry.emulator import OrchestryEmulator
@@ -43,8 +45,21 @@ class Demo:
     receiver_url: str
     config: GatewayConfig
     received: list[dict[str, Any]]
+    #: A config file for the command line, pointing at the same emulators and state.
+    cli_config: str = ""
+
+    def environment(self) -> dict[str, str]:
+        """The variables the documented examples use: ``GW``, ``KEY``, ``READ_KEY`` and
+        ``WEBHOOK_GATEWAY_CONFIG`` (for the command line)."""
+        return {
+            "GW": self.url,
+            "KEY": self.write_key,
+            "READ_KEY": self.read_key,
+            "WEBHOOK_GATEWAY_CONFIG": self.cli_config,
+        }
 
     def banner(self) -> str:
+        exports = " ".join(f"{k}={v}" for k, v in self.environment().items())
         return "\n".join(
             [
                 f"webhook-gateway demo on {self.url}",
@@ -52,17 +67,30 @@ class Demo:
                 f"  API key (read):  {self.read_key}",
                 f"  accounts: {', '.join(self.config.accounts)}",
                 f"  deliveries go to {self.receiver_url}",
+                "the examples in README.md and docs/ run as written after (another shell):",
+                f"  export {exports}",
                 "try:",
-                f'  curl -s -H "Authorization: Bearer {self.write_key}" {self.url}/v1/webhooks',
+                '  curl -s -H "Authorization: Bearer $KEY" $GW/v1/webhooks',
+                "  webhook-gateway list",
                 "Ctrl-C stops everything.",
             ]
         )
 
 
-async def _receiver(received: list[dict[str, Any]]) -> web.Application:
+#: Stable ids of the Enterprise Core webhooks the demo seeds, in order (the docs use them).
+CORE_IDS = (
+    "01J0Z8Y5W9K6X3M2N4P7Q1R8S5",
+    "01J0Z8Y5W9K6X3M2N4P7Q1R8S6",
+    "01J0Z8Y5W9K6X3M2N4P7Q1R8S7",
+)
+
+
+async def _receiver(received: list[dict[str, Any]], down: set[str]) -> web.Application:
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         received.append({"path": request.path, "bytes": len(body)})
+        if request.path in down:  # a system in maintenance: the delivery fails
+            return web.json_response({"error": "maintenance"}, status=503)
         return web.json_response({"received": True})
 
     app = web.Application()
@@ -75,14 +103,15 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
     """Start the whole demo; stop it on exit."""
     received: list[dict[str, Any]] = []
     uipath = UiPathEmulator(clients={"demo-client": ("demo-client-secret", ["OR.Webhooks"])})
-    core = EnterpriseCoreEmulator(tokens={"demo-core-token": ALL_PERMISSIONS})
+    core = EnterpriseCoreEmulator(tokens={"demo-core-token": ALL_PERMISSIONS}, locators=CORE_IDS)
     orchestry = OrchestryEmulator(clients={"demo-orchestry-client": "demo-orchestry-secret"})
     runners: list[web.AppRunner] = []
+    down = {"/core/legacy"}  # the legacy system is down while the demo starts
     state = tempfile.TemporaryDirectory(prefix="webhook-gateway-demo-")
     try:
         urls = {}
         for name, app, tls in (
-            ("receiver", await _receiver(received), None),
+            ("receiver", await _receiver(received, down), None),
             ("uipath", uipath.app(), None),
             ("core", core.app(), None),
             ("orchestry", orchestry.app(), orchestry.ssl_context()),
@@ -124,8 +153,13 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
                         {"name": "demo-write", "scope": "write", "key": write_key},
                         {"name": "demo-read", "scope": "read", "key": read_key},
                     ],
-                    # The demo's receiver is on loopback over plain http.
-                    "destinations": {"allow_http": True, "allow_loopback": True},
+                    # The demo's receiver is on loopback over plain http, and the demo runs
+                    # offline: names that do not resolve (hooks.example.com) are let through.
+                    "destinations": {
+                        "allow_http": True,
+                        "allow_loopback": True,
+                        "allow_unresolvable": True,
+                    },
                 },
                 "state": {"url": f"sqlite:///{state.name}/state.db"},
             }
@@ -136,7 +170,13 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
         bound_host, bound_port = runner.addresses[0][:2]
         url = f"http://{bound_host}:{bound_port}"
         await _seed(app[GATEWAY], urls["receiver"])
-        yield Demo(url, write_key, read_key, urls["receiver"], config, received)
+        # One event the legacy system fails to take, down for maintenance: diverted, and its
+        # webhook suspended. It is back by the time the demo is up: a resend succeeds.
+        await core.fire("policy.quote.issue", {"policyLocator": "DEMO-POLICY-1"})
+        down.clear()
+        cli_config = Path(state.name) / "gateway.toml"
+        cli_config.write_text(_cli_config(config, state.name), encoding="utf-8")
+        yield Demo(url, write_key, read_key, urls["receiver"], config, received, str(cli_config))
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
@@ -190,11 +230,34 @@ async def _seed(gw: Any, receiver: str) -> None:
                 url=f"{receiver}/core/status",
                 events={"policy.cancellation.issue", "policy.status.update"},
             ),
+            WebhookSpec(
+                name="quotes-to-legacy",
+                url=f"{receiver}/core/legacy",
+                events={"policy.quote.issue"},
+                failure_handling=FailureHandling(divert=True, suspend=True),
+            ),
         ],
     }
     for account, specs in seeds.items():
         for spec in specs:
             await gw.account(account).create(spec)
+
+
+def _cli_config(config: GatewayConfig, state: str) -> str:
+    """The demo's accounts and state as a TOML file for the command line."""
+    lines = []
+    for name, account in config.accounts.items():
+        lines.append(f"[accounts.{name}]")
+        lines.append(f'provider = "{account.provider}"')
+        for field in attrs.fields(type(account.settings)):
+            value = getattr(account.settings, field.name)
+            if value is None or value == field.default:
+                continue
+            shown = value.reveal() if isinstance(value, Secret) else value
+            lines.append(f"{field.name} = {json.dumps(shown)}")
+        lines.append("")
+    lines += ["[state]", f'url = "sqlite:///{state}/state.db"', ""]
+    return "\n".join(lines)
 
 
 async def _serve_demo(host: str, port: int) -> None:

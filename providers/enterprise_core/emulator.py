@@ -4,7 +4,7 @@ Start it from Python (``EnterpriseCoreEmulator(...).app()``) or from the command
 
     python -m providers.enterprise_core.emulator --port 8103 [--latency 0.05 ...]
 
-What it does, as document 004 and PROVIDERS.md describe the API:
+What it does, as document 004 and tests/data/PROVIDER-NOTES.md describe the API:
 
 * Bearer tokens map to permission sets, by security group and permission as the API pages name
   them (``webhooks.read``, ``webhooks.list``, ``webhooks.write``; ``diverted-events.read``,
@@ -52,7 +52,7 @@ import base64
 import hashlib
 import hmac
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,8 +122,9 @@ class EnterpriseCoreEmulator:
     """One tenant's webhooks and diverted events, in memory.
 
     ``tokens``: bearer token -> permissions. ``time_scale`` multiplies retry intervals (tests
-    use a small one). Public state for tests: ``webhooks``, ``diverted``, ``deliveries``,
-    ``alerts``, ``writes``, ``faults``.
+    use a small one). ``locators``: the locators new webhooks get, in order (then random ones),
+    for stable ids in the demo and its documented examples. Public state for tests:
+    ``webhooks``, ``diverted``, ``deliveries``, ``alerts``, ``writes``, ``faults``.
     """
 
     def __init__(
@@ -138,7 +139,9 @@ class EnterpriseCoreEmulator:
         time_scale: float = 1.0,
         delivery_timeout: float = 10.0,
         clock: Callable[[], datetime] = _now,
+        locators: Iterable[str] = (),
     ) -> None:
+        self._locators = iter(locators)
         self.tenant_locator = tenant_locator or str(uuid.uuid4())
         self.tokens = {t: frozenset(p) for t, p in (tokens or {}).items()}
         self.event_types = frozenset(DOCUMENTED_EVENTS) | frozenset(custom_events)
@@ -253,7 +256,7 @@ class EnterpriseCoreEmulator:
             endpoint, {"url", "headers", "secureSsl", "hmacEnabled", "secret", "tag"}, "endpoint."
         )
         self._check_name(name, None)
-        locator = ulid()
+        locator = next(self._locators, None) or ulid()
         record: dict[str, Any] = {
             "locator": locator,
             "name": name,

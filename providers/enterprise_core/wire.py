@@ -1,6 +1,6 @@
 """Enterprise Core's webhook wire format, as pure functions (no I/O).
 
-Rules (document 004 and the Enterprise Core section of PROVIDERS.md):
+Rules (document 004 and the Enterprise Core section of tests/data/PROVIDER-NOTES.md):
 
 * ``WebhookResponse`` is ``{locator, name, enabled, endpoint: {url, headers}, failureHandling,
   suspended, suspendedAt, eventTypes}``; headers are ``map<string, string[]>``. The current

@@ -4,7 +4,7 @@ Start it from Python (``UiPathEmulator(...).app()``) or from the command line::
 
     python -m providers.uipath.emulator --port 8101 [--latency 0.05 --error-rate 0.1 ...]
 
-What it does, as documents 000-002 and PROVIDERS.md describe Orchestrator:
+What it does, as documents 000-002 and tests/data/PROVIDER-NOTES.md describe Orchestrator:
 
 * ``POST /identity_/connect/token``: client credentials (form); an unknown client or a wrong
   secret is 400 ``invalid_client``; a scope the client was not granted is 400 ``invalid_scope``.
@@ -38,7 +38,8 @@ Assumed where the documents are silent (one line each):
 * The circuit breaker does not change the record (``Enabled`` stays as set).
 * Folder headers (``X-UIPATH-OrganizationUnitId``) are echoed in ping events, not used to scope.
 * ``POST /odata/Webhooks`` creates (201 with the entity; from generated clients, no seed page
-  shows it); ``DELETE`` answers 204; errorCodes 1000/1001/1002 come from PROVIDERS.md.
+  shows it); ``DELETE`` answers 204; errorCodes 1000/1001/1002 come from the provider notes
+  (tests/data/PROVIDER-NOTES.md).
 * ``PATCH`` answers 204 No Content (OData's default), or 200 with the entity when the request
   says ``Prefer: return=representation``.
 """

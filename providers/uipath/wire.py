@@ -1,6 +1,6 @@
 """UiPath Orchestrator's wire format for webhooks, as pure functions (no I/O).
 
-Rules (from the OData "Webhooks requests" page, document 000, and PROVIDERS.md):
+Rules (from the OData "Webhooks requests" page, document 000, and tests/data/PROVIDER-NOTES.md):
 
 * A record is ``{Id, Key, Name, Description, Url, Enabled, Secret, SubscribeToAllEvents,
   AllowInsecureSsl, Events: [{"EventType": name}]}``; any of Key, Name and Description may be
