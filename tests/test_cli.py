@@ -331,3 +331,14 @@ async def test_emulate_prints_credentials_and_a_config_that_works(provider: str)
     finally:
         proc.terminate()
         await proc.wait()
+
+
+def test_a_missing_extra_names_the_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [m for m in sys.modules if m.startswith(("gateway.demo", "gateway.proxy.server"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
+    assert main(["serve", "--demo", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("error: this needs the 'demo' extra: pip install 'webhook-gateway[demo]'\n")

@@ -39,8 +39,9 @@ _EXTRAS = {
 
 
 @contextlib.contextmanager
-def _plain_failures(port: int | None) -> Iterator[Callable[[], int]]:
-    """Turn a busy port or a missing extra into one line on stderr; yields the exit status."""
+def _plain_failures(port: int | None, extra: str | None = None) -> Iterator[Callable[[], int]]:
+    """Turn a busy port or a missing extra (``extra``: the one to name, default: the one
+    that installs the missing module) into one line on stderr; yields the exit status."""
     status = {"code": EXIT["ok"]}
     try:
         yield lambda: status["code"]
@@ -51,9 +52,10 @@ def _plain_failures(port: int | None) -> Iterator[Callable[[], int]]:
         sys.stderr.write(f"error: {which} is in use; pass --port (0: any free port)\n")
         status["code"] = EXIT["usage"]
     except ModuleNotFoundError as exc:
-        extra = _EXTRAS.get((exc.name or "").split(".")[0])
-        if extra is None:
+        needed = _EXTRAS.get((exc.name or "").split(".")[0])
+        if needed is None:
             raise
+        extra = extra or needed
         sys.stderr.write(
             f"error: this needs the {extra!r} extra: pip install 'webhook-gateway[{extra}]'\n"
         )
@@ -68,7 +70,7 @@ def serve(args: argparse.Namespace) -> int:
     logs.configure(args.log_level)
     if args.demo:
         port = 8080 if args.port is None else args.port
-        with _plain_failures(port) as code:
+        with _plain_failures(port, extra="demo") as code:
             from gateway.demo import run_demo
 
             run_demo(args.host or "127.0.0.1", port)
