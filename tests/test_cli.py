@@ -15,6 +15,7 @@ import pytest
 import gateway
 from gateway import Gateway
 from gateway.cli import build_parser, main
+from gateway.cli.servers import _plain_failures
 from gateway.config import parse_config
 from tests.conftest import Receiver, UiPathHarness
 
@@ -333,12 +334,15 @@ async def test_emulate_prints_credentials_and_a_config_that_works(provider: str)
         await proc.wait()
 
 
-def test_a_missing_extra_names_the_install(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in [m for m in sys.modules if m.startswith(("gateway.demo", "gateway.proxy.server"))]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
-    assert main(["serve", "--demo", "--port", "0"]) == 2
-    err = capsys.readouterr().err
-    assert err.endswith("error: this needs the 'demo' extra: pip install 'webhook-gateway[demo]'\n")
+def test_a_missing_extra_names_the_install(capsys: pytest.CaptureFixture[str]) -> None:
+    for extra, expected in ((None, "server"), ("demo", "demo")):
+        with _plain_failures(0, extra=extra) as code:  # as `serve` and `serve --demo` wrap it
+            raise ModuleNotFoundError(
+                "No module named 'prometheus_client'", name="prometheus_client"
+            )
+        assert code() == 2
+        err = capsys.readouterr().err
+        install = f"pip install 'webhook-gateway[{expected}]'"
+        assert err == f"error: this needs the {expected!r} extra: {install}\n"
+    with pytest.raises(ModuleNotFoundError), _plain_failures(0):  # not an extra's: a real bug
+        raise ModuleNotFoundError("No module named 'nope'", name="nope")
