@@ -635,6 +635,18 @@ class Gateway:
         if store is not None:
             await store.close()
 
+    async def plan(self, manifest: Any, **options: Any) -> Any:
+        """``gateway.plan.make_plan(self, manifest, ...)``: what applying it would change."""
+        from gateway.plan import make_plan
+
+        return await make_plan(self, manifest, **options)
+
+    async def apply(self, plan: Any, **options: Any) -> Any:
+        """``gateway.plan.apply_plan(self, plan, ...)``: carry a plan out; a ``Report``."""
+        from gateway.plan import apply_plan
+
+        return await apply_plan(self, plan, **options)
+
     async def prune(self) -> int:
         """Drop idempotency records and audit entries past their retention (the proxy runs
         this hourly); how many went. Without a store, 0."""

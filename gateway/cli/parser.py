@@ -10,6 +10,7 @@ from typing import Any
 
 import shtab
 
+from gateway.cli import desired
 from gateway.cli.commands import (
     Handler,
     cmd_accounts,
@@ -124,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("provider", choices=sorted(EMULATORS))
     emu.add_argument("options", nargs=argparse.REMAINDER, help="--port P, fault options, ...")
     emu.set_defaults(handler=None, run=emulate)
+
+    _manifest_commands(sub)
 
     _command(
         sub,
@@ -259,6 +262,50 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", help="ISO 8601 time or epoch seconds")
     audit.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     return parser
+
+
+def _manifest_commands(sub: Any) -> None:
+    def command(name: str, summary: str, example: str, run: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(
+            name,
+            help=summary,
+            description=f"{summary}\n\nexample:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _config_option(parser)
+        parser.add_argument("--account", help="only this account")
+        parser.set_defaults(handler=None, run=run)
+        return parser
+
+    for name, summary, example, run in (
+        ("plan", "show what applying a manifest would change (exit 0: nothing, 2: changes, "
+         "1: error)", "webhook-gateway plan webhooks.toml", desired.plan),
+        ("apply", "apply a manifest: plan, confirm, write", "webhook-gateway apply "
+         "webhooks.toml --auto-approve", desired.apply),
+    ):  # fmt: skip
+        parser = command(name, summary, example, run)
+        parser.add_argument("manifest", help="the manifest (TOML; docs/plan.md)")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+        parser.add_argument(
+            "--adopt", action="store_true", help="take over unmanaged webhooks of the same name"
+        )
+        parser.add_argument(
+            "--prune", action="store_true", help="also delete webhooks no manifest key matches"
+        )
+        if name == "plan":
+            parser.add_argument("--out", metavar="FILE", help="also write the plan's JSON here")
+        else:
+            parser.add_argument("--auto-approve", action="store_true", help="do not ask")
+            parser.add_argument(
+                "--parallelism", type=int, default=4, help="writes at a time per account (4)"
+            )
+    export = command(
+        "export",
+        "write a manifest of what the accounts have now (secrets as placeholders)",
+        "webhook-gateway export --account uipath-prod -o webhooks.toml",
+        desired.export,
+    )
+    export.add_argument("-o", "--output", help="the file to write (default: standard output)")
 
 
 def _exit_codes_epilog() -> str:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["AuditEntry", "AuditQuery", "Claim", "Store", "StoredAnswer"]
+__all__ = ["AuditEntry", "AuditQuery", "Claim", "Managed", "Store", "StoredAnswer"]
 
 
 @attrs.frozen(kw_only=True)
@@ -70,6 +70,17 @@ class AuditQuery:
     limit: int = 100
 
 
+@attrs.frozen(kw_only=True)
+class Managed:
+    """A webhook a manifest key manages: its id, and the fingerprint of the secret last
+    applied to it (None: none applied)."""
+
+    account: str
+    key: str
+    webhook_id: str
+    secret_fingerprint: str | None = None
+
+
 class Store(abc.ABC):
     """The interface; ``gateway.store.open_store`` picks the implementation by URL."""
 
@@ -118,6 +129,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def audit(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+    # -- managed webhooks (plan/apply) ---------------------------------------------------------
+
+    @abc.abstractmethod
+    async def managed(self, account: str) -> dict[str, Managed]:
+        """The account's managed webhooks by manifest key."""
+
+    @abc.abstractmethod
+    async def manage(self, entry: Managed, now: float) -> None:
+        """Record (or replace) what a manifest key manages."""
+
+    @abc.abstractmethod
+    async def unmanage(self, account: str, key: str) -> None: ...
 
     @abc.abstractmethod
     async def prune(self, now: float, audit_retention: float) -> int:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import orjson
 
 from gateway.errors import StateUnavailable
-from gateway.store.base import AuditEntry, AuditQuery, Claim, Store, StoredAnswer
+from gateway.store.base import AuditEntry, AuditQuery, Claim, Managed, Store, StoredAnswer
 
 __all__ = ["SqlStore", "Tx", "migrations"]
 
@@ -193,6 +193,36 @@ class SqlStore(Store):
             )
             for row in rows
         ]
+
+    # -- managed webhooks -------------------------------------------------------------------
+
+    async def managed(self, account: str) -> dict[str, Managed]:
+        async with self.transaction() as tx:
+            rows = await tx.fetch(
+                "SELECT key, webhook_id, secret_fingerprint FROM managed WHERE account = ?",
+                account,
+            )
+        return {
+            row["key"]: Managed(
+                account=account,
+                key=row["key"],
+                webhook_id=row["webhook_id"],
+                secret_fingerprint=row["secret_fingerprint"],
+            )
+            for row in rows
+        }
+
+    async def manage(self, entry: Managed, now: float) -> None:
+        await self.execute_one(
+            "INSERT INTO managed (account, key, webhook_id, secret_fingerprint, applied_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, key) DO UPDATE SET "
+            "webhook_id = excluded.webhook_id, "
+            "secret_fingerprint = excluded.secret_fingerprint, applied_at = excluded.applied_at",
+            entry.account, entry.key, entry.webhook_id, entry.secret_fingerprint, now,
+        )  # fmt: skip
+
+    async def unmanage(self, account: str, key: str) -> None:
+        await self.execute_one("DELETE FROM managed WHERE account = ? AND key = ?", account, key)
 
     async def prune(self, now: float, audit_retention: float) -> int:
         async with self.transaction() as tx:

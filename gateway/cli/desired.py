@@ -1,0 +1,200 @@
+"""``plan``, ``apply`` and ``export``: the manifest commands (gateway/plan/, docs/plan.md).
+
+``plan`` exits like ``terraform plan -detailed-exitcode``: 0 no changes, 2 changes, 1 error.
+``apply`` asks before writing on a terminal, and needs ``--auto-approve`` elsewhere; it exits 0
+when every write succeeded, 1 when one failed (the others still ran: apply again to converge).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from gateway.cli.output import report
+from gateway.config import GatewayConfig, load_config
+from gateway.origin import acting_as
+from gateway.plan import Outcome, Plan, apply_plan, export_manifest, load_manifest, make_plan
+from gateway.plan.diff import FieldChange
+from gateway.service import Gateway
+
+__all__ = ["apply", "export", "plan"]
+
+_SIGNS = {"create": "+", "update": "~", "delete": "-", "adopt": "="}
+
+
+def _config_for(args: argparse.Namespace, manifest_path: str | None) -> GatewayConfig:
+    """The config, with only the accounts the manifest (or ``--account``) names."""
+    wanted = [args.account] if getattr(args, "account", None) else None
+    if wanted is None and manifest_path is not None:
+        try:
+            raw = tomllib.loads(Path(manifest_path).read_text(encoding="utf-8"))
+            configured = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            return load_config(args.config, server=False)  # let the loaders say what is wrong
+        names = set(raw.get("accounts", {})) & set(configured.get("accounts", {}))
+        wanted = sorted(names)
+    return load_config(args.config, accounts=wanted, server=False)
+
+
+def _change_line(change: FieldChange) -> str:
+    if change.field == "events":
+        added = " ".join(f"+{e}" for e in change.after["+"])
+        removed = " ".join(f"-{e}" for e in change.before["-"])
+        return f"events: {' '.join(x for x in (added, removed) if x)}"
+    if change.field == "secret":
+        return f"secret: {change.before} -> {change.after} (value not shown)"
+    return f"{change.field}: {json.dumps(change.before)} -> {json.dumps(change.after)}"
+
+
+def render(plan: Plan) -> str:
+    lines: list[str] = []
+    totals = {"create": 0, "update": 0, "delete": 0}
+    for account in plan.accounts:
+        counts = {k: sum(a.kind == k for a in account.actions) for k in totals}
+        head = ", ".join(f"{n} to {k}" for k, n in counts.items())
+        lines.append(f"{account.account} ({account.provider}): {head}, {account.unchanged} "
+                     "unchanged")  # fmt: skip
+        if account.error:
+            lines.append(f"  ! could not plan: {account.error}")
+        for action in account.actions:
+            ident = f" ({action.webhook_id})" if action.webhook_id else ""
+            label = "adopt (record ownership only)" if action.kind == "adopt" else action.kind
+            lines.append(f"  {_SIGNS[action.kind]} {label} {action.key or '-'} "
+                         f"{json.dumps(action.name)}{ident}")  # fmt: skip
+            if action.spec is not None:
+                events = "all" if action.spec.all_events else ", ".join(sorted(action.spec.events))
+                lines.append(f"      url: {action.spec.url}")
+                lines.append(f"      events: {events}")
+            if action.diff is not None:
+                lines += [f"      {_change_line(c)}" for c in action.diff.fields]
+            if action.note:
+                lines.append(f"      ({action.note})")
+        lines += [f"  note: {n}" for n in account.notes]
+        for kind in totals:
+            totals[kind] += counts[kind]
+    if plan.changes == 0:
+        lines.append("No changes: the accounts match the manifest.")
+    else:
+        lines.append(f"Plan: {totals['create']} to create, {totals['update']} to update, "
+                     f"{totals['delete']} to delete.")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+async def _plan(args: argparse.Namespace) -> tuple[Gateway, Plan]:
+    config = _config_for(args, args.manifest)
+    manifest = load_manifest(args.manifest, config)
+    gw = Gateway(config)
+    await gw.open()
+    try:
+        accounts = [args.account] if args.account else None
+        made = await make_plan(gw, manifest, accounts=accounts, adopt=args.adopt,
+                               prune=args.prune)  # fmt: skip
+    except BaseException:
+        await gw.close()
+        raise
+    return gw, made
+
+
+def plan(args: argparse.Namespace) -> int:
+    import asyncio
+
+    async def run() -> Plan:
+        gw, made = await _plan(args)
+        await gw.close()
+        return made
+
+    try:
+        made = asyncio.run(run())
+    except Exception as exc:
+        report(exc, as_json=args.json)
+        return 1
+    if args.out:
+        Path(args.out).write_text(json.dumps(made.to_json(), indent=1) + "\n", encoding="utf-8")
+    if args.json:
+        sys.stdout.write(json.dumps(made.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render(made))
+    if made.failed:
+        return 1
+    return 2 if made.changes else 0
+
+
+def _progress(total: int) -> Any:
+    done = {"n": 0}
+
+    def show(_outcome: Outcome) -> None:
+        done["n"] += 1
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\rapplying: {done['n']}/{total}")
+            if done["n"] == total:
+                sys.stderr.write("\n")
+
+    return show
+
+
+def apply(args: argparse.Namespace) -> int:
+    import asyncio
+
+    async def run() -> int:
+        gw, made = await _plan(args)
+        try:
+            if not args.json:
+                sys.stdout.write(render(made))
+            if made.failed:
+                return 1
+            if made.changes == 0 and not any(a.actions for a in made.accounts):
+                return 0
+            if not args.auto_approve:
+                if not sys.stdin.isatty():
+                    sys.stderr.write("error: apply writes; confirm on a terminal or pass "
+                                     "--auto-approve\n")  # fmt: skip
+                    return 2
+                answer = await asyncio.to_thread(input, "Apply these changes? Only 'yes' goes on: ")
+                if answer.strip() != "yes":
+                    sys.stdout.write("Nothing applied.\n")
+                    return 0
+            total = sum(len(a.actions) for a in made.accounts)
+            with acting_as("cli"):
+                result = await apply_plan(gw, made, concurrency=args.parallelism,
+                                          progress=_progress(total))  # fmt: skip
+        finally:
+            await gw.close()
+        if args.json:
+            sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        else:
+            for failure in result.failed:
+                a = failure.action
+                sys.stdout.write(f"failed: {a.account} {a.kind} {a.key or a.webhook_id}: "
+                                 f"{failure.error}\n")  # fmt: skip
+            applied = len(result.outcomes) - len(result.failed)
+            sys.stdout.write(f"Applied {applied} of {len(result.outcomes)}.\n")
+        return 1 if result.failed else 0
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:
+        report(exc, as_json=args.json)
+        return 1
+
+
+def export(args: argparse.Namespace) -> int:
+    import asyncio
+
+    async def run() -> str:
+        config = _config_for(args, None)
+        async with Gateway(config) as gw:
+            return await export_manifest(gw, accounts=[args.account] if args.account else None)
+
+    try:
+        text = asyncio.run(run())
+    except Exception as exc:
+        return report(exc, as_json=False)
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0

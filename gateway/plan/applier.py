@@ -1,0 +1,103 @@
+"""``apply_plan``: carry a plan out, through the account clients (so update locks, retries,
+idempotent reconciliation and the audit log apply to every write).
+
+Accounts run concurrently; within one, at most ``concurrency`` writes at a time. A failure is
+recorded and the rest go on; applying the same manifest again converges, since a new plan
+starts from what is there. Ownership (which webhook a key manages, and the fingerprint of the
+secret applied) is recorded in the state store after each successful write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import attrs
+
+from gateway.errors import GatewayError
+from gateway.plan.planner import Action, Plan
+from gateway.service import Gateway
+from gateway.store import Managed
+
+__all__ = ["Outcome", "Report", "apply_plan"]
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    action: Action
+    ok: bool
+    webhook_id: str | None = None
+    error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Report:
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "applied": sum(o.ok for o in self.outcomes),
+            "failed": len(self.failed),
+            "outcomes": [
+                {"account": o.action.account, "action": o.action.kind, "key": o.action.key,
+                 "id": o.webhook_id, "name": o.action.name, "ok": o.ok, "error": o.error}
+                for o in self.outcomes
+            ],
+        }  # fmt: skip
+
+
+async def apply_plan(
+    gw: Gateway,
+    plan: Plan,
+    *,
+    concurrency: int = 4,
+    progress: Callable[[Outcome], None] | None = None,
+) -> Report:
+    """Carry ``plan`` out; ``progress`` is called after each action."""
+
+    async def run(action: Action) -> Outcome:
+        account = gw.account(action.account)
+        try:
+            webhook_id = action.webhook_id
+            if action.kind == "create":
+                assert action.spec is not None
+                webhook_id = (await account.create(action.spec)).id
+            elif action.kind == "update":
+                assert action.diff is not None and webhook_id is not None
+                await account.update(webhook_id, action.diff.change)
+            elif action.kind == "delete":
+                assert webhook_id is not None
+                await account.delete(webhook_id)
+            if gw.store is not None and action.key is not None:
+                if action.kind == "delete":
+                    await gw.store.unmanage(action.account, action.key)
+                else:
+                    assert webhook_id is not None
+                    entry = Managed(account=action.account, key=action.key,
+                                    webhook_id=webhook_id,
+                                    secret_fingerprint=action.secret_fingerprint)  # fmt: skip
+                    await gw.store.manage(entry, time.time())
+            outcome = Outcome(action=action, ok=True, webhook_id=webhook_id)
+        except GatewayError as exc:
+            outcome = Outcome(action=action, ok=False, webhook_id=action.webhook_id,
+                              error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+        if progress is not None:
+            progress(outcome)
+        return outcome
+
+    async def account_run(actions: tuple[Action, ...]) -> list[Outcome]:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def gated(action: Action) -> Outcome:
+            async with gate:
+                return await run(action)
+
+        return list(await asyncio.gather(*(gated(a) for a in actions)))
+
+    results = await asyncio.gather(*(account_run(a.actions) for a in plan.accounts))
+    return Report(outcomes=tuple(o for outcomes in results for o in outcomes))

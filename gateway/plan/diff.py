@@ -1,0 +1,159 @@
+"""What it takes to turn a webhook as it is into one a manifest describes: a ``WebhookChange``
+and its field-by-field account for a plan.
+
+Only what the provider stores is compared (``Capabilities.fields`` and ``extras``). Events
+compare in the catalog's spelling; a description of ``""`` is no description. A secret is
+compared directly where the provider returns it; else through the fingerprint recorded at the
+last apply (``gateway.store``); a secret that can be neither read nor compared is left alone and
+said so, never shown as a change (no perpetual drift on write-only secrets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from gateway.model import UNSET, Secret, Webhook, WebhookChange, WebhookSpec
+from gateway.provider import Capabilities
+
+__all__ = ["Diff", "FieldChange", "diff", "fingerprint"]
+
+
+@attrs.frozen
+class FieldChange:
+    """One field as it is and as it will be (JSON values; a secret is never shown)."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+@attrs.frozen
+class Diff:
+    change: WebhookChange
+    fields: tuple[FieldChange, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.fields
+
+
+def fingerprint(secret: Secret | None, key: bytes) -> str | None:
+    """The keyed hash a secret is remembered by (16 hex digits; None for no secret)."""
+    if secret is None:
+        return None
+    return hmac.new(key, secret.reveal().encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, Mapping):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return list(value)
+    if attrs.has(type(value)):
+        return {k: _json(v) for k, v in attrs.asdict(value, recurse=False).items()}
+    return value
+
+
+def diff(
+    spec: WebhookSpec,
+    actual: Webhook,
+    capabilities: Capabilities,
+    *,
+    secret_fingerprint: str | None,
+    applied_fingerprint: str | None,
+) -> Diff:
+    """The change from ``actual`` to ``spec``. ``secret_fingerprint`` is that of ``spec``'s
+    secret; ``applied_fingerprint`` the one recorded when a secret was last applied."""
+    sets: dict[str, Any] = {}
+    fields: list[FieldChange] = []
+    notes: list[str] = []
+    stored = capabilities.fields | {"name", "url"}
+    for name in ("name", "url", "enabled", "all_events", "allow_insecure_ssl", "failure_handling"):
+        if name not in stored:
+            continue
+        want, have = getattr(spec, name), getattr(actual, name)
+        if want != have:
+            sets[name] = want
+            fields.append(FieldChange(name, _json(have), _json(want)))
+    if "description" in stored and (spec.description or None) != (actual.description or None):
+        sets["description"] = spec.description
+        fields.append(FieldChange("description", actual.description, spec.description))
+    add_events: frozenset[str] = frozenset()
+    remove_events: frozenset[str] = frozenset()
+    if not spec.all_events:
+        add_events = spec.events - actual.events
+        remove_events = actual.events - spec.events
+        if add_events or remove_events:
+            fields.append(FieldChange(
+                "events", {"-": sorted(remove_events)}, {"+": sorted(add_events)}
+            ))  # fmt: skip
+    add_headers: dict[str, tuple[str, ...]] = {}
+    remove_headers: frozenset[str] = frozenset()
+    if "headers" in stored:
+        add_headers = {n: v for n, v in spec.headers.items() if actual.headers.get(n) != v}
+        remove_headers = frozenset(actual.headers) - frozenset(spec.headers)
+        if add_headers or remove_headers:
+            fields.append(FieldChange(
+                "headers",
+                {n: list(actual.headers[n]) for n in sorted(remove_headers | set(add_headers))
+                 if n in actual.headers},
+                {n: list(v) for n, v in sorted(add_headers.items())},
+            ))  # fmt: skip
+    extras = {
+        n: v for n, v in spec.extras.items()
+        if n in capabilities.extras and actual.extras.get(n) != v
+    }  # fmt: skip
+    if extras:
+        fields.append(FieldChange(
+            "extras", {n: actual.extras.get(n) for n in extras}, dict(extras)
+        ))  # fmt: skip
+    secret, note = _secret(spec, actual, secret_fingerprint, applied_fingerprint)
+    if secret is not UNSET:
+        sets["secret"] = secret
+        fields.append(FieldChange("secret", actual.secret_state, note))
+    elif note:
+        notes.append(note)
+    change = WebhookChange(
+        **sets,
+        add_events=add_events,
+        remove_events=remove_events,
+        add_headers=add_headers,
+        remove_headers=remove_headers,
+        extras=extras,
+    )
+    return Diff(change=change, fields=tuple(fields), notes=tuple(notes))
+
+
+def _secret(
+    spec: WebhookSpec,
+    actual: Webhook,
+    want: str | None,
+    applied: str | None,
+) -> tuple[Secret | Any | None, str | None]:
+    """``(new secret or UNSET, what the plan says)``."""
+    state = actual.secret_state  # "set", "unset" or "unknown": a state, not a secret
+    has_one = state != "unset"
+    if spec.secret is None:
+        return (None, "removed") if state == "set" else (UNSET, None)
+    if actual.secret is not None:  # the provider returns it: compare directly
+        if actual.secret.reveal() == spec.secret.reveal():
+            return UNSET, None
+        return spec.secret, "rotated"
+    if applied is not None:  # compare with what was applied last
+        if applied == want and has_one:
+            return UNSET, None
+        return spec.secret, "rotated" if has_one else "set"
+    if not has_one:
+        return spec.secret, "set"
+    return UNSET, (
+        "secret: the provider does not return it and no apply recorded it; left as it is "
+        "(apply with the state store, or rotate it, to manage it)"
+    )

@@ -1,0 +1,100 @@
+"""``export_manifest``: a manifest of what the accounts have now, so adoption starts from reality.
+
+Each webhook gets a key made from its name (lower case, ``-`` for anything else, made unique).
+Only what its provider stores is written. A webhook with a secret gets ``secret_env =
+"<ACCOUNT>_<KEY>_SECRET"``: a placeholder to fill, since secrets are never exported. Planning
+the export with ``--adopt`` right away shows no change but those secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection
+from typing import Any
+
+import attrs
+
+from gateway.model import Webhook
+from gateway.provider import Capabilities
+from gateway.service import Gateway
+
+__all__ = ["export_manifest"]
+
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(text: str) -> str:
+    return text if _BARE.match(text) else json.dumps(text)
+
+
+def _value(value: Any) -> str:
+    """A TOML value for the types a webhook holds."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are TOML basic-string escapes
+    if isinstance(value, list | tuple | frozenset | set):
+        items = sorted(value) if isinstance(value, frozenset | set) else value
+        return "[" + ", ".join(_value(v) for v in items) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _slug(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9_]+", "-", name.lower()).strip("-") or "webhook"
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    taken.add(key)
+    return key
+
+
+def _fields(webhook: Webhook, capabilities: Capabilities) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": webhook.name, "url": webhook.url}
+    stored = capabilities.fields
+    if webhook.all_events and "all_events" in stored:
+        out["all_events"] = True
+    else:
+        out["events"] = sorted(webhook.events)
+    if "enabled" in stored and not webhook.enabled:
+        out["enabled"] = False
+    if "description" in stored and webhook.description:
+        out["description"] = webhook.description
+    if "headers" in stored and webhook.headers:
+        out["headers"] = {n: list(v) if len(v) > 1 else v[0] for n, v in webhook.headers.items()}
+    if "allow_insecure_ssl" in stored and webhook.allow_insecure_ssl:
+        out["allow_insecure_ssl"] = True
+    if "failure_handling" in stored and webhook.failure_handling is not None:
+        fh = attrs.asdict(webhook.failure_handling, recurse=True)
+        fh["triggers"] = sorted(fh["triggers"])
+        out["failure_handling"] = {k: v for k, v in fh.items() if v is not None}
+    extras = {k: v for k, v in webhook.extras.items() if k in capabilities.extras}
+    if extras:
+        out["extras"] = extras
+    return out
+
+
+async def export_manifest(gw: Gateway, *, accounts: Collection[str] | None = None) -> str:
+    """The manifest (TOML text) of every webhook of the accounts (default: all)."""
+    names = [i.name for i in gw.accounts() if accounts is None or i.name in accounts]
+    lines = ["# Exported by webhook-gateway export: what exists now. Secrets are placeholders."]
+    for name in names:
+        account = gw.account(name)
+        taken: set[str] = set()
+        async for webhook in account.list():
+            key = _slug(webhook.name, taken)
+            lines += ["", f"[accounts.{_key(name)}.webhooks.{_key(key)}]"]
+            lines += [
+                f"{k} = {_value(v)}" for k, v in _fields(webhook, account.capabilities).items()
+            ]
+            if (
+                webhook.secret_state in ("set", "unknown")
+                and "secret" in account.capabilities.fields
+            ):
+                variable = re.sub(r"[^A-Z0-9]+", "_", f"{name}_{key}_secret".upper())
+                lines.append(f'secret_env = "{variable}"   # the secret is not exported: set it')
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,214 @@
+"""The manifest: the webhooks each account should have, in TOML, secrets by reference only.
+
+::
+
+    [accounts.uipath-prod.webhooks.jobs]          # "jobs": the manifest's key for it
+    name = "jobs-to-ops"
+    url = "https://hooks.example.com/jobs"
+    events = ["job.completed", "job.faulted"]     # or all_events = true
+    enabled = true
+    description = "Job outcomes for the ops channel"
+    headers = { X-Team = "ops" }
+    secret_env = "JOBS_SECRET"                    # or secret_file = "secrets/jobs"; never secret
+
+    [accounts.core-prod.webhooks.policies]
+    name = "policy-issued"
+    url = "https://hooks.example.com/policies"
+    events = ["policy.quote.issue"]
+    failure_handling = { divert = true, suspend = true }
+    extras = { tag = "blue" }
+
+``load_manifest`` checks it whole before any provider is asked: every problem with its path
+(an unknown account, a literal secret, a missing variable or file, a field the account's
+provider cannot store, more events than it takes).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gateway.codec import spec_from_json
+from gateway.config import GatewayConfig
+from gateway.errors import ConfigError, FieldProblem, InvalidRequest
+from gateway.model import WebhookSpec
+from gateway.registry import Registry, default_registry
+
+__all__ = ["Desired", "Manifest", "load_manifest", "parse_manifest"]
+
+_SECRET_KEYS = ("secret_env", "secret_file")
+
+
+@attrs.frozen(kw_only=True)
+class Desired:
+    """One webhook the manifest asks for: its key, account, and spec (secret resolved)."""
+
+    account: str
+    key: str
+    spec: WebhookSpec
+    #: Where the secret comes from (``env:VAR`` or ``file:path``), for messages; never the value.
+    secret_source: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Manifest:
+    """Every desired webhook, by account, then by key, in file order."""
+
+    accounts: Mapping[str, Mapping[str, Desired]]
+
+    def __len__(self) -> int:
+        return sum(len(hooks) for hooks in self.accounts.values())
+
+
+def load_manifest(
+    path: str | os.PathLike[str],
+    config: GatewayConfig,
+    *,
+    env: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
+) -> Manifest:
+    """Read and check a manifest file against ``config``'s accounts (``ConfigError`` lists
+    every problem; ``secret_file`` paths are relative to the manifest's folder)."""
+    where = os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read manifest {where}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where} is not valid TOML: {exc}") from None
+    return parse_manifest(
+        data, config, env=env, base_dir=Path(path).resolve().parent, registry=registry
+    )
+
+
+def parse_manifest(
+    data: Mapping[str, Any],
+    config: GatewayConfig,
+    *,
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+    registry: Registry | None = None,
+) -> Manifest:
+    """Check already parsed manifest data; ``ConfigError`` lists every problem."""
+    environ = os.environ if env is None else env
+    base = base_dir or Path.cwd()
+    registry = registry or default_registry()
+    problems: list[FieldProblem] = []
+    problems += [FieldProblem(k, "unknown key; a manifest has [accounts.*]") for k in data
+                 if k != "accounts"]  # fmt: skip
+    raw_accounts = data.get("accounts", {})
+    if not isinstance(raw_accounts, dict):
+        raise ConfigError(problems=[FieldProblem("accounts", "must be a table")])
+    accounts: dict[str, dict[str, Desired]] = {}
+    for account, table in raw_accounts.items():
+        path = f"accounts.{account}"
+        if account not in config.accounts:
+            problems.append(FieldProblem(path, "not an account of the configuration"))
+            continue
+        if not isinstance(table, dict) or set(table) - {"webhooks"}:
+            problems.append(FieldProblem(path, "must hold only a [webhooks.KEY] table per webhook"))
+            continue
+        capabilities = registry.load(config.accounts[account].provider).capabilities
+        hooks = accounts.setdefault(account, {})
+        names: dict[str, str] = {}
+        for key, entry in table.get("webhooks", {}).items():
+            desired = _desired(account, key, entry, f"{path}.webhooks.{key}", environ, base,
+                               problems)  # fmt: skip
+            if desired is None:
+                continue
+            where = f"{path}.webhooks.{key}"
+            problems += _storable(desired.spec, capabilities, where)
+            if desired.spec.name in names:
+                problems.append(FieldProblem(
+                    f"{where}.name",
+                    f"{desired.spec.name!r} is also the name of {names[desired.spec.name]!r}",
+                ))  # fmt: skip
+            names[desired.spec.name] = key
+            hooks[key] = desired
+    if problems:
+        raise ConfigError(problems=problems)
+    return Manifest(accounts=accounts)
+
+
+def _desired(
+    account: str,
+    key: str,
+    entry: Any,
+    path: str,
+    env: Mapping[str, str],
+    base: Path,
+    problems: list[FieldProblem],
+) -> Desired | None:
+    if not isinstance(entry, dict):
+        problems.append(FieldProblem(path, "must be a table"))
+        return None
+    fields = dict(entry)
+    if "secret" in fields:
+        problems.append(FieldProblem(
+            f"{path}.secret",
+            "a literal secret is refused: give secret_env = \"VAR\" or secret_file = \"path\"",
+        ))  # fmt: skip
+        return None
+    given = [k for k in _SECRET_KEYS if k in fields]
+    if len(given) > 1:
+        problems.append(FieldProblem(f"{path}.secret_env", "give secret_env or secret_file"))
+        return None
+    source = None
+    if given:
+        reference = fields.pop(given[0])
+        if not isinstance(reference, str) or not reference:
+            problems.append(FieldProblem(f"{path}.{given[0]}", "must be a non-empty string"))
+            return None
+        if given[0] == "secret_env":
+            source = f"env:{reference}"
+            if reference not in env:
+                problems.append(FieldProblem(
+                    f"{path}.secret_env", f"environment variable {reference} is not set"
+                ))  # fmt: skip
+                return None
+            fields["secret"] = env[reference]
+        else:
+            source = f"file:{reference}"
+            try:
+                text = (base / reference).read_text(encoding="utf-8")
+            except OSError as exc:
+                problems.append(FieldProblem(
+                    f"{path}.secret_file", f"cannot read {base / reference}: {exc.strerror}"
+                ))  # fmt: skip
+                return None
+            fields["secret"] = text[:-1] if text.endswith("\n") else text
+    try:
+        spec = spec_from_json(fields)
+    except InvalidRequest as exc:
+        problems.extend(FieldProblem(f"{path}.{p.path}".rstrip("."), p.message)
+                        for p in exc.problems)  # fmt: skip
+        return None
+    return Desired(account=account, key=key, spec=spec, secret_source=source)
+
+
+def _storable(spec: WebhookSpec, capabilities: Any, path: str) -> list[FieldProblem]:
+    """The fields of ``spec`` the provider cannot store, and an event count it refuses."""
+    problems = []
+    stored = capabilities.fields | {"name", "url", "events"}
+    for field in sorted(spec.set_fields() - stored):
+        problems.append(FieldProblem(f"{path}.{field}", "the provider cannot store this"))
+    for name in sorted(set(spec.extras) - capabilities.extras):
+        problems.append(FieldProblem(f"{path}.extras.{name}", "the provider cannot store this"))
+    count = len(spec.events)
+    if not spec.all_events:
+        if capabilities.max_events is not None and count > capabilities.max_events:
+            problems.append(FieldProblem(
+                f"{path}.events", f"at most {capabilities.max_events} events, not {count}"
+            ))  # fmt: skip
+        if count < capabilities.min_events:
+            problems.append(FieldProblem(
+                f"{path}.events", f"at least {capabilities.min_events} event(s)"
+            ))  # fmt: skip
+    return problems

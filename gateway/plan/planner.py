@@ -1,0 +1,225 @@
+"""``make_plan``: what applying a manifest would do, account by account.
+
+Desired webhooks are matched to actual ones by ownership (the state store's record of which
+webhook a manifest key manages); a desired key with no owned webhook adopts one of the same name
+when ``adopt`` is given (or when there is no state store, where names are all there is), else
+a same-named webhook is a conflict the plan reports. Deletes touch only owned webhooks whose key
+left the manifest, or, with ``prune``, every webhook no key matches. Accounts are read
+concurrently (bounded); one that fails is reported and the others still plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+from typing import Any, Literal
+
+import attrs
+
+from gateway.codec import webhook_to_json
+from gateway.errors import GatewayError
+from gateway.model import Webhook, WebhookSpec
+from gateway.plan.diff import Diff, FieldChange, diff, fingerprint
+from gateway.plan.manifest import Desired, Manifest
+from gateway.service import Account, Gateway
+from gateway.store import Managed
+
+__all__ = ["AccountPlan", "Action", "Plan", "make_plan"]
+
+Kind = Literal["create", "update", "delete", "adopt"]
+
+
+@attrs.frozen(kw_only=True)
+class Action:
+    """One planned write. ``spec`` (create), ``diff`` (update), nothing more for delete/adopt."""
+
+    kind: Kind
+    account: str
+    key: str | None
+    webhook_id: str | None
+    name: str
+    spec: WebhookSpec | None = None
+    diff: Diff | None = None
+    secret_fingerprint: str | None = None
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "action": self.kind,
+            "key": self.key,
+            "id": self.webhook_id,
+            "name": self.name,
+        }
+        if self.spec is not None:
+            shown = webhook_to_json(self.spec.to_webhook(""))
+            body["fields"] = {k: v for k, v in shown.items()
+                              if k not in ("id", "account", "provider", "suspended",
+                                           "suspended_at", "secret_state")}  # fmt: skip
+        if self.diff is not None:
+            body["changes"] = [_field_json(f) for f in self.diff.fields]
+            body["notes"] = list(self.diff.notes)
+        if self.note:
+            body["note"] = self.note
+        return body
+
+
+def _field_json(change: FieldChange) -> dict[str, Any]:
+    return {"field": change.field, "before": change.before, "after": change.after}
+
+
+@attrs.frozen(kw_only=True)
+class AccountPlan:
+    account: str
+    provider: str
+    actions: tuple[Action, ...] = ()
+    unchanged: int = 0
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "provider": self.provider,
+            "actions": [a.to_json() for a in self.actions],
+            "unchanged": self.unchanged,
+            "notes": list(self.notes),
+            "error": self.error,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Plan:
+    """What applying a manifest would do. ``changes``: the number of writes."""
+
+    accounts: tuple[AccountPlan, ...]
+
+    @property
+    def changes(self) -> int:
+        return sum(1 for a in self.accounts for x in a.actions if x.kind != "adopt")
+
+    @property
+    def failed(self) -> bool:
+        return any(a.error for a in self.accounts)
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan's documented JSON form (``schema: 1``; docs/plan.md)."""
+        return {
+            "schema": 1,
+            "changes": self.changes,
+            "accounts": [a.to_json() for a in self.accounts],
+        }
+
+
+async def make_plan(
+    gw: Gateway,
+    manifest: Manifest,
+    *,
+    accounts: Collection[str] | None = None,
+    adopt: bool = False,
+    prune: bool = False,
+    concurrency: int = 8,
+) -> Plan:
+    """Plan ``manifest`` against what the accounts have now (reads only)."""
+    names = [n for n in manifest.accounts if accounts is None or n in accounts]
+    gate = asyncio.Semaphore(concurrency)
+    key = await gw.store.secret_key() if gw.store is not None else b""
+
+    async def one(name: str) -> AccountPlan:
+        async with gate:
+            account = gw.account(name)
+            try:
+                return await _plan_account(gw, account, manifest.accounts[name], key,
+                                           adopt=adopt, prune=prune)  # fmt: skip
+            except GatewayError as exc:
+                return AccountPlan(account=name, provider=account.kind, error=str(exc))
+
+    return Plan(accounts=tuple(await asyncio.gather(*(one(n) for n in names))))
+
+
+async def _canonical(account: Account, spec: WebhookSpec) -> WebhookSpec:
+    """``spec`` with its events in the catalog's spelling (unknown names kept as written)."""
+    if not spec.events:
+        return spec
+    catalog = {e.name.lower(): e.name for e in await account.event_types()}
+    return attrs.evolve(spec, events=frozenset(catalog.get(e.lower(), e) for e in spec.events))
+
+
+async def _plan_account(
+    gw: Gateway,
+    account: Account,
+    desired: dict[str, Desired] | Any,
+    key: bytes,
+    *,
+    adopt: bool,
+    prune: bool,
+) -> AccountPlan:
+    managed: dict[str, Managed] = (
+        await gw.store.managed(account.name) if gw.store is not None else {}
+    )
+    actual = {wh.id: wh async for wh in account.list()}
+    by_name: dict[str, Webhook] = {}
+    for webhook in actual.values():
+        by_name.setdefault(webhook.name, webhook)
+    owned_ids = {m.webhook_id for m in managed.values()}
+    adopt = adopt or gw.store is None
+    actions: list[Action] = []
+    notes: list[str] = []
+    matched: set[str] = set()
+    unchanged = 0
+    if not account.capabilities.atomic_update:
+        notes.append(f"{account.kind} replaces whole collections: each update reads the "
+                     "webhook and writes it back under the update lock")  # fmt: skip
+    for entry_key, entry in desired.items():
+        spec = await _canonical(account, entry.spec)
+        want_fp = fingerprint(spec.secret, key)
+        record = managed.get(entry_key)
+        current = actual.get(record.webhook_id) if record is not None else None
+        adopted = False
+        if current is None:
+            same_name = by_name.get(spec.name)
+            if same_name is not None and same_name.id not in owned_ids:
+                if not adopt:
+                    notes.append(
+                        f"{entry_key}: a webhook named {spec.name!r} ({same_name.id}) exists "
+                        "and is not managed; plan with --adopt to take it over"
+                    )
+                    continue
+                current, adopted = same_name, True
+        if current is None:
+            actions.append(Action(kind="create", account=account.name, key=entry_key,
+                                  webhook_id=None, name=spec.name, spec=spec,
+                                  secret_fingerprint=want_fp,
+                                  note="its webhook was deleted outside the manifest"
+                                  if record is not None else None))  # fmt: skip
+            continue
+        matched.add(current.id)
+        found = diff(spec, current, account.capabilities, secret_fingerprint=want_fp,
+                     applied_fingerprint=record.secret_fingerprint if record and not adopted
+                     else None)  # fmt: skip
+        notes += [f"{entry_key}: {n}" for n in found.notes]
+        if not found.empty:
+            actions.append(Action(kind="update", account=account.name, key=entry_key,
+                                  webhook_id=current.id, name=current.name, diff=found,
+                                  secret_fingerprint=want_fp))  # fmt: skip
+        elif gw.store is not None and (
+            adopted or record is None or record.secret_fingerprint != want_fp
+        ):
+            actions.append(Action(kind="adopt", account=account.name, key=entry_key,
+                                  webhook_id=current.id, name=current.name,
+                                  secret_fingerprint=want_fp))  # fmt: skip
+        else:
+            unchanged += 1
+    for entry_key, record in managed.items():
+        if entry_key not in desired and record.webhook_id in actual:
+            webhook = actual[record.webhook_id]
+            matched.add(webhook.id)
+            actions.append(Action(kind="delete", account=account.name, key=entry_key,
+                                  webhook_id=webhook.id, name=webhook.name))  # fmt: skip
+    if prune:
+        for webhook in actual.values():
+            if webhook.id not in matched and webhook.id not in owned_ids:
+                actions.append(Action(kind="delete", account=account.name, key=None,
+                                      webhook_id=webhook.id, name=webhook.name,
+                                      note="not in the manifest (--prune)"))  # fmt: skip
+    return AccountPlan(account=account.name, provider=account.kind, actions=tuple(actions),
+                       unchanged=unchanged, notes=tuple(notes))  # fmt: skip

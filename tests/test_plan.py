@@ -1,0 +1,160 @@
+"""Declarative desired state against the demo's emulators, through the command line: export,
+edit, plan, apply, plan again; drift made outside the gateway; write-only secrets without
+perpetual drift; a key removed deletes only its webhook; unstorable fields fail at plan."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.demo import CORE_IDS, demo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def cli(env: dict[str, str], cwd: Path, *argv: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", *argv, cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> Any:
+    async with demo() as started:
+        env = {**os.environ, **started.environment()}
+        yield started, env
+
+
+async def test_export_edit_plan_apply_converge(running: Any, tmp_path: Path) -> None:
+    started, env = running
+    code, exported, err = await cli(env, tmp_path, "export", "--account", "uipath-demo")
+    assert code == 0, err
+    assert "[accounts.uipath-demo.webhooks.jobs-to-ops]" in exported
+    assert 'secret_env = "UIPATH_DEMO_JOBS_TO_OPS_SECRET"' in exported
+    manifest = tmp_path / "webhooks.toml"
+    manifest.write_text(exported)
+    env["UIPATH_DEMO_JOBS_TO_OPS_SECRET"] = "demo-signing-secret"  # the seeded one
+
+    # Adopting what exists: nothing to write (UiPath masks secrets: no perpetual drift).
+    code, out, err = await cli(env, tmp_path, "plan", str(manifest), "--adopt")
+    assert code == 0, out + err
+    assert "No changes" in out
+    code, out, err = await cli(env, tmp_path, "apply", str(manifest), "--adopt", "--auto-approve")
+    assert code == 0, out + err
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
+    assert code == 0 and "No changes" in out and "note: jobs-to-ops: secret" not in out
+
+    # Edits show exactly as edits.
+    text = manifest.read_text()
+    text = text.replace('events = ["job.completed", "job.faulted"]',
+                        'events = ["job.completed", "job.stopped"]')  # fmt: skip
+    text += ('\n[accounts.uipath-demo.webhooks.builds]\nname = "builds"\n'
+             'url = "https://hooks.example.com/builds"\nevents = ["job.completed"]\n')  # fmt: skip
+    manifest.write_text(text)
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest), "--json")
+    assert code == 2
+    plan = json.loads(out)
+    assert plan["schema"] == 1 and plan["changes"] == 2
+    actions = {a["key"]: a for a in plan["accounts"][0]["actions"]}
+    assert actions["builds"]["action"] == "create"
+    update = actions["jobs-to-ops"]
+    assert update["action"] == "update"
+    assert update["changes"] == [
+        {"field": "events", "before": {"-": ["job.faulted"]}, "after": {"+": ["job.stopped"]}}
+    ]
+    code, out, err = await cli(env, tmp_path, "apply", str(manifest), "--auto-approve")
+    assert code == 0, out + err
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
+    assert code == 0, out
+
+    # Drift: a change made at the provider directly shows as one to undo.
+    uipath = started.config.accounts["uipath-demo"].settings.base_url
+    record = next(r for r in await _uipath_records(uipath) if r["Name"] == "builds")
+    await _uipath_patch(uipath, record["Id"], {"Enabled": False})
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
+    assert code == 2 and "enabled: false -> true" in out
+
+    # A key removed from the manifest deletes that webhook only.
+    manifest.write_text(text.split("\n[accounts.uipath-demo.webhooks.builds]")[0])
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest), "--json")
+    deletes = [a for a in json.loads(out)["accounts"][0]["actions"] if a["action"] == "delete"]
+    assert [(d["key"], d["name"]) for d in deletes] == [("builds", "builds")]
+
+
+async def test_unstorable_fields_and_literal_secrets_fail_at_plan(
+    running: Any, tmp_path: Path
+) -> None:
+    _, env = running
+    manifest = tmp_path / "bad.toml"
+    manifest.write_text(
+        '[accounts.orchestry-demo.webhooks.a]\nname = "a"\nurl = "https://h.example.com/a"\n'
+        'events = ["e.one", "e.two"]\nenabled = false\n'
+        '[accounts.uipath-demo.webhooks.b]\nname = "b"\nurl = "https://h.example.com/b"\n'
+        'secret = "literal"\n'
+        '[accounts.nowhere.webhooks.c]\nname = "c"\nurl = "https://h.example.com/c"\n'
+    )
+    code, _, err = await cli(env, tmp_path, "plan", str(manifest))
+    assert code == 1
+    assert "accounts.orchestry-demo.webhooks.a.enabled: the provider cannot store this" in err
+    assert "accounts.orchestry-demo.webhooks.a.events: at most 1 events, not 2" in err
+    assert "accounts.uipath-demo.webhooks.b.secret: a literal secret is refused" in err
+    assert "accounts.nowhere: not an account of the configuration" in err
+
+
+async def test_a_secret_the_provider_never_returns_shows_no_drift_after_apply(
+    running: Any, tmp_path: Path
+) -> None:
+    _, env = running
+    env["CORE_HOOK_SECRET"] = "a-secret-core-never-shows"
+    manifest = tmp_path / "core.toml"
+    manifest.write_text(
+        f'[accounts.core-demo.webhooks.policy-status]\nname = "policy-status"\n'
+        f'url = "{env["GW"]}/never-called"\n'
+        'events = ["policy.cancellation.issue", "policy.status.update"]\n'
+        'secret_env = "CORE_HOOK_SECRET"\n'
+    )
+    code, out, err = await cli(env, tmp_path, "apply", str(manifest), "--adopt", "--auto-approve")
+    assert code == 0, out + err
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
+    assert code == 0, out
+    env["CORE_HOOK_SECRET"] = "rotated-core-secret"
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
+    assert code == 2 and "secret: set -> rotated (value not shown)" in out
+    assert "rotated-core-secret" not in out
+    assert CORE_IDS[1] in out
+
+
+async def _uipath_records(base_url: str) -> list[dict[str, Any]]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        token = await _uipath_token(http, base_url)
+        async with http.get(f"{base_url}/odata/Webhooks",
+                            headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+            return list((await resp.json())["value"])
+
+
+async def _uipath_patch(base_url: str, id: int, body: dict[str, Any]) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        token = await _uipath_token(http, base_url)
+        async with http.patch(f"{base_url}/odata/Webhooks({id})", json=body,
+                              headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+            assert resp.status in (200, 204), await resp.text()
+
+
+async def _uipath_token(http: Any, base_url: str) -> str:
+    form = {"grant_type": "client_credentials", "client_id": "demo-client",
+            "client_secret": "demo-client-secret", "scope": "OR.Webhooks"}  # fmt: skip
+    async with http.post(f"{base_url}/identity_/connect/token", data=form) as resp:
+        return str((await resp.json())["access_token"])
