@@ -395,6 +395,11 @@ class Account:
                 self._catalog = {t.name.casefold(): t for t in types}
             return self._catalog
 
+    async def canonical_events(self, names: Iterable[str], path: str) -> frozenset[str]:
+        """``names`` in the catalog's spelling; ``InvalidRequest`` at ``path`` for names a
+        strict catalog lacks (see ``_canonical_events``)."""
+        return await self._canonical_events(names, path)
+
     async def _canonical_events(self, names: Iterable[str], path: str) -> frozenset[str]:
         """``names`` in the catalog's spelling; unknown ones refused (a strict catalog) or
         passed on as written with a warning (a provider whose tenants add events).

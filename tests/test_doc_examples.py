@@ -1,4 +1,5 @@
-"""Every example of README.md and docs/http-api.md runs as written against a fresh demo.
+"""Every example of README.md, docs/http-api.md and docs/plan.md runs as written against a
+fresh demo.
 
 Each document gets a demo of its own; its ``sh`` blocks run in order in bash with the demo's
 ``export`` line (``GW``, ``KEY``, ``WEBHOOK_GATEWAY_CONFIG``) and ``curl`` made to fail on an
@@ -46,7 +47,7 @@ async def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-@pytest.mark.parametrize("document", ["README.md", "docs/http-api.md"])
+@pytest.mark.parametrize("document", ["README.md", "docs/http-api.md", "docs/plan.md"])
 async def test_every_example_runs_against_the_demo(document: str, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     examples = [b for b in blocks(ROOT / document, "sh") if runnable(b)]

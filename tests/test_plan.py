@@ -108,6 +108,13 @@ async def test_unstorable_fields_and_literal_secrets_fail_at_plan(
     assert "accounts.orchestry-demo.webhooks.a.events: at most 1 events, not 2" in err
     assert "accounts.uipath-demo.webhooks.b.secret: a literal secret is refused" in err
     assert "accounts.nowhere: not an account of the configuration" in err
+    manifest.write_text(
+        '[accounts.uipath-demo.webhooks.b]\nname = "b"\nurl = "https://h.example.com/b"\n'
+        'events = ["job.complete"]\n'
+    )
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
+    assert code == 1
+    assert "accounts.uipath-demo.webhooks.b.events: unknown event 'job.complete'" in out
 
 
 async def test_a_secret_the_provider_never_returns_shows_no_drift_after_apply(

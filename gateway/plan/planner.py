@@ -17,7 +17,7 @@ from typing import Any, Literal
 import attrs
 
 from gateway.codec import webhook_to_json
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InvalidRequest
 from gateway.model import Webhook, WebhookSpec
 from gateway.plan.diff import Diff, FieldChange, diff, fingerprint
 from gateway.plan.manifest import Desired, Manifest
@@ -136,12 +136,12 @@ async def make_plan(
     return Plan(accounts=tuple(await asyncio.gather(*(one(n) for n in names))))
 
 
-async def _canonical(account: Account, spec: WebhookSpec) -> WebhookSpec:
-    """``spec`` with its events in the catalog's spelling (unknown names kept as written)."""
+async def _canonical(account: Account, spec: WebhookSpec, path: str) -> WebhookSpec:
+    """``spec`` with its events in the catalog's spelling (``InvalidRequest`` at ``path`` for
+    names a strict catalog lacks; a provider whose tenants add events keeps them as written)."""
     if not spec.events:
         return spec
-    catalog = {e.name.lower(): e.name for e in await account.event_types()}
-    return attrs.evolve(spec, events=frozenset(catalog.get(e.lower(), e) for e in spec.events))
+    return attrs.evolve(spec, events=await account.canonical_events(spec.events, path))
 
 
 async def _plan_account(
@@ -169,8 +169,17 @@ async def _plan_account(
     if not account.capabilities.atomic_update:
         notes.append(f"{account.kind} replaces whole collections: each update reads the "
                      "webhook and writes it back under the update lock")  # fmt: skip
+    problems: list[str] = []
+    specs: dict[str, WebhookSpec] = {}
     for entry_key, entry in desired.items():
-        spec = await _canonical(account, entry.spec)
+        where = f"accounts.{account.name}.webhooks.{entry_key}.events"
+        try:
+            specs[entry_key] = await _canonical(account, entry.spec, where)
+        except InvalidRequest as exc:
+            problems += [str(p) for p in exc.problems]
+    if problems:  # nothing of this account is planned from a manifest it cannot take
+        return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
+    for entry_key, spec in specs.items():
         want_fp = fingerprint(spec.secret, key)
         record = managed.get(entry_key)
         current = actual.get(record.webhook_id) if record is not None else None
