@@ -165,3 +165,65 @@ async def _uipath_token(http: Any, base_url: str) -> str:
             "client_secret": "demo-client-secret", "scope": "OR.Webhooks"}  # fmt: skip
     async with http.post(f"{base_url}/identity_/connect/token", data=form) as resp:
         return str((await resp.json())["access_token"])
+
+
+async def test_plan_and_apply_over_http_with_a_plan_fingerprint(running: Any) -> None:
+    import aiohttp
+
+    started, _ = running
+    manifest = {"accounts": {"uipath-demo": {"webhooks": {"api-made": {
+        "name": "api-made", "url": "https://hooks.example.com/api", "events": ["job.completed"],
+        "secret": "inline-secret-of-the-api",
+    }}}}}  # fmt: skip
+    read = {"Authorization": f"Bearer {started.read_key}"}
+    write = {"Authorization": f"Bearer {started.write_key}"}
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(f"{started.url}/v1/plan", json={"manifest": manifest}, headers=read)
+        plan = await resp.json()
+        assert resp.status == 200 and plan["changes"] == 1
+        assert "inline-secret-of-the-api" not in json.dumps(plan)
+        refused = await http.post(f"{started.url}/v1/apply", json={"manifest": manifest},
+                                  headers=read)  # fmt: skip
+        assert refused.status == 403
+        stale = await http.post(
+            f"{started.url}/v1/apply",
+            json={"manifest": manifest, "plan_fingerprint": "0" * 32},
+            headers=write,
+        )
+        assert stale.status == 409 and (await stale.json())["current_plan"]["changes"] == 1
+        done = await http.post(
+            f"{started.url}/v1/apply",
+            json={"manifest": manifest, "plan_fingerprint": plan["fingerprint"]},
+            headers=write,
+        )
+        body = await done.json()
+        assert done.status == 200 and body["report"]["applied"] == 1
+        again = await http.post(f"{started.url}/v1/plan", json={"manifest": manifest},
+                                headers=read)  # fmt: skip
+        assert (await again.json())["changes"] == 0
+        bad = {"accounts": {"uipath-demo": {"webhooks": {"x": {
+            "name": "x", "url": "https://h.example.com/x", "secret_env": "HOME"}}}}}  # fmt: skip
+        resp = await http.post(f"{started.url}/v1/plan", json={"manifest": bad}, headers=read)
+        problem = await resp.json()
+        assert resp.status == 400
+        assert problem["errors"][0]["path"] == "manifest.accounts.uipath-demo.webhooks.x.secret_env"
+
+
+async def test_apply_refuses_a_saved_plan_that_is_out_of_date(running: Any, tmp_path: Path) -> None:
+    _, env = running
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        '[accounts.uipath-demo.webhooks.n]\nname = "n"\n'
+        'url = "https://hooks.example.com/n"\nevents = ["job.completed"]\n'
+    )
+    saved = tmp_path / "plan.json"
+    code, _, _ = await cli(env, tmp_path, "plan", str(manifest), "--out", str(saved))
+    assert code == 2 and json.loads(saved.read_text())["changes"] == 1
+    manifest.write_text(manifest.read_text().replace("job.completed", "job.faulted"))
+    code, _, err = await cli(env, tmp_path, "apply", str(manifest), "--plan", str(saved),
+                             "--auto-approve")  # fmt: skip
+    assert code == 1 and "out of date" in err
+    code, _, _ = await cli(env, tmp_path, "plan", str(manifest), "--out", str(saved))
+    code, out, err = await cli(env, tmp_path, "apply", str(manifest), "--plan", str(saved),
+                               "--auto-approve")  # fmt: skip
+    assert code == 0, out + err

@@ -3,6 +3,7 @@
 ``plan`` exits like ``terraform plan -detailed-exitcode``: 0 no changes, 2 changes, 1 error.
 ``apply`` asks before writing on a terminal, and needs ``--auto-approve`` elsewhere; it exits 0
 when every write succeeded, 1 when one failed (the others still ran: apply again to converge).
+``apply --plan FILE`` (a ``plan --out FILE``) goes on only if planning again gives the same plan.
 """
 
 from __future__ import annotations
@@ -146,6 +147,15 @@ def apply(args: argparse.Namespace) -> int:
                 sys.stdout.write(render(made))
             if made.failed:
                 return 1
+            if args.plan:
+                saved = json.loads(await asyncio.to_thread(Path(args.plan).read_text, "utf-8"))
+                if saved.get("fingerprint") != made.fingerprint:
+                    sys.stderr.write(
+                        f"error: the plan in {args.plan} is out of date: the manifest or the "
+                        "accounts changed since it was made (the plan above is the current "
+                        "one); plan again\n"
+                    )
+                    return 1
             if made.changes == 0 and not any(a.actions for a in made.accounts):
                 return 0
             if not args.auto_approve:

@@ -293,9 +293,16 @@ def _manifest_commands(sub: Any) -> None:
             "--prune", action="store_true", help="also delete webhooks no manifest key matches"
         )
         if name == "plan":
-            parser.add_argument("--out", metavar="FILE", help="also write the plan's JSON here")
+            parser.add_argument(
+                "--out", metavar="FILE", help="also write the plan's JSON here (for apply --plan)"
+            )
         else:
             parser.add_argument("--auto-approve", action="store_true", help="do not ask")
+            parser.add_argument(
+                "--plan",
+                metavar="FILE",
+                help="apply only if the plan is still this one (plan --out)",
+            )
             parser.add_argument(
                 "--parallelism", type=int, default=4, help="writes at a time per account (4)"
             )

@@ -95,11 +95,19 @@ def parse_manifest(
     env: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
     registry: Registry | None = None,
+    inline_secrets: bool = False,
 ) -> Manifest:
-    """Check already parsed manifest data; ``ConfigError`` lists every problem."""
+    """Check already parsed manifest data; ``ConfigError`` lists every problem.
+
+    ``inline_secrets`` is for manifests sent in a request body (the HTTP API): there a secret
+    is given as ``secret`` (write-only, as in a create), and ``secret_env``/``secret_file``,
+    which would read the gateway's own environment and files, are refused.
+    """
     environ = os.environ if env is None else env
     base = base_dir or Path.cwd()
     registry = registry or default_registry()
+    if not isinstance(data, Mapping):
+        raise ConfigError(problems=[FieldProblem("", "a manifest is a table with [accounts.*]")])
     problems: list[FieldProblem] = []
     problems += [FieldProblem(k, "unknown key; a manifest has [accounts.*]") for k in data
                  if k != "accounts"]  # fmt: skip
@@ -112,15 +120,16 @@ def parse_manifest(
         if account not in config.accounts:
             problems.append(FieldProblem(path, "not an account of the configuration"))
             continue
-        if not isinstance(table, dict) or set(table) - {"webhooks"}:
+        webhooks = table.get("webhooks", {}) if isinstance(table, dict) else None
+        if not isinstance(webhooks, dict) or set(table) - {"webhooks"}:
             problems.append(FieldProblem(path, "must hold only a [webhooks.KEY] table per webhook"))
             continue
         capabilities = registry.load(config.accounts[account].provider).capabilities
         hooks = accounts.setdefault(account, {})
         names: dict[str, str] = {}
-        for key, entry in table.get("webhooks", {}).items():
+        for key, entry in webhooks.items():
             desired = _desired(account, key, entry, f"{path}.webhooks.{key}", environ, base,
-                               problems)  # fmt: skip
+                               problems, inline_secrets)  # fmt: skip
             if desired is None:
                 continue
             where = f"{path}.webhooks.{key}"
@@ -145,11 +154,28 @@ def _desired(
     env: Mapping[str, str],
     base: Path,
     problems: list[FieldProblem],
+    inline_secrets: bool = False,
 ) -> Desired | None:
     if not isinstance(entry, dict):
         problems.append(FieldProblem(path, "must be a table"))
         return None
     fields = dict(entry)
+    if inline_secrets:
+        refused = [k for k in _SECRET_KEYS if k in fields]
+        for name in refused:
+            problems.append(FieldProblem(
+                f"{path}.{name}", "not in a request: give the secret itself as secret"
+            ))  # fmt: skip
+        if refused:
+            return None
+        source = "request" if fields.get("secret") is not None else None
+        try:
+            spec = spec_from_json(fields)
+        except InvalidRequest as exc:
+            problems.extend(FieldProblem(f"{path}.{p.path}".rstrip("."), p.message)
+                            for p in exc.problems)  # fmt: skip
+            return None
+        return Desired(account=account, key=key, spec=spec, secret_source=source)
     if "secret" in fields:
         problems.append(FieldProblem(
             f"{path}.secret",

@@ -11,10 +11,12 @@ concurrently (bounded); one that fails is reported and the others still plan.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Collection
 from typing import Any, Literal
 
 import attrs
+import orjson
 
 from gateway.codec import webhook_to_json
 from gateway.errors import GatewayError, InvalidRequest
@@ -101,10 +103,18 @@ class Plan:
     def failed(self) -> bool:
         return any(a.error for a in self.accounts)
 
+    @property
+    def fingerprint(self) -> str:
+        """A hash of everything the plan would do: equal plans, equal fingerprints. Applying a
+        saved plan means re-planning and comparing this (``apply --plan``)."""
+        body = {"changes": self.changes, "accounts": [a.to_json() for a in self.accounts]}
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
     def to_json(self) -> dict[str, Any]:
         """The plan's documented JSON form (``schema: 1``; docs/plan.md)."""
         return {
             "schema": 1,
+            "fingerprint": self.fingerprint,
             "changes": self.changes,
             "accounts": [a.to_json() for a in self.accounts],
         }

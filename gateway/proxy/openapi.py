@@ -279,6 +279,33 @@ SCHEMAS: dict[str, Any] = {
             "current_etag": {"type": "string", "description": "412: the webhook's ETag now."},
         },
     },
+    "PlanRequest": {
+        "type": "object",
+        "required": ["manifest"],
+        "additionalProperties": False,
+        "properties": {
+            "manifest": {
+                "type": "object",
+                "description": "The manifest as JSON: {accounts: {ACCOUNT: {webhooks: {KEY: "
+                "fields of a create}}}}; secrets as `secret` (docs/plan.md).",
+            },
+            "adopt": {"type": "boolean"},
+            "prune": {"type": "boolean"},
+            "plan_fingerprint": {"type": "string", "description": "apply: only this plan"},
+            "parallelism": {"type": "integer", "minimum": 1, "maximum": 32},
+        },
+    },
+    "Plan": {
+        "type": "object",
+        "required": ["schema", "fingerprint", "changes", "accounts"],
+        "description": "docs/plan.md: the plan's JSON (schema 1).",
+        "properties": {
+            "schema": {"const": 1},
+            "fingerprint": {"type": "string"},
+            "changes": {"type": "integer"},
+            "accounts": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "AuditEntry": {
         "type": "object",
         "required": ["id", "time", "actor", "account", "provider", "operation", "outcome"],
@@ -629,6 +656,33 @@ def openapi_document() -> dict[str, Any]:
                 write=True,
                 params=[ACCOUNT, ID],
                 operation_id="unsuspendWebhook",
+            )
+        },
+        "/v1/plan": {
+            "post": {
+                **_op(
+                    "What applying a manifest would change (reads only; a read key will do).",
+                    {"200": _json(_ref("Plan"), "The plan.")},
+                    body="PlanRequest",
+                    operation_id="plan",
+                ),
+            }
+        },
+        "/v1/apply": {
+            "post": _op(
+                "Plan a manifest and apply it (with plan_fingerprint: only if the plan is that).",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"plan": _ref("Plan"), "report": {"type": "object"}},
+                        },
+                        "The plan and what applying it did.",
+                    )
+                },
+                write=True,
+                body="PlanRequest",
+                operation_id="apply",
             )
         },
         "/v1/audit": {

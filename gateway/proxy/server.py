@@ -43,7 +43,7 @@ from gateway.errors import FieldProblem, GatewayError, InvalidRequest, Unsupport
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import UNSET, FailureHandling, Webhook
 from gateway.origin import acting_as
-from gateway.proxy import idempotency
+from gateway.proxy import desired, idempotency
 from gateway.proxy.audit import audit_page
 from gateway.proxy.connections import ProxySite, raise_open_files_limit
 from gateway.proxy.keys import ApiKeys
@@ -106,7 +106,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path == "/healthz":
         return await _respond(request, handler)
     try:
-        write = request.method not in ("GET", "HEAD", "OPTIONS")
+        # POST /v1/plan only reads: a read key may plan.
+        write = request.method not in ("GET", "HEAD", "OPTIONS") and request.path != "/v1/plan"
         name = request.app[KEYS].authorize(request.headers.get("Authorization"), write=write)
     except ProblemError as exc:
         return exc.response()
@@ -481,6 +482,18 @@ async def unsuspend_webhook(request: web.Request) -> web.Response:
     account = _account(request)
     await _call(request, "unsuspend", account.unsuspend(request.match_info["id"]))
     return web.Response(status=204)
+
+
+@routes.post("/v1/plan")
+async def plan_route(request: web.Request) -> web.Response:
+    """What applying a manifest would change (a read: a read key will do)."""
+    return _json(await desired.plan_answer(request.app[GATEWAY], await _json_body(request)))
+
+
+@routes.post("/v1/apply")
+async def apply_route(request: web.Request) -> web.Response:
+    answer = await desired.apply_answer(request.app[GATEWAY], await _json_body(request))
+    return answer if isinstance(answer, web.Response) else _json(answer)
 
 
 @routes.get("/v1/audit")
