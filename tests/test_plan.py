@@ -227,3 +227,20 @@ async def test_apply_refuses_a_saved_plan_that_is_out_of_date(running: Any, tmp_
     code, out, err = await cli(env, tmp_path, "apply", str(manifest), "--plan", str(saved),
                                "--auto-approve")  # fmt: skip
     assert code == 0, out + err
+
+
+async def test_prune_deletes_what_no_key_matches(running: Any, tmp_path: Path) -> None:
+    _, env = running
+    env["S"] = "demo-signing-secret"
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        '[accounts.uipath-demo.webhooks.jobs]\nname = "jobs-to-ops"\n'
+        'url = "https://hooks.example.com/jobs"\nevents = ["job.completed", "job.faulted"]\n'
+        'secret_env = "S"\n'
+    )
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest), "--adopt", "--json")
+    actions = json.loads(out)["accounts"][0]["actions"]
+    assert [a["action"] for a in actions if a["action"] == "delete"] == []
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest), "--adopt", "--prune", "--json")
+    deletes = [a for a in json.loads(out)["accounts"][0]["actions"] if a["action"] == "delete"]
+    assert code == 2 and [(d["name"], d["key"]) for d in deletes] == [("queue-audit", None)]

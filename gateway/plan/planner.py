@@ -166,11 +166,20 @@ async def _plan_account(
     managed: dict[str, Managed] = (
         await gw.store.managed(account.name) if gw.store is not None else {}
     )
-    actual = {wh.id: wh async for wh in account.list()}
-    by_name: dict[str, Webhook] = {}
-    for webhook in actual.values():
-        by_name.setdefault(webhook.name, webhook)
     owned_ids = {m.webhook_id for m in managed.values()}
+    wanted_names = {entry.spec.name for entry in desired.values()}
+    # Streamed: only webhooks the manifest or the store names are kept whole (memory stays
+    # the manifest's size plus a page); the rest are kept as (id, name) for --prune.
+    actual: dict[str, Webhook] = {}
+    by_name: dict[str, Webhook] = {}
+    others: list[tuple[str, str]] = []
+    async for webhook in account.list():
+        if webhook.id in owned_ids:
+            actual[webhook.id] = webhook
+        elif webhook.name in wanted_names and webhook.name not in by_name:
+            actual[webhook.id] = by_name[webhook.name] = webhook
+        elif prune:
+            others.append((webhook.id, webhook.name))
     adopt = adopt or gw.store is None
     actions: list[Action] = []
     notes: list[str] = []
@@ -235,10 +244,11 @@ async def _plan_account(
             actions.append(Action(kind="delete", account=account.name, key=entry_key,
                                   webhook_id=webhook.id, name=webhook.name))  # fmt: skip
     if prune:
-        for webhook in actual.values():
-            if webhook.id not in matched and webhook.id not in owned_ids:
-                actions.append(Action(kind="delete", account=account.name, key=None,
-                                      webhook_id=webhook.id, name=webhook.name,
-                                      note="not in the manifest (--prune)"))  # fmt: skip
+        unmatched = [(w.id, w.name) for w in actual.values()
+                     if w.id not in matched and w.id not in owned_ids]  # fmt: skip
+        for webhook_id, name in unmatched + others:
+            actions.append(Action(kind="delete", account=account.name, key=None,
+                                  webhook_id=webhook_id, name=name,
+                                  note="not in the manifest (--prune)"))  # fmt: skip
     return AccountPlan(account=account.name, provider=account.kind, actions=tuple(actions),
                        unchanged=unchanged, notes=tuple(notes))  # fmt: skip
