@@ -22,6 +22,7 @@ from bench import (
     fanout,
     library_overhead,
     paging,
+    plan_scale,
     proxy_throughput,
     slow_clients,
     token_storm,
@@ -36,6 +37,7 @@ FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "token_storm": lambda: token_storm.run(calls=1000),
     "slow_clients": lambda: slow_clients.run(attackers=3000, seconds=10),
     "write_path": lambda: write_path.run(seconds=10, connections=50, rounds=2),
+    "plan_scale": lambda: plan_scale.run(accounts=30, webhooks=1000, latency=0.05),
 }
 QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "proxy_throughput": lambda: proxy_throughput.run(seconds=1, connections=10, rounds=1),
@@ -45,6 +47,7 @@ QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "token_storm": lambda: token_storm.run(calls=20),
     "slow_clients": lambda: slow_clients.run(attackers=100, seconds=1),
     "write_path": lambda: write_path.run(seconds=1, connections=10, rounds=1),
+    "plan_scale": lambda: plan_scale.run(accounts=3, webhooks=50, latency=0.01),
 }
 
 

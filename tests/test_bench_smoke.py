@@ -10,6 +10,7 @@ from bench import (
     fanout,
     library_overhead,
     paging,
+    plan_scale,
     proxy_throughput,
     slow_clients,
     token_storm,
@@ -49,3 +50,7 @@ async def test_slow_clients_runs() -> None:
 )
 async def test_write_path_runs() -> None:
     assert await write_path.run(seconds=1, connections=5, rounds=1) > 0
+
+
+async def test_plan_scale_runs() -> None:
+    assert await plan_scale.run(accounts=2, webhooks=20, latency=0.0) > 0

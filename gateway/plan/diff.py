@@ -34,13 +34,20 @@ class FieldChange:
 
 @attrs.frozen
 class Diff:
-    change: WebhookChange
+    """The fields that differ, and what makes the ``WebhookChange`` (built when applied: a
+    plan of thousands of webhooks need not validate thousands of changes it only shows)."""
+
     fields: tuple[FieldChange, ...]
     notes: tuple[str, ...] = ()
+    _parts: Mapping[str, Any] = attrs.field(factory=dict, alias="parts")
 
     @property
     def empty(self) -> bool:
         return not self.fields
+
+    @property
+    def change(self) -> WebhookChange:
+        return WebhookChange(**self._parts)
 
 
 def fingerprint(secret: Secret | None, key: bytes) -> str | None:
@@ -121,15 +128,15 @@ def diff(
         fields.append(FieldChange("secret", actual.secret_state, note))
     elif note:
         notes.append(note)
-    change = WebhookChange(
+    parts = {
         **sets,
-        add_events=add_events,
-        remove_events=remove_events,
-        add_headers=add_headers,
-        remove_headers=remove_headers,
-        extras=extras,
-    )
-    return Diff(change=change, fields=tuple(fields), notes=tuple(notes))
+        "add_events": add_events,
+        "remove_events": remove_events,
+        "add_headers": add_headers,
+        "remove_headers": remove_headers,
+        "extras": extras,
+    }
+    return Diff(fields=tuple(fields), notes=tuple(notes), parts=parts)
 
 
 def _secret(

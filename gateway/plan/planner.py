@@ -151,7 +151,9 @@ async def _canonical(account: Account, spec: WebhookSpec, path: str) -> WebhookS
     names a strict catalog lacks; a provider whose tenants add events keeps them as written)."""
     if not spec.events:
         return spec
-    return attrs.evolve(spec, events=await account.canonical_events(spec.events, path))
+    events = await account.canonical_events(spec.events, path)
+    # ``evolve`` validates the whole spec again: only when a spelling actually changed.
+    return spec if events == spec.events else attrs.evolve(spec, events=events)
 
 
 async def _plan_account(
