@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gateway.demo import CORE_IDS, demo
+from gateway.demo import demo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,14 +44,14 @@ async def test_export_edit_plan_apply_converge(running: Any, tmp_path: Path) -> 
     manifest.write_text(exported)
     env["UIPATH_DEMO_JOBS_TO_OPS_SECRET"] = "demo-signing-secret"  # the seeded one
 
-    # Adopting what exists: nothing to write (UiPath masks secrets: no perpetual drift).
+    # Adopting what exists: nothing to write (the demo's UiPath returns the secret: equal).
     code, out, err = await cli(env, tmp_path, "plan", str(manifest), "--adopt")
     assert code == 0, out + err
     assert "No changes" in out
     code, out, err = await cli(env, tmp_path, "apply", str(manifest), "--adopt", "--auto-approve")
     assert code == 0, out + err
     code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
-    assert code == 0 and "No changes" in out and "note: jobs-to-ops: secret" not in out
+    assert code == 0 and "No changes" in out
 
     # Edits show exactly as edits.
     text = manifest.read_text()
@@ -120,24 +120,31 @@ async def test_unstorable_fields_and_literal_secrets_fail_at_plan(
 async def test_a_secret_the_provider_never_returns_shows_no_drift_after_apply(
     running: Any, tmp_path: Path
 ) -> None:
+    """Orchestry never shows a secret, not even whether one is set."""
     _, env = running
-    env["CORE_HOOK_SECRET"] = "a-secret-core-never-shows"
-    manifest = tmp_path / "core.toml"
+    env["APPROVALS_SECRET"] = "a-secret-orchestry-never-shows"
+    manifest = tmp_path / "orchestry.toml"
     manifest.write_text(
-        f'[accounts.core-demo.webhooks.policy-status]\nname = "policy-status"\n'
-        f'url = "{env["GW"]}/never-called"\n'
-        'events = ["policy.cancellation.issue", "policy.status.update"]\n'
-        'secret_env = "CORE_HOOK_SECRET"\n'
+        '[accounts.orchestry-demo.webhooks.approvals]\nname = "approvals"\n'
+        f'url = "{env["GW"]}/never-called"\nevents = ["approval.requested"]\n'
+        'secret_env = "APPROVALS_SECRET"\n'
     )
+    code, out, err = await cli(env, tmp_path, "plan", str(manifest))
+    assert code == 1 and "exists and is not managed; plan with --adopt" in out + err
     code, out, err = await cli(env, tmp_path, "apply", str(manifest), "--adopt", "--auto-approve")
+    assert code == 0, out + err
+    assert "-/+ replace approvals" in out  # Orchestry has no update: delete, then create
+    for _ in range(2):
+        code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
+        assert code == 0, out
+    env["APPROVALS_SECRET"] = "rotated-orchestry-secret"
+    code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
+    assert code == 2 and "secret: unknown -> rotated (value not shown)" in out
+    assert "rotated-orchestry-secret" not in out
+    code, out, err = await cli(env, tmp_path, "apply", str(manifest), "--auto-approve")
     assert code == 0, out + err
     code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
     assert code == 0, out
-    env["CORE_HOOK_SECRET"] = "rotated-core-secret"
-    code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
-    assert code == 2 and "secret: set -> rotated (value not shown)" in out
-    assert "rotated-core-secret" not in out
-    assert CORE_IDS[1] in out
 
 
 async def _uipath_records(base_url: str) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from gateway.service import Gateway
 
 __all__ = ["apply", "export", "plan"]
 
-_SIGNS = {"create": "+", "update": "~", "delete": "-", "adopt": "="}
+_SIGNS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "adopt": "="}
 
 
 def _config_for(args: argparse.Namespace, manifest_path: str | None) -> GatewayConfig:
@@ -53,7 +53,7 @@ def _change_line(change: FieldChange) -> str:
 
 def render(plan: Plan) -> str:
     lines: list[str] = []
-    totals = {"create": 0, "update": 0, "delete": 0}
+    totals = {"create": 0, "update": 0, "replace": 0, "delete": 0}
     for account in plan.accounts:
         counts = {k: sum(a.kind == k for a in account.actions) for k in totals}
         head = ", ".join(f"{n} to {k}" for k, n in counts.items())
@@ -66,7 +66,7 @@ def render(plan: Plan) -> str:
             label = "adopt (record ownership only)" if action.kind == "adopt" else action.kind
             lines.append(f"  {_SIGNS[action.kind]} {label} {action.key or '-'} "
                          f"{json.dumps(action.name)}{ident}")  # fmt: skip
-            if action.spec is not None:
+            if action.spec is not None and action.kind == "create":
                 events = "all" if action.spec.all_events else ", ".join(sorted(action.spec.events))
                 lines.append(f"      url: {action.spec.url}")
                 lines.append(f"      events: {events}")
@@ -81,7 +81,7 @@ def render(plan: Plan) -> str:
         lines.append("No changes: the accounts match the manifest.")
     else:
         lines.append(f"Plan: {totals['create']} to create, {totals['update']} to update, "
-                     f"{totals['delete']} to delete.")  # fmt: skip
+                     f"{totals['replace']} to replace, {totals['delete']} to delete.")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -70,6 +70,10 @@ async def apply_plan(
             elif action.kind == "update":
                 assert action.diff is not None and webhook_id is not None
                 await account.update(webhook_id, action.diff.change)
+            elif action.kind == "replace":  # no update at this provider: delete, create anew
+                assert action.spec is not None and webhook_id is not None
+                await account.delete(webhook_id)
+                webhook_id = (await account.create(action.spec)).id
             elif action.kind == "delete":
                 assert webhook_id is not None
                 await account.delete(webhook_id)

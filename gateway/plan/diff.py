@@ -4,8 +4,9 @@ and its field-by-field account for a plan.
 Only what the provider stores is compared (``Capabilities.fields`` and ``extras``). Events
 compare in the catalog's spelling; a description of ``""`` is no description. A secret is
 compared directly where the provider returns it; else through the fingerprint recorded at the
-last apply (``gateway.store``); a secret that can be neither read nor compared is left alone and
-said so, never shown as a change (no perpetual drift on write-only secrets).
+last apply (``gateway.store``). A secret the provider keeps but neither shows nor was applied by
+the gateway (an adopted webhook) is written once; from then on its fingerprint decides. A
+masked or unreadable value is never written back, and nothing is a change on every plan.
 """
 
 from __future__ import annotations
@@ -160,7 +161,6 @@ def _secret(
         return spec.secret, "rotated" if has_one else "set"
     if not has_one:
         return spec.secret, "set"
-    return UNSET, (
-        "secret: the provider does not return it and no apply recorded it; left as it is "
-        "(apply with the state store, or rotate it, to manage it)"
-    )
+    # Set, but neither shown nor applied by us: written once, so that from then on the
+    # fingerprint of what was applied says whether it changed (never a perpetual change).
+    return spec.secret, "set (the provider does not show it: written once to be known)"

@@ -28,12 +28,13 @@ from gateway.store import Managed
 
 __all__ = ["AccountPlan", "Action", "Plan", "make_plan"]
 
-Kind = Literal["create", "update", "delete", "adopt"]
+Kind = Literal["create", "update", "replace", "delete", "adopt"]
 
 
 @attrs.frozen(kw_only=True)
 class Action:
-    """One planned write. ``spec`` (create), ``diff`` (update), nothing more for delete/adopt."""
+    """One planned write. ``spec`` (create, replace), ``diff`` (update, replace); a replace
+    deletes the webhook and creates it anew, for a provider without update (Orchestry)."""
 
     kind: Kind
     account: str
@@ -52,7 +53,7 @@ class Action:
             "id": self.webhook_id,
             "name": self.name,
         }
-        if self.spec is not None:
+        if self.spec is not None and self.kind in ("create", "replace"):
             shown = webhook_to_json(self.spec.to_webhook(""))
             body["fields"] = {k: v for k, v in shown.items()
                               if k not in ("id", "account", "provider", "suspended",
@@ -187,7 +188,11 @@ async def _plan_account(
     notes: list[str] = []
     matched: set[str] = set()
     unchanged = 0
-    if not account.capabilities.atomic_update:
+    can_update = "update" in account.capabilities.operations
+    if not can_update:
+        notes.append(f"{account.kind} has no update: a changed webhook is replaced (deleted, "
+                     "then created anew, with a new id)")  # fmt: skip
+    elif not account.capabilities.atomic_update:
         notes.append(f"{account.kind} replaces whole collections: each update reads the "
                      "webhook and writes it back under the update lock")  # fmt: skip
     problems: list[str] = []
@@ -209,9 +214,10 @@ async def _plan_account(
             same_name = by_name.get(spec.name)
             if same_name is not None and same_name.id not in owned_ids:
                 if not adopt:
-                    notes.append(
-                        f"{entry_key}: a webhook named {spec.name!r} ({same_name.id}) exists "
-                        "and is not managed; plan with --adopt to take it over"
+                    problems.append(
+                        f"accounts.{account.name}.webhooks.{entry_key}: a webhook named "
+                        f"{spec.name!r} ({same_name.id}) exists and is not managed; plan with "
+                        "--adopt to take it over"
                     )
                     continue
                 current, adopted = same_name, True
@@ -228,8 +234,9 @@ async def _plan_account(
                      else None)  # fmt: skip
         notes += [f"{entry_key}: {n}" for n in found.notes]
         if not found.empty:
-            actions.append(Action(kind="update", account=account.name, key=entry_key,
-                                  webhook_id=current.id, name=current.name, diff=found,
+            actions.append(Action(kind="update" if can_update else "replace",
+                                  account=account.name, key=entry_key, webhook_id=current.id,
+                                  name=current.name, diff=found, spec=spec,
                                   secret_fingerprint=want_fp))  # fmt: skip
         elif gw.store is not None and (
             adopted or record is None or record.secret_fingerprint != want_fp
@@ -252,5 +259,7 @@ async def _plan_account(
             actions.append(Action(kind="delete", account=account.name, key=None,
                                   webhook_id=webhook_id, name=name,
                                   note="not in the manifest (--prune)"))  # fmt: skip
+    if problems:
+        return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
     return AccountPlan(account=account.name, provider=account.kind, actions=tuple(actions),
                        unchanged=unchanged, notes=tuple(notes))  # fmt: skip
