@@ -9,7 +9,8 @@ Retries happen only where repeating cannot do harm:
 
 * requests that never reached the server (connection refused, connect timeout): any method;
 * idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE; PATCH only when the adapter says so)
-  on a dropped connection, a read timeout, or a 429, 502, 503 or 504 answer.
+  on a dropped connection, a read timeout, or a 429, 502, 503 or 504 answer;
+* any request answered 429: it was not processed (RFC 6585), so a create is sent again too.
 
 Backoff is exponential with jitter; a numeric or HTTP-date ``Retry-After`` is honoured; the
 number of attempts and the total time are bounded. (Within one attempt aiohttp itself resends an
@@ -185,7 +186,11 @@ class RetryMiddleware:
                 if delay is None:
                     raise
             else:
-                if resp.status not in self.policy.statuses or not idempotent:
+                # A 429 says the request was not processed (RFC 6585): safe to send again,
+                # whatever the method. Other statuses are retried for idempotent requests only.
+                if resp.status not in self.policy.statuses or (
+                    not idempotent and resp.status != 429
+                ):
                     return resp
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 delay = self._delay(attempt, started, retry_after)

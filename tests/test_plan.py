@@ -251,3 +251,45 @@ async def test_prune_deletes_what_no_key_matches(running: Any, tmp_path: Path) -
     code, out, _ = await cli(env, tmp_path, "plan", str(manifest), "--adopt", "--prune", "--json")
     deletes = [a for a in json.loads(out)["accounts"][0]["actions"] if a["action"] == "delete"]
     assert code == 2 and [(d["name"], d["key"]) for d in deletes] == [("queue-audit", None)]
+
+
+async def test_apply_at_scale_rides_out_rate_limits(tmp_path: Path) -> None:
+    """200 creates over 4 accounts whose provider answers 30% of creates with 429 (RFC 6585: not
+    processed, so sent again after Retry-After): every one lands, none twice."""
+    from gateway import Gateway
+    from gateway.config import parse_config
+    from gateway.emulation import Faults, start
+    from gateway.plan import apply_plan, make_plan, parse_manifest
+    from providers.uipath.emulator import UiPathEmulator
+
+    emulators, runners, accounts = [], [], {}
+    for i in range(4):
+        emulator = UiPathEmulator(personal_tokens={"pat": ["OR.Webhooks"]})
+        emulator.faults = Faults(error_rate=0.3, error_statuses=(429,), retry_after=0,
+                                 methods=("POST",), seed=i)  # fmt: skip
+        runner, url = await start(emulator.app())
+        emulators.append(emulator)
+        runners.append(runner)
+        accounts[f"u{i}"] = {"provider": "uipath", "base_url": url, "token": "pat"}
+    try:
+        config = parse_config({
+            "accounts": accounts,
+            "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+            "http": {"retry": {"max_attempts": 10, "backoff_base": 0.01}},
+        })  # fmt: skip
+        manifest = parse_manifest({"accounts": {name: {"webhooks": {
+            f"h{n}": {"name": f"h{n}", "url": f"https://hooks.example.com/{n}",
+                      "events": ["job.completed"]}
+            for n in range(50)}} for name in accounts}}, config)  # fmt: skip
+        async with Gateway(config) as gw:
+            plan = await make_plan(gw, manifest)
+            assert plan.changes == 200
+            report = await apply_plan(gw, plan, concurrency=4)
+            assert report.failed == []
+            again = await make_plan(gw, manifest)
+        assert again.changes == 0
+        assert all(len(e.webhooks) == 50 for e in emulators)
+        assert sum(e.faults.injected for e in emulators) > 20
+    finally:
+        for runner in runners:
+            await runner.cleanup()

@@ -375,3 +375,18 @@ async def test_cookies_a_provider_sets_are_never_sent_back(transport: Transport)
         assert seen == [None, None, None]
     finally:
         await server.close()
+
+
+async def test_post_answered_429_is_retried_after_retry_after(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    """A 429 was not processed (RFC 6585): even a create is sent again, once it may."""
+    up, server = upstream
+    up.script("create", web.json_response({}, status=429, headers={"Retry-After": "1"}))
+    client, _ = client_for(transport, server)
+    started = time.monotonic()
+    assert await client.request("POST", "/create", json_body={"name": "x"}) == {
+        "ok": True,
+        "route": "create",
+    }
+    assert time.monotonic() - started >= 1.0 and up.hits["create"] == 2
