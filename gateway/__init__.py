@@ -37,6 +37,7 @@ from gateway.model import (
     WebhookSpec,
 )
 from gateway.service import Account, AccountInfo, Gateway
+from gateway.verify import Verification, verify
 from gateway.version import VERSION as __version__
 
 __all__ = [
@@ -62,8 +63,10 @@ __all__ = [
     "RetryStrategy",
     "Secret",
     "Unsupported",
+    "Verification",
     "Webhook",
     "WebhookChange",
     "WebhookSpec",
     "__version__",
+    "verify",
 ]

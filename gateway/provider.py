@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import Any, ClassVar, Final, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -30,13 +30,14 @@ from gateway.model import (
     EventType,
     ListFilter,
     PingResult,
+    Secret,
     Webhook,
     WebhookChange,
     WebhookSpec,
     text_problem,
 )
 
-__all__ = ["OPERATIONS", "OPTIONAL_FIELDS", "Capabilities", "Provider"]
+__all__ = ["OPERATIONS", "OPTIONAL_FIELDS", "Capabilities", "DeliveryCheck", "Provider"]
 
 #: Every operation of the contract, in the order docs list them.
 OPERATIONS: Final = (
@@ -99,6 +100,12 @@ class Capabilities:
         return operation in self.operations
 
 
+class DeliveryCheck(Protocol):
+    """``(raw body, headers, secret) -> bool``: whether a delivery is genuine."""
+
+    def __call__(self, body: bytes, headers: Mapping[str, str], secret: Secret | str) -> bool: ...
+
+
 class Provider(Generic[S]):
     """Base class of every adapter. One instance serves one configured account."""
 
@@ -119,6 +126,11 @@ class Provider(Generic[S]):
         self.account = account
         self.settings = settings
         self.transport = transport
+
+    #: How a receiver checks that a delivery came from this provider: ``(raw body, headers,
+    #: secret) -> bool``, constant-time (``gateway.verify`` runs it for each secret given).
+    #: None: the provider does not sign deliveries.
+    verify_delivery: ClassVar[DeliveryCheck | None] = None
 
     #: Whether ``event_types`` is the whole list of names the account can subscribe to. When
     #: False (a provider whose tenants define events of their own), a name outside it is

@@ -36,7 +36,7 @@ from gateway.http import Transport
 from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookChange, WebhookSpec
 from gateway.paging import Page, prefetched
 from gateway.provider import Capabilities, Provider
-from providers.enterprise_core import wire
+from providers.enterprise_core import signature, wire
 from providers.enterprise_core.wire import DivertedEvent
 
 __all__ = [
@@ -89,6 +89,7 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
     title = "Enterprise Core (Socotra)"
     docs_url = "https://docs.socotra.com/api/configuration-and-development/webhooks/"
     settings_type = EnterpriseCoreSettings
+    verify_delivery = staticmethod(signature.verify)
     capabilities = Capabilities(
         fields=frozenset(
             {"enabled", "secret", "headers", "allow_insecure_ssl", "failure_handling"}

@@ -48,9 +48,6 @@ Assumed where the documents are silent (one line each):
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -76,11 +73,11 @@ from gateway.emulation import (
     ulid,
 )
 from providers.enterprise_core.adapter import CATALOG
+from providers.enterprise_core.signature import HMAC_HEADER, sign
 from providers.enterprise_core.wire import LOCATOR
 
 __all__ = ["HMAC_HEADER", "EnterpriseCoreEmulator", "main"]
 
-HMAC_HEADER = "X-Hmac-Sha256"
 DEFAULT_FAILURE_HANDLING: dict[str, Any] = {
     "triggers": ["4xx", "5xx", "timeout"],
     "divert": False,
@@ -416,8 +413,7 @@ class EnterpriseCoreEmulator:
         headers = {name: ", ".join(values) for name, values in ep["headers"].items()}
         secret = self.secrets.get(record["locator"])
         if ep.get("hmacEnabled") and secret:
-            digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-            headers[HMAC_HEADER] = base64.b64encode(digest).decode()
+            headers[HMAC_HEADER] = sign(body, secret)
         outcome = await self.deliverer.post(ep["url"], body, headers, verify_tls=ep["secureSsl"])
         self.deliveries.append(
             {

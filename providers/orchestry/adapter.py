@@ -35,7 +35,7 @@ from gateway.checks import SettingProblem, check
 from gateway.http import Transport
 from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookSpec
 from gateway.provider import Capabilities, Provider
-from providers.orchestry import wire
+from providers.orchestry import verification, wire
 from providers.orchestry.tokens import MsalTokenSource
 
 __all__ = ["OrchestryProvider", "OrchestrySettings"]
@@ -96,6 +96,7 @@ class OrchestryProvider(Provider[OrchestrySettings]):
     title = "Orchestry"
     docs_url = "https://success.orchestry.com/knowledge/how-to-register-outgoing-custom-webhooks-in-orchestry"
     settings_type = OrchestrySettings
+    verify_delivery = staticmethod(verification.verify)
     capabilities = Capabilities(
         fields=frozenset({"secret", "description"}),
         min_events=1,

@@ -43,7 +43,7 @@ from gateway.model import (
 )
 from gateway.paging import Page, prefetched
 from gateway.provider import Capabilities, Provider
-from providers.uipath import wire
+from providers.uipath import signature, wire
 
 __all__ = ["UiPathProvider", "UiPathSettings"]
 
@@ -109,6 +109,7 @@ class UiPathProvider(Provider[UiPathSettings]):
     title = "UiPath Orchestrator"
     docs_url = "https://docs.uipath.com/orchestrator/reference/webhooks-requests"
     settings_type = UiPathSettings
+    verify_delivery = staticmethod(signature.verify_delivery)
     capabilities = Capabilities(
         fields=frozenset({"enabled", "all_events", "secret", "description", "allow_insecure_ssl"}),
         atomic_update=False,

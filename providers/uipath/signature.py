@@ -13,10 +13,11 @@ import binascii
 import contextlib
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 from gateway.model import Secret
 
-__all__ = ["SIGNATURE_HEADER", "sign", "verify"]
+__all__ = ["SIGNATURE_HEADER", "sign", "verify", "verify_delivery"]
 
 SIGNATURE_HEADER = "X-UiPath-Signature"
 
@@ -47,3 +48,9 @@ def verify(body: bytes, signature: str | None, secret: Secret | str) -> bool:
     for candidate in candidates:
         matched |= hmac.compare_digest(candidate, expected)
     return matched
+
+
+def verify_delivery(body: bytes, headers: Mapping[str, str], secret: Secret | str) -> bool:
+    """``verify`` with the signature taken from the delivery's headers (any case)."""
+    offered = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None)
+    return verify(body, offered, secret)
