@@ -58,6 +58,7 @@ __all__ = [
     "ServerConfig",
     "SettingProblem",
     "StateConfig",
+    "WatchConfig",
     "cattrs_problems",
     "check",
     "load_config",
@@ -169,6 +170,18 @@ class StateConfig:
 
 
 @attrs.frozen(kw_only=True)
+class WatchConfig:
+    """The ``[watch]`` table: ``serve`` also watches the webhooks' health (gateway/watch.py)."""
+
+    interval: float = attrs.field(
+        default=300.0, validator=check(lambda v: 10 <= v <= 86400, "must be 10 to 86400 seconds")
+    )
+    concurrency: int = attrs.field(
+        default=8, validator=check(lambda v: 1 <= v <= 64, "must be from 1 to 64")
+    )
+
+
+@attrs.frozen(kw_only=True)
 class AccountConfig:
     """One configured account: its name, its provider kind, and that provider's settings."""
 
@@ -185,6 +198,7 @@ class GatewayConfig:
     server: ServerConfig = attrs.field(factory=ServerConfig)
     http: HttpSettings = attrs.field(factory=HttpSettings)
     state: StateConfig | None = None
+    watch: WatchConfig | None = None
 
 
 def _converter() -> cattrs.Converter:
@@ -248,7 +262,7 @@ def _toml_type(value: Any) -> str:
 
 converter = _converter()
 _ENV = re.compile(r"\$\$|\$\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*))\}")
-_TOP_LEVEL = ("accounts", "http", "server", "state")
+_TOP_LEVEL = ("accounts", "http", "server", "state", "watch")
 
 
 def load_config(
@@ -339,11 +353,18 @@ def parse_config(
     state = None
     if "state" in data:
         state = _structure(expand(data["state"], "state"), StateConfig, "state", problems)
+    watch = None
+    if "watch" in data:
+        watch = _structure(expand(data["watch"], "watch"), WatchConfig, "watch", problems)
+        if state is None and "state" not in data:
+            problems.append(FieldProblem("watch", "watching needs [state] (where health is kept)"))
     if problems:
         # One problem per key: a variable that is not set says it, not also "too short".
         first = {p.path: p for p in reversed(problems)}
         raise ConfigError(problems=[p for p in problems if first[p.path] is p])
-    return GatewayConfig(accounts=loaded, server=server_config, http=http_settings, state=state)
+    return GatewayConfig(
+        accounts=loaded, server=server_config, http=http_settings, state=state, watch=watch
+    )
 
 
 def _unknown(table: Mapping[str, Any], known: Collection[str], path: str) -> list[FieldProblem]:

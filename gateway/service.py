@@ -589,6 +589,8 @@ class Gateway:
         #: The state store of ``[state]`` (None without it), open while the gateway is.
         self.store: Store | None = None
         self.auditor: Auditor | None = None
+        #: ``{(account, provider, state): count}`` of the last ``gateway.watch.watch_once``.
+        self.health_counts: dict[tuple[str, str, str], int] = {}
 
     @classmethod
     def from_config(

@@ -29,9 +29,9 @@ __all__ = ["build_parser", "main"]
 async def _run(args: argparse.Namespace) -> Any:
     account = getattr(args, "account", None)
     wanted = None
-    if account and args.command not in ("audit",):
+    if account and args.command not in ("audit", "health"):
         wanted = [account]
-    elif args.command == "audit":
+    elif args.command in ("audit", "health"):
         wanted = []
     config = load_config(args.config, accounts=wanted, server=False)
     with acting_as("cli"):

@@ -9,7 +9,10 @@ import json
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from typing import Any
+
+import attrs
 
 from gateway.cli.output import show, table
 from gateway.codec import (
@@ -260,3 +263,41 @@ async def cmd_audit(gw: Gateway, args: argparse.Namespace) -> Any:
     columns = ("time", "actor", "account", "webhook_id", "operation", "outcome", "request_id")
     table(rows, columns, sys.stdout)
     return None
+
+
+async def cmd_health(gw: Gateway, args: argparse.Namespace) -> Any:
+    if gw.store is None:
+        raise ConfigError(
+            problems=[FieldProblem("state", "health needs a state store: set [state] url")]
+        )
+    rows = [attrs.asdict(h) for h in await gw.store.health(args.account)]
+    for row in rows:
+        row["since"] = datetime.fromtimestamp(row["changed_at"], UTC).isoformat(timespec="seconds")
+    if args.json:
+        return rows
+    table(rows, ("account", "webhook_id", "name", "state", "diverted", "since"), sys.stdout)
+    return None
+
+
+async def cmd_watch(gw: Gateway, args: argparse.Namespace) -> Any:
+    """Look every ``--interval`` seconds (once with ``--once``); print each transition."""
+    from gateway.watch import watch_once
+
+    if gw.store is None:
+        raise ConfigError(
+            problems=[FieldProblem("state", "watching needs a state store: set [state] url")]
+        )
+    while True:
+        result = await watch_once(gw, accounts=[args.account] if args.account else None)
+        for t in result.transitions:
+            line = {"account": t.account, "id": t.webhook_id, "name": t.name,
+                    "change": t.change, "before": t.before, "after": t.after}  # fmt: skip
+            sys.stdout.write((json.dumps(line) if args.json else
+                              f"{t.account} {t.webhook_id} {t.name!r}: {t.change} "
+                              f"({t.before} -> {t.after})") + "\n")  # fmt: skip
+        for account, error in result.errors.items():
+            sys.stderr.write(f"warning: {account}: {error}\n")
+        sys.stdout.flush()
+        if args.once:
+            return None
+        await asyncio.sleep(args.interval)

@@ -20,11 +20,13 @@ from gateway.cli.commands import (
     cmd_diverted,
     cmd_event_types,
     cmd_get,
+    cmd_health,
     cmd_list,
     cmd_ping,
     cmd_resend,
     cmd_unsuspend,
     cmd_update,
+    cmd_watch,
 )
 from gateway.cli.output import __doc__ as EXIT_CODES
 from gateway.cli.servers import EMULATORS, check_config, emulate, serve
@@ -64,7 +66,7 @@ def _command(
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     if name == "list":
         parser.add_argument("account", nargs="?", help="a configured account (default: all)")
-    elif name not in ("accounts", "audit"):
+    elif name not in ("accounts", "audit", "health", "watch"):
         parser.add_argument("account", help="a configured account name")
     if webhook_id:
         parser.add_argument("id", help="the webhook's id at the provider")
@@ -261,6 +263,26 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--webhook", help="only this webhook's writes (needs --account)")
     audit.add_argument("--since", help="ISO 8601 time or epoch seconds")
     audit.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    health = _command(
+        sub,
+        "health",
+        cmd_health,
+        "show each webhook's health as watch last saw it (needs [state])",
+        "webhook-gateway health --account core-prod",
+        webhook_id=False,
+    )
+    health.add_argument("--account", help="only this account")
+    watch = _command(
+        sub,
+        "watch",
+        cmd_watch,
+        "watch the webhooks' health: record it, print each change (needs [state])",
+        "webhook-gateway watch --interval 300",
+        webhook_id=False,
+    )
+    watch.add_argument("--account", help="only this account")
+    watch.add_argument("--interval", type=float, default=300.0, help="seconds between looks")
+    watch.add_argument("--once", action="store_true", help="look once, then stop")
     return parser
 
 

@@ -26,7 +26,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from gateway.service import Gateway
@@ -117,6 +122,14 @@ class _Collector(Collector):
         yield tokens
         yield shared
         yield unreadable
+        webhooks = GaugeMetricFamily(
+            "gateway_webhooks",
+            "Webhooks by state as the last watch saw them (active, disabled, suspended).",
+            labels=["account", "provider", "state"],
+        )
+        for labels, count in (gw.health_counts if gw else {}).items():
+            webhooks.add_metric(list(labels), count)
+        yield webhooks
         audit = CounterMetricFamily(
             "gateway_audit_failures",
             "Writes whose audit entry could not be stored (the write itself stands).",

@@ -658,6 +658,39 @@ def openapi_document() -> dict[str, Any]:
                 operation_id="unsuspendWebhook",
             )
         },
+        "/v1/health/webhooks": {
+            "get": _op(
+                "Each webhook's health as the last watch saw it (needs a state store).",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "account": {"type": "string"},
+                                            "webhook_id": {"type": "string"},
+                                            "name": {"type": "string"},
+                                            "state": {"enum": ["active", "disabled", "suspended"]},
+                                            "diverted": _nullable({"type": "integer"}),
+                                            "changed_at": {"type": "number"},
+                                            "seen_at": {"type": "number"},
+                                        },
+                                    },
+                                }
+                            },
+                        },
+                        "Health of each webhook.",
+                    )
+                },
+                params=[_query("account", {"type": "string"}, "Only this account.")],
+                operation_id="listHealth",
+                errors=("501",),
+            )
+        },
         "/v1/plan": {
             "post": {
                 **_op(

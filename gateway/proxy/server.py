@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+import attrs
 import orjson
 from aiohttp import web
 
@@ -53,6 +54,7 @@ from gateway.proxy.openapi import openapi_document
 from gateway.proxy.problems import ProblemError, from_error, problem, status_of
 from gateway.registry import Registry
 from gateway.service import Account, Gateway
+from gateway.watch import watch_forever
 
 __all__ = ["GATEWAY", "create_app", "serve_forever", "start_proxy"]
 
@@ -496,6 +498,19 @@ async def apply_route(request: web.Request) -> web.Response:
     return answer if isinstance(answer, web.Response) else _json(answer)
 
 
+@routes.get("/v1/health/webhooks")
+async def health_route(request: web.Request) -> web.Response:
+    """Each webhook's health as ``watch`` last saw it (needs a state store)."""
+    gw = request.app[GATEWAY]
+    if gw.store is None:
+        raise ProblemError(501, "health needs a state store: configure [state] url")
+    unknown = sorted(set(request.query) - {"account"})
+    if unknown:
+        raise InvalidRequest.at(unknown[0], "unknown query parameter")
+    entries = await gw.store.health(request.query.get("account"))
+    return _json({"items": [attrs.asdict(h) for h in entries]})
+
+
 @routes.get("/v1/audit")
 async def audit_log(request: web.Request) -> web.Response:
     return _json(await audit_page(request, request.app[GATEWAY].store))
@@ -585,9 +600,13 @@ def create_app(
             yield
 
     async def pruning(app: web.Application) -> Any:
-        task = asyncio.create_task(_prune_hourly(app[GATEWAY]))
+        tasks = [asyncio.create_task(_prune_hourly(app[GATEWAY]))]
+        if config.watch is not None:
+            interval, concurrency = config.watch.interval, config.watch.concurrency
+            tasks.append(asyncio.create_task(watch_forever(app[GATEWAY], interval, concurrency)))
         yield
-        task.cancel()
+        for task in tasks:
+            task.cancel()
 
     app.cleanup_ctx.append(gateway_context)
     app.cleanup_ctx.append(pruning)

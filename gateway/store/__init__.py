@@ -9,9 +9,26 @@ locks are in-process and nothing is recorded.
 from __future__ import annotations
 
 from gateway.config import StateConfig
-from gateway.store.base import AuditEntry, AuditQuery, Claim, Managed, Store, StoredAnswer
+from gateway.store.base import (
+    AuditEntry,
+    AuditQuery,
+    Claim,
+    Health,
+    Managed,
+    Store,
+    StoredAnswer,
+)
 
-__all__ = ["AuditEntry", "AuditQuery", "Claim", "Managed", "Store", "StoredAnswer", "open_store"]
+__all__ = [
+    "AuditEntry",
+    "AuditQuery",
+    "Claim",
+    "Health",
+    "Managed",
+    "Store",
+    "StoredAnswer",
+    "open_store",
+]
 
 
 def open_store(config: StateConfig) -> Store:

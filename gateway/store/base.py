@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["AuditEntry", "AuditQuery", "Claim", "Managed", "Store", "StoredAnswer"]
+__all__ = ["AuditEntry", "AuditQuery", "Claim", "Health", "Managed", "Store", "StoredAnswer"]
 
 
 @attrs.frozen(kw_only=True)
@@ -81,6 +81,19 @@ class Managed:
     secret_fingerprint: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class Health:
+    """A webhook's health as ``watch`` last saw it; ``changed_at``: since when in this state."""
+
+    account: str
+    webhook_id: str
+    name: str
+    state: str  # active, disabled, suspended
+    diverted: int | None = None
+    changed_at: float = 0.0
+    seen_at: float = 0.0
+
+
 class Store(abc.ABC):
     """The interface; ``gateway.store.open_store`` picks the implementation by URL."""
 
@@ -142,6 +155,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def unmanage(self, account: str, key: str) -> None: ...
+
+    # -- health (watch) ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def health(self, account: str | None = None) -> list[Health]: ...
+
+    @abc.abstractmethod
+    async def save_health(self, account: str, seen: list[Health], gone: list[str]) -> None:
+        """Replace what is known of ``seen`` webhooks and forget the ``gone`` ones."""
 
     @abc.abstractmethod
     async def prune(self, now: float, audit_retention: float) -> int:

@@ -21,10 +21,19 @@ from typing import Any, Protocol
 import orjson
 
 from gateway.errors import StateUnavailable
-from gateway.store.base import AuditEntry, AuditQuery, Claim, Managed, Store, StoredAnswer
+from gateway.store.base import (
+    AuditEntry,
+    AuditQuery,
+    Claim,
+    Health,
+    Managed,
+    Store,
+    StoredAnswer,
+)
 
 __all__ = ["SqlStore", "Tx", "migrations"]
 
+_HEALTH_FIELDS = ("account", "webhook_id", "name", "state", "diverted", "changed_at", "seen_at")
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -223,6 +232,34 @@ class SqlStore(Store):
 
     async def unmanage(self, account: str, key: str) -> None:
         await self.execute_one("DELETE FROM managed WHERE account = ? AND key = ?", account, key)
+
+    # -- health ----------------------------------------------------------------------------
+
+    async def health(self, account: str | None = None) -> list[Health]:
+        sql = "SELECT * FROM health"
+        args: list[Any] = []
+        if account is not None:
+            sql += " WHERE account = ?"
+            args.append(account)
+        async with self.transaction() as tx:
+            rows = await tx.fetch(sql + " ORDER BY account, webhook_id", *args)
+        return [Health(**{field: r[field] for field in _HEALTH_FIELDS}) for r in rows]
+
+    async def save_health(self, account: str, seen: list[Health], gone: list[str]) -> None:
+        async with self.transaction() as tx:
+            for h in seen:
+                await tx.execute(
+                    "INSERT INTO health (account, webhook_id, name, state, diverted, changed_at, "
+                    "seen_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, webhook_id) DO "
+                    "UPDATE SET name = excluded.name, state = excluded.state, diverted = "
+                    "excluded.diverted, changed_at = excluded.changed_at, seen_at = "
+                    "excluded.seen_at",
+                    account, h.webhook_id, h.name, h.state, h.diverted, h.changed_at, h.seen_at,
+                )  # fmt: skip
+            for webhook_id in gone:
+                await tx.execute(
+                    "DELETE FROM health WHERE account = ? AND webhook_id = ?", account, webhook_id
+                )
 
     async def prune(self, now: float, audit_retention: float) -> int:
         async with self.transaction() as tx:

@@ -1,0 +1,150 @@
+"""Health of subscriptions: ``watch_once`` reads every account and records each webhook's state
+in the state store; what changed since the last look is a ``Transition``.
+
+States: ``active``, ``disabled`` (enabled is false), ``suspended`` (the provider stopped
+delivering: Enterprise Core's suspension). Enterprise Core's diverted events are counted for
+webhooks that divert. Transitions: ``new``, ``disabled``, ``suspended``, ``active`` (back),
+``diverted`` (more diverted events than last time), ``deleted`` (gone, not by the gateway's
+knowledge). Each is logged (``gateway.watch``, with account, id and name) and returned; the
+counts by state are kept for ``/metrics`` (``gateway_webhooks``).
+
+UiPath's circuit breaker (an hour without deliveries after one fails) does not show in its API:
+a webhook it holds still reads as enabled, and ``watch`` cannot see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Collection
+
+import attrs
+
+from gateway.errors import GatewayError
+from gateway.model import Webhook
+from gateway.service import Account, Gateway
+from gateway.store import Health
+
+__all__ = ["Transition", "WatchResult", "watch_forever", "watch_once"]
+
+log = logging.getLogger("gateway.watch")
+
+
+@attrs.frozen(kw_only=True)
+class Transition:
+    account: str
+    provider: str
+    webhook_id: str
+    name: str
+    change: str  # new, disabled, suspended, active, diverted, deleted
+    before: str | None
+    after: str | None
+
+
+@attrs.frozen(kw_only=True)
+class WatchResult:
+    transitions: tuple[Transition, ...]
+    #: ``{(account, provider, state): count}`` of what was seen.
+    counts: dict[tuple[str, str, str], int]
+    errors: dict[str, str]
+
+
+def _state(webhook: Webhook) -> str:
+    if webhook.suspended:
+        return "suspended"
+    return "active" if webhook.enabled else "disabled"
+
+
+async def _diverted(account: Account, webhook: Webhook) -> int | None:
+    fh = webhook.failure_handling
+    if not account.has_extra("list_diverted") or fh is None or not fh.divert:
+        return None
+    return sum([1 async for _ in account.ex_list_diverted(webhook.id)])
+
+
+async def _watch_account(gw: Gateway, account: Account, now: float) -> list[Transition]:
+    assert gw.store is not None
+    before = {h.webhook_id: h for h in await gw.store.health(account.name)}
+    seen: list[Health] = []
+    transitions: list[Transition] = []
+
+    def moved(h: Health, change: str, old: str | None, new: str | None) -> None:
+        transitions.append(Transition(account=account.name, provider=account.kind,
+                                      webhook_id=h.webhook_id, name=h.name, change=change,
+                                      before=old, after=new))  # fmt: skip
+
+    async for webhook in account.list():
+        state = _state(webhook)
+        diverted = await _diverted(account, webhook)
+        old = before.pop(webhook.id, None)
+        changed_at = now if old is None or old.state != state else old.changed_at
+        health = Health(
+            account=account.name,
+            webhook_id=webhook.id,
+            name=webhook.name,
+            state=state,
+            diverted=diverted,
+            changed_at=changed_at,
+            seen_at=now,
+        )
+        seen.append(health)
+        if old is None:
+            moved(health, "new", None, state)
+        elif old.state != state:
+            moved(health, state, old.state, state)
+        if diverted and (old is None or (old.diverted or 0) < diverted):
+            moved(health, "diverted", str(old.diverted or 0) if old else None, str(diverted))
+    for gone in before.values():
+        moved(gone, "deleted", gone.state, None)
+    await gw.store.save_health(account.name, seen, list(before))
+    return transitions
+
+
+async def watch_once(
+    gw: Gateway, *, accounts: Collection[str] | None = None, concurrency: int = 8
+) -> WatchResult:
+    """Look at every account once (at most ``concurrency`` at a time); record and return what
+    changed. Needs a state store (``[state]``)."""
+    if gw.store is None:
+        raise GatewayError("watching needs a state store: set [state] url")
+    gate = asyncio.Semaphore(concurrency)
+    now = time.time()
+    errors: dict[str, str] = {}
+    names = [i.name for i in gw.accounts() if accounts is None or i.name in accounts]
+
+    async def one(name: str) -> list[Transition]:
+        async with gate:
+            try:
+                return await _watch_account(gw, gw.account(name), now)
+            except GatewayError as exc:
+                errors[name] = str(exc)
+                log.warning("watch: an account could not be read",
+                            extra={"account": name, "error": str(exc)})  # fmt: skip
+                return []
+
+    found = [t for ts in await asyncio.gather(*(one(n) for n in names)) for t in ts]
+    for t in found:
+        if t.change != "new":
+            where = {"account": t.account, "provider": t.provider, "id": t.webhook_id}
+            log.warning(
+                f"webhook {t.change}",
+                extra={**where, "webhook": t.name, "before": t.before, "after": t.after},
+            )
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for h in await gw.store.health():
+        if h.account in names:
+            counts[(h.account, gw.account(h.account).kind, h.state)] += 1
+    gw.health_counts = dict(counts)
+    return WatchResult(transitions=tuple(found), counts=dict(counts), errors=errors)
+
+
+async def watch_forever(gw: Gateway, interval: float, concurrency: int = 8) -> None:
+    """``watch_once`` every ``interval`` seconds, until cancelled."""
+    while True:
+        try:
+            await watch_once(gw, concurrency=concurrency)
+        except GatewayError as exc:
+            log.warning("watch failed", extra={"error": str(exc)})
+        await asyncio.sleep(interval)

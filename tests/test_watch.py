@@ -1,0 +1,88 @@
+"""Watching webhooks' health against the Enterprise Core emulator: a suspension and its diverted
+event show exactly once, a return to active and a deletion outside the gateway too; the proxy's
+health route and gauges, and the command line, show the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway import Gateway, WebhookSpec
+from gateway.cli import main
+from gateway.config import parse_config
+from gateway.model import FailureHandling
+from gateway.proxy.server import create_app
+from gateway.watch import watch_once
+from tests.conftest import EnterpriseCoreHarness, Receiver
+
+KEY = "health-read-key-0123456789"
+
+
+def changes(result: Any) -> list[tuple[str, str | None, str | None]]:
+    return [(t.change, t.before, t.after) for t in result.transitions]
+
+
+async def test_transitions_show_once_each(
+    enterprise_core: EnterpriseCoreHarness, receiver: Receiver, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    config = parse_config({
+        "accounts": {"core": enterprise_core.account()},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+        "server": {"api_keys": [{"name": "r", "scope": "read", "key": KEY}]},
+    })  # fmt: skip
+    async with Gateway(config) as gw:
+        account = gw.account("core")
+        made = await account.create(WebhookSpec(
+            name="watched", url=f"{receiver.url}/w", events={"policy.quote.issue"},
+            failure_handling=FailureHandling(divert=True, suspend=True),
+        ))  # fmt: skip
+        assert changes(await watch_once(gw)) == [("new", None, "active")]
+        assert changes(await watch_once(gw)) == []
+
+        receiver.status = 500  # the receiver fails: Enterprise Core suspends, diverts the event
+        await enterprise_core.emulator.fire("policy.quote.issue")
+        assert changes(await watch_once(gw)) == [
+            ("suspended", "active", "suspended"),
+            ("diverted", "0", "1"),
+        ]
+        assert changes(await watch_once(gw)) == []  # once, not on every look
+        assert gw.health_counts == {("core", "enterprise_core", "suspended"): 1}
+
+        client = await aiohttp_client(create_app(config, gateway=gw))
+        auth = {"Authorization": f"Bearer {KEY}"}
+        items = (await (await client.get("/v1/health/webhooks", headers=auth)).json())["items"]
+        assert [(i["webhook_id"], i["state"], i["diverted"]) for i in items] == [
+            (made.id, "suspended", 1)
+        ]
+        metrics = await (await client.get("/metrics", headers=auth)).text()
+        assert (
+            'gateway_webhooks{account="core",provider="enterprise_core",state="suspended"} 1.0'
+            in metrics
+        )
+
+        await account.unsuspend(made.id)
+        assert changes(await watch_once(gw)) == [("active", "suspended", "active")]
+        del enterprise_core.emulator.webhooks[made.id]  # gone outside the gateway
+        assert changes(await watch_once(gw)) == [("deleted", "active", None)]
+
+
+def test_the_command_line_watches_and_shows_health(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        f'[accounts.mem]\nprovider = "memory"\npath = "{tmp_path}/hooks.json"\n'
+        f'[state]\nurl = "sqlite:///{tmp_path}/state.db"\n'
+    )
+    create = ["create", "mem", "--config", str(path), "--name", "a",
+              "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
+    assert main(create) == 0
+    capsys.readouterr()
+    assert main(["watch", "--config", str(path), "--once"]) == 0
+    assert "mem 1 'a': new (None -> active)" in capsys.readouterr().out
+    assert main(["health", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.split()[:6] == ["ACCOUNT", "WEBHOOK_ID", "NAME", "STATE", "DIVERTED", "SINCE"]
+    assert "active" in out
