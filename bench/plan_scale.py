@@ -4,8 +4,9 @@
 Baseline: listing every webhook of every account through the library, with the plan's account
 concurrency (8), in the same run. Measured: ``make_plan`` of a manifest that names every
 webhook, each with one changed event (so every webhook is compared and planned as an update).
-Target: <= 2x the baseline. Also printed: the plan's peak memory (tracemalloc) against the
-listing's.
+Target: <= 2x the baseline. Both sides run with the garbage-collector settings the command line
+and ``serve`` use (``gateway.lifecycle.tune_gc``). Also printed: the plan's peak memory
+(tracemalloc) against the listing's.
 
     python bench/plan_scale.py [--accounts 30] [--webhooks 1000] [--latency 0.05]
 """
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import PAT, machine, process, report
 from gateway import Gateway
 from gateway.config import parse_config
+from gateway.lifecycle import tune_gc
 from gateway.plan import make_plan, parse_manifest
 
 CONCURRENCY = 8
@@ -96,6 +98,7 @@ async def run(accounts: int, webhooks: int, latency: float) -> float:
 
                 await list_all()  # warm: tokens, catalogs, connections
                 await plan()
+                tune_gc()  # as webhook-gateway plan does (and serve), for both sides
                 rounds = [(await timed(list_all), await timed(plan)) for _ in range(3)]
                 base_mem, ours_mem = await peak_memory(list_all), await peak_memory(plan)
     base, ours = min(r[0] for r in rounds), min(r[1] for r in rounds)

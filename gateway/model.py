@@ -133,8 +133,10 @@ class _FrozenMap(Mapping[str, V]):
         return hash(frozenset(self._items.items()))
 
     def __eq__(self, other: object) -> bool:
+        if isinstance(other, _FrozenMap):  # the common case, without a view per item
+            return self._items == other._items
         if isinstance(other, Mapping):
-            return dict(self.items()) == dict(other.items())
+            return self._items == dict(other.items())
         return NotImplemented
 
     def __repr__(self) -> str:

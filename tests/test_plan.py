@@ -254,20 +254,39 @@ async def test_prune_deletes_what_no_key_matches(running: Any, tmp_path: Path) -
 
 
 async def test_apply_at_scale_rides_out_rate_limits(tmp_path: Path) -> None:
-    """200 creates over 4 accounts whose provider answers 30% of creates with 429 (RFC 6585: not
-    processed, so sent again after Retry-After): every one lands, none twice."""
+    """1,000 creates over 10 accounts whose provider answers 30% of creates with 429 (RFC 6585:
+    not processed, so sent again after Retry-After): every one lands, none twice, and no
+    account ever sees more than ``concurrency`` writes at once."""
+    from aiohttp import web
+
     from gateway import Gateway
     from gateway.config import parse_config
     from gateway.emulation import Faults, start
     from gateway.plan import apply_plan, make_plan, parse_manifest
     from providers.uipath.emulator import UiPathEmulator
 
-    emulators, runners, accounts = [], [], {}
-    for i in range(4):
+    emulators, runners, accounts, peaks = [], [], {}, []
+    for i in range(10):
         emulator = UiPathEmulator(personal_tokens={"pat": ["OR.Webhooks"]})
         emulator.faults = Faults(error_rate=0.3, error_statuses=(429,), retry_after=0,
                                  methods=("POST",), seed=i)  # fmt: skip
-        runner, url = await start(emulator.app())
+        app = emulator.app()
+        load = {"now": 0, "peak": 0}
+        peaks.append(load)
+
+        @web.middleware
+        async def count(request: web.Request, handler: Any, load: Any = load) -> Any:
+            if request.method != "POST":
+                return await handler(request)
+            load["now"] += 1
+            load["peak"] = max(load["peak"], load["now"])
+            try:
+                return await handler(request)
+            finally:
+                load["now"] -= 1
+
+        app.middlewares.insert(0, count)
+        runner, url = await start(app)
         emulators.append(emulator)
         runners.append(runner)
         accounts[f"u{i}"] = {"provider": "uipath", "base_url": url, "token": "pat"}
@@ -280,16 +299,17 @@ async def test_apply_at_scale_rides_out_rate_limits(tmp_path: Path) -> None:
         manifest = parse_manifest({"accounts": {name: {"webhooks": {
             f"h{n}": {"name": f"h{n}", "url": f"https://hooks.example.com/{n}",
                       "events": ["job.completed"]}
-            for n in range(50)}} for name in accounts}}, config)  # fmt: skip
+            for n in range(100)}} for name in accounts}}, config)  # fmt: skip
         async with Gateway(config) as gw:
             plan = await make_plan(gw, manifest)
-            assert plan.changes == 200
+            assert plan.changes == 1000
             report = await apply_plan(gw, plan, concurrency=4)
             assert report.failed == []
             again = await make_plan(gw, manifest)
         assert again.changes == 0
-        assert all(len(e.webhooks) == 50 for e in emulators)
-        assert sum(e.faults.injected for e in emulators) > 20
+        assert all(len(e.webhooks) == 100 for e in emulators)
+        assert sum(e.faults.injected for e in emulators) > 100
+        assert max(load["peak"] for load in peaks) <= 4
     finally:
         for runner in runners:
             await runner.cleanup()

@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.cli.output import report
 from gateway.config import GatewayConfig, load_config
+from gateway.lifecycle import tune_gc
 from gateway.origin import acting_as
 from gateway.plan import Outcome, Plan, apply_plan, export_manifest, load_manifest, make_plan
 from gateway.plan.diff import FieldChange
@@ -88,6 +89,9 @@ def render(plan: Plan) -> str:
 async def _plan(args: argparse.Namespace) -> tuple[Gateway, Plan]:
     config = _config_for(args, args.manifest)
     manifest = load_manifest(args.manifest, config)
+    # A plan of thousands of webhooks allocates much and keeps it: the collector settings of
+    # a server (gateway.lifecycle) keep full collections from walking it over and over.
+    tune_gc()
     gw = Gateway(config)
     await gw.open()
     try:
@@ -130,9 +134,12 @@ def _progress(total: int) -> Any:
     def show(_outcome: Outcome) -> None:
         done["n"] += 1
         if sys.stderr.isatty():
-            sys.stderr.write(f"\rapplying: {done['n']}/{total}")
+            filled = 30 * done["n"] // total
+            sys.stderr.write(f"\rapplying [{'#' * filled}{'.' * (30 - filled)}] "
+                             f"{done['n']}/{total}")  # fmt: skip
             if done["n"] == total:
                 sys.stderr.write("\n")
+            sys.stderr.flush()
 
     return show
 

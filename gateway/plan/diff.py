@@ -11,6 +11,7 @@ masked or unreadable value is never written back, and nothing is a change on eve
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -70,6 +71,11 @@ def _json(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _stored(capabilities: Capabilities) -> frozenset[str]:
+    return capabilities.fields | {"name", "url"}
+
+
 def diff(
     spec: WebhookSpec,
     actual: Webhook,
@@ -83,7 +89,7 @@ def diff(
     sets: dict[str, Any] = {}
     fields: list[FieldChange] = []
     notes: list[str] = []
-    stored = capabilities.fields | {"name", "url"}
+    stored = _stored(capabilities)
     for name in ("name", "url", "enabled", "all_events", "allow_insecure_ssl", "failure_handling"):
         if name not in stored:
             continue
@@ -105,7 +111,7 @@ def diff(
             ))  # fmt: skip
     add_headers: dict[str, tuple[str, ...]] = {}
     remove_headers: frozenset[str] = frozenset()
-    if "headers" in stored:
+    if "headers" in stored and spec.headers != actual.headers:
         add_headers = {n: v for n, v in spec.headers.items() if actual.headers.get(n) != v}
         remove_headers = frozenset(actual.headers) - frozenset(spec.headers)
         if add_headers or remove_headers:
@@ -118,7 +124,7 @@ def diff(
     extras = {
         n: v for n, v in spec.extras.items()
         if n in capabilities.extras and actual.extras.get(n) != v
-    }  # fmt: skip
+    } if spec.extras else {}  # fmt: skip
     if extras:
         fields.append(FieldChange(
             "extras", {n: actual.extras.get(n) for n in extras}, dict(extras)

@@ -136,23 +136,30 @@ async def make_plan(
     key = await gw.store.secret_key() if gw.store is not None else b""
 
     async def one(name: str) -> AccountPlan:
-        async with gate:
-            account = gw.account(name)
-            try:
-                return await _plan_account(gw, account, manifest.accounts[name], key,
-                                           adopt=adopt, prune=prune)  # fmt: skip
-            except GatewayError as exc:
-                return AccountPlan(account=name, provider=account.kind, error=str(exc))
+        account = gw.account(name)
+        try:
+            return await _plan_account(gw, account, manifest.accounts[name], key, gate,
+                                       adopt=adopt, prune=prune)  # fmt: skip
+        except GatewayError as exc:
+            return AccountPlan(account=name, provider=account.kind, error=str(exc))
 
     return Plan(accounts=tuple(await asyncio.gather(*(one(n) for n in names))))
 
 
-async def _canonical(account: Account, spec: WebhookSpec, path: str) -> WebhookSpec:
+async def _canonical(
+    account: Account,
+    spec: WebhookSpec,
+    path: str,
+    seen: dict[frozenset[str], frozenset[str]],
+) -> WebhookSpec:
     """``spec`` with its events in the catalog's spelling (``InvalidRequest`` at ``path`` for
-    names a strict catalog lacks; a provider whose tenants add events keeps them as written)."""
+    names a strict catalog lacks; a provider whose tenants add events keeps them as written).
+    ``seen`` remembers event sets already spelled: manifests repeat them."""
     if not spec.events:
         return spec
-    events = await account.canonical_events(spec.events, path)
+    events = seen.get(spec.events)
+    if events is None:
+        events = seen[spec.events] = await account.canonical_events(spec.events, path)
     # ``evolve`` validates the whole spec again: only when a spelling actually changed.
     return spec if events == spec.events else attrs.evolve(spec, events=events)
 
@@ -162,6 +169,7 @@ async def _plan_account(
     account: Account,
     desired: dict[str, Desired] | Any,
     key: bytes,
+    gate: asyncio.Semaphore,
     *,
     adopt: bool,
     prune: bool,
@@ -176,13 +184,14 @@ async def _plan_account(
     actual: dict[str, Webhook] = {}
     by_name: dict[str, Webhook] = {}
     others: list[tuple[str, str]] = []
-    async for webhook in account.list():
-        if webhook.id in owned_ids:
-            actual[webhook.id] = webhook
-        elif webhook.name in wanted_names and webhook.name not in by_name:
-            actual[webhook.id] = by_name[webhook.name] = webhook
-        elif prune:
-            others.append((webhook.id, webhook.name))
+    async with gate:  # the reading is bounded; the comparing below lets the next account read
+        async for webhook in account.list():
+            if webhook.id in owned_ids:
+                actual[webhook.id] = webhook
+            elif webhook.name in wanted_names and webhook.name not in by_name:
+                actual[webhook.id] = by_name[webhook.name] = webhook
+            elif prune:
+                others.append((webhook.id, webhook.name))
     adopt = adopt or gw.store is None
     actions: list[Action] = []
     notes: list[str] = []
@@ -197,10 +206,11 @@ async def _plan_account(
                      "webhook and writes it back under the update lock")  # fmt: skip
     problems: list[str] = []
     specs: dict[str, WebhookSpec] = {}
+    spelled: dict[frozenset[str], frozenset[str]] = {}
     for entry_key, entry in desired.items():
         where = f"accounts.{account.name}.webhooks.{entry_key}.events"
         try:
-            specs[entry_key] = await _canonical(account, entry.spec, where)
+            specs[entry_key] = await _canonical(account, entry.spec, where, spelled)
         except InvalidRequest as exc:
             problems += [str(p) for p in exc.problems]
     if problems:  # nothing of this account is planned from a manifest it cannot take
