@@ -25,6 +25,8 @@ Secrets (fields typed ``Secret``) never appear in reprs or messages.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import os
 import re
@@ -33,6 +35,7 @@ import typing
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import attrs
 import cattrs
@@ -57,6 +60,7 @@ __all__ = [
     "GatewayConfig",
     "ServerConfig",
     "SettingProblem",
+    "SinkConfig",
     "StateConfig",
     "WatchConfig",
     "cattrs_problems",
@@ -169,6 +173,37 @@ class StateConfig:
     )
 
 
+def _sink_url_ok(url: str) -> bool:
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return parts.scheme == "https" or (parts.scheme == "http" and loopback)
+
+
+def _whsec_ok(secret: Secret) -> bool:
+    value = secret.reveal()
+    if not value.startswith("whsec_"):
+        return False
+    try:
+        return len(base64.b64decode(value[6:], validate=True)) >= 24
+    except (binascii.Error, ValueError):
+        return False
+
+
+@attrs.frozen(kw_only=True)
+class SinkConfig:
+    """One ``[[watch.sinks]]``: where operational events go (gateway/events.py)."""
+
+    url: str = attrs.field(
+        validator=check(_sink_url_ok, "must be an https URL (http only on loopback)")
+    )
+    secret: Secret = attrs.field(
+        validator=check(
+            _whsec_ok,
+            "must be a Standard Webhooks secret: whsec_ and the Base64 of 24 bytes or more",
+        )
+    )
+
+
 @attrs.frozen(kw_only=True)
 class WatchConfig:
     """The ``[watch]`` table: ``serve`` also watches the webhooks' health (gateway/watch.py)."""
@@ -179,6 +214,7 @@ class WatchConfig:
     concurrency: int = attrs.field(
         default=8, validator=check(lambda v: 1 <= v <= 64, "must be from 1 to 64")
     )
+    sinks: tuple[SinkConfig, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -442,6 +478,13 @@ def _check_fields(
         if attrs.has(field.type):
             _structure(raw, field.type, where, problems)
             continue
+        item_type = _attrs_items(field.type)
+        if item_type is not None and isinstance(raw, list):  # e.g. [[server.api_keys]]
+            before = len(problems)
+            for index, item in enumerate(raw):
+                _structure(item, item_type, f"{where}[{index}]", problems)
+            if len(problems) > before:
+                continue
         try:
             structured = converter.structure(raw, field.type)
         except Exception as exc:
@@ -454,6 +497,14 @@ def _check_fields(
                 problems.append(FieldProblem(where, exc.message))
             except (ValueError, TypeError) as exc:
                 problems.append(FieldProblem(where, _plain(exc)))
+
+
+def _attrs_items(tp: Any) -> type[Any] | None:
+    """The attrs class of a ``tuple[Cls, ...]`` field, else None."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0] if attrs.has(args[0]) else None
+    return None
 
 
 def _plain(exc: BaseException) -> str:

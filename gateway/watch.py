@@ -23,6 +23,7 @@ from collections.abc import Collection
 import attrs
 
 from gateway.errors import GatewayError
+from gateway.events import Sink, deliver_events
 from gateway.model import Webhook
 from gateway.service import Account, Gateway
 from gateway.store import Health
@@ -137,6 +138,9 @@ async def watch_once(
         if h.account in names:
             counts[(h.account, gw.account(h.account).kind, h.state)] += 1
     gw.health_counts = dict(counts)
+    if gw.config.watch is not None and gw.config.watch.sinks:
+        sinks = [Sink(url=s.url, secret=s.secret) for s in gw.config.watch.sinks]
+        await deliver_events(sinks, found)
     return WatchResult(transitions=tuple(found), counts=dict(counts), errors=errors)
 
 

@@ -101,7 +101,9 @@ def test_field_validators_report_when_the_types_are_right(tmp_path: Path) -> Non
 
 
 def test_a_missing_required_field_is_named(tmp_path: Path) -> None:
-    found = problems('[[server.api_keys]]\nscope = "read"\nkey = "k"\n', tmp=tmp_path)
+    found = problems(
+        '[[server.api_keys]]\nscope = "read"\nkey = "long-enough-key-0123"\n', tmp=tmp_path
+    )
     assert found == ["server.api_keys[0].name: required field missing"]
 
 
@@ -240,5 +242,20 @@ def test_the_configuration_doc_example_loads(tmp_path: Path) -> None:
     example = text.split("```toml\n", 1)[1].split("```", 1)[0]
     names = ("UIPATH_CLIENT_SECRET", "GATEWAY_DEPLOY_KEY", "PGPASSWORD")
     env = {name: "placeholder-value-of-16+" for name in names}
+    env["HEALTH_SINK_SECRET"] = "whsec_" + "QUJD" * 8  # Base64 of 24 bytes
     (tmp_path / "gateway.toml").write_text(example)
     load_config(tmp_path / "gateway.toml", env=env)
+
+
+def test_watch_needs_state_and_sinks_need_standard_webhooks_secrets(tmp_path: Path) -> None:
+    found = problems(
+        '[watch]\ninterval = 5\n[[watch.sinks]]\nurl = "http://ops.example.com/in"\n'
+        'secret = "plain"\n',
+        tmp=tmp_path,
+    )
+    assert "watch.interval: must be 10 to 86400 seconds" in found
+    assert "watch.sinks[0].url: must be an https URL (http only on loopback)" in found
+    assert any(
+        p.startswith("watch.sinks[0].secret: must be a Standard Webhooks secret") for p in found
+    )
+    assert "watch: watching needs [state] (where health is kept)" in found

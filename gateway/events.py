@@ -1,0 +1,108 @@
+"""Operational events: what ``watch`` saw change, sent to configured HTTPS sinks.
+
+Each transition is a CloudEvents 1.0 event in structured JSON mode (``application/cloudevents
++json``): ``type`` is ``com.webhook-gateway.webhook.<change>`` (``suspended``, ``disabled``,
+``active``, ``diverted``, ``deleted``), ``source`` ``webhook-gateway/<account>``, ``subject`` the
+webhook's id, ``data`` the transition. It is signed per the Standard Webhooks scheme: headers
+``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + Base64 of
+HMAC-SHA256 over ``id.timestamp.body``, keyed with the Base64 part of the sink's
+``whsec_...`` secret), so a sink verifies with any Standard Webhooks library. A delivery is
+retried with backoff (at most ``ATTEMPTS`` tries, on a connection error, a 429 or a 5xx) and
+each outcome is logged (``gateway.events``) and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import attrs
+import orjson
+
+from gateway.model import Secret
+
+__all__ = ["ATTEMPTS", "Sink", "deliver_events", "sign", "to_cloudevent"]
+
+log = logging.getLogger("gateway.events")
+
+ATTEMPTS = 5
+EVENT_TYPE = "com.webhook-gateway.webhook.{change}"
+
+
+@attrs.frozen(kw_only=True)
+class Sink:
+    """An HTTPS endpoint for operational events, and its Standard Webhooks secret."""
+
+    url: str
+    secret: Secret
+
+
+def sign(secret: Secret, message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value of the Standard Webhooks scheme."""
+    key = base64.b64decode(secret.reveal().removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def to_cloudevent(transition: Any) -> dict[str, Any]:
+    """A ``gateway.watch.Transition`` as a structured CloudEvent."""
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": f"webhook-gateway/{transition.account}",
+        "type": EVENT_TYPE.format(change=transition.change),
+        "subject": transition.webhook_id,
+        "time": datetime.now(UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "data": attrs.asdict(transition),
+    }
+
+
+async def _deliver(http: aiohttp.ClientSession, sink: Sink, event: dict[str, Any]) -> bool:
+    body = orjson.dumps(event)
+    for attempt in range(1, ATTEMPTS + 1):
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/cloudevents+json",
+            "webhook-id": event["id"],
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(sink.secret, event["id"], timestamp, body),
+        }
+        status: int | str
+        try:
+            async with http.post(sink.url, data=body, headers=headers) as resp:
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            status = type(exc).__name__
+        done = isinstance(status, int) and status < 400
+        retry = not done and (not isinstance(status, int) or status == 429 or status >= 500)
+        log.info(
+            "operational event delivered" if done else "operational event not delivered",
+            extra={"sink": sink.url, "event_type": event["type"], "event_id": event["id"],
+                   "status": status, "attempt": attempt},
+        )  # fmt: skip
+        if done or not retry:
+            return done
+        await asyncio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+    return False
+
+
+async def deliver_events(sinks: Sequence[Sink], transitions: Sequence[Any]) -> int:
+    """Send every transition (but ``new``) to every sink; how many deliveries failed."""
+    events = [to_cloudevent(t) for t in transitions if t.change != "new"]
+    if not events or not sinks:
+        return 0
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        results = await asyncio.gather(
+            *(_deliver(http, sink, event) for sink in sinks for event in events)
+        )
+    return sum(not ok for ok in results)
