@@ -57,6 +57,7 @@ from gateway.registry import Registry, default_registry
 __all__ = [
     "AccountConfig",
     "ApiKey",
+    "AutoUnsuspendConfig",
     "GatewayConfig",
     "ServerConfig",
     "SettingProblem",
@@ -205,6 +206,20 @@ class SinkConfig:
 
 
 @attrs.frozen(kw_only=True)
+class AutoUnsuspendConfig:
+    """``[watch.auto_unsuspend]``: resume suspended webhooks on their own, within limits."""
+
+    after: float = attrs.field(
+        default=900.0, validator=check(lambda v: 60 <= v <= 86400, "must be 60 to 86400 seconds")
+    )
+    max_per_day: int = attrs.field(
+        default=3, validator=check(lambda v: 1 <= v <= 48, "must be from 1 to 48")
+    )
+    #: Only these accounts (default: every account whose provider can unsuspend).
+    accounts: tuple[str, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
 class WatchConfig:
     """The ``[watch]`` table: ``serve`` also watches the webhooks' health (gateway/watch.py)."""
 
@@ -215,6 +230,7 @@ class WatchConfig:
         default=8, validator=check(lambda v: 1 <= v <= 64, "must be from 1 to 64")
     )
     sinks: tuple[SinkConfig, ...] = ()
+    auto_unsuspend: AutoUnsuspendConfig | None = None
 
 
 @attrs.frozen(kw_only=True)

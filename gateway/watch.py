@@ -19,14 +19,16 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Collection
+from typing import Any
 
 import attrs
 
 from gateway.errors import GatewayError
 from gateway.events import Sink, deliver_events
 from gateway.model import Webhook
+from gateway.origin import acting_as
 from gateway.service import Account, Gateway
-from gateway.store import Health
+from gateway.store import AuditQuery, Health
 
 __all__ = ["Transition", "WatchResult", "watch_forever", "watch_once"]
 
@@ -137,11 +139,46 @@ async def watch_once(
     for h in await gw.store.health():
         if h.account in names:
             counts[(h.account, gw.account(h.account).kind, h.state)] += 1
+    if gw.config.watch is not None and gw.config.watch.auto_unsuspend is not None:
+        await _auto_unsuspend(gw, names, gw.config.watch.auto_unsuspend, now)
     gw.health_counts = dict(counts)
     if gw.config.watch is not None and gw.config.watch.sinks:
         sinks = [Sink(url=s.url, secret=s.secret) for s in gw.config.watch.sinks]
         await deliver_events(sinks, found)
     return WatchResult(transitions=tuple(found), counts=dict(counts), errors=errors)
+
+
+AUTO_ACTOR = "watch:auto-unsuspend"
+
+
+async def _auto_unsuspend(gw: Gateway, names: list[str], policy: Any, now: float) -> None:
+    """Resume webhooks suspended for longer than ``policy.after`` seconds, at most
+    ``policy.max_per_day`` times a webhook in 24 hours (counted in the audit log, where each
+    resume is recorded as done by ``watch:auto-unsuspend``)."""
+    assert gw.store is not None
+    for name in names:
+        if policy.accounts is not None and name not in policy.accounts:
+            continue
+        account = gw.account(name)
+        if "unsuspend" not in account.capabilities.operations:
+            continue
+        for health in await gw.store.health(name):
+            if health.state != "suspended" or now - health.changed_at < policy.after:
+                continue
+            recent = await gw.store.audit(AuditQuery(account=name, webhook_id=health.webhook_id,
+                                                     since=now - 86400, limit=500))  # fmt: skip
+            done = sum(e.operation == "unsuspend" and e.actor == AUTO_ACTOR for e in recent)
+            if done >= policy.max_per_day:
+                continue
+            with acting_as(AUTO_ACTOR):
+                try:
+                    await account.unsuspend(health.webhook_id)
+                except GatewayError as exc:
+                    log.warning("auto-unsuspend failed", extra={"account": name,
+                                "id": health.webhook_id, "error": str(exc)})  # fmt: skip
+                    continue
+            log.warning("auto-unsuspended", extra={"account": name, "id": health.webhook_id,
+                        "times_today": done + 1})  # fmt: skip
 
 
 async def watch_forever(gw: Gateway, interval: float, concurrency: int = 8) -> None:

@@ -118,3 +118,38 @@ def test_the_command_line_watches_and_shows_health(
     out = capsys.readouterr().out
     assert out.split()[:6] == ["ACCOUNT", "WEBHOOK_ID", "NAME", "STATE", "DIVERTED", "SINCE"]
     assert "active" in out
+
+
+async def test_auto_unsuspend_keeps_to_its_limits(
+    enterprise_core: EnterpriseCoreHarness, receiver: Receiver, tmp_path: Path
+) -> None:
+    import time
+
+    from gateway.store import AuditQuery
+    from gateway.watch import AUTO_ACTOR, _auto_unsuspend
+
+    config = parse_config({
+        "accounts": {"core": enterprise_core.account()},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+        "watch": {"auto_unsuspend": {"after": 600, "max_per_day": 2}},
+    })  # fmt: skip
+    policy = config.watch.auto_unsuspend  # type: ignore[union-attr]
+    receiver.status = 500
+    async with Gateway(config) as gw:
+        made = await gw.account("core").create(WebhookSpec(
+            name="flaky", url=f"{receiver.url}/f", events={"policy.quote.issue"},
+            failure_handling=FailureHandling(suspend=True),
+        ))  # fmt: skip
+        for round_ in range(3):
+            await enterprise_core.emulator.fire("policy.quote.issue")
+            await watch_once(gw)
+            assert (await gw.account("core").get(made.id)).suspended
+            await _auto_unsuspend(gw, ["core"], policy, time.time() + 60)  # too soon: waits
+            assert (await gw.account("core").get(made.id)).suspended
+            await _auto_unsuspend(gw, ["core"], policy, time.time() + 601)
+            resumed = not (await gw.account("core").get(made.id)).suspended
+            assert resumed is (round_ < 2), round_  # at most twice a day
+            await watch_once(gw)
+        assert gw.store is not None
+        entries = await gw.store.audit(AuditQuery(account="core", webhook_id=made.id))
+        assert [e.actor for e in entries if e.operation == "unsuspend"] == [AUTO_ACTOR] * 2
