@@ -59,6 +59,7 @@ __all__ = [
     "ApiKey",
     "AutoUnsuspendConfig",
     "GatewayConfig",
+    "InboundConfig",
     "ServerConfig",
     "SettingProblem",
     "SinkConfig",
@@ -220,6 +221,20 @@ class AutoUnsuspendConfig:
 
 
 @attrs.frozen(kw_only=True)
+class InboundConfig:
+    """``[inbound.ACCOUNT]``: the proxy takes that account's deliveries at
+    ``POST /v1/inbound/ACCOUNT``, verifies them with ``secrets`` (the current one and, during a
+    rotation, the previous) and forwards them to ``destinations`` (gateway/proxy/inbound.py)."""
+
+    secrets: tuple[Secret, ...] = attrs.field(
+        validator=check(lambda v: 1 <= len(v) <= 5, "give 1 to 5 secrets (current first)")
+    )
+    destinations: tuple[SinkConfig, ...] = attrs.field(
+        validator=check(lambda v: len(v) >= 1, "give at least one destination")
+    )
+
+
+@attrs.frozen(kw_only=True)
 class WatchConfig:
     """The ``[watch]`` table: ``serve`` also watches the webhooks' health (gateway/watch.py)."""
 
@@ -251,6 +266,7 @@ class GatewayConfig:
     http: HttpSettings = attrs.field(factory=HttpSettings)
     state: StateConfig | None = None
     watch: WatchConfig | None = None
+    inbound: Mapping[str, InboundConfig] = attrs.field(factory=dict)
 
 
 def _converter() -> cattrs.Converter:
@@ -314,7 +330,7 @@ def _toml_type(value: Any) -> str:
 
 converter = _converter()
 _ENV = re.compile(r"\$\$|\$\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*))\}")
-_TOP_LEVEL = ("accounts", "http", "server", "state", "watch")
+_TOP_LEVEL = ("accounts", "http", "inbound", "server", "state", "watch")
 
 
 def load_config(
@@ -410,12 +426,30 @@ def parse_config(
         watch = _structure(expand(data["watch"], "watch"), WatchConfig, "watch", problems)
         if state is None and "state" not in data:
             problems.append(FieldProblem("watch", "watching needs [state] (where health is kept)"))
+    inbound: dict[str, InboundConfig] = {}
+    raw_inbound = data.get("inbound", {}) if server else {}
+    if not isinstance(raw_inbound, dict):
+        problems.append(FieldProblem("inbound", "must be a table of accounts"))
+        raw_inbound = {}
+    for name, table in raw_inbound.items():
+        where = f"inbound.{name}"
+        if name not in raw_accounts:
+            problems.append(FieldProblem(where, "not an account of the configuration"))
+            continue
+        relay = _structure(expand(table, where), InboundConfig, where, problems)
+        if relay is not None:
+            inbound[name] = relay
     if problems:
         # One problem per key: a variable that is not set says it, not also "too short".
         first = {p.path: p for p in reversed(problems)}
         raise ConfigError(problems=[p for p in problems if first[p.path] is p])
     return GatewayConfig(
-        accounts=loaded, server=server_config, http=http_settings, state=state, watch=watch
+        accounts=loaded,
+        server=server_config,
+        http=http_settings,
+        state=state,
+        watch=watch,
+        inbound=inbound,
     )
 
 

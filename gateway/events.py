@@ -30,7 +30,7 @@ import orjson
 
 from gateway.model import Secret
 
-__all__ = ["ATTEMPTS", "Sink", "deliver_events", "sign", "to_cloudevent"]
+__all__ = ["ATTEMPTS", "Sink", "deliver_event", "deliver_events", "sign", "to_cloudevent"]
 
 log = logging.getLogger("gateway.events")
 
@@ -67,7 +67,8 @@ def to_cloudevent(transition: Any) -> dict[str, Any]:
     }
 
 
-async def _deliver(http: aiohttp.ClientSession, sink: Sink, event: dict[str, Any]) -> bool:
+async def deliver_event(http: aiohttp.ClientSession, sink: Sink, event: dict[str, Any]) -> bool:
+    """Send one CloudEvent to one sink, signed and retried; whether it was taken."""
     body = orjson.dumps(event)
     for attempt in range(1, ATTEMPTS + 1):
         timestamp = int(time.time())
@@ -103,6 +104,6 @@ async def deliver_events(sinks: Sequence[Sink], transitions: Sequence[Any]) -> i
         return 0
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
         results = await asyncio.gather(
-            *(_deliver(http, sink, event) for sink in sinks for event in events)
+            *(deliver_event(http, sink, event) for sink in sinks for event in events)
         )
     return sum(not ok for ok in results)

@@ -74,8 +74,7 @@ class Receiver:
         return web.Response(status=self.status)
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
+async def _receiving() -> AsyncIterator[Receiver]:
     rec = Receiver()
     app = web.Application()
     app.router.add_post("/{tail:.*}", rec.handle)
@@ -84,6 +83,20 @@ async def receiver() -> AsyncIterator[Receiver]:
     rec.url = str(server.make_url("")).rstrip("/")
     yield rec
     await server.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """Where webhooks deliver."""
+    async for rec in _receiving():
+        yield rec
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Receiver]:
+    """A second receiver: where the gateway sends its own events (operational, relayed)."""
+    async for rec in _receiving():
+        yield rec
 
 
 UIPATH_CLIENT = ("gateway-test", "uipath-client-s3cret")

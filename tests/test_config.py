@@ -242,7 +242,8 @@ def test_the_configuration_doc_example_loads(tmp_path: Path) -> None:
     example = text.split("```toml\n", 1)[1].split("```", 1)[0]
     names = ("UIPATH_CLIENT_SECRET", "GATEWAY_DEPLOY_KEY", "PGPASSWORD")
     env = {name: "placeholder-value-of-16+" for name in names}
-    env["HEALTH_SINK_SECRET"] = "whsec_" + "QUJD" * 8  # Base64 of 24 bytes
+    env["HEALTH_SINK_SECRET"] = env["RELAY_SECRET"] = "whsec_" + "QUJD" * 8  # 24 bytes
+    env["UIPATH_HOOK_SECRET"] = env["UIPATH_HOOK_SECRET_PREVIOUS"] = "a-hook-secret"
     (tmp_path / "gateway.toml").write_text(example)
     load_config(tmp_path / "gateway.toml", env=env)
 

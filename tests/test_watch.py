@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from gateway import Gateway, WebhookSpec
 from gateway.cli import main
@@ -31,24 +29,18 @@ def changes(result: Any) -> list[tuple[str, str | None, str | None]]:
 
 
 async def test_transitions_show_once_each(
-    enterprise_core: EnterpriseCoreHarness, receiver: Receiver, tmp_path: Path, aiohttp_client: Any
+    enterprise_core: EnterpriseCoreHarness,
+    receiver: Receiver,
+    sink: Receiver,
+    tmp_path: Path,
+    aiohttp_client: Any,
 ) -> None:
-    sink: list[tuple[dict[str, str], bytes]] = []
-
-    async def take(request: web.Request) -> web.Response:
-        sink.append((dict(request.headers), await request.read()))
-        return web.Response(status=204)
-
-    sink_app = web.Application()
-    sink_app.router.add_post("/ops", take)
-    sink_server = TestServer(sink_app)
-    await sink_server.start_server()
     secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
     config = parse_config({
         "accounts": {"core": enterprise_core.account()},
         "state": {"url": f"sqlite:///{tmp_path}/state.db"},
         "server": {"api_keys": [{"name": "r", "scope": "read", "key": KEY}]},
-        "watch": {"sinks": [{"url": str(sink_server.make_url("/ops")), "secret": secret}]},
+        "watch": {"sinks": [{"url": f"{sink.url}/ops", "secret": secret}]},
     })  # fmt: skip
     async with Gateway(config) as gw:
         account = gw.account("core")
@@ -68,12 +60,12 @@ async def test_transitions_show_once_each(
         assert changes(await watch_once(gw)) == []  # once, not on every look
         assert gw.health_counts == {("core", "enterprise_core", "suspended"): 1}
         # The sink got each transition once, as a signed CloudEvent (Standard Webhooks).
-        events = [json.loads(body) for _, body in sink]
+        events = [json.loads(body) for _, _, body in sink.received]
         assert sorted(e["type"] for e in events) == [
             "com.webhook-gateway.webhook.diverted",
             "com.webhook-gateway.webhook.suspended",
         ]
-        for headers, body in sink:
+        for _, headers, body in sink.received:
             signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
             expected = hmac.new(b"k" * 32, signed, hashlib.sha256).digest()
             assert headers["webhook-signature"] == "v1," + base64.b64encode(expected).decode()
@@ -96,8 +88,7 @@ async def test_transitions_show_once_each(
         assert changes(await watch_once(gw)) == [("active", "suspended", "active")]
         del enterprise_core.emulator.webhooks[made.id]  # gone outside the gateway
         assert changes(await watch_once(gw)) == [("deleted", "active", None)]
-    await sink_server.close()
-    assert len(sink) == 4  # suspended, diverted, active, deleted: each once
+    assert len(sink.received) == 4  # suspended, diverted, active, deleted: each once
 
 
 def test_the_command_line_watches_and_shows_health(

@@ -136,12 +136,22 @@ class _Collector(Collector):
         )
         audit.add_metric([], gw.auditor.failures if gw is not None and gw.auditor else 0)
         yield audit
+        refused = CounterMetricFamily(
+            "gateway_inbound_refused",
+            "Inbound deliveries refused because they did not verify (nothing was forwarded).",
+            labels=["account"],
+        )
+        for name, count in m.inbound_refused.items():
+            refused.add_metric([name], count)
+        yield refused
 
 
 class Metrics:
     """The proxy's metrics; ``render()`` is the body of ``GET /metrics``."""
 
     def __init__(self, gateway: Callable[[], Gateway | None]) -> None:
+        #: Inbound deliveries refused for a bad signature, by account (gateway/proxy/inbound.py).
+        self.inbound_refused: dict[str, int] = {}
         self.gateway = gateway
         self.requests: defaultdict[tuple[str, str, str, str, str], int] = defaultdict(int)
         self.request_seconds = _Histograms()

@@ -350,7 +350,7 @@ SCHEMAS: dict[str, Any] = {
 
 _ERRORS = {
     "400": "Invalid input: `errors` lists each problem with its path.",
-    "401": "No valid API key.",
+    "401": "No valid API key (inbound: the delivery does not verify).",
     "403": "The API key may only read.",
     "404": "No such account, webhook or route.",
     "408": "The request body did not arrive within `server.request_body_timeout`.",
@@ -690,6 +690,27 @@ def openapi_document() -> dict[str, Any]:
                 operation_id="listHealth",
                 errors=("501",),
             )
+        },
+        "/v1/inbound/{account}": {
+            "post": {
+                "summary": "The inbound relay: a provider's delivery, verified and forwarded "
+                "(configured in [inbound.ACCOUNT]; the delivery's signature authenticates it).",
+                "operationId": "inbound",
+                "security": [],
+                "parameters": [ACCOUNT],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": {}}},
+                },
+                "responses": {
+                    "202": _json({"type": "object"}, "Verified and forwarded."),
+                    **_errors(("401", "404", "413")),
+                    "502": {
+                        "description": "Verified, but a destination did not take it.",
+                        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+                    },
+                },
+            }
         },
         "/v1/plan": {
             "post": {

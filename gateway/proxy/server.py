@@ -44,7 +44,7 @@ from gateway.errors import FieldProblem, GatewayError, InvalidRequest, Unsupport
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import UNSET, FailureHandling, Webhook
 from gateway.origin import acting_as
-from gateway.proxy import desired, idempotency
+from gateway.proxy import desired, idempotency, inbound
 from gateway.proxy.audit import audit_page
 from gateway.proxy.connections import ProxySite, raise_open_files_limit
 from gateway.proxy.keys import ApiKeys
@@ -105,7 +105,8 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Check the API key, then run the handler as that key's writes (``gateway.origin``),
     at most once per ``Idempotency-Key`` where the route honours one."""
-    if request.path == "/healthz":
+    if request.path == "/healthz" or request.path.startswith("/v1/inbound/"):
+        # /v1/inbound/* is called by providers: the delivery's signature authenticates it.
         return await _respond(request, handler)
     try:
         # POST /v1/plan only reads: a read key may plan.
@@ -509,6 +510,19 @@ async def health_route(request: web.Request) -> web.Response:
         raise InvalidRequest.at(unknown[0], "unknown query parameter")
     entries = await gw.store.health(request.query.get("account"))
     return _json({"items": [attrs.asdict(h) for h in entries]})
+
+
+@routes.post("/v1/inbound/{account}")
+async def inbound_route(request: web.Request) -> web.Response:
+    name = request.match_info["account"]
+    config = request.app[CONFIG]
+    relay_config = config.inbound.get(name)
+    if relay_config is None:
+        raise ProblemError(404, f"no inbound relay for account {name!r} ([inbound.{name}])")
+    provider = config.accounts[name].provider
+    return await inbound.relay(
+        request, name, provider, relay_config, request.app[METRICS].inbound_refused
+    )
 
 
 @routes.get("/v1/audit")

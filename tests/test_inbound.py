@@ -1,0 +1,63 @@
+"""The inbound relay: the UiPath emulator delivers to the proxy's ``/v1/inbound/orch``; a
+delivery signed with the current or the previous secret is forwarded to a loopback destination
+as a CloudEvent signed per Standard Webhooks; a tampered one is 401, counted, not forwarded."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from gateway import WebhookSpec
+from gateway.config import parse_config
+from gateway.proxy.server import GATEWAY, create_app
+from providers.uipath.signature import SIGNATURE_HEADER, sign
+from tests.conftest import Receiver, UiPathHarness
+
+NEW, OLD = "inbound-new-secret-2026", "inbound-old-secret-2025"
+SINK_KEY = b"s" * 32
+
+
+async def test_the_relay_forwards_verified_deliveries_only(
+    uipath: UiPathHarness, sink: Receiver, aiohttp_client: Any
+) -> None:
+    config = parse_config({
+        "accounts": {"orch": uipath.account()},
+        "server": {"api_keys": [{"name": "w", "scope": "write", "key": "inbound-test-key-0123"}]},
+        "inbound": {"orch": {
+            "secrets": [NEW, OLD],
+            "destinations": [{"url": f"{sink.url}/in",
+                              "secret": "whsec_" + base64.b64encode(SINK_KEY).decode()}],
+        }},
+    })  # fmt: skip
+    client = await aiohttp_client(create_app(config))
+    gw = client.app[GATEWAY]
+    inbound_url = str(client.make_url("/v1/inbound/orch"))
+    await gw.account("orch").create(
+        WebhookSpec(name="relayed", url=inbound_url, events={"job.completed"}, secret=OLD)
+    )
+    report = await uipath.emulator.fire("job.completed")
+    assert [d.get("status") for d in report["deliveries"]] == [202], report
+
+    (_, headers, body) = sink.received[-1]
+    event = json.loads(body)
+    assert event["type"] == "com.webhook-gateway.delivery.uipath"
+    assert event["source"] == "webhook-gateway/orch" and event["data"]["Type"] == "job.completed"
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(SINK_KEY, signed, hashlib.sha256).digest()).decode()
+    assert headers["webhook-signature"] == f"v1,{expected}"
+
+    payload = b'{"Type": "job.completed", "forged": true}'
+    forged = await client.post("/v1/inbound/orch", data=payload,
+                               headers={SIGNATURE_HEADER: sign(payload, "guessed")})  # fmt: skip
+    assert forged.status == 401
+    signed_ok = await client.post("/v1/inbound/orch", data=payload,
+                                  headers={SIGNATURE_HEADER: sign(payload, NEW)})  # fmt: skip
+    assert signed_ok.status == 202 and (await signed_ok.json())["secret"] == 0
+    assert len(sink.received) == 2  # the forged one was not forwarded
+    metrics = await (await client.get("/metrics", headers={
+        "Authorization": "Bearer inbound-test-key-0123"})).text()  # fmt: skip
+    assert 'gateway_inbound_refused_total{account="orch"} 1.0' in metrics
+    assert (await client.post("/v1/inbound/nowhere", data=b"{}")).status == 404
