@@ -148,6 +148,13 @@ def _state_url_ok(url: str) -> bool:
     return (scheme == "sqlite" and bool(rest.strip("/"))) or scheme in ("postgresql", "postgres")
 
 
+def _fernet_key_ok(key: Secret) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.reveal())) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
 @attrs.frozen(kw_only=True)
 class StateConfig:
     """The ``[state]`` table: where shared state lives and how long it is kept.
@@ -172,6 +179,12 @@ class StateConfig:
     )
     pool_size: int = attrs.field(
         default=20, validator=check(lambda v: 1 <= v <= 500, "must be from 1 to 500")
+    )
+    #: The Fernet key that encrypts the secrets ``rotate`` keeps (``gateway/rotation.py``):
+    #: ``python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"``
+    secrets_key: Secret | None = attrs.field(
+        default=None,
+        validator=check(_fernet_key_ok, "must be a Fernet key: Base64 (URL-safe) of 32 bytes"),
     )
 
 

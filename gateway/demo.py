@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 from aiohttp import web
+from cryptography.fernet import Fernet
 
 from gateway.config import GatewayConfig, parse_config
 from gateway.emulation import start
@@ -161,7 +162,10 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
                         "allow_unresolvable": True,
                     },
                 },
-                "state": {"url": f"sqlite:///{state.name}/state.db"},
+                "state": {
+                    "url": f"sqlite:///{state.name}/state.db",
+                    "secrets_key": Fernet.generate_key().decode(),  # for rotate
+                },
             }
         )
         app = create_app(config)
@@ -256,7 +260,10 @@ def _cli_config(config: GatewayConfig, state: str) -> str:
             shown = value.reveal() if isinstance(value, Secret) else value
             lines.append(f"{field.name} = {json.dumps(shown)}")
         lines.append("")
-    lines += ["[state]", f'url = "sqlite:///{state}/state.db"', ""]
+    lines += ["[state]", f'url = "sqlite:///{state}/state.db"']
+    if config.state is not None and config.state.secrets_key is not None:
+        lines.append(f'secrets_key = "{config.state.secrets_key.reveal()}"')
+    lines.append("")
     return "\n".join(lines)
 
 

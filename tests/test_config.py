@@ -244,6 +244,7 @@ def test_the_configuration_doc_example_loads(tmp_path: Path) -> None:
     env = {name: "placeholder-value-of-16+" for name in names}
     env["HEALTH_SINK_SECRET"] = env["RELAY_SECRET"] = "whsec_" + "QUJD" * 8  # 24 bytes
     env["UIPATH_HOOK_SECRET"] = env["UIPATH_HOOK_SECRET_PREVIOUS"] = "a-hook-secret"
+    env["GATEWAY_SECRETS_KEY"] = "QUJD" * 10 + "QUI="  # Base64 (URL-safe) of 32 bytes
     (tmp_path / "gateway.toml").write_text(example)
     load_config(tmp_path / "gateway.toml", env=env)
 

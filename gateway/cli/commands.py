@@ -301,3 +301,29 @@ async def cmd_watch(gw: Gateway, args: argparse.Namespace) -> Any:
         if args.once:
             return None
         await asyncio.sleep(args.interval)
+
+
+async def cmd_rotate(gw: Gateway, args: argparse.Namespace) -> Any:
+    """Rotate a webhook's secret (gateway/rotation.py); the new one is shown only on request."""
+    from gateway.rotation import rotate_secret
+
+    def from_env(option: str, name: str | None) -> str | None:
+        if name is None:
+            return None
+        if name not in os.environ:
+            raise InvalidRequest.at(option, f"environment variable {name} is not set")
+        return os.environ[name]
+
+    rotated = await rotate_secret(
+        gw, args.account, args.id,
+        new=from_env("--secret-env", args.secret_env),
+        previous=from_env("--previous-env", args.previous_env),
+        grace=args.grace_hours * 3600,
+    )  # fmt: skip
+    until = rotated.previous_valid_until
+    shown = {
+        "rotated": args.id,
+        "previous_valid_until": datetime.fromtimestamp(until, UTC).isoformat() if until else None,
+        "secret": rotated.secret.reveal() if args.reveal else "***",
+    }
+    return show(args.json, shown)

@@ -24,6 +24,7 @@ from gateway.cli.commands import (
     cmd_list,
     cmd_ping,
     cmd_resend,
+    cmd_rotate,
     cmd_unsuspend,
     cmd_update,
     cmd_watch,
@@ -263,6 +264,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--webhook", help="only this webhook's writes (needs --account)")
     audit.add_argument("--since", help="ISO 8601 time or epoch seconds")
     audit.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    rotate = _command(
+        sub,
+        "rotate",
+        cmd_rotate,
+        "set a new secret; keep the previous one valid for verification (needs secrets_key)",
+        "webhook-gateway rotate core-prod 01HZY... --grace-hours 24 --reveal",
+        webhook_id=True,
+    )
+    rotate.add_argument("--secret-env", metavar="VAR", help="the new secret (default: generated)")
+    rotate.add_argument(
+        "--previous-env", metavar="VAR", help="the current secret, where the provider hides it"
+    )
+    rotate.add_argument("--grace-hours", type=float, default=24.0, help="previous stays valid (24)")
+    rotate.add_argument("--reveal", action="store_true", help="print the new secret")
     health = _command(
         sub,
         "health",

@@ -649,6 +649,34 @@ def openapi_document() -> dict[str, Any]:
                 operation_id="deleteDivertedEvent",
             )
         },
+        f"{webhooks}/{{id}}/rotate-secret": {
+            "post": {
+                **_op(
+                    "Set a new secret; keep the previous valid for verification (grace_hours).",
+                    {"200": _json({"type": "object"}, "Rotated.")},
+                    write=True,
+                    params=[ACCOUNT, ID],
+                    operation_id="rotateSecret",
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["secret"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "secret": {"type": "string", "minLength": 1},
+                                    "previous": {"type": "string"},
+                                    "grace_hours": {"type": "number", "minimum": 0, "maximum": 720},
+                                },
+                            }
+                        }
+                    },
+                },
+            }
+        },
         f"{webhooks}/{{id}}/unsuspend": {
             "post": _op(
                 "Resume deliveries to a suspended webhook.",

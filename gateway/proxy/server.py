@@ -480,6 +480,39 @@ async def delete_diverted(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.post("/v1/accounts/{account}/webhooks/{id}/rotate-secret")
+async def rotate_route(request: web.Request) -> web.Response:
+    """Set the new secret given; keep the previous one valid for verification (rotation.py).
+    The answer never shows a secret, so the new one comes in the body, like a create's."""
+    from gateway.rotation import rotate_secret
+
+    body = await _json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("secret"), str) or not body["secret"]:
+        raise InvalidRequest.at("secret", "required: the new secret (it is never shown back)")
+    unknown = sorted(set(body) - {"secret", "previous", "grace_hours"})
+    if unknown:
+        raise InvalidRequest.at(unknown[0], "unknown field")
+    previous, grace = body.get("previous"), body.get("grace_hours", 24)
+    if previous is not None and not isinstance(previous, str):
+        raise InvalidRequest.at("previous", "must be a string")
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 720:
+        raise InvalidRequest.at("grace_hours", "must be a number from 0 to 720")
+    name = request.match_info["account"]
+    _account(request)  # 404 for an unknown account, before anything else
+    state = request.app[CONFIG].state
+    if state is None or state.secrets_key is None:
+        raise ProblemError(501, "rotation needs [state] with secrets_key (configuration.md)")
+    call = rotate_secret(request.app[GATEWAY], name, request.match_info["id"],
+                         new=body["secret"], previous=previous, grace=grace * 3600)  # fmt: skip
+    rotated = await _call(request, "rotate_secret", call)
+    until = rotated.previous_valid_until
+    return _json({
+        "rotated": request.match_info["id"],
+        "previous_valid_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(until))
+        if until else None,
+    })  # fmt: skip
+
+
 @routes.post("/v1/accounts/{account}/webhooks/{id}/unsuspend")
 async def unsuspend_webhook(request: web.Request) -> web.Response:
     account = _account(request)

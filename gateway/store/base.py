@@ -165,6 +165,20 @@ class Store(abc.ABC):
     async def save_health(self, account: str, seen: list[Health], gone: list[str]) -> None:
         """Replace what is known of ``seen`` webhooks and forget the ``gone`` ones."""
 
+    # -- kept secrets (rotation) -------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def keep_secrets(
+        self, account: str, webhook_id: str, current: bytes, previous: bytes | None,
+        now: float, not_after: float,
+    ) -> None:  # fmt: skip
+        """Record a rotation: ``current`` (encrypted) is the webhook's secret from now on;
+        ``previous`` stays valid until ``not_after``; older ones end now."""
+
+    @abc.abstractmethod
+    async def kept_secrets(self, account: str, webhook_id: str, now: float) -> list[bytes]:
+        """The encrypted secrets valid now, the current one first."""
+
     @abc.abstractmethod
     async def prune(self, now: float, audit_retention: float) -> int:
         """Drop expired idempotency records and audit entries older than the retention;

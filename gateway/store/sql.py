@@ -261,6 +261,34 @@ class SqlStore(Store):
                     "DELETE FROM health WHERE account = ? AND webhook_id = ?", account, webhook_id
                 )
 
+    # -- kept secrets ------------------------------------------------------------------------
+
+    async def keep_secrets(
+        self, account: str, webhook_id: str, current: bytes, previous: bytes | None,
+        now: float, not_after: float,
+    ) -> None:  # fmt: skip
+        async with self.transaction() as tx:
+            await tx.execute(
+                "DELETE FROM kept_secrets WHERE account = ? AND webhook_id = ?",
+                account, webhook_id,
+            )  # fmt: skip
+            rows = [(current, None)] + ([(previous, not_after)] if previous is not None else [])
+            for ciphertext, until in rows:
+                await tx.execute(
+                    "INSERT INTO kept_secrets (account, webhook_id, ciphertext, kept_at, "
+                    "not_after) VALUES (?, ?, ?, ?, ?)",
+                    account, webhook_id, ciphertext, now, until,
+                )  # fmt: skip
+
+    async def kept_secrets(self, account: str, webhook_id: str, now: float) -> list[bytes]:
+        async with self.transaction() as tx:
+            rows = await tx.fetch(
+                "SELECT ciphertext FROM kept_secrets WHERE account = ? AND webhook_id = ? "
+                "AND (not_after IS NULL OR not_after > ?) ORDER BY not_after IS NOT NULL, kept_at",
+                account, webhook_id, now,
+            )  # fmt: skip
+        return [bytes(r["ciphertext"]) for r in rows]
+
     async def prune(self, now: float, audit_retention: float) -> int:
         async with self.transaction() as tx:
             gone = await tx.fetch(

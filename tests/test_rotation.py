@@ -1,0 +1,124 @@
+"""Secret rotation against the Enterprise Core emulator (which returns secrets): during the
+grace period a delivery signed with the previous secret still verifies, after it only the new;
+the state store holds both encrypted, never in plain text."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from cryptography.fernet import Fernet
+
+from gateway import Gateway, WebhookSpec, verify
+from gateway.cli import main
+from gateway.config import parse_config
+from gateway.errors import ConfigError, InvalidRequest
+from gateway.model import FailureHandling
+from gateway.proxy.server import GATEWAY, create_app
+from gateway.rotation import rotate_secret, verification_secrets
+from tests.conftest import EnterpriseCoreHarness, OrchestryHarness, Receiver
+
+OLD = "the-secret-before-rotation-1"
+
+
+async def test_the_previous_secret_verifies_during_the_grace_period_only(
+    enterprise_core: EnterpriseCoreHarness, receiver: Receiver, tmp_path: Path
+) -> None:
+    config = parse_config({
+        "accounts": {"core": enterprise_core.account()},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db",
+                  "secrets_key": Fernet.generate_key().decode()},
+    })  # fmt: skip
+    async with Gateway(config) as gw:
+        made = await gw.account("core").create(WebhookSpec(
+            name="r", url=f"{receiver.url}/r", events={"policy.quote.issue"}, secret=OLD,
+            failure_handling=FailureHandling(),
+        ))  # fmt: skip
+        await enterprise_core.emulator.fire("policy.quote.issue")  # signed with the old secret
+        _, old_headers, old_body = receiver.received[-1]
+        rotated = await rotate_secret(gw, "core", made.id, grace=3600)
+        await enterprise_core.emulator.fire("policy.quote.issue")  # signed with the new one
+        _, new_headers, new_body = receiver.received[-1]
+
+        valid = await verification_secrets(gw, "core", made.id)
+        assert [s.reveal() for s in valid] == [rotated.secret.reveal(), OLD]
+        assert verify("enterprise_core", new_headers, new_body, valid).matched == 0
+        assert verify("enterprise_core", old_headers, old_body, valid).matched == 1
+        later = time.time() + 3601
+        with mock.patch("gateway.rotation.time.time", return_value=later):
+            after = await verification_secrets(gw, "core", made.id)
+        assert [s.reveal() for s in after] == [rotated.secret.reveal()]
+        assert not verify("enterprise_core", old_headers, old_body, after).ok
+    dump = "\n".join(sqlite3.connect(tmp_path / "state.db").iterdump())
+    assert OLD not in dump and rotated.secret.reveal() not in dump
+
+
+async def test_a_secret_the_provider_hides_must_be_given_and_a_key_is_needed(
+    orchestry: OrchestryHarness, tmp_path: Path
+) -> None:
+    state = {"url": f"sqlite:///{tmp_path}/state.db"}
+    config = parse_config({"accounts": {"o": orchestry.account()}, "state": state})
+    async with Gateway(config) as gw:
+        made = await gw.account("o").create(WebhookSpec(
+            name="o", url="https://hooks.example.com/o", events={"approval.requested"}, secret=OLD
+        ))  # fmt: skip
+        with pytest.raises(ConfigError, match="secrets_key"):
+            await rotate_secret(gw, "o", made.id)
+    keyed = {**state, "secrets_key": Fernet.generate_key().decode()}
+    config = parse_config({"accounts": {"o": orchestry.account()}, "state": keyed})
+    async with Gateway(config) as gw:
+        with pytest.raises(InvalidRequest, match="does not show the current secret"):
+            await rotate_secret(gw, "o", made.id)
+
+
+async def test_rotation_over_http_and_the_command_line(
+    enterprise_core: EnterpriseCoreHarness, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    key = Fernet.generate_key().decode()
+    config = parse_config({
+        "accounts": {"core": enterprise_core.account()},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db", "secrets_key": key},
+        "server": {"api_keys": [{"name": "w", "scope": "write", "key": "rotation-key-0123456"}]},
+    })  # fmt: skip
+    client = await aiohttp_client(create_app(config))
+    gw = client.app[GATEWAY]
+    made = await gw.account("core").create(WebhookSpec(
+        name="h", url="https://hooks.example.com/h", events={"policy.quote.issue"}, secret=OLD,
+    ))  # fmt: skip
+    auth = {"Authorization": "Bearer rotation-key-0123456"}
+    resp = await client.post(f"/v1/accounts/core/webhooks/{made.id}/rotate-secret",
+                             json={"secret": "new-from-http-0123", "grace_hours": 1},
+                             headers=auth)  # fmt: skip
+    body = await resp.json()
+    assert resp.status == 200 and body["previous_valid_until"] is not None
+    assert "new-from-http-0123" not in json.dumps(body)
+    valid = await verification_secrets(gw, "core", made.id)
+    assert [s.reveal() for s in valid] == ["new-from-http-0123", OLD]
+    missing = await client.post(f"/v1/accounts/core/webhooks/{made.id}/rotate-secret",
+                                json={}, headers=auth)  # fmt: skip
+    assert missing.status == 400
+
+
+def test_rotate_on_the_command_line_shows_the_secret_only_on_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        f'[accounts.mem]\nprovider = "memory"\npath = "{tmp_path}/hooks.json"\n'
+        f'[state]\nurl = "sqlite:///{tmp_path}/state.db"\n'
+        f'secrets_key = "{Fernet.generate_key().decode()}"\n'
+    )
+    create = ["create", "mem", "--config", str(path), "--name", "a",
+              "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
+    assert main([*create, "--secret-env", "HOME"]) == 0
+    capsys.readouterr()
+    assert main(["rotate", "mem", "1", "--config", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["secret"] == "***" and shown["previous_valid_until"]
+    assert main(["rotate", "mem", "1", "--config", str(path), "--json", "--reveal"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["secret"]) >= 40
