@@ -50,6 +50,17 @@ def memory_config(**settings: Any) -> dict[str, Any]:
     return {"accounts": {"mem": {"provider": "memory", **settings}}}
 
 
+def memory_state_config(tmp_path: Path, state_extra: str = "") -> Path:
+    """A config file: one memory account ``mem`` kept in a file, and a SQLite state store (for
+    command-line tests, where webhooks must outlive one command)."""
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        f'[accounts.mem]\nprovider = "memory"\npath = "{tmp_path}/hooks.json"\n'
+        f'[state]\nurl = "sqlite:///{tmp_path}/state.db"\n{state_extra}'
+    )
+    return path
+
+
 @pytest.fixture
 async def memory_gateway() -> AsyncIterator[Gateway]:
     async with Gateway(parse_config(memory_config(page_size=2))) as gw:

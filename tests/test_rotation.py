@@ -21,7 +21,7 @@ from gateway.errors import ConfigError, InvalidRequest
 from gateway.model import FailureHandling
 from gateway.proxy.server import GATEWAY, create_app
 from gateway.rotation import rotate_secret, verification_secrets
-from tests.conftest import EnterpriseCoreHarness, OrchestryHarness, Receiver
+from tests.conftest import EnterpriseCoreHarness, OrchestryHarness, Receiver, memory_state_config
 
 OLD = "the-secret-before-rotation-1"
 
@@ -107,12 +107,7 @@ async def test_rotation_over_http_and_the_command_line(
 def test_rotate_on_the_command_line_shows_the_secret_only_on_request(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "gateway.toml"
-    path.write_text(
-        f'[accounts.mem]\nprovider = "memory"\npath = "{tmp_path}/hooks.json"\n'
-        f'[state]\nurl = "sqlite:///{tmp_path}/state.db"\n'
-        f'secrets_key = "{Fernet.generate_key().decode()}"\n'
-    )
+    path = memory_state_config(tmp_path, f'secrets_key = "{Fernet.generate_key().decode()}"\n')
     create = ["create", "mem", "--config", str(path), "--name", "a",
               "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
     assert main([*create, "--secret-env", "HOME"]) == 0

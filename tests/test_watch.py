@@ -19,7 +19,7 @@ from gateway.config import parse_config
 from gateway.model import FailureHandling
 from gateway.proxy.server import create_app
 from gateway.watch import watch_once
-from tests.conftest import EnterpriseCoreHarness, Receiver
+from tests.conftest import EnterpriseCoreHarness, Receiver, memory_state_config
 
 KEY = "health-read-key-0123456789"
 
@@ -94,11 +94,7 @@ async def test_transitions_show_once_each(
 def test_the_command_line_watches_and_shows_health(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "gateway.toml"
-    path.write_text(
-        f'[accounts.mem]\nprovider = "memory"\npath = "{tmp_path}/hooks.json"\n'
-        f'[state]\nurl = "sqlite:///{tmp_path}/state.db"\n'
-    )
+    path = memory_state_config(tmp_path)
     create = ["create", "mem", "--config", str(path), "--name", "a",
               "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
     assert main(create) == 0
