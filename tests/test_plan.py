@@ -71,6 +71,8 @@ async def test_export_edit_plan_apply_converge(running: Any, tmp_path: Path) -> 
     assert update["changes"] == [
         {"field": "events", "before": {"-": ["job.faulted"]}, "after": {"+": ["job.stopped"]}}
     ]
+    code, out, err = await cli(env, tmp_path, "apply", str(manifest))  # no terminal to ask
+    assert code == 2 and "--auto-approve" in err
     code, out, err = await cli(env, tmp_path, "apply", str(manifest), "--auto-approve")
     assert code == 0, out + err
     code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
