@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
@@ -67,6 +68,14 @@ def to_cloudevent(transition: Any) -> dict[str, Any]:
     }
 
 
+def _shown(url: str) -> str:
+    """A sink's URL for the log: scheme, host and path; no user info, no query (tokens)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 async def deliver_event(http: aiohttp.ClientSession, sink: Sink, event: dict[str, Any]) -> bool:
     """Send one CloudEvent to one sink, signed and retried; whether it was taken."""
     body = orjson.dumps(event)
@@ -88,7 +97,7 @@ async def deliver_event(http: aiohttp.ClientSession, sink: Sink, event: dict[str
         retry = not done and (not isinstance(status, int) or status == 429 or status >= 500)
         log.info(
             "operational event delivered" if done else "operational event not delivered",
-            extra={"sink": sink.url, "event_type": event["type"], "event_id": event["id"],
+            extra={"sink": _shown(sink.url), "event_type": event["type"], "event_id": event["id"],
                    "status": status, "attempt": attempt},
         )  # fmt: skip
         if done or not retry:

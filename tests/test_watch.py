@@ -140,3 +140,11 @@ async def test_auto_unsuspend_keeps_to_its_limits(
         assert gw.store is not None
         entries = await gw.store.audit(AuditQuery(account="core", webhook_id=made.id))
         assert [e.actor for e in entries if e.operation == "unsuspend"] == [AUTO_ACTOR] * 2
+
+
+def test_a_sink_url_is_logged_without_its_credentials() -> None:
+    from gateway.events import _shown
+
+    assert _shown("https://user:pw@ops.example.com:8443/in?token=t0k") == (
+        "https://ops.example.com:8443/in"
+    )
