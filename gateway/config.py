@@ -240,11 +240,18 @@ class InboundConfig:
     rotation, the previous) and forwards them to ``destinations`` (gateway/proxy/inbound.py)."""
 
     secrets: tuple[Secret, ...] = attrs.field(
-        validator=check(lambda v: 1 <= len(v) <= 5, "give 1 to 5 secrets (current first)")
+        default=(), validator=check(lambda v: len(v) <= 5, "give at most 5 secrets")
     )
+    #: A webhook whose secrets ``rotate`` keeps (``gateway/rotation.py``): they are tried too,
+    #: so a rotation needs no change here.
+    webhook: str | None = None
     destinations: tuple[SinkConfig, ...] = attrs.field(
         validator=check(lambda v: len(v) >= 1, "give at least one destination")
     )
+
+    def __attrs_post_init__(self) -> None:
+        if not self.secrets and self.webhook is None:
+            raise SettingProblem("secrets", "give secrets, or the webhook whose kept ones to use")
 
 
 @attrs.frozen(kw_only=True)

@@ -10,11 +10,11 @@ import hmac
 import json
 from typing import Any
 
-from gateway import WebhookSpec
+from gateway import Gateway, WebhookSpec
 from gateway.config import parse_config
 from gateway.proxy.server import GATEWAY, create_app
 from providers.uipath.signature import SIGNATURE_HEADER, sign
-from tests.conftest import Receiver, UiPathHarness
+from tests.conftest import EnterpriseCoreHarness, Receiver, UiPathHarness
 
 NEW, OLD = "inbound-new-secret-2026", "inbound-old-secret-2025"
 SINK_KEY = b"s" * 32
@@ -61,3 +61,47 @@ async def test_the_relay_forwards_verified_deliveries_only(
         "Authorization": "Bearer inbound-test-key-0123"})).text()  # fmt: skip
     assert 'gateway_inbound_refused_total{account="orch"} 1.0' in metrics
     assert (await client.post("/v1/inbound/nowhere", data=b"{}")).status == 404
+
+
+async def test_the_relay_follows_a_rotation(
+    enterprise_core: EnterpriseCoreHarness, sink: Receiver, aiohttp_client: Any, tmp_path: Any
+) -> None:
+    """With ``webhook``, the relay verifies with the secrets ``rotate`` keeps: after a rotation
+    both the new and (during the grace period) the previous secret are accepted."""
+    from cryptography.fernet import Fernet
+
+    from gateway.rotation import rotate_secret
+    from providers.enterprise_core.signature import HMAC_HEADER
+    from providers.enterprise_core.signature import sign as hmac_sign
+
+    state = {"url": f"sqlite:///{tmp_path}/state.db", "secrets_key": Fernet.generate_key().decode()}
+    async with Gateway(parse_config({"accounts": {"core": enterprise_core.account()}})) as setup:
+        made_id = (await setup.account("core").create(WebhookSpec(
+            name="relayed", url="https://hooks.example.com/r", events={"policy.quote.issue"},
+            secret=OLD,
+        ))).id  # fmt: skip
+    config = parse_config({
+        "accounts": {"core": enterprise_core.account()},
+        "state": state,
+        "server": {"api_keys": [{"name": "w", "scope": "write", "key": "inbound-test-key-0123"}]},
+        "inbound": {"core": {
+            "webhook": made_id,
+            "destinations": [{"url": f"{sink.url}/in",
+                              "secret": "whsec_" + base64.b64encode(SINK_KEY).decode()}],
+        }},
+    })  # fmt: skip
+    client = await aiohttp_client(create_app(config))
+    gw = client.app[GATEWAY]
+    payload = b'{"type": "policy.quote.issue"}'
+    before = await client.post("/v1/inbound/core", data=payload,
+                               headers={HMAC_HEADER: hmac_sign(payload, OLD)})  # fmt: skip
+    assert before.status == 503  # nothing kept yet: no secret to verify with
+    rotated = await rotate_secret(gw, "core", made_id, new=NEW, grace=3600)
+    assert rotated.previous_valid_until is not None
+    for secret, index in ((NEW, 0), (OLD, 1)):
+        resp = await client.post("/v1/inbound/core", data=payload,
+                                 headers={HMAC_HEADER: hmac_sign(payload, secret)})  # fmt: skip
+        assert resp.status == 202 and (await resp.json())["secret"] == index
+    wrong = await client.post("/v1/inbound/core", data=payload,
+                              headers={HMAC_HEADER: hmac_sign(payload, "other")})  # fmt: skip
+    assert wrong.status == 401 and len(sink.received) == 2

@@ -1,7 +1,8 @@
 """The inbound relay: ``POST /v1/inbound/{account}`` takes a provider's delivery, verifies it
-(``gateway.verify``, with the account's ``[inbound]`` secrets: the current one first, the
-previous during a rotation) and forwards it to the configured destinations as a CloudEvent
-signed per Standard Webhooks, so internal services verify one scheme whatever the provider.
+(``gateway.verify``, with the account's ``[inbound]`` secrets, and, with ``webhook``, the
+secrets ``rotate`` keeps for it: the current one and the previous during its grace period)
+and forwards it to the configured destinations as a CloudEvent signed per Standard Webhooks,
+so internal services verify one scheme whatever the provider.
 
 No API key: the provider calls it, and its signature is the authentication. A delivery that
 does not verify is 401 and counted (``gateway_inbound_refused_total``); nothing is forwarded.
@@ -21,6 +22,8 @@ from aiohttp import web
 from gateway.config import InboundConfig
 from gateway.events import Sink, deliver_event
 from gateway.proxy.problems import ProblemError, problem
+from gateway.rotation import verification_secrets
+from gateway.service import Gateway
 from gateway.verify import verify
 
 __all__ = ["relay"]
@@ -44,10 +47,20 @@ def _event(account: str, provider: str, body: bytes, content_type: str) -> dict[
 
 
 async def relay(
-    request: web.Request, account: str, provider: str, config: InboundConfig, counts: dict[str, int]
+    request: web.Request,
+    gw: Gateway,
+    account: str,
+    provider: str,
+    config: InboundConfig,
+    counts: dict[str, int],
 ) -> web.Response:
     body = await request.read()
-    result = verify(provider, request.headers, body, list(config.secrets))
+    secrets = list(config.secrets)
+    if config.webhook is not None:  # the secrets rotate keeps, current first
+        secrets = [*await verification_secrets(gw, account, config.webhook), *secrets]
+    if not secrets:
+        raise ProblemError(503, f"no secret to verify deliveries of {account} with yet")
+    result = verify(provider, request.headers, body, secrets)
     if not result.ok:
         counts[account] = counts.get(account, 0) + 1
         raise ProblemError(401, f"the delivery does not verify for account {account}")

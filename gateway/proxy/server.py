@@ -553,9 +553,8 @@ async def inbound_route(request: web.Request) -> web.Response:
     if relay_config is None:
         raise ProblemError(404, f"no inbound relay for account {name!r} ([inbound.{name}])")
     provider = config.accounts[name].provider
-    return await inbound.relay(
-        request, name, provider, relay_config, request.app[METRICS].inbound_refused
-    )
+    refused = request.app[METRICS].inbound_refused
+    return await inbound.relay(request, request.app[GATEWAY], name, provider, relay_config, refused)
 
 
 @routes.get("/v1/audit")
