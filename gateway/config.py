@@ -69,6 +69,7 @@ __all__ = [
     "check",
     "load_config",
     "parse_config",
+    "read_secret_file",
 ]
 
 
@@ -616,6 +617,13 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path and key else path or key
 
 
+def read_secret_file(path: Path) -> str:
+    """A secret kept in a file (how secrets reach containers): its text, less one trailing
+    newline. ``OSError`` when it cannot be read."""
+    text = path.read_text(encoding="utf-8")
+    return text[:-1] if text.endswith("\n") else text
+
+
 def _expand(
     value: Any, env: Mapping[str, str], base: Path, path: str, problems: list[FieldProblem]
 ) -> Any:
@@ -633,11 +641,10 @@ def _expand(
         if file is not None:
             target = base / file
             try:
-                text = target.read_text(encoding="utf-8")
+                return read_secret_file(target)
             except OSError as exc:
                 problems.append(FieldProblem(path, f"cannot read {target}: {exc.strerror}"))
                 return ""
-            return text[:-1] if text.endswith("\n") else text
         if var is None:
             return "$"
         if var not in env:

@@ -28,11 +28,7 @@ __all__ = ["build_parser", "main"]
 
 async def _run(args: argparse.Namespace) -> Any:
     account = getattr(args, "account", None)
-    wanted = None
-    if account and args.command not in ("audit", "health"):
-        wanted = [account]
-    elif args.command in ("audit", "health"):
-        wanted = []
+    wanted = [] if args.store_only else [account] if account else None
     config = load_config(args.config, accounts=wanted, server=False)
     with acting_as("cli"):
         async with Gateway(config) as gw:

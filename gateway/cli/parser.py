@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import Any, Literal
 
 import shtab
 
@@ -54,9 +54,8 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _command(
-    sub: Any, name: str, handler: Handler, summary: str, example: str, *, webhook_id: bool
-) -> argparse.ArgumentParser:
+def _subparser(sub: Any, name: str, summary: str, example: str) -> argparse.ArgumentParser:
+    """A command's parser: its own usage line, the summary and an example in ``--help``."""
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=summary,
@@ -64,14 +63,31 @@ def _command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _config_option(parser)
+    return parser
+
+
+def _command(
+    sub: Any,
+    name: str,
+    handler: Handler,
+    summary: str,
+    example: str,
+    *,
+    webhook_id: bool,
+    account: Literal["required", "optional", "none"] = "required",
+    store_only: bool = False,
+) -> argparse.ArgumentParser:
+    """A command working on accounts. ``account``: its positional account argument (optional:
+    all accounts when left out). ``store_only``: it reads the state store, no account."""
+    parser = _subparser(sub, name, summary, example)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    if name == "list":
+    if account == "optional":
         parser.add_argument("account", nargs="?", help="a configured account (default: all)")
-    elif name not in ("accounts", "audit", "health", "watch"):
+    elif account == "required":
         parser.add_argument("account", help="a configured account name")
     if webhook_id:
         parser.add_argument("id", help="the webhook's id at the provider")
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, store_only=store_only)
     return parser
 
 
@@ -138,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         "list the configured accounts and what they can do",
         "webhook-gateway accounts --config gateway.toml",
         webhook_id=False,
+        account="none",
     )
 
     ls = _command(
@@ -147,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         "list webhooks, of one account or of all (filters combine with and)",
         "webhook-gateway list uipath-prod --enabled true --event job.completed",
         webhook_id=False,
+        account="optional",
     )
     ls.add_argument("--enabled", type=_bool, help="true or false")
     ls.add_argument("--suspended", type=_bool, help="true or false")
@@ -259,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
         "show the audit log of writes, newest first (needs [state] in the config)",
         "webhook-gateway audit --account uipath-prod --webhook 42 --since 2026-11-01",
         webhook_id=False,
+        account="none",
+        store_only=True,
     )
     audit.add_argument("--account", help="only this account's writes")
     audit.add_argument("--webhook", help="only this webhook's writes (needs --account)")
@@ -285,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
         "show each webhook's health as watch last saw it (needs [state])",
         "webhook-gateway health --account core-prod",
         webhook_id=False,
+        account="none",
+        store_only=True,
     )
     health.add_argument("--account", help="only this account")
     watch = _command(
@@ -294,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         "watch the webhooks' health: record it, print each change (needs [state])",
         "webhook-gateway watch --interval 300",
         webhook_id=False,
+        account="none",
     )
     watch.add_argument("--account", help="only this account")
     watch.add_argument("--interval", type=float, default=300.0, help="seconds between looks")
@@ -303,13 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _manifest_commands(sub: Any) -> None:
     def command(name: str, summary: str, example: str, run: Any) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = sub.add_parser(
-            name,
-            help=summary,
-            description=f"{summary}\n\nexample:\n  {example}",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        _config_option(parser)
+        parser = _subparser(sub, name, summary, example)
         parser.add_argument("--account", help="only this account")
         parser.set_defaults(handler=None, run=run)
         return parser

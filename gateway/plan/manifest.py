@@ -29,12 +29,12 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from gateway.codec import spec_from_json
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, read_secret_file
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest
 from gateway.model import WebhookSpec
 from gateway.registry import Registry, default_registry
@@ -161,55 +161,11 @@ def _desired(
         return None
     fields = dict(entry)
     if inline_secrets:
-        refused = [k for k in _SECRET_KEYS if k in fields]
-        for name in refused:
-            problems.append(FieldProblem(
-                f"{path}.{name}", "not in a request: give the secret itself as secret"
-            ))  # fmt: skip
-        if refused:
-            return None
-        source = "request" if fields.get("secret") is not None else None
-        try:
-            spec = spec_from_json(fields)
-        except InvalidRequest as exc:
-            problems.extend(FieldProblem(f"{path}.{p.path}".rstrip("."), p.message)
-                            for p in exc.problems)  # fmt: skip
-            return None
-        return Desired(account=account, key=key, spec=spec, secret_source=source)
-    if "secret" in fields:
-        problems.append(FieldProblem(
-            f"{path}.secret",
-            "a literal secret is refused: give secret_env = \"VAR\" or secret_file = \"path\"",
-        ))  # fmt: skip
+        source = _inline_secret(fields, path, problems)
+    else:
+        source = _referenced_secret(fields, path, env, base, problems)
+    if source is False:
         return None
-    given = [k for k in _SECRET_KEYS if k in fields]
-    if len(given) > 1:
-        problems.append(FieldProblem(f"{path}.secret_env", "give secret_env or secret_file"))
-        return None
-    source = None
-    if given:
-        reference = fields.pop(given[0])
-        if not isinstance(reference, str) or not reference:
-            problems.append(FieldProblem(f"{path}.{given[0]}", "must be a non-empty string"))
-            return None
-        if given[0] == "secret_env":
-            source = f"env:{reference}"
-            if reference not in env:
-                problems.append(FieldProblem(
-                    f"{path}.secret_env", f"environment variable {reference} is not set"
-                ))  # fmt: skip
-                return None
-            fields["secret"] = env[reference]
-        else:
-            source = f"file:{reference}"
-            try:
-                text = (base / reference).read_text(encoding="utf-8")
-            except OSError as exc:
-                problems.append(FieldProblem(
-                    f"{path}.secret_file", f"cannot read {base / reference}: {exc.strerror}"
-                ))  # fmt: skip
-                return None
-            fields["secret"] = text[:-1] if text.endswith("\n") else text
     try:
         spec = spec_from_json(fields)
     except InvalidRequest as exc:
@@ -217,6 +173,64 @@ def _desired(
                         for p in exc.problems)  # fmt: skip
         return None
     return Desired(account=account, key=key, spec=spec, secret_source=source)
+
+
+def _inline_secret(
+    fields: dict[str, Any], path: str, problems: list[FieldProblem]
+) -> str | Literal[False] | None:
+    """A request's manifest: the secret is ``secret`` itself; references are refused.
+    Returns where the secret comes from, or False after a problem."""
+    refused = [k for k in _SECRET_KEYS if k in fields]
+    for name in refused:
+        problems.append(FieldProblem(
+            f"{path}.{name}", "not in a request: give the secret itself as secret"
+        ))  # fmt: skip
+    if refused:
+        return False
+    return "request" if fields.get("secret") is not None else None
+
+
+def _referenced_secret(
+    fields: dict[str, Any],
+    path: str,
+    env: Mapping[str, str],
+    base: Path,
+    problems: list[FieldProblem],
+) -> str | Literal[False] | None:
+    """A manifest file: ``secret_env`` or ``secret_file`` is replaced by ``secret`` (its
+    value); a literal ``secret`` is refused. Returns the source, or False after a problem."""
+    if "secret" in fields:
+        problems.append(FieldProblem(
+            f"{path}.secret",
+            "a literal secret is refused: give secret_env = \"VAR\" or secret_file = \"path\"",
+        ))  # fmt: skip
+        return False
+    given = [k for k in _SECRET_KEYS if k in fields]
+    if len(given) > 1:
+        problems.append(FieldProblem(f"{path}.secret_env", "give secret_env or secret_file"))
+        return False
+    if not given:
+        return None
+    reference = fields.pop(given[0])
+    if not isinstance(reference, str) or not reference:
+        problems.append(FieldProblem(f"{path}.{given[0]}", "must be a non-empty string"))
+        return False
+    if given[0] == "secret_env":
+        if reference not in env:
+            problems.append(FieldProblem(
+                f"{path}.secret_env", f"environment variable {reference} is not set"
+            ))  # fmt: skip
+            return False
+        fields["secret"] = env[reference]
+        return f"env:{reference}"
+    try:
+        fields["secret"] = read_secret_file(base / reference)
+    except OSError as exc:
+        problems.append(FieldProblem(
+            f"{path}.secret_file", f"cannot read {base / reference}: {exc.strerror}"
+        ))  # fmt: skip
+        return False
+    return f"file:{reference}"
 
 
 def _storable(spec: WebhookSpec, capabilities: Any, path: str) -> list[FieldProblem]:
