@@ -36,6 +36,7 @@ __all__ = ["ATTEMPTS", "Sink", "deliver_event", "deliver_events", "sign", "to_cl
 log = logging.getLogger("gateway.events")
 
 ATTEMPTS = 5
+_TIMEOUT = aiohttp.ClientTimeout(total=30)  # one attempt of one delivery
 EVENT_TYPE = "com.webhook-gateway.webhook.{change}"
 
 
@@ -89,7 +90,7 @@ async def deliver_event(http: aiohttp.ClientSession, sink: Sink, event: dict[str
         }
         status: int | str
         try:
-            async with http.post(sink.url, data=body, headers=headers) as resp:
+            async with http.post(sink.url, data=body, headers=headers, timeout=_TIMEOUT) as resp:
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             status = type(exc).__name__
@@ -106,13 +107,15 @@ async def deliver_event(http: aiohttp.ClientSession, sink: Sink, event: dict[str
     return False
 
 
-async def deliver_events(sinks: Sequence[Sink], transitions: Sequence[Any]) -> int:
-    """Send every transition (but ``new``) to every sink; how many deliveries failed."""
+async def deliver_events(
+    http: aiohttp.ClientSession, sinks: Sequence[Sink], transitions: Sequence[Any]
+) -> int:
+    """Send every transition (but ``new``) to every sink, on ``http`` (the gateway's session:
+    its connections are reused); how many deliveries failed."""
     events = [to_cloudevent(t) for t in transitions if t.change != "new"]
     if not events or not sinks:
         return 0
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        results = await asyncio.gather(
-            *(deliver_event(http, sink, event) for sink in sinks for event in events)
-        )
+    results = await asyncio.gather(
+        *(deliver_event(http, sink, event) for sink in sinks for event in events)
+    )
     return sum(not ok for ok in results)

@@ -144,7 +144,7 @@ async def watch_once(
     gw.health_counts = dict(counts)
     if gw.config.watch is not None and gw.config.watch.sinks:
         sinks = [Sink(url=s.url, secret=s.secret) for s in gw.config.watch.sinks]
-        await deliver_events(sinks, found)
+        await deliver_events(gw.transport.session, sinks, found)
     return WatchResult(transitions=tuple(found), counts=dict(counts), errors=errors)
 
 

@@ -15,7 +15,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -66,8 +65,8 @@ async def relay(
         raise ProblemError(401, f"the delivery does not verify for account {account}")
     event = _event(account, provider, body, request.content_type)
     sinks = [Sink(url=d.url, secret=d.secret) for d in config.destinations]
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        failed = [s.url for s in sinks if not await deliver_event(http, s, event)]
+    http = gw.transport.session  # the gateway's pooled session, not one per delivery
+    failed = [s.url for s in sinks if not await deliver_event(http, s, event)]
     if failed:
         return problem(502, f"verified, but not forwarded to {len(failed)} destination(s)",
                        failed=failed)  # fmt: skip
