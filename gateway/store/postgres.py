@@ -41,8 +41,10 @@ class _PgTx:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def execute(self, sql: str, *args: Any) -> None:
-        await self._conn.execute(_numbered(sql), *args)
+    async def execute(self, sql: str, *args: Any) -> int:
+        status = await self._conn.execute(_numbered(sql), *args)  # e.g. "DELETE 3"
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
 
     async def fetchrow(self, sql: str, *args: Any) -> Mapping[str, Any] | None:
         row = await self._conn.fetchrow(_numbered(sql), *args)

@@ -38,7 +38,10 @@ _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
 class Tx(Protocol):
-    async def execute(self, sql: str, *args: Any) -> None: ...
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run one statement; the number of rows it changed."""
+        ...
+
     async def fetchrow(self, sql: str, *args: Any) -> Mapping[str, Any] | None: ...
     async def fetch(self, sql: str, *args: Any) -> Sequence[Mapping[str, Any]]: ...
 
@@ -290,16 +293,14 @@ class SqlStore(Store):
         return [bytes(r["ciphertext"]) for r in rows]
 
     async def prune(self, now: float, audit_retention: float) -> int:
-        async with self.transaction() as tx:
-            gone = await tx.fetch(
+        async with self.transaction() as tx:  # counted, not read back: the audit log is big
+            gone = await tx.execute(
                 "DELETE FROM idempotency WHERE (state = 'done' AND expires_at <= ?) "
-                "OR (state = 'running' AND lease_until <= ?) RETURNING key",
+                "OR (state = 'running' AND lease_until <= ?)",
                 now, now,
             )  # fmt: skip
-            old = await tx.fetch(
-                "DELETE FROM audit WHERE time < ? RETURNING id", now - audit_retention
-            )
-        return len(gone) + len(old)
+            old = await tx.execute("DELETE FROM audit WHERE time < ?", now - audit_retention)
+        return gone + old
 
 
 def _statements(sql: str) -> list[str]:

@@ -31,9 +31,10 @@ class _SqliteTx:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
 
-    async def execute(self, sql: str, *args: Any) -> None:
-        async with self._db.execute(sql, args):
-            pass  # closing the cursor finishes the statement (no lock outlives it)
+    async def execute(self, sql: str, *args: Any) -> int:
+        # Closing the cursor finishes the statement (no lock outlives it).
+        async with self._db.execute(sql, args) as cursor:
+            return max(cursor.rowcount, 0)
 
     async def fetchrow(self, sql: str, *args: Any) -> Mapping[str, Any] | None:
         async with self._db.execute(sql, args) as cursor:
