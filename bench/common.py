@@ -49,6 +49,30 @@ async def process(*args: str, ready: str = r"(https?://[\d.:]+)") -> AsyncIterat
             await proc.wait()
 
 
+def gateway_config(
+    directory: str, upstream: str, *, key: str, scope: str, name: str = "gateway", extra: str = ""
+) -> str:
+    """A config file for a gateway in front of one UiPath emulator (account ``orch``, the
+    bench token), listening on any free port with one API key; ``extra``: more TOML."""
+    path = Path(directory) / f"{name}.toml"
+    path.write_text(
+        f"""
+[accounts.orch]
+provider = "uipath"
+base_url = "{upstream}"
+token = "{PAT}"
+
+[server]
+port = 0
+[[server.api_keys]]
+name = "bench"
+scope = "{scope}"
+key = "{key}"
+{extra}"""
+    )
+    return str(path)
+
+
 def uipath_emulator(*extra: str) -> AbstractAsyncContextManager[str]:
     """A UiPath emulator process accepting the bench token."""
     return process(

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PAT, machine, process, report, uipath_emulator
+from bench.common import PAT, gateway_config, machine, process, report, uipath_emulator
 
 API_KEY = "bench-api-key-0123456789"
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -73,26 +73,6 @@ def spread_script(directory: str, name: str, path: str) -> str:
     return str(script)
 
 
-def gateway_config(upstream: str, directory: str) -> str:
-    path = Path(directory) / "gateway.toml"
-    path.write_text(
-        f"""
-[accounts.orch]
-provider = "uipath"
-base_url = "{upstream}"
-token = "{PAT}"
-
-[server]
-port = 0
-[[server.api_keys]]
-name = "bench"
-scope = "read"
-key = "{API_KEY}"
-"""
-    )
-    return str(path)
-
-
 Result = tuple[float, float]  # (requests per second, p99 seconds)
 
 
@@ -104,7 +84,7 @@ async def run(seconds: int, connections: int, rounds: int) -> tuple[float, float
     results: dict[tuple[str, str], list[Result]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         async with uipath_emulator("--webhooks", str(SPREAD)) as upstream:
-            config = gateway_config(upstream, tmp)
+            config = gateway_config(tmp, upstream, key=API_KEY, scope="read")
             async with (
                 process("bench/passthrough.py", "--upstream", upstream) as passthrough,
                 process("-m", "gateway.cli", "serve", "--config", config, "--log-level", "INFO",

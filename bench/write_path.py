@@ -38,7 +38,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PAT, machine, process, report, uipath_emulator
+from bench.common import PAT, gateway_config, machine, process, report, uipath_emulator
 from bench.proxy_throughput import wrk
 from gateway.testing.postgres import temporary_server
 
@@ -70,28 +70,10 @@ def script(directory: str, name: str, path: str, add: str, remove: str) -> str:
     return str(file)
 
 
-def gateway_config(directory: str, upstream: str, state_url: str, name: str) -> str:
-    path = Path(directory) / f"{name}.toml"
-    path.write_text(
-        f"""
-[accounts.orch]
-provider = "uipath"
-base_url = "{upstream}"
-token = "{PAT}"
-
-[server]
-port = 0
-[[server.api_keys]]
-name = "bench"
-scope = "write"
-key = "{API_KEY}"
-
-[state]
-url = "{state_url}"
-pool_size = 40
-"""
-    )
-    return str(path)
+def store_config(directory: str, upstream: str, state_url: str, name: str) -> str:
+    """The gateway's config with a write key and a state store (40 PostgreSQL connections)."""
+    extra = f'\n[state]\nurl = "{state_url}"\npool_size = 40\n'
+    return gateway_config(directory, upstream, key=API_KEY, scope="write", name=name, extra=extra)
 
 
 @contextlib.asynccontextmanager
@@ -114,8 +96,8 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
             uipath_emulator("--webhooks", str(WEBHOOKS)) as upstream,
             postgres_database() as pg_url,
         ):
-            sqlite_config = gateway_config(tmp, upstream, f"sqlite:///{tmp}/state.db", "sqlite")
-            pg_config = gateway_config(tmp, upstream, pg_url, "postgresql")
+            sqlite_config = store_config(tmp, upstream, f"sqlite:///{tmp}/state.db", "sqlite")
+            pg_config = store_config(tmp, upstream, pg_url, "postgresql")
             ready = r"webhook-gateway on (http://[\d.:]+)"
             async with (
                 process("bench/passthrough.py", "--upstream", upstream) as passthrough,
