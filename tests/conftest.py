@@ -9,6 +9,7 @@ client middlewares: auth and retry are tested against real servers in test_trans
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from aiohttp.test_utils import TestServer
 from gateway import Gateway
 from gateway.config import parse_config
 from gateway.emulation import start
+from gateway.service import Account
 from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
 from providers.orchestry.emulator import OrchestryEmulator
 from providers.uipath.emulator import UiPathEmulator
@@ -179,6 +181,20 @@ async def enterprise_core() -> AsyncIterator[EnterpriseCoreHarness]:
 
 
 # -- a replay server for wire tests ------------------------------------------------------------
+
+
+#: The tenant of the Enterprise Core wire tests' replayed answers.
+REPLAY_TENANT = "5e2f3a3c-1b7e-4a4e-9a0f-3f9a2b1c0d4e"
+
+
+@contextlib.asynccontextmanager
+async def replayed_core(base: str, **settings: Any) -> AsyncIterator[Account]:
+    """An Enterprise Core account against a ``Replay`` at ``base``, with no retries."""
+    account = {"provider": "enterprise_core", "base_url": base, "tenant_locator": REPLAY_TENANT,
+               "token": "ec-s3cret", **settings}  # fmt: skip
+    config = {"accounts": {"core": account}, "http": {"retry": {"max_attempts": 1}}}
+    async with Gateway(parse_config(config)) as gw:
+        yield gw.account("core")
 
 
 @attrs.define

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from gateway import Gateway, WebhookChange, WebhookSpec
-from gateway.config import parse_config
+from gateway import WebhookChange, WebhookSpec
 from gateway.errors import (
     Conflict,
     GatewayError,
@@ -25,9 +24,9 @@ from gateway.errors import (
 from gateway.model import FailureHandling, RetryStrategy
 from gateway.service import Account
 from providers.enterprise_core import wire
-from tests.conftest import DATA, Replay
+from tests.conftest import DATA, REPLAY_TENANT, Replay, replayed_core
 
-TENANT = "5e2f3a3c-1b7e-4a4e-9a0f-3f9a2b1c0d4e"
+TENANT = REPLAY_TENANT
 BASE = f"/event/{TENANT}/webhooks"
 W = "01HZX3K4Q5W6E7R8T9Y0V1J2P3"
 
@@ -52,21 +51,8 @@ def response(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def account(replay: tuple[Replay, str]) -> AsyncIterator[Account]:
-    _, base = replay
-    config = {
-        "accounts": {
-            "core": {
-                "provider": "enterprise_core",
-                "base_url": base,
-                "tenant_locator": TENANT,
-                "token": "ec-s3cret",
-                "page_size": 2,
-            }
-        },
-        "http": {"retry": {"max_attempts": 1}},
-    }
-    async with Gateway(parse_config(config)) as gw:
-        yield gw.account("core")
+    async with replayed_core(replay[1], page_size=2) as account:
+        yield account
 
 
 async def test_list_sends_the_documented_query_and_pages(

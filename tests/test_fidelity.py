@@ -30,9 +30,16 @@ from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEm
 from providers.orchestry.adapter import OrchestryProvider
 from providers.uipath.emulator import SECRET_MASK, UiPathEmulator
 from providers.uipath.signature import SIGNATURE_HEADER
-from tests.conftest import EC_TOKEN, EnterpriseCoreHarness, Receiver, Replay
+from tests.conftest import (
+    EC_TOKEN,
+    REPLAY_TENANT,
+    EnterpriseCoreHarness,
+    Receiver,
+    Replay,
+    replayed_core,
+)
 
-TENANT = "5e2f3a3c-1b7e-4a4e-9a0f-3f9a2b1c0d4e"
+TENANT = REPLAY_TENANT
 BASE = f"/event/{TENANT}/webhooks"
 W = "01HZX3K4Q5W6E7R8T9Y0V1J2P3"
 E1, E2 = "01HZX3K4Q5W6E7R8T9Y0V1J2P4", "01HZX3K4Q5W6E7R8T9Y0V1J2P5"
@@ -56,20 +63,8 @@ def ec_response(**endpoint: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def core(replay: tuple[Replay, str]) -> AsyncIterator[Account]:
-    _, base = replay
-    config = {
-        "accounts": {
-            "core": {
-                "provider": "enterprise_core",
-                "base_url": base,
-                "tenant_locator": TENANT,
-                "token": "ec-s3cret",
-            }
-        },
-        "http": {"retry": {"max_attempts": 1}},
-    }
-    async with Gateway(parse_config(config)) as gw:
-        yield gw.account("core")
+    async with replayed_core(replay[1]) as account:
+        yield account
 
 
 # -- Enterprise Core: event names ----------------------------------------------------------------
