@@ -5,24 +5,21 @@ that holds every replica's writes and no secret."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
 
+from bench.common import process
 from providers.uipath.emulator import CATALOG
 from tests.conftest import UiPathHarness
 
 KEY = "replica-write-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SECRET = "whsec-replicated-secret-77"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def config_text(uipath: UiPathHarness, state_url: str) -> str:
@@ -46,26 +43,10 @@ url = "{state_url}"
 """
 
 
-@contextlib.asynccontextmanager
-async def replica(config: Path) -> AsyncIterator[str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "serve", "--config", str(config),
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    try:
-        async with asyncio.timeout(30):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                if not line:
-                    raise RuntimeError("the replica exited before it listened")
-                match = re.search(r"webhook-gateway on (http://[\d.:]+)", line)
-                if match:
-                    break
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        await proc.wait()
+def replica(config: Path) -> AbstractAsyncContextManager[str]:
+    """A ``webhook-gateway serve`` process of its own; its URL once it listens."""
+    ready = r"webhook-gateway on (http://[\d.:]+)"
+    return process("-m", "gateway.cli", "serve", "--config", str(config), ready=ready)
 
 
 @pytest.fixture
