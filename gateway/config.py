@@ -222,7 +222,8 @@ class SinkConfig:
 
 @attrs.frozen(kw_only=True)
 class AutoUnsuspendConfig:
-    """``[watch.auto_unsuspend]``: resume suspended webhooks on their own, within limits."""
+    """``[watch.auto_unsuspend]``: resume suspended webhooks (or enable again those a provider
+    disabled for failing, UiPath) on their own, within limits (``gateway.watch``)."""
 
     after: float = attrs.field(
         default=900.0, validator=check(lambda v: 60 <= v <= 86400, "must be 60 to 86400 seconds")
@@ -230,7 +231,7 @@ class AutoUnsuspendConfig:
     max_per_day: int = attrs.field(
         default=3, validator=check(lambda v: 1 <= v <= 48, "must be from 1 to 48")
     )
-    #: Only these accounts (default: every account whose provider can unsuspend).
+    #: Only these accounts (default: every account whose provider can resume).
     accounts: tuple[str, ...] | None = None
 
 

@@ -78,6 +78,8 @@ class Capabilities:
     ``reports_secret_state``: whether a read at least tells if a secret is set (when False,
     ``Webhook.secret_state`` reads ``"unknown"``).
     ``extras``: the provider-only settings it stores (``Webhook.extras`` keys, e.g. ``tag``).
+    ``disables_failing``: the provider disables a webhook whose delivery fails (``enabled``
+    turns false: UiPath's circuit breaker), so enabling it again is the way back.
     ``operations``: derived from the methods the adapter overrides; do not set it by hand.
     """
 
@@ -89,6 +91,7 @@ class Capabilities:
     reports_secret: bool = False
     reports_secret_state: bool = True
     extras: frozenset[str] = frozenset()
+    disables_failing: bool = False
     operations: frozenset[str] = frozenset()
 
     def __attrs_post_init__(self) -> None:

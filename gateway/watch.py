@@ -8,8 +8,9 @@ webhooks that divert. Transitions: ``new``, ``disabled``, ``suspended``, ``activ
 knowledge). Each is logged (``gateway.watch``, with account, id and name) and returned; the
 counts by state are kept for ``/metrics`` (``gateway_webhooks``).
 
-UiPath's circuit breaker (an hour without deliveries after one fails) does not show in its API:
-a webhook it holds still reads as enabled, and ``watch`` cannot see it.
+UiPath's circuit breaker disables a webhook whose delivery fails for an hour ("disabling the
+webhook for one hour"): it reads ``enabled: false`` meanwhile, so ``watch`` sees ``disabled``
+and, when the hour is over, ``active``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import attrs
 
 from gateway.errors import GatewayError
 from gateway.events import Sink, deliver_events
-from gateway.model import Webhook
+from gateway.model import Webhook, WebhookChange
 from gateway.origin import acting_as
 from gateway.service import Account, Gateway
 from gateway.store import AuditQuery, Health
@@ -82,7 +83,10 @@ async def _watch_account(gw: Gateway, account: Account, now: float) -> list[Tran
         state = _state(webhook)
         diverted = await _diverted(account, webhook)
         old = before.pop(webhook.id, None)
-        changed_at = now if old is None or old.state != state else old.changed_at
+        if old is None or old.state != state:
+            changed_at, previous = now, (old.state if old else None)
+        else:
+            changed_at, previous = old.changed_at, old.previous
         health = Health(
             account=account.name,
             webhook_id=webhook.id,
@@ -91,6 +95,7 @@ async def _watch_account(gw: Gateway, account: Account, now: float) -> list[Tran
             diverted=diverted,
             changed_at=changed_at,
             seen_at=now,
+            previous=previous,
         )
         seen.append(health)
         if old is None:
@@ -152,33 +157,57 @@ AUTO_ACTOR = "watch:auto-unsuspend"
 
 
 async def _auto_unsuspend(gw: Gateway, names: list[str], policy: Any, now: float) -> None:
-    """Resume webhooks suspended for longer than ``policy.after`` seconds, at most
-    ``policy.max_per_day`` times a webhook in 24 hours (counted in the audit log, where each
-    resume is recorded as done by ``watch:auto-unsuspend``)."""
+    """Resume webhooks suspended (Enterprise Core: unsuspend), or disabled by a provider that
+    disables failing ones (UiPath's circuit breaker: enable again), for longer than
+    ``policy.after`` seconds, at most ``policy.max_per_day`` times a webhook in 24 hours (counted
+    in the audit log, where each resume is recorded as done by ``watch:auto-unsuspend``).
+
+    A disabled webhook is enabled again only if watch saw it go from active to disabled and the
+    gateway did not disable it itself (its newest audited write of ``enabled`` did not set it
+    false): one that was disabled when first seen, or disabled on purpose, stays so."""
     assert gw.store is not None
     for name in names:
         if policy.accounts is not None and name not in policy.accounts:
             continue
         account = gw.account(name)
-        if "unsuspend" not in account.capabilities.operations:
-            continue
-        for health in await gw.store.health(name):
-            if health.state != "suspended" or now - health.changed_at < policy.after:
+        caps = account.capabilities
+        resumable = {"suspended"} if caps.supports("unsuspend") else set()
+        if caps.disables_failing and caps.supports("update"):
+            resumable.add("disabled")
+        for health in await gw.store.health(name) if resumable else []:
+            if health.state not in resumable or now - health.changed_at < policy.after:
+                continue
+            disabled = health.state == "disabled"
+            if disabled and (health.previous != "active" or await _disabled_on_purpose(gw, health)):
                 continue
             recent = await gw.store.audit(AuditQuery(account=name, webhook_id=health.webhook_id,
                                                      since=now - 86400, limit=500))  # fmt: skip
-            done = sum(e.operation == "unsuspend" and e.actor == AUTO_ACTOR for e in recent)
+            done = sum(e.actor == AUTO_ACTOR for e in recent)  # attempts, failed ones too
             if done >= policy.max_per_day:
                 continue
             with acting_as(AUTO_ACTOR):
                 try:
-                    await account.unsuspend(health.webhook_id)
+                    if disabled:
+                        await account.update(health.webhook_id, WebhookChange(enabled=True))
+                    else:
+                        await account.unsuspend(health.webhook_id)
                 except GatewayError as exc:
                     log.warning("auto-unsuspend failed", extra={"account": name,
                                 "id": health.webhook_id, "error": str(exc)})  # fmt: skip
                     continue
-            log.warning("auto-unsuspended", extra={"account": name, "id": health.webhook_id,
-                        "times_today": done + 1})  # fmt: skip
+            log.warning("auto-enabled" if disabled else "auto-unsuspended",
+                        extra={"account": name, "id": health.webhook_id,
+                               "times_today": done + 1})  # fmt: skip
+
+
+async def _disabled_on_purpose(gw: Gateway, health: Health) -> bool:
+    """Whether the newest write of ``enabled`` through the gateway (audit log) set it false."""
+    assert gw.store is not None
+    query = AuditQuery(account=health.account, webhook_id=health.webhook_id, limit=200)
+    for entry in await gw.store.audit(query):  # newest first
+        if entry.outcome == "ok" and "enabled" in entry.change:
+            return entry.change["enabled"] is False
+    return False
 
 
 async def watch_forever(gw: Gateway, interval: float, concurrency: int = 8) -> None:

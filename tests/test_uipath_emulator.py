@@ -160,21 +160,48 @@ async def test_fired_events_are_delivered_signed_and_verifiable(
     assert {d["webhook_id"] for d in report["deliveries"]} == {1, 2}
 
 
-async def test_a_failed_delivery_opens_the_circuit_breaker_for_an_hour(
+async def test_a_failed_delivery_disables_the_webhook_for_an_hour(
     uipath: UiPathHarness, http: Session, receiver: Receiver
 ) -> None:
+    """ "If the request to forward an event fails, the circuit breaker for that particular webhook
+    opens, disabling the webhook for one hour" (About webhooks): the record reads disabled for
+    the hour, that hour's events are skipped, and then it is enabled again."""
     now = [1000.0]
     uipath.emulator.clock = lambda: now[0]
     uipath.emulator.add(Name="flaky", Url=receiver.url, SubscribeToAllEvents=True)
     fire = f"{uipath.base_url}/_emulator/events"
+    one = f"{uipath.base_url}/odata/Webhooks(1)"
     receiver.status = 500
     _, report = await call(http, "POST", fire, None, json={"type": "robot.created"})
     assert report["deliveries"][0]["status"] == 500
+    assert (await call(http, "GET", one))[1]["Enabled"] is False
     receiver.status = 200
     now[0] += 3599
     _, report = await call(http, "POST", fire, None, json={"type": "robot.created"})
     assert report["deliveries"] == [{"webhook_id": 1, "skipped": "circuit breaker open"}]
+    assert (await call(http, "GET", one))[1]["Enabled"] is False
     now[0] += 2
+    assert (await call(http, "GET", one))[1]["Enabled"] is True
     _, report = await call(http, "POST", fire, None, json={"type": "robot.created"})
     assert report["deliveries"][0]["status"] == 200
     assert len(receiver.received) == 2
+
+
+async def test_enabling_a_webhook_the_breaker_disabled_closes_the_breaker(
+    uipath: UiPathHarness, http: Session, receiver: Receiver
+) -> None:
+    now = [1000.0]
+    uipath.emulator.clock = lambda: now[0]
+    uipath.emulator.add(Name="a", Url=receiver.url, SubscribeToAllEvents=True)
+    uipath.emulator.add(Name="b", Url=receiver.url, SubscribeToAllEvents=True)
+    fire = f"{uipath.base_url}/_emulator/events"
+    receiver.status = 500
+    await call(http, "POST", fire, None, json={"type": "robot.created"})
+    receiver.status = 200
+    base = f"{uipath.base_url}/odata/Webhooks"
+    await call(http, "PATCH", f"{base}(1)", json={"Enabled": True})
+    await call(http, "PATCH", f"{base}(2)", json={"Enabled": False})
+    _, report = await call(http, "POST", fire, None, json={"type": "robot.created"})
+    assert report["deliveries"] == [{"webhook_id": 1, "status": 200, "error": None}]
+    now[0] += 3601  # the hour is over, but 2 was disabled by a caller: it stays disabled
+    assert (await call(http, "GET", f"{base}(2)"))[1]["Enabled"] is False

@@ -1,6 +1,7 @@
-"""Watching webhooks' health against the Enterprise Core emulator: a suspension and its diverted
-event show exactly once, a return to active and a deletion outside the gateway too; the proxy's
-health route and gauges, and the command line, show the same."""
+"""Watching webhooks' health against the emulators: an Enterprise Core suspension and its diverted
+event show exactly once, a return to active and a deletion outside the gateway too; UiPath's
+circuit breaker disabling a webhook for an hour shows once, and its end; the proxy's health route
+and gauges, and the command line, show the same; the auto-unsuspend policy keeps to its limits."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,25 @@ import pytest
 from gateway import Gateway, WebhookSpec
 from gateway.cli import main
 from gateway.config import parse_config
-from gateway.model import FailureHandling
+from gateway.model import FailureHandling, WebhookChange
 from gateway.proxy.server import create_app
-from gateway.watch import watch_once
-from tests.conftest import EnterpriseCoreHarness, Receiver, memory_state_config
+from gateway.store import AuditQuery
+from gateway.watch import AUTO_ACTOR, _auto_unsuspend, watch_once
+from tests.conftest import EnterpriseCoreHarness, Receiver, UiPathHarness, memory_state_config
 
 KEY = "health-read-key-0123456789"
+
+
+def policy_config(name: str, account: dict[str, Any], tmp_path: Path) -> tuple[Any, Any]:
+    """A config of one account with a state store and an auto-unsuspend policy (600 s, 2 a
+    day), and that policy."""
+    config = parse_config({
+        "accounts": {name: account},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+        "watch": {"auto_unsuspend": {"after": 600, "max_per_day": 2}},
+    })  # fmt: skip
+    assert config.watch is not None
+    return config, config.watch.auto_unsuspend
 
 
 def changes(result: Any) -> list[tuple[str, str | None, str | None]]:
@@ -110,17 +125,7 @@ def test_the_command_line_watches_and_shows_health(
 async def test_auto_unsuspend_keeps_to_its_limits(
     enterprise_core: EnterpriseCoreHarness, receiver: Receiver, tmp_path: Path
 ) -> None:
-    import time
-
-    from gateway.store import AuditQuery
-    from gateway.watch import AUTO_ACTOR, _auto_unsuspend
-
-    config = parse_config({
-        "accounts": {"core": enterprise_core.account()},
-        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
-        "watch": {"auto_unsuspend": {"after": 600, "max_per_day": 2}},
-    })  # fmt: skip
-    policy = config.watch.auto_unsuspend  # type: ignore[union-attr]
+    config, policy = policy_config("core", enterprise_core.account(), tmp_path)
     receiver.status = 500
     async with Gateway(config) as gw:
         made = await gw.account("core").create(WebhookSpec(
@@ -140,6 +145,85 @@ async def test_auto_unsuspend_keeps_to_its_limits(
         assert gw.store is not None
         entries = await gw.store.audit(AuditQuery(account="core", webhook_id=made.id))
         assert [e.actor for e in entries if e.operation == "unsuspend"] == [AUTO_ACTOR] * 2
+
+
+async def test_uipath_circuit_breaker_shows_once_and_its_end(
+    uipath: UiPathHarness,
+    receiver: Receiver,
+    sink: Receiver,
+    tmp_path: Path,
+    aiohttp_client: Any,
+) -> None:
+    now = [1000.0]
+    uipath.emulator.clock = lambda: now[0]
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    config = parse_config({
+        "accounts": {"orch": uipath.account()},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+        "server": {"api_keys": [{"name": "r", "scope": "read", "key": KEY}]},
+        "watch": {"sinks": [{"url": f"{sink.url}/ops", "secret": secret}]},
+    })  # fmt: skip
+    async with Gateway(config) as gw:
+        made = await gw.account("orch").create(
+            WebhookSpec(name="jobs", url=f"{receiver.url}/jobs", events={"job.completed"})
+        )
+        assert changes(await watch_once(gw)) == [("new", None, "active")]
+        receiver.status = 500  # a delivery fails: Orchestrator disables the webhook for an hour
+        await uipath.emulator.fire("job.completed")
+        assert changes(await watch_once(gw)) == [("disabled", "active", "disabled")]
+        assert changes(await watch_once(gw)) == []  # once
+        assert gw.health_counts == {("orch", "uipath", "disabled"): 1}
+        client = await aiohttp_client(create_app(config, gateway=gw))
+        auth = {"Authorization": f"Bearer {KEY}"}
+        items = (await (await client.get("/v1/health/webhooks", headers=auth)).json())["items"]
+        assert [(i["webhook_id"], i["state"]) for i in items] == [(made.id, "disabled")]
+        metrics = await (await client.get("/metrics", headers=auth)).text()
+        assert 'gateway_webhooks{account="orch",provider="uipath",state="disabled"} 1.0' in metrics
+        events = [json.loads(body) for _, _, body in sink.received]
+        assert [(e["type"], e["subject"]) for e in events] == [
+            ("com.webhook-gateway.webhook.disabled", made.id)
+        ]
+        now[0] += 3601  # the hour is over: Orchestrator enables it again
+        assert changes(await watch_once(gw)) == [("active", "disabled", "active")]
+    assert len(sink.received) == 2  # disabled, active: each once
+
+
+async def test_auto_unsuspend_enables_again_what_the_uipath_breaker_disabled(
+    uipath: UiPathHarness, receiver: Receiver, tmp_path: Path
+) -> None:
+    config, policy = policy_config("orch", uipath.account(), tmp_path)
+    receiver.status = 500
+    async with Gateway(config) as gw:
+        orch = gw.account("orch")
+        old = await orch.create(WebhookSpec(
+            name="off-from-the-start", url=f"{receiver.url}/o", events={"job.completed"},
+            enabled=False,
+        ))  # fmt: skip
+        made = await orch.create(
+            WebhookSpec(name="flaky", url=f"{receiver.url}/f", events={"job.completed"})
+        )
+        held = await orch.create(
+            WebhookSpec(name="held", url=f"{receiver.url}/h", events={"job.started"})
+        )
+        await watch_once(gw)
+        await orch.update(held.id, WebhookChange(enabled=False))  # disabled on purpose
+        for round_ in range(3):
+            await uipath.emulator.fire("job.completed")
+            await watch_once(gw)
+            assert not (await orch.get(made.id)).enabled
+            await _auto_unsuspend(gw, ["orch"], policy, time.time() + 60)  # too soon: waits
+            assert not (await orch.get(made.id)).enabled
+            await _auto_unsuspend(gw, ["orch"], policy, time.time() + 601)
+            enabled = (await orch.get(made.id)).enabled
+            assert enabled is (round_ < 2), round_  # at most twice a day
+            await watch_once(gw)
+        assert not (await orch.get(old.id)).enabled  # never seen active: left alone
+        assert not (await orch.get(held.id)).enabled  # the gateway disabled it: left alone
+        assert gw.store is not None
+        entries = await gw.store.audit(AuditQuery(account="orch", webhook_id=made.id))
+        assert [(e.actor, e.operation, e.change) for e in entries if e.actor == AUTO_ACTOR] == [
+            (AUTO_ACTOR, "update", {"enabled": True})
+        ] * 2
 
 
 def test_a_sink_url_is_logged_without_its_credentials() -> None:

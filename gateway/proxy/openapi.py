@@ -249,6 +249,7 @@ SCHEMAS: dict[str, Any] = {
                     "reports_secret": {"type": "boolean"},
                     "reports_secret_state": {"type": "boolean"},
                     "extras": {"type": "array", "items": {"type": "string"}},
+                    "disables_failing": {"type": "boolean"},
                 },
             },
         },

@@ -83,7 +83,8 @@ class Managed:
 
 @attrs.frozen(kw_only=True)
 class Health:
-    """A webhook's health as ``watch`` last saw it; ``changed_at``: since when in this state."""
+    """A webhook's health as ``watch`` last saw it; ``changed_at``: since when in this state,
+    ``previous``: the state before that (None: first seen in this one)."""
 
     account: str
     webhook_id: str
@@ -92,6 +93,7 @@ class Health:
     diverted: int | None = None
     changed_at: float = 0.0
     seen_at: float = 0.0
+    previous: str | None = None
 
 
 class Store(abc.ABC):

@@ -33,7 +33,16 @@ from gateway.store.base import (
 
 __all__ = ["SqlStore", "Tx", "migrations"]
 
-_HEALTH_FIELDS = ("account", "webhook_id", "name", "state", "diverted", "changed_at", "seen_at")
+_HEALTH_FIELDS = (
+    "account",
+    "webhook_id",
+    "name",
+    "state",
+    "diverted",
+    "changed_at",
+    "seen_at",
+    "previous",
+)
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -253,11 +262,12 @@ class SqlStore(Store):
             for h in seen:
                 await tx.execute(
                     "INSERT INTO health (account, webhook_id, name, state, diverted, changed_at, "
-                    "seen_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, webhook_id) DO "
-                    "UPDATE SET name = excluded.name, state = excluded.state, diverted = "
-                    "excluded.diverted, changed_at = excluded.changed_at, seen_at = "
-                    "excluded.seen_at",
+                    "seen_at, previous) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, "
+                    "webhook_id) DO UPDATE SET name = excluded.name, state = excluded.state, "
+                    "diverted = excluded.diverted, changed_at = excluded.changed_at, seen_at = "
+                    "excluded.seen_at, previous = excluded.previous",
                     account, h.webhook_id, h.name, h.state, h.diverted, h.changed_at, h.seen_at,
+                    h.previous,
                 )  # fmt: skip
             for webhook_id in gone:
                 await tx.execute(

@@ -2,8 +2,9 @@
 
 What Orchestrator can and cannot store decides the capabilities: it keeps a name, description,
 URL, enabled flag, secret, "subscribe to all events" and "allow insecure SSL"; it has no custom
-headers, no failure-handling settings and no suspension state (its circuit breaker disables a
-failing webhook for an hour on its own), so those are rejected and ``unsuspend`` is unsupported.
+headers, no failure-handling settings and no suspension state, so those are rejected and
+``unsuspend`` is unsupported. Its circuit breaker disables a webhook whose delivery fails for an
+hour (``enabled`` reads false, ``disables_failing``); enabling it again is the way back.
 
 Updates: ``update`` reads the record, applies the change with ``WebhookChange.apply`` and sends
 a ``PATCH`` of ``Webhooks({id})`` with only the properties that change (the new ``Events``
@@ -115,6 +116,7 @@ class UiPathProvider(Provider[UiPathSettings]):
         atomic_update=False,
         server_filters=frozenset({"enabled", "name", "url"}),
         reports_secret=True,
+        disables_failing=True,
     )
 
     def __init__(self, account: str, settings: UiPathSettings, transport: Transport) -> None:

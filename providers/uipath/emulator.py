@@ -28,14 +28,17 @@ What it does, as documents 000-002 and tests/data/PROVIDER-NOTES.md describe Orc
 
 Delivery: JSON POST with ``X-UiPath-Signature`` (Base64 HMAC-SHA256 of the body, when the webhook
 has a secret); every payload carries the webhook's ``Name``, which current UiPath docs list
-among the fields common to every payload. A failed delivery opens the circuit breaker: the
-webhook gets nothing for an hour and that hour's events are dropped, as Orchestrator does.
+among the fields common to every payload. A failed delivery opens the circuit breaker,
+"disabling the webhook for one hour" (Orchestrator's "About webhooks" page): the record reads
+``Enabled: false`` for that hour, its events are dropped, and then it is enabled again.
 
 Assumed where the documents are silent (one line each):
 * A duplicate name is 409 (document 002) with errorCode 1001; names compare case-insensitively.
 * 401 and 403 bodies are ``{message, errorCode: 0, traceId}``.
 * A ping whose delivery fails answers 400 / errorCode 1000 naming the failure.
-* The circuit breaker does not change the record (``Enabled`` stays as set).
+* The breaker's disabling is the record's ``Enabled`` (the page's word, "disabling", is the one
+  it uses for ``Enabled``). A write that sets ``Enabled`` while the breaker is open takes over:
+  ``true`` closes the breaker at once, ``false`` keeps the webhook disabled after the hour.
 * Folder headers (``X-UIPATH-OrganizationUnitId``) are echoed in ping events, not used to scope.
 * ``POST /odata/Webhooks`` creates (201 with the entity; from generated clients, no seed page
   shows it); ``DELETE`` answers 204; errorCodes 1000/1001/1002 come from the provider notes
@@ -239,6 +242,7 @@ class UiPathEmulator:
     # -- OData routes ------------------------------------------------------------------------
 
     async def _collection_or_entity(self, request: web.Request) -> web.StreamResponse:
+        self.close_breakers()
         entity = request.match_info["entity"]
         write = request.method != "GET"
         self._authorize(request, WRITE_SCOPES if write else READ_SCOPES)
@@ -268,6 +272,7 @@ class UiPathEmulator:
         raise ODataFailure(405, 1000, f"{request.method} is not allowed on a webhook")
 
     async def _action(self, request: web.Request) -> web.StreamResponse:
+        self.close_breakers()
         entity, action = request.match_info["entity"], request.match_info["action"]
         if entity == "Webhooks" and action == GET_EVENT_TYPES and request.method == "GET":
             self._authorize(request, READ_SCOPES)
@@ -343,6 +348,7 @@ class UiPathEmulator:
         old = self._record(key)
         fields = self._validate(await _json_object(request), key)
         self.webhooks[key] = _ordered({"Key": old["Key"], **fields, "Id": key})
+        self.breaker_until.pop(key, None)  # a PUT sets Enabled (absent: true): it decides
         return self._entity(request, self.webhooks[key])
 
     async def _patch(self, request: web.Request, key: int) -> web.Response:
@@ -351,6 +357,8 @@ class UiPathEmulator:
         merged = {k: v for k, v in old.items() if k in WRITABLE} | body
         fields = self._validate(merged, key)
         self.webhooks[key] = _ordered({"Key": old["Key"], **fields, "Id": key})
+        if "Enabled" in body:  # the caller decides; the breaker lets go of the webhook
+            self.breaker_until.pop(key, None)
         if "return=representation" in request.headers.get("Prefer", ""):
             return self._entity(request, self.webhooks[key])
         return web.Response(status=204)
@@ -453,39 +461,52 @@ class UiPathEmulator:
         return outcome
 
     def subscribers(self, event_type: str) -> list[dict[str, Any]]:
-        """Enabled webhooks that receive ``event_type`` (breaker state aside)."""
+        """Webhooks that receive ``event_type``: enabled ones, and those the breaker disabled."""
         wanted = event_type.casefold()
         return [
             r
             for r in self.webhooks.values()
-            if r["Enabled"]
+            if (r["Enabled"] or r["Id"] in self.breaker_until)
             and (
                 r["SubscribeToAllEvents"]
                 or any(e["EventType"].casefold() == wanted for e in r["Events"])
             )
         ]
 
+    def close_breakers(self) -> None:
+        """Enable again the webhooks whose hour under the open breaker is over."""
+        now = self.clock()
+        for key, until in list(self.breaker_until.items()):
+            if until <= now:
+                del self.breaker_until[key]
+                if key in self.webhooks:
+                    self.webhooks[key]["Enabled"] = True
+
     async def fire(
         self, event_type: str, overrides: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Deliver one catalog event to every subscriber; report each outcome."""
+        """Deliver one catalog event to every subscriber; report each outcome. A failed
+        delivery opens the webhook's breaker: disabled for ``breaker_seconds``."""
         entry = self._catalog.get(event_type.casefold())
         if entry is None:
             raise _bad(f"'{event_type}' is not a valid event type.")
+        self.close_breakers()
         event = copy.deepcopy(entry["Payload"])
         event.update({"EventId": uuid.uuid4().hex, "Timestamp": _now(), "TenantId": self.tenant_id})
         event.update(overrides or {})
-        now = self.clock()
         targets, report = [], []
         for record in self.subscribers(entry["Name"]):
-            if self.breaker_until.get(record["Id"], 0) > now:
+            if record["Id"] in self.breaker_until:
                 report.append({"webhook_id": record["Id"], "skipped": "circuit breaker open"})
             else:
                 targets.append(record)
         outcomes = await asyncio.gather(*(self._deliver(r, event) for r in targets))
+        now = self.clock()
         for record, outcome in zip(targets, outcomes, strict=True):
-            if not outcome.ok:
+            stored = self.webhooks.get(record["Id"])
+            if not outcome.ok and stored is not None:
                 self.breaker_until[record["Id"]] = now + self.breaker_seconds
+                stored["Enabled"] = False
             report.append(
                 {"webhook_id": record["Id"], "status": outcome.status, "error": outcome.error}
             )
