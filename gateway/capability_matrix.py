@@ -60,6 +60,9 @@ def render(classes: Sequence[type[Provider[Any]]]) -> str:
         _row("secret set/unset readable", [yes if c.reports_secret_state else no for c in caps]),
         _row("provider extras", [", ".join(sorted(c.extras)) or no for c in caps]),
         _row("disables failing webhooks", [yes if c.disables_failing else no for c in caps]),
+        _row(
+            "batched reads (ids a request)", [str(c.batch_get) if c.batch_get else no for c in caps]
+        ),
     ]
     return "\n".join(lines) + "\n"
 

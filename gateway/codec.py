@@ -262,6 +262,7 @@ def capabilities_to_json(caps: Capabilities) -> dict[str, Any]:
         "reports_secret_state": caps.reports_secret_state,
         "extras": sorted(caps.extras),
         "disables_failing": caps.disables_failing,
+        "batch_get": caps.batch_get,
     }
 
 

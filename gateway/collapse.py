@@ -1,95 +1,159 @@
-"""Collapsing concurrent identical reads, without ever answering with stale data.
+"""Collapsing concurrent reads into fewer provider requests, without ever answering with stale
+data.
 
-``SharedReads.run(key, read)`` lets reads of the same key that arrive together share one
-provider request. The rule that keeps this invisible to callers: a read may only join a request
-that has **not been sent yet**. The first read of a key opens a *boarding* request and yields to
-the event loop once; every read of that key that starts meanwhile boards it; then it departs and
-is sent, and later reads open the next one. So the one provider request of a group is sent after
-every member of the group started and answered before every member returns: each caller gets
-exactly what a request of its own could have returned (the reads stay linearizable, and a
-caller that has just written sees its write). Nothing is cached: when no request is boarding,
-a read sends its own.
+``SharedReads.run(key, read)`` lets reads that arrive together share provider requests. The
+rule that keeps this invisible to callers: a read may only join a request that has **not been
+sent yet**. The first read opens a *departure* and yields to the event loop once; every read
+that starts meanwhile boards it; then it departs and is sent, and later reads open the next
+one. So the one provider request of a departure is sent after every member started and answered
+before every member returns: each caller gets exactly what a request of its own could have
+returned (the reads stay linearizable, and a caller that has just written sees its write).
+Nothing is cached: when no departure is boarding, a read sends its own.
 
-Under load, many requests for the same webhook reach the proxy in one turn of the event loop
-(a dashboard polling it, a deploy checking it): they then cost the provider, its rate limit
-and the proxy one request instead of one each. Opening a group costs a turn of the loop, so a
-read that starts while no other read is running (a caller reading one webhook after another)
-is sent at once: there is nobody to share with. A burst that starts from idle therefore makes
-two requests: the first read's own, and the one shared by all the others.
+Who shares what:
 
-The outcome is shared too: if the request fails, every member gets the same typed error. If the
-read that opened the group is cancelled, the others are not: each then sends a read of its own.
+- reads of the **same key** share one result (a dashboard polling one webhook, a deploy
+  checking it);
+- reads of **different keys** go as one batch request when the provider can answer several
+  ids at once (``read_many``, at most ``max_batch`` keys a departure: UiPath's
+  ``$filter=Id eq 4 or Id eq 7``); without it, each key is read on its own.
+
+Under load this costs the provider, its rate limit and the proxy one request a departure
+instead of one a read. Opening a departure costs a turn of the loop, so a read that starts
+while no other read is running (a caller reading one webhook after another) is sent at once:
+there is nobody to share with. A burst that starts from idle therefore makes two requests: the
+first read's own, and the one shared by all the others.
+
+Outcomes are shared too: if the request fails, every member gets the same typed error; with a
+batch, each key gets its own answer (its webhook, or the error a read of it alone would have
+raised). If the read that opened the departure is cancelled, the others are not: each then sends
+a read of its own; so does each member when the batch request itself is refused as invalid
+(``read_many`` raising ``InvalidRequest``: a provider that does not take the batch filter),
+after which batching stays off for this reader.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+import logging
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["SharedReads"]
+from gateway.errors import InvalidRequest
 
+__all__ = ["ReadMany", "SharedReads"]
+
+log = logging.getLogger("gateway.collapse")
+
+K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
-
-class _Boarding(Generic[T]):
-    __slots__ = ("outcome", "riders")
-
-    def __init__(self, outcome: asyncio.Future[T]) -> None:
-        self.outcome = outcome
-        self.riders = 0
+#: ``keys -> {key: result or the exception a read of that key alone would raise}``.
+ReadMany = Callable[[Sequence[K]], Awaitable[Mapping[K, T | BaseException]]]
 
 
-class SharedReads(Generic[T]):
-    """Reads of one key that start in the same turn of the event loop, while other reads are
-    under way, share one call."""
+class _Departure(Generic[K, T]):
+    """Reads waiting for one provider request: an outcome per key."""
+
+    __slots__ = ("outcomes",)
 
     def __init__(self) -> None:
-        self._boarding: dict[Hashable, _Boarding[T]] = {}
-        self._running = 0  # reads of any key under way
-        self.shared = 0  # reads answered by another read's request (for tests and metrics)
+        self.outcomes: dict[K, asyncio.Future[T]] = {}
 
-    async def run(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
-        """``await read()``, or the outcome of an identical read that has not been sent yet."""
+
+class SharedReads(Generic[K, T]):
+    """Reads that start in the same turn of the event loop, while other reads are under way,
+    share provider requests (see the module docstring)."""
+
+    def __init__(self, read_many: ReadMany[K, T] | None = None, max_batch: int = 0) -> None:
+        self._read_many = read_many if max_batch > 1 else None
+        self._max_batch = max(max_batch, 1)
+        self._boarding: _Departure[K, T] | None = None
+        self._running = 0  # reads of any key under way
+        self.shared = 0  # reads answered by a request another read sent (tests and metrics)
+
+    async def run(self, key: K, read: Callable[[], Awaitable[T]]) -> T:
+        """``await read()``, or its part of a request that has not been sent yet."""
         self._running += 1
         try:
-            boarding = self._boarding.get(key)
-            if boarding is not None:
-                boarding.riders += 1
-                self.shared += 1
-                return await self._ride(boarding, read)
+            departure = self._boarding
+            if departure is not None:
+                outcome = departure.outcomes.get(key)
+                if (
+                    outcome is None
+                    and self._read_many
+                    and len(departure.outcomes) < self._max_batch
+                ):
+                    outcome = departure.outcomes[key] = asyncio.get_running_loop().create_future()
+                if outcome is not None:
+                    self.shared += 1
+                    return await self._ride(outcome, read)
             if self._running == 1:
                 return await read()  # nothing else is reading: no one to wait for
             return await self._open(key, read)
         finally:
             self._running -= 1
 
-    async def _open(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
-        boarding = self._boarding[key] = _Boarding(asyncio.get_running_loop().create_future())
+    async def _open(self, key: K, read: Callable[[], Awaitable[T]]) -> T:
+        departure: _Departure[K, T] = _Departure()
+        mine: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        departure.outcomes[key] = mine
+        self._boarding = departure
         try:
             try:
                 await asyncio.sleep(0)  # one turn of the loop: reads that start now board
             finally:
-                del self._boarding[key]  # departed: from here on nobody may join
-            result = await read()
+                if self._boarding is departure:
+                    self._boarding = None  # departed: from here on nobody may join
+            if len(departure.outcomes) == 1:
+                mine.set_result(await read())
+            elif not await self._batch(departure, key):
+                mine.set_result(await read())  # refused: the other keys read for themselves
         except asyncio.CancelledError:
-            boarding.outcome.cancel()  # the riders read for themselves
+            for outcome in departure.outcomes.values():
+                outcome.cancel()  # the riders read for themselves
             raise
         except BaseException as exc:
-            if boarding.riders:
-                boarding.outcome.set_exception(exc)
-                boarding.outcome.exception()  # retrieved, even if every rider was cancelled
+            for outcome in departure.outcomes.values():
+                if not outcome.done():
+                    outcome.set_exception(exc)
+                    outcome.exception()  # retrieved, even if every rider was cancelled
             raise
-        boarding.outcome.set_result(result)
-        return result
+        return mine.result()
+
+    async def _batch(self, departure: _Departure[K, T], opener: K) -> bool:
+        """Send the departure's keys as one request and hand each key its outcome; False when
+        batching is (or has just been turned) off, the members other than ``opener`` then
+        reading for themselves."""
+        try:
+            if self._read_many is None:
+                raise InvalidRequest("batched reads are off")
+            results = await self._read_many(list(departure.outcomes))
+        except InvalidRequest as exc:
+            if self._read_many is not None:
+                log.warning("batched reads refused; reading one by one from now on",
+                            extra={"error": str(exc)})  # fmt: skip
+                self._read_many = None
+            for key, outcome in departure.outcomes.items():
+                if key != opener:
+                    outcome.cancel()
+            return False
+        for key, outcome in departure.outcomes.items():
+            result = results[key]
+            if isinstance(result, BaseException):
+                outcome.set_exception(result)
+                outcome.exception()  # retrieved, even if its reader was cancelled
+            else:
+                outcome.set_result(result)
+        return True
 
     @staticmethod
-    async def _ride(boarding: _Boarding[T], read: Callable[[], Awaitable[T]]) -> T:
+    async def _ride(outcome: asyncio.Future[T], read: Callable[[], Awaitable[T]]) -> T:
         try:
             # shield: a rider that is cancelled must not cancel the others' outcome
-            return await asyncio.shield(boarding.outcome)
+            return await asyncio.shield(outcome)
         except asyncio.CancelledError:
             task = asyncio.current_task()
-            if boarding.outcome.cancelled() and task is not None and not task.cancelling():
+            if outcome.cancelled() and task is not None and not task.cancelling():
                 return await read()  # the opener was cancelled, not this rider
             raise

@@ -18,13 +18,13 @@ from the account client (``account.ex_list_diverted(...)``).
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 import attrs
 
 from gateway.answers import UnreadableRecord
-from gateway.errors import FieldProblem, InvalidRequest, ProviderError, Unsupported
+from gateway.errors import FieldProblem, GatewayError, InvalidRequest, ProviderError, Unsupported
 from gateway.http import Transport
 from gateway.model import (
     EventType,
@@ -80,6 +80,8 @@ class Capabilities:
     ``extras``: the provider-only settings it stores (``Webhook.extras`` keys, e.g. ``tag``).
     ``disables_failing``: the provider disables a webhook whose delivery fails (``enabled``
     turns false: UiPath's circuit breaker), so enabling it again is the way back.
+    ``batch_get``: the most webhooks ``get_many`` reads in one request (0: it cannot); the
+    account client then sends concurrent reads of different webhooks as one request.
     ``operations``: derived from the methods the adapter overrides; do not set it by hand.
     """
 
@@ -92,6 +94,7 @@ class Capabilities:
     reports_secret_state: bool = True
     extras: frozenset[str] = frozenset()
     disables_failing: bool = False
+    batch_get: int = 0
     operations: frozenset[str] = frozenset()
 
     def __attrs_post_init__(self) -> None:
@@ -143,6 +146,11 @@ class Provider(Generic[S]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} account={self.account!r}>"
 
+    @property
+    def batch_get(self) -> int:
+        """How many ids ``get_many`` takes at once for this account (0: no batched reads)."""
+        return self.capabilities.batch_get
+
     def unsupported(self, operation: str, detail: str | None = None) -> Unsupported:
         return Unsupported(self.kind, operation, detail, account=self.account)
 
@@ -159,6 +167,13 @@ class Provider(Generic[S]):
 
     async def get(self, id: str) -> Webhook:
         raise self.unsupported("get")
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Webhook | GatewayError]:
+        """The webhooks ``ids`` (canonical, at most ``capabilities.batch_get``) in one request:
+        each id's webhook, or the error a ``get`` of it alone would raise (``NotFound``,
+        ``ProviderError`` for a record that cannot be read). An error of the request itself is
+        raised. Implement it only where one request can answer several ids."""
+        raise self.unsupported("get_many")
 
     async def create(self, spec: WebhookSpec) -> Webhook:
         """Create from an already validated spec whose event names are canonical."""

@@ -107,7 +107,8 @@ class Account:
         self.capabilities = provider.capabilities
         self._catalog: dict[str, EventType] | None = None
         self._catalog_lock = asyncio.Lock()
-        self._reads: SharedReads[Webhook] = SharedReads()
+        batch = provider.batch_get if provider.capabilities.batch_get else 0
+        self._reads: SharedReads[str, Webhook] = SharedReads(provider.get_many, batch)
         self._update_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )

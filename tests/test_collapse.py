@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from gateway import Gateway
 from gateway.collapse import SharedReads
@@ -37,13 +39,13 @@ class Store:
 
 
 def start(
-    shared: SharedReads[int], read: Callable[[], Awaitable[int]], n: int
+    shared: SharedReads[str, int], read: Callable[[], Awaitable[int]], n: int
 ) -> list[asyncio.Task[int]]:
     return [asyncio.create_task(shared.run("k", read)) for _ in range(n)]
 
 
 @contextlib.asynccontextmanager
-async def busy(shared: SharedReads[int]) -> AsyncIterator[None]:
+async def busy(shared: SharedReads[str, int]) -> AsyncIterator[None]:
     """Another read under way meanwhile, as under load: then every read of a burst boards."""
     release = asyncio.Event()
 
@@ -68,7 +70,7 @@ async def busy(shared: SharedReads[int]) -> AsyncIterator[None]:
     ],
 )
 async def test_reads_that_start_together_share_a_request(under_way: bool, requests: int) -> None:
-    store, shared = Store(), SharedReads[int]()
+    store, shared = Store(), SharedReads[str, int]()
     async with busy(shared) if under_way else contextlib.nullcontext():
         tasks = start(shared, store.read, 20)
         await store.sent.wait()
@@ -79,7 +81,7 @@ async def test_reads_that_start_together_share_a_request(under_way: bool, reques
 
 
 async def test_a_read_alone_is_sent_without_waiting_a_turn_of_the_loop() -> None:
-    shared = SharedReads[int]()
+    shared = SharedReads[str, int]()
     turned = False
 
     def turn() -> None:
@@ -96,7 +98,7 @@ async def test_a_read_alone_is_sent_without_waiting_a_turn_of_the_loop() -> None
 
 async def test_a_read_never_joins_a_request_already_sent() -> None:
     """The read-your-writes guarantee: a read that starts after a write sees the write."""
-    store, shared = Store(), SharedReads[int]()
+    store, shared = Store(), SharedReads[str, int]()
     async with busy(shared):
         early = start(shared, store.read, 3)
         await store.sent.wait()  # the shared request is on its way: it saw value 0
@@ -110,7 +112,7 @@ async def test_a_read_never_joins_a_request_already_sent() -> None:
 
 
 async def test_different_keys_do_not_share() -> None:
-    store, shared = Store(), SharedReads[int]()
+    store, shared = Store(), SharedReads[str, int]()
     store.gate.set()
     await asyncio.gather(shared.run("a", store.read), shared.run("b", store.read))
     assert store.reads == 2
@@ -118,7 +120,7 @@ async def test_different_keys_do_not_share() -> None:
 
 
 async def test_a_failure_reaches_every_reader_from_one_request() -> None:
-    shared = SharedReads[int]()
+    shared = SharedReads[str, int]()
     calls = 0
 
     async def missing() -> int:
@@ -137,7 +139,7 @@ async def test_a_failure_nobody_is_left_to_read_is_not_reported_as_unretrieved()
     """The only rider was cancelled before the shared request failed."""
     reported: list[dict[str, object]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: reported.append(ctx))
-    store, shared = Store(), SharedReads[int]()
+    store, shared = Store(), SharedReads[str, int]()
 
     async def failing() -> int:
         await store.read()
@@ -158,7 +160,7 @@ async def test_a_failure_nobody_is_left_to_read_is_not_reported_as_unretrieved()
 
 
 async def test_a_cancelled_opener_does_not_cancel_the_others() -> None:
-    store, shared = Store(), SharedReads[int]()
+    store, shared = Store(), SharedReads[str, int]()
     async with busy(shared):
         opener, *riders = start(shared, store.read, 4)
         await store.sent.wait()
@@ -171,7 +173,7 @@ async def test_a_cancelled_opener_does_not_cancel_the_others() -> None:
 
 
 async def test_a_cancelled_rider_leaves_the_others_alone() -> None:
-    store, shared = Store(), SharedReads[int]()
+    store, shared = Store(), SharedReads[str, int]()
     async with busy(shared):
         opener, rider, other = start(shared, store.read, 3)
         await store.sent.wait()
@@ -183,18 +185,26 @@ async def test_a_cancelled_rider_leaves_the_others_alone() -> None:
     assert store.reads == 1
 
 
-async def test_account_get_through_the_uipath_emulator_shares_requests() -> None:
-    """Real transport: 30 concurrent gets of one webhook, from idle, reach the emulator as two
-    GETs (the first read's own, and the one the other 29 share)."""
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def counted_uipath(
+    refuse_key_filters: bool = False, **settings: Any
+) -> AsyncIterator[tuple[Gateway, UiPathEmulator, list[str]]]:
+    """A gateway in front of a UiPath emulator that records each GET (path and query); with
+    ``refuse_key_filters``, the emulator answers a filter on Id as a tenant that refuses it."""
     emulator = UiPathEmulator(personal_tokens={"pat": ["OR.Webhooks"]})
     gets: list[str] = []
 
     @web.middleware
-    async def count(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
+    async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method == "GET":
-            gets.append(request.path)
+            gets.append(request.path_qs)
+            if refuse_key_filters and "Id eq" in request.query.get("$filter", ""):
+                body = {"message": "The query specified in the URI is not valid.",
+                        "errorCode": 1000, "traceId": "t"}  # fmt: skip
+                return web.json_response(body, status=400)
         return await handler(request)
 
     app = emulator.app()
@@ -202,26 +212,68 @@ async def test_account_get_through_the_uipath_emulator_shares_requests() -> None
     server = TestServer(app)
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
-    config = parse_config(
-        {"accounts": {"u": {"provider": "uipath", "base_url": base, "token": "pat"}}}
-    )
+    account = {"provider": "uipath", "base_url": base, "token": "pat", **settings}
     try:
-        async with Gateway(config) as gw:
-            acct = gw.account("u")
-            made = await acct.create(
-                WebhookSpec(name="n", url="https://h.example", events={"job.completed"})
-            )
-            gets.clear()
-            found = await asyncio.gather(*(acct.get(made.id) for _ in range(30)))
-            assert found == [made] * 30
-            assert gets == [f"/odata/Webhooks({made.id})"] * 2
-            assert acct.shared_reads == 28
-
-            # a read after a write sees it, whatever was in flight before
-            updated = await acct.update(made.id, WebhookChange(enabled=False))
-            assert (await acct.get(made.id)) == updated
-
-            with pytest.raises(NotFound):
-                await asyncio.gather(*(acct.get("999") for _ in range(5)))
+        async with Gateway(parse_config({"accounts": {"u": account}})) as gw:
+            yield gw, emulator, gets
     finally:
         await server.close()
+
+
+async def test_account_get_through_the_uipath_emulator_shares_requests() -> None:
+    """Real transport: 30 concurrent gets of one webhook, from idle, reach the emulator as two
+    GETs (the first read's own, and the one the other 29 share)."""
+    async with counted_uipath() as (gw, _, gets):
+        acct = gw.account("u")
+        made = await acct.create(
+            WebhookSpec(name="n", url="https://h.example", events={"job.completed"})
+        )
+        gets.clear()
+        found = await asyncio.gather(*(acct.get(made.id) for _ in range(30)))
+        assert found == [made] * 30
+        assert gets == [f"/odata/Webhooks({made.id})"] * 2
+        assert acct.shared_reads == 28
+
+        # a read after a write sees it, whatever was in flight before
+        updated = await acct.update(made.id, WebhookChange(enabled=False))
+        assert (await acct.get(made.id)) == updated
+
+        with pytest.raises(NotFound):
+            await asyncio.gather(*(acct.get("999") for _ in range(5)))
+
+
+async def test_concurrent_gets_of_different_webhooks_go_as_one_batch() -> None:
+    """Real transport: 40 concurrent gets of 40 webhooks (and of one that does not exist) reach
+    the emulator as the first read's own GET and batches of at most ``batch_reads`` ids, each
+    caller getting exactly what a GET of its own returns."""
+    async with counted_uipath(batch_reads=16) as (gw, emulator, gets):
+        acct = gw.account("u")
+        for i in range(40):
+            emulator.add(Name=f"w{i}", Url=f"https://h.example/{i}", Enabled=i % 2 == 0)
+        alone = [await acct.get(str(i)) for i in range(1, 41)]
+        gets.clear()
+        ids = [str(i) for i in range(1, 41)] + ["999"]
+        found = await asyncio.gather(*(acct.get(i) for i in ids), return_exceptions=True)
+        assert found[:40] == alone
+        assert isinstance(found[40], NotFound) and found[40].provider == "uipath"
+        assert gets[0] == "/odata/Webhooks(1)"  # from idle: the first read is sent at once
+        batches = [URL(g).query["$filter"].split(" or ") for g in gets[1:]]
+        assert [len(b) for b in batches] == [16, 16, 8]  # 40 ids after the first one
+        assert all(
+            URL(g).query["$top"] == str(len(b)) for g, b in zip(gets[1:], batches, strict=True)
+        )
+        assert acct.shared_reads == 37  # 40 reads shared three requests
+
+
+async def test_a_tenant_refusing_the_batch_filter_is_read_one_by_one() -> None:
+    async with counted_uipath(refuse_key_filters=True) as (gw, emulator, gets):
+        acct = gw.account("u")
+        for i in range(5):
+            emulator.add(Name=f"w{i}", Url=f"https://h.example/{i}")
+        found = await asyncio.gather(*(acct.get(str(i)) for i in range(1, 6)))
+        assert [w.name for w in found] == [f"w{i}" for i in range(5)]
+        refused = [g for g in gets if "filter" in g]
+        assert len(refused) == 1  # tried once, then off for this account
+        gets.clear()
+        await asyncio.gather(*(acct.get(str(i)) for i in range(1, 6)))
+        assert all("filter" not in g for g in gets) and len(gets) == 5

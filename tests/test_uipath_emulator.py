@@ -9,7 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from providers.uipath.emulator import CATALOG
+from providers.uipath.emulator import CATALOG, PROPERTIES
+from providers.uipath.odata_filter import compile_filter, key_lookup
 from providers.uipath.signature import SIGNATURE_HEADER, verify
 from tests.conftest import UIPATH_CLIENT, Receiver, UiPathHarness
 
@@ -79,10 +80,29 @@ async def test_odata_options(uipath: UiPathHarness, http: Session) -> None:
     assert body["@odata.count"] == 3 and len(body["value"]) == 1
     assert body["@odata.context"].endswith("/odata/$metadata#Webhooks")
 
-    for bad in ({"$top": "1001"}, {"$filter": "Colour eq 'red'"}, {"$filter": "Name eq"}):
+    # Key filters are answered by lookup, exactly as the general evaluation would answer them.
+    assert await names(**{"$filter": "Id eq 3 or Id eq 1 or Id eq 9"}) == ["alpha", "gamma"]
+    assert await names(**{"$filter": "Id eq 2 or Id eq 2 or Id eq 1"}) == ["alpha", "beta"]
+    records = [{"Id": i, "Name": f"n{i}"} for i in range(1, 60)]
+    for text in ("Id eq 5", "Id eq 7 or Id eq 3 or Id eq 70", "(Id eq 9) or Id eq 9"):
+        keys = key_lookup(text)
+        assert keys is not None
+        keep = compile_filter(text, PROPERTIES)
+        assert sorted(set(keys) & {r["Id"] for r in records}) == [
+            r["Id"] for r in records if keep(r)
+        ]
+    assert key_lookup("Id eq 1 or Name eq 'x'") is None
+    assert key_lookup("Id gt 1") is None
+
+    too_many = " or ".join(f"Id eq {i}" for i in range(26))  # 26 * 3 + 25 = 103 nodes
+    slow_too_many = " or ".join(f"Name eq 'n{i}'" for i in range(26))
+    for bad in ({"$top": "1001"}, {"$filter": "Colour eq 'red'"}, {"$filter": "Name eq"},
+                {"$filter": too_many}, {"$filter": slow_too_many}):  # fmt: skip
         status, body = await call(http, "GET", url, params=bad)
         assert (status, body["errorCode"]) == (400, 1000), bad
         assert body["traceId"]
+    status, body = await call(http, "GET", url, params={"$filter": too_many})
+    assert "The node count limit of '100' has been exceeded" in body["message"]
 
 
 async def test_entity_status_codes(uipath: UiPathHarness, http: Session) -> None:

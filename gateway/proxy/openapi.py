@@ -250,6 +250,7 @@ SCHEMAS: dict[str, Any] = {
                     "reports_secret_state": {"type": "boolean"},
                     "extras": {"type": "array", "items": {"type": "string"}},
                     "disables_failing": {"type": "boolean"},
+                    "batch_get": {"type": "integer"},
                 },
             },
         },

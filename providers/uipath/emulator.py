@@ -36,6 +36,8 @@ Assumed where the documents are silent (one line each):
 * A duplicate name is 409 (document 002) with errorCode 1001; names compare case-insensitively.
 * 401 and 403 bodies are ``{message, errorCode: 0, traceId}``.
 * A ping whose delivery fails answers 400 / errorCode 1000 naming the failure.
+* A ``$filter`` of more than 100 nodes is 400 / errorCode 1000 (ASP.NET OData's default
+  ``MaxNodeCount``); ``Id eq N`` joined by ``or`` is answered by key lookup, like a database.
 * The breaker's disabling is the record's ``Enabled`` (the page's word, "disabling", is the one
   it uses for ``Enabled``). A write that sets ``Enabled`` while the breaker is open takes over:
   ``true`` closes the breaker at once, ``false`` keeps the webhook disabled after the hour.
@@ -80,7 +82,7 @@ from gateway.emulation import (
     serve,
     trace_id,
 )
-from providers.uipath.odata_filter import ODataError, compile_filter, sort_key
+from providers.uipath.odata_filter import ODataError, compile_filter, key_lookup, sort_key
 from providers.uipath.signature import SIGNATURE_HEADER, sign
 
 __all__ = ["CATALOG", "UiPathEmulator", "main"]
@@ -310,7 +312,10 @@ class UiPathEmulator:
             raise _bad("The value of $top and $skip must be a non-negative integer.")
         records = list(self.webhooks.values())
         try:
-            if "$filter" in query:
+            keys = key_lookup(query["$filter"]) if "$filter" in query else None
+            if keys is not None:  # by primary key, as a database answers it
+                records = [self.webhooks[k] for k in dict.fromkeys(keys) if k in self.webhooks]
+            elif "$filter" in query:
                 keep = compile_filter(query["$filter"], PROPERTIES)
                 records = [r for r in records if keep(r)]
             for prop, descending in reversed(sort_key(query.get("$orderby", "Id"), PROPERTIES)):

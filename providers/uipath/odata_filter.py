@@ -3,12 +3,18 @@
 Supported: ``eq ne gt ge lt le``, ``and or not``, parentheses, string/int/bool/null literals, and
 the string functions ``contains startswith endswith tolower toupper``. Anything else (lambdas,
 arithmetic, unknown properties) is an ``ODataError`` that the emulator answers with
-400 / errorCode 1000, as Orchestrator does for an invalid query option.
+400 / errorCode 1000, as Orchestrator does for an invalid query option. So is a filter of more
+than ``MAX_NODES`` nodes (ASP.NET OData's default ``MaxNodeCount``; assumed to be Orchestrator's).
+
+``key_lookup`` recognizes the filters a database answers from its primary key instead of a scan
+(``Id eq 4 or Id eq 7``); the emulator uses it so that such reads cost a lookup per key, as
+they would at the provider. Its answer equals the general evaluation's (tested).
 """
 
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -16,7 +22,10 @@ from odata_query import ast
 from odata_query.exceptions import ODataException
 from odata_query.grammar import ODataLexer, ODataParser
 
-__all__ = ["ODataError", "compile_filter", "sort_key"]
+__all__ = ["MAX_NODES", "ODataError", "compile_filter", "key_lookup", "sort_key"]
+
+#: The most nodes a ``$filter`` may have (ASP.NET OData's default ``MaxNodeCount``).
+MAX_NODES = 100
 
 Record = Mapping[str, Any]
 Predicate = Callable[[Record], bool]
@@ -114,7 +123,47 @@ def compile_filter(text: str, properties: Collection[str]) -> Predicate:
         tree = ODataParser().parse(ODataLexer().tokenize(text))
     except ODataException as exc:
         raise ODataError(f"The query specified in the URI is not valid: {exc}") from None
+    if _nodes(tree) > MAX_NODES:
+        raise ODataError(_too_many())
     return _Compiler(properties).predicate(tree)
+
+
+def _nodes(node: Any) -> int:
+    """How many nodes the expression tree ``node`` has (operators are part of their node)."""
+    if isinstance(node, list | tuple):
+        return sum(_nodes(n) for n in node)
+    if not isinstance(node, ast._Node) or isinstance(node, _OPERATORS):
+        return 0
+    return 1 + sum(_nodes(getattr(node, f)) for f in node.__dataclass_fields__)
+
+
+_OPERATORS = (ast._Comparator, ast._BoolOpToken, ast._UnaryOpToken, ast._BinOpToken)
+
+
+def _too_many() -> str:
+    return (
+        f"The node count limit of '{MAX_NODES}' has been exceeded. To increase the limit, set "
+        "the 'MaxNodeCount' property on EnableQueryAttribute or ODataValidationSettings."
+    )
+
+
+_KEY_EQUALS = re.compile(r"\(?\s*Id\s+eq\s+(\d{1,19})\s*\)?")
+_OR = re.compile(r"\s+or\s+")
+
+
+def key_lookup(text: str) -> list[int] | None:
+    """The ``Id`` values of a filter that only compares ``Id`` for equality with integers,
+    joined by ``or`` (``Id eq 4 or Id eq 7``); None for any other filter. ``ODataError`` when it
+    has more than ``MAX_NODES`` nodes (three a comparison, one an ``or``)."""
+    keys = []
+    for part in _OR.split(text.strip()):
+        match = _KEY_EQUALS.fullmatch(part)
+        if match is None:
+            return None
+        keys.append(int(match[1]))
+    if 4 * len(keys) - 1 > MAX_NODES:
+        raise ODataError(_too_many())
+    return keys
 
 
 def sort_key(text: str, properties: Collection[str]) -> list[tuple[str, bool]]:
