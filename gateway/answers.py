@@ -55,6 +55,10 @@ _NAMES = {
 
 
 def _is(value: Any, kind: Any) -> bool:
+    if kind is str or kind is bool or kind is list:  # the common cases, first and fast
+        return isinstance(value, kind)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
     kinds = getattr(kind, "__args__", None) or (kind,)
     for k in kinds:
         if k is int and isinstance(value, int) and not isinstance(value, bool):
@@ -84,20 +88,32 @@ class UnreadableRecord:
 class Answer:
     """A JSON object from a provider, read field by field (see the module docstring)."""
 
-    __slots__ = ("account", "data", "provider", "what")
+    __slots__ = ("_what", "account", "data", "provider")
 
-    def __init__(self, value: Any, *, provider: str, account: str = "", what: str) -> None:
-        self.provider, self.account, self.what = provider, account, what
+    def __init__(
+        self, value: Any, *, provider: str, account: str = "", what: str | tuple[Any, ...]
+    ) -> None:
+        self.provider, self.account, self._what = provider, account, what
         if not isinstance(value, Mapping):
-            raise self.error(f"{what} must be a JSON object, got {json_type(value)}")
+            raise self.error(f"{self.what} must be a JSON object, got {json_type(value)}")
         self.data: Mapping[str, Any] = value
+
+    @property
+    def what(self) -> str:
+        """What is being read, for messages (``webhook 7: Events[0]``); spelled out only when
+        a message needs it (an answer's items are named ``(parent, key, index)``)."""
+        what = self._what
+        if isinstance(what, tuple):
+            parent, key, index = what
+            what = self._what = f"{parent.what}: {key}[{index}]"
+        return what
 
     def error(self, message: str) -> ProviderError:
         return ProviderError(message, provider=self.provider, account=self.account or None)
 
     def named(self, what: str) -> Answer:
         """The same answer, named more precisely in messages (e.g. with its id)."""
-        self.what = what
+        self._what = what
         return self
 
     def required(self, key: str, kind: Any) -> Any:
@@ -126,7 +142,7 @@ class Answer:
     def objects(self, key: str) -> list[Answer]:
         """An optional array of objects, each an ``Answer``."""
         return [
-            Answer(v, provider=self.provider, account=self.account, what=f"{self.what}: {key}[{i}]")
+            Answer(v, provider=self.provider, account=self.account, what=(self, key, i))
             for i, v in enumerate(self.optional(key, list, []))
         ]
 
