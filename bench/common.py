@@ -50,10 +50,18 @@ async def process(*args: str, ready: str = r"(https?://[\d.:]+)") -> AsyncIterat
 
 
 def gateway_config(
-    directory: str, upstream: str, *, key: str, scope: str, name: str = "gateway", extra: str = ""
+    directory: str,
+    upstream: str,
+    *,
+    key: str,
+    scope: str,
+    name: str = "gateway",
+    extra: str = "",
+    account: str = "",
 ) -> str:
     """A config file for a gateway in front of one UiPath emulator (account ``orch``, the
-    bench token), listening on any free port with one API key; ``extra``: more TOML."""
+    bench token), listening on any free port with one API key; ``extra``: more TOML,
+    ``account``: more keys of the account's table."""
     path = Path(directory) / f"{name}.toml"
     path.write_text(
         f"""
@@ -61,6 +69,7 @@ def gateway_config(
 provider = "uipath"
 base_url = "{upstream}"
 token = "{PAT}"
+{account}
 
 [server]
 port = 0

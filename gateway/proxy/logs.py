@@ -73,6 +73,8 @@ class AccessLog:
         self._stamp = ""
 
     def write(self, fields: dict[str, Any]) -> None:
+        """Log one request's ``fields`` (the dict is taken over: ``time`` and ``request_id``
+        are added to it)."""
         if self.stream is None:
             return
         now = time.time()
@@ -80,15 +82,9 @@ class AccessLog:
         if second != self._second:  # formatting the date once a second is enough
             self._second = second
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        line = {
-            "time": f"{self._stamp}.{int(now * 1000) % 1000:03d}Z",
-            "level": "info",
-            "logger": "gateway.access",
-            "message": "request",
-            "request_id": REQUEST_ID.get(),
-            **fields,
-        }
-        self._pending.append(orjson.dumps(line, default=str))
+        fields["time"] = f"{self._stamp}.{int(now * 1000) % 1000:03d}Z"
+        fields["request_id"] = REQUEST_ID.get()
+        self._pending.append(orjson.dumps(_ACCESS | fields, default=str))
         if len(self._pending) >= self.BATCH:
             self.flush()
         elif self._timer is None:
@@ -105,10 +101,19 @@ class AccessLog:
         if not lines or self.stream is None:
             return
         # A closed or broken stream must not fail a request.
+        lines.append(b"")
         with contextlib.suppress(OSError, ValueError):
-            self.stream.write(b"\n".join(lines).decode() + "\n")
-            self.stream.flush()
+            buffer = getattr(self.stream, "buffer", None)  # a text stream's bytes underneath
+            if buffer is not None:
+                self.stream.flush()
+                buffer.write(b"\n".join(lines))
+                buffer.flush()
+            else:
+                self.stream.write(b"\n".join(lines).decode())
+                self.stream.flush()
 
+
+_ACCESS = {"time": "", "level": "info", "logger": "gateway.access", "message": "request"}
 
 access_log = AccessLog()
 

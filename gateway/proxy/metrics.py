@@ -101,7 +101,8 @@ class _Collector(Collector):
         )
         shared = CounterMetricFamily(
             "gateway_shared_reads",
-            "Reads answered by an identical read's provider request (gateway.collapse).",
+            "Reads answered by another read's provider request: of the same webhook, or a batch "
+            "(gateway.collapse).",
             labels=["provider", "account"],
         )
         unreadable = CounterMetricFamily(
