@@ -159,6 +159,9 @@ async def run(seconds: int, connections: int, rounds: int) -> tuple[float, float
     return spread_throughput, spread_latency
 
 
+SERVED = r'^gateway_requests_total\{.*route="/v1/accounts/\{account\}/webhooks/\{id\}".*\} (\S+)$'
+
+
 async def shared_reads(gateway: str) -> tuple[float, float]:
     """``(reads shared, webhook reads served)`` so far, from the gateway's /metrics."""
     async with (
@@ -169,14 +172,7 @@ async def shared_reads(gateway: str) -> tuple[float, float]:
     shared = sum(
         float(v) for v in re.findall(r"^gateway_shared_reads_total\{.*\} (\S+)$", text, re.M)
     )
-    served = sum(
-        float(v)
-        for v in re.findall(
-            r'^gateway_requests_total\{.*route="/v1/accounts/\{account\}/webhooks/\{id\}".*\} (\S+)$',
-            text,
-            re.M,
-        )
-    )
+    served = sum(float(v) for v in re.findall(SERVED, text, re.M))
     return shared, served
 
 

@@ -179,8 +179,14 @@ class Provider(Generic[S]):
         """Create from an already validated spec whose event names are canonical."""
         raise self.unsupported("create")
 
-    async def update(self, id: str, change: WebhookChange) -> Webhook:
-        """Apply ``change``; the result must equal ``change.apply(previous)``."""
+    async def update(
+        self, id: str, change: WebhookChange, previous: Webhook | None = None
+    ) -> Webhook:
+        """Apply ``change``; the result must equal ``change.apply(previous)``.
+
+        ``previous``: the webhook as the account read it under the update lock, when it did
+        (providers without atomic updates: the adapter need not read it again).
+        """
         raise self.unsupported("update")
 
     async def delete(self, id: str) -> None:

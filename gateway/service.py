@@ -238,11 +238,17 @@ class Account:
         if self.capabilities.atomic_update and if_match is None:
             return await self._update(id, change)
         async with self._locked(id):
-            if if_match is not None:
-                await self._check_precondition(id, if_match)
+            # Read under the lock, through the shared reads: concurrent updates of different
+            # webhooks then read them in one batch (gateway.collapse), and the read is still
+            # sent after the lock was taken, so it sees every write made before.
+            if if_match is None:
+                previous = await self.get(id)
+            else:
+                previous = await self._read_for_precondition(id)
+                self._check_precondition(previous, if_match)
             if change.is_empty:
-                return await self.provider.get(id)
-            return await self._update(id, change)
+                return previous
+            return await self._update(id, change, previous)
 
     @contextlib.asynccontextmanager
     async def _locked(self, id: str) -> AsyncIterator[None]:
@@ -258,24 +264,28 @@ class Account:
             else:
                 yield
 
-    async def _check_precondition(self, id: str, if_match: Collection[str]) -> None:
+    async def _read_for_precondition(self, id: str) -> Webhook:
         try:
-            current = await self.provider.get(id)
+            return await self.get(id)
         except NotFound:
             raise PreconditionFailed(
                 f"webhook {id} does not exist, so it matches no If-Match", **self._where
             ) from None
+
+    def _check_precondition(self, current: Webhook, if_match: Collection[str]) -> None:
         etag = etag_of(current)
         if "*" not in if_match and etag not in if_match:
             raise PreconditionFailed(
-                f"webhook {id} has changed: its ETag is {etag}, not the one in If-Match",
+                f"webhook {current.id} has changed: its ETag is {etag}, not the one in If-Match",
                 etag=etag,
                 **self._where,
             )
 
-    async def _update(self, id: str, change: WebhookChange) -> Webhook:
+    async def _update(
+        self, id: str, change: WebhookChange, previous: Webhook | None = None
+    ) -> Webhook:
         try:
-            return await self.provider.update(id, change)
+            return await self.provider.update(id, change, previous)
         except (ProviderUnavailable, RateLimited) as failed:
             if not _maybe_applied(failed):
                 raise
@@ -311,7 +321,7 @@ class Account:
             if if_match is None:
                 return await self._delete(id)
             async with self._locked(id):
-                await self._check_precondition(id, if_match)
+                self._check_precondition(await self._read_for_precondition(id), if_match)
                 await self._delete(id)
 
     async def _delete(self, id: str) -> None:

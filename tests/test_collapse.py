@@ -265,6 +265,23 @@ async def test_concurrent_gets_of_different_webhooks_go_as_one_batch() -> None:
         assert acct.shared_reads == 37  # 40 reads shared three requests
 
 
+async def test_concurrent_updates_read_their_webhooks_in_batches() -> None:
+    """Each update reads its webhook under its lock (to add an event to UiPath's collection);
+    20 concurrent updates of 20 webhooks read them in a few batches, and none is lost."""
+    async with counted_uipath() as (gw, emulator, gets):
+        acct = gw.account("u")
+        for i in range(20):
+            emulator.add(Name=f"w{i}", Url=f"https://h.example/{i}",
+                         Events=[{"EventType": "job.started"}])  # fmt: skip
+        await acct.event_types()  # the catalog, which each update checks its events against
+        gets.clear()
+        change = WebhookChange(add_events={"job.completed"})
+        await asyncio.gather(*(acct.update(str(i), change) for i in range(1, 21)))
+        assert len(gets) <= 3  # the first read alone, then batches
+        for record in emulator.webhooks.values():
+            assert {e["EventType"] for e in record["Events"]} == {"job.started", "job.completed"}
+
+
 async def test_a_tenant_refusing_the_batch_filter_is_read_one_by_one() -> None:
     async with counted_uipath(refuse_key_filters=True) as (gw, emulator, gets):
         acct = gw.account("u")

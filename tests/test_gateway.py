@@ -85,7 +85,9 @@ class CountingProvider(MemoryProvider):
         type(self).catalog_fetches += 1
         return [EventType(name=e) for e in EVENTS]
 
-    async def update(self, id: str, change: WebhookChange) -> Webhook:
+    async def update(
+        self, id: str, change: WebhookChange, previous: Webhook | None = None
+    ) -> Webhook:
         current = self._lookup(id)
         await asyncio.sleep(0.001)  # a remote read-then-PUT leaves this gap
         self._hooks[id] = change.apply(current)

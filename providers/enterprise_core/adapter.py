@@ -166,7 +166,9 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
         body = wire.create_body(spec)
         return self._webhook(await self.http.request("POST", "", json_body=body))
 
-    async def update(self, id: str, change: WebhookChange) -> Webhook:
+    async def update(
+        self, id: str, change: WebhookChange, previous: Webhook | None = None
+    ) -> Webhook:
         # Applying the same add/remove PATCH twice gives the same state: safe to retry.
         body = wire.patch_body(change)
         path = f"/{self._locator(id)}"

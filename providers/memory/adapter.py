@@ -159,8 +159,10 @@ class MemoryProvider(Provider[MemorySettings]):
         self._save()
         return webhook
 
-    async def update(self, id: str, change: WebhookChange) -> Webhook:
-        updated = change.apply(self._lookup(id))
+    async def update(
+        self, id: str, change: WebhookChange, previous: Webhook | None = None
+    ) -> Webhook:
+        updated = change.apply(self._lookup(id))  # its own state is the one to change
         self._check_name(updated.name, id)
         self.check_event_count(updated.events, updated.all_events, "add_events")
         self._hooks[id] = updated

@@ -6,7 +6,8 @@ headers, no failure-handling settings and no suspension state, so those are reje
 ``unsuspend`` is unsupported. Its circuit breaker disables a webhook whose delivery fails for an
 hour (``enabled`` reads false, ``disables_failing``); enabling it again is the way back.
 
-Updates: ``update`` reads the record, applies the change with ``WebhookChange.apply`` and sends
+Updates: ``update`` takes the record as the account read it under the update lock (or reads it
+itself), applies the change with ``WebhookChange.apply`` and sends
 a ``PATCH`` of ``Webhooks({id})`` with only the properties that change (the new ``Events``
 collection whole, ``Secret`` only when the change sets it: some tenants mask the secret in
 answers, and writing a read secret back would replace the real one with the mask). It asks for
@@ -256,11 +257,14 @@ class UiPathProvider(Provider[UiPathSettings]):
         body = wire.record_from_spec(spec)
         return self._webhook(await self._call("POST", "/Webhooks", json_body=body))
 
-    async def update(self, id: str, change: WebhookChange) -> Webhook:
+    async def update(
+        self, id: str, change: WebhookChange, previous: Webhook | None = None
+    ) -> Webhook:
         key = self._key(id)
         if change.secret is not UNSET:
             self._check_secret(change.secret, "secret")
-        previous = self._webhook(await self._call("GET", f"/Webhooks({key})"))
+        if previous is None:
+            previous = self._webhook(await self._call("GET", f"/Webhooks({key})"))
         body = wire.patch_body(previous, change)
         if not body:
             return previous
