@@ -89,6 +89,39 @@ async def test_the_audit_log_pages_newest_first_and_filters(store: Store) -> Non
     )  # fmt: skip
 
 
+async def test_entries_recorded_together_are_stored_all_or_none(store: Store) -> None:
+    await store.record(*(entry(time=3000.0 + i, change={"i": i}) for i in range(40)))
+    stored = await store.audit(AuditQuery(limit=100))
+    assert [e.change["i"] for e in stored] == list(range(39, -1, -1))
+    poisoned = [entry(time=4000.0), entry(time=4001.0, actor=None)]  # NOT NULL breaks the 2nd
+    with pytest.raises(StateUnavailable):
+        await store.record(*poisoned)
+    assert len(await store.audit(AuditQuery(limit=100))) == 40  # the first was not kept
+
+
+async def test_the_auditor_commits_concurrent_entries_in_groups(store: Store) -> None:
+    from gateway.store.audit import Auditor
+
+    calls: list[int] = []
+    record = store.record
+
+    async def counted(*entries: AuditEntry) -> None:
+        calls.append(len(entries))
+        await record(*entries)
+
+    store.record = counted  # type: ignore[method-assign]
+    auditor = Auditor(store)
+    await auditor.open()
+    await asyncio.gather(*(
+        auditor.record(account="orch", provider="uipath", operation="update", webhook_id=str(i),
+                       change={"name": f"n{i}"}, started=0.0, error=None)
+        for i in range(50)
+    ))  # fmt: skip
+    assert sum(calls) == 50 and len(calls) <= 3  # the first alone, then the rest together
+    assert len(await store.audit(AuditQuery(limit=100))) == 50
+    assert auditor.failures == 0
+
+
 async def test_prune_drops_what_is_past_retention(store: Store) -> None:
     await store.record(entry(time=100.0))
     await store.record(entry(time=10_000.0))

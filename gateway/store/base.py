@@ -140,7 +140,8 @@ class Store(abc.ABC):
     # -- audit ----------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def record(self, entry: AuditEntry) -> None: ...
+    async def record(self, *entries: AuditEntry) -> None:
+        """Add ``entries`` to the audit log, all or none."""
 
     @abc.abstractmethod
     async def audit(self, query: AuditQuery) -> list[AuditEntry]: ...

@@ -107,6 +107,10 @@ class PostgresStore(SqlStore):
         async with self._connection() as conn:  # autocommit: one round trip
             await conn.execute(_numbered(sql), *args)
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self._connection() as conn:  # atomic, the statements pipelined
+            await conn.executemany(_numbered(sql), rows)
+
     def _for_update(self) -> str:
         return " FOR UPDATE"
 

@@ -43,6 +43,10 @@ _HEALTH_FIELDS = (
     "seen_at",
     "previous",
 )
+_INSERT_AUDIT = (
+    "INSERT INTO audit (time, actor, account, provider, webhook_id, operation, change, outcome, "
+    "detail, request_id, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -171,15 +175,21 @@ class SqlStore(Store):
         async with self.transaction() as tx:
             await tx.execute(sql, *args)
 
-    async def record(self, entry: AuditEntry) -> None:
-        await self.execute_one(
-                "INSERT INTO audit (time, actor, account, provider, webhook_id, operation, "
-                "change, outcome, detail, request_id, duration_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                entry.time, entry.actor, entry.account, entry.provider, entry.webhook_id,
-                entry.operation, orjson.dumps(dict(entry.change)).decode(), entry.outcome,
-                entry.detail, entry.request_id, entry.duration_ms,
-        )  # fmt: skip
+    @abc.abstractmethod
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for each of ``rows``, all in one transaction."""
+
+    async def record(self, *entries: AuditEntry) -> None:
+        rows = [
+            (e.time, e.actor, e.account, e.provider, e.webhook_id, e.operation,
+             orjson.dumps(dict(e.change)).decode(), e.outcome, e.detail, e.request_id,
+             e.duration_ms)
+            for e in entries
+        ]  # fmt: skip
+        if len(rows) == 1:
+            await self.execute_one(_INSERT_AUDIT, *rows[0])
+        elif rows:
+            await self.execute_many(_INSERT_AUDIT, rows)
 
     async def audit(self, query: AuditQuery) -> list[AuditEntry]:
         where, args = [], []

@@ -104,6 +104,11 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise StateUnavailable(f"the state file {self.path} failed: {exc}") from None
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self.transaction(atomic=True):  # three trips to the thread, for any count
+            assert self._db is not None
+            await self._db.executemany(sql, rows)
+
     @contextlib.asynccontextmanager
     async def lock(self, key: str, wait: float) -> AsyncIterator[None]:
         yield  # one process owns the file: the account's in-process lock is the lock
