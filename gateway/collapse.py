@@ -79,15 +79,15 @@ class SharedReads(Generic[K, T]):
             departure = self._boarding
             if departure is not None:
                 outcome = departure.outcomes.get(key)
-                if (
-                    outcome is None
-                    and self._read_many
-                    and len(departure.outcomes) < self._max_batch
-                ):
-                    outcome = departure.outcomes[key] = asyncio.get_running_loop().create_future()
-                if outcome is not None:
+                if outcome is not None:  # the same key: share its outcome
                     self.shared += 1
-                    return await self._ride(outcome, read)
+                    return await self._ride(asyncio.shield(outcome), outcome, read)
+                if self._read_many and len(departure.outcomes) < self._max_batch:
+                    # A key of its own in the batch: the outcome is this read's alone, so it
+                    # needs no shield (cancelling it cancels nobody else's).
+                    outcome = departure.outcomes[key] = asyncio.get_running_loop().create_future()
+                    self.shared += 1
+                    return await self._ride(outcome, outcome, read)
             if self._running == 1:
                 return await read()  # nothing else is reading: no one to wait for
             return await self._open(key, read)
@@ -140,6 +140,8 @@ class SharedReads(Generic[K, T]):
             return False
         for key, outcome in departure.outcomes.items():
             result = results[key]
+            if outcome.done():  # its reader was cancelled
+                continue
             if isinstance(result, BaseException):
                 outcome.set_exception(result)
                 outcome.exception()  # retrieved, even if its reader was cancelled
@@ -148,10 +150,13 @@ class SharedReads(Generic[K, T]):
         return True
 
     @staticmethod
-    async def _ride(outcome: asyncio.Future[T], read: Callable[[], Awaitable[T]]) -> T:
+    async def _ride(
+        waited: Awaitable[T], outcome: asyncio.Future[T], read: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Wait for ``outcome`` through ``waited`` (a shield of it when others share it: a
+        rider that is cancelled must not cancel their outcome)."""
         try:
-            # shield: a rider that is cancelled must not cancel the others' outcome
-            return await asyncio.shield(outcome)
+            return await waited
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if outcome.cancelled() and task is not None and not task.cancelling():

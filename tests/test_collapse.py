@@ -185,6 +185,35 @@ async def test_a_cancelled_rider_leaves_the_others_alone() -> None:
     assert store.reads == 1
 
 
+async def test_batch_members_are_answered_each_and_a_cancelled_one_alone() -> None:
+    """Reads of different keys in one departure: one ``read_many``; each gets its own result
+    or error; cancelling one leaves the others' answers alone."""
+    asked: list[list[str]] = []
+    gate = asyncio.Event()
+
+    async def read_many(keys: Any) -> dict[str, int | BaseException]:
+        asked.append(list(keys))
+        await gate.wait()
+        return {k: NotFound(f"no {k}") if k == "gone" else len(k) for k in keys}
+
+    async def alone() -> int:
+        raise AssertionError("a batch member read on its own")
+
+    shared = SharedReads[str, int](read_many, 8)
+    async with busy(shared):
+        keys = ["a", "bb", "gone", "cccc", "ddddd"]
+        tasks = [asyncio.create_task(shared.run(k, alone)) for k in keys]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        tasks[3].cancel()
+        gate.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert asked == [keys]
+    assert results[:2] == [1, 2] and results[4] == 5
+    assert isinstance(results[2], NotFound)
+    assert isinstance(results[3], asyncio.CancelledError)
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
