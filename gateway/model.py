@@ -15,6 +15,7 @@ item named in both ends up present; scalar fields left ``UNSET`` keep their valu
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import re
@@ -381,6 +382,10 @@ class WebhookChange:
 
     def touched_paths(self) -> dict[str, str]:
         """``{change field: model field}`` for every part of this change that does something."""
+        return dict(self._touched)
+
+    @functools.cached_property
+    def _touched(self) -> dict[str, str]:
         paths = {f: f for f in self.set_fields()}
         for path in ("add_events", "remove_events", "add_headers", "remove_headers"):
             if getattr(self, path):
@@ -390,7 +395,7 @@ class WebhookChange:
 
     def touched_fields(self) -> frozenset[str]:
         """Every model field this change may alter (scalars, ``events``, ``headers``)."""
-        return frozenset(self.touched_paths().values())
+        return frozenset(self._touched.values())
 
     @property
     def is_empty(self) -> bool:

@@ -232,7 +232,8 @@ class Account:
             # More additions than a webhook may hold can never succeed; the exact count after
             # the change is the adapter's to check, as only it sees the previous state.
             self.provider.check_event_count(add, change.all_events is True, "add_events")
-        change = attrs.evolve(change, add_events=add, remove_events=remove)
+        if add != change.add_events or remove != change.remove_events:  # not yet canonical
+            change = attrs.evolve(change, add_events=add, remove_events=remove)
         if change.is_empty and if_match is None:
             return await self.provider.get(id)
         if self.capabilities.atomic_update and if_match is None:
