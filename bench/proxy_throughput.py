@@ -32,7 +32,15 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PAT, gateway_config, machine, process, report, uipath_emulator
+from bench.common import (
+    PAT,
+    cpu_seconds,
+    gateway_config,
+    machine,
+    process,
+    report,
+    uipath_emulator,
+)
 
 API_KEY = "bench-api-key-0123456789"
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -88,6 +96,7 @@ async def run(seconds: int, connections: int, rounds: int) -> tuple[float, float
     gateway_auth = f"Authorization: Bearer {API_KEY}"
     results: dict[tuple[str, str], list[Result]] = {}
     shared: list[float] = []
+    used: dict[str, tuple[float, float]] = {}  # spread: CPU seconds a read (proxy, emulator)
     with tempfile.TemporaryDirectory() as tmp:
         async with uipath_emulator("--webhooks", str(SPREAD)) as upstream:
             config = gateway_config(tmp, upstream, key=API_KEY, scope="read")
@@ -118,8 +127,14 @@ async def run(seconds: int, connections: int, rounds: int) -> tuple[float, float
                 before = await shared_reads(gateway)
                 for _ in range(rounds):  # interleaved, so drift hits all alike
                     for scenario, name, url, header, script in runs:
+                        base = bases[name][0]
+                        cpu = cpu_seconds(base), cpu_seconds(upstream)
                         result = await wrk(url, seconds, connections, header, script)
                         results.setdefault((scenario, name), []).append(result)
+                        if scenario == "spread" and name != "direct":
+                            reads = result[0] * seconds
+                            used[name] = ((cpu_seconds(base) - cpu[0]) / reads,
+                                          (cpu_seconds(upstream) - cpu[1]) / reads)  # fmt: skip
                         if scenario == "spread" and name == "gateway":
                             after = await shared_reads(gateway)
                             shared.append((after[0] - before[0]) / (after[1] - before[1]))
@@ -148,6 +163,11 @@ async def run(seconds: int, connections: int, rounds: int) -> tuple[float, float
          f"{own_throughput:.2f}x throughput, {own_latency:.2f}x p99 (for information)"),
         ("same webhook (reads shared): gateway / pass-through",
          f"{throughput:.2f}x throughput, {latency:.2f}x p99 (for information)"),
+    ]  # fmt: skip
+    rows += [
+        (f"spread: CPU a read, {name}",
+         f"proxy {proxy * 1e6:,.0f} us, emulator {emulator * 1e6:,.0f} us")
+        for name, (proxy, emulator) in used.items()
     ]  # fmt: skip
     report(
         f"proxy throughput: wrk -c{connections} {seconds}s x{rounds}, best run each ({machine()})",
