@@ -68,7 +68,10 @@ class SharedReads(Generic[K, T]):
     def __init__(self, read_many: ReadMany[K, T] | None = None, max_batch: int = 0) -> None:
         self._read_many = read_many if max_batch > 1 else None
         self._max_batch = max(max_batch, 1)
-        self._boarding: _Departure[K, T] | None = None
+        #: The outcome of every read that is boarding (not sent yet), by key, whichever
+        #: departure carries it; and the departure that takes more keys, when batching.
+        self._boarding: dict[K, asyncio.Future[T]] = {}
+        self._open_batch: _Departure[K, T] | None = None
         self._running = 0  # reads of any key under way
         self.shared = 0  # reads answered by a request another read sent (tests and metrics)
 
@@ -76,18 +79,18 @@ class SharedReads(Generic[K, T]):
         """``await read()``, or its part of a request that has not been sent yet."""
         self._running += 1
         try:
-            departure = self._boarding
-            if departure is not None:
-                outcome = departure.outcomes.get(key)
-                if outcome is not None:  # the same key: share its outcome
-                    self.shared += 1
-                    return await self._ride(asyncio.shield(outcome), outcome, read)
-                if self._read_many and len(departure.outcomes) < self._max_batch:
-                    # A key of its own in the batch: the outcome is this read's alone, so it
-                    # needs no shield (cancelling it cancels nobody else's).
-                    outcome = departure.outcomes[key] = asyncio.get_running_loop().create_future()
-                    self.shared += 1
-                    return await self._ride(outcome, outcome, read)
+            outcome = self._boarding.get(key)
+            if outcome is not None:  # the same key is boarding: share its outcome
+                self.shared += 1
+                return await self._ride(asyncio.shield(outcome), outcome, read)
+            batch = self._open_batch
+            if batch is not None and self._read_many and len(batch.outcomes) < self._max_batch:
+                # A key of its own in the batch: the outcome is this read's alone, so it needs
+                # no shield (cancelling it cancels nobody else's).
+                outcome = asyncio.get_running_loop().create_future()
+                batch.outcomes[key] = self._boarding[key] = outcome
+                self.shared += 1
+                return await self._ride(outcome, outcome, read)
             if self._running == 1:
                 return await read()  # nothing else is reading: no one to wait for
             return await self._open(key, read)
@@ -97,14 +100,18 @@ class SharedReads(Generic[K, T]):
     async def _open(self, key: K, read: Callable[[], Awaitable[T]]) -> T:
         departure: _Departure[K, T] = _Departure()
         mine: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        departure.outcomes[key] = mine
-        self._boarding = departure
+        departure.outcomes[key] = self._boarding[key] = mine
+        if self._read_many:
+            self._open_batch = departure
         try:
             try:
                 await asyncio.sleep(0)  # one turn of the loop: reads that start now board
-            finally:
-                if self._boarding is departure:
-                    self._boarding = None  # departed: from here on nobody may join
+            finally:  # departed: from here on nobody may join
+                if self._open_batch is departure:
+                    self._open_batch = None
+                for boarded, outcome in departure.outcomes.items():
+                    if self._boarding.get(boarded) is outcome:
+                        del self._boarding[boarded]
             if len(departure.outcomes) == 1:
                 mine.set_result(await read())
             elif not await self._batch(departure, key):

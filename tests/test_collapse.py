@@ -185,6 +185,31 @@ async def test_a_cancelled_rider_leaves_the_others_alone() -> None:
     assert store.reads == 1
 
 
+async def test_without_batches_interleaved_keys_still_share_per_key() -> None:
+    """A provider without ``read_many``: reads of two webhooks, interleaved in one turn, make
+    one request per webhook."""
+    reads: list[str] = []
+    gate = asyncio.Event()
+
+    def reader(key: str) -> Callable[[], Awaitable[int]]:
+        async def read() -> int:
+            reads.append(key)
+            await gate.wait()
+            return len(key)
+
+        return read
+
+    shared = SharedReads[str, int]()
+    async with busy(shared):
+        keys = ["a", "bb", "a", "bb", "a"]
+        tasks = [asyncio.create_task(shared.run(k, reader(k))) for k in keys]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        gate.set()
+        assert await asyncio.gather(*tasks) == [1, 2, 1, 2, 1]
+    assert sorted(reads) == ["a", "bb"]
+
+
 async def test_batch_members_are_answered_each_and_a_cancelled_one_alone() -> None:
     """Reads of different keys in one departure: one ``read_many``; each gets its own result
     or error; cancelling one leaves the others' answers alone."""
