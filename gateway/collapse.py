@@ -28,7 +28,8 @@ Outcomes are shared too: if the request fails, every member gets the same typed 
 batch, each key gets its own answer (its webhook, or the error a read of it alone would have
 raised). If the read that opened the departure is cancelled, the others are not: each then sends
 a read of its own; so does each member when the batch request itself is refused as invalid
-(``read_many`` raising ``InvalidRequest``: a provider that does not take the batch filter),
+(``read_many`` raising ``InvalidRequest``, a provider that does not take the batch filter, or
+``Unsupported``),
 after which batching stays off for this reader.
 """
 
@@ -39,7 +40,7 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
 
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, Unsupported
 
 __all__ = ["ReadMany", "SharedReads"]
 
@@ -136,7 +137,7 @@ class SharedReads(Generic[K, T]):
             if self._read_many is None:
                 raise InvalidRequest("batched reads are off")
             results = await self._read_many(list(departure.outcomes))
-        except InvalidRequest as exc:
+        except (InvalidRequest, Unsupported) as exc:
             if self._read_many is not None:
                 log.warning("batched reads refused; reading one by one from now on",
                             extra={"error": str(exc)})  # fmt: skip

@@ -144,6 +144,20 @@ class ProviderConformance:
         assert len(listed) == len(set(listed)), "a webhook was listed twice"
         assert made <= set(listed)
 
+    async def test_get_many_answers_each_id_as_get_does(
+        self, account: Account, setup: ConformanceSetup
+    ) -> None:
+        provider = account.provider
+        if not account.capabilities.batch_get:
+            pytest.skip(f"{account.kind} reads one webhook a request (no get_many)")
+        made = [(await account.create(self._spec(account, setup))).id for _ in range(3)]
+        ids = [account.canonical_id(i) for i in [*made, setup.missing_id]]
+        found = await provider.get_many(ids)
+        assert set(found) == set(ids)
+        for id in ids[:3]:
+            assert found[id] == await account.get(id)
+        assert isinstance(found[ids[3]], NotFound)
+
     async def test_delete_removes(self, account: Account, setup: ConformanceSetup) -> None:
         created = await account.create(self._spec(account, setup))
         await account.delete(created.id)
