@@ -5,6 +5,7 @@ and gauges, and the command line, show the same; the auto-unsuspend policy keeps
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from gateway import Gateway, WebhookSpec
@@ -186,6 +188,51 @@ async def test_uipath_circuit_breaker_shows_once_and_its_end(
         now[0] += 3601  # the hour is over: Orchestrator enables it again
         assert changes(await watch_once(gw)) == [("active", "disabled", "active")]
     assert len(sink.received) == 2  # disabled, active: each once
+
+
+async def test_serve_watches_on_its_interval_and_reports_the_breaker_once(
+    uipath: UiPathHarness, receiver: Receiver, sink: Receiver, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    """The proxy's own watch loop ([watch] interval; shortened here, as no config may go below
+    10 s): the breaker's disabling reaches the sink, the gauges and the health route within one
+    interval, exactly once."""
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    config = parse_config({
+        "accounts": {"orch": uipath.account()},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+        "server": {"api_keys": [{"name": "r", "scope": "read", "key": KEY}]},
+        "watch": {"sinks": [{"url": f"{sink.url}/ops", "secret": secret}]},
+    })  # fmt: skip
+    assert config.watch is not None
+    with attrs.validators.disabled():
+        config = attrs.evolve(config, watch=attrs.evolve(config.watch, interval=0.2))
+    uipath.emulator.add(Name="jobs", Url=f"{receiver.url}/jobs", SubscribeToAllEvents=True)
+    client = await aiohttp_client(create_app(config))
+    auth = {"Authorization": f"Bearer {KEY}"}
+
+    async def states() -> list[str]:
+        answer = await (await client.get("/v1/health/webhooks", headers=auth)).json()
+        return [i["state"] for i in answer["items"]]
+
+    async def until(state: str) -> float:
+        """Seconds until the health route shows ``state`` (at most 5)."""
+        started = time.monotonic()
+        for _ in range(250):  # polling the route, as a dashboard would
+            if await states() == [state]:
+                return time.monotonic() - started
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"the health route never showed {state}")
+
+    await until("active")  # the first look, at start
+    receiver.status = 500
+    await uipath.emulator.fire("job.completed")
+    assert await until("disabled") < 1  # within an interval (0.2 s), and a slow machine's margin
+    metrics = await (await client.get("/metrics", headers=auth)).text()
+    assert 'gateway_webhooks{account="orch",provider="uipath",state="disabled"} 1.0' in metrics
+    await asyncio.sleep(0.5)  # more looks: nothing new to report
+    assert [json.loads(body)["type"] for _, _, body in sink.received] == [
+        "com.webhook-gateway.webhook.disabled"
+    ]
 
 
 async def test_auto_unsuspend_enables_again_what_the_uipath_breaker_disabled(
