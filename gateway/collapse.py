@@ -133,15 +133,15 @@ class SharedReads(Generic[K, T]):
         """Send the departure's keys as one request and hand each key its outcome; False when
         batching is (or has just been turned) off, the members other than ``opener`` then
         reading for themselves."""
-        try:
-            if self._read_many is None:
-                raise InvalidRequest("batched reads are off")
-            results = await self._read_many(list(departure.outcomes))
-        except (InvalidRequest, Unsupported) as exc:
-            if self._read_many is not None:
+        results = None
+        if self._read_many is not None:  # (another departure may have turned it off)
+            try:
+                results = await self._read_many(list(departure.outcomes))
+            except (InvalidRequest, Unsupported) as exc:
                 log.warning("batched reads refused; reading one by one from now on",
                             extra={"error": str(exc)})  # fmt: skip
                 self._read_many = None
+        if results is None:
             for key, outcome in departure.outcomes.items():
                 if key != opener:
                     outcome.cancel()
