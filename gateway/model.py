@@ -378,6 +378,10 @@ class WebhookChange:
 
     def set_fields(self) -> frozenset[str]:
         """The scalar fields this change sets."""
+        return self._set
+
+    @functools.cached_property
+    def _set(self) -> frozenset[str]:
         return frozenset(f for f in SCALAR_FIELDS if getattr(self, f) is not UNSET)
 
     def touched_paths(self) -> dict[str, str]:

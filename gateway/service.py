@@ -39,6 +39,7 @@ import os
 import time
 import weakref
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import attrs
@@ -251,19 +252,22 @@ class Account:
                 return previous
             return await self._update(id, change, previous)
 
-    @contextlib.asynccontextmanager
-    async def _locked(self, id: str) -> AsyncIterator[None]:
+    def _locked(self, id: str) -> AbstractAsyncContextManager[Any]:
         """Hold webhook ``id`` for a read-modify-write: in this process, and in the state
         store when one is shared by replicas."""
         lock = self._update_locks.get(id)
         if lock is None:
             lock = self._update_locks[id] = asyncio.Lock()
-        async with lock:
-            if self._store is not None and self._store.shared:
-                async with self._store.lock(f"{self.kind}/{self.name}/{id}", self._lock_wait):
-                    yield
-            else:
-                yield
+        if self._store is not None and self._store.shared:
+            return self._locked_shared(lock, self._store, id)
+        return lock  # one process: its lock is the lock
+
+    @contextlib.asynccontextmanager
+    async def _locked_shared(
+        self, lock: asyncio.Lock, store: Store, id: str
+    ) -> AsyncIterator[None]:
+        async with lock, store.lock(f"{self.kind}/{self.name}/{id}", self._lock_wait):
+            yield
 
     async def _read_for_precondition(self, id: str) -> Webhook:
         try:
@@ -354,33 +358,10 @@ class Account:
             id = entry["webhook_id"] = self.canonical_id(id)
             await self.provider.unsuspend(id)
 
-    @contextlib.asynccontextmanager
-    async def _audited(
-        self, operation: str, webhook_id: str | None, change: Any
-    ) -> AsyncIterator[dict[str, Any]]:
+    def _audited(self, operation: str, webhook_id: str | None, change: Any) -> _Audited:
         """Record the write made in the block in the audit log (when a store is configured);
         the block may set ``entry["webhook_id"]`` once it knows the id."""
-        entry: dict[str, Any] = {"webhook_id": webhook_id}
-        if self._auditor is None:
-            yield entry
-            return
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
-            yield entry
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            await self._auditor.record(
-                account=self.name,
-                provider=self.kind,
-                operation=operation,
-                webhook_id=entry["webhook_id"],
-                change=change,
-                started=started,
-                error=error,
-            )
+        return _Audited(self, operation, webhook_id, change)
 
     # -- shared rules ------------------------------------------------------------------------
 
@@ -581,6 +562,37 @@ def change_shows_in(change: WebhookChange, webhook: Webhook) -> bool | None:
     if expected.secret_state != webhook.secret_state:
         return False
     return None if expected.secret_state == "set" else True  # noqa: S105 - a state
+
+
+class _Audited:
+    """``Account._audited``: times the block and records it with its outcome (a class, not a
+    generator context manager: writes go through it on the proxy's hottest write path)."""
+
+    __slots__ = ("_account", "_change", "_operation", "_started", "entry")
+
+    def __init__(
+        self, account: Account, operation: str, webhook_id: str | None, change: Any
+    ) -> None:
+        self._account, self._operation, self._change = account, operation, change
+        self.entry: dict[str, Any] = {"webhook_id": webhook_id}
+        self._started = 0.0
+
+    async def __aenter__(self) -> dict[str, Any]:
+        self._started = time.perf_counter()
+        return self.entry
+
+    async def __aexit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        account = self._account
+        if account._auditor is not None:
+            await account._auditor.record(
+                account=account.name,
+                provider=account.kind,
+                operation=self._operation,
+                webhook_id=self.entry["webhook_id"],
+                change=self._change,
+                started=self._started,
+                error=error,
+            )
 
 
 class Gateway:
