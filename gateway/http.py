@@ -359,8 +359,10 @@ class _TooLarge(Exception):
 
 async def _read_limited(resp: ClientResponse, limit: int) -> bytes:
     """The whole body, or ``_TooLarge`` as soon as it is known to exceed ``limit`` bytes."""
-    if resp.content_length is not None and resp.content_length > limit:
-        raise _TooLarge(limit)
+    if resp.content_length is not None:  # declared: aiohttp reads no more than that
+        if resp.content_length > limit:
+            raise _TooLarge(limit)
+        return await resp.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(65536):

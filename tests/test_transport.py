@@ -390,3 +390,43 @@ async def test_post_answered_429_is_retried_after_retry_after(
         "route": "create",
     }
     assert time.monotonic() - started >= 1.0 and up.hits["create"] == 2
+
+
+async def test_answers_are_read_up_to_max_response_bytes_declared_or_streamed() -> None:
+    """An answer over ``max_response_bytes`` is an unreadable ``ProviderError``, whether its
+    length is declared (refused before reading) or it streams in chunks (refused once the
+    chunks pass the limit); answers within it are read whole either way."""
+
+    def array(n: int) -> bytes:
+        return b"[" + b"1," * (n - 1) + b"1]"
+
+    async def declared(request: web.Request) -> web.Response:
+        return web.Response(body=array(int(request.query["n"])), content_type="application/json")
+
+    async def streamed(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        body = array(int(request.query["n"]))
+        for start in range(0, len(body), 100):
+            await response.write(body[start : start + 100])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/api/declared", declared)
+    app.router.add_get("/api/streamed", streamed)
+    server = TestServer(app)
+    await server.start_server()
+    transport = Transport(HttpSettings(retry=FAST, max_response_bytes=1000))
+    try:
+        client = transport.client(provider="test", account="acct", auth=StaticToken(Secret("t")),
+                                  base_url=str(server.make_url("/api")))  # fmt: skip
+        for route in ("/declared", "/streamed"):
+            assert len(await client.request("GET", route, params={"n": "400"})) == 400  # 800 B
+            with pytest.raises(GatewayError, match="answered more than 1000 bytes") as caught:
+                await client.request("GET", route, params={"n": "600"})  # 1,200 bytes
+            assert type(caught.value).__name__ == "ProviderError"
+    finally:
+        await transport.close()
+        await server.close()
