@@ -195,6 +195,17 @@ async def test_the_postgres_lock_excludes_across_stores_and_times_out(postgres_u
                     pass
             async with b.lock("uipath/orch/3", wait=0.2):  # another key is free
                 pass
+        # Released locks are gone, though connections go back to the pool without asyncpg's
+        # reset query, and a lock whose holder failed is released too.
+        with pytest.raises(RuntimeError):
+            async with a.lock("uipath/orch/4", wait=5):
+                raise RuntimeError("the locked work failed")
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            held = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        finally:
+            await conn.close()
+        assert held == 0
     finally:
         await a.close()
         await b.close()
