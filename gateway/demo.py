@@ -107,7 +107,7 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
     core = EnterpriseCoreEmulator(tokens={"demo-core-token": ALL_PERMISSIONS}, locators=CORE_IDS)
     orchestry = OrchestryEmulator(clients={"demo-orchestry-client": "demo-orchestry-secret"})
     runners: list[web.AppRunner] = []
-    down = {"/core/legacy"}  # the legacy system is down while the demo starts
+    down = {"/core/legacy", "/uipath/legacy"}  # the legacy system is down while the demo starts
     state = tempfile.TemporaryDirectory(prefix="webhook-gateway-demo-")
     try:
         urls = {}
@@ -174,9 +174,12 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
         bound_host, bound_port = runner.addresses[0][:2]
         url = f"http://{bound_host}:{bound_port}"
         await _seed(app[GATEWAY], urls["receiver"])
-        # One event the legacy system fails to take, down for maintenance: diverted, and its
-        # webhook suspended. It is back by the time the demo is up: a resend succeeds.
+        # Events the legacy system fails to take, down for maintenance. Enterprise Core diverts
+        # its event and suspends the webhook; UiPath's breaker disables its webhook. The
+        # system is back by the time the demo is up: a resend succeeds.
         await core.fire("policy.quote.issue", {"policyLocator": "DEMO-POLICY-1"})
+        # Orchestrator's circuit breaker disables a webhook whose delivery fails, for an hour.
+        await uipath.fire("robot.created")
         down.clear()
         cli_config = Path(state.name) / "gateway.toml"
         cli_config.write_text(_cli_config(config, state.name), encoding="utf-8")
@@ -206,6 +209,9 @@ async def _seed(gw: Any, receiver: str) -> None:
             ),
             WebhookSpec(
                 name="queue-audit", url=f"{receiver}/uipath/queues", all_events=True, enabled=False
+            ),
+            WebhookSpec(
+                name="robots-to-legacy", url=f"{receiver}/uipath/legacy", events={"robot.created"}
             ),
         ],
         "orchestry-demo": [

@@ -86,7 +86,7 @@ async def test_the_demo_end_to_end(demo: RunningDemo) -> None:
             "orchestry-demo",
             "core-demo",
         }
-        assert len(body["items"]) == 7  # 2 UiPath, 2 Orchestry, 3 Enterprise Core
+        assert len(body["items"]) == 8  # 3 UiPath, 2 Orchestry, 3 Enterprise Core
 
         hooks = f"{demo.url}/v1/accounts/uipath-demo/webhooks"
         spec = {"name": "e2e", "url": f"{demo.receiver}/e2e", "events": ["Job.Started"],

@@ -252,7 +252,10 @@ async def test_prune_deletes_what_no_key_matches(running: Any, tmp_path: Path) -
     assert [a["action"] for a in actions if a["action"] == "delete"] == []
     code, out, _ = await cli(env, tmp_path, "plan", str(manifest), "--adopt", "--prune", "--json")
     deletes = [a for a in json.loads(out)["accounts"][0]["actions"] if a["action"] == "delete"]
-    assert code == 2 and [(d["name"], d["key"]) for d in deletes] == [("queue-audit", None)]
+    assert code == 2 and [(d["name"], d["key"]) for d in deletes] == [
+        ("queue-audit", None),
+        ("robots-to-legacy", None),
+    ]
 
 
 async def test_apply_at_scale_rides_out_rate_limits(tmp_path: Path) -> None:
