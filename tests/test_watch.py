@@ -122,6 +122,18 @@ def test_the_command_line_watches_and_shows_health(
     out = capsys.readouterr().out
     assert out.split()[:6] == ["ACCOUNT", "WEBHOOK_ID", "NAME", "STATE", "DIVERTED", "SINCE"]
     assert "active" in out
+    # A transition is printed, and logged on stderr with its fields (not a bare message).
+    assert main(["update", "mem", "1", "--config", str(path), "--enabled", "false"]) == 0
+    capsys.readouterr()
+    assert main(["watch", "--config", str(path), "--once"]) == 0
+    captured = capsys.readouterr()
+    assert "mem 1 'a': disabled (active -> disabled)" in captured.out
+    assert captured.err.strip() == (
+        "warning: webhook disabled (account=mem, provider=memory, id=1, webhook=a, "
+        "before=active, after=disabled)"
+    )
+    assert main(["watch", "--config", str(path), "--once", "--json"]) == 0
+    assert capsys.readouterr().err == ""  # nothing changed since: nothing logged
 
 
 async def test_auto_unsuspend_keeps_to_its_limits(

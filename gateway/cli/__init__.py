@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.cli.output import EXIT, report
+from gateway.cli.output import EXIT, log_to_stderr, report
 from gateway.cli.parser import build_parser
 from gateway.config import load_config
 from gateway.origin import acting_as
@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
         return code
     try:
-        result = asyncio.run(_run(args))
+        with log_to_stderr(args.json):
+            result = asyncio.run(_run(args))
     except KeyboardInterrupt:
         return EXIT["interrupted"]
     except Exception as exc:  # every failure is one message and an exit status, never a trace

@@ -18,9 +18,11 @@ status  meaning
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from gateway.errors import (
@@ -38,6 +40,7 @@ from gateway.errors import (
     StateUnavailable,
     Unsupported,
 )
+from gateway.proxy.logs import STANDARD_FIELDS, JsonFormatter
 
 __all__ = ["EXIT", "exit_code", "report", "show", "table"]
 
@@ -142,3 +145,33 @@ def show(as_json: bool, body: dict[str, Any]) -> Any:
         shown = json.dumps(value) if isinstance(value, dict | list) else value
         sys.stdout.write(f"{key.ljust(width)}  {'-' if shown is None else shown}\n")
     return None
+
+
+class _Readable(logging.Formatter):
+    """``warning: webhook diverted (account=core-demo, id=01J…, before=0, after=1)``: the
+    message with the fields passed as ``extra=``, on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {k: v for k, v in record.__dict__.items() if k not in STANDARD_FIELDS}
+        shown = ", ".join(f"{k}={v}" for k, v in fields.items())
+        return f"{record.levelname.lower()}: {record.getMessage()}" + (
+            f" ({shown})" if shown else ""
+        )
+
+
+@contextlib.contextmanager
+def log_to_stderr(as_json: bool) -> Iterator[None]:
+    """While a command runs, warnings and errors the library logs go to stderr with their
+    fields: JSON lines with ``--json``, one readable line each otherwise. The logging set-up
+    before is restored after (``main`` may run in a process that logs otherwise)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if as_json else _Readable())
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)

@@ -19,11 +19,12 @@ from typing import Any, TextIO
 
 import orjson
 
-__all__ = ["REQUEST_ID", "AccessLog", "JsonFormatter", "access_log", "configure"]
+__all__ = ["REQUEST_ID", "STANDARD_FIELDS", "AccessLog", "JsonFormatter", "access_log", "configure"]
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-_STANDARD = frozenset(
+#: The attributes every ``LogRecord`` has: the rest came as ``extra=``.
+STANDARD_FIELDS = _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
 )
 
