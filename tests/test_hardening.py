@@ -20,8 +20,10 @@ from gateway.config import parse_config
 from gateway.emulation import Faults
 from gateway.errors import (
     DeadlineExceeded,
+    GatewayError,
     InvalidRequest,
     NotFound,
+    OutcomeUnknown,
     ProviderError,
     ProviderUnavailable,
 )
@@ -296,6 +298,46 @@ async def test_writes_whose_every_answer_is_lost_are_settled_by_reading_back(
         uipath.emulator.faults = Faults()
         with pytest.raises(NotFound):
             await account.get(made.id)
+
+
+async def test_concurrent_updates_under_faults_are_never_reported_wrongly(
+    uipath: UiPathHarness,
+) -> None:
+    """100 concurrent add-event updates of 100 webhooks while 30% of GETs and PATCHes (the
+    batched reads included) are dropped and 30% answered 503 or 429: each update reported ok
+    shows, each reported failed does not (only an unknown outcome may go either way)."""
+    for i in range(100):
+        uipath.emulator.add(Name=f"w{i}", Url=f"https://h.example.com/{i}",
+                            Events=[{"EventType": "job.started"}])  # fmt: skip
+    config = {
+        "accounts": {"orch": uipath.account()},
+        "http": {"read_timeout": 0.5, "retry": {"max_attempts": 3, "backoff_base": 0.01}},
+    }
+    outcomes: dict[int, str] = {}
+    async with Gateway(parse_config(config)) as gw:
+        account = gw.account("orch")
+        await account.event_types()
+        faults = Faults(drop_rate=0.3, error_rate=0.3, methods=("GET", "PATCH"), seed=4)
+        uipath.emulator.faults = faults
+
+        async def add(i: int) -> None:
+            try:
+                await account.update(str(i), WebhookChange(add_events={"job.completed"}))
+                outcomes[i] = "ok"
+            except OutcomeUnknown:
+                outcomes[i] = "unknown"
+            except GatewayError as exc:
+                outcomes[i] = type(exc).__name__
+
+        await asyncio.gather(*(add(i) for i in range(1, 101)))
+        uipath.emulator.faults = Faults()
+    wrong = []
+    for i, outcome in outcomes.items():
+        applied = {"EventType": "job.completed"} in uipath.emulator.webhooks[i]["Events"]
+        if (outcome == "ok") is not applied and outcome != "unknown":
+            wrong.append((i, outcome, applied))
+    assert wrong == []
+    assert faults.injected >= 20 and "ok" in outcomes.values()  # faults struck; most recover
 
 
 async def test_no_plain_secret_in_adapter_frames_or_copies(uipath: UiPathHarness) -> None:
