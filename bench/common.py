@@ -35,6 +35,21 @@ def cpu_seconds(url: str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class CpuMeter:
+    """The CPU the processes serving ``urls`` use from now on, per request (``per``)."""
+
+    def __init__(self, *urls: str) -> None:
+        self.urls = urls
+        self.start = [cpu_seconds(url) for url in urls]
+
+    def per(self, requests: float) -> tuple[float, ...]:
+        """CPU seconds a request, for each URL, since this meter was made."""
+        return tuple(
+            (cpu_seconds(url) - start) / requests
+            for url, start in zip(self.urls, self.start, strict=True)
+        )
+
+
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
@@ -62,6 +77,15 @@ async def process(*args: str, ready: str = r"(https?://[\d.:]+)") -> AsyncIterat
         if proc.returncode is None:
             proc.terminate()
             await proc.wait()
+
+
+def gateway_process(config: str, *extra: str) -> AbstractAsyncContextManager[str]:
+    """``webhook-gateway serve --config CONFIG [EXTRA...]`` in a process of its own; yields its
+    URL once it listens."""
+    return process(
+        "-m", "gateway.cli", "serve", "--config", config, *extra,
+        ready=r"webhook-gateway on (http://[\d.:]+)",
+    )  # fmt: skip
 
 
 def gateway_config(

@@ -19,7 +19,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PAT, machine, process, report
+from bench.common import PAT, gateway_process, machine, process, report
 
 KEY = "bench-fanout-key-0123456789"
 TARGET = 2.0
@@ -55,14 +55,9 @@ async def run(accounts: int, latency: float, rounds: int) -> float:
         with tempfile.TemporaryDirectory() as tmp:
             many = config(urls, Path(tmp) / "many.toml")
             one = config(urls[:1], Path(tmp) / "one.toml")
-            gateway_ready = r"webhook-gateway on (http://[\d.:]+)"
             async with (
-                process(
-                    "-m", "gateway.cli", "serve", "--config", many, ready=gateway_ready
-                ) as gw_many,
-                process(
-                    "-m", "gateway.cli", "serve", "--config", one, ready=gateway_ready
-                ) as gw_one,
+                gateway_process(many) as gw_many,
+                gateway_process(one) as gw_one,
                 aiohttp.ClientSession() as session,
             ):
                 await timed(session, gw_many, accounts)  # warm: connections to every emulator

@@ -34,8 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     PAT,
-    cpu_seconds,
+    CpuMeter,
     gateway_config,
+    gateway_process,
     machine,
     process,
     report,
@@ -96,18 +97,16 @@ async def run(seconds: int, connections: int, rounds: int) -> tuple[float, float
     gateway_auth = f"Authorization: Bearer {API_KEY}"
     results: dict[tuple[str, str], list[Result]] = {}
     shared: list[float] = []
-    used: dict[str, tuple[float, float]] = {}  # spread: CPU seconds a read (proxy, emulator)
+    used: dict[str, tuple[float, ...]] = {}  # spread: CPU seconds a read (proxy, emulator)
     with tempfile.TemporaryDirectory() as tmp:
         async with uipath_emulator("--webhooks", str(SPREAD)) as upstream:
             config = gateway_config(tmp, upstream, key=API_KEY, scope="read")
             unbatched = gateway_config(tmp, upstream, key=API_KEY, scope="read",
                                        name="unbatched", account="batch_reads = 0")  # fmt: skip
-            serve = ("-m", "gateway.cli", "serve", "--log-level", "INFO")
-            ready = r"webhook-gateway on (http://[\d.:]+)"
             async with (
                 process("bench/passthrough.py", "--upstream", upstream) as passthrough,
-                process(*serve, "--config", config, ready=ready) as gateway,
-                process(*serve, "--config", unbatched, ready=ready) as gateway_unbatched,
+                gateway_process(config) as gateway,
+                gateway_process(unbatched) as gateway_unbatched,
             ):
                 odata, ours = "/odata/Webhooks(%d)", "/v1/accounts/orch/webhooks/%d"
                 bases = {
@@ -124,21 +123,19 @@ async def run(seconds: int, connections: int, rounds: int) -> tuple[float, float
                     runs.append(("spread", name, base + path % 1, header, spread))
                 for _, _, url, header, script in runs:  # warm up: connections, token, caches
                     await wrk(url, 1, connections, header, script)
-                before = await shared_reads(gateway)
                 for _ in range(rounds):  # interleaved, so drift hits all alike
                     for scenario, name, url, header, script in runs:
-                        base = bases[name][0]
-                        cpu = cpu_seconds(base), cpu_seconds(upstream)
+                        headline = scenario == "spread" and name == "gateway"
+                        if headline:
+                            before = await shared_reads(gateway)
+                        meter = CpuMeter(bases[name][0], upstream)
                         result = await wrk(url, seconds, connections, header, script)
                         results.setdefault((scenario, name), []).append(result)
                         if scenario == "spread" and name != "direct":
-                            reads = result[0] * seconds
-                            used[name] = ((cpu_seconds(base) - cpu[0]) / reads,
-                                          (cpu_seconds(upstream) - cpu[1]) / reads)  # fmt: skip
-                        if scenario == "spread" and name == "gateway":
+                            used[name] = meter.per(result[0] * seconds)
+                        if headline:
                             after = await shared_reads(gateway)
                             shared.append((after[0] - before[0]) / (after[1] - before[1]))
-                        before = await shared_reads(gateway)
     best = {key: (max(r[0] for r in rs), min(r[1] for r in rs)) for key, rs in results.items()}
 
     def ratios(scenario: str, name: str = "gateway") -> tuple[float, float]:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, process, report
+from bench.common import gateway_process, machine, process, report
 
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"
 
@@ -111,10 +111,7 @@ async def run(attackers: int, seconds: int) -> float:
     shares = {}
     with tempfile.TemporaryDirectory() as tmp:
         for per_client in (0, 64):
-            async with process(
-                "-m", "gateway.cli", "serve", "--config", config(tmp, per_client),
-                ready=r"webhook-gateway on (http://[\d.:]+)",
-            ) as url:  # fmt: skip
+            async with gateway_process(config(tmp, per_client)) as url:
                 host, port = url.removeprefix("http://").rsplit(":", 1)
                 baseline = await client(host, int(port), seconds / 2)
                 async with process(

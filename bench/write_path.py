@@ -43,8 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     PAT,
-    cpu_seconds,
+    CpuMeter,
     gateway_config,
+    gateway_process,
     machine,
     process,
     report,
@@ -102,7 +103,7 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     results: dict[str, list[tuple[float, float]]] = {}
-    used: dict[str, tuple[float, float]] = {}  # CPU seconds a PATCH: (proxy, emulator), last run
+    used: dict[str, tuple[float, ...]] = {}  # CPU seconds a PATCH: (proxy, emulator), last run
     with tempfile.TemporaryDirectory() as tmp:
         async with (
             uipath_emulator("--webhooks", str(WEBHOOKS)) as upstream,
@@ -110,14 +111,11 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
         ):
             sqlite_config = store_config(tmp, upstream, f"sqlite:///{tmp}/state.db", "sqlite")
             pg_config = store_config(tmp, upstream, pg_url, "postgresql")
-            ready = r"webhook-gateway on (http://[\d.:]+)"
             async with (
                 process("bench/passthrough.py", "--upstream", upstream) as passthrough,
-                process("-m", "gateway.cli", "serve", "--config", sqlite_config,
-                        ready=ready) as gw_sqlite,
-                process("-m", "gateway.cli", "serve", "--config", pg_config,
-                        ready=ready) as gw_pg,
-            ):  # fmt: skip
+                gateway_process(sqlite_config) as gw_sqlite,
+                gateway_process(pg_config) as gw_pg,
+            ):
                 ours = "/v1/accounts/orch/webhooks/%d"
                 add, remove = (
                     '{"add_events": ["job.stopped"]}',
@@ -136,14 +134,10 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
                     await wrk(base + "/", 1, connections, header, lua)
                 for _ in range(rounds):  # interleaved, so drift hits all alike
                     for name, (base, header, lua) in targets.items():
-                        before = cpu_seconds(base), cpu_seconds(upstream)
+                        meter = CpuMeter(base, upstream)
                         result = await wrk(base + "/", seconds, connections, header, lua)
                         results.setdefault(name, []).append(result)
-                        patches = result[0] * seconds
-                        used[name] = (
-                            (cpu_seconds(base) - before[0]) / patches,
-                            (cpu_seconds(upstream) - before[1]) / patches,
-                        )
+                        used[name] = meter.per(result[0] * seconds)
     best = {name: (max(r[0] for r in rs), min(r[1] for r in rs)) for name, rs in results.items()}
     base_rps, base_p99 = best["pass-through"]
     rows = [

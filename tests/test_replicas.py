@@ -13,7 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from bench.common import process
+from bench.common import gateway_process
 from providers.uipath.emulator import CATALOG
 from tests.conftest import UiPathHarness
 
@@ -45,8 +45,7 @@ url = "{state_url}"
 
 def replica(config: Path) -> AbstractAsyncContextManager[str]:
     """A ``webhook-gateway serve`` process of its own; its URL once it listens."""
-    ready = r"webhook-gateway on (http://[\d.:]+)"
-    return process("-m", "gateway.cli", "serve", "--config", str(config), ready=ready)
+    return gateway_process(str(config))
 
 
 @pytest.fixture
