@@ -27,6 +27,20 @@ from gateway.watch import AUTO_ACTOR, _auto_unsuspend, watch_once
 from tests.conftest import EnterpriseCoreHarness, Receiver, UiPathHarness, memory_state_config
 
 KEY = "health-read-key-0123456789"
+SINK_KEY = b"k" * 32  # the sink's Standard Webhooks key
+
+
+def sink_config(name: str, account: dict[str, Any], tmp_path: Path, sink: Receiver) -> Any:
+    """A config of one account with a state store, a read key (``KEY``) and ``sink`` as the
+    watch's signed event sink."""
+    return parse_config({
+        "accounts": {name: account},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+        "server": {"api_keys": [{"name": "r", "scope": "read", "key": KEY}]},
+        "watch": {"sinks": [{
+            "url": f"{sink.url}/ops", "secret": "whsec_" + base64.b64encode(SINK_KEY).decode(),
+        }]},
+    })  # fmt: skip
 
 
 def policy_config(name: str, account: dict[str, Any], tmp_path: Path) -> tuple[Any, Any]:
@@ -52,13 +66,7 @@ async def test_transitions_show_once_each(
     tmp_path: Path,
     aiohttp_client: Any,
 ) -> None:
-    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
-    config = parse_config({
-        "accounts": {"core": enterprise_core.account()},
-        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
-        "server": {"api_keys": [{"name": "r", "scope": "read", "key": KEY}]},
-        "watch": {"sinks": [{"url": f"{sink.url}/ops", "secret": secret}]},
-    })  # fmt: skip
+    config = sink_config("core", enterprise_core.account(), tmp_path, sink)
     async with Gateway(config) as gw:
         account = gw.account("core")
         made = await account.create(WebhookSpec(
@@ -84,7 +92,7 @@ async def test_transitions_show_once_each(
         ]
         for _, headers, body in sink.received:
             signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-            expected = hmac.new(b"k" * 32, signed, hashlib.sha256).digest()
+            expected = hmac.new(SINK_KEY, signed, hashlib.sha256).digest()
             assert headers["webhook-signature"] == "v1," + base64.b64encode(expected).decode()
             assert headers["Content-Type"] == "application/cloudevents+json"
         assert events[0]["specversion"] == "1.0" and events[0]["subject"] == made.id
@@ -170,13 +178,7 @@ async def test_uipath_circuit_breaker_shows_once_and_its_end(
 ) -> None:
     now = [1000.0]
     uipath.emulator.clock = lambda: now[0]
-    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
-    config = parse_config({
-        "accounts": {"orch": uipath.account()},
-        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
-        "server": {"api_keys": [{"name": "r", "scope": "read", "key": KEY}]},
-        "watch": {"sinks": [{"url": f"{sink.url}/ops", "secret": secret}]},
-    })  # fmt: skip
+    config = sink_config("orch", uipath.account(), tmp_path, sink)
     async with Gateway(config) as gw:
         made = await gw.account("orch").create(
             WebhookSpec(name="jobs", url=f"{receiver.url}/jobs", events={"job.completed"})
@@ -208,13 +210,7 @@ async def test_serve_watches_on_its_interval_and_reports_the_breaker_once(
     """The proxy's own watch loop ([watch] interval; shortened here, as no config may go below
     10 s): the breaker's disabling reaches the sink, the gauges and the health route within one
     interval, exactly once."""
-    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
-    config = parse_config({
-        "accounts": {"orch": uipath.account()},
-        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
-        "server": {"api_keys": [{"name": "r", "scope": "read", "key": KEY}]},
-        "watch": {"sinks": [{"url": f"{sink.url}/ops", "secret": secret}]},
-    })  # fmt: skip
+    config = sink_config("orch", uipath.account(), tmp_path, sink)
     assert config.watch is not None
     with attrs.validators.disabled():
         config = attrs.evolve(config, watch=attrs.evolve(config.watch, interval=0.2))
