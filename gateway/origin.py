@@ -7,10 +7,8 @@ otherwise with ``acting_as``.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import getpass
-from collections.abc import Iterator
 
 import attrs
 
@@ -37,15 +35,27 @@ def current_origin() -> Origin:
     return ORIGIN.get() or Origin(actor=f"library:{_os_user()}")
 
 
-@contextlib.contextmanager
-def acting_as(actor: str, request_id: str | None = None) -> Iterator[Origin]:
-    """Attribute the writes made inside the block to ``actor`` (``cli`` and ``library``
-    actors get the OS user appended: ``cli:alice``)."""
+def acting_as(actor: str, request_id: str | None = None) -> _Acting:
+    """Attribute the writes made inside the ``with`` block to ``actor`` (``cli`` and
+    ``library`` actors get the OS user appended: ``cli:alice``)."""
     if actor in ("cli", "library"):
         actor = f"{actor}:{_os_user()}"
-    origin = Origin(actor=actor, request_id=request_id)
-    token = ORIGIN.set(origin)
-    try:
-        yield origin
-    finally:
-        ORIGIN.reset(token)
+    return _Acting(Origin(actor=actor, request_id=request_id))
+
+
+class _Acting:
+    """``acting_as``'s context manager: a class rather than a generator, as the proxy enters
+    one per request and the generator machinery cost more than the request handling around
+    it."""
+
+    __slots__ = ("_token", "origin")
+
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+
+    def __enter__(self) -> Origin:
+        self._token = ORIGIN.set(self.origin)
+        return self.origin
+
+    def __exit__(self, *exc: object) -> None:
+        ORIGIN.reset(self._token)

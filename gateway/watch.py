@@ -29,7 +29,7 @@ from gateway.events import Sink, deliver_events
 from gateway.model import Webhook, WebhookChange
 from gateway.origin import acting_as
 from gateway.service import Account, Gateway
-from gateway.store import AuditQuery, Health
+from gateway.store import AuditEntry, AuditQuery, Health
 
 __all__ = ["Transition", "WatchResult", "watch_forever", "watch_once"]
 
@@ -178,11 +178,17 @@ async def _auto_unsuspend(gw: Gateway, names: list[str], policy: Any, now: float
             if health.state not in resumable or now - health.changed_at < policy.after:
                 continue
             disabled = health.state == "disabled"
-            if disabled and (health.previous != "active" or await _disabled_on_purpose(gw, health)):
+            if disabled and health.previous != "active":
                 continue
-            recent = await gw.store.audit(AuditQuery(account=name, webhook_id=health.webhook_id,
-                                                     since=now - 86400, limit=500))  # fmt: skip
-            done = sum(e.actor == AUTO_ACTOR for e in recent)  # attempts, failed ones too
+            # Newest first: the resumes of the last 24 hours, and the gateway's own newest
+            # write of ``enabled``.
+            history = await gw.store.audit(
+                AuditQuery(account=name, webhook_id=health.webhook_id, limit=500)
+            )
+            if disabled and _disabled_on_purpose(history):
+                continue
+            # attempts, failed ones too
+            done = sum(e.actor == AUTO_ACTOR and e.time >= now - 86400 for e in history)
             if done >= policy.max_per_day:
                 continue
             with acting_as(AUTO_ACTOR):
@@ -200,11 +206,10 @@ async def _auto_unsuspend(gw: Gateway, names: list[str], policy: Any, now: float
                                "times_today": done + 1})  # fmt: skip
 
 
-async def _disabled_on_purpose(gw: Gateway, health: Health) -> bool:
-    """Whether the newest write of ``enabled`` through the gateway (audit log) set it false."""
-    assert gw.store is not None
-    query = AuditQuery(account=health.account, webhook_id=health.webhook_id, limit=200)
-    for entry in await gw.store.audit(query):  # newest first
+def _disabled_on_purpose(history: list[AuditEntry]) -> bool:
+    """Whether the newest write of ``enabled`` through the gateway in ``history`` (a webhook's
+    audit entries, newest first) set it false."""
+    for entry in history:
         if entry.outcome == "ok" and "enabled" in entry.change:
             return entry.change["enabled"] is False
     return False

@@ -24,7 +24,7 @@ __all__ = ["REQUEST_ID", "STANDARD_FIELDS", "AccessLog", "JsonFormatter", "acces
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 #: The attributes every ``LogRecord`` has: the rest came as ``extra=``.
-STANDARD_FIELDS = _STANDARD = frozenset(
+STANDARD_FIELDS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
 )
 
@@ -47,7 +47,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        data |= {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+        data |= {k: v for k, v in record.__dict__.items() if k not in STANDARD_FIELDS}
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)
@@ -102,15 +102,15 @@ class AccessLog:
         if not lines or self.stream is None:
             return
         # A closed or broken stream must not fail a request.
-        lines.append(b"")
+        data = b"\n".join(lines) + b"\n"
         with contextlib.suppress(OSError, ValueError):
             buffer = getattr(self.stream, "buffer", None)  # a text stream's bytes underneath
             if buffer is not None:
                 self.stream.flush()
-                buffer.write(b"\n".join(lines))
+                buffer.write(data)
                 buffer.flush()
             else:
-                self.stream.write(b"\n".join(lines).decode())
+                self.stream.write(data.decode())
                 self.stream.flush()
 
 

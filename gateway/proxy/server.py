@@ -43,7 +43,7 @@ from gateway.config import GatewayConfig, ServerConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, Unsupported
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import UNSET, FailureHandling, Webhook
-from gateway.origin import ORIGIN, Origin
+from gateway.origin import acting_as
 from gateway.proxy import desired, idempotency, inbound
 from gateway.proxy.audit import audit_page
 from gateway.proxy.connections import ProxySite, raise_open_files_limit
@@ -114,10 +114,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         name = request.app[KEYS].authorize(request.headers.get("Authorization"), write=write)
     except ProblemError as exc:
         return exc.response()
-    # The writes this request makes are the key's (gateway.origin; set here rather than with
-    # ``acting_as``, whose generator costs more than the rest of this function).
-    token = ORIGIN.set(Origin(f"key:{name}", REQUEST_ID.get()))
-    try:
+    with acting_as(f"key:{name}", REQUEST_ID.get()):
         route_handler = request.match_info.handler
         if idempotency.HEADER not in request.headers or route_handler not in _IDEMPOTENT:
             return await _respond(request, handler)
@@ -134,8 +131,6 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
                 run=lambda: _respond(r, handler),
             ),
         )
-    finally:
-        ORIGIN.reset(token)
 
 
 async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
