@@ -358,10 +358,33 @@ class Account:
             id = entry["webhook_id"] = self.canonical_id(id)
             await self.provider.unsuspend(id)
 
-    def _audited(self, operation: str, webhook_id: str | None, change: Any) -> _Audited:
+    @contextlib.asynccontextmanager
+    async def _audited(
+        self, operation: str, webhook_id: str | None, change: Any
+    ) -> AsyncIterator[dict[str, Any]]:
         """Record the write made in the block in the audit log (when a store is configured);
         the block may set ``entry["webhook_id"]`` once it knows the id."""
-        return _Audited(self, operation, webhook_id, change)
+        entry: dict[str, Any] = {"webhook_id": webhook_id}
+        if self._auditor is None:
+            yield entry
+            return
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            yield entry
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            await self._auditor.record(
+                account=self.name,
+                provider=self.kind,
+                operation=operation,
+                webhook_id=entry["webhook_id"],
+                change=change,
+                started=started,
+                error=error,
+            )
 
     # -- shared rules ------------------------------------------------------------------------
 
@@ -562,37 +585,6 @@ def change_shows_in(change: WebhookChange, webhook: Webhook) -> bool | None:
     if expected.secret_state != webhook.secret_state:
         return False
     return None if expected.secret_state == "set" else True  # noqa: S105 - a state
-
-
-class _Audited:
-    """``Account._audited``: times the block and records it with its outcome (a class, not a
-    generator context manager: writes go through it on the proxy's hottest write path)."""
-
-    __slots__ = ("_account", "_change", "_operation", "_started", "entry")
-
-    def __init__(
-        self, account: Account, operation: str, webhook_id: str | None, change: Any
-    ) -> None:
-        self._account, self._operation, self._change = account, operation, change
-        self.entry: dict[str, Any] = {"webhook_id": webhook_id}
-        self._started = 0.0
-
-    async def __aenter__(self) -> dict[str, Any]:
-        self._started = time.perf_counter()
-        return self.entry
-
-    async def __aexit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
-        account = self._account
-        if account._auditor is not None:
-            await account._auditor.record(
-                account=account.name,
-                provider=account.kind,
-                operation=self._operation,
-                webhook_id=self.entry["webhook_id"],
-                change=self._change,
-                started=self._started,
-                error=error,
-            )
 
 
 class Gateway:
