@@ -144,9 +144,9 @@ async def watch_once(
     for h in await gw.store.health():
         if h.account in names:
             counts[(h.account, gw.account(h.account).kind, h.state)] += 1
+    gw.health_counts = dict(counts)
     if gw.config.watch is not None and gw.config.watch.auto_unsuspend is not None:
         await _auto_unsuspend(gw, names, gw.config.watch.auto_unsuspend, now)
-    gw.health_counts = dict(counts)
     if gw.config.watch is not None and gw.config.watch.sinks:
         sinks = [Sink(url=s.url, secret=s.secret) for s in gw.config.watch.sinks]
         await deliver_events(gw.transport.session, sinks, found)

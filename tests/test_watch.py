@@ -218,25 +218,26 @@ async def test_serve_watches_on_its_interval_and_reports_the_breaker_once(
     client = await aiohttp_client(create_app(config))
     auth = {"Authorization": f"Bearer {KEY}"}
 
-    async def states() -> list[str]:
+    async def shows(state: str) -> bool:
+        """Whether the health route and the gauges both show ``state``."""
         answer = await (await client.get("/v1/health/webhooks", headers=auth)).json()
-        return [i["state"] for i in answer["items"]]
+        metrics = await (await client.get("/metrics", headers=auth)).text()
+        gauge = f'gateway_webhooks{{account="orch",provider="uipath",state="{state}"}} 1.0'
+        return [i["state"] for i in answer["items"]] == [state] and gauge in metrics
 
     async def until(state: str) -> float:
-        """Seconds until the health route shows ``state`` (at most 5)."""
+        """Seconds until the health route and the gauges show ``state`` (at most 5)."""
         started = time.monotonic()
-        for _ in range(250):  # polling the route, as a dashboard would
-            if await states() == [state]:
+        for _ in range(250):  # polling, as a dashboard and a Prometheus scraper would
+            if await shows(state):
                 return time.monotonic() - started
             await asyncio.sleep(0.02)
-        raise AssertionError(f"the health route never showed {state}")
+        raise AssertionError(f"the health route or the gauges never showed {state}")
 
     await until("active")  # the first look, at start
     receiver.status = 500
     await uipath.emulator.fire("job.completed")
     assert await until("disabled") < 1  # within an interval (0.2 s), and a slow machine's margin
-    metrics = await (await client.get("/metrics", headers=auth)).text()
-    assert 'gateway_webhooks{account="orch",provider="uipath",state="disabled"} 1.0' in metrics
     await asyncio.sleep(0.5)  # more looks: nothing new to report
     assert [json.loads(body)["type"] for _, _, body in sink.received] == [
         "com.webhook-gateway.webhook.disabled"
