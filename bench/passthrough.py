@@ -42,6 +42,14 @@ def app(upstream: str) -> web.Application:
             body = await resp.read()
             return web.Response(body=body, status=resp.status, content_type=resp.content_type)
 
+    application = with_session()
+    application.router.add_route("*", "/{tail:.*}", forward)
+    return application
+
+
+def with_session() -> web.Application:
+    """An app holding one pooled ``ClientSession`` (``app[SESSION]``) while it runs."""
+
     async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
         app[SESSION] = aiohttp.ClientSession()
         yield
@@ -49,14 +57,15 @@ def app(upstream: str) -> web.Application:
 
     application = web.Application()
     application.cleanup_ctx.append(session_ctx)
-    application.router.add_route("*", "/{tail:.*}", forward)
     return application
 
 
-async def serve(upstream: str, port: int) -> None:
+async def serve_baseline(application: web.Application, name: str, port: int) -> None:
+    """Serve a baseline app as ``serve`` serves the gateway (GC tuned once it listens), print
+    ``<name> on <url>``, and stop on SIGINT/SIGTERM."""
     stop = stop_on_signals()
-    runner, url = await start(app(upstream), port=port)
-    print(f"passthrough on {url}", flush=True)
+    runner, url = await start(application, port=port)
+    print(f"{name} on {url}", flush=True)
     tune_gc()
     try:
         await stop.wait()
@@ -70,7 +79,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        run_fast(serve(args.upstream.rstrip("/"), args.port))
+        run_fast(serve_baseline(app(args.upstream.rstrip("/")), "passthrough", args.port))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ removing ``job.stopped``:
 
 - pass-through (bench/passthrough.py, run as ``serve`` runs): ``PATCH /odata/Webhooks(n)``
   with the whole new ``Events`` collection, which the caller had to know;
+- least read-modify-write (bench/rmw_proxy.py): the same ``add_events``/``remove_events`` PATCH
+  through the least a proxy must do to not lose updates (a per-id lock, the batched read, one
+  PATCH), with none of the gateway's checks, model, audit, metrics or logs: how much of the gap
+  to the pass-through is the read-modify-write itself;
 - gateway, SQLite store: ``PATCH /v1/accounts/orch/webhooks/n`` with ``add_events`` or
   ``remove_events``; the gateway takes the webhook's update lock, reads it (concurrent
   updates' reads go as batches, gateway/collapse.py), PATCHes the change and writes an audit
@@ -113,6 +117,7 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
             pg_config = store_config(tmp, upstream, pg_url, "postgresql")
             async with (
                 process("bench/passthrough.py", "--upstream", upstream) as passthrough,
+                process("bench/rmw_proxy.py", "--upstream", upstream, "--token", PAT) as least,
                 gateway_process(sqlite_config) as gw_sqlite,
                 gateway_process(pg_config) as gw_pg,
             ):
@@ -125,6 +130,8 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
                     "pass-through": (passthrough, f"Authorization: Bearer {PAT}",
                                      script(tmp, "odata", "/odata/Webhooks(%d)", ODATA_ADD,
                                             ODATA_REMOVE)),
+                    "least read-modify-write": (least, f"Authorization: Bearer {API_KEY}",
+                                                script(tmp, "ours", ours, add, remove)),
                     "gateway + SQLite": (gw_sqlite, f"Authorization: Bearer {API_KEY}",
                                          script(tmp, "ours", ours, add, remove)),
                     "gateway + PostgreSQL": (gw_pg, f"Authorization: Bearer {API_KEY}",
@@ -144,11 +151,17 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
         (name, f"{rps:,.0f} PATCH/s, p99 {p99 * 1000:.1f} ms") for name, (rps, p99) in best.items()
     ]
     ratios = {}
-    for name in ("gateway + SQLite", "gateway + PostgreSQL"):
+    least_rps, least_p99 = best["least read-modify-write"]
+    for name in ("least read-modify-write", "gateway + SQLite", "gateway + PostgreSQL"):
         rps, p99 = best[name]
-        ratios[name] = (rps / base_rps, p99 / base_p99)
+        if name != "least read-modify-write":
+            ratios[name] = (rps / base_rps, p99 / base_p99)
         rows.append((f"{name} / pass-through", f"{rps / base_rps:.2f}x throughput, "
                                                 f"{p99 / base_p99:.2f}x p99"))  # fmt: skip
+    for name in ("gateway + SQLite", "gateway + PostgreSQL"):
+        rps, p99 = best[name]
+        versus = f"{rps / least_rps:.2f}x throughput, {p99 / least_p99:.2f}x p99"
+        rows.append((f"{name} / least read-modify-write", versus))
     for name, (proxy, emulator) in used.items():
         rows.append((f"CPU a PATCH, {name}", f"proxy {proxy * 1e6:,.0f} us, emulator "
                                               f"{emulator * 1e6:,.0f} us"))  # fmt: skip

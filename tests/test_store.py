@@ -4,6 +4,8 @@ tests run on both (``store`` is parametrized)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -97,6 +99,72 @@ async def test_entries_recorded_together_are_stored_all_or_none(store: Store) ->
     with pytest.raises(StateUnavailable):
         await store.record(*poisoned)
     assert len(await store.audit(AuditQuery(limit=100))) == 40  # the first was not kept
+
+
+async def test_more_entries_than_one_statement_binds_are_stored_all_or_none(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite writes a group as one multi-row INSERT; a group larger than one statement may
+    bind (here made 3 rows) takes several statements, still in one transaction."""
+    monkeypatch.setattr("gateway.store.sqlite._MAX_VALUES", 33)  # 3 rows of 11 columns
+    await store.record(*(entry(time=5000.0 + i, change={"i": i}) for i in range(8)))
+    assert [e.change["i"] for e in await store.audit(AuditQuery(limit=100))] == list(
+        range(7, -1, -1)
+    )
+    poisoned = [entry(time=6000.0 + i) for i in range(6)] + [entry(time=6007.0, actor=None)]
+    with pytest.raises(StateUnavailable):
+        await store.record(*poisoned)  # the third statement fails: the first two are undone
+    assert len(await store.audit(AuditQuery(limit=100))) == 8
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = open_store(StateConfig(url=f"sqlite:///{tmp_path}/state.db"))
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def test_sqlite_audit_entries_wait_on_the_thread_while_the_file_is_busy(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """The loop's own connection never waits for the file: while another writer holds it, the
+    entry goes through aiosqlite's thread, which waits (the event loop keeps running), and is
+    stored once the file is free."""
+    other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock
+    recording = asyncio.create_task(sqlite_store.record(entry(time=7000.0)))
+    for _ in range(20):
+        await asyncio.sleep(0.01)  # the loop is not blocked
+    assert not recording.done()
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(recording, 5)
+    assert [e.time for e in await sqlite_store.audit(AuditQuery())] == [7000.0]
+
+
+async def test_sqlite_checkpoints_run_on_the_thread_at_most_once_a_second(
+    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries appended on the loop stay in the WAL until the thread's checkpoint copies them
+    into the database file."""
+    from gateway.store import sqlite
+
+    database = tmp_path / "state.db"
+    assert isinstance(sqlite_store, sqlite.SqliteStore)
+    monkeypatch.setattr(sqlite, "CHECKPOINT_EVERY", 3600.0)
+    sqlite_store._checkpointed = time.monotonic()  # just checkpointed: none for an hour
+    size = database.stat().st_size
+    for i in range(300):
+        await sqlite_store.record(entry(time=8000.0 + i, change={"pad": "x" * 200}))
+    assert database.stat().st_size == size  # all in the WAL
+    assert sqlite_store._checkpoint is None
+    monkeypatch.setattr(sqlite, "CHECKPOINT_EVERY", 0.0)
+    await sqlite_store.record(entry(time=9000.0))
+    assert sqlite_store._checkpoint is not None
+    await sqlite_store._checkpoint
+    assert database.stat().st_size > size + 300 * 200  # copied into the file
+    assert len(await sqlite_store.audit(AuditQuery(limit=1000))) == 301
 
 
 async def test_the_auditor_commits_concurrent_entries_in_groups(store: Store) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from gateway.errors import StateUnavailable
-from gateway.store.sql import SqlStore, Tx
+from gateway.store.sql import SqlStore, Tx, insert_sql
 
 __all__ = ["PostgresStore"]
 
@@ -116,9 +116,17 @@ class PostgresStore(SqlStore):
         async with self._connection() as conn:  # autocommit: one round trip
             await conn.execute(_numbered(sql), *args)
 
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        async with self._connection() as conn:  # atomic, the statements pipelined
-            await conn.executemany(_numbered(sql), rows)
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        # One prepared statement for any count (a multi-row VALUES would prepare one per
+        # count), its executions pipelined in one round trip and one transaction.
+        sql = insert_sql(table, columns)
+        async with self._connection() as conn:
+            if len(rows) == 1:
+                await conn.execute(_numbered(sql), *rows[0])  # autocommit: one round trip
+            else:
+                await conn.executemany(_numbered(sql), rows)
 
     def _for_update(self) -> str:
         return " FOR UPDATE"

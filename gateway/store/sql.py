@@ -43,10 +43,19 @@ _HEALTH_FIELDS = (
     "seen_at",
     "previous",
 )
-_INSERT_AUDIT = (
-    "INSERT INTO audit (time, actor, account, provider, webhook_id, operation, change, outcome, "
-    "detail, request_id, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_AUDIT_COLUMNS = (
+    "time", "actor", "account", "provider", "webhook_id", "operation", "change", "outcome",
+    "detail", "request_id", "duration_ms",
+)  # fmt: skip
+
+
+def insert_sql(table: str, columns: Sequence[str], rows: int = 1) -> str:
+    """``INSERT INTO table (columns) VALUES (?, ...)``, with ``rows`` rows of placeholders.
+    ``table`` and ``columns`` are this package's own names, never input."""
+    row = f"({', '.join('?' * len(columns))})"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)}"  # noqa: S608
+
+
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -176,8 +185,11 @@ class SqlStore(Store):
             await tx.execute(sql, *args)
 
     @abc.abstractmethod
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """One statement for each of ``rows``, all in one transaction."""
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert ``rows`` (values in the order of ``columns``), each row atomically, in as few
+        trips to the database as the backend allows."""
 
     async def record(self, *entries: AuditEntry) -> None:
         rows = [
@@ -186,10 +198,8 @@ class SqlStore(Store):
              e.duration_ms)
             for e in entries
         ]  # fmt: skip
-        if len(rows) == 1:
-            await self.execute_one(_INSERT_AUDIT, *rows[0])
-        elif rows:
-            await self.execute_many(_INSERT_AUDIT, rows)
+        if rows:
+            await self.insert_rows("audit", _AUDIT_COLUMNS, rows)
 
     async def audit(self, query: AuditQuery) -> list[AuditEntry]:
         where, args = [], []
