@@ -91,7 +91,7 @@ class Auditor:
 
     Entries are committed in groups: an entry recorded while the store is busy writing earlier
     ones waits for the next group, so concurrent writes cost the store one transaction between
-    them instead of one each (SQLite: one multi-row INSERT, one trip to its thread;
+    them instead of one each (SQLite: one multi-row INSERT, made on the event loop;
     PostgreSQL: one pipelined round trip).
     ``record`` returns once its entry is stored (or has failed to be: then it is logged and
     counted, and the write it records still stands).

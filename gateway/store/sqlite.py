@@ -1,8 +1,9 @@
 """The embedded store: one SQLite file (WAL mode), owned by one gateway process.
 
-Statements run on aiosqlite's thread. A statement that stands alone is queued there at once,
-in autocommit mode; a sequence that must not interleave (an idempotency claim) holds an
-asyncio lock instead of a SQL transaction, which would cost two more trips to the thread.
+Statements run on aiosqlite's thread. A statement that stands alone runs there in autocommit
+mode, after any sequence in progress; a sequence that must not interleave (an idempotency
+claim) holds an asyncio lock instead of a SQL transaction, which would cost two more trips to
+the thread.
 With one process owning the file, the lock is enough; migrations alone run in a real
 transaction, so a crash cannot leave half a schema. Update locks are the account's in-process
 locks: a second process must not share the file (use PostgreSQL for replicas).
@@ -131,7 +132,8 @@ class SqliteStore(SqlStore):
         if self._db is None:
             raise StateUnavailable("the state store is not open")
         try:
-            await self._db.execute_fetchall(sql, args)
+            async with self._serial:  # never inside another's transaction on the one connection
+                await self._db.execute_fetchall(sql, args)
         except sqlite3.Error as exc:
             raise StateUnavailable(f"the state file {self.path} failed: {exc}") from None
 
@@ -142,22 +144,25 @@ class SqliteStore(SqlStore):
         # connection (one trip to the thread when the file is busy). Only more rows than one
         # statement may bind take a transaction around several statements, on the thread.
         per = max(1, _MAX_VALUES // len(columns))
-        if len(rows) > per:
+        chunks = [
+            (insert_sql(table, columns, len(chunk)), [v for row in chunk for v in row])
+            for chunk in (rows[start : start + per] for start in range(0, len(rows), per))
+        ]
+        if len(chunks) > 1:
             async with self.transaction(atomic=True) as tx:
-                for start in range(0, len(rows), per):
-                    chunk = rows[start : start + per]
-                    await tx.execute(insert_sql(table, columns, len(chunk)),
-                                     *(value for row in chunk for value in row))  # fmt: skip
+                for sql, values in chunks:
+                    await tx.execute(sql, *values)
             return
-        sql, values = insert_sql(table, columns, len(rows)), [v for row in rows for v in row]
+        [(sql, values)] = chunks
         if self._direct is not None:
             try:
                 self._direct.execute(sql, values)
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
-                    raise StateUnavailable(f"the state file {self.path} failed: {exc}") from None
             except sqlite3.Error as exc:
-                raise StateUnavailable(f"the state file {self.path} failed: {exc}") from None
+                busy = isinstance(exc, sqlite3.OperationalError) and (
+                    exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                )
+                if not busy:
+                    raise StateUnavailable(f"the state file {self.path} failed: {exc}") from None
             else:
                 self._schedule_checkpoint()
                 return
