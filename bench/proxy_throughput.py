@@ -9,7 +9,7 @@ read of a different webhook is a provider request of its own. Each runs in its o
 
 The headline reads 1,000 webhooks in turn, so that no two reads in flight are of the same
 webhook. Targets: throughput >= 1.0x the pass-through's, p99 <= 1.5x. There the gateway sends
-concurrent reads of different webhooks as batches (gateway/collapse.py; UiPath's
+concurrent reads of different webhooks as batches (gateway/transport/collapse.py; UiPath's
 ``$filter=Id eq 4 or Id eq 7 ...``): what it shares is printed (``gateway_shared_reads_total``
 against the reads served), and the ``batch_reads = 0`` row shows the gateway's own cost with
 nothing shared. A second scenario reads one webhook from every connection, where reads of the

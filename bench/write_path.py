@@ -13,8 +13,8 @@ removing ``job.stopped``:
   to the pass-through is the read-modify-write itself;
 - gateway, SQLite store: ``PATCH /v1/accounts/orch/webhooks/n`` with ``add_events`` or
   ``remove_events``; the gateway takes the webhook's update lock, reads it (concurrent
-  updates' reads go as batches, gateway/collapse.py), PATCHes the change and writes an audit
-  entry (committed in groups with the entries of concurrent writes);
+  updates' reads go as batches, gateway/transport/collapse.py), PATCHes the change and writes
+  an audit entry (committed in groups with the entries of concurrent writes);
 - gateway, PostgreSQL store (a throw-away server, ``gateway.testing.postgres``): the same, the
   lock being a PostgreSQL advisory lock held on a pooled connection (``pool_size = 40``: one
   connection per write in flight; at the default 20, writes queue for connections and p99

@@ -23,6 +23,7 @@ from gateway.errors import (
     RateLimited,
     Unsupported,
 )
+from gateway.health.verify import Verification, verify
 from gateway.model import (
     UNSET,
     EventType,
@@ -37,7 +38,6 @@ from gateway.model import (
     WebhookSpec,
 )
 from gateway.service import Account, AccountInfo, Gateway
-from gateway.verify import Verification, verify
 from gateway.version import VERSION as __version__
 
 __all__ = [

@@ -29,8 +29,6 @@ import attrs
 import cattrs
 import orjson
 
-from gateway.answers import UnreadableRecord
-from gateway.answers import json_type as _json_type
 from gateway.config import cattrs_problems
 from gateway.errors import InvalidRequest
 from gateway.model import (
@@ -46,6 +44,8 @@ from gateway.model import (
     WebhookSpec,
 )
 from gateway.provider import Capabilities
+from gateway.transport.answers import UnreadableRecord
+from gateway.transport.answers import json_type as _json_type
 
 __all__ = [
     "REDACTED",

@@ -48,11 +48,11 @@ from cattrs.errors import (
 from cattrs.v import format_exception
 
 from gateway.checks import SettingProblem, check
+from gateway.destinations import DestinationPolicy
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotFound
-from gateway.http import HttpSettings
 from gateway.model import Secret
-from gateway.proxy.policy import DestinationPolicy
 from gateway.registry import Registry, default_registry
+from gateway.transport.http import HttpSettings
 
 __all__ = [
     "AccountConfig",
@@ -181,7 +181,7 @@ class StateConfig:
     pool_size: int = attrs.field(
         default=20, validator=check(lambda v: 1 <= v <= 500, "must be from 1 to 500")
     )
-    #: The Fernet key that encrypts the secrets ``rotate`` keeps (``gateway/rotation.py``):
+    #: The Fernet key that encrypts the secrets ``rotate`` keeps (``gateway/health/rotation.py``):
     #: ``python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"``
     secrets_key: Secret | None = attrs.field(
         default=None,
@@ -207,7 +207,7 @@ def _whsec_ok(secret: Secret) -> bool:
 
 @attrs.frozen(kw_only=True)
 class SinkConfig:
-    """One ``[[watch.sinks]]``: where operational events go (gateway/events.py)."""
+    """One ``[[watch.sinks]]``: where operational events go (gateway/health/events.py)."""
 
     url: str = attrs.field(
         validator=check(_sink_url_ok, "must be an https URL (http only on loopback)")
@@ -223,7 +223,7 @@ class SinkConfig:
 @attrs.frozen(kw_only=True)
 class AutoUnsuspendConfig:
     """``[watch.auto_unsuspend]``: resume suspended webhooks (or enable again those a provider
-    disabled for failing, UiPath) on their own, within limits (``gateway.watch``)."""
+    disabled for failing, UiPath) on their own, within limits (``gateway.health.watch``)."""
 
     after: float = attrs.field(
         default=900.0, validator=check(lambda v: 60 <= v <= 86400, "must be 60 to 86400 seconds")
@@ -244,8 +244,8 @@ class InboundConfig:
     secrets: tuple[Secret, ...] = attrs.field(
         default=(), validator=check(lambda v: len(v) <= 5, "give at most 5 secrets")
     )
-    #: A webhook whose secrets ``rotate`` keeps (``gateway/rotation.py``): they are tried too,
-    #: so a rotation needs no change here.
+    #: A webhook whose secrets ``rotate`` keeps (``gateway/health/rotation.py``): they are tried
+    #: too, so a rotation needs no change here.
     webhook: str | None = None
     destinations: tuple[SinkConfig, ...] = attrs.field(
         validator=check(lambda v: len(v) >= 1, "give at least one destination")
@@ -258,7 +258,8 @@ class InboundConfig:
 
 @attrs.frozen(kw_only=True)
 class WatchConfig:
-    """The ``[watch]`` table: ``serve`` also watches the webhooks' health (gateway/watch.py)."""
+    """The ``[watch]`` table: ``serve`` also watches the webhooks' health
+    (gateway/health/watch.py)."""
 
     interval: float = attrs.field(
         default=300.0, validator=check(lambda v: 10 <= v <= 86400, "must be 10 to 86400 seconds")

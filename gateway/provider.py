@@ -23,9 +23,7 @@ from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 import attrs
 
-from gateway.answers import UnreadableRecord
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, ProviderError, Unsupported
-from gateway.http import Transport
 from gateway.model import (
     EventType,
     ListFilter,
@@ -36,6 +34,8 @@ from gateway.model import (
     WebhookSpec,
     text_problem,
 )
+from gateway.transport.answers import UnreadableRecord
+from gateway.transport.http import Transport
 
 __all__ = ["OPERATIONS", "OPTIONAL_FIELDS", "Capabilities", "DeliveryCheck", "Provider"]
 
@@ -134,7 +134,7 @@ class Provider(Generic[S]):
         self.transport = transport
 
     #: How a receiver checks that a delivery came from this provider: ``(raw body, headers,
-    #: secret) -> bool``, constant-time (``gateway.verify`` runs it for each secret given).
+    #: secret) -> bool``, constant-time (``gateway.health.verify`` runs it for each secret given).
     #: None: the provider does not sign deliveries.
     verify_delivery: ClassVar[DeliveryCheck | None] = None
 

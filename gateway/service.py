@@ -18,7 +18,7 @@ client a service uses.
   tenants define events of their own, passed on as written with a warning in the log);
 * the per-webhook event-count limits of the provider hold;
 * reads of one webhook that start together share one provider request, never a stale answer
-  (``gateway.collapse``);
+  (``gateway.transport.collapse``);
 * updates of one webhook are serialized when the provider can only replace whole records, so
   concurrent changes are not lost;
 * a write whose answer was lost or unreadable is reconciled, never resent: a create by looking
@@ -44,9 +44,7 @@ from typing import Any
 
 import attrs
 
-from gateway.answers import UnreadableRecord
 from gateway.codec import etag_of
-from gateway.collapse import SharedReads
 from gateway.config import AccountConfig, GatewayConfig, load_config
 from gateway.errors import (
     DeadlineExceeded,
@@ -60,7 +58,6 @@ from gateway.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from gateway.http import Transport
 from gateway.model import (
     EventType,
     ListFilter,
@@ -73,6 +70,9 @@ from gateway.provider import Capabilities, Provider
 from gateway.registry import Registry, default_registry
 from gateway.store import Store, open_store
 from gateway.store.audit import Auditor
+from gateway.transport.answers import UnreadableRecord
+from gateway.transport.collapse import SharedReads
+from gateway.transport.http import Transport
 
 __all__ = ["Account", "AccountInfo", "Gateway", "Listing", "change_shows_in"]
 
@@ -178,7 +178,8 @@ class Account:
                                         name=name, url=url))  # fmt: skip
 
     async def get(self, id: str) -> Webhook:
-        """The webhook ``id``; concurrent reads of it share a request (``gateway.collapse``)."""
+        """The webhook ``id``; concurrent reads of it share a request
+        (``gateway.transport.collapse``)."""
         id = self.canonical_id(id)
         return await self._reads.run(id, lambda: self.provider.get(id))
 
@@ -241,8 +242,8 @@ class Account:
             return await self._update(id, change)
         async with self._locked(id):
             # Read under the lock, through the shared reads: concurrent updates of different
-            # webhooks then read them in one batch (gateway.collapse), and the read is still
-            # sent after the lock was taken, so it sees every write made before.
+            # webhooks then read them in one batch (gateway.transport.collapse), and the read is
+            # still sent after the lock was taken, so it sees every write made before.
             if if_match is None:
                 previous = await self.get(id)
             else:
@@ -605,7 +606,7 @@ class Gateway:
         #: The state store of ``[state]`` (None without it), open while the gateway is.
         self.store: Store | None = None
         self.auditor: Auditor | None = None
-        #: ``{(account, provider, state): count}`` of the last ``gateway.watch.watch_once``.
+        #: ``{(account, provider, state): count}`` of the last ``gateway.health.watch.watch_once``.
         self.health_counts: dict[tuple[str, str, str], int] = {}
 
     @classmethod
@@ -657,18 +658,6 @@ class Gateway:
         store, self.store, self.auditor = self.store, None, None
         if store is not None:
             await store.close()
-
-    async def plan(self, manifest: Any, **options: Any) -> Any:
-        """``gateway.plan.make_plan(self, manifest, ...)``: what applying it would change."""
-        from gateway.plan import make_plan
-
-        return await make_plan(self, manifest, **options)
-
-    async def apply(self, plan: Any, **options: Any) -> Any:
-        """``gateway.plan.apply_plan(self, plan, ...)``: carry a plan out; a ``Report``."""
-        from gateway.plan import apply_plan
-
-        return await apply_plan(self, plan, **options)
 
     async def prune(self) -> int:
         """Drop idempotency records and audit entries past their retention (the proxy runs

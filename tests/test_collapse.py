@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestServer
 from yarl import URL
 
 from gateway import Gateway
-from gateway.collapse import SharedReads
 from gateway.config import parse_config
 from gateway.errors import NotFound
 from gateway.model import WebhookChange, WebhookSpec
+from gateway.transport.collapse import SharedReads
 from providers.uipath.emulator import UiPathEmulator
 
 

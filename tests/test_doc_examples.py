@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.demo import demo
+from gateway.emulation.demo import demo
 from gateway.proxy.problems import _DOCS, _TYPES
 
 ROOT = Path(__file__).resolve().parent.parent

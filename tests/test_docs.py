@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from gateway import capability_matrix
+from gateway.cli import capability_matrix
 from gateway.config import load_config
 from gateway.registry import default_registry
 

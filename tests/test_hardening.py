@@ -215,7 +215,7 @@ async def test_ids_never_become_other_paths(bad: str) -> None:
 
 
 async def test_orchestry_ids_are_one_encoded_segment() -> None:
-    from gateway.http import Transport
+    from gateway.transport.http import Transport
     from providers.orchestry.adapter import OrchestryProvider, OrchestrySettings
 
     settings = OrchestrySettings(
@@ -367,7 +367,7 @@ async def test_no_plain_secret_in_adapter_frames_or_copies(uipath: UiPathHarness
     ],
 )
 async def test_ipv6_forms_are_judged_by_the_ipv4_they_embed(url: str, reason: str) -> None:
-    from gateway.proxy.policy import DestinationPolicy
+    from gateway.destinations import DestinationPolicy
 
     (problem,) = await DestinationPolicy().problems(url, "url")
     assert reason in problem.message

@@ -70,7 +70,7 @@ async def test_the_relay_follows_a_rotation(
     both the new and (during the grace period) the previous secret are accepted."""
     from cryptography.fernet import Fernet
 
-    from gateway.rotation import rotate_secret
+    from gateway.health.rotation import rotate_secret
     from providers.enterprise_core.signature import HMAC_HEADER
     from providers.enterprise_core.signature import sign as hmac_sign
 

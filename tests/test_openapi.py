@@ -9,7 +9,7 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-from gateway.demo import demo
+from gateway.emulation.demo import demo
 from gateway.proxy import openapi
 
 ROOT = Path(__file__).parent.parent

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gateway.demo import demo
+from gateway.emulation.demo import demo
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,9 +18,9 @@ from gateway import Gateway, WebhookSpec, verify
 from gateway.cli import main
 from gateway.config import parse_config
 from gateway.errors import ConfigError, InvalidRequest
+from gateway.health.rotation import rotate_secret, verification_secrets
 from gateway.model import FailureHandling
 from gateway.proxy.server import GATEWAY, create_app
-from gateway.rotation import rotate_secret, verification_secrets
 from tests.conftest import EnterpriseCoreHarness, OrchestryHarness, Receiver, memory_state_config
 
 OLD = "the-secret-before-rotation-1"
@@ -50,7 +50,7 @@ async def test_the_previous_secret_verifies_during_the_grace_period_only(
         assert verify("enterprise_core", new_headers, new_body, valid).matched == 0
         assert verify("enterprise_core", old_headers, old_body, valid).matched == 1
         later = time.time() + 3601
-        with mock.patch("gateway.rotation.time.time", return_value=later):
+        with mock.patch("gateway.health.rotation.time.time", return_value=later):
             after = await verification_secrets(gw, "core", made.id)
         assert [s.reveal() for s in after] == [rotated.secret.reveal()]
         assert not verify("enterprise_core", old_headers, old_body, after).ok

@@ -16,7 +16,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gateway.auth import ClientCredentials, StaticToken
 from gateway.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -24,8 +23,15 @@ from gateway.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from gateway.http import HttpSettings, ProviderHTTP, RetryPolicy, Transport, parse_retry_after
 from gateway.model import Secret
+from gateway.transport.auth import ClientCredentials, StaticToken
+from gateway.transport.http import (
+    HttpSettings,
+    ProviderHTTP,
+    RetryPolicy,
+    Transport,
+    parse_retry_after,
+)
 
 CLIENT_SECRET = "cl13nt-s3cr3t-value"
 FAST = RetryPolicy(max_attempts=4, max_elapsed=10, backoff_base=0.01, backoff_max=0.05)

@@ -1,5 +1,5 @@
-"""``gateway.verify`` against real deliveries: each emulator delivers to a loopback receiver, and
-the delivery verifies with the right secret among several, and with no other."""
+"""``gateway.health.verify`` against real deliveries: each emulator delivers to a loopback
+receiver, and the delivery verifies with the right secret among several, and with no other."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from gateway import Gateway, WebhookSpec
 from gateway.config import parse_config
 from gateway.errors import Unsupported
+from gateway.health.verify import verify
 from gateway.model import FailureHandling
-from gateway.verify import verify
 from tests.conftest import EnterpriseCoreHarness, OrchestryHarness, Receiver, UiPathHarness
 
 NEW, OLD = "the-new-secret-2026", "the-old-secret-2025"

@@ -20,10 +20,10 @@ import pytest
 from gateway import Gateway, WebhookSpec
 from gateway.cli import main
 from gateway.config import parse_config
+from gateway.health.watch import AUTO_ACTOR, _auto_unsuspend, watch_once
 from gateway.model import FailureHandling, WebhookChange
 from gateway.proxy.server import create_app
 from gateway.store import AuditQuery
-from gateway.watch import AUTO_ACTOR, _auto_unsuspend, watch_once
 from tests.conftest import EnterpriseCoreHarness, Receiver, UiPathHarness, memory_state_config
 
 KEY = "health-read-key-0123456789"
@@ -283,7 +283,7 @@ async def test_auto_unsuspend_enables_again_what_the_uipath_breaker_disabled(
 
 
 def test_a_sink_url_is_logged_without_its_credentials() -> None:
-    from gateway.events import _shown
+    from gateway.health.events import _shown
 
     assert _shown("https://user:pw@ops.example.com:8443/in?token=t0k") == (
         "https://ops.example.com:8443/in"

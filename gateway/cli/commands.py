@@ -281,7 +281,7 @@ async def cmd_health(gw: Gateway, args: argparse.Namespace) -> Any:
 
 async def cmd_watch(gw: Gateway, args: argparse.Namespace) -> Any:
     """Look every ``--interval`` seconds (once with ``--once``); print each transition."""
-    from gateway.watch import watch_once
+    from gateway.health.watch import watch_once
 
     if gw.store is None:
         raise ConfigError(
@@ -304,8 +304,9 @@ async def cmd_watch(gw: Gateway, args: argparse.Namespace) -> Any:
 
 
 async def cmd_rotate(gw: Gateway, args: argparse.Namespace) -> Any:
-    """Rotate a webhook's secret (gateway/rotation.py); the new one is shown only on request."""
-    from gateway.rotation import rotate_secret
+    """Rotate a webhook's secret (gateway/health/rotation.py); the new one is shown only on
+    request."""
+    from gateway.health.rotation import rotate_secret
 
     def from_env(option: str, name: str | None) -> str | None:
         if name is None:

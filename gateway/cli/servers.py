@@ -71,7 +71,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.demo:
         port = 8080 if args.port is None else args.port
         with _plain_failures(port, extra="demo") as code:
-            from gateway.demo import run_demo
+            from gateway.emulation.demo import run_demo
 
             run_demo(args.host or "127.0.0.1", port)
         return code()

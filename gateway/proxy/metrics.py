@@ -102,7 +102,7 @@ class _Collector(Collector):
         shared = CounterMetricFamily(
             "gateway_shared_reads",
             "Reads answered by another read's provider request: of the same webhook, or a batch "
-            "(gateway.collapse).",
+            "(gateway.transport.collapse).",
             labels=["provider", "account"],
         )
         unreadable = CounterMetricFamily(

@@ -14,341 +14,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from gateway.proxy.schemas import SCHEMAS, nullable, ref
 from gateway.version import VERSION
 
 __all__ = ["openapi_document"]
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-STRING_SET = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
-HEADERS = {
-    "type": "object",
-    "additionalProperties": {
-        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
-    },
-    "description": "Header name to values; a lone string is one value.",
-}
-URL = {"type": "string", "format": "uri", "maxLength": 2000, "pattern": "^https?://"}
-EXTRAS = {
-    "type": "object",
-    "additionalProperties": {"type": "string"},
-    "description": "Provider-only settings by the provider's name (Enterprise Core: `tag`).",
-}
-
-SCHEMAS: dict[str, Any] = {
-    "RetryStrategy": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "type": {"enum": ["linear", "exponential"]},
-            "interval": {"type": "integer", "minimum": 0},
-            "attempts": {"type": "integer", "minimum": 1, "maximum": 10},
-        },
-    },
-    "FailureHandling": {
-        "type": "object",
-        "additionalProperties": False,
-        "description": "Enterprise Core: what happens when a delivery fails.",
-        "properties": {
-            "triggers": {
-                "type": "array",
-                "items": {"type": "string", "pattern": "^(4xx|5xx|timeout|[1-5][0-9][0-9])$"},
-            },
-            "retry_strategy": _nullable(_ref("RetryStrategy")),
-            "alert_endpoint": _nullable(URL),
-            "divert": {"type": "boolean"},
-            "suspend": {"type": "boolean"},
-        },
-    },
-    "Webhook": {
-        "type": "object",
-        "required": [
-            "id",
-            "account",
-            "provider",
-            "name",
-            "url",
-            "enabled",
-            "events",
-            "all_events",
-            "secret",
-            "description",
-            "headers",
-            "suspended",
-            "suspended_at",
-            "allow_insecure_ssl",
-            "failure_handling",
-            "secret_state",
-            "extras",
-        ],
-        "properties": {
-            "id": {"type": "string"},
-            "account": {"type": "string"},
-            "provider": {"type": "string"},
-            "name": {"type": "string"},
-            "url": {"type": "string"},
-            "enabled": {"type": "boolean"},
-            "events": {"type": "array", "items": {"type": "string"}},
-            "all_events": {"type": "boolean"},
-            "secret": {
-                "anyOf": [{"enum": ["***", "unknown"]}, {"type": "null"}],
-                "description": "Write-only: *** when the webhook has a secret (whether or not the "
-                "provider returns it), null when it has none, unknown where the provider does "
-                "not say.",
-            },
-            "secret_state": {"enum": ["set", "unset", "unknown"]},
-            "extras": EXTRAS,
-            "description": _nullable({"type": "string"}),
-            "headers": {
-                "type": "object",
-                "additionalProperties": {"type": "array", "items": {"type": "string"}},
-            },
-            "suspended": {"type": "boolean"},
-            "suspended_at": _nullable({"type": "string", "format": "date-time"}),
-            "allow_insecure_ssl": {"type": "boolean"},
-            "failure_handling": _nullable(_ref("FailureHandling")),
-        },
-    },
-    "WebhookSpec": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "url"],
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "pattern": "\\S"},
-            "url": URL,
-            "events": STRING_SET,
-            "all_events": {"type": "boolean"},
-            "enabled": {"type": "boolean"},
-            "secret": _nullable({"type": "string", "writeOnly": True}),
-            "description": _nullable({"type": "string"}),
-            "headers": HEADERS,
-            "allow_insecure_ssl": {"type": "boolean"},
-            "failure_handling": _nullable(_ref("FailureHandling")),
-            "extras": EXTRAS,
-        },
-    },
-    "WebhookChange": {
-        "type": "object",
-        "additionalProperties": False,
-        "description": "Absent keys keep their value; null clears; removals come first.",
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "pattern": "\\S"},
-            "url": URL,
-            "enabled": {"type": "boolean"},
-            "all_events": {"type": "boolean"},
-            "secret": _nullable({"type": "string", "writeOnly": True}),
-            "description": _nullable({"type": "string"}),
-            "allow_insecure_ssl": {"type": "boolean"},
-            "failure_handling": _nullable(_ref("FailureHandling")),
-            "add_events": STRING_SET,
-            "remove_events": STRING_SET,
-            "add_headers": HEADERS,
-            "remove_headers": STRING_SET,
-            "extras": EXTRAS,
-        },
-    },
-    "WebhookPage": {
-        "type": "object",
-        "required": ["items", "next_cursor", "errors"],
-        "properties": {
-            "items": {"type": "array", "items": _ref("Webhook")},
-            "next_cursor": _nullable({"type": "string"}),
-            "errors": {
-                "type": "array",
-                "items": _ref("AccountError"),
-                "description": "Records the provider listed but that could not be read.",
-            },
-        },
-    },
-    "DivertedEvent": {
-        "type": "object",
-        "required": [
-            "id",
-            "webhook_id",
-            "request_locator",
-            "failure_message",
-            "failure_timestamp",
-            "failure_trigger",
-        ],
-        "properties": {
-            "id": {"type": "string", "description": "The event's locator."},
-            "webhook_id": {"type": "string"},
-            "request_locator": {"type": "string"},
-            "failure_message": {"type": "string"},
-            "failure_timestamp": _nullable({"type": "string", "format": "date-time"}),
-            "failure_trigger": {"type": "string"},
-        },
-    },
-    "AccountError": {
-        "type": "object",
-        "description": "A failing account, or (with `id`) one record that could not be read.",
-        "required": ["account", "provider", "status", "error", "detail"],
-        "properties": {
-            "id": _nullable({"type": "string"}),
-            "account": {"type": "string"},
-            "provider": {"type": "string"},
-            "status": {"type": "integer"},
-            "error": {"type": "string"},
-            "detail": {"type": "string"},
-            "provider_status": _nullable({"type": "integer"}),
-            "code": _nullable({"type": ["string", "integer"]}),
-            "trace_id": _nullable({"type": "string"}),
-        },
-    },
-    "AllWebhooksPage": {
-        "type": "object",
-        "required": ["items", "next_cursor", "errors"],
-        "properties": {
-            "items": {"type": "array", "items": _ref("Webhook")},
-            "next_cursor": _nullable({"type": "string"}),
-            "errors": {"type": "array", "items": _ref("AccountError")},
-        },
-    },
-    "EventType": {
-        "type": "object",
-        "required": ["name", "group", "description"],
-        "properties": {
-            "name": {"type": "string"},
-            "group": {"type": "string"},
-            "description": {"type": "string"},
-        },
-    },
-    "PingResult": {
-        "type": "object",
-        "required": ["event_id", "event_type", "timestamp", "details"],
-        "properties": {
-            "event_id": {"type": "string"},
-            "event_type": {"type": "string"},
-            "timestamp": _nullable({"type": "string", "format": "date-time"}),
-            "details": {"type": "object"},
-        },
-    },
-    "Account": {
-        "type": "object",
-        "required": ["name", "provider", "title", "capabilities"],
-        "properties": {
-            "name": {"type": "string"},
-            "provider": {"type": "string"},
-            "title": {"type": "string"},
-            "capabilities": {
-                "type": "object",
-                "properties": {
-                    "operations": {"type": "array", "items": {"type": "string"}},
-                    "fields": {"type": "array", "items": {"type": "string"}},
-                    "min_events": {"type": "integer"},
-                    "max_events": _nullable({"type": "integer"}),
-                    "atomic_update": {"type": "boolean"},
-                    "server_filters": {"type": "array", "items": {"type": "string"}},
-                    "reports_secret": {"type": "boolean"},
-                    "reports_secret_state": {"type": "boolean"},
-                    "extras": {"type": "array", "items": {"type": "string"}},
-                    "disables_failing": {"type": "boolean"},
-                    "batch_get": {"type": "integer"},
-                },
-            },
-        },
-    },
-    "Problem": {
-        "type": "object",
-        "description": "RFC 9457 problem details.",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "request_id": _nullable({"type": "string"}),
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["path", "message"],
-                    "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-            "provider": {"type": "string"},
-            "account": {"type": "string"},
-            "provider_status": {"type": "integer"},
-            "code": {"type": ["string", "integer"]},
-            "trace_id": {"type": "string"},
-            "current_etag": {"type": "string", "description": "412: the webhook's ETag now."},
-        },
-    },
-    "PlanRequest": {
-        "type": "object",
-        "required": ["manifest"],
-        "additionalProperties": False,
-        "properties": {
-            "manifest": {
-                "type": "object",
-                "description": "The manifest as JSON: {accounts: {ACCOUNT: {webhooks: {KEY: "
-                "fields of a create}}}}; secrets as `secret` (docs/plan.md).",
-            },
-            "adopt": {"type": "boolean"},
-            "prune": {"type": "boolean"},
-            "plan_fingerprint": {"type": "string", "description": "apply: only this plan"},
-            "parallelism": {"type": "integer", "minimum": 1, "maximum": 32},
-        },
-    },
-    "Plan": {
-        "type": "object",
-        "required": ["schema", "fingerprint", "changes", "accounts"],
-        "description": "docs/plan.md: the plan's JSON (schema 1).",
-        "properties": {
-            "schema": {"const": 1},
-            "fingerprint": {"type": "string"},
-            "changes": {"type": "integer"},
-            "accounts": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "AuditEntry": {
-        "type": "object",
-        "required": ["id", "time", "actor", "account", "provider", "operation", "outcome"],
-        "properties": {
-            "id": {"type": "integer"},
-            "time": {"type": "string", "format": "date-time"},
-            "actor": {"type": "string", "description": "key:<name>, cli:<user> or library:<user>"},
-            "account": {"type": "string"},
-            "provider": {"type": "string"},
-            "webhook_id": _nullable({"type": "string"}),
-            "operation": {
-                "enum": [
-                    "create",
-                    "update",
-                    "delete",
-                    "ping",
-                    "unsuspend",
-                    "resend_diverted",
-                    "delete_diverted",
-                ],
-            },
-            "change": {
-                "type": "object",
-                "description": "What the write set, in gateway terms; a secret shows as "
-                "{changed, fingerprint}, header values as fingerprints.",
-            },
-            "outcome": {"type": "string", "description": "ok, outcome_unknown or an error type"},
-            "detail": _nullable({"type": "string"}),
-            "request_id": _nullable({"type": "string"}),
-            "duration_ms": {"type": "number"},
-        },
-    },
-    "AuditPage": {
-        "type": "object",
-        "required": ["items", "next_cursor"],
-        "properties": {
-            "items": {"type": "array", "items": _ref("AuditEntry")},
-            "next_cursor": _nullable({"type": "string"}),
-        },
-    },
-}
 
 _ERRORS = {
     "400": "Invalid input: `errors` lists each problem with its path.",
@@ -381,7 +51,7 @@ def _errors(codes: Sequence[str]) -> dict[str, Any]:
     for code in sorted(codes):
         entry: dict[str, Any] = {
             "description": _ERRORS[code],
-            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+            "content": {"application/problem+json": {"schema": ref("Problem")}},
         }
         if code in ("409", "429"):
             entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
@@ -412,7 +82,7 @@ def _op(
     if body:
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _ref(body)}},
+            "content": {"application/json": {"schema": ref(body)}},
         }
     return op
 
@@ -475,7 +145,7 @@ LIST_PARAMS = (
 )
 CREATED = {
     "201": {
-        **_json(_ref("Webhook"), "Created."),
+        **_json(ref("Webhook"), "Created."),
         "headers": {"Location": {"schema": {"type": "string"}}, **ETAG},
     }
 }
@@ -522,7 +192,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json(
                         {
                             "type": "object",
-                            "properties": {"items": {"type": "array", "items": _ref("Account")}},
+                            "properties": {"items": {"type": "array", "items": ref("Account")}},
                         },
                         "Accounts.",
                     )
@@ -537,7 +207,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json(
                         {
                             "type": "object",
-                            "properties": {"items": {"type": "array", "items": _ref("EventType")}},
+                            "properties": {"items": {"type": "array", "items": ref("EventType")}},
                         },
                         "Events.",
                     )
@@ -549,7 +219,7 @@ def openapi_document() -> dict[str, Any]:
         webhooks: {
             "get": _op(
                 "An account's webhooks, filtered and paginated.",
-                {"200": _json(_ref("WebhookPage"), "A page of webhooks.")},
+                {"200": _json(ref("WebhookPage"), "A page of webhooks.")},
                 params=[ACCOUNT, *LIST_PARAMS],
                 operation_id="listWebhooks",
             ),
@@ -567,7 +237,7 @@ def openapi_document() -> dict[str, Any]:
             "get": _op(
                 "One webhook.",
                 {
-                    "200": {**_json(_ref("Webhook"), "The webhook."), "headers": ETAG},
+                    "200": {**_json(ref("Webhook"), "The webhook."), "headers": ETAG},
                     "304": {"description": "Unchanged (If-None-Match).", "headers": ETAG},
                 },
                 params=[ACCOUNT, ID, IF_NONE_MATCH],
@@ -577,7 +247,7 @@ def openapi_document() -> dict[str, Any]:
                 "Change a webhook: scalars, plus add/remove of events and headers.",
                 {
                     "200": {
-                        **_json(_ref("Webhook"), "The webhook after the change."),
+                        **_json(ref("Webhook"), "The webhook after the change."),
                         "headers": ETAG,
                     }
                 },
@@ -599,7 +269,7 @@ def openapi_document() -> dict[str, Any]:
         f"{webhooks}/{{id}}/ping": {
             "post": _op(
                 "Send a test event to the webhook's URL.",
-                {"200": _json(_ref("PingResult"), "What the provider reported.")},
+                {"200": _json(ref("PingResult"), "What the provider reported.")},
                 write=True,
                 params=[ACCOUNT, ID],
                 operation_id="pingWebhook",
@@ -614,7 +284,7 @@ def openapi_document() -> dict[str, Any]:
                             "type": "object",
                             "required": ["items"],
                             "properties": {
-                                "items": {"type": "array", "items": _ref("DivertedEvent")}
+                                "items": {"type": "array", "items": ref("DivertedEvent")}
                             },
                         },
                         "Diverted events.",
@@ -705,7 +375,7 @@ def openapi_document() -> dict[str, Any]:
                                             "webhook_id": {"type": "string"},
                                             "name": {"type": "string"},
                                             "state": {"enum": ["active", "disabled", "suspended"]},
-                                            "diverted": _nullable({"type": "integer"}),
+                                            "diverted": nullable({"type": "integer"}),
                                             "changed_at": {"type": "number"},
                                             "seen_at": {"type": "number"},
                                         },
@@ -737,7 +407,7 @@ def openapi_document() -> dict[str, Any]:
                     **_errors(("401", "404", "413")),
                     "502": {
                         "description": "Verified, but a destination did not take it.",
-                        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+                        "content": {"application/problem+json": {"schema": ref("Problem")}},
                     },
                 },
             }
@@ -746,7 +416,7 @@ def openapi_document() -> dict[str, Any]:
             "post": {
                 **_op(
                     "What applying a manifest would change (reads only; a read key will do).",
-                    {"200": _json(_ref("Plan"), "The plan.")},
+                    {"200": _json(ref("Plan"), "The plan.")},
                     body="PlanRequest",
                     operation_id="plan",
                 ),
@@ -759,7 +429,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json(
                         {
                             "type": "object",
-                            "properties": {"plan": _ref("Plan"), "report": {"type": "object"}},
+                            "properties": {"plan": ref("Plan"), "report": {"type": "object"}},
                         },
                         "The plan and what applying it did.",
                     )
@@ -772,7 +442,7 @@ def openapi_document() -> dict[str, Any]:
         "/v1/audit": {
             "get": _op(
                 "The audit log of writes, newest first (needs a state store).",
-                {"200": _json(_ref("AuditPage"), "A page of audit entries.")},
+                {"200": _json(ref("AuditPage"), "A page of audit entries.")},
                 params=[
                     _query("account", {"type": "string"}, "Only this account's writes."),
                     _query("webhook", {"type": "string"}, "Only this webhook's (with account)."),
@@ -787,7 +457,7 @@ def openapi_document() -> dict[str, Any]:
         "/v1/webhooks": {
             "get": _op(
                 "Every account's webhooks at once; failing accounts are listed in `errors`.",
-                {"200": _json(_ref("AllWebhooksPage"), "A page of webhooks, and failures.")},
+                {"200": _json(ref("AllWebhooksPage"), "A page of webhooks, and failures.")},
                 params=LIST_PARAMS,
                 operation_id="listAllWebhooks",
             )

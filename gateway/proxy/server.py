@@ -41,6 +41,7 @@ from gateway.codec import (
 )
 from gateway.config import GatewayConfig, ServerConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, Unsupported
+from gateway.health.watch import watch_forever
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import UNSET, FailureHandling, Webhook
 from gateway.origin import acting_as
@@ -54,7 +55,6 @@ from gateway.proxy.openapi import openapi_document
 from gateway.proxy.problems import ProblemError, from_error, problem, status_of
 from gateway.registry import Registry
 from gateway.service import Account, Gateway
-from gateway.watch import watch_forever
 
 __all__ = ["GATEWAY", "create_app", "serve_forever", "start_proxy"]
 
@@ -487,7 +487,7 @@ async def delete_diverted(request: web.Request) -> web.Response:
 async def rotate_route(request: web.Request) -> web.Response:
     """Set the new secret given; keep the previous one valid for verification (rotation.py).
     The answer never shows a secret, so the new one comes in the body, like a create's."""
-    from gateway.rotation import rotate_secret
+    from gateway.health.rotation import rotate_secret
 
     body = await _json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("secret"), str) or not body["secret"]:

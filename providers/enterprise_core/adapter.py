@@ -28,14 +28,14 @@ from urllib.parse import quote
 
 import attrs
 
-from gateway.answers import Answer, UnreadableRecord
-from gateway.auth import StaticToken
 from gateway.checks import check
 from gateway.errors import NotFound
-from gateway.http import Transport
 from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookChange, WebhookSpec
-from gateway.paging import Page, prefetched
 from gateway.provider import Capabilities, Provider
+from gateway.transport.answers import Answer, UnreadableRecord
+from gateway.transport.auth import StaticToken
+from gateway.transport.http import Transport
+from gateway.transport.paging import Page, prefetched
 from providers.enterprise_core import signature, wire
 from providers.enterprise_core.wire import DivertedEvent
 

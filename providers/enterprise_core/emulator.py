@@ -54,7 +54,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from yarl import URL
 
 from gateway.emulation import (
     Deliverer,
@@ -67,22 +66,17 @@ from gateway.emulation import (
     error_middleware,
     fault_middleware,
     faults_from_args,
-    is_json_type,
-    json_object,
     serve,
     ulid,
 )
+from providers.enterprise_core import shapes
 from providers.enterprise_core.adapter import CATALOG
+from providers.enterprise_core.shapes import DEFAULT_FAILURE_HANDLING, ApiError
 from providers.enterprise_core.signature import HMAC_HEADER, sign
 from providers.enterprise_core.wire import LOCATOR
 
 __all__ = ["HMAC_HEADER", "EnterpriseCoreEmulator", "main"]
 
-DEFAULT_FAILURE_HANDLING: dict[str, Any] = {
-    "triggers": ["4xx", "5xx", "timeout"],
-    "divert": False,
-    "suspend": False,
-}
 ALL_PERMISSIONS = (
     "webhooks.read",
     "webhooks.list",
@@ -103,12 +97,6 @@ _REASONS = {
     502: "Bad Gateway",
     503: "Service Unavailable",
 }
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 def _now() -> datetime:
@@ -209,16 +197,16 @@ class EnterpriseCoreEmulator:
     async def _list(self, request: web.Request) -> web.Response:
         self._authorize(request, "webhooks.read", "webhooks.list")
         q = request.query
-        offset, count = _int(q, "offset", 0), _int(q, "count", 100)
+        offset, count = shapes.int_param(q, "offset", 0), shapes.int_param(q, "count", 100)
         items = list(self.webhooks.values())
         if "name" in q:
             items = [w for w in items if w["name"] == q["name"]]
         for key in ("enabled", "suspended"):
             if key in q:
-                wanted = _bool(q, key)
+                wanted = shapes.bool_param(q, key)
                 items = [w for w in items if w[key] == wanted]
         if "active" in q:
-            active = _bool(q, "active")
+            active = shapes.bool_param(q, "active")
             items = [w for w in items if (w["enabled"] and not w["suspended"]) == active]
         wanted_types = [t for v in q.getall("eventTypes", []) for t in v.split(",") if t]
         if wanted_types:
@@ -241,15 +229,17 @@ class EnterpriseCoreEmulator:
 
     async def _create(self, request: web.Request) -> web.Response:
         self._authorize(request, "webhooks.write")
-        body = await _object(request)
-        _only(body, {"name", "enabled", "endpoint", "failureHandling", "eventTypes"}, "")
+        body = await shapes.json_body(request)
+        shapes.known_fields(
+            body, {"name", "enabled", "endpoint", "failureHandling", "eventTypes"}, ""
+        )
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ApiError(400, "name: must be a non-empty string")
         endpoint = body.get("endpoint")
         if not isinstance(endpoint, dict):
             raise ApiError(400, "endpoint: required")
-        _only(
+        shapes.known_fields(
             endpoint, {"url", "headers", "secureSsl", "hmacEnabled", "secret", "tag"}, "endpoint."
         )
         self._check_name(name, None)
@@ -257,20 +247,20 @@ class EnterpriseCoreEmulator:
         record: dict[str, Any] = {
             "locator": locator,
             "name": name,
-            "enabled": _typed(body, "enabled", bool, True),
+            "enabled": shapes.typed_field(body, "enabled", bool, True),
             "endpoint": {
-                "url": _url(endpoint.get("url"), "endpoint.url"),
-                "headers": _headers(endpoint.get("headers", {}), "endpoint.headers"),
-                "secureSsl": _typed(endpoint, "secureSsl", bool, True),
-                "hmacEnabled": _typed(endpoint, "hmacEnabled", bool, False),
-                "tag": _typed(endpoint, "tag", str, None),
+                "url": shapes.url_field(endpoint.get("url"), "endpoint.url"),
+                "headers": shapes.headers_field(endpoint.get("headers", {}), "endpoint.headers"),
+                "secureSsl": shapes.typed_field(endpoint, "secureSsl", bool, True),
+                "hmacEnabled": shapes.typed_field(endpoint, "hmacEnabled", bool, False),
+                "tag": shapes.typed_field(endpoint, "tag", str, None),
             },
-            "failureHandling": _failure_handling(body.get("failureHandling")),
+            "failureHandling": shapes.failure_handling(body.get("failureHandling")),
             "suspended": False,
             "suspendedAt": None,
             "eventTypes": sorted(self._event_types(body.get("eventTypes", []), "eventTypes")),
         }
-        secret = _typed(endpoint, "secret", str, None)
+        secret = shapes.typed_field(endpoint, "secret", str, None)
         self.webhooks[locator] = record
         if secret:
             self.secrets[locator] = secret
@@ -279,8 +269,8 @@ class EnterpriseCoreEmulator:
     async def _patch(self, request: web.Request) -> web.Response:
         self._authorize(request, "webhooks.write")
         record = self._webhook(request)
-        body = await _object(request)
-        _only(
+        body = await shapes.json_body(request)
+        shapes.known_fields(
             body,
             {
                 "name",
@@ -295,43 +285,43 @@ class EnterpriseCoreEmulator:
         )
         new = {**record, "endpoint": dict(record["endpoint"])}
         if "name" in body:
-            name = _typed(body, "name", str, None)
+            name = shapes.typed_field(body, "name", str, None)
             if not name or not name.strip():
                 raise ApiError(400, "name: must be a non-empty string")
             self._check_name(name, record["locator"])
             new["name"] = name
         if "enabled" in body:
-            new["enabled"] = _typed(body, "enabled", bool, True)
+            new["enabled"] = shapes.typed_field(body, "enabled", bool, True)
         secret = self.secrets.get(record["locator"])
         endpoint = body.get("endpoint")
         if endpoint is not None:
             if not isinstance(endpoint, dict):
                 raise ApiError(400, "endpoint: must be an object")
-            _only(
+            shapes.known_fields(
                 endpoint,
                 {"url", "addHeaders", "removeHeaders", "secureSsl", "hmacEnabled", "secret", "tag"},
                 "endpoint.",
             )
             ep = new["endpoint"]
             if "url" in endpoint:
-                ep["url"] = _url(endpoint["url"], "endpoint.url")
-            remove = _strings(endpoint.get("removeHeaders", []), "endpoint.removeHeaders")
-            add = _headers(endpoint.get("addHeaders", {}), "endpoint.addHeaders")
+                ep["url"] = shapes.url_field(endpoint["url"], "endpoint.url")
+            remove = shapes.string_list(endpoint.get("removeHeaders", []), "endpoint.removeHeaders")
+            add = shapes.headers_field(endpoint.get("addHeaders", {}), "endpoint.addHeaders")
             ep["headers"] = {k: v for k, v in ep["headers"].items() if k not in remove} | add
             for key in ("secureSsl", "hmacEnabled"):
                 if key in endpoint:
-                    ep[key] = _typed(endpoint, key, bool, None)
+                    ep[key] = shapes.typed_field(endpoint, key, bool, None)
             if "tag" in endpoint:
-                ep["tag"] = _typed(endpoint, "tag", str, None)
+                ep["tag"] = shapes.typed_field(endpoint, "tag", str, None)
             if "secret" in endpoint:
-                secret = _typed(endpoint, "secret", str, None)
+                secret = shapes.typed_field(endpoint, "secret", str, None)
         fh = (
             dict(DEFAULT_FAILURE_HANDLING)
             if body.get("removeFailureHandling")
             else record["failureHandling"]
         )
         if "failureHandling" in body:
-            fh = _update_failure_handling(fh, body["failureHandling"])
+            fh = shapes.update_failure_handling(fh, body["failureHandling"])
         new["failureHandling"] = fh
         remove_types = self._event_types(body.get("removeEventTypes", []), "removeEventTypes")
         add_types = self._event_types(body.get("addEventTypes", []), "addEventTypes")
@@ -360,7 +350,7 @@ class EnterpriseCoreEmulator:
             raise ApiError(409, f"a webhook named {name} already exists")
 
     def _event_types(self, value: Any, path: str) -> set[str]:
-        names = set(_strings(value, path))
+        names = set(shapes.string_list(value, path))
         unknown = sorted(names - self.event_types)
         if unknown:
             raise ApiError(400, f"{path}: unknown event type(s) {', '.join(unknown)}")
@@ -378,7 +368,10 @@ class EnterpriseCoreEmulator:
     async def _list_diverted(self, request: web.Request) -> web.Response:
         self._authorize(request, "diverted-events.read", "diverted-events.list")
         record = self._webhook(request)
-        offset, count = _int(request.query, "offset", 0), _int(request.query, "count", 100)
+        offset, count = (
+            shapes.int_param(request.query, "offset", 0),
+            shapes.int_param(request.query, "count", 100),
+        )
         items = list(self.diverted.get(record["locator"], {}).values())
         return web.json_response([d["response"] for d in items[offset : offset + count]])
 
@@ -524,9 +517,6 @@ class EnterpriseCoreEmulator:
         }
 
 
-# -- validation helpers -----------------------------------------------------------------------
-
-
 def _failure_message(outcome: Delivery) -> str:
     return outcome.error or f"HTTP {outcome.status}"
 
@@ -538,155 +528,6 @@ def _error_body(status: int, message: str) -> dict[str, Any]:
         "message": message,
         "requestId": str(uuid.uuid4()),
     }
-
-
-async def _object(request: web.Request) -> dict[str, Any]:
-    return await json_object(request, lambda message: ApiError(400, message))
-
-
-def _only(body: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ApiError(400, f"{prefix}{unknown[0]}: unknown field")
-
-
-def _typed(body: Mapping[str, Any], key: str, kind: type[Any], default: Any) -> Any:
-    value = body.get(key, default)
-    if value is not None and not is_json_type(value, kind):
-        raise ApiError(400, f"{key}: must be a {kind.__name__}")
-    return value
-
-
-def _int(query: Mapping[str, str], key: str, default: int) -> int:
-    try:
-        value = int(query.get(key, default))
-    except ValueError:
-        raise ApiError(400, f"{key}: must be an integer") from None
-    if value < 0:
-        raise ApiError(400, f"{key}: must not be negative")
-    return value
-
-
-def _bool(query: Mapping[str, str], key: str) -> bool:
-    value = query[key].lower()
-    if value not in ("true", "false"):
-        raise ApiError(400, f"{key}: must be true or false")
-    return value == "true"
-
-
-def _url(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        raise ApiError(400, f"{path}: required")
-    url = URL(value)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ApiError(400, f"{path}: must be an absolute http(s) URL")
-    return value
-
-
-def _strings(value: Any, path: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ApiError(400, f"{path}: must be an array of strings")
-    return value
-
-
-def _headers(value: Any, path: str) -> dict[str, list[str]]:
-    if not isinstance(value, dict):
-        raise ApiError(400, f"{path}: must be a map of header name to values")
-    return {name: _strings(values, f"{path}.{name}") for name, values in value.items()}
-
-
-def _retry_strategy(value: Any, path: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ApiError(400, f"{path}: must be an object")
-    _only(value, {"type", "interval", "attempts"}, f"{path}.")
-    kind = value.get("type", "exponential")
-    if kind not in ("linear", "exponential"):
-        raise ApiError(400, f"{path}.type: must be linear or exponential")
-    attempts = _typed(value, "attempts", int, 3)
-    if not 1 <= attempts <= 10:
-        raise ApiError(400, f"{path}.attempts: must be from 1 to 10")
-    interval = _typed(value, "interval", int, 1)
-    if interval < 0:
-        raise ApiError(400, f"{path}.interval: must not be negative")
-    return {"type": kind, "interval": interval, "attempts": attempts}
-
-
-def _triggers(value: Any, path: str) -> list[str]:
-    triggers = _strings(value, path)
-    for t in triggers:
-        if t not in ("4xx", "5xx", "timeout") and not (
-            len(t) == 3 and t.isdigit() and t[0] in "12345"
-        ):
-            raise ApiError(400, f"{path}: {t} is not 4xx, 5xx, timeout or a status code")
-    return triggers
-
-
-def _failure_handling(value: Any) -> dict[str, Any]:
-    if value is None:
-        return dict(DEFAULT_FAILURE_HANDLING)
-    if not isinstance(value, dict):
-        raise ApiError(400, "failureHandling: must be an object")
-    _only(
-        value,
-        {"alertEndpoint", "triggers", "retryStrategy", "divert", "suspend"},
-        "failureHandling.",
-    )
-    fh: dict[str, Any] = {
-        "triggers": sorted(
-            set(
-                _triggers(
-                    value.get("triggers", DEFAULT_FAILURE_HANDLING["triggers"]),
-                    "failureHandling.triggers",
-                )
-            )
-        ),
-        "divert": _typed(value, "divert", bool, False),
-        "suspend": _typed(value, "suspend", bool, False),
-    }
-    if value.get("retryStrategy") is not None:
-        fh["retryStrategy"] = _retry_strategy(
-            value["retryStrategy"], "failureHandling.retryStrategy"
-        )
-    if value.get("alertEndpoint") is not None:
-        fh["alertEndpoint"] = _url(value["alertEndpoint"], "failureHandling.alertEndpoint")
-    return fh
-
-
-def _update_failure_handling(current: Mapping[str, Any], value: Any) -> dict[str, Any]:
-    """``FailureHandlingUpdateRequest`` on ``current``: removals first, then additions."""
-    path = "failureHandling"
-    if not isinstance(value, dict):
-        raise ApiError(400, f"{path}: must be an object")
-    _only(
-        value,
-        {
-            "alertEndpoint",
-            "addTriggers",
-            "removeTriggers",
-            "retryStrategy",
-            "removeAlertEndpoint",
-            "removeRetryStrategy",
-            "divert",
-            "suspend",
-        },
-        f"{path}.",
-    )
-    fh = dict(current)
-    remove = set(_triggers(value.get("removeTriggers", []), f"{path}.removeTriggers"))
-    add = set(_triggers(value.get("addTriggers", []), f"{path}.addTriggers"))
-    fh["triggers"] = sorted((set(fh.get("triggers", [])) - remove) | add)
-    if value.get("removeAlertEndpoint"):
-        fh.pop("alertEndpoint", None)
-    if value.get("removeRetryStrategy"):
-        fh.pop("retryStrategy", None)
-    if value.get("alertEndpoint") is not None:
-        fh["alertEndpoint"] = _url(value["alertEndpoint"], f"{path}.alertEndpoint")
-    if value.get("retryStrategy") is not None:
-        fh["retryStrategy"] = _retry_strategy(value["retryStrategy"], f"{path}.retryStrategy")
-    for key in ("divert", "suspend"):
-        if key in value:
-            fh[key] = _typed(value, key, bool, False)
-    return fh
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:

@@ -34,7 +34,6 @@ from typing import Any
 
 import attrs
 
-from gateway.answers import Answer
 from gateway.errors import InvalidRequest
 from gateway.model import (
     DEFAULT_TRIGGERS,
@@ -45,6 +44,7 @@ from gateway.model import (
     WebhookChange,
     WebhookSpec,
 )
+from gateway.transport.answers import Answer
 
 __all__ = [
     "LOCATOR",

@@ -26,9 +26,9 @@ import attrs
 from gateway.checks import check
 from gateway.codec import spec_from_json, webhook_to_json
 from gateway.errors import ConfigError, Conflict, FieldProblem, NotFound
-from gateway.http import Transport
 from gateway.model import EventType, ListFilter, PingResult, Webhook, WebhookChange, WebhookSpec
 from gateway.provider import OPTIONAL_FIELDS, Capabilities, Provider
+from gateway.transport.http import Transport
 
 #: The keys of a stored record that make up its spec (the rest is the provider's state).
 _SPEC_KEYS = ("name", "url", "enabled", "events", "all_events", "secret", "description",

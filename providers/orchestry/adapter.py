@@ -30,11 +30,11 @@ from urllib.parse import quote
 
 import attrs
 
-from gateway.answers import UnreadableRecord
 from gateway.checks import SettingProblem, check
-from gateway.http import Transport
 from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookSpec
 from gateway.provider import Capabilities, Provider
+from gateway.transport.answers import UnreadableRecord
+from gateway.transport.http import Transport
 from providers.orchestry import verification, wire
 from providers.orchestry.tokens import MsalTokenSource
 

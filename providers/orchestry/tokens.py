@@ -19,9 +19,9 @@ from typing import Any
 import msal
 import requests
 
-from gateway.auth import CachedTokenSource
 from gateway.errors import AuthenticationFailed, ProviderUnavailable
 from gateway.model import Secret
+from gateway.transport.auth import CachedTokenSource
 
 __all__ = ["MICROSOFT_HOSTS", "MsalTokenSource"]
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.answers import Answer, json_type
 from gateway.errors import ProviderError
 from gateway.model import EventType, Webhook, WebhookSpec
+from gateway.transport.answers import Answer, json_type
 
 __all__ = [
     "EVENTS",

@@ -28,8 +28,6 @@ from typing import Any
 
 import attrs
 
-from gateway.answers import UnreadableRecord
-from gateway.auth import StaticToken, TokenSource
 from gateway.checks import SettingProblem, check, raise_problems
 from gateway.errors import (
     Conflict,
@@ -39,7 +37,6 @@ from gateway.errors import (
     NotFound,
     ProviderError,
 )
-from gateway.http import Transport
 from gateway.model import (
     UNSET,
     EventType,
@@ -50,8 +47,11 @@ from gateway.model import (
     WebhookChange,
     WebhookSpec,
 )
-from gateway.paging import Page, prefetched
 from gateway.provider import Capabilities, Provider
+from gateway.transport.answers import UnreadableRecord
+from gateway.transport.auth import StaticToken, TokenSource
+from gateway.transport.http import Transport
+from gateway.transport.paging import Page, prefetched
 from providers.uipath import signature, wire
 
 __all__ = ["UiPathProvider", "UiPathSettings"]

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gateway.answers import Answer
 from gateway.model import EventType, ListFilter, PingResult, Webhook, WebhookChange, WebhookSpec
+from gateway.transport.answers import Answer
 
 __all__ = [
     "event_types_from",

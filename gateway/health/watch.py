@@ -5,7 +5,7 @@ States: ``active``, ``disabled`` (enabled is false), ``suspended`` (the provider
 delivering: Enterprise Core's suspension). Enterprise Core's diverted events are counted for
 webhooks that divert. Transitions: ``new``, ``disabled``, ``suspended``, ``active`` (back),
 ``diverted`` (more diverted events than last time), ``deleted`` (gone, not by the gateway's
-knowledge). Each is logged (``gateway.watch``, with account, id and name) and returned; the
+knowledge). Each is logged (``gateway.health.watch``, with account, id and name) and returned; the
 counts by state are kept for ``/metrics`` (``gateway_webhooks``).
 
 UiPath's circuit breaker disables a webhook whose delivery fails for an hour ("disabling the
@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from gateway.errors import GatewayError
-from gateway.events import Sink, deliver_events
+from gateway.health.events import Sink, deliver_events
 from gateway.model import Webhook, WebhookChange
 from gateway.origin import acting_as
 from gateway.service import Account, Gateway
@@ -33,7 +33,7 @@ from gateway.store import AuditEntry, AuditQuery, Health
 
 __all__ = ["Transition", "WatchResult", "watch_forever", "watch_once"]
 
-log = logging.getLogger("gateway.watch")
+log = logging.getLogger("gateway.health.watch")
 
 
 @attrs.frozen(kw_only=True)

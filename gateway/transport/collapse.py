@@ -44,7 +44,7 @@ from gateway.errors import InvalidRequest, Unsupported
 
 __all__ = ["ReadMany", "SharedReads"]
 
-log = logging.getLogger("gateway.collapse")
+log = logging.getLogger("gateway.transport.collapse")
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")

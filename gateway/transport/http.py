@@ -51,7 +51,6 @@ import attrs
 import orjson
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
-from gateway.auth import BearerAuth, ClientCredentials, TokenSource
 from gateway.checks import check, each
 from gateway.errors import (
     DeadlineExceeded,
@@ -63,6 +62,7 @@ from gateway.errors import (
     error_for_status,
 )
 from gateway.model import Secret
+from gateway.transport.auth import BearerAuth, ClientCredentials, TokenSource
 
 __all__ = [
     "HttpSettings",
@@ -73,7 +73,7 @@ __all__ = [
     "parse_retry_after",
 ]
 
-log = logging.getLogger("gateway.http")
+log = logging.getLogger("gateway.transport.http")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: Methods that change nothing: a lost answer to one of these is a plain failure, not an unknown.

@@ -8,7 +8,7 @@ webhook's id, ``data`` the transition. It is signed per the Standard Webhooks sc
 HMAC-SHA256 over ``id.timestamp.body``, keyed with the Base64 part of the sink's
 ``whsec_...`` secret), so a sink verifies with any Standard Webhooks library. A delivery is
 retried with backoff (at most ``ATTEMPTS`` tries, on a connection error, a 429 or a 5xx) and
-each outcome is logged (``gateway.events``) and counted.
+each outcome is logged (``gateway.health.events``) and counted.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from gateway.model import Secret
 
 __all__ = ["ATTEMPTS", "Sink", "deliver_event", "deliver_events", "sign", "to_cloudevent"]
 
-log = logging.getLogger("gateway.events")
+log = logging.getLogger("gateway.health.events")
 
 ATTEMPTS = 5
 _TIMEOUT = aiohttp.ClientTimeout(total=30)  # one attempt of one delivery
@@ -56,7 +56,7 @@ def sign(secret: Secret, message_id: str, timestamp: int, body: bytes) -> str:
 
 
 def to_cloudevent(transition: Any) -> dict[str, Any]:
-    """A ``gateway.watch.Transition`` as a structured CloudEvent."""
+    """A ``gateway.health.watch.Transition`` as a structured CloudEvent."""
     return {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
