@@ -26,6 +26,7 @@ from gateway.errors import (
 from gateway.health.verify import Verification, verify
 from gateway.model import (
     UNSET,
+    AlertEndpoint,
     EventType,
     FailureHandling,
     Headers,
@@ -44,6 +45,7 @@ __all__ = [
     "UNSET",
     "Account",
     "AccountInfo",
+    "AlertEndpoint",
     "AuthenticationFailed",
     "ConfigError",
     "Conflict",

@@ -14,6 +14,9 @@ Rules of this format, in one place:
   the provider does not say; ``secret_state`` says the same as ``set``/``unset``/``unknown``.
   Nothing here ever serializes a secret's value.
 * Provider-only settings are an ``extras`` object of strings (``{"tag": "blue"}``).
+* A failure handling's ``alert_endpoint`` is an endpoint object (``url``; ``headers``,
+  ``allow_insecure_ssl``, ``secret``, ``tag``), never a bare URL; its secret follows the rules
+  of a webhook's: written as a string, read back as ``"***"``/``null`` with a ``secret_state``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import orjson
 from gateway.config import cattrs_problems
 from gateway.errors import InvalidRequest
 from gateway.model import (
+    NO_HEADERS,
+    AlertEndpoint,
     EventType,
     Extras,
     FailureHandling,
@@ -116,6 +121,18 @@ def _converter() -> cattrs.Converter:
     def secret(value: Any, _type: Any) -> Secret:
         return Secret(conv.structure(value, str))
 
+    def alert_endpoint(value: Any, _type: Any) -> AlertEndpoint:
+        if not isinstance(value, dict):
+            raise TypeError(
+                f"must be an endpoint object with a url, not {_json_type(value)}"
+                + (' (give {"url": ...})' if isinstance(value, str) else "")
+            )
+        unknown = sorted(set(value) - _ALERT_ENDPOINT_KEYS)
+        if unknown:  # secret_state is read-only: the secret's presence says it
+            raise InvalidRequest.at(unknown[0], "unknown field")
+        fields = {k: v for k, v in value.items() if v is not None or k == "url"}
+        return conv.structure(fields, _AlertEndpointInput).endpoint()
+
     def literal(tp: Any) -> Any:
         allowed = typing.get_args(tp)
 
@@ -147,11 +164,28 @@ def _converter() -> cattrs.Converter:
     conv.register_structure_hook(Headers, headers)
     conv.register_structure_hook(Extras, extras)
     conv.register_structure_hook(Secret, secret)
+    conv.register_structure_hook(AlertEndpoint, alert_endpoint)
     conv.register_structure_hook_factory(_is_literal, literal)
     conv.register_structure_hook_factory(_is_unset_union, unset_union)
     conv.register_structure_hook_factory(is_optional, optional)
     return conv
 
+
+@attrs.frozen(kw_only=True)
+class _AlertEndpointInput:
+    """What a write may give of an alert endpoint (its ``secret_state`` follows ``secret``)."""
+
+    url: str
+    headers: Headers = NO_HEADERS
+    allow_insecure_ssl: bool = False
+    secret: Secret | None = None
+    tag: str | None = None
+
+    def endpoint(self) -> AlertEndpoint:
+        return AlertEndpoint(**attrs.asdict(self, recurse=False))
+
+
+_ALERT_ENDPOINT_KEYS = frozenset(f.name for f in attrs.fields(_AlertEndpointInput))
 
 _converter_instance = _converter()
 
@@ -179,6 +213,19 @@ def change_from_json(data: Any) -> WebhookChange:
     return change
 
 
+def _alert_endpoint(endpoint: AlertEndpoint | None) -> dict[str, Any] | None:
+    if endpoint is None:
+        return None
+    return {
+        "url": endpoint.url,
+        "headers": {name: list(values) for name, values in endpoint.headers.items()},
+        "allow_insecure_ssl": endpoint.allow_insecure_ssl,
+        "secret": _SECRET_SHOWN[endpoint.secret_state],
+        "secret_state": endpoint.secret_state,
+        "tag": endpoint.tag,
+    }
+
+
 def _failure_handling(fh: FailureHandling | None) -> dict[str, Any] | None:
     if fh is None:
         return None
@@ -186,7 +233,7 @@ def _failure_handling(fh: FailureHandling | None) -> dict[str, Any] | None:
     return {
         "triggers": sorted(fh.triggers),
         "retry_strategy": attrs.asdict(rs) if rs is not None else None,
-        "alert_endpoint": fh.alert_endpoint,
+        "alert_endpoint": _alert_endpoint(fh.alert_endpoint),
         "divert": fh.divert,
         "suspend": fh.suspend,
     }

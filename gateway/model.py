@@ -31,6 +31,7 @@ from gateway.errors import FieldProblem, InvalidRequest
 __all__ = [
     "DEFAULT_TRIGGERS",
     "UNSET",
+    "AlertEndpoint",
     "EventType",
     "Extras",
     "FailureHandling",
@@ -235,6 +236,26 @@ DEFAULT_TRIGGERS: Final = frozenset({"4xx", "5xx", "timeout"})
 
 
 @attrs.frozen(kw_only=True)
+class AlertEndpoint:
+    """Where a provider sends an alert once a delivery has failed for good (Enterprise Core's
+    ``failureHandling.alertEndpoint``): an endpoint like a webhook's own.
+
+    ``allow_insecure_ssl`` turns TLS verification off for it; ``secret`` is write-only, as a
+    webhook's: it signs the alerts, and ``secret_state`` says whether there is one when the
+    provider does not return it. ``tag`` is the provider's free-text label of the endpoint.
+    """
+
+    url: str
+    headers: Headers = attrs.field(default=NO_HEADERS, converter=_headers)
+    allow_insecure_ssl: bool = False
+    secret: Secret | None = attrs.field(default=None, converter=_secret)
+    tag: str | None = None
+    secret_state: SecretState = attrs.field(
+        default=attrs.Factory(lambda self: "set" if self.secret else "unset", takes_self=True)
+    )
+
+
+@attrs.frozen(kw_only=True)
 class FailureHandling:
     """What a provider does when a delivery fails (Enterprise Core).
 
@@ -244,7 +265,7 @@ class FailureHandling:
 
     triggers: frozenset[str] = attrs.field(default=DEFAULT_TRIGGERS, converter=_name_set)
     retry_strategy: RetryStrategy | None = None
-    alert_endpoint: str | None = None
+    alert_endpoint: AlertEndpoint | None = None
     divert: bool = False
     suspend: bool = False
 
@@ -629,5 +650,20 @@ def failure_handling_problems(fh: FailureHandling, path: str = "") -> list[Field
                 FieldProblem(f"{path}retry_strategy.interval", f"must be from 0 to {MAX_INTERVAL}")
             )
     if fh.alert_endpoint is not None:
-        problems += _url_problems(fh.alert_endpoint, f"{path}alert_endpoint")
+        problems += alert_endpoint_problems(fh.alert_endpoint, f"{path}alert_endpoint")
+    return problems
+
+
+def alert_endpoint_problems(endpoint: AlertEndpoint, path: str) -> list[FieldProblem]:
+    """Problems with an ``AlertEndpoint`` (its URL, headers, tag and secret), at ``path``."""
+    if not isinstance(endpoint, AlertEndpoint):
+        return [FieldProblem(path, "must be an endpoint with a url, not a bare URL string")]
+    problems = _url_problems(endpoint.url, f"{path}.url")
+    problems += _header_problems(endpoint.headers, f"{path}.headers")
+    if endpoint.tag is not None:
+        problem = text_problem(endpoint.tag)
+        if problem:
+            problems.append(FieldProblem(f"{path}.tag", problem))
+    if endpoint.secret is not None and not endpoint.secret.reveal().strip():
+        problems.append(FieldProblem(f"{path}.secret", "must not be empty"))
     return problems

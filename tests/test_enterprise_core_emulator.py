@@ -15,7 +15,7 @@ import pytest
 from gateway import Gateway, WebhookChange, WebhookSpec
 from gateway.config import parse_config
 from gateway.errors import NotFound, PermissionDenied
-from gateway.model import FailureHandling, RetryStrategy
+from gateway.model import AlertEndpoint, FailureHandling, RetryStrategy
 from gateway.service import Account
 from providers.enterprise_core.emulator import HMAC_HEADER, EnterpriseCoreEmulator
 from tests.conftest import EnterpriseCoreHarness, Receiver
@@ -54,8 +54,9 @@ async def test_an_item_in_both_add_and_remove_stays(account: Account) -> None:
 async def test_remove_failure_handling_restores_the_default(
     account: Account, enterprise_core: EnterpriseCoreHarness
 ) -> None:
+    alert = AlertEndpoint(url="https://alerts.example.com/x")
     fh = FailureHandling(retry_strategy=RetryStrategy(attempts=7), suspend=True,
-                         alert_endpoint="https://alerts.example.com/x")  # fmt: skip
+                         alert_endpoint=alert)  # fmt: skip
     made = await account.create(spec("https://h.example.com/a", failure_handling=fh))
     assert made.failure_handling == fh
     cleared = await account.update(made.id, WebhookChange(failure_handling=None))

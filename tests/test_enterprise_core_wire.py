@@ -21,7 +21,7 @@ from gateway.errors import (
     PermissionDenied,
     RateLimited,
 )
-from gateway.model import FailureHandling, RetryStrategy
+from gateway.model import AlertEndpoint, FailureHandling, RetryStrategy
 from gateway.service import Account
 from providers.enterprise_core import wire
 from tests.conftest import DATA, REPLAY_TENANT, Replay, replayed_core
@@ -67,11 +67,15 @@ async def test_list_sends_the_documented_query_and_pages(
         "offset": "0",
         "count": "2",
         "name": "policies",
-        "active": "true",  # enabled and not suspended, in one documented filter
+        "enabled": "true",  # the documented filters, as asked; never the undefined `active`
+        "suspended": "false",
         "eventTypes": "policy.quote.issue",
     }
     assert request["headers"]["Authorization"] == "Bearer ec-s3cret"
     assert [wh.id for wh in found] == [W]
+    rep.requests.clear()
+    [wh async for wh in account.list(enabled=True)]
+    assert rep.requests[0]["query"] == {"offset": "0", "count": "2", "enabled": "true"}
     rep.requests.clear()
     [wh async for wh in account.list(enabled=False, suspended=True)]
     assert {k: v for k, v in rep.requests[0]["query"].items() if k in ("enabled", "suspended")} == {
@@ -101,7 +105,9 @@ async def test_create_sends_the_documented_body(
         failure_handling=FailureHandling(
             triggers={"5xx", "timeout"},
             retry_strategy=RetryStrategy(type="linear", interval=30, attempts=5),
-            alert_endpoint="https://alerts.example.com/in",
+            alert_endpoint=AlertEndpoint(
+                url="https://alerts.example.com/in", headers={"X-Alert": "1"}, secret="alert-s3cret"
+            ),
             divert=True,
         ),
     )
@@ -120,7 +126,12 @@ async def test_create_sends_the_documented_body(
         "failureHandling": {
             "triggers": ["5xx", "timeout"],
             "retryStrategy": {"type": "linear", "interval": 30, "attempts": 5},
-            "alertEndpoint": "https://alerts.example.com/in",
+            "alertEndpoint": {
+                "url": "https://alerts.example.com/in",
+                "headers": {"X-Alert": ["1"]},
+                "hmacEnabled": True,
+                "secret": "alert-s3cret",
+            },
             "divert": True,
             "suspend": False,
         },

@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from gateway import FailureHandling, Headers, InvalidRequest, ListFilter, Secret, Webhook
-from gateway.model import UNSET, RetryStrategy, WebhookChange, WebhookSpec
+from gateway.model import UNSET, AlertEndpoint, RetryStrategy, WebhookChange, WebhookSpec
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,16 @@ def test_change_validates_what_it_sets() -> None:
             "retry_strategy.attempts",
         ),
         ({"retry_strategy": RetryStrategy(attempts=0)}, "retry_strategy.attempts"),
-        ({"alert_endpoint": "not a url"}, "alert_endpoint"),
+        ({"alert_endpoint": "https://a.example.com/bare-string"}, "alert_endpoint"),
+        ({"alert_endpoint": AlertEndpoint(url="not a url")}, "alert_endpoint.url"),
+        (
+            {"alert_endpoint": AlertEndpoint(url="https://a.example.com", secret=" ")},
+            "alert_endpoint.secret",
+        ),
+        (
+            {"alert_endpoint": AlertEndpoint(url="https://a.example.com", headers={"a b": "1"})},
+            "alert_endpoint.headers.a b",
+        ),
     ],
 )
 def test_failure_handling_is_validated(kwargs: dict[str, Any], path: str) -> None:

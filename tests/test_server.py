@@ -255,11 +255,21 @@ async def test_policy_applies_to_changes_and_alert_endpoints(client: TestClient[
     made = await create(client)
     resp = await client.patch(
         f"/v1/accounts/mem/webhooks/{made['id']}",
-        json={"failure_handling": {"alert_endpoint": "https://127.0.0.1/alert"}},
+        json={"failure_handling": {"alert_endpoint": {"url": "https://127.0.0.1/alert"}}},
         headers=WRITE,
     )
     problem = await resp.json()
-    assert problem["errors"][0]["path"] == "failure_handling.alert_endpoint"
+    assert problem["errors"][0]["path"] == "failure_handling.alert_endpoint.url"
+    assert "refused by policy" in problem["errors"][0]["message"]
+    bare = await client.patch(
+        f"/v1/accounts/mem/webhooks/{made['id']}",
+        json={"failure_handling": {"alert_endpoint": "https://alerts.example.com/in"}},
+        headers=WRITE,
+    )
+    assert bare.status == 400
+    (error,) = (await bare.json())["errors"]
+    assert error["path"] == "failure_handling.alert_endpoint"
+    assert "endpoint object with a url" in error["message"]
 
 
 async def test_the_demo_policy_allows_loopback(aiohttp_client: ClientFactory) -> None:

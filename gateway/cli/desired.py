@@ -47,8 +47,8 @@ def _change_line(change: FieldChange) -> str:
         added = " ".join(f"+{e}" for e in change.after["+"])
         removed = " ".join(f"-{e}" for e in change.before["-"])
         return f"events: {' '.join(x for x in (added, removed) if x)}"
-    if change.field == "secret":
-        return f"secret: {change.before} -> {change.after} (value not shown)"
+    if change.field.rsplit(".", 1)[-1] == "secret":
+        return f"{change.field}: {change.before} -> {change.after} (value not shown)"
     return f"{change.field}: {json.dumps(change.before)} -> {json.dumps(change.after)}"
 
 

@@ -84,7 +84,8 @@ async def apply_plan(
                     assert webhook_id is not None
                     entry = Managed(account=action.account, key=action.key,
                                     webhook_id=webhook_id,
-                                    secret_fingerprint=action.secret_fingerprint)  # fmt: skip
+                                    secret_fingerprint=action.secret_fingerprint,
+                                    alert_secret_fingerprint=action.alert_fingerprint)  # fmt: skip
                     await gw.store.manage(entry, time.time())
             outcome = Outcome(action=action, ok=True, webhook_id=webhook_id)
         except GatewayError as exc:

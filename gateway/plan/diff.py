@@ -7,6 +7,11 @@ compared directly where the provider returns it; else through the fingerprint re
 last apply (``gateway.store``). A secret the provider keeps but neither shows nor was applied by
 the gateway (an adopted webhook) is written once; from then on its fingerprint decides. A
 masked or unreadable value is never written back, and nothing is a change on every plan.
+
+Failure handling is compared field by field (``failure_handling.divert``,
+``failure_handling.alert_endpoint.url``, ...). Its alert endpoint's secret follows the same
+rules as the webhook's own, with a fingerprint of its own; when any part differs, the whole
+failure handling is written (the providers take it whole).
 """
 
 from __future__ import annotations
@@ -19,7 +24,16 @@ from typing import Any
 
 import attrs
 
-from gateway.model import UNSET, Secret, Webhook, WebhookChange, WebhookSpec
+from gateway.model import (
+    UNSET,
+    AlertEndpoint,
+    FailureHandling,
+    Secret,
+    SecretState,
+    Webhook,
+    WebhookChange,
+    WebhookSpec,
+)
 from gateway.provider import Capabilities
 
 __all__ = ["Diff", "FieldChange", "diff", "fingerprint"]
@@ -83,14 +97,28 @@ def diff(
     *,
     secret_fingerprint: str | None,
     applied_fingerprint: str | None,
+    alert_fingerprint: str | None = None,
+    applied_alert_fingerprint: str | None = None,
 ) -> Diff:
     """The change from ``actual`` to ``spec``. ``secret_fingerprint`` is that of ``spec``'s
-    secret; ``applied_fingerprint`` the one recorded when a secret was last applied."""
+    secret; ``applied_fingerprint`` the one recorded when a secret was last applied; the
+    ``alert_`` pair the same for the failure handling's alert endpoint."""
     sets: dict[str, Any] = {}
     fields: list[FieldChange] = []
     notes: list[str] = []
     stored = _stored(capabilities)
-    for name in ("name", "url", "enabled", "all_events", "allow_insecure_ssl", "failure_handling"):
+    if "failure_handling" in stored:
+        fh_fields, fh_notes = _failure_handling(
+            spec.failure_handling,
+            actual.failure_handling,
+            alert_fingerprint,
+            applied_alert_fingerprint,
+        )
+        if fh_fields:
+            sets["failure_handling"] = spec.failure_handling
+            fields += fh_fields
+        notes += fh_notes
+    for name in ("name", "url", "enabled", "all_events", "allow_insecure_ssl"):
         if name not in stored:
             continue
         want, have = getattr(spec, name), getattr(actual, name)
@@ -129,7 +157,9 @@ def diff(
         fields.append(FieldChange(
             "extras", {n: actual.extras.get(n) for n in extras}, dict(extras)
         ))  # fmt: skip
-    secret, note = _secret(spec, actual, secret_fingerprint, applied_fingerprint)
+    secret, note = _secret(
+        spec.secret, actual.secret, actual.secret_state, secret_fingerprint, applied_fingerprint
+    )
     if secret is not UNSET:
         sets["secret"] = secret
         fields.append(FieldChange("secret", actual.secret_state, note))
@@ -147,26 +177,83 @@ def diff(
 
 
 def _secret(
-    spec: WebhookSpec,
-    actual: Webhook,
+    wanted: Secret | None,
+    shown: Secret | None,
+    state: SecretState,
     want: str | None,
     applied: str | None,
 ) -> tuple[Secret | Any | None, str | None]:
-    """``(new secret or UNSET, what the plan says)``."""
-    state = actual.secret_state  # "set", "unset" or "unknown": a state, not a secret
+    """``(new secret or UNSET, what the plan says)``: ``wanted`` is the manifest's secret,
+    ``shown`` the one the provider returned (if it does), ``state`` whether there is one
+    ("set", "unset" or "unknown": a state, not a secret), ``want`` and ``applied`` the
+    fingerprints of ``wanted`` and of what was applied last."""
     has_one = state != "unset"
-    if spec.secret is None:
+    if wanted is None:
         return (None, "removed") if state == "set" else (UNSET, None)
-    if actual.secret is not None:  # the provider returns it: compare directly
-        if actual.secret.reveal() == spec.secret.reveal():
+    if shown is not None:  # the provider returns it: compare directly
+        if shown.reveal() == wanted.reveal():
             return UNSET, None
-        return spec.secret, "rotated"
+        return wanted, "rotated"
     if applied is not None:  # compare with what was applied last
         if applied == want and has_one:
             return UNSET, None
-        return spec.secret, "rotated" if has_one else "set"
+        return wanted, "rotated" if has_one else "set"
     if not has_one:
-        return spec.secret, "set"
+        return wanted, "set"
     # Set, but neither shown nor applied by us: written once, so that from then on the
     # fingerprint of what was applied says whether it changed (never a perpetual change).
-    return spec.secret, "set (the provider does not show it: written once to be known)"
+    return wanted, "set (the provider does not show it: written once to be known)"
+
+
+_DEFAULT_HANDLING = FailureHandling()
+_ALERT_FIELDS = ("url", "headers", "allow_insecure_ssl", "tag")
+
+
+def _failure_handling(
+    want: FailureHandling | None,
+    have: FailureHandling | None,
+    alert_fp: str | None,
+    applied_alert_fp: str | None,
+) -> tuple[list[FieldChange], list[str]]:
+    """The failure handling's fields that differ (``failure_handling.<field>``), and notes."""
+    want_fh, have_fh = want or _DEFAULT_HANDLING, have or _DEFAULT_HANDLING
+    fields = [
+        FieldChange(f"failure_handling.{name}", _json(getattr(have_fh, name)),
+                    _json(getattr(want_fh, name)))
+        for name in ("triggers", "retry_strategy", "divert", "suspend")
+        if getattr(want_fh, name) != getattr(have_fh, name)
+    ]  # fmt: skip
+    notes: list[str] = []
+    fields += _alert_endpoint(want_fh.alert_endpoint, have_fh.alert_endpoint, alert_fp,
+                              applied_alert_fp, notes)  # fmt: skip
+    return fields, notes
+
+
+def _alert_endpoint(
+    want: AlertEndpoint | None,
+    have: AlertEndpoint | None,
+    want_fp: str | None,
+    applied_fp: str | None,
+    notes: list[str],
+) -> list[FieldChange]:
+    path = "failure_handling.alert_endpoint"
+    if want is None and have is None:
+        return []
+    if want is None or have is None:
+        shown = {k: _json(getattr(want or have, k)) for k in _ALERT_FIELDS}
+        before, after = (None, shown) if have is None else (shown, None)
+        changes = [FieldChange(path, before, after)]
+        if want is not None and want.secret is not None:
+            changes.append(FieldChange(f"{path}.secret", "unset", "set"))
+        return changes
+    changes = [
+        FieldChange(f"{path}.{name}", _json(getattr(have, name)), _json(getattr(want, name)))
+        for name in _ALERT_FIELDS
+        if getattr(want, name) != getattr(have, name)
+    ]
+    secret, note = _secret(want.secret, have.secret, have.secret_state, want_fp, applied_fp)
+    if secret is not UNSET:
+        changes.append(FieldChange(f"{path}.secret", have.secret_state, note))
+    elif note:
+        notes.append(f"{path}.secret: {note}")
+    return changes

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from gateway.model import Webhook
+from gateway.model import AlertEndpoint, Webhook
 from gateway.provider import Capabilities
 from gateway.service import Gateway
 
@@ -53,7 +53,22 @@ def _slug(name: str, taken: set[str]) -> str:
     return key
 
 
-def _fields(webhook: Webhook, capabilities: Capabilities) -> dict[str, Any]:
+def _alert_endpoint(endpoint: AlertEndpoint, secret_variable: str) -> dict[str, Any]:
+    """An alert endpoint as a manifest writes it; its secret, if it has one, as a placeholder
+    variable to fill in (``secret_env``), never the value."""
+    out: dict[str, Any] = {"url": endpoint.url}
+    if endpoint.headers:
+        out["headers"] = {n: list(v) if len(v) > 1 else v[0] for n, v in endpoint.headers.items()}
+    if endpoint.allow_insecure_ssl:
+        out["allow_insecure_ssl"] = True
+    if endpoint.tag is not None:
+        out["tag"] = endpoint.tag
+    if endpoint.secret_state in ("set", "unknown"):
+        out["secret_env"] = secret_variable
+    return out
+
+
+def _fields(webhook: Webhook, capabilities: Capabilities, secret_variable: str) -> dict[str, Any]:
     out: dict[str, Any] = {"name": webhook.name, "url": webhook.url}
     stored = capabilities.fields
     if webhook.all_events and "all_events" in stored:
@@ -69,8 +84,12 @@ def _fields(webhook: Webhook, capabilities: Capabilities) -> dict[str, Any]:
     if "allow_insecure_ssl" in stored and webhook.allow_insecure_ssl:
         out["allow_insecure_ssl"] = True
     if "failure_handling" in stored and webhook.failure_handling is not None:
-        fh = attrs.asdict(webhook.failure_handling, recurse=True)
+        fh = attrs.asdict(webhook.failure_handling, recurse=False)
         fh["triggers"] = sorted(fh["triggers"])
+        if fh["retry_strategy"] is not None:
+            fh["retry_strategy"] = attrs.asdict(fh["retry_strategy"])
+        if fh["alert_endpoint"] is not None:
+            fh["alert_endpoint"] = _alert_endpoint(fh["alert_endpoint"], secret_variable)
         out["failure_handling"] = {k: v for k, v in fh.items() if v is not None}
     extras = {k: v for k, v in webhook.extras.items() if k in capabilities.extras}
     if extras:
@@ -88,13 +107,12 @@ async def export_manifest(gw: Gateway, *, accounts: Collection[str] | None = Non
         async for webhook in account.list():
             key = _slug(webhook.name, taken)
             lines += ["", f"[accounts.{_key(name)}.webhooks.{_key(key)}]"]
-            lines += [
-                f"{k} = {_value(v)}" for k, v in _fields(webhook, account.capabilities).items()
-            ]
+            variable = re.sub(r"[^A-Z0-9]+", "_", f"{name}_{key}_secret".upper())
+            fields = _fields(webhook, account.capabilities, f"{variable[:-6]}ALERT_SECRET")
+            lines += [f"{k} = {_value(v)}" for k, v in fields.items()]
             if (
                 webhook.secret_state in ("set", "unknown")
                 and "secret" in account.capabilities.fields
             ):
-                variable = re.sub(r"[^A-Z0-9]+", "_", f"{name}_{key}_secret".upper())
                 lines.append(f'secret_env = "{variable}"   # the secret is not exported: set it')
     return "\n".join(lines) + "\n"

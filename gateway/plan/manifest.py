@@ -15,8 +15,13 @@
     name = "policy-issued"
     url = "https://hooks.example.com/policies"
     events = ["policy.quote.issue"]
-    failure_handling = { divert = true, suspend = true }
     extras = { tag = "blue" }
+
+    [accounts.core-prod.webhooks.policies.failure_handling]
+    divert = true
+    suspend = true
+    # where Enterprise Core alerts after failures; its secret by reference, like the webhook's
+    alert_endpoint = { url = "https://alerts.example.com/p", secret_env = "ALERTS_SECRET" }
 
 ``load_manifest`` checks it whole before any provider is asked: every problem with its path
 (an unknown account, a literal secret, a missing variable or file, a field the account's
@@ -164,6 +169,15 @@ def _desired(
         source = _inline_secret(fields, path, problems)
     else:
         source = _referenced_secret(fields, path, env, base, problems)
+    alert = _alert_endpoint(fields)
+    if alert is not None:  # its secret is given the same ways as the webhook's own
+        where = f"{path}.failure_handling.alert_endpoint"
+        if inline_secrets:
+            alert_source = _inline_secret(alert, where, problems)
+        else:
+            alert_source = _referenced_secret(alert, where, env, base, problems)
+        if alert_source is False:
+            return None
     if source is False:
         return None
     try:
@@ -173,6 +187,17 @@ def _desired(
                         for p in exc.problems)  # fmt: skip
         return None
     return Desired(account=account, key=key, spec=spec, secret_source=source)
+
+
+def _alert_endpoint(fields: dict[str, Any]) -> dict[str, Any] | None:
+    """The entry's ``failure_handling.alert_endpoint`` table, copied into ``fields`` so that
+    resolving its secret leaves the caller's data as it was (None when there is none)."""
+    handling = fields.get("failure_handling")
+    if not isinstance(handling, dict) or not isinstance(handling.get("alert_endpoint"), dict):
+        return None
+    alert = dict(handling["alert_endpoint"])
+    fields["failure_handling"] = {**handling, "alert_endpoint": alert}
+    return alert
 
 
 def _inline_secret(

@@ -44,6 +44,7 @@ class Action:
     spec: WebhookSpec | None = None
     diff: Diff | None = None
     secret_fingerprint: str | None = None
+    alert_fingerprint: str | None = None
     note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -217,6 +218,8 @@ async def _plan_account(
         return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
     for entry_key, spec in specs.items():
         want_fp = fingerprint(spec.secret, key)
+        alert = spec.failure_handling.alert_endpoint if spec.failure_handling else None
+        alert_fp = fingerprint(alert.secret if alert else None, key)
         record = managed.get(entry_key)
         current = actual.get(record.webhook_id) if record is not None else None
         adopted = False
@@ -234,26 +237,34 @@ async def _plan_account(
         if current is None:
             actions.append(Action(kind="create", account=account.name, key=entry_key,
                                   webhook_id=None, name=spec.name, spec=spec,
-                                  secret_fingerprint=want_fp,
+                                  secret_fingerprint=want_fp, alert_fingerprint=alert_fp,
                                   note="its webhook was deleted outside the manifest"
                                   if record is not None else None))  # fmt: skip
             continue
         matched.add(current.id)
+        applied = record if record and not adopted else None
         found = diff(spec, current, account.capabilities, secret_fingerprint=want_fp,
-                     applied_fingerprint=record.secret_fingerprint if record and not adopted
-                     else None)  # fmt: skip
+                     applied_fingerprint=applied.secret_fingerprint if applied else None,
+                     alert_fingerprint=alert_fp,
+                     applied_alert_fingerprint=applied.alert_secret_fingerprint
+                     if applied else None)  # fmt: skip
         notes += [f"{entry_key}: {n}" for n in found.notes]
         if not found.empty:
             actions.append(Action(kind="update" if can_update else "replace",
                                   account=account.name, key=entry_key, webhook_id=current.id,
                                   name=current.name, diff=found, spec=spec,
-                                  secret_fingerprint=want_fp))  # fmt: skip
+                                  secret_fingerprint=want_fp,
+                                  alert_fingerprint=alert_fp))  # fmt: skip
         elif gw.store is not None and (
-            adopted or record is None or record.secret_fingerprint != want_fp
+            adopted
+            or record is None
+            or record.secret_fingerprint != want_fp
+            or record.alert_secret_fingerprint != alert_fp
         ):
             actions.append(Action(kind="adopt", account=account.name, key=entry_key,
                                   webhook_id=current.id, name=current.name,
-                                  secret_fingerprint=want_fp))  # fmt: skip
+                                  secret_fingerprint=want_fp,
+                                  alert_fingerprint=alert_fp))  # fmt: skip
         else:
             unchanged += 1
     for entry_key, record in managed.items():

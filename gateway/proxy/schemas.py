@@ -33,6 +33,25 @@ EXTRAS = {
     "description": "Provider-only settings by the provider's name (Enterprise Core: `tag`).",
 }
 
+
+def _failure_handling(alert_endpoint: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Enterprise Core: what happens when a delivery fails.",
+        "properties": {
+            "triggers": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^(4xx|5xx|timeout|[1-5][0-9][0-9])$"},
+            },
+            "retry_strategy": nullable(ref("RetryStrategy")),
+            "alert_endpoint": nullable(ref(alert_endpoint)),
+            "divert": {"type": "boolean"},
+            "suspend": {"type": "boolean"},
+        },
+    }
+
+
 SCHEMAS: dict[str, Any] = {
     "RetryStrategy": {
         "type": "object",
@@ -43,21 +62,43 @@ SCHEMAS: dict[str, Any] = {
             "attempts": {"type": "integer", "minimum": 1, "maximum": 10},
         },
     },
-    "FailureHandling": {
+    "AlertEndpoint": {
         "type": "object",
-        "additionalProperties": False,
-        "description": "Enterprise Core: what happens when a delivery fails.",
+        "required": ["url", "headers", "allow_insecure_ssl", "secret", "secret_state", "tag"],
+        "description": "Enterprise Core: where alerts go once a delivery failed for good (an "
+        "endpoint like the webhook's own).",
         "properties": {
-            "triggers": {
-                "type": "array",
-                "items": {"type": "string", "pattern": "^(4xx|5xx|timeout|[1-5][0-9][0-9])$"},
+            "url": {"type": "string"},
+            "headers": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
             },
-            "retry_strategy": nullable(ref("RetryStrategy")),
-            "alert_endpoint": nullable(URL),
-            "divert": {"type": "boolean"},
-            "suspend": {"type": "boolean"},
+            "allow_insecure_ssl": {"type": "boolean"},
+            "secret": {
+                "anyOf": [{"enum": ["***", "unknown"]}, {"type": "null"}],
+                "description": "Write-only: *** when it has a secret, null when none.",
+            },
+            "secret_state": {"enum": ["set", "unset", "unknown"]},
+            "tag": nullable({"type": "string"}),
         },
     },
+    "AlertEndpointInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "description": "Enterprise Core: where alerts go once a delivery failed for good.",
+        "properties": {
+            "url": URL,
+            "headers": HEADERS,
+            "allow_insecure_ssl": {"type": "boolean"},
+            "secret": nullable(
+                {"type": "string", "minLength": 1, "description": "Write-only; signs alerts."}
+            ),
+            "tag": nullable({"type": "string"}),
+        },
+    },
+    "FailureHandling": _failure_handling("AlertEndpoint"),
+    "FailureHandlingInput": _failure_handling("AlertEndpointInput"),
     "Webhook": {
         "type": "object",
         "required": [
@@ -121,7 +162,7 @@ SCHEMAS: dict[str, Any] = {
             "description": nullable({"type": "string"}),
             "headers": HEADERS,
             "allow_insecure_ssl": {"type": "boolean"},
-            "failure_handling": nullable(ref("FailureHandling")),
+            "failure_handling": nullable(ref("FailureHandlingInput")),
             "extras": EXTRAS,
         },
     },
@@ -137,7 +178,7 @@ SCHEMAS: dict[str, Any] = {
             "secret": nullable({"type": "string", "writeOnly": True}),
             "description": nullable({"type": "string"}),
             "allow_insecure_ssl": {"type": "boolean"},
-            "failure_handling": nullable(ref("FailureHandling")),
+            "failure_handling": nullable(ref("FailureHandlingInput")),
             "add_events": STRING_SET,
             "remove_events": STRING_SET,
             "add_headers": HEADERS,

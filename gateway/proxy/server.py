@@ -233,8 +233,8 @@ async def _check_destinations(
     if isinstance(url, str):
         problems += await policy.problems(url, f"{prefix}url")
     if isinstance(failure_handling, FailureHandling) and failure_handling.alert_endpoint:
-        path = f"{prefix}failure_handling.alert_endpoint"
-        problems += await policy.problems(failure_handling.alert_endpoint, path)
+        path = f"{prefix}failure_handling.alert_endpoint.url"
+        problems += await policy.problems(failure_handling.alert_endpoint.url, path)
     if problems:
         raise InvalidRequest(problems=problems)
 

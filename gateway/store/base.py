@@ -72,13 +72,14 @@ class AuditQuery:
 
 @attrs.frozen(kw_only=True)
 class Managed:
-    """A webhook a manifest key manages: its id, and the fingerprint of the secret last
-    applied to it (None: none applied)."""
+    """A webhook a manifest key manages: its id, and the fingerprints of the secret and of the
+    alert endpoint's secret last applied to it (None: none applied)."""
 
     account: str
     key: str
     webhook_id: str
     secret_fingerprint: str | None = None
+    alert_secret_fingerprint: str | None = None
 
 
 @attrs.frozen(kw_only=True)

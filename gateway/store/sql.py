@@ -240,7 +240,8 @@ class SqlStore(Store):
     async def managed(self, account: str) -> dict[str, Managed]:
         async with self.transaction() as tx:
             rows = await tx.fetch(
-                "SELECT key, webhook_id, secret_fingerprint FROM managed WHERE account = ?",
+                "SELECT key, webhook_id, secret_fingerprint, alert_secret_fingerprint "
+                "FROM managed WHERE account = ?",
                 account,
             )
         return {
@@ -249,17 +250,21 @@ class SqlStore(Store):
                 key=row["key"],
                 webhook_id=row["webhook_id"],
                 secret_fingerprint=row["secret_fingerprint"],
+                alert_secret_fingerprint=row["alert_secret_fingerprint"],
             )
             for row in rows
         }
 
     async def manage(self, entry: Managed, now: float) -> None:
         await self.execute_one(
-            "INSERT INTO managed (account, key, webhook_id, secret_fingerprint, applied_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, key) DO UPDATE SET "
-            "webhook_id = excluded.webhook_id, "
-            "secret_fingerprint = excluded.secret_fingerprint, applied_at = excluded.applied_at",
-            entry.account, entry.key, entry.webhook_id, entry.secret_fingerprint, now,
+            "INSERT INTO managed (account, key, webhook_id, secret_fingerprint, "
+            "alert_secret_fingerprint, applied_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (account, key) DO UPDATE SET webhook_id = excluded.webhook_id, "
+            "secret_fingerprint = excluded.secret_fingerprint, "
+            "alert_secret_fingerprint = excluded.alert_secret_fingerprint, "
+            "applied_at = excluded.applied_at",
+            entry.account, entry.key, entry.webhook_id, entry.secret_fingerprint,
+            entry.alert_secret_fingerprint, now,
         )  # fmt: skip
 
     async def unmanage(self, account: str, key: str) -> None:

@@ -3,10 +3,11 @@
 Enterprise Core patches natively with add/remove fields, so ``update`` is one ``PATCH`` and the
 provider applies it atomically (removals first, then additions, exactly as
 ``WebhookChange.apply``); no read-modify-write, no lock. It stores custom headers, failure
-handling (retries, alert endpoint, diversion, suspension) and an HMAC secret (never returned);
-it has no description, no "all events" switch and no ping. Webhooks suspended after failed
-deliveries come back with ``unsuspend``; the failed events kept by ``divert`` are reachable
-through the ``ex_*_diverted`` extras. The endpoint's ``tag`` is the provider extra ``tag``.
+handling (retries, an alert endpoint, diversion, suspension) and an HMAC secret (returned on
+read as ``EndpointResponse.secret``; the gateway never shows it); it has no description, no
+"all events" switch and no ping. Webhooks suspended after failed deliveries come back with
+``unsuspend``; the failed events kept by ``divert`` are reachable through the ``ex_*_diverted``
+extras. The endpoint's ``tag`` is the provider extra ``tag``.
 
 The API has no event catalog endpoint, and tenants add custom events from plugin code, so no
 list is complete. ``event_types`` answers the documented catalog (``events.json``, from
@@ -133,13 +134,12 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
         params: dict[str, str] = {}
         if filter.name is not None:
             params["name"] = filter.name
-        if filter.enabled is True and filter.suspended is False:
-            params["active"] = "true"
-        else:
-            if filter.enabled is not None:
-                params["enabled"] = str(filter.enabled).lower()
-            if filter.suspended is not None:
-                params["suspended"] = str(filter.suspended).lower()
+        # Only the documented filters the caller asked for: `active` is documented as a
+        # parameter, but not what it means, so it is never sent.
+        if filter.enabled is not None:
+            params["enabled"] = str(filter.enabled).lower()
+        if filter.suspended is not None:
+            params["suspended"] = str(filter.suspended).lower()
         if filter.event is not None:
             params["eventTypes"] = filter.event
         async for page in self._pages("/list", params):

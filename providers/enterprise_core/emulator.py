@@ -13,12 +13,21 @@ What it does, as document 004 and tests/data/PROVIDER-NOTES.md describe the API:
   tenant's (404 otherwise).
 * Event types: the "Event Definitions" catalog (``events.json``) plus the tenant's custom events
   (``custom_events``, as a tenant configuration's ``customEvents`` declares them).
-* Endpoints take and return ``hmacEnabled``, ``secret``, ``secureSsl`` and ``tag`` (the current
-  Webhooks API page); with ``return_secrets=False`` reads leave the secret out, as older
-  releases did.
+* Endpoints, the webhook's own and the failure handling's ``alertEndpoint`` alike, are the
+  documented objects (Socotra's OpenAPI document, tests/data/enterprise_core/
+  event_api_schemas.json): ``CreateEndpointRequest`` on create, ``UpdateEndpointRequest``
+  (``addHeaders``/``removeHeaders``) on update, and every ``EndpointResponse`` field on read
+  (``url, headers, secureSsl, hmacEnabled, secret, tag``). An ``alertEndpoint`` that is not an
+  object (a bare URL string) is 400. With ``return_secrets=False`` reads leave the secrets out,
+  as older releases did. Assumed: an unset ``secret`` or ``tag`` reads as ``""`` (the schema
+  requires both as strings), and ``FailureHandlingResponse`` carries ``alertEndpoint`` and
+  ``retryStrategy`` as null when unset (it requires both, and no value means "none").
 * ``GET /event/{tenant}/webhooks/list`` with ``offset``/``count`` and the filters ``name``,
-  ``enabled``, ``suspended``, ``active`` (enabled and not suspended) and ``eventTypes``; answers
+  ``enabled``, ``suspended``, ``eventTypes`` and ``active`` (assumed: enabled and not
+  suspended; the document lists it without saying; the gateway never sends it); answers
   ``{listCompleted, items}`` (or a bare array, as older releases did, with ``legacy_list``).
+  ``extended`` is accepted and changes nothing (its meaning is not public).
+* Events (``EventResponse``): ``locator`` and ``requestId`` are ULIDs, ``userLocator`` a UUID.
 * ``POST .../webhooks`` (200), ``GET|PATCH|DELETE .../webhooks/{locator}`` (DELETE 204),
   ``PATCH .../{locator}/unsuspend`` (204). Locators are ULIDs; unknown ones are 404.
 * PATCH semantics: removals first, then additions, an item in both is added: event types,
@@ -29,15 +38,20 @@ What it does, as document 004 and tests/data/PROVIDER-NOTES.md describe the API:
   strategy; then the alert endpoint is told, ``suspend`` suspends the webhook and ``divert``
   keeps the event, which ``.../{w}/diverted`` lists, fetches, resends and deletes.
 
-Assumed where the documents are silent (one line each):
+Assumed where the documents are silent (each an assumption, not a documented fact):
 * Error bodies are ``{status, error, message, requestId}``.
 * Names are unique per tenant (a duplicate is 409).
 * Listing needs both ``webhooks.read`` and ``webhooks.list`` (document 004: "read,list").
 * ``addHeaders`` sets the values of each header it names (replacing earlier values).
-* With ``hmacEnabled``, deliveries carry ``X-Hmac-Sha256``: Base64(HMAC-SHA256(secret, body)).
+* Assumed: with ``hmacEnabled``, deliveries carry ``X-Hmac-Sha256``: Base64(HMAC-SHA256(secret,
+  body)). No public page names the header or its encoding.
+* Assumed: the alert (no public page shows one) is POSTed to the alert endpoint as
+  ``{webhookLocator, eventLocator, status, error}``, with its headers, signed like a delivery
+  when its ``hmacEnabled`` is on.
 * An event type neither in the catalog nor among the tenant's custom events is 400.
-* Without a retry strategy a delivery is tried once; ``interval`` is in seconds (linear: the same
-  wait each time; exponential: doubling); connection errors count as ``timeout``.
+* Without a retry strategy a delivery is tried once. Assumed: ``interval`` is in seconds (the
+  schema says only int64; linear: the same wait each time; exponential: doubling); connection
+  errors count as ``timeout``.
 * Diverted events are the documented ``{eventLocator, requestLocator, failureMessage,
   failureTimestamp, failureTrigger}``, listed as a bare array (the page's
   ``DivertedEventResponse[]``). ``failureTrigger`` is the trigger that matched (``5xx``,
@@ -221,46 +235,56 @@ class EnterpriseCoreEmulator:
         return web.json_response(self.shown(self._webhook(request)))
 
     def shown(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """A stored record as the API answers it (with the secret, where reads return it)."""
-        secret = self.secrets.get(record["locator"])
-        if not (self.return_secrets and secret):
-            return dict(record)
-        return {**record, "endpoint": {**record["endpoint"], "secret": secret}}
+        """A stored record as the API answers it: every ``EndpointResponse`` field, the secrets
+        included where reads return them (``return_secrets=False``: left out, as older
+        releases did)."""
+        shown = {
+            **record,
+            "endpoint": self._endpoint(record["endpoint"], self.secrets.get(record["locator"])),
+        }
+        alert = record["failureHandling"].get("alertEndpoint")
+        shown["failureHandling"] = {
+            "alertEndpoint": None,
+            "retryStrategy": None,
+            **record["failureHandling"],
+        }
+        if alert is not None:
+            shown["failureHandling"]["alertEndpoint"] = self._endpoint(alert, alert["secret"])
+        return shown
+
+    def _endpoint(self, endpoint: Mapping[str, Any], secret: str | None) -> dict[str, Any]:
+        # The schema requires secret and tag as strings: unset, they are "" (assumed).
+        shown = {k: v for k, v in endpoint.items() if k != "secret"}
+        shown["tag"] = endpoint.get("tag") or ""
+        if self.return_secrets:
+            shown["secret"] = secret or ""
+        return shown
 
     async def _create(self, request: web.Request) -> web.Response:
         self._authorize(request, "webhooks.write")
         body = await shapes.json_body(request)
-        shapes.known_fields(
-            body, {"name", "enabled", "endpoint", "failureHandling", "eventTypes"}, ""
-        )
+        allowed = {"name", "enabled", "endpoint", "failureHandling", "eventTypes"}
+        shapes.known_fields(body, allowed | {"useAutomationPlugin"}, "")
+        shapes.typed_field(body, "useAutomationPlugin", bool, None)  # documented; never read back
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ApiError(400, "name: must be a non-empty string")
-        endpoint = body.get("endpoint")
-        if not isinstance(endpoint, dict):
+        if body.get("endpoint") is None:
             raise ApiError(400, "endpoint: required")
-        shapes.known_fields(
-            endpoint, {"url", "headers", "secureSsl", "hmacEnabled", "secret", "tag"}, "endpoint."
-        )
+        endpoint = shapes.create_endpoint(body["endpoint"], "endpoint")
+        secret = endpoint.pop("secret")
         self._check_name(name, None)
         locator = next(self._locators, None) or ulid()
         record: dict[str, Any] = {
             "locator": locator,
             "name": name,
             "enabled": shapes.typed_field(body, "enabled", bool, True),
-            "endpoint": {
-                "url": shapes.url_field(endpoint.get("url"), "endpoint.url"),
-                "headers": shapes.headers_field(endpoint.get("headers", {}), "endpoint.headers"),
-                "secureSsl": shapes.typed_field(endpoint, "secureSsl", bool, True),
-                "hmacEnabled": shapes.typed_field(endpoint, "hmacEnabled", bool, False),
-                "tag": shapes.typed_field(endpoint, "tag", str, None),
-            },
+            "endpoint": endpoint,
             "failureHandling": shapes.failure_handling(body.get("failureHandling")),
             "suspended": False,
             "suspendedAt": None,
             "eventTypes": sorted(self._event_types(body.get("eventTypes", []), "eventTypes")),
         }
-        secret = shapes.typed_field(endpoint, "secret", str, None)
         self.webhooks[locator] = record
         if secret:
             self.secrets[locator] = secret
@@ -283,7 +307,7 @@ class EnterpriseCoreEmulator:
             },
             "",
         )
-        new = {**record, "endpoint": dict(record["endpoint"])}
+        new = dict(record)
         if "name" in body:
             name = shapes.typed_field(body, "name", str, None)
             if not name or not name.strip():
@@ -293,28 +317,11 @@ class EnterpriseCoreEmulator:
         if "enabled" in body:
             new["enabled"] = shapes.typed_field(body, "enabled", bool, True)
         secret = self.secrets.get(record["locator"])
-        endpoint = body.get("endpoint")
-        if endpoint is not None:
-            if not isinstance(endpoint, dict):
-                raise ApiError(400, "endpoint: must be an object")
-            shapes.known_fields(
-                endpoint,
-                {"url", "addHeaders", "removeHeaders", "secureSsl", "hmacEnabled", "secret", "tag"},
-                "endpoint.",
-            )
-            ep = new["endpoint"]
-            if "url" in endpoint:
-                ep["url"] = shapes.url_field(endpoint["url"], "endpoint.url")
-            remove = shapes.string_list(endpoint.get("removeHeaders", []), "endpoint.removeHeaders")
-            add = shapes.headers_field(endpoint.get("addHeaders", {}), "endpoint.addHeaders")
-            ep["headers"] = {k: v for k, v in ep["headers"].items() if k not in remove} | add
-            for key in ("secureSsl", "hmacEnabled"):
-                if key in endpoint:
-                    ep[key] = shapes.typed_field(endpoint, key, bool, None)
-            if "tag" in endpoint:
-                ep["tag"] = shapes.typed_field(endpoint, "tag", str, None)
-            if "secret" in endpoint:
-                secret = shapes.typed_field(endpoint, "secret", str, None)
+        if body.get("endpoint") is not None:
+            current = {**record["endpoint"], "secret": secret}
+            endpoint = shapes.update_endpoint(current, body["endpoint"], "endpoint")
+            secret = endpoint.pop("secret")
+            new["endpoint"] = endpoint
         fh = (
             dict(DEFAULT_FAILURE_HANDLING)
             if body.get("removeFailureHandling")
@@ -418,6 +425,17 @@ class EnterpriseCoreEmulator:
         )
         return outcome
 
+    async def _alert(self, endpoint: Mapping[str, Any], alert: Mapping[str, Any]) -> Delivery:
+        """POST the alert to the alert endpoint as a delivery goes to a webhook's: with its
+        headers, signed when ``hmacEnabled`` (assumed: no public page shows an alert)."""
+        body = dumps(alert)
+        headers = {name: ", ".join(values) for name, values in endpoint["headers"].items()}
+        if endpoint.get("hmacEnabled") and endpoint.get("secret"):
+            headers[HMAC_HEADER] = sign(body, endpoint["secret"])
+        return await self.deliverer.post(
+            endpoint["url"], body, headers, verify_tls=endpoint["secureSsl"]
+        )
+
     @staticmethod
     def _trigger(record: Mapping[str, Any], outcome: Delivery) -> str | None:
         """The trigger a delivery's outcome matched (``timeout``, ``5xx``, ``503``), or None."""
@@ -465,7 +483,7 @@ class EnterpriseCoreEmulator:
                 "error": outcome.error,
             }
             self.alerts.append(alert)
-            await self.deliverer.post(fh["alertEndpoint"], dumps(alert), {})
+            await self._alert(fh["alertEndpoint"], alert)
         if fh.get("suspend"):
             record["suspended"], record["suspendedAt"] = True, self.clock().isoformat()
             report["suspended"] = True
@@ -491,8 +509,8 @@ class EnterpriseCoreEmulator:
             raise ApiError(400, f"type: unknown event type {event_type}")
         event = {
             "locator": ulid(),
-            "userLocator": ulid(),
-            "requestId": str(uuid.uuid4()),
+            "userLocator": str(uuid.uuid4()),  # EventResponse: a UUID
+            "requestId": ulid(),  # EventResponse: a ULID, the request that caused the event
             "timestamp": self.clock().isoformat(),
             "type": event_type,
             "data": dict(data or {}),

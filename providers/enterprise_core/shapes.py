@@ -14,9 +14,12 @@ from yarl import URL
 from gateway.emulation import is_json_type, json_object
 
 __all__ = [
+    "CREATE_ENDPOINT_FIELDS",
     "DEFAULT_FAILURE_HANDLING",
+    "UPDATE_ENDPOINT_FIELDS",
     "ApiError",
     "bool_param",
+    "create_endpoint",
     "failure_handling",
     "headers_field",
     "int_param",
@@ -26,6 +29,7 @@ __all__ = [
     "string_list",
     "triggers",
     "typed_field",
+    "update_endpoint",
     "update_failure_handling",
     "url_field",
 ]
@@ -152,7 +156,9 @@ def failure_handling(value: Any) -> dict[str, Any]:
             value["retryStrategy"], "failureHandling.retryStrategy"
         )
     if value.get("alertEndpoint") is not None:
-        fh["alertEndpoint"] = url_field(value["alertEndpoint"], "failureHandling.alertEndpoint")
+        fh["alertEndpoint"] = create_endpoint(
+            value["alertEndpoint"], "failureHandling.alertEndpoint"
+        )
     return fh
 
 
@@ -184,10 +190,63 @@ def update_failure_handling(current: Mapping[str, Any], value: Any) -> dict[str,
     if value.get("removeRetryStrategy"):
         fh.pop("retryStrategy", None)
     if value.get("alertEndpoint") is not None:
-        fh["alertEndpoint"] = url_field(value["alertEndpoint"], f"{path}.alertEndpoint")
+        fh["alertEndpoint"] = update_endpoint(
+            fh.get("alertEndpoint"), value["alertEndpoint"], f"{path}.alertEndpoint"
+        )
     if value.get("retryStrategy") is not None:
         fh["retryStrategy"] = retry_strategy(value["retryStrategy"], f"{path}.retryStrategy")
     for key in ("divert", "suspend"):
         if key in value:
             fh[key] = typed_field(value, key, bool, False)
     return fh
+
+
+#: The fields of ``CreateEndpointRequest`` and ``UpdateEndpointRequest`` (Socotra's OpenAPI).
+CREATE_ENDPOINT_FIELDS = frozenset({"url", "headers", "secureSsl", "hmacEnabled", "secret", "tag"})
+UPDATE_ENDPOINT_FIELDS = frozenset(
+    {"url", "addHeaders", "removeHeaders", "secureSsl", "hmacEnabled", "secret", "tag"}
+)
+
+
+def _object_at(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ApiError(400, f"{path}: must be an endpoint object, not {type(value).__name__}")
+    return value
+
+
+def create_endpoint(value: Any, path: str) -> dict[str, Any]:
+    """A ``CreateEndpointRequest`` as stored: the ``EndpointResponse`` fields (``secret``
+    included: the caller decides whether reads return it)."""
+    endpoint = _object_at(value, path)
+    known_fields(endpoint, set(CREATE_ENDPOINT_FIELDS), f"{path}.")
+    return {
+        "url": url_field(endpoint.get("url"), f"{path}.url"),
+        "headers": headers_field(endpoint.get("headers", {}), f"{path}.headers"),
+        "secureSsl": typed_field(endpoint, "secureSsl", bool, True),
+        "hmacEnabled": typed_field(endpoint, "hmacEnabled", bool, False),
+        "secret": typed_field(endpoint, "secret", str, None) or None,
+        "tag": typed_field(endpoint, "tag", str, None),
+    }
+
+
+def update_endpoint(current: Mapping[str, Any] | None, value: Any, path: str) -> dict[str, Any]:
+    """An ``UpdateEndpointRequest`` on ``current`` (None: there is none yet, and then ``url`` is
+    required): removals first, then additions; absent fields keep their value."""
+    endpoint = _object_at(value, path)
+    known_fields(endpoint, set(UPDATE_ENDPOINT_FIELDS), f"{path}.")
+    new: dict[str, Any] = dict(
+        current
+        or {"headers": {}, "secureSsl": True, "hmacEnabled": False, "secret": None, "tag": None}
+    )
+    if "url" in endpoint or current is None:
+        new["url"] = url_field(endpoint.get("url"), f"{path}.url")
+    remove = string_list(endpoint.get("removeHeaders", []), f"{path}.removeHeaders")
+    add = headers_field(endpoint.get("addHeaders", {}), f"{path}.addHeaders")
+    new["headers"] = {k: v for k, v in new["headers"].items() if k not in remove} | add
+    for key in ("secureSsl", "hmacEnabled"):
+        if endpoint.get(key) is not None:
+            new[key] = typed_field(endpoint, key, bool, None)
+    for key in ("secret", "tag"):
+        if key in endpoint:
+            new[key] = typed_field(endpoint, key, str, None) or None
+    return new

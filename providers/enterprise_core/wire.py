@@ -2,19 +2,27 @@
 
 Rules (document 004 and the Enterprise Core section of tests/data/PROVIDER-NOTES.md):
 
-* ``WebhookResponse`` is ``{locator, name, enabled, endpoint: {url, headers}, failureHandling,
-  suspended, suspendedAt, eventTypes}``; headers are ``map<string, string[]>``. The current
-  Webhooks API page adds ``hmacEnabled``, ``secret``, ``secureSsl`` and ``tag`` to the endpoint
-  (optional on create and update; returned when read). A read whose ``hmacEnabled`` is true or
-  that returns a secret has ``secret_state = "set"``; one that returns the secret carries it.
-* ``allow_insecure_ssl`` is the inverse of ``endpoint.secureSsl``; a webhook ``secret`` is
-  ``endpoint.secret`` with ``hmacEnabled: true``; clearing it sends ``hmacEnabled: false``;
-  ``tag`` is the provider extra ``tag``.
+* ``WebhookResponse`` is ``{locator, name, enabled, endpoint, failureHandling, suspended,
+  suspendedAt, eventTypes}``. An endpoint (the webhook's own, and the failure handling's
+  ``alertEndpoint``) is ``EndpointResponse`` ``{url, headers, secureSsl, hmacEnabled, secret,
+  tag}`` on read, ``CreateEndpointRequest`` (the same, ``url`` required) on create and
+  ``UpdateEndpointRequest`` ``{url, addHeaders, removeHeaders, secureSsl, hmacEnabled, secret,
+  tag}`` on update (Socotra's OpenAPI document, tests/data/enterprise_core/event_api_schemas.json);
+  headers are ``map<string, string[]>``. ``url`` and ``headers`` are required on read (both the
+  OpenAPI document and the Webhooks API page say so); the OpenAPI document marks the other four
+  required too, but the Webhooks API page and older releases leave them out, so an absent one
+  reads as not set. A field of the wrong type is a ``ProviderError`` naming its path.
+* ``allow_insecure_ssl`` is ``secureSsl: false``; a ``secret`` is ``secret`` with
+  ``hmacEnabled: true`` (``hmacEnabled`` follows whether a secret is set, on both endpoints);
+  clearing it sends ``hmacEnabled: false``. A read whose ``hmacEnabled`` is true or that returns
+  a secret has ``secret_state = "set"``; one that returns the secret carries it (never shown).
+  The webhook endpoint's ``tag`` is the provider extra ``tag``; the alert endpoint's is its
+  ``tag`` field.
 * Diverted events (the Diverted Events API page) are ``{eventLocator, requestLocator,
   failureMessage, failureTimestamp, failureTrigger}``, listed as an array (or, like webhooks,
   ``{listCompleted, items}``); resend answers with an object.
-* Failure handling is ``{alertEndpoint, triggers, retryStrategy: {type, interval, attempts},
-  divert, suspend}``; without one the documented default applies
+* Failure handling is ``{alertEndpoint: endpoint, triggers, retryStrategy: {type, interval,
+  attempts}, divert, suspend}``; without one the documented default applies
   (``{"triggers": ["4xx","5xx","timeout"], "divert": false, "suspend": false}``). The model
   says the same with ``None``, so a webhook whose failure handling is exactly the default reads
   back as ``failure_handling=None``.
@@ -38,8 +46,12 @@ from gateway.errors import InvalidRequest
 from gateway.model import (
     DEFAULT_TRIGGERS,
     UNSET,
+    AlertEndpoint,
     FailureHandling,
+    Headers,
     RetryStrategy,
+    Secret,
+    SecretState,
     Webhook,
     WebhookChange,
     WebhookSpec,
@@ -49,8 +61,10 @@ from gateway.transport.answers import Answer
 __all__ = [
     "LOCATOR",
     "DivertedEvent",
+    "alert_endpoint_from",
     "create_body",
     "diverted_from",
+    "endpoint_body",
     "failure_handling_body",
     "failure_handling_from",
     "list_page",
@@ -80,13 +94,88 @@ def failure_handling_from(fh: Answer | None) -> FailureHandling | None:
             )
             if rs is not None
             else None,
-            alert_endpoint=fh.optional("alertEndpoint", str),
+            alert_endpoint=alert_endpoint_from(fh.child("alertEndpoint")),
             divert=fh.optional("divert", bool, False),
             suspend=fh.optional("suspend", bool, False),
         )
     except InvalidRequest as exc:
         raise fh.error(f"{fh.what}: {exc.message}") from None
     return None if value == FailureHandling() else value
+
+
+@attrs.frozen
+class _Endpoint:
+    """An ``EndpointResponse`` read: what both kinds of endpoint hold."""
+
+    url: str
+    headers: dict[str, list[str]]
+    secure_ssl: bool | None
+    secret: str | None
+    secret_state: SecretState
+    tag: str | None
+
+
+def _endpoint(endpoint: Answer) -> _Endpoint:
+    headers = endpoint.required("headers", dict)
+    for name, values in headers.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise endpoint.error(f"{endpoint.what}.headers.{name} must be an array of strings")
+    secret = endpoint.optional("secret", str) or None
+    hmac_enabled = endpoint.optional("hmacEnabled", bool, False)
+    state: SecretState = "set" if hmac_enabled or secret else "unset"
+    return _Endpoint(
+        url=endpoint.required("url", str),
+        headers=headers,
+        secure_ssl=endpoint.optional("secureSsl", bool),
+        secret=secret,
+        secret_state=state,
+        tag=endpoint.optional("tag", str) or None,
+    )
+
+
+def alert_endpoint_from(endpoint: Answer | None) -> AlertEndpoint | None:
+    """The model's alert endpoint of a failure handling's ``alertEndpoint``."""
+    if endpoint is None:
+        return None
+    e = _endpoint(endpoint)
+    return AlertEndpoint(
+        url=e.url,
+        headers=e.headers,
+        allow_insecure_ssl=e.secure_ssl is False,
+        secret=e.secret,
+        secret_state=e.secret_state,
+        tag=e.tag,
+    )
+
+
+def endpoint_body(
+    url: str,
+    headers: Headers,
+    *,
+    allow_insecure_ssl: bool = False,
+    secret: Secret | None = None,
+    tag: str | None = None,
+) -> dict[str, Any]:
+    """A ``CreateEndpointRequest``: ``url`` and ``headers``, and the optional fields set."""
+    body: dict[str, Any] = {"url": url, "headers": _headers(headers)}
+    if allow_insecure_ssl:
+        body["secureSsl"] = False
+    if secret:
+        # the Secret itself: the transport's encoder reveals it when the body is sent
+        body |= {"hmacEnabled": True, "secret": secret}
+    if tag is not None:
+        body["tag"] = tag
+    return body
+
+
+def _alert_body(endpoint: AlertEndpoint) -> dict[str, Any]:
+    return endpoint_body(
+        endpoint.url,
+        endpoint.headers,
+        allow_insecure_ssl=endpoint.allow_insecure_ssl,
+        secret=endpoint.secret,
+        tag=endpoint.tag,
+    )
 
 
 def _retry(rs: RetryStrategy) -> dict[str, Any]:
@@ -99,7 +188,7 @@ def failure_handling_body(fh: FailureHandling) -> dict[str, Any]:
     if fh.retry_strategy is not None:
         body["retryStrategy"] = _retry(fh.retry_strategy)
     if fh.alert_endpoint is not None:
-        body["alertEndpoint"] = fh.alert_endpoint
+        body["alertEndpoint"] = _alert_body(fh.alert_endpoint)
     return body | {"divert": fh.divert, "suspend": fh.suspend}
 
 
@@ -108,29 +197,23 @@ def webhook_from(item: Any, *, account: str = "") -> Webhook:
     a = Answer(item, provider=KIND, account=account, what="webhook")
     locator = a.required("locator", str)
     a.named(f"webhook {locator[:40]}")
-    endpoint = a.child("endpoint", required=True)
-    assert endpoint is not None
-    headers = endpoint.optional("headers", dict, {})
-    for name, values in headers.items():
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise a.error(f"{a.what}: endpoint.headers.{name} must be an array of strings")
-    secret = endpoint.optional("secret", str)
-    hmac_enabled = endpoint.optional("hmacEnabled", bool, False)
-    tag = endpoint.optional("tag", str)
+    child = a.child("endpoint", required=True)
+    assert child is not None
+    endpoint = _endpoint(child)
     return Webhook(
         id=locator,
         name=a.optional("name", str, ""),
-        url=endpoint.required("url", str),
+        url=endpoint.url,
         enabled=a.optional("enabled", bool, True),
         events=frozenset(a.strings("eventTypes")),
-        headers=headers,
+        headers=endpoint.headers,
         suspended=a.optional("suspended", bool, False),
         suspended_at=a.time("suspendedAt"),
-        allow_insecure_ssl=endpoint.optional("secureSsl", bool) is False,
+        allow_insecure_ssl=endpoint.secure_ssl is False,
         failure_handling=failure_handling_from(a.child("failureHandling")),
-        secret=secret or None,
-        secret_state="set" if hmac_enabled or secret else "unset",
-        extras={"tag": tag} if tag else {},
+        secret=endpoint.secret,
+        secret_state=endpoint.secret_state,
+        extras={"tag": endpoint.tag} if endpoint.tag else {},
         provider=KIND,
         account=account,
     )
@@ -172,14 +255,13 @@ def _headers(headers: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
 
 def create_body(spec: WebhookSpec) -> dict[str, Any]:
     """``CreateWebhookRequest``."""
-    endpoint: dict[str, Any] = {"url": spec.url, "headers": _headers(spec.headers)}
-    if spec.allow_insecure_ssl:
-        endpoint["secureSsl"] = False
-    if spec.secret:
-        # the Secret itself: the transport's encoder reveals it when the body is sent
-        endpoint |= {"hmacEnabled": True, "secret": spec.secret}
-    if "tag" in spec.extras:
-        endpoint["tag"] = spec.extras["tag"]
+    endpoint = endpoint_body(
+        spec.url,
+        spec.headers,
+        allow_insecure_ssl=spec.allow_insecure_ssl,
+        secret=spec.secret,
+        tag=spec.extras.get("tag"),
+    )
     body: dict[str, Any] = {"name": spec.name, "enabled": spec.enabled, "endpoint": endpoint}
     if spec.failure_handling is not None:
         body["failureHandling"] = failure_handling_body(spec.failure_handling)
@@ -197,8 +279,19 @@ def _failure_handling_update(fh: FailureHandling) -> dict[str, Any]:
     if fh.retry_strategy is not None:
         body["retryStrategy"] = _retry(fh.retry_strategy)
     if fh.alert_endpoint is not None:
-        body["alertEndpoint"] = fh.alert_endpoint
+        body["alertEndpoint"] = _alert_update(fh.alert_endpoint)
     return body | {"divert": fh.divert, "suspend": fh.suspend}
+
+
+def _alert_update(endpoint: AlertEndpoint) -> dict[str, Any]:
+    """An ``UpdateEndpointRequest`` setting the alert endpoint to ``endpoint`` after
+    ``removeFailureHandling`` took the old one away: its headers are all additions."""
+    body = _alert_body(endpoint)
+    body["addHeaders"] = body.pop("headers")
+    body["removeHeaders"] = []  # url, addHeaders and removeHeaders: the schema's required three
+    if not endpoint.secret:
+        body["hmacEnabled"] = False
+    return body
 
 
 def patch_body(change: WebhookChange) -> dict[str, Any]:
