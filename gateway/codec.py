@@ -309,6 +309,7 @@ def capabilities_to_json(caps: Capabilities) -> dict[str, Any]:
         "reports_secret_state": caps.reports_secret_state,
         "extras": sorted(caps.extras),
         "disables_failing": caps.disables_failing,
+        "disabled_for": caps.disabled_for,
         "batch_get": caps.batch_get,
     }
 

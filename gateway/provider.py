@@ -79,7 +79,10 @@ class Capabilities:
     ``Webhook.secret_state`` reads ``"unknown"``).
     ``extras``: the provider-only settings it stores (``Webhook.extras`` keys, e.g. ``tag``).
     ``disables_failing``: the provider disables a webhook whose delivery fails (``enabled``
-    turns false: UiPath's circuit breaker), so enabling it again is the way back.
+    turns false: UiPath's circuit breaker, as assumed), so enabling it again is the way back.
+    ``disabled_for``: how long such a disabling lasts before the provider lifts it itself
+    (seconds; UiPath: its breaker's hour; None: until enabled). A webhook disabled for longer
+    is not the provider's doing, and watch's auto-unsuspend leaves it alone.
     ``batch_get``: the most webhooks ``get_many`` reads in one request (0: it cannot); the
     account client then sends concurrent reads of different webhooks as one request.
     ``operations``: derived from the methods the adapter overrides; do not set it by hand.
@@ -94,6 +97,7 @@ class Capabilities:
     reports_secret_state: bool = True
     extras: frozenset[str] = frozenset()
     disables_failing: bool = False
+    disabled_for: int | None = None
     batch_get: int = 0
     operations: frozenset[str] = frozenset()
 

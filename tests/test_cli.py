@@ -90,6 +90,33 @@ def test_not_found_exits_3(config: str, capsys: pytest.CaptureFixture[str]) -> N
     assert "no account named 'nope'; configured: mem" in err
 
 
+def test_an_alert_endpoint_takes_its_secret_from_the_environment(
+    config: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("ALERT_SECRET", "cli-alert-s3cr3t")
+    body = tmp_path / "spec.json"
+    body.write_text(json.dumps({"failure_handling": {
+        "divert": True, "alert_endpoint": {"url": "https://alerts.example.com/in"}}}))  # fmt: skip
+    code, out, err = run(
+        capsys,
+        "create", "mem", "--config", config, "--json", "--name", "alerts",
+        "--url", "https://hooks.example.com/a", "--event", "job.completed",
+        "--body", str(body), "--alert-secret-env", "ALERT_SECRET",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    alert = json.loads(out)["failure_handling"]["alert_endpoint"]
+    assert alert["url"] == "https://alerts.example.com/in"
+    assert (alert["secret"], alert["secret_state"]) == ("***", "set")
+    assert "cli-alert-s3cr3t" not in out
+    code, _, err = run(
+        capsys, "update", "mem", "1", "--config", config, "--alert-secret-env", "ALERT_SECRET"
+    )
+    assert code == 2 and "--alert-secret-env: give the alert endpoint in --body" in err
+
+
 def test_secret_env_must_exist(config: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(
         capsys, "update", "mem", "1", "--config", config, "--secret-env", "NO_SUCH_VARIABLE_X"

@@ -328,3 +328,24 @@ def test_tune_gc_freezes_start_up_objects_and_raises_the_young_threshold() -> No
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_an_alert_endpoint_is_an_object_whose_secret_is_write_only(
+    client: TestClient[Any, Any],
+) -> None:
+    alert = {"url": PUBLIC, "headers": {"X-Pager": "ops"}, "secret": "alert-s3cret-value",
+             "tag": "pager"}  # fmt: skip
+    made = await create(client, failure_handling={"divert": True, "alert_endpoint": alert})
+    shown = made["failure_handling"]["alert_endpoint"]
+    assert shown == {"url": PUBLIC, "headers": {"X-Pager": ["ops"]}, "allow_insecure_ssl": False,
+                     "secret": "***", "secret_state": "set", "tag": "pager"}  # fmt: skip
+    read = await client.get(f"/v1/accounts/mem/webhooks/{made['id']}", headers=WRITE)
+    assert "alert-s3cret-value" not in await read.text()
+    resp = await client.patch(
+        f"/v1/accounts/mem/webhooks/{made['id']}",
+        json={"failure_handling": {"alert_endpoint": {"url": PUBLIC, "secret_state": "unset"}}},
+        headers=WRITE,
+    )
+    assert resp.status == 400  # secret_state is read-only: the secret's presence says it
+    (error,) = (await resp.json())["errors"]
+    assert error["path"] == "failure_handling.alert_endpoint.secret_state"

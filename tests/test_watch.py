@@ -288,3 +288,53 @@ def test_a_sink_url_is_logged_without_its_credentials() -> None:
     assert _shown("https://user:pw@ops.example.com:8443/in?token=t0k") == (
         "https://ops.example.com:8443/in"
     )
+
+
+async def test_a_breaker_that_leaves_enabled_true_makes_watch_report_and_write_nothing(
+    uipath: UiPathHarness, receiver: Receiver, tmp_path: Path
+) -> None:
+    """The other reading of "disabling the webhook for one hour": the record keeps
+    ``Enabled: true``. Then the gateway cannot see the breaker: the webhook reads active, so
+    watch reports nothing and auto-unsuspend writes nothing; only the receiver misses events."""
+    uipath.emulator.breaker_disables = False
+    config, policy = policy_config("orch", uipath.account(), tmp_path)
+    receiver.status = 500
+    async with Gateway(config) as gw:
+        orch = gw.account("orch")
+        made = await orch.create(
+            WebhookSpec(name="flaky", url=f"{receiver.url}/f", events={"job.completed"})
+        )
+        first = await watch_once(gw)
+        await uipath.emulator.fire("job.completed")
+        report = await uipath.emulator.fire("job.completed")
+        assert report["deliveries"] == [{"webhook_id": int(made.id), "skipped":
+                                         "circuit breaker open"}]  # fmt: skip
+        after = await watch_once(gw)
+        assert [t.change for t in first.transitions] == ["new"]
+        assert after.transitions == ()
+        assert after.counts == {("orch", "uipath", "active"): 1}
+        await _auto_unsuspend(gw, ["orch"], policy, time.time() + 601)
+        assert gw.store is not None
+        entries = await gw.store.audit(AuditQuery(account="orch", webhook_id=made.id))
+        assert [e.actor for e in entries if e.actor == AUTO_ACTOR] == []
+
+
+async def test_auto_unsuspend_leaves_a_webhook_disabled_for_longer_than_the_breakers_hour(
+    uipath: UiPathHarness, tmp_path: Path
+) -> None:
+    """A webhook that has read disabled for longer than the breaker keeps one off (an hour,
+    plus a margin for watch's interval) was disabled by someone, not by the breaker."""
+    config, policy = policy_config("orch", uipath.account(), tmp_path)
+    async with Gateway(config) as gw:
+        orch = gw.account("orch")
+        made = await orch.create(
+            WebhookSpec(name="off-in-the-ui", url="https://hooks.example.com/o",
+                        events={"job.completed"})
+        )  # fmt: skip
+        await watch_once(gw)
+        uipath.emulator.webhooks[int(made.id)]["Enabled"] = False  # in Orchestrator's own UI
+        await watch_once(gw)
+        await _auto_unsuspend(gw, ["orch"], policy, time.time() + 3600 + 600 + 60)
+        assert not (await orch.get(made.id)).enabled
+        await _auto_unsuspend(gw, ["orch"], policy, time.time() + 601)  # as the breaker's
+        assert (await orch.get(made.id)).enabled

@@ -55,14 +55,25 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
+def _env_secret(variable: str, option: str) -> str:
+    if variable not in os.environ:
+        raise InvalidRequest.at(option, f"environment variable {variable} is not set")
+    return os.environ[variable]
+
+
 def _secret_from_env(args: argparse.Namespace, body: dict[str, Any]) -> None:
     # Secrets never go on the command line, where `ps` and shell history would show them.
     if args.secret_env:
-        if args.secret_env not in os.environ:
+        body["secret"] = _env_secret(args.secret_env, "--secret-env")
+    if args.alert_secret_env:  # the failure handling's alert endpoint (Enterprise Core)
+        handling = body.get("failure_handling")
+        endpoint = handling.get("alert_endpoint") if isinstance(handling, dict) else None
+        if not isinstance(endpoint, dict):
             raise InvalidRequest.at(
-                "--secret-env", f"environment variable {args.secret_env} is not set"
+                "--alert-secret-env",
+                "give the alert endpoint in --body (failure_handling.alert_endpoint.url)",
             )
-        body["secret"] = os.environ[args.secret_env]
+        endpoint["secret"] = _env_secret(args.alert_secret_env, "--alert-secret-env")
 
 
 def _headers(values: Sequence[str] | None, path: str) -> dict[str, list[str]]:

@@ -91,6 +91,11 @@ def _command(
     return parser
 
 
+ALERT_ENV_HELP = (
+    "the secret of --body's failure_handling.alert_endpoint, from this variable (Enterprise Core)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webhook-gateway",
@@ -199,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--header", action="append", help="'Name: value' (repeatable)")
     create.add_argument("--secret-env", metavar="VAR", help="take the secret from this variable")
     create.add_argument("--body", metavar="FILE", help="JSON webhook spec (- for stdin)")
+    create.add_argument("--alert-secret-env", metavar="VAR", help=ALERT_ENV_HELP)
 
     update = _command(
         sub,
@@ -220,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--secret-env", metavar="VAR", help="take the new secret from this variable"
     )
     update.add_argument("--body", metavar="FILE", help="JSON change (- for stdin)")
+    update.add_argument("--alert-secret-env", metavar="VAR", help=ALERT_ENV_HELP)
 
     _command(
         sub,

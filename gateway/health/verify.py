@@ -5,7 +5,8 @@
         return web.Response(status=401)
 
 Each provider's scheme comes from its adapter (``Provider.verify_delivery``): UiPath's
-``X-UiPath-Signature`` (Base64 or hex HMAC-SHA256 of the body), Enterprise Core's HMAC header,
+``X-UiPath-Signature`` (Base64 or hex HMAC-SHA256 of the body), Enterprise Core's HMAC header
+(assumed: ``X-Hmac-Sha256``, Base64; no public page names it),
 Orchestry's secret repeated in the body and a header (it signs nothing: a body altered on the
 way verifies all the same, so serve its receiver over HTTPS). Every secret is tried, whatever
 matched first (the time taken does not tell which one did); the result names the one that

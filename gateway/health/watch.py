@@ -9,8 +9,14 @@ knowledge). Each is logged (``gateway.health.watch``, with account, id and name)
 counts by state are kept for ``/metrics`` (``gateway_webhooks``).
 
 UiPath's circuit breaker disables a webhook whose delivery fails for an hour ("disabling the
-webhook for one hour"): it reads ``enabled: false`` meanwhile, so ``watch`` sees ``disabled``
-and, when the hour is over, ``active``.
+webhook for one hour", Orchestrator's "About webhooks" page). Assumed: the record reads
+``enabled: false`` meanwhile, so ``watch`` sees ``disabled`` and, when the hour is over,
+``active``. No public page says which field the breaker sets. Under the other reading (a
+tripped breaker that leaves ``Enabled: true``), the record shows nothing: watch sees
+``active`` throughout, reports nothing and auto-unsuspend writes nothing, and the hour of
+dropped events is visible only at the receiver (or the inbound relay) as deliveries that did
+not come. Either way, a webhook disabled for longer than the provider's own disabling
+(``Capabilities.disabled_for``) is not the breaker's, and auto-unsuspend leaves it as it is.
 """
 
 from __future__ import annotations
@@ -180,6 +186,8 @@ async def _auto_unsuspend(gw: Gateway, names: list[str], policy: Any, now: float
             disabled = health.state == "disabled"
             if disabled and health.previous != "active":
                 continue
+            if disabled and _outlasted(caps.disabled_for, now - health.changed_at, policy):
+                continue  # longer than the breaker keeps it off: someone else's decision
             # Newest first: the resumes of the last 24 hours, and the gateway's own newest
             # write of ``enabled``.
             history = await gw.store.audit(
@@ -204,6 +212,19 @@ async def _auto_unsuspend(gw: Gateway, names: list[str], policy: Any, now: float
             log.warning("auto-enabled" if disabled else "auto-unsuspended",
                         extra={"account": name, "id": health.webhook_id,
                                "times_today": done + 1})  # fmt: skip
+
+
+#: How much longer than the provider's own disabling a webhook may read disabled and still be
+#: taken as the provider's (watch sees the end of the hour only at its next look).
+BREAKER_MARGIN = 600.0
+
+
+def _outlasted(disabled_for: int | None, disabled_since: float, policy: Any) -> bool:
+    """Whether a webhook disabled ``disabled_since`` seconds ago has been off for longer than
+    a provider that lifts its disabling after ``disabled_for`` seconds would keep it."""
+    if disabled_for is None:
+        return False
+    return disabled_since > disabled_for + max(BREAKER_MARGIN, float(policy.after))
 
 
 def _disabled_on_purpose(history: list[AuditEntry]) -> bool:

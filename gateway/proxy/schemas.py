@@ -282,6 +282,7 @@ SCHEMAS: dict[str, Any] = {
                     "reports_secret_state": {"type": "boolean"},
                     "extras": {"type": "array", "items": {"type": "string"}},
                     "disables_failing": {"type": "boolean"},
+                    "disabled_for": nullable({"type": "integer"}),
                     "batch_get": {"type": "integer"},
                 },
             },

@@ -4,7 +4,9 @@ What Orchestrator can and cannot store decides the capabilities: it keeps a name
 URL, enabled flag, secret, "subscribe to all events" and "allow insecure SSL"; it has no custom
 headers, no failure-handling settings and no suspension state, so those are rejected and
 ``unsuspend`` is unsupported. Its circuit breaker disables a webhook whose delivery fails for an
-hour (``enabled`` reads false, ``disables_failing``); enabling it again is the way back.
+hour ("About webhooks"); assumed: ``enabled`` reads false meanwhile (``disables_failing``, for
+``disabled_for`` 3600 s), and enabling it again is the way back. No public page says which field
+the breaker sets; gateway/health/watch.py says what watch sees under the other reading.
 
 Updates: ``update`` takes the record as the account read it under the update lock (or reads it
 itself), applies the change with ``WebhookChange.apply`` and sends
@@ -133,6 +135,7 @@ class UiPathProvider(Provider[UiPathSettings]):
         server_filters=frozenset({"enabled", "name", "url"}),
         reports_secret=True,
         disables_failing=True,
+        disabled_for=3600,  # "disabling the webhook for one hour"
         batch_get=MAX_BATCH,
     )
 

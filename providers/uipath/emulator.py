@@ -27,10 +27,12 @@ What it does, as documents 000-002 and tests/data/PROVIDER-NOTES.md describe Orc
   ``PUT /_emulator/faults``.
 
 Delivery: JSON POST with ``X-UiPath-Signature`` (Base64 HMAC-SHA256 of the body, when the webhook
-has a secret); every payload carries the webhook's ``Name``, which current UiPath docs list
-among the fields common to every payload. A failed delivery opens the circuit breaker,
-"disabling the webhook for one hour" (Orchestrator's "About webhooks" page): the record reads
-``Enabled: false`` for that hour, its events are dropped, and then it is enabled again.
+has a secret); every payload carries the webhook's ``Name``, ``OrganizationUnitId`` and
+``FolderId``, which current "About webhooks" pages list among the fields common to every
+payload. A failed delivery opens the circuit breaker, "disabling the webhook for one hour"
+(Orchestrator's "About webhooks" page): its events of that hour are dropped, and then it is
+enabled again. Assumed: the record reads ``Enabled: false`` for that hour
+(``breaker_disables=False`` models the other reading: ``Enabled`` stays true).
 
 Assumed where the documents are silent (one line each):
 * A duplicate name is 409 (document 002) with errorCode 1001; names compare case-insensitively.
@@ -39,9 +41,12 @@ Assumed where the documents are silent (one line each):
 * A ``$filter`` of more than 100 nodes is 400 / errorCode 1000 (ASP.NET OData's default
   ``MaxNodeCount``); ``Id eq N`` joined by ``or`` is answered by key lookup, like a database.
 * The breaker's disabling is the record's ``Enabled`` (the page's word, "disabling", is the one
-  it uses for ``Enabled``). A write that sets ``Enabled`` while the breaker is open takes over:
-  ``true`` closes the breaker at once, ``false`` keeps the webhook disabled after the hour.
-* Folder headers (``X-UIPATH-OrganizationUnitId``) are echoed in ping events, not used to scope.
+  it uses for ``Enabled``; no page says so outright). A write that sets ``Enabled`` while the
+  breaker is open takes over: ``true`` closes the breaker at once, ``false`` keeps the webhook
+  disabled after the hour.
+* Folder headers (``X-UIPATH-OrganizationUnitId``) are echoed in ping events, not used to scope;
+  ``FolderId`` carries the same value as ``OrganizationUnitId``.
+* ``GetEventTypes`` answers with and without ``()`` (document 000 writes it with).
 * ``POST /odata/Webhooks`` creates (201 with the entity; from generated clients, no seed page
   shows it); ``DELETE`` answers 204; errorCodes 1000/1001/1002 come from the provider notes
   (tests/data/PROVIDER-NOTES.md).
@@ -110,7 +115,11 @@ WRITABLE = frozenset(PROPERTIES) - {"Id", "Key"}
 SECRET_MASK = "********"  # noqa: S105 - what masking tenants show instead of a secret
 _ENTITY = re.compile(r"^Webhooks\((?P<key>[^)]*)\)$")
 PING = "UiPath.Server.Configuration.OData.Ping"
-GET_EVENT_TYPES = "UiPath.Server.Configuration.OData.GetEventTypes()"
+#: The function, with ``()`` as document 000 writes it and without, as generated clients call it.
+GET_EVENT_TYPES = frozenset(
+    {"UiPath.Server.Configuration.OData.GetEventTypes()",
+     "UiPath.Server.Configuration.OData.GetEventTypes"}
+)  # fmt: skip
 
 
 class ODataFailure(Exception):
@@ -152,6 +161,7 @@ class UiPathEmulator:
         faults: Faults | None = None,
         token_lifetime: int = 3600,
         breaker_seconds: float = 3600.0,
+        breaker_disables: bool = True,
         delivery_timeout: float = 10.0,
         tenant_id: int = 1,
         user_id: int = 2,
@@ -166,6 +176,7 @@ class UiPathEmulator:
         self.faults = faults or Faults()
         self.token_lifetime = token_lifetime
         self.breaker_seconds = breaker_seconds
+        self.breaker_disables = breaker_disables
         self.tenant_id = tenant_id
         self.user_id = user_id
         self.clock = clock
@@ -276,7 +287,7 @@ class UiPathEmulator:
     async def _action(self, request: web.Request) -> web.StreamResponse:
         self.close_breakers()
         entity, action = request.match_info["entity"], request.match_info["action"]
-        if entity == "Webhooks" and action == GET_EVENT_TYPES and request.method == "GET":
+        if entity == "Webhooks" and action in GET_EVENT_TYPES and request.method == "GET":
             self._authorize(request, READ_SCOPES)
             return web.json_response(
                 {
@@ -449,7 +460,11 @@ class UiPathEmulator:
         )
 
     async def _deliver(self, record: Mapping[str, Any], event: Mapping[str, Any]) -> Delivery:
-        body = dumps({**event, "Name": record.get("Name")})
+        # The fields common to every payload, as "About webhooks" lists them: the folder as
+        # OrganizationUnitId and FolderId (assumed: the same folder id; null outside a folder).
+        folder = event.get("OrganizationUnitId", event.get("FolderId"))
+        body = dumps({"OrganizationUnitId": folder, "FolderId": folder, **event,
+                      "Name": record.get("Name")})  # fmt: skip
         headers = {SIGNATURE_HEADER: sign(body, record["Secret"])} if record.get("Secret") else {}
         outcome = await self.deliverer.post(
             record["Url"], body, headers, verify_tls=not record.get("AllowInsecureSsl")
@@ -466,7 +481,8 @@ class UiPathEmulator:
         return outcome
 
     def subscribers(self, event_type: str) -> list[dict[str, Any]]:
-        """Webhooks that receive ``event_type``: enabled ones, and those the breaker disabled."""
+        """Webhooks that receive ``event_type``: enabled ones, and those the breaker disabled
+        (their events of the hour are dropped, not delivered)."""
         wanted = event_type.casefold()
         return [
             r
@@ -511,7 +527,8 @@ class UiPathEmulator:
             stored = self.webhooks.get(record["Id"])
             if not outcome.ok and stored is not None:
                 self.breaker_until[record["Id"]] = now + self.breaker_seconds
-                stored["Enabled"] = False
+                if self.breaker_disables:  # the assumed reading; else Enabled stays as it was
+                    stored["Enabled"] = False
             report.append(
                 {"webhook_id": record["Id"], "status": outcome.status, "error": outcome.error}
             )

@@ -1,0 +1,130 @@
+"""Desired state with Enterprise Core's alert endpoints, against its emulator and a SQLite state
+store: the manifest gives the alert endpoint's secret by reference, the plan diffs the failure
+handling field by field, the alert secret follows the webhook secret's write-only and
+fingerprint rules (no perpetual drift, a rotation shows as one), and export writes it back."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway import Gateway
+from gateway.config import parse_config
+from gateway.errors import ConfigError
+from gateway.plan import apply_plan, export_manifest, make_plan, parse_manifest
+from tests.conftest import EnterpriseCoreHarness
+
+ALERT_SECRET = "alert-hmac-s3cret"
+
+
+@pytest.fixture
+async def gw(enterprise_core: EnterpriseCoreHarness, tmp_path: Path) -> AsyncIterator[Gateway]:
+    config = {
+        "accounts": {"core": enterprise_core.account()},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+    }
+    async with Gateway(parse_config(config)) as gateway:
+        yield gateway
+
+
+def manifest(**failure_handling: Any) -> dict[str, Any]:
+    alert = {"url": "https://alerts.example.com/in", "secret_env": "ALERT_SECRET",
+             "headers": {"X-Pager": "ops"}}  # fmt: skip
+    return {"accounts": {"core": {"webhooks": {"policies": {
+        "name": "policies",
+        "url": "https://hooks.example.com/p",
+        "events": ["policy.quote.issue"],
+        "failure_handling": {"divert": True, "alert_endpoint": alert, **failure_handling},
+    }}}}}  # fmt: skip
+
+
+async def plan_json(gw: Gateway, data: dict[str, Any], secret: str = ALERT_SECRET) -> Any:
+    parsed = parse_manifest(data, gw.config, env={"ALERT_SECRET": secret})
+    return await make_plan(gw, parsed)
+
+
+async def test_an_alert_endpoint_converges_and_its_secret_never_drifts(
+    gw: Gateway, enterprise_core: EnterpriseCoreHarness
+) -> None:
+    first = await plan_json(gw, manifest())
+    (action,) = first.accounts[0].actions
+    assert action.kind == "create"
+    shown = action.to_json()["fields"]["failure_handling"]["alert_endpoint"]
+    assert shown["secret"] == "***" and ALERT_SECRET not in repr(first.to_json())
+    report = await apply_plan(gw, first)
+    assert report.failed == []
+    (stored,) = enterprise_core.emulator.webhooks.values()
+    assert stored["failureHandling"]["alertEndpoint"]["url"] == "https://alerts.example.com/in"
+    assert stored["failureHandling"]["alertEndpoint"]["secret"] == ALERT_SECRET
+
+    again = await plan_json(gw, manifest())
+    assert again.changes == 0, again.to_json()
+
+    # Older releases do not return the secret: the fingerprint of what was applied decides.
+    enterprise_core.emulator.return_secrets = False
+    assert (await plan_json(gw, manifest())).changes == 0
+
+    # One field changed shows as that field alone.
+    changed = await plan_json(gw, manifest(divert=False))
+    (update,) = changed.accounts[0].actions
+    assert update.kind == "update"
+    assert [c["field"] for c in update.to_json()["changes"]] == ["failure_handling.divert"]
+
+    # A new secret shows as a rotation, never its value.
+    rotated = await plan_json(gw, manifest(), secret="a-new-alert-secret")
+    (update,) = rotated.accounts[0].actions
+    changes = update.to_json()["changes"]
+    assert changes == [{"field": "failure_handling.alert_endpoint.secret", "before": "set",
+                        "after": "rotated"}]  # fmt: skip
+    assert (await apply_plan(gw, rotated)).failed == []
+    (stored,) = enterprise_core.emulator.webhooks.values()
+    assert stored["failureHandling"]["alertEndpoint"]["secret"] == "a-new-alert-secret"
+    assert (await plan_json(gw, manifest(), secret="a-new-alert-secret")).changes == 0
+
+    # The alert endpoint's own fields, one by one.
+    moved = manifest()
+    alert = moved["accounts"]["core"]["webhooks"]["policies"]["failure_handling"]["alert_endpoint"]
+    alert["url"] = "https://alerts.example.com/moved"
+    (update,) = (await plan_json(gw, moved, "a-new-alert-secret")).accounts[0].actions
+    assert update.to_json()["changes"] == [{
+        "field": "failure_handling.alert_endpoint.url",
+        "before": "https://alerts.example.com/in",
+        "after": "https://alerts.example.com/moved",
+    }]  # fmt: skip
+
+
+async def test_the_alert_secret_is_given_by_reference(gw: Gateway) -> None:
+    literal = manifest()
+    hook = literal["accounts"]["core"]["webhooks"]["policies"]
+    alert = hook["failure_handling"]["alert_endpoint"]
+    del alert["secret_env"]
+    alert["secret"] = ALERT_SECRET
+    with pytest.raises(ConfigError) as caught:
+        parse_manifest(literal, gw.config, env={})
+    assert [p.path for p in caught.value.problems] == [
+        "accounts.core.webhooks.policies.failure_handling.alert_endpoint.secret"
+    ]
+    assert ALERT_SECRET not in str(caught.value)
+    with pytest.raises(ConfigError, match="ALERT_SECRET is not set"):
+        parse_manifest(manifest(), gw.config, env={})
+    data = manifest()
+    parse_manifest(data, gw.config, env={"ALERT_SECRET": ALERT_SECRET})
+    assert "secret" not in data["accounts"]["core"]["webhooks"]["policies"][
+        "failure_handling"]["alert_endpoint"]  # fmt: skip  # the caller's data is left as it was
+
+
+async def test_export_writes_the_alert_endpoint_with_a_secret_placeholder(gw: Gateway) -> None:
+    assert (await apply_plan(gw, await plan_json(gw, manifest()))).failed == []
+    text = await export_manifest(gw)
+    assert ALERT_SECRET not in text
+    exported = tomllib.loads(text)
+    (entry,) = exported["accounts"]["core"]["webhooks"].values()
+    assert entry["failure_handling"]["alert_endpoint"] == {
+        "url": "https://alerts.example.com/in",
+        "headers": {"X-Pager": "ops"},
+        "secret_env": "CORE_POLICIES_ALERT_SECRET",
+    }
