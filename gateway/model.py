@@ -54,7 +54,8 @@ MAX_LIST_LENGTH: Final = 256
 MAX_HEADER_VALUES: Final = 32
 #: Longest name, description, header value or event name accepted (what the providers store).
 MAX_TEXT_LENGTH: Final = 2000
-#: Largest retry interval accepted (seconds; Enterprise Core stores a 32-bit int).
+#: Largest retry interval accepted. Socotra's schema types ``interval`` int64 and gives no unit
+#: (seconds is assumed); the gateway keeps it within 32 bits.
 MAX_INTERVAL: Final = 2**31 - 1
 #: The states of a webhook's secret as read: the provider said it has one (or returned it), said
 #: it has none, or does not say (it never returns the secret nor whether there is one).
@@ -225,7 +226,10 @@ class EventType:
 
 @attrs.frozen(kw_only=True)
 class RetryStrategy:
-    """How a provider retries a failed delivery (Enterprise Core)."""
+    """How a provider retries a failed delivery (Enterprise Core's ``RetryStrategy``).
+
+    ``interval`` is the wait between attempts; assumed to be seconds (the schema says only
+    int64, and no public page settles the unit)."""
 
     type: Literal["linear", "exponential"] = "exponential"
     interval: int = 1

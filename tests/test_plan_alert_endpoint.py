@@ -5,6 +5,7 @@ fingerprint rules (no perpetual drift, a rotation shows as one), and export writ
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from gateway import Gateway
 from gateway.config import parse_config
 from gateway.errors import ConfigError
 from gateway.plan import apply_plan, export_manifest, make_plan, parse_manifest
+from gateway.store import AuditQuery
 from tests.conftest import EnterpriseCoreHarness
 
 ALERT_SECRET = "alert-hmac-s3cret"
@@ -63,6 +65,11 @@ async def test_an_alert_endpoint_converges_and_its_secret_never_drifts(
 
     again = await plan_json(gw, manifest())
     assert again.changes == 0, again.to_json()
+    assert gw.store is not None  # the audit log fingerprints the alert secret, never keeps it
+    (entry,) = await gw.store.audit(AuditQuery(account="core"))
+    alert_change = entry.change["failure_handling"]["alert_endpoint"]
+    assert set(alert_change["secret"]) == {"changed", "fingerprint"}
+    assert ALERT_SECRET not in json.dumps(entry.change)
 
     # Older releases do not return the secret: the fingerprint of what was applied decides.
     enterprise_core.emulator.return_secrets = False

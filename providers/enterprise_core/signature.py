@@ -1,9 +1,12 @@
 """Signing and verifying Enterprise Core webhook deliveries.
 
-With ``hmacEnabled`` and a ``secret`` on the endpoint, each delivery carries an HMAC-SHA256 of
-the raw body keyed with the secret, Base64-encoded. The Webhooks API page names the settings
-but not the header: ``X-Hmac-Sha256`` is assumed (docs/providers.md lists the assumptions), and
-the emulator sends exactly that. Compare the raw bytes you received, before parsing them.
+The Webhooks API page and Socotra's OpenAPI document name the endpoint settings (``hmacEnabled``,
+``secret``) but neither the header a signed delivery carries nor how its signature is made.
+Everything below is **assumed** (docs/providers.md lists the assumptions): with ``hmacEnabled``
+and a ``secret`` on the endpoint, each delivery carries ``X-Hmac-Sha256``: an HMAC-SHA256 of the
+raw body keyed with the secret, Base64-encoded; the emulator sends exactly that. Check it
+against a delivery from your tenant before relying on it. Compare the raw bytes you received,
+before parsing them.
 """
 
 from __future__ import annotations
