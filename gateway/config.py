@@ -72,6 +72,9 @@ __all__ = [
     "read_secret_file",
 ]
 
+#: The policy of a configuration without ``[destinations]``: the strict one.
+DEFAULT_DESTINATIONS = DestinationPolicy()
+
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: Shortest API key accepted in plain (``key``); a hash (``key_sha256``) says nothing of length.
@@ -141,7 +144,6 @@ class ServerConfig:
     request_body_timeout: float = attrs.field(
         default=30.0, validator=check(lambda v: 0 < v <= 3600, "must be > 0 and at most 3600")
     )
-    destinations: DestinationPolicy = attrs.field(factory=DestinationPolicy)
 
 
 def _state_url_ok(url: str) -> bool:
@@ -290,6 +292,8 @@ class GatewayConfig:
     state: StateConfig | None = None
     watch: WatchConfig | None = None
     inbound: Mapping[str, InboundConfig] = attrs.field(factory=dict)
+    #: Where webhook URLs may point, on every path (``[destinations]``; the strict default).
+    destinations: DestinationPolicy = attrs.field(factory=lambda: DEFAULT_DESTINATIONS)
 
 
 def _converter() -> cattrs.Converter:
@@ -353,7 +357,7 @@ def _toml_type(value: Any) -> str:
 
 converter = _converter()
 _ENV = re.compile(r"\$\$|\$\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*))\}")
-_TOP_LEVEL = ("accounts", "http", "inbound", "server", "state", "watch")
+_TOP_LEVEL = ("accounts", "destinations", "http", "inbound", "server", "state", "watch")
 
 
 def load_config(
@@ -435,11 +439,17 @@ def parse_config(
         if account is not None:
             loaded[name] = account
 
+    raw_server = data.get("server", {})
+    legacy = raw_server.get("destinations") if isinstance(raw_server, dict) else None
     server_config = ServerConfig()
     if server:
-        server_config = _structure(
-            expand(data.get("server", {}), "server"), ServerConfig, "server", problems
+        table = (
+            {k: v for k, v in raw_server.items() if k != "destinations"}
+            if isinstance(raw_server, dict)
+            else raw_server
         )
+        server_config = _structure(expand(table, "server"), ServerConfig, "server", problems)
+    destinations = _destinations(data.get("destinations"), legacy, expand, problems)
     http_settings = _structure(expand(data.get("http", {}), "http"), HttpSettings, "http", problems)
     state = None
     if "state" in data:
@@ -473,7 +483,28 @@ def parse_config(
         state=state,
         watch=watch,
         inbound=inbound,
+        destinations=destinations or DEFAULT_DESTINATIONS,
     )
+
+
+def _destinations(
+    table: Any, legacy: Any, expand: Any, problems: list[FieldProblem]
+) -> DestinationPolicy | None:
+    """``[destinations]``, or the ``[server.destinations]`` of earlier configs (read by every
+    command, not only ``serve``: the policy holds on every path)."""
+    if table is not None and legacy is not None:
+        problems.append(FieldProblem(
+            "server.destinations", "give the policy once: [destinations] replaces it"
+        ))  # fmt: skip
+        return None
+    path = "destinations" if table is not None else "server.destinations"
+    value = table if table is not None else legacy
+    if value is None:
+        return None
+    policy: DestinationPolicy | None = _structure(
+        expand(value, path), DestinationPolicy, path, problems
+    )
+    return policy
 
 
 def _unknown(table: Mapping[str, Any], known: Collection[str], path: str) -> list[FieldProblem]:

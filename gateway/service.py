@@ -46,6 +46,7 @@ import attrs
 
 from gateway.codec import etag_of
 from gateway.config import AccountConfig, GatewayConfig, load_config
+from gateway.destinations import DestinationPolicy
 from gateway.errors import (
     DeadlineExceeded,
     FieldProblem,
@@ -100,9 +101,12 @@ class Account:
         store: Store | None = None,
         auditor: Auditor | None = None,
         lock_wait: float = 120.0,
+        destinations: DestinationPolicy | None = None,
     ) -> None:
         self.name = name
         self._store, self._auditor, self._lock_wait = store, auditor, lock_wait
+        #: Where this account's webhook URLs may point (the gateway's ``[destinations]``).
+        self.destinations = destinations or DestinationPolicy()
         self.provider = provider
         self.kind = provider.kind
         self.capabilities = provider.capabilities
@@ -197,6 +201,7 @@ class Account:
 
     async def _create(self, spec: WebhookSpec) -> Webhook:
         self._reject_unstorable({f: f for f in spec.set_fields()} | spec.extra_paths())
+        await self.destinations.check(spec)
         events = await self._canonical_events(spec.events, "events")
         self.provider.check_event_count(frozenset(events), spec.all_events, "events")
         spec = attrs.evolve(spec, events=events)
@@ -227,6 +232,7 @@ class Account:
         self, id: str, change: WebhookChange, if_match: Collection[str] | None
     ) -> Webhook:
         self._reject_unstorable(change.touched_paths())
+        await self.destinations.check(change)
         add = await self._canonical_events(change.add_events, "add_events")
         remove = await self._canonical_events(change.remove_events, "remove_events")
         max_events = self.capabilities.max_events
@@ -648,6 +654,7 @@ class Gateway:
                 store=self.store,
                 auditor=self.auditor,
                 lock_wait=lock_wait,
+                destinations=self.config.destinations,
             )
         self._opened = True
 

@@ -21,8 +21,10 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestServer
 
+import gateway.config
 from gateway import Gateway
 from gateway.config import parse_config
+from gateway.destinations import DestinationPolicy
 from gateway.emulation import start
 from gateway.service import Account
 from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
@@ -45,6 +47,21 @@ class _CompatClientResponse(ClientResponse):
 aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[attr-defined]
 
 DATA = Path(__file__).parent / "data"
+
+#: The destination policy of the suite's configs that set none: the emulators' receivers listen
+#: on loopback over plain http, and the tests run offline (``hooks.example.com`` does not
+#: resolve). Link-local and metadata addresses stay refused. Tests of the real default are
+#: marked ``strict_destinations`` (tests/test_destinations.py); a config that sets
+#: ``[destinations]`` gets exactly that.
+SUITE_DESTINATIONS = DestinationPolicy(
+    allow_http=True, allow_loopback=True, allow_private=True, allow_unresolvable=True
+)
+
+
+@pytest.fixture(autouse=True)
+def _suite_destinations(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("strict_destinations") is None:
+        monkeypatch.setattr(gateway.config, "DEFAULT_DESTINATIONS", SUITE_DESTINATIONS)
 
 
 def memory_config(**settings: Any) -> dict[str, Any]:

@@ -173,7 +173,10 @@ async def test_cli_against_the_uipath_emulator(
 ) -> None:
     table = uipath.account()
     config = tmp_path / "gateway.toml"
-    config.write_text("[accounts.orch]\n" + "".join(f'{k} = "{v}"\n' for k, v in table.items()))
+    config.write_text(
+        "[destinations]\nallow_http = true\nallow_loopback = true\n[accounts.orch]\n"
+        + "".join(f'{k} = "{v}"\n' for k, v in table.items())
+    )
     cfg = ("--config", str(config))
     code, out, err = await cli(
         "create", "orch", *cfg, "--json", "--name", "jobs", "--url", f"{receiver.url}/jobs",

@@ -251,6 +251,7 @@ async def test_destination_policy(
     assert refusal in problem["errors"][0]["message"]
 
 
+@pytest.mark.strict_destinations
 async def test_policy_applies_to_changes_and_alert_endpoints(client: TestClient[Any, Any]) -> None:
     made = await create(client)
     resp = await client.patch(

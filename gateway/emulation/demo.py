@@ -154,14 +154,11 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
                         {"name": "demo-write", "scope": "write", "key": write_key},
                         {"name": "demo-read", "scope": "read", "key": read_key},
                     ],
-                    # The demo's receiver is on loopback over plain http, and the demo runs
-                    # offline: names that do not resolve (hooks.example.com) are let through.
-                    "destinations": {
-                        "allow_http": True,
-                        "allow_loopback": True,
-                        "allow_unresolvable": True,
-                    },
                 },
+                # The demo's receiver is on loopback over plain http, and the demo runs
+                # offline: names that do not resolve (hooks.example.com) are let through.
+                # Link-local and cloud metadata addresses stay refused, on every path.
+                "destinations": DEMO_DESTINATIONS,
                 "state": {
                     "url": f"sqlite:///{state.name}/state.db",
                     "secrets_key": Fernet.generate_key().decode(),  # for rotate
@@ -253,6 +250,9 @@ async def _seed(gw: Any, receiver: str) -> None:
             await gw.account(account).create(spec)
 
 
+DEMO_DESTINATIONS = {"allow_http": True, "allow_loopback": True, "allow_unresolvable": True}
+
+
 def _cli_config(config: GatewayConfig, state: str) -> str:
     """The demo's accounts and state as a TOML file for the command line."""
     lines = []
@@ -266,7 +266,9 @@ def _cli_config(config: GatewayConfig, state: str) -> str:
             shown = value.reveal() if isinstance(value, Secret) else value
             lines.append(f"{field.name} = {json.dumps(shown)}")
         lines.append("")
-    lines += ["[state]", f'url = "sqlite:///{state}/state.db"']
+    lines += ["[destinations]"]  # the same policy for the command line as for the proxy
+    lines += [f"{k} = {json.dumps(v)}" for k, v in DEMO_DESTINATIONS.items()]
+    lines += ["", "[state]", f'url = "sqlite:///{state}/state.db"']
     if config.state is not None and config.state.secrets_key is not None:
         lines.append(f'secrets_key = "{config.state.secrets_key.reveal()}"')
     lines.append("")

@@ -165,6 +165,17 @@ async def _canonical(
     return spec if events == spec.events else attrs.evolve(spec, events=events)
 
 
+async def _refused(account: Account, spec: WebhookSpec, key: str) -> list[str]:
+    """The destination policy, as the write itself would apply it, refused at plan with the
+    manifest's key path (only for a write that sets a URL: a webhook the plan leaves alone
+    is not checked again)."""
+    try:
+        await account.destinations.check(spec, prefix=f"accounts.{account.name}.webhooks.{key}.")
+    except InvalidRequest as exc:
+        return [str(p) for p in exc.problems]
+    return []
+
+
 async def _plan_account(
     gw: Gateway,
     account: Account,
@@ -235,6 +246,7 @@ async def _plan_account(
                     continue
                 current, adopted = same_name, True
         if current is None:
+            problems += await _refused(account, spec, entry_key)
             actions.append(Action(kind="create", account=account.name, key=entry_key,
                                   webhook_id=None, name=spec.name, spec=spec,
                                   secret_fingerprint=want_fp, alert_fingerprint=alert_fp,
@@ -249,6 +261,8 @@ async def _plan_account(
                      applied_alert_fingerprint=applied.alert_secret_fingerprint
                      if applied else None)  # fmt: skip
         notes += [f"{entry_key}: {n}" for n in found.notes]
+        if any(f.field == "url" or f.field.startswith("failure_handling") for f in found.fields):
+            problems += await _refused(account, spec, entry_key)
         if not found.empty:
             actions.append(Action(kind="update" if can_update else "replace",
                                   account=account.name, key=entry_key, webhook_id=current.id,
