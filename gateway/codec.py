@@ -47,6 +47,7 @@ from gateway.model import (
     Webhook,
     WebhookChange,
     WebhookSpec,
+    mask_url,
 )
 from gateway.provider import Capabilities
 from gateway.transport.answers import UnreadableRecord
@@ -213,11 +214,11 @@ def change_from_json(data: Any) -> WebhookChange:
     return change
 
 
-def _alert_endpoint(endpoint: AlertEndpoint | None) -> dict[str, Any] | None:
+def _alert_endpoint(endpoint: AlertEndpoint | None, mask_urls: bool) -> dict[str, Any] | None:
     if endpoint is None:
         return None
     return {
-        "url": endpoint.url,
+        "url": mask_url(endpoint.url) if mask_urls else endpoint.url,
         "headers": {name: list(values) for name, values in endpoint.headers.items()},
         "allow_insecure_ssl": endpoint.allow_insecure_ssl,
         "secret": _SECRET_SHOWN[endpoint.secret_state],
@@ -226,14 +227,14 @@ def _alert_endpoint(endpoint: AlertEndpoint | None) -> dict[str, Any] | None:
     }
 
 
-def _failure_handling(fh: FailureHandling | None) -> dict[str, Any] | None:
+def _failure_handling(fh: FailureHandling | None, mask_urls: bool) -> dict[str, Any] | None:
     if fh is None:
         return None
     rs = fh.retry_strategy
     return {
         "triggers": sorted(fh.triggers),
         "retry_strategy": attrs.asdict(rs) if rs is not None else None,
-        "alert_endpoint": _alert_endpoint(fh.alert_endpoint),
+        "alert_endpoint": _alert_endpoint(fh.alert_endpoint, mask_urls),
         "divert": fh.divert,
         "suspend": fh.suspend,
     }
@@ -243,14 +244,16 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def webhook_to_json(webhook: Webhook) -> dict[str, Any]:
-    """The JSON form of a webhook; its secret shows as ``"***"`` or ``null``."""
+def webhook_to_json(webhook: Webhook, *, mask_urls: bool = False) -> dict[str, Any]:
+    """The JSON form of a webhook; its secret shows as ``"***"`` or ``null``. ``mask_urls``:
+    credentials in its URLs (user info, ``token=`` and the like) show as ``***``
+    (``gateway.model.mask_url``), for readers who may not see them."""
     return {
         "id": webhook.id,
         "account": webhook.account,
         "provider": webhook.provider,
         "name": webhook.name,
-        "url": webhook.url,
+        "url": mask_url(webhook.url) if mask_urls else webhook.url,
         "enabled": webhook.enabled,
         "events": sorted(webhook.events),
         "all_events": webhook.all_events,
@@ -261,7 +264,7 @@ def webhook_to_json(webhook: Webhook) -> dict[str, Any]:
         "suspended": webhook.suspended,
         "suspended_at": _time(webhook.suspended_at),
         "allow_insecure_ssl": webhook.allow_insecure_ssl,
-        "failure_handling": _failure_handling(webhook.failure_handling),
+        "failure_handling": _failure_handling(webhook.failure_handling, mask_urls),
         "extras": dict(webhook.extras),
     }
 
@@ -314,11 +317,11 @@ def capabilities_to_json(caps: Capabilities) -> dict[str, Any]:
     }
 
 
-def webhook_body(webhook: Webhook) -> tuple[bytes, str]:
+def webhook_body(webhook: Webhook, *, mask_urls: bool = False) -> tuple[bytes, str]:
     """A webhook's JSON answer body and its strong ETag: a hash of exactly those bytes, so it
     changes whenever what a reader sees changes (secret state included, never the secret),
     whoever made the change (the providers keep no ETag of their own; fresh reads compare)."""
-    body = orjson.dumps(webhook_to_json(webhook))
+    body = orjson.dumps(webhook_to_json(webhook, mask_urls=mask_urls))
     return body, '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 

@@ -135,3 +135,18 @@ async def test_export_writes_the_alert_endpoint_with_a_secret_placeholder(gw: Ga
         "headers": {"X-Pager": "ops"},
         "secret_env": "CORE_POLICIES_ALERT_SECRET",
     }
+
+
+async def test_plans_show_urls_without_their_credentials(gw: Gateway) -> None:
+    data = manifest()
+    hook = data["accounts"]["core"]["webhooks"]["policies"]
+    hook["url"] = "https://bot:pa55@hooks.example.com/p?token=first-t0ken"
+    first = await plan_json(gw, data)
+    shown = json.dumps(first.to_json())
+    assert "pa55" not in shown and "first-t0ken" not in shown
+    assert "https://***@hooks.example.com/p?token=***" in shown
+    assert (await apply_plan(gw, first)).failed == []
+    hook["url"] = "https://bot:pa55@hooks.example.com/p?token=second-t0ken"
+    (update,) = (await plan_json(gw, data)).accounts[0].actions
+    (change,) = update.to_json()["changes"]
+    assert change["field"] == "url" and "second-t0ken" not in json.dumps(change)

@@ -350,3 +350,24 @@ async def test_an_alert_endpoint_is_an_object_whose_secret_is_write_only(
     assert resp.status == 400  # secret_state is read-only: the secret's presence says it
     (error,) = (await resp.json())["errors"]
     assert error["path"] == "failure_handling.alert_endpoint.secret_state"
+
+
+async def test_credentials_in_urls_are_for_write_keys_only(aiohttp_client: ClientFactory) -> None:
+    cfg = config()
+    cfg["state"] = {"url": "sqlite:///:memory:"}
+    client = await aiohttp_client(create_app(parse_config(cfg)))
+    url = "https://robot:hunter2@93.184.216.34/in?team=ops&token=t0ken-value&Api_Key=k3y"
+    alert = {"url": "https://93.184.216.34/alert?sig=s1gnature"}
+    made = await create(client, url=url, failure_handling={"alert_endpoint": alert})
+    assert made["url"] == url  # the write key that wrote it
+    gw = client.app[GATEWAY]
+    assert (await gw.account("mem").get(made["id"])).url == url  # the provider has the real one
+    masked = "https://***@93.184.216.34/in?team=ops&token=***&Api_Key=***"
+    for path in (f"/v1/accounts/mem/webhooks/{made['id']}", "/v1/accounts/mem/webhooks",
+                 "/v1/webhooks"):  # fmt: skip
+        text = await (await client.get(path, headers=READ)).text()
+        for secret in ("hunter2", "t0ken-value", "k3y", "s1gnature"):
+            assert secret not in text, (path, secret)
+        assert masked in text and "alert?sig=***" in text
+    audit = await (await client.get("/v1/audit", headers=READ)).text()
+    assert "hunter2" not in audit and "t0ken-value" not in audit and masked in audit

@@ -20,6 +20,7 @@ from gateway.errors import (
     AuthenticationFailed,
     GatewayError,
     OutcomeUnknown,
+    ProviderError,
     ProviderUnavailable,
     RateLimited,
 )
@@ -436,3 +437,62 @@ async def test_answers_are_read_up_to_max_response_bytes_declared_or_streamed() 
     finally:
         await transport.close()
         await server.close()
+
+
+@pytest.fixture
+async def elsewhere() -> AsyncIterator[tuple[list[dict[str, str]], TestServer]]:
+    """Another origin (another port): records what reaches it."""
+    seen: list[dict[str, str]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.json_response({"stolen": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", record)
+    server = TestServer(app)
+    await server.start_server()
+    yield seen, server
+    await server.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_a_redirect_to_another_origin_is_an_error_and_carries_no_token(
+    upstream: tuple[Upstream, TestServer],
+    elsewhere: tuple[list[dict[str, str]], TestServer],
+    transport: Transport,
+    status: int,
+) -> None:
+    up, server = upstream
+    seen, other = elsewhere
+    target = str(other.make_url("/collect?x=1"))
+    up.script("moved", web.Response(status=status, headers={"Location": target}))
+    client, _ = client_for(transport, server)
+    with pytest.raises(ProviderError) as caught:
+        await client.request("POST" if status in (307, 308) else "GET", "/moved", json_body={})
+    assert seen == []  # nothing, and so no Authorization header, went to the other origin
+    message = str(caught.value)
+    assert "redirected to another origin" in message and f":{other.port}/collect" in message
+    assert "x=1" not in message and "tok-" not in message
+
+
+async def test_a_redirect_within_the_origin_is_followed_with_the_token(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    up.script("old", web.Response(status=307, headers={"Location": "/api/new"}))
+    client, _ = client_for(transport, server)
+    assert await client.request("POST", "/old", json_body={"a": 1}) == {"ok": True, "route": "new"}
+    assert up.hits["new"] == 1 and up.bodies == [{"a": 1}, {"a": 1}]  # 307 keeps the body
+
+
+async def test_redirect_loops_are_bounded(
+    upstream: tuple[Upstream, TestServer], transport: Transport
+) -> None:
+    up, server = upstream
+    up.script("loop", *[web.Response(status=302, headers={"Location": "/api/loop"})
+                        for _ in range(10)])  # fmt: skip
+    client, _ = client_for(transport, server)
+    with pytest.raises(ProviderError, match="redirected more than 5 times"):
+        await client.request("GET", "/loop")
+    assert up.hits["loop"] == 6

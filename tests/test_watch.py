@@ -21,7 +21,7 @@ from gateway import Gateway, WebhookSpec
 from gateway.cli import main
 from gateway.config import parse_config
 from gateway.health.watch import AUTO_ACTOR, _auto_unsuspend, watch_once
-from gateway.model import FailureHandling, WebhookChange
+from gateway.model import FailureHandling, Secret, WebhookChange
 from gateway.proxy.server import create_app
 from gateway.store import AuditQuery
 from tests.conftest import EnterpriseCoreHarness, Receiver, UiPathHarness, memory_state_config
@@ -338,3 +338,49 @@ async def test_auto_unsuspend_leaves_a_webhook_disabled_for_longer_than_the_brea
         assert not (await orch.get(made.id)).enabled
         await _auto_unsuspend(gw, ["orch"], policy, time.time() + 601)  # as the breaker's
         assert (await orch.get(made.id)).enabled
+
+
+async def test_sinks_never_follow_redirects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sink answering 3xx has not taken the event: it is retried like a 5xx, and the
+    redirect's target never gets the event or its signature."""
+    import aiohttp
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from gateway.health import events
+
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", no_wait)
+    taken: list[str] = []
+    asked = 0
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        taken.append(request.path)
+        return web.Response()
+
+    async def moved(request: web.Request) -> web.Response:
+        nonlocal asked
+        asked += 1
+        return web.Response(status=302, headers={"Location": str(other.make_url("/stolen"))})
+
+    other_app, sink_app = web.Application(), web.Application()
+    other_app.router.add_post("/{tail:.*}", elsewhere)
+    sink_app.router.add_post("/{tail:.*}", moved)
+    other, sink_server = TestServer(other_app), TestServer(sink_app)
+    await other.start_server()
+    await sink_server.start_server()
+    try:
+        secret = "whsec_" + base64.b64encode(SINK_KEY).decode()
+        sink = events.Sink(url=str(sink_server.make_url("/ops")), secret=Secret(secret))
+        event = {"id": "e1", "type": "com.webhook-gateway.webhook.disabled"}
+        async with aiohttp.ClientSession() as http:
+            assert await events.deliver_event(http, sink, event) is False
+    finally:
+        await other.close()
+        await sink_server.close()
+    assert taken == [] and asked == events.ATTEMPTS
+    assert [w for w in waits if w] == [0.5, 1.0, 2.0, 4.0]  # backoff between the attempts

@@ -7,8 +7,9 @@ webhook's id, ``data`` the transition. It is signed per the Standard Webhooks sc
 ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + Base64 of
 HMAC-SHA256 over ``id.timestamp.body``, keyed with the Base64 part of the sink's
 ``whsec_...`` secret), so a sink verifies with any Standard Webhooks library. A delivery is
-retried with backoff (at most ``ATTEMPTS`` tries, on a connection error, a 429 or a 5xx) and
-each outcome is logged (``gateway.health.events``) and counted.
+retried with backoff (at most ``ATTEMPTS`` tries, on a connection error, a 429, a 5xx or a
+3xx: redirects are never followed) and each outcome is logged (``gateway.health.events``) and
+counted.
 """
 
 from __future__ import annotations
@@ -90,18 +91,23 @@ async def deliver_event(http: aiohttp.ClientSession, sink: Sink, event: dict[str
         }
         status: int | str
         try:
-            async with http.post(sink.url, data=body, headers=headers, timeout=_TIMEOUT) as resp:
+            # Never redirected: a 3xx is a failed delivery, retried like a 5xx (the event and
+            # its signature go where they were configured to go, or nowhere).
+            async with http.post(sink.url, data=body, headers=headers, timeout=_TIMEOUT,
+                                 allow_redirects=False) as resp:  # fmt: skip
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             status = type(exc).__name__
-        done = isinstance(status, int) and status < 400
-        retry = not done and (not isinstance(status, int) or status == 429 or status >= 500)
+        done = isinstance(status, int) and status < 300
+        retry = not done and (
+            not isinstance(status, int) or status == 429 or status >= 500 or 300 <= status < 400
+        )
         log.info(
             "operational event delivered" if done else "operational event not delivered",
             extra={"sink": _shown(sink.url), "event_type": event["type"], "event_id": event["id"],
                    "status": status, "attempt": attempt},
         )  # fmt: skip
-        if done or not retry:
+        if done or not retry or attempt == ATTEMPTS:
             return done
         await asyncio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
     return False

@@ -33,6 +33,7 @@ from gateway.model import (
     Webhook,
     WebhookChange,
     WebhookSpec,
+    mask_url,
 )
 from gateway.provider import Capabilities
 
@@ -85,6 +86,11 @@ def _json(value: Any) -> Any:
     return value
 
 
+def _shown(name: str, value: Any) -> Any:
+    """A field's value as a plan shows it: JSON, a URL without its credentials."""
+    return mask_url(value) if name == "url" and isinstance(value, str) else _json(value)
+
+
 @functools.cache
 def _stored(capabilities: Capabilities) -> frozenset[str]:
     return capabilities.fields | {"name", "url"}
@@ -124,7 +130,7 @@ def diff(
         want, have = getattr(spec, name), getattr(actual, name)
         if want != have:
             sets[name] = want
-            fields.append(FieldChange(name, _json(have), _json(want)))
+            fields.append(FieldChange(name, _shown(name, have), _shown(name, want)))
     if "description" in stored and (spec.description or None) != (actual.description or None):
         sets["description"] = spec.description
         fields.append(FieldChange("description", actual.description, spec.description))
@@ -240,14 +246,16 @@ def _alert_endpoint(
     if want is None and have is None:
         return []
     if want is None or have is None:
-        shown = {k: _json(getattr(want or have, k)) for k in _ALERT_FIELDS}
+        shown = {k: _shown(k, getattr(want or have, k)) for k in _ALERT_FIELDS}
         before, after = (None, shown) if have is None else (shown, None)
         changes = [FieldChange(path, before, after)]
         if want is not None and want.secret is not None:
             changes.append(FieldChange(f"{path}.secret", "unset", "set"))
         return changes
     changes = [
-        FieldChange(f"{path}.{name}", _json(getattr(have, name)), _json(getattr(want, name)))
+        FieldChange(
+            f"{path}.{name}", _shown(name, getattr(have, name)), _shown(name, getattr(want, name))
+        )
         for name in _ALERT_FIELDS
         if getattr(want, name) != getattr(have, name)
     ]

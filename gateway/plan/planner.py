@@ -55,7 +55,7 @@ class Action:
             "name": self.name,
         }
         if self.spec is not None and self.kind in ("create", "replace"):
-            shown = webhook_to_json(self.spec.to_webhook(""))
+            shown = webhook_to_json(self.spec.to_webhook(""), mask_urls=True)
             body["fields"] = {k: v for k, v in shown.items()
                               if k not in ("id", "account", "provider", "suspended",
                                            "suspended_at", "secret_state")}  # fmt: skip

@@ -48,8 +48,8 @@ class ApiKeys:
                 found = (name, scope)
         return found
 
-    def authorize(self, header: str | None, *, write: bool) -> str:
-        """The key's name, or raise a 401/403 problem that says why."""
+    def authorize(self, header: str | None, *, write: bool) -> tuple[str, str]:
+        """The key's ``(name, scope)``, or raise a 401/403 problem that says why."""
         challenge = {"WWW-Authenticate": 'Bearer realm="webhook-gateway"'}
         scheme, _, presented = (header or "").partition(" ")
         if not header:
@@ -66,4 +66,4 @@ class ApiKeys:
             raise ProblemError(
                 403, f"the API key {name!r} may only read; this call needs a write key"
             )
-        return name
+        return name, scope

@@ -64,6 +64,8 @@ GATEWAY = web.AppKey("gateway", Gateway)
 CONFIG = web.AppKey("config", GatewayConfig)
 METRICS = web.AppKey("metrics", Metrics)
 KEYS = web.AppKey("keys", ApiKeys)
+#: Whether this request's key may not see credentials in webhook URLs (a read key).
+MASK_URLS = web.RequestKey("mask_urls", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FILTERS = ("enabled", "suspended", "event", "name", "url")
@@ -111,9 +113,11 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         # POST /v1/plan only reads: a read key may plan.
         write = request.method not in ("GET", "HEAD", "OPTIONS") and request.path != "/v1/plan"
-        name = request.app[KEYS].authorize(request.headers.get("Authorization"), write=write)
+        name, scope = request.app[KEYS].authorize(request.headers.get("Authorization"), write=write)
     except ProblemError as exc:
         return exc.response()
+    # Credentials in webhook URLs (user info, token= parameters) are for write keys' eyes.
+    request[MASK_URLS] = scope != "write"
     with acting_as(f"key:{name}", REQUEST_ID.get()):
         route_handler = request.match_info.handler
         if idempotency.HEADER not in request.headers or route_handler not in _IDEMPOTENT:
@@ -328,7 +332,7 @@ async def openapi(request: web.Request) -> web.Response:
 async def get_webhook(request: web.Request) -> web.Response:
     account = _account(request)
     webhook = await _call(request, "get", account.get(request.match_info["id"]))
-    body, etag = webhook_body(webhook)
+    body, etag = webhook_body(webhook, mask_urls=request[MASK_URLS])
     wanted = _etags(request, "If-None-Match")
     if wanted is not None and ("*" in wanted or etag in wanted):
         return web.Response(status=304, headers={"ETag": etag})
@@ -395,6 +399,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
     fingerprint = _fingerprint(request.path, filters)
 
     listing = account.list(**filters)
+    masked = request[MASK_URLS]
 
     async def collect() -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -402,7 +407,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
         async for webhook in listing:
             seen += 1
             if seen > offset:
-                items.append(webhook_to_json(webhook))
+                items.append(webhook_to_json(webhook, mask_urls=masked))
                 if len(items) > limit:  # one more than a page tells that there is a next page
                     break
         await listing.aclose()
@@ -562,7 +567,7 @@ async def list_all_webhooks(request: web.Request) -> web.Response:
             listing = account.list(**filters)
             try:
                 found = await metrics.provider_call(
-                    info.provider, info.name, "list", _collect(listing)
+                    info.provider, info.name, "list", _collect(listing, request[MASK_URLS])
                 )
                 return found, [record_error_to_json(r) for r in listing.unreadable]
             except InvalidRequest as exc:
@@ -579,8 +584,8 @@ async def list_all_webhooks(request: web.Request) -> web.Response:
     return _json({**page, "errors": errors})
 
 
-async def _collect(webhooks: AsyncIterator[Webhook]) -> list[dict[str, Any]]:
-    return [webhook_to_json(w) async for w in webhooks]
+async def _collect(webhooks: AsyncIterator[Webhook], masked: bool) -> list[dict[str, Any]]:
+    return [webhook_to_json(w, mask_urls=masked) async for w in webhooks]
 
 
 def _account_error(account: str, provider: str, exc: GatewayError) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 
 What a write changed is recorded in gateway terms with nothing secret in it: a secret shows as
 ``{"changed": true, "fingerprint": ...}`` and a custom header's values as fingerprints too
-(headers often carry tokens). A fingerprint is an HMAC-SHA256 under the store's own random
-key, cut to 16 hex digits: equal secrets give equal fingerprints within one store, and nobody
-without the database can test a guess against it.
+(headers often carry tokens), and a URL without its user info and the values of its
+credential-like query parameters (``gateway.model.mask_url``). A fingerprint is an
+HMAC-SHA256 under the store's own random key, cut to 16 hex digits: equal secrets give equal
+fingerprints within one store, and nobody without the database can test a guess against it.
 
 Recording never fails the write it records: a failure is logged and counted
 (``Auditor.failures``, the metric ``gateway_audit_failures_total``).
@@ -24,7 +25,7 @@ from typing import Any
 import attrs
 
 from gateway.errors import GatewayError, OutcomeUnknown, StateUnavailable
-from gateway.model import UNSET, Extras, FailureHandling, Headers, Secret
+from gateway.model import UNSET, Extras, FailureHandling, Headers, Secret, mask_url
 from gateway.origin import current_origin
 from gateway.store.base import AuditEntry, Store
 
@@ -51,8 +52,15 @@ def _value(value: Any, key: bytes) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, FailureHandling) or attrs.has(type(value)):
-        return {k: _value(v, key) for k, v in attrs.asdict(value, recurse=False).items()}
+        return {k: _field(k, v, key) for k, v in attrs.asdict(value, recurse=False).items()}
     return value
+
+
+def _field(name: str, value: Any, key: bytes) -> Any:
+    """A field's value for the log: a URL without its credentials (``mask_url``)."""
+    if name == "url" and isinstance(value, str):
+        return mask_url(value)
+    return _value(value, key)
 
 
 def describe(thing: Any, key: bytes) -> dict[str, Any]:
@@ -74,7 +82,7 @@ def describe(thing: Any, key: bytes) -> dict[str, Any]:
             default = default.factory()
         if default is not attrs.NOTHING and value == default:
             continue
-        described[field.name] = _value(value, key)
+        described[field.name] = _field(field.name, value, key)
     return described
 
 

@@ -29,6 +29,12 @@ have been applied).
 Provider error text is capped at ``MAX_ERROR_TEXT`` characters; the base URL and connection
 details of a failure go to the log, never into the error (which proxy clients see).
 
+Redirects are followed only within the origin (scheme, host and port) the request went to, at
+most ``MAX_REDIRECTS`` hops; a redirect to another origin is a ``ProviderError`` naming where it
+pointed, and nothing is sent there, so no token or ``Authorization`` header can follow it.
+(aiohttp's own following is off: its client middlewares, our bearer auth among them, run again
+for each hop, whatever the hop's host.)
+
 Request bodies are encoded here, with orjson: a ``Secret`` in a body stays a ``Secret`` until
 this moment (so no adapter frame ever holds its value), and the encoder is as strict as the
 decoder (no unpaired surrogates; integers within 64 bits).
@@ -50,6 +56,7 @@ import aiohttp
 import attrs
 import orjson
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+from yarl import URL
 
 from gateway.checks import check, each
 from gateway.errors import (
@@ -80,6 +87,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Longest provider error text passed on (longer text is cut and marked so).
 MAX_ERROR_TEXT = 2048
+#: Same-origin redirects followed for one request, at most.
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
 # Set by ProviderHTTP.request for the duration of one call: whether the adapter declared the
@@ -272,20 +282,31 @@ class ProviderHTTP:
         token = _IDEMPOTENT.set(idempotent)
         deadline = asyncio.timeout(settings.total_timeout)
         try:
-            async with (
-                deadline,
-                self._transport.session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers=headers,
-                    middlewares=self.middlewares,
-                    ssl=self._ssl,
-                ) as resp,
-            ):
-                status, answer_headers = resp.status, resp.headers
-                raw = await _read_limited(resp, settings.max_response_bytes)
+            async with deadline:
+                for _hop in range(MAX_REDIRECTS + 1):
+                    async with self._transport.session.request(
+                        method,
+                        url,
+                        params=params,
+                        data=data,
+                        headers=headers,
+                        middlewares=self.middlewares,
+                        ssl=self._ssl,
+                        allow_redirects=False,
+                    ) as resp:
+                        status, answer_headers = resp.status, resp.headers
+                        raw = await _read_limited(resp, settings.max_response_bytes)
+                        target = resp.url
+                    if status not in _REDIRECTS or "Location" not in answer_headers:
+                        break
+                    url = self._redirected(target, answer_headers["Location"], method, path)
+                    params = None  # the Location carries its own query
+                    if status == 303 or (status in (301, 302) and method not in READ_METHODS):
+                        method, data = "GET", None  # as browsers and aiohttp do
+                else:
+                    raise self._unreadable(
+                        method, path, f"redirected more than {MAX_REDIRECTS} times"
+                    )
         except _TooLarge as exc:
             raise self._unreadable(method, path, f"answered more than {exc.limit} bytes") from None
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
@@ -313,6 +334,23 @@ class ProviderHTTP:
             return body
         retry_after = parse_retry_after(answer_headers.get("Retry-After"))
         raise self._error(status, None if body is _INVALID else body, retry_after, method, path)
+
+    def _redirected(self, origin: URL, location: str, method: str, path: str) -> str:
+        """Where a redirect from ``origin`` points, if it stays within that origin; else a
+        ``ProviderError`` naming it (scheme, host, port and path: no query, no user info)."""
+        try:
+            target = origin.join(URL(location))
+        except ValueError:
+            raise self._unreadable(method, path, "redirected to an unreadable Location") from None
+        if (target.scheme, target.host, target.port) != (origin.scheme, origin.host, origin.port):
+            shown = f"{target.scheme}://{target.host}:{target.port}{target.path}"
+            raise self._unreadable(
+                method,
+                path,
+                f"redirected to another origin ({_cap(shown, 200)}): not followed, "
+                "so no credential is sent there",
+            )
+        return str(target)
 
     def _unreadable(self, method: str, path: str, what: str) -> ProviderError:
         # ProviderError for writes too: the account client reconciles a write whose answer it
