@@ -368,6 +368,7 @@ class WebhookSpec:
 
     def __attrs_post_init__(self) -> None:
         problems = [*_name_problems(self.name, "name"), *_url_problems(self.url, "url")]
+        problems += _secret_problems(self.secret, "secret")
         problems += _description_problems(self.description, "description")
         problems += _event_problems(self.events, "events")
         problems += _header_problems(self.headers, "headers")
@@ -438,6 +439,8 @@ class WebhookChange:
             problems += _url_problems(self.url, "url")
         if self.description is not UNSET:
             problems += _description_problems(self.description, "description")
+        if isinstance(self.secret, Secret):
+            problems += _secret_problems(self.secret, "secret")
         problems += _extras_problems(self.extras, "extras")
         problems += _event_problems(self.add_events, "add_events")
         problems += _event_problems(self.remove_events, "remove_events")
@@ -553,6 +556,13 @@ def text_problem(value: str, *, limit: int = MAX_TEXT_LENGTH) -> str | None:
         if 0xD800 <= code <= 0xDFFF:
             return f"must not contain an unpaired surrogate (U+{code:04X} at {i})"
     return None
+
+
+def _secret_problems(secret: Secret | None, path: str) -> list[FieldProblem]:
+    """An empty or white-space secret is no secret: refused (clearing one is ``None``)."""
+    if secret is not None and not secret.reveal().strip():
+        return [FieldProblem(path, "must not be empty or white space (None clears a secret)")]
+    return []
 
 
 def _name_problems(value: object, path: str) -> list[FieldProblem]:
@@ -712,6 +722,5 @@ def alert_endpoint_problems(endpoint: AlertEndpoint, path: str) -> list[FieldPro
         problem = text_problem(endpoint.tag)
         if problem:
             problems.append(FieldProblem(f"{path}.tag", problem))
-    if endpoint.secret is not None and not endpoint.secret.reveal().strip():
-        problems.append(FieldProblem(f"{path}.secret", "must not be empty"))
+    problems += _secret_problems(endpoint.secret, f"{path}.secret")
     return problems

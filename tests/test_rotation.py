@@ -4,9 +4,12 @@ the state store holds both encrypted, never in plain text."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -14,7 +17,7 @@ from unittest import mock
 import pytest
 from cryptography.fernet import Fernet
 
-from gateway import Gateway, WebhookSpec, verify
+from gateway import Gateway, WebhookChange, WebhookSpec, verify
 from gateway.cli import main
 from gateway.config import parse_config
 from gateway.errors import ConfigError, InvalidRequest
@@ -22,6 +25,7 @@ from gateway.health.rotation import rotate_secret, verification_secrets
 from gateway.model import FailureHandling
 from gateway.proxy.server import GATEWAY, create_app
 from tests.conftest import EnterpriseCoreHarness, OrchestryHarness, Receiver, memory_state_config
+from tests.postgres import create_database, drop_database
 
 OLD = "the-secret-before-rotation-1"
 
@@ -117,3 +121,65 @@ def test_rotate_on_the_command_line_shows_the_secret_only_on_request(
     assert shown["secret"] == "***" and shown["previous_valid_until"]
     assert main(["rotate", "mem", "1", "--config", str(path), "--json", "--reveal"]) == 0
     assert len(json.loads(capsys.readouterr().out)["secret"]) >= 40
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/state.db"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = await create_database(server)
+    yield url
+    await drop_database(server, url)
+
+
+async def test_concurrent_rotations_leave_the_kept_secrets_right(
+    enterprise_core: EnterpriseCoreHarness, state_url: str
+) -> None:
+    """Four rotations of one webhook at once, through two gateways (replicas, on PostgreSQL):
+    afterwards the current kept secret is the one the provider signs with, and every
+    superseded one is kept until its own grace period ends."""
+    url, shared = state_url, state_url.startswith("postgresql")
+    key = Fernet.generate_key().decode()
+    config = parse_config({"accounts": {"core": enterprise_core.account()},
+                           "state": {"url": url, "secrets_key": key}})  # fmt: skip
+    one = Gateway(config)
+    other = Gateway(config) if shared else one  # a second replica, where replicas share
+    async with contextlib.AsyncExitStack() as stack:
+        for gw in dict.fromkeys([one, other]):
+            await stack.enter_async_context(gw)
+        made = await one.account("core").create(WebhookSpec(
+            name="r", url="https://hooks.example.com/r", events={"policy.quote.issue"},
+            secret=OLD,
+        ))  # fmt: skip
+        rotations = await asyncio.gather(*(
+            rotate_secret(gw, "core", made.id, grace=3600) for gw in (one, other, one, other)
+        ))  # fmt: skip
+        kept = [s.reveal() for s in await verification_secrets(one, "core", made.id)]
+    signing = enterprise_core.emulator.secrets[made.id]
+    assert kept[0] == signing  # the current one is the provider's
+    superseded = {OLD, *(r.secret.reveal() for r in rotations)} - {signing}
+    assert sorted(kept[1:]) == sorted(superseded)
+    assert all(r.previous_valid_until is not None for r in rotations)
+
+
+async def test_an_empty_secret_is_refused_everywhere(
+    enterprise_core: EnterpriseCoreHarness, tmp_path: Path
+) -> None:
+    config = parse_config({"accounts": {"core": enterprise_core.account()},
+                           "state": {"url": f"sqlite:///{tmp_path}/state.db",
+                                     "secrets_key": Fernet.generate_key().decode()}})  # fmt: skip
+    with pytest.raises(InvalidRequest, match="secret: must not be empty"):
+        WebhookSpec(name="r", url="https://hooks.example.com/r", secret="   ")
+    with pytest.raises(InvalidRequest, match="secret: must not be empty"):
+        WebhookChange(secret="")
+    async with Gateway(config) as gw:
+        made = await gw.account("core").create(WebhookSpec(
+            name="r", url="https://hooks.example.com/r", events={"policy.quote.issue"},
+            secret=OLD,
+        ))  # fmt: skip
+        for given in ({"new": " \t"}, {"previous": ""}):
+            with pytest.raises(InvalidRequest, match="must not be empty or white space"):
+                await rotate_secret(gw, "core", made.id, **given)  # type: ignore[arg-type]
+    assert enterprise_core.emulator.secrets[made.id] == OLD  # nothing was written

@@ -15,8 +15,10 @@ records "secret changed" and a fingerprint).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
+import weakref
 
 import attrs
 from cryptography.fernet import Fernet, InvalidToken
@@ -59,30 +61,54 @@ async def rotate_secret(
     box = _box(gw)
     if not 0 <= grace <= 30 * 86400:
         raise InvalidRequest.at("grace", "must be from 0 to 30 days, in seconds")
+    fresh = _given(new, "secret") or Secret(secrets.token_urlsafe(32))
+    given_old = _given(previous, "previous")
     client = gw.account(account)
     webhook_id = client.canonical_id(webhook_id)
-    current = await client.get(webhook_id)
-    old = Secret(previous) if isinstance(previous, str) else previous
-    if old is None and current.secret is not None:
-        old = current.secret
-    if old is None and grace > 0 and current.secret_state != "unset":  # noqa: S105 - a state
-        raise InvalidRequest.at(
-            "previous",
-            f"{client.kind} does not show the current secret: give it to keep it valid for "
-            "the grace period, or rotate with no grace",
-        )
-    fresh = Secret(new) if isinstance(new, str) else new
-    fresh = fresh or Secret(secrets.token_urlsafe(32))
-    await client.update(webhook_id, WebhookChange(secret=fresh))
-    now = time.time()
-    kept = old if old is not None and grace > 0 else None
     assert gw.store is not None
-    await gw.store.keep_secrets(
-        account, webhook_id, box.encrypt(fresh.reveal().encode()),
-        box.encrypt(kept.reveal().encode()) if kept is not None else None,
-        now, now + grace,
-    )  # fmt: skip
+    # One rotation of a webhook at a time, on every replica: the read of the current secret,
+    # the write of the new one and what is kept must not interleave with another's.
+    local = _ROTATING.setdefault((account, webhook_id), asyncio.Lock())
+    async with local, gw.store.lock(f"rotate/{account}/{webhook_id}", ROTATION_WAIT):
+        current = await client.get(webhook_id)
+        old = given_old or current.secret or await _kept_current(gw, box, account, webhook_id)
+        if old is None and grace > 0 and current.secret_state != "unset":  # noqa: S105
+            raise InvalidRequest.at(
+                "previous",
+                f"{client.kind} does not show the current secret: give it to keep it valid "
+                "for the grace period, or rotate with no grace",
+            )
+        await client.update(webhook_id, WebhookChange(secret=fresh))
+        now = time.time()
+        kept = old if old is not None and grace > 0 else None
+        await gw.store.keep_secrets(
+            account, webhook_id, box.encrypt(fresh.reveal().encode()),
+            box.encrypt(kept.reveal().encode()) if kept is not None else None,
+            now, now + grace,
+        )  # fmt: skip
     return Rotation(secret=fresh, previous_valid_until=now + grace if kept else None)
+
+
+#: How long a rotation waits for another rotation of the same webhook, at most (seconds).
+ROTATION_WAIT = 120.0
+_ROTATING: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _given(value: Secret | str | None, path: str) -> Secret | None:
+    """A secret given to ``rotate_secret``; an empty or white-space one is refused."""
+    secret = Secret(value) if isinstance(value, str) else value
+    if secret is not None and not secret.reveal().strip():
+        raise InvalidRequest.at(path, "must not be empty or white space")
+    return secret
+
+
+async def _kept_current(gw: Gateway, box: Fernet, account: str, webhook_id: str) -> Secret | None:
+    """The current secret the store keeps for the webhook (an earlier rotation's), if any."""
+    assert gw.store is not None
+    kept = await gw.store.kept_secrets(account, webhook_id, time.time(), current_only=True)
+    return Secret(box.decrypt(kept[0]).decode()) if kept else None
 
 
 async def verification_secrets(gw: Gateway, account: str, webhook_id: str) -> list[Secret]:

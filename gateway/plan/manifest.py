@@ -248,14 +248,46 @@ def _referenced_secret(
             return False
         fields["secret"] = env[reference]
         return f"env:{reference}"
+    target = _confined(base, reference)
+    if isinstance(target, str):
+        problems.append(FieldProblem(f"{path}.secret_file", target))
+        return False
     try:
-        fields["secret"] = read_secret_file(base / reference)
-    except OSError as exc:
+        fields["secret"] = read_secret_file(target)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
         problems.append(FieldProblem(
-            f"{path}.secret_file", f"cannot read {base / reference}: {exc.strerror}"
+            f"{path}.secret_file", f"cannot read {reference}: {reason}"
         ))  # fmt: skip
         return False
     return f"file:{reference}"
+
+
+#: The largest ``secret_file`` read (a secret is a line, not a document).
+MAX_SECRET_FILE = 4096
+
+
+def _confined(base: Path, reference: str) -> Path | str:
+    """The file ``reference`` names as a secret file of a manifest in ``base``, or why it may
+    not be read: it must be a relative path inside the manifest's folder, through no ``..`` and no
+    symlink out of it, to a regular file of at most ``MAX_SECRET_FILE`` bytes."""
+    relative = Path(reference)
+    if relative.is_absolute() or reference.startswith(("/", "\\", "~")):
+        return "must be a path relative to the manifest's folder, not an absolute one"
+    if ".." in relative.parts:
+        return "must stay inside the manifest's folder (no ..)"
+    root = base.resolve()
+    try:
+        target = (root / relative).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return f"cannot read {reference}: no such file"
+    if not target.is_relative_to(root):
+        return "must stay inside the manifest's folder (a symlink leads out of it)"
+    if not target.is_file():
+        return f"{reference} is not a regular file"
+    if target.stat().st_size > MAX_SECRET_FILE:
+        return f"{reference} is larger than {MAX_SECRET_FILE} bytes: not a secret"
+    return target
 
 
 def _storable(spec: WebhookSpec, capabilities: Any, path: str) -> list[FieldProblem]:

@@ -177,11 +177,15 @@ class Store(abc.ABC):
         now: float, not_after: float,
     ) -> None:  # fmt: skip
         """Record a rotation: ``current`` (encrypted) is the webhook's secret from now on;
-        ``previous`` stays valid until ``not_after``; older ones end now."""
+        ``previous`` stays valid until ``not_after``; earlier previous ones keep their own
+        expiry (a rotation within a grace period does not cut the one before short)."""
 
     @abc.abstractmethod
-    async def kept_secrets(self, account: str, webhook_id: str, now: float) -> list[bytes]:
-        """The encrypted secrets valid now, the current one first."""
+    async def kept_secrets(
+        self, account: str, webhook_id: str, now: float, *, current_only: bool = False
+    ) -> list[bytes]:
+        """The encrypted secrets valid now, the current one first, then the previous ones,
+        newest first (``current_only``: the current one alone)."""
 
     @abc.abstractmethod
     async def prune(self, now: float, audit_retention: float) -> int:

@@ -306,9 +306,11 @@ class SqlStore(Store):
         now: float, not_after: float,
     ) -> None:  # fmt: skip
         async with self.transaction() as tx:
+            # The current one is replaced; earlier previous ones keep their own expiry.
             await tx.execute(
-                "DELETE FROM kept_secrets WHERE account = ? AND webhook_id = ?",
-                account, webhook_id,
+                "DELETE FROM kept_secrets WHERE account = ? AND webhook_id = ? "
+                "AND (not_after IS NULL OR not_after <= ?)",
+                account, webhook_id, now,
             )  # fmt: skip
             rows = [(current, None)] + ([(previous, not_after)] if previous is not None else [])
             for ciphertext, until in rows:
@@ -318,12 +320,15 @@ class SqlStore(Store):
                     account, webhook_id, ciphertext, now, until,
                 )  # fmt: skip
 
-    async def kept_secrets(self, account: str, webhook_id: str, now: float) -> list[bytes]:
+    async def kept_secrets(
+        self, account: str, webhook_id: str, now: float, *, current_only: bool = False
+    ) -> list[bytes]:
         async with self.transaction() as tx:
             rows = await tx.fetch(
                 "SELECT ciphertext FROM kept_secrets WHERE account = ? AND webhook_id = ? "
-                "AND (not_after IS NULL OR not_after > ?) ORDER BY not_after IS NOT NULL, kept_at",
-                account, webhook_id, now,
+                "AND (not_after IS NULL OR not_after > ?) AND (? = 0 OR not_after IS NULL) "
+                "ORDER BY not_after IS NOT NULL, kept_at DESC",
+                account, webhook_id, now, int(current_only),
             )  # fmt: skip
         return [bytes(r["ciphertext"]) for r in rows]
 

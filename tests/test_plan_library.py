@@ -1,7 +1,7 @@
-"""Desired state with Enterprise Core's alert endpoints, against its emulator and a SQLite state
-store: the manifest gives the alert endpoint's secret by reference, the plan diffs the failure
-handling field by field, the alert secret follows the webhook secret's write-only and
-fingerprint rules (no perpetual drift, a rotation shows as one), and export writes it back."""
+"""Desired state through the library, against Enterprise Core's emulator and a SQLite state
+store: alert endpoints (the secret by reference, the failure handling diffed field by field,
+the alert secret under the webhook secret's write-only and fingerprint rules, export), URLs
+shown without their credentials, and secret files confined to the manifest's folder."""
 
 from __future__ import annotations
 
@@ -150,3 +150,35 @@ async def test_plans_show_urls_without_their_credentials(gw: Gateway) -> None:
     (update,) = (await plan_json(gw, data)).accounts[0].actions
     (change,) = update.to_json()["changes"]
     assert change["field"] == "url" and "second-t0ken" not in json.dumps(change)
+
+
+def test_secret_files_are_confined_to_the_manifest_folder(gw: Gateway, tmp_path: Path) -> None:
+    folder = tmp_path / "manifests"
+    (folder / "secrets").mkdir(parents=True)
+    (folder / "secrets" / "ok").write_text("a-secret-in-a-file\n")
+    (tmp_path / "outside").write_text("not-for-the-manifest\n")
+    (folder / "leak").symlink_to(tmp_path / "outside")
+    (folder / "big").write_text("x" * 5000)
+
+    def entry(reference: str) -> dict[str, Any]:
+        return {"accounts": {"core": {"webhooks": {"k": {
+            "name": "k", "url": "https://hooks.example.com/k", "events": ["policy.quote.issue"],
+            "secret_file": reference}}}}}  # fmt: skip
+
+    ok = parse_manifest(entry("secrets/ok"), gw.config, base_dir=folder)
+    spec = ok.accounts["core"]["k"].spec
+    assert spec.secret is not None and spec.secret.reveal() == "a-secret-in-a-file"
+    for reference, why in [
+        (str(tmp_path / "outside"), "not an absolute one"),
+        ("../outside", "no .."),
+        ("leak", "a symlink leads out of it"),
+        ("secrets", "not a regular file"),
+        ("big", "larger than 4096 bytes"),
+        ("missing", "no such file"),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            parse_manifest(entry(reference), gw.config, base_dir=folder)
+        (problem,) = caught.value.problems
+        assert problem.path == "accounts.core.webhooks.k.secret_file", reference
+        assert why in problem.message, (reference, problem.message)
+        assert "not-for-the-manifest" not in str(caught.value)
