@@ -189,6 +189,9 @@ class StateConfig:
         default=None,
         validator=check(_fernet_key_ok, "must be a Fernet key: Base64 (URL-safe) of 32 bytes"),
     )
+    #: ``required``: a write the store cannot audit is refused (503) before anything is sent;
+    #: ``best-effort``: it goes ahead, logged and counted (``gateway_unaudited_writes_total``).
+    audit: Literal["required", "best-effort"] = "required"
 
 
 def _sink_url_ok(url: str) -> bool:

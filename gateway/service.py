@@ -58,6 +58,7 @@ from gateway.errors import (
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    StateUnavailable,
 )
 from gateway.model import (
     EventType,
@@ -102,8 +103,10 @@ class Account:
         auditor: Auditor | None = None,
         lock_wait: float = 120.0,
         destinations: DestinationPolicy | None = None,
+        audit_required: bool = True,
     ) -> None:
         self.name = name
+        self._audit_required = audit_required
         self._store, self._auditor, self._lock_wait = store, auditor, lock_wait
         #: Where this account's webhook URLs may point (the gateway's ``[destinations]``).
         self.destinations = destinations or DestinationPolicy()
@@ -373,6 +376,20 @@ class Account:
         the block may set ``entry["webhook_id"]`` once it knows the id."""
         entry: dict[str, Any] = {"webhook_id": webhook_id}
         if self._auditor is None:
+            yield entry
+            return
+        try:  # no write the audit log cannot take: refused before anything is sent
+            await self._auditor.ready()
+        except StateUnavailable as exc:
+            if self._audit_required:
+                raise StateUnavailable(
+                    f"the state store cannot audit this write now, so it was not sent ({exc}); "
+                    '[state] audit = "best-effort" writes anyway',
+                    **self._where,
+                ) from None
+            self._auditor.unaudited += 1
+            log.error("writing without an audit entry: the state store is unavailable",
+                      extra={**self._where, "operation": operation, "id": webhook_id})  # fmt: skip
             yield entry
             return
         started = time.perf_counter()
@@ -655,6 +672,7 @@ class Gateway:
                 auditor=self.auditor,
                 lock_wait=lock_wait,
                 destinations=self.config.destinations,
+                audit_required=self.config.state is None or self.config.state.audit == "required",
             )
         self._opened = True
 

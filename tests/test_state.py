@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway import Gateway
+from gateway import Gateway, WebhookSpec
 from gateway.config import parse_config
-from gateway.errors import NotFound
+from gateway.errors import NotFound, StateUnavailable
 from gateway.origin import acting_as
 from gateway.proxy.server import create_app
 from gateway.store import AuditQuery
+from gateway.store.audit import Auditor
 from tests.conftest import EnterpriseCoreHarness, UiPathHarness
 
 KEY = "write-key-0123456789"
@@ -207,3 +208,31 @@ async def test_library_writes_and_provider_extras_are_audited(
     ]
     assert entries[0].actor == "release-bot" and entries[1].actor.startswith("library:")
     assert entries[1].change == {"arguments": ["01J0AEVENT"]}
+
+
+@pytest.mark.parametrize("mode", ["required", "best-effort"])
+async def test_no_write_goes_unaudited_unless_asked(
+    uipath: UiPathHarness, tmp_path: Path, mode: str
+) -> None:
+    """With [state] and the store unreachable, a write is refused (503) before the provider
+    hears of it; ``audit = "best-effort"`` writes anyway, logged and counted."""
+    state = {"url": f"sqlite:///{tmp_path}/state.db", "audit": mode}
+    config = parse_config({"accounts": {"orch": uipath.account()}, "state": state})
+    async with Gateway(config) as gw:
+        orch = gw.account("orch")
+        await orch.create(WebhookSpec(name="first", url="https://hooks.example.com/1",
+                                      events={"job.completed"}))  # fmt: skip
+        assert gw.store is not None and gw.auditor is not None
+        await gw.store.close()  # the store is gone
+        await asyncio.sleep(Auditor.FRESH)
+        writes = uipath.emulator.writes
+        spec = WebhookSpec(name="second", url="https://hooks.example.com/2",
+                           events={"job.completed"})  # fmt: skip
+        if mode == "required":
+            with pytest.raises(StateUnavailable, match="cannot audit this write"):
+                await orch.create(spec)
+            assert uipath.emulator.writes == writes  # nothing was sent
+            assert gw.auditor.unaudited == 0
+        else:
+            await orch.create(spec)
+            assert uipath.emulator.writes == writes + 1 and gw.auditor.unaudited == 1

@@ -9,7 +9,8 @@
   ``gateway_shared_reads_total{provider,account}`` and
   ``gateway_unreadable_records_total{provider,account}`` (listed records that could not be
   read and were left out): read from the accounts at scrape time;
-  ``gateway_audit_failures_total`` (writes whose audit entry could not be stored).
+  ``gateway_audit_failures_total`` (writes whose audit entry could not be stored),
+  ``gateway_unaudited_writes_total`` (writes made with the store unreachable, best-effort).
 
 Observations go into plain dicts and bucket lists (a dict increment and a ``bisect``), and are
 turned into metric families only when ``/metrics`` is scraped: prometheus_client's per-sample
@@ -137,6 +138,12 @@ class _Collector(Collector):
         )
         audit.add_metric([], gw.auditor.failures if gw is not None and gw.auditor else 0)
         yield audit
+        unaudited = CounterMetricFamily(
+            "gateway_unaudited_writes",
+            'Writes made while the state store was unreachable ([state] audit = "best-effort").',
+        )
+        unaudited.add_metric([], gw.auditor.unaudited if gw is not None and gw.auditor else 0)
+        yield unaudited
         refused = CounterMetricFamily(
             "gateway_inbound_refused",
             "Inbound deliveries refused because they did not verify (nothing was forwarded).",

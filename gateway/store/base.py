@@ -116,6 +116,10 @@ class Store(abc.ABC):
         after ``wait`` seconds of waiting). A crashed holder's lock is released."""
 
     @abc.abstractmethod
+    async def ping(self) -> None:
+        """Answer if the store is reachable now; else ``StateUnavailable``."""
+
+    @abc.abstractmethod
     async def secret_key(self) -> bytes:
         """A random key made once per store, for fingerprints of secrets in the audit log."""
 

@@ -179,6 +179,10 @@ class SqlStore(Store):
 
     # -- audit ----------------------------------------------------------------------------------
 
+    async def ping(self) -> None:
+        async with self.transaction() as tx:
+            await tx.fetch("SELECT 1")
+
     async def execute_one(self, sql: str, *args: Any) -> None:
         """One statement, atomic on its own (backends may skip the transaction around it)."""
         async with self.transaction() as tx:
