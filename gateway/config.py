@@ -192,6 +192,11 @@ class StateConfig:
     #: ``required``: a write the store cannot audit is refused (503) before anything is sent;
     #: ``best-effort``: it goes ahead, logged and counted (``gateway_unaudited_writes_total``).
     audit: Literal["required", "best-effort"] = "required"
+    #: How long ``serve`` keeps trying to reach the store when it starts (the database may
+    #: start after the gateway), in seconds; then it exits 5 with one line.
+    connect_timeout: float = attrs.field(
+        default=60.0, validator=check(lambda v: 0 <= v <= 3600, "must be from 0 to 3600")
+    )
 
 
 def _sink_url_ok(url: str) -> bool:

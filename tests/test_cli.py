@@ -7,6 +7,7 @@ import asyncio
 import json
 import socket
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -376,3 +377,26 @@ def test_a_missing_extra_names_the_install(capsys: pytest.CaptureFixture[str]) -
         assert err == f"error: this needs the {expected!r} extra: {install}\n"
     with pytest.raises(ModuleNotFoundError), _plain_failures(0):  # not an extra's: a real bug
         raise ModuleNotFoundError("No module named 'nope'", name="nope")
+
+
+async def test_serve_retries_a_store_it_cannot_reach_then_exits_5_in_one_line(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        CONFIG
+        + f'[state]\nurl = "postgresql://gw:pw@127.0.0.1:{port}/gw"\nconnect_timeout = 1.5\n'
+        + '[[server.api_keys]]\nname = "k"\nscope = "read"\nkey = "read-key-0123456789"\n'
+    )
+    started = time.monotonic()
+    code, _, err = await cli("serve", "--config", str(path), "--port", "0")
+    took = time.monotonic() - started
+    assert code == 5, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "PostgreSQL" in lines[0], err
+    assert "trying again" in err  # it did retry, for about connect_timeout
+    assert 1.5 <= took < 30

@@ -19,7 +19,7 @@ import attrs
 
 from gateway.cli.output import EXIT, report
 from gateway.config import load_config
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, GatewayError
 from gateway.lifecycle import run_fast
 
 __all__ = ["EMULATORS", "check_config", "emulate", "serve"]
@@ -90,7 +90,10 @@ def serve(args: argparse.Namespace) -> int:
     with _plain_failures(server.port) as code:
         from gateway.proxy.server import serve_forever
 
-        run_fast(serve_forever(attrs.evolve(config, server=server)))
+        try:
+            run_fast(serve_forever(attrs.evolve(config, server=server)))
+        except GatewayError as exc:  # the store never came, say: one line, exit 5
+            return report(exc, as_json=False)
     return code()
 
 

@@ -40,7 +40,7 @@ from gateway.codec import (
     webhook_to_json,
 )
 from gateway.config import GatewayConfig, ServerConfig
-from gateway.errors import FieldProblem, GatewayError, InvalidRequest, Unsupported
+from gateway.errors import FieldProblem, GatewayError, InvalidRequest, StateUnavailable, Unsupported
 from gateway.health.watch import watch_forever
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import Webhook
@@ -631,9 +631,13 @@ def create_app(
             app[GATEWAY] = holder["gw"] = gateway
             yield
             return
-        async with Gateway(config, registry=registry) as gw:
+        gw = Gateway(config, registry=registry)
+        await _open_patiently(gw)
+        try:
             app[GATEWAY] = holder["gw"] = gw
             yield
+        finally:
+            await gw.close()
 
     async def pruning(app: web.Application) -> Any:
         tasks = [asyncio.create_task(_prune_hourly(app[GATEWAY]))]
@@ -682,6 +686,27 @@ async def start_proxy(app: web.Application, server: ServerConfig) -> web.AppRunn
         await runner.cleanup()
         raise
     return runner
+
+
+async def _open_patiently(gw: Gateway) -> None:
+    """Open ``gw``; while its state store cannot be reached, try again with backoff for up to
+    ``[state] connect_timeout`` seconds (a database starting after the gateway), then give up
+    with the store's error."""
+    budget = gw.config.state.connect_timeout if gw.config.state is not None else 0.0
+    give_up = time.monotonic() + budget
+    wait = 0.25
+    while True:
+        try:
+            await gw.open()
+            return
+        except StateUnavailable as exc:
+            left = give_up - time.monotonic()
+            if left <= 0:
+                raise
+            log.warning("the state store cannot be reached yet; trying again",
+                        extra={"error": str(exc), "seconds_left": round(left, 1)})  # fmt: skip
+            await asyncio.sleep(min(wait, left))
+            wait = min(wait * 2, 5.0)
 
 
 async def serve_forever(config: GatewayConfig, *, registry: Registry | None = None) -> None:
