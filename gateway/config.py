@@ -260,6 +260,11 @@ class InboundConfig:
     destinations: tuple[SinkConfig, ...] = attrs.field(
         validator=check(lambda v: len(v) >= 1, "give at least one destination")
     )
+    #: How long a provider's event id is remembered: the same event delivered again within it
+    #: is acknowledged and not forwarded twice (kept in [state], so across replicas).
+    replay_window_hours: float = attrs.field(
+        default=24.0, validator=check(lambda v: 0 < v <= 720, "must be > 0 and at most 720")
+    )
 
     def __attrs_post_init__(self) -> None:
         if not self.secrets and self.webhook is None:
@@ -480,6 +485,10 @@ def parse_config(
         relay = _structure(expand(table, where), InboundConfig, where, problems)
         if relay is not None:
             inbound[name] = relay
+    if inbound and state is None and "state" not in data:
+        problems.append(FieldProblem(
+            "inbound", "the relay keeps deliveries in [state] until they are forwarded: set it"
+        ))  # fmt: skip
     if problems:
         # One problem per key: a variable that is not set says it, not also "too short".
         first = {p.path: p for p in reversed(problems)}

@@ -141,6 +141,12 @@ class Provider(Generic[S]):
     #: secret) -> bool``, constant-time (``gateway.health.verify`` runs it for each secret given).
     #: None: the provider does not sign deliveries.
     verify_delivery: ClassVar[DeliveryCheck | None] = None
+    #: The top-level field of a delivery's JSON body that holds the provider's own event id
+    #: (the inbound relay forwards each event id once within its replay window).
+    delivery_id: ClassVar[str | None] = None
+    #: Top-level fields of a delivery's JSON body that repeat the shared secret (the inbound
+    #: relay takes them out before forwarding).
+    delivery_secret_fields: ClassVar[tuple[str, ...]] = ()
 
     #: Whether ``event_types`` is the whole list of names the account can subscribe to. When
     #: False (a provider whose tenants define events of their own), a name outside it is

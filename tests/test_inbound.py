@@ -4,27 +4,39 @@ as a CloudEvent signed per Standard Webhooks; a tampered one is 401, counted, no
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import time
+import uuid
 from typing import Any
 
 from gateway import Gateway, WebhookSpec
 from gateway.config import parse_config
+from gateway.health.relay import EVENT_IDS, forward_due
 from gateway.proxy.server import GATEWAY, create_app
 from providers.uipath.signature import SIGNATURE_HEADER, sign
-from tests.conftest import EnterpriseCoreHarness, Receiver, UiPathHarness
+from tests.conftest import EnterpriseCoreHarness, OrchestryHarness, Receiver, UiPathHarness
 
 NEW, OLD = "inbound-new-secret-2026", "inbound-old-secret-2025"
 SINK_KEY = b"s" * 32
 
 
+async def received(sink: Receiver, count: int, within: float = 5.0) -> None:
+    """Wait until ``sink`` has ``count`` deliveries (the relay forwards after it answers)."""
+    async with asyncio.timeout(within):
+        while len(sink.received) < count:  # noqa: ASYNC110 - a list another task appends to
+            await asyncio.sleep(0.01)
+
+
 async def test_the_relay_forwards_verified_deliveries_only(
-    uipath: UiPathHarness, sink: Receiver, aiohttp_client: Any
+    uipath: UiPathHarness, sink: Receiver, aiohttp_client: Any, tmp_path: Any
 ) -> None:
     config = parse_config({
         "accounts": {"orch": uipath.account()},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
         "server": {"api_keys": [{"name": "w", "scope": "write", "key": "inbound-test-key-0123"}]},
         "inbound": {"orch": {
             "secrets": [NEW, OLD],
@@ -40,6 +52,7 @@ async def test_the_relay_forwards_verified_deliveries_only(
     )
     report = await uipath.emulator.fire("job.completed")
     assert [d.get("status") for d in report["deliveries"]] == [202], report
+    await received(sink, 1)
 
     (_, headers, body) = sink.received[-1]
     event = json.loads(body)
@@ -56,6 +69,8 @@ async def test_the_relay_forwards_verified_deliveries_only(
     signed_ok = await client.post("/v1/inbound/orch", data=payload,
                                   headers={SIGNATURE_HEADER: sign(payload, NEW)})  # fmt: skip
     assert signed_ok.status == 202 and (await signed_ok.json())["secret"] == 0
+    await received(sink, 2)
+    await asyncio.sleep(0.1)
     assert len(sink.received) == 2  # the forged one was not forwarded
     metrics = await (await client.get("/metrics", headers={
         "Authorization": "Bearer inbound-test-key-0123"})).text()  # fmt: skip
@@ -104,4 +119,93 @@ async def test_the_relay_follows_a_rotation(
         assert resp.status == 202 and (await resp.json())["secret"] == index
     wrong = await client.post("/v1/inbound/core", data=payload,
                               headers={HMAC_HEADER: hmac_sign(payload, "other")})  # fmt: skip
+    await received(sink, 2)
     assert wrong.status == 401 and len(sink.received) == 2
+
+
+def relay_config(account: str, table: dict[str, Any], sink: Receiver, state: str,
+                 **inbound: Any) -> Any:  # fmt: skip
+    return parse_config({
+        "accounts": {account: table},
+        "state": {"url": state},
+        "server": {"api_keys": [{"name": "w", "scope": "write", "key": "inbound-test-key-0123"}]},
+        "inbound": {account: {
+            "destinations": [{"url": f"{sink.url}/in",
+                              "secret": "whsec_" + base64.b64encode(SINK_KEY).decode()}],
+            **inbound,
+        }},
+    })  # fmt: skip
+
+
+async def test_the_providers_secret_is_never_forwarded(
+    orchestry: OrchestryHarness, sink: Receiver, aiohttp_client: Any, tmp_path: Any
+) -> None:
+    """Orchestry repeats its secret in the body's ``Secret`` and a header: neither reaches
+    the destination, which gets the gateway's own signature instead."""
+    config = relay_config("orc", orchestry.account(), sink, f"sqlite:///{tmp_path}/s.db",
+                          secrets=[NEW])  # fmt: skip
+    client = await aiohttp_client(create_app(config))
+    url = str(client.make_url("/v1/inbound/orc"))
+    await client.app[GATEWAY].account("orc").create(WebhookSpec(
+        name="relayed", url=url, events={"provisioning.completed"}, secret=NEW))  # fmt: skip
+    extra = {"note": f"also the secret: {NEW}", "copy": NEW}
+    report = await orchestry.emulator.fire("provisioning.completed", extra)
+    assert [d.get("status") for d in report["deliveries"]] == [202], report
+    await received(sink, 1)
+    (_, headers, body) = sink.received[0]
+    assert NEW.encode() not in body and NEW not in json.dumps(headers)
+    data = json.loads(body)["data"]
+    assert "Secret" not in data and data["copy"] == "***" and "requestId" in data
+    assert data["note"] == "also the secret: ***"
+    assert headers["webhook-signature"].startswith("v1,")
+
+
+async def test_a_replayed_delivery_is_acknowledged_and_not_forwarded_twice(
+    uipath: UiPathHarness, sink: Receiver, aiohttp_client: Any, tmp_path: Any
+) -> None:
+    config = relay_config("orch", uipath.account(), sink, f"sqlite:///{tmp_path}/s.db",
+                          secrets=[NEW])  # fmt: skip
+    client = await aiohttp_client(create_app(config))
+    payload = b'{"Type": "job.completed", "EventId": "e-2026-12-01-0001"}'
+    signed = {SIGNATURE_HEADER: sign(payload, NEW)}
+    first = await client.post("/v1/inbound/orch", data=payload, headers=signed)
+    again = await client.post("/v1/inbound/orch", data=payload, headers=signed)
+    assert first.status == again.status == 202
+    event_id = (await first.json())["queued"]
+    assert (await again.json()) == {"replayed": event_id, "secret": 0}
+    assert event_id == str(uuid.uuid5(EVENT_IDS, "orch/e-2026-12-01-0001"))  # derived
+    await received(sink, 1)
+    await asyncio.sleep(0.2)
+    assert len(sink.received) == 1 and json.loads(sink.received[0][2])["id"] == event_id
+    metrics = await (await client.get("/metrics", headers={
+        "Authorization": "Bearer inbound-test-key-0123"})).text()  # fmt: skip
+    assert 'gateway_relays_total{outcome="replayed"} 1.0' in metrics
+    assert 'gateway_relays_total{outcome="forwarded"} 1.0' in metrics
+
+
+async def test_the_relay_answers_at_once_and_forwards_after_even_across_a_restart(
+    uipath: UiPathHarness, sink: Receiver, aiohttp_client: Any, tmp_path: Any
+) -> None:
+    """A destination that is slow, then down, never makes the provider wait: the delivery is
+    acknowledged once stored; it is forwarded when the destination is back, by a new process
+    reading the same store."""
+    state = f"sqlite:///{tmp_path}/s.db"
+    config = relay_config("orch", uipath.account(), sink, state, secrets=[NEW])
+    sink.status = 503  # down
+    first = await aiohttp_client(create_app(config))
+    payload = b'{"Type": "job.completed", "EventId": "e-restart"}'
+    started = time.monotonic()
+    resp = await first.post("/v1/inbound/orch", data=payload,
+                            headers={SIGNATURE_HEADER: sign(payload, NEW)})  # fmt: skip
+    assert resp.status == 202 and time.monotonic() - started < 1.0
+    await received(sink, 1)  # tried, refused: queued again with backoff
+    await first.close()  # the process stops with the delivery still in the outbox
+    sink.status = 200
+    second = await aiohttp_client(create_app(config))
+    gw = second.app[GATEWAY]
+    assert gw.store is not None
+    (due,) = await gw.store.due_relays(time.time() + 10, 10)
+    assert due.attempts == 1
+    forwarded = await forward_due(gw, now=time.time() + 10)
+    assert forwarded == 1 and sink.received[-1][0] == "/in"
+    assert await gw.store.relay_counts() == {"forwarded": 1}

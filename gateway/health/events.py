@@ -78,10 +78,13 @@ def _shown(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-async def deliver_event(http: aiohttp.ClientSession, sink: Sink, event: dict[str, Any]) -> bool:
-    """Send one CloudEvent to one sink, signed and retried; whether it was taken."""
+async def deliver_event(
+    http: aiohttp.ClientSession, sink: Sink, event: dict[str, Any], *, attempts: int = ATTEMPTS
+) -> bool:
+    """Send one CloudEvent to one sink, signed and retried (at most ``attempts`` tries);
+    whether it was taken."""
     body = orjson.dumps(event)
-    for attempt in range(1, ATTEMPTS + 1):
+    for attempt in range(1, attempts + 1):
         timestamp = int(time.time())
         headers = {
             "content-type": "application/cloudevents+json",
@@ -107,7 +110,7 @@ async def deliver_event(http: aiohttp.ClientSession, sink: Sink, event: dict[str
             extra={"sink": _shown(sink.url), "event_type": event["type"], "event_id": event["id"],
                    "status": status, "attempt": attempt},
         )  # fmt: skip
-        if done or not retry or attempt == ATTEMPTS:
+        if done or not retry or attempt == attempts:
             return done
         await asyncio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
     return False

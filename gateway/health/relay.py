@@ -1,8 +1,17 @@
 """The inbound relay's core: a provider's delivery is verified (``gateway.health.verify``, with
 the account's ``[inbound]`` secrets and, with ``webhook``, the secrets ``rotate`` keeps for it:
-the current one and the previous during its grace period) and forwarded to the configured
-destinations as a CloudEvent signed per Standard Webhooks, so internal services verify one
-scheme whatever the provider.
+the current one and the previous during its grace period), stored in the state store's outbox
+once per destination, and acknowledged at once; ``forward_due`` (run by ``relay_forever`` in
+``serve``) then forwards it to each destination as a CloudEvent signed per Standard Webhooks,
+with retries and backoff, surviving restarts. So a slow destination never makes the provider
+wait (UiPath disables a webhook whose deliveries fail; the relay must not cause that).
+
+What is forwarded never holds the provider's shared secret: the fields a provider repeats it in
+(``Provider.delivery_secret_fields``: Orchestry's ``Secret``) are taken out, and any other value
+holding a verification secret has it replaced by ``***``. The CloudEvent's id is derived from the
+provider's own event id (``Provider.delivery_id``: UiPath ``EventId``, Enterprise Core
+``locator``, Orchestry ``requestId``), so a delivery sent again within the replay window is
+acknowledged and not forwarded twice, on any replica, and destinations can de-duplicate too.
 
 The HTTP side (``POST /v1/inbound/{account}``, its statuses and its refusal counter) is the
 proxy's route (``gateway.proxy.inbound``); this module knows nothing of HTTP answers.
@@ -10,9 +19,15 @@ proxy's route (``gateway.proxy.inbound``); this module knows nothing of HTTP ans
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
+import logging
+import time
 import uuid
-from collections.abc import Mapping
+import weakref
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,41 +35,78 @@ import attrs
 import orjson
 
 from gateway.config import InboundConfig
+from gateway.errors import GatewayError, StateUnavailable
 from gateway.health.events import Sink, deliver_event
 from gateway.health.rotation import verification_secrets
 from gateway.health.verify import verify
+from gateway.model import Secret
 from gateway.service import Gateway
+from gateway.store import Relay
 
-__all__ = ["Outcome", "Relayed", "relay_delivery"]
+__all__ = ["Outcome", "Relayed", "forward_due", "relay_counts", "relay_delivery", "relay_forever"]
+
+log = logging.getLogger("gateway.health.relay")
+
+#: The namespace of the CloudEvent ids derived from providers' event ids.
+EVENT_IDS = uuid.UUID("5b0c8f3e-3a52-4f57-9b3e-6f1d2c7a9e10")
+#: Attempts to forward one delivery to one destination before it is marked failed; the waits
+#: between them double from 1 s up to ``MAX_WAIT`` (about 40 minutes in all).
+ATTEMPTS = 12
+MAX_WAIT = 600.0
+#: How long a sender holds a relay it is sending (another replica waits that long).
+HOLD = 60.0
 
 
 class Outcome(enum.Enum):
     UNVERIFIABLE = "unverifiable"  # no secret to verify with yet
-    REFUSED = "refused"  # the delivery does not verify: nothing forwarded
-    FORWARDED = "forwarded"  # every destination took it
-    PARTIAL = "partial"  # verified, but some destinations did not take it
+    REFUSED = "refused"  # the delivery does not verify: nothing stored or forwarded
+    QUEUED = "queued"  # stored, to be forwarded to every destination
+    REPLAYED = "replayed"  # its event id was relayed within the window: not again
 
 
 @attrs.frozen
 class Relayed:
-    """What became of one delivery: ``event_id`` is the forwarded CloudEvent's id, ``matched``
-    the index of the secret that verified it, ``failed`` the destinations that did not take it."""
+    """What became of one delivery: ``event_id`` is the CloudEvent's id, ``matched`` the
+    index of the secret that verified it."""
 
     outcome: Outcome
     event_id: str | None = None
     matched: int | None = None
-    failed: tuple[str, ...] = ()
 
 
-def _event(account: str, provider: str, body: bytes, content_type: str) -> dict[str, Any]:
-    try:
-        data: Any = orjson.loads(body)
-        data_type = "application/json"
-    except orjson.JSONDecodeError:
-        data, data_type = body.decode("utf-8", "replace"), content_type or "text/plain"
+#: Per gateway: relays queued, forwarded and failed by this process (the metrics), and the
+#: event that wakes its sender when something was queued.
+_counts: weakref.WeakKeyDictionary[Gateway, Counter[str]] = weakref.WeakKeyDictionary()
+_wakeups: weakref.WeakKeyDictionary[Gateway, asyncio.Event] = weakref.WeakKeyDictionary()
+
+
+def relay_counts(gw: Gateway) -> Counter[str]:
+    """This process's relays by outcome (``queued``, ``replayed``, ``forwarded``, ``failed``)."""
+    return _counts.setdefault(gw, Counter())
+
+
+def _wakeup(gw: Gateway) -> asyncio.Event:
+    return _wakeups.setdefault(gw, asyncio.Event())
+
+
+def _scrubbed(data: Any, fields: Sequence[str], secrets: Sequence[str]) -> Any:
+    """``data`` without the provider's secret: ``fields`` dropped at the top, and each
+    occurrence of one of ``secrets`` in any string, at any depth, replaced by ``***``."""
+    if isinstance(data, Mapping):
+        return {k: _scrubbed(v, (), secrets) for k, v in data.items() if k not in fields}
+    if isinstance(data, list):
+        return [_scrubbed(v, (), secrets) for v in data]
+    if isinstance(data, str):
+        for secret in secrets:
+            if secret and secret in data:
+                data = data.replace(secret, "***")
+    return data
+
+
+def _event(account: str, provider: str, event_id: str, data: Any, data_type: str) -> dict[str, Any]:
     return {
         "specversion": "1.0",
-        "id": str(uuid.uuid4()),
+        "id": event_id,
         "source": f"webhook-gateway/{account}",
         "type": f"com.webhook-gateway.delivery.{provider}",
         "time": datetime.now(UTC).isoformat(),
@@ -72,8 +124,8 @@ async def relay_delivery(
     body: bytes,
     content_type: str,
 ) -> Relayed:
-    """Verify ``body`` as a delivery of ``account`` and forward it to ``config``'s destinations."""
-    secrets = list(config.secrets)
+    """Verify ``body`` as a delivery of ``account`` and queue it for ``config``'s destinations."""
+    secrets: list[Secret] = list(config.secrets)
     if config.webhook is not None:  # the secrets rotate keeps, current first
         secrets = [*await verification_secrets(gw, account, config.webhook), *secrets]
     if not secrets:
@@ -81,9 +133,84 @@ async def relay_delivery(
     result = verify(provider, headers, body, secrets)
     if not result.ok:
         return Relayed(Outcome.REFUSED)
-    event = _event(account, provider, body, content_type)
-    sinks = [Sink(url=d.url, secret=d.secret) for d in config.destinations]
-    http = gw.transport.session  # the gateway's pooled session, not one per delivery
-    failed = tuple([s.url for s in sinks if not await deliver_event(http, s, event)])
-    outcome = Outcome.PARTIAL if failed else Outcome.FORWARDED
-    return Relayed(outcome, event_id=event["id"], matched=result.matched, failed=failed)
+    adapter = type(gw.account(account).provider)
+    try:
+        data: Any = orjson.loads(body)
+        data_type = "application/json"
+    except orjson.JSONDecodeError:
+        data, data_type = body.decode("utf-8", "replace"), content_type or "text/plain"
+    data = _scrubbed(data, adapter.delivery_secret_fields, [s.reveal() for s in secrets])
+    their_id = data.get(adapter.delivery_id) if isinstance(data, dict) else None
+    if isinstance(their_id, str | int) and str(their_id):
+        event_id = str(uuid.uuid5(EVENT_IDS, f"{account}/{their_id}"))
+    else:  # no event id of the provider's: nothing to tell a replay by
+        event_id = str(uuid.uuid4())
+    event = orjson.dumps(_event(account, provider, event_id, data, data_type))
+    if gw.store is None:
+        raise StateUnavailable("the inbound relay needs [state]: its outbox is kept there")
+    now = time.time()
+    relays = [Relay(event_id=event_id, destination=d.url, account=account, event=event)
+              for d in config.destinations]  # fmt: skip
+    queued = await gw.store.enqueue_relays(relays, now, now + config.replay_window_hours * 3600)
+    counts = relay_counts(gw)
+    if not queued:
+        counts["replayed"] += 1
+        log.info("a delivery relayed before came again: not forwarded twice",
+                 extra={"account": account, "event_id": event_id})  # fmt: skip
+        return Relayed(Outcome.REPLAYED, event_id=event_id, matched=result.matched)
+    counts["queued"] += len(relays)
+    _wakeup(gw).set()
+    return Relayed(Outcome.QUEUED, event_id=event_id, matched=result.matched)
+
+
+def _sink(gw: Gateway, relay: Relay) -> Sink | None:
+    inbound = gw.config.inbound.get(relay.account)
+    for d in inbound.destinations if inbound is not None else ():
+        if d.url == relay.destination:
+            return Sink(url=d.url, secret=d.secret)
+    return None
+
+
+async def forward_due(gw: Gateway, *, limit: int = 100, now: float | None = None) -> int:
+    """Forward the relays due by ``now`` (default: now), once each (an attempt; a failed one
+    is due again later, with backoff, until ``ATTEMPTS``); how many were forwarded."""
+    assert gw.store is not None
+    store, counts, forwarded = gw.store, relay_counts(gw), 0
+    now = time.time() if now is None else now
+    for relay in await store.due_relays(now, limit):
+        if not await store.hold_relay(relay, now + HOLD):
+            continue  # another replica has it
+        sink = _sink(gw, relay)
+        attempts = relay.attempts + 1
+        done = sink is not None and await deliver_event(
+            gw.transport.session, sink, orjson.loads(relay.event), attempts=1
+        )
+        if done:
+            await store.settle_relay(relay, "forwarded", attempts, now)
+            counts["forwarded"] += 1
+            forwarded += 1
+        elif sink is None or attempts >= ATTEMPTS:
+            await store.settle_relay(relay, "failed", attempts, now)
+            counts["failed"] += 1
+            why = "no such destination now" if sink is None else "every attempt failed"
+            log.error("a relayed delivery could not be forwarded; given up",
+                      extra={"account": relay.account, "event_id": relay.event_id,
+                             "attempts": attempts, "why": why})  # fmt: skip
+        else:
+            wait = min(MAX_WAIT, 2.0 ** (attempts - 1))
+            await store.settle_relay(relay, "queued", attempts, now + wait)
+    return forwarded
+
+
+async def relay_forever(gw: Gateway, *, idle: float = 1.0) -> None:
+    """``forward_due`` whenever a delivery is queued, and every ``idle`` seconds (retries,
+    other replicas' relays, what a restart left), until cancelled."""
+    wakeup = _wakeup(gw)
+    while True:
+        wakeup.clear()  # before the pass: what is queued during it wakes the next one
+        try:
+            await forward_due(gw)
+        except GatewayError as exc:
+            log.warning("relay: forwarding failed", extra={"error": str(exc)})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), idle)

@@ -1,9 +1,12 @@
 """The inbound relay's route: ``POST /v1/inbound/{account}`` takes a provider's delivery and
-hands it to the relay (``gateway.health.relay``), which verifies and forwards it.
+hands it to the relay (``gateway.health.relay``), which verifies it and queues it for its
+destinations in the state store.
 
 No API key: the provider calls it, and its signature is the authentication. A delivery that
 does not verify is 401 and counted (``gateway_inbound_refused_total``); nothing is forwarded.
-A verified one is 202 once every destination took it (or 502 naming those that did not).
+A verified one is 202 as soon as it is stored (``{"queued": <event id>, "secret": <index>}``),
+or 202 ``{"replayed": <event id>}`` when its event was relayed within the replay window; the
+forwarding happens after, with retries.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from aiohttp import web
 
 from gateway.config import InboundConfig
 from gateway.health.relay import Outcome, relay_delivery
-from gateway.proxy.problems import ProblemError, problem
+from gateway.proxy.problems import ProblemError
 from gateway.service import Gateway
 
 __all__ = ["relay"]
@@ -35,7 +38,5 @@ async def relay(
     if relayed.outcome is Outcome.REFUSED:
         counts[account] = counts.get(account, 0) + 1
         raise ProblemError(401, f"the delivery does not verify for account {account}")
-    if relayed.failed:
-        return problem(502, f"verified, but not forwarded to {len(relayed.failed)} destination(s)",
-                       failed=list(relayed.failed))  # fmt: skip
-    return web.json_response({"forwarded": relayed.event_id, "secret": relayed.matched}, status=202)
+    key = "replayed" if relayed.outcome is Outcome.REPLAYED else "queued"
+    return web.json_response({key: relayed.event_id, "secret": relayed.matched}, status=202)

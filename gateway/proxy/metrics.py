@@ -10,7 +10,8 @@
   ``gateway_unreadable_records_total{provider,account}`` (listed records that could not be
   read and were left out): read from the accounts at scrape time;
   ``gateway_audit_failures_total`` (writes whose audit entry could not be stored),
-  ``gateway_unaudited_writes_total`` (writes made with the store unreachable, best-effort).
+  ``gateway_unaudited_writes_total`` (writes made with the store unreachable, best-effort),
+  ``gateway_relays_total{outcome}`` (the inbound relay: queued, replayed, forwarded, failed).
 
 Observations go into plain dicts and bucket lists (a dict increment and a ``bisect``), and are
 turned into metric families only when ``/metrics`` is scraped: prometheus_client's per-sample
@@ -35,6 +36,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from gateway.health.relay import relay_counts
 from gateway.service import Gateway
 
 __all__ = ["BUCKETS", "CONTENT_TYPE", "Metrics"]
@@ -152,6 +154,16 @@ class _Collector(Collector):
         for name, count in m.inbound_refused.items():
             refused.add_metric([name], count)
         yield refused
+        relays = CounterMetricFamily(
+            "gateway_relays",
+            "Inbound deliveries by what the relay did: queued (per destination), replayed "
+            "(seen within the window: not forwarded again), forwarded and failed (given up).",
+            labels=["outcome"],
+        )
+        counts = relay_counts(gw) if gw is not None else {}
+        for outcome in ("queued", "replayed", "forwarded", "failed"):
+            relays.add_metric([outcome], counts.get(outcome, 0))
+        yield relays
 
 
 class Metrics:

@@ -41,6 +41,7 @@ from gateway.codec import (
 )
 from gateway.config import GatewayConfig, ServerConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, StateUnavailable, Unsupported
+from gateway.health.relay import relay_forever
 from gateway.health.watch import watch_forever
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import Webhook
@@ -641,6 +642,8 @@ def create_app(
 
     async def pruning(app: web.Application) -> Any:
         tasks = [asyncio.create_task(_prune_hourly(app[GATEWAY]))]
+        if config.inbound:  # the relay's outbox, also what an earlier run left in it
+            tasks.append(asyncio.create_task(relay_forever(app[GATEWAY])))
         if config.watch is not None:
             interval, concurrency = config.watch.interval, config.watch.concurrency
             tasks.append(asyncio.create_task(watch_forever(app[GATEWAY], interval, concurrency)))

@@ -15,6 +15,7 @@ from gateway.store.base import (
     Claim,
     Health,
     Managed,
+    Relay,
     Store,
     StoredAnswer,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "Claim",
     "Health",
     "Managed",
+    "Relay",
     "Store",
     "StoredAnswer",
     "open_store",

@@ -14,7 +14,16 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["AuditEntry", "AuditQuery", "Claim", "Health", "Managed", "Store", "StoredAnswer"]
+__all__ = [
+    "AuditEntry",
+    "AuditQuery",
+    "Claim",
+    "Health",
+    "Managed",
+    "Relay",
+    "Store",
+    "StoredAnswer",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -80,6 +89,21 @@ class Managed:
     webhook_id: str
     secret_fingerprint: str | None = None
     alert_secret_fingerprint: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Relay:
+    """One verified delivery for one destination, in the relay's outbox: ``event`` is the
+    CloudEvent's JSON (the provider's secret already taken out); ``state`` is ``queued``,
+    ``forwarded`` or ``failed``; ``next_at`` when it is due (or held by a sender until)."""
+
+    event_id: str
+    destination: str
+    account: str
+    event: bytes
+    state: str = "queued"
+    attempts: int = 0
+    next_at: float = 0.0
 
 
 @attrs.frozen(kw_only=True)
@@ -190,6 +214,30 @@ class Store(abc.ABC):
     ) -> list[bytes]:
         """The encrypted secrets valid now, the current one first, then the previous ones,
         newest first (``current_only``: the current one alone)."""
+
+    # -- the inbound relay's outbox ----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def enqueue_relays(self, relays: list[Relay], now: float, keep_until: float) -> bool:
+        """Queue a delivery for each of its destinations, durably; False (nothing queued) when
+        its event id is already there: a replay within the window."""
+
+    @abc.abstractmethod
+    async def due_relays(self, now: float, limit: int) -> list[Relay]:
+        """Queued relays due by ``now``, oldest first."""
+
+    @abc.abstractmethod
+    async def hold_relay(self, relay: Relay, until: float) -> bool:
+        """Take ``relay`` for sending until ``until`` (so no other replica sends it too);
+        False if another took or settled it first."""
+
+    @abc.abstractmethod
+    async def settle_relay(self, relay: Relay, state: str, attempts: int, next_at: float) -> None:
+        """Record an attempt's outcome: ``forwarded``, ``failed``, or ``queued`` again."""
+
+    @abc.abstractmethod
+    async def relay_counts(self) -> dict[str, int]:
+        """How many relays are in each state."""
 
     @abc.abstractmethod
     async def prune(self, now: float, audit_retention: float) -> int:

@@ -27,6 +27,7 @@ from gateway.store.base import (
     Claim,
     Health,
     Managed,
+    Relay,
     Store,
     StoredAnswer,
 )
@@ -336,6 +337,56 @@ class SqlStore(Store):
             )  # fmt: skip
         return [bytes(r["ciphertext"]) for r in rows]
 
+    # -- the inbound relay's outbox ----------------------------------------------------------
+
+    async def enqueue_relays(self, relays: list[Relay], now: float, keep_until: float) -> bool:
+        queued = 0
+        async with self.transaction() as tx:
+            for r in relays:
+                queued += await tx.execute(
+                    "INSERT INTO relay_outbox (event_id, destination, account, event, state, "
+                    "attempts, next_at, received_at, keep_until) VALUES (?, ?, ?, ?, 'queued', "
+                    "0, ?, ?, ?) ON CONFLICT (event_id, destination) DO NOTHING",
+                    r.event_id, r.destination, r.account, r.event, now, now, keep_until,
+                )  # fmt: skip
+        return queued > 0
+
+    async def due_relays(self, now: float, limit: int) -> list[Relay]:
+        async with self.transaction() as tx:
+            rows = await tx.fetch(
+                "SELECT event_id, destination, account, event, state, attempts, next_at "
+                "FROM relay_outbox WHERE state = 'queued' AND next_at <= ? "
+                "ORDER BY next_at LIMIT ?",
+                now, limit,
+            )  # fmt: skip
+        return [
+            Relay(event_id=r["event_id"], destination=r["destination"], account=r["account"],
+                  event=bytes(r["event"]), state=r["state"], attempts=r["attempts"],
+                  next_at=r["next_at"])
+            for r in rows
+        ]  # fmt: skip
+
+    async def hold_relay(self, relay: Relay, until: float) -> bool:
+        async with self.transaction() as tx:
+            held = await tx.execute(
+                "UPDATE relay_outbox SET next_at = ? WHERE event_id = ? AND destination = ? "
+                "AND state = 'queued' AND next_at = ?",
+                until, relay.event_id, relay.destination, relay.next_at,
+            )  # fmt: skip
+        return held == 1
+
+    async def settle_relay(self, relay: Relay, state: str, attempts: int, next_at: float) -> None:
+        await self.execute_one(
+            "UPDATE relay_outbox SET state = ?, attempts = ?, next_at = ? "
+            "WHERE event_id = ? AND destination = ?",
+            state, attempts, next_at, relay.event_id, relay.destination,
+        )  # fmt: skip
+
+    async def relay_counts(self) -> dict[str, int]:
+        async with self.transaction() as tx:
+            rows = await tx.fetch("SELECT state, COUNT(*) AS n FROM relay_outbox GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}
+
     async def prune(self, now: float, audit_retention: float) -> int:
         async with self.transaction() as tx:  # counted, not read back: the audit log is big
             gone = await tx.execute(
@@ -344,7 +395,11 @@ class SqlStore(Store):
                 now, now,
             )  # fmt: skip
             old = await tx.execute("DELETE FROM audit WHERE time < ?", now - audit_retention)
-        return gone + old
+            # a relay is kept (as its replay window) until keep_until, sent or not
+            relayed = await tx.execute(
+                "DELETE FROM relay_outbox WHERE keep_until <= ? AND state <> 'queued'", now
+            )
+        return gone + old + relayed
 
 
 def _statements(sql: str) -> list[str]:

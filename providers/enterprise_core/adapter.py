@@ -91,6 +91,7 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
     docs_url = "https://docs.socotra.com/api/configuration-and-development/webhooks/"
     settings_type = EnterpriseCoreSettings
     verify_delivery = staticmethod(signature.verify)
+    delivery_id = "locator"  # EventResponse.locator
     capabilities = Capabilities(
         fields=frozenset(
             {"enabled", "secret", "headers", "allow_insecure_ssl", "failure_handling"}

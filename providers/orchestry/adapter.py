@@ -97,6 +97,8 @@ class OrchestryProvider(Provider[OrchestrySettings]):
     docs_url = "https://success.orchestry.com/knowledge/how-to-register-outgoing-custom-webhooks-in-orchestry"
     settings_type = OrchestrySettings
     verify_delivery = staticmethod(verification.verify)
+    delivery_id = "requestId"  # assumed: the page lists requestId among the payload's fields
+    delivery_secret_fields = ("Secret",)
     capabilities = Capabilities(
         fields=frozenset({"secret", "description"}),
         min_events=1,

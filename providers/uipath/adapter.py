@@ -129,6 +129,7 @@ class UiPathProvider(Provider[UiPathSettings]):
     docs_url = "https://docs.uipath.com/orchestrator/reference/webhooks-requests"
     settings_type = UiPathSettings
     verify_delivery = staticmethod(signature.verify_delivery)
+    delivery_id = "EventId"
     capabilities = Capabilities(
         fields=frozenset({"enabled", "all_events", "secret", "description", "allow_insecure_ssl"}),
         atomic_update=False,
