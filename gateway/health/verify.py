@@ -19,6 +19,7 @@ replay protection, where needed, is the receiver's (e.g. remembering recent even
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -28,6 +29,15 @@ from gateway.registry import Registry, default_registry
 from gateway.service import Account
 
 __all__ = ["Verification", "verify"]
+
+
+def _checked(check: Any, body: bytes, headers: Mapping[str, str], secret: Secret | str) -> bool:
+    """``check``'s answer; a delivery it cannot even read (a header that is not UTF-8, a body
+    nested past any parser's depth, a lone surrogate) is one that does not verify."""
+    try:
+        return bool(check(body, headers, secret))
+    except (ValueError, TypeError, UnicodeError, RecursionError):
+        return False
 
 
 @attrs.frozen
@@ -61,7 +71,7 @@ def verify(
         raise InvalidRequest.at("body", "must be the raw bytes received, before any parsing")
     matched = None
     for index, secret in enumerate(secrets):
-        if check(bytes(body), headers, secret) and matched is None:
+        if _checked(check, bytes(body), headers, secret) and matched is None:
             matched = index
     if matched is None:
         return Verification(

@@ -58,8 +58,8 @@ class ApiKeys:
             raise ProblemError(
                 401, "the Authorization header must be 'Bearer <api key>'", challenge
             )
-        key = self.identify(presented.strip())
-        if key is None:
+        key = self.identify(presented.strip()) if presented.isascii() else None
+        if key is None:  # (a key is ASCII: bytes that are not cannot be one)
             raise ProblemError(401, "the API key is not valid", challenge)
         name, scope = key
         if write and scope != "write":

@@ -27,6 +27,7 @@ from urllib.parse import quote
 import attrs
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from gateway.codec import (
     capabilities_to_json,
@@ -108,6 +109,13 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Check the API key, then run the handler as that key's writes (``gateway.origin``),
     at most once per ``Idempotency-Key`` where the route honours one."""
+    if request.query_string:
+        for name, value in request.query.items():  # what no store or provider should see
+            if any(ord(c) < 0x20 or 0xD800 <= ord(c) <= 0xDFFF for c in name + value):
+                shown = name if name.isprintable() else "a parameter"
+                error = FieldProblem(shown, "holds a control character")
+                return problem(400, f"{shown}: control characters are not accepted in a query",
+                               errors=[error])  # fmt: skip
     if request.path == "/healthz" or request.path.startswith("/v1/inbound/"):
         # /v1/inbound/* is called by providers: the delivery's signature authenticates it.
         return await _respond(request, handler)
@@ -152,6 +160,10 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
         detail = _http_detail(request, exc)
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return problem(exc.status, detail, headers=headers)
+    except RequestPayloadError:  # a body labelled gzip that is not, one cut off, ...
+        encoding = request.headers.get("Content-Encoding")
+        how = f" as its Content-Encoding ({encoding[:40]}) says" if encoding else ""
+        return problem(400, f"the request body could not be read{how}")
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -21,6 +22,8 @@ from gateway.errors import StateUnavailable
 from gateway.store.sql import SqlStore, Tx, insert_sql
 
 __all__ = ["PostgresStore"]
+
+log = logging.getLogger("gateway.store")
 
 _MIGRATION_LOCK = 0x7765_6268_6F6F_6B21  # "webhook!": one migrator at a time
 _PLACEHOLDER = re.compile(r"\?")
@@ -105,7 +108,7 @@ class PostgresStore(SqlStore):
             async with self._pool.acquire(timeout=10) as conn:
                 yield conn
         except _FAILURES as exc:
-            raise StateUnavailable(f"the PostgreSQL state store failed ({_why(exc)})") from None
+            raise _failed(exc) from None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -138,7 +141,7 @@ class PostgresStore(SqlStore):
         try:
             conn = await self._pool.acquire(timeout=10)
         except _FAILURES as exc:
-            raise StateUnavailable(f"the PostgreSQL state store failed ({_why(exc)})") from None
+            raise _failed(exc) from None
         try:
             # One round trip: a transaction, its lock timeout and the lock (a simple query,
             # so the statements share it; both values are integers made here).
@@ -153,7 +156,7 @@ class PostgresStore(SqlStore):
                     f"the update lock of {key} was held elsewhere for over {wait:g} s"
                 ) from None
             except _FAILURES as exc:
-                raise StateUnavailable(f"the PostgreSQL state store failed ({_why(exc)})") from None
+                raise _failed(exc) from None
             try:
                 yield  # errors of the locked work pass through untouched
             finally:
@@ -161,6 +164,13 @@ class PostgresStore(SqlStore):
                     await conn.execute("ROLLBACK")  # nothing was written: it frees the lock
         finally:
             await self._pool.release(conn)
+
+
+def _failed(exc: BaseException) -> StateUnavailable:
+    """The error a caller sees (the failure's kind only: driver messages are for the log,
+    where they go with the request id)."""
+    log.error("the PostgreSQL state store failed", extra={"error": _why(exc)})
+    return StateUnavailable(f"the PostgreSQL state store failed ({type(exc).__name__})")
 
 
 def _why(exc: BaseException) -> str:

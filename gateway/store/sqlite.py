@@ -126,7 +126,13 @@ class SqliteStore(SqlStore):
                     raise
                 await db.execute_fetchall("COMMIT")
             except sqlite3.Error as exc:
-                raise StateUnavailable(f"the state file {self.path} failed: {exc}") from None
+                raise self._failed(exc) from None
+
+    def _failed(self, exc: sqlite3.Error) -> StateUnavailable:
+        """The error a caller sees (the failure's kind only: the file's path and SQLite's
+        message are for the log, where they go with the request id)."""
+        log.error("the SQLite state store failed", extra={"path": self.path, "error": str(exc)})
+        return StateUnavailable(f"the SQLite state store failed ({type(exc).__name__})")
 
     async def execute_one(self, sql: str, *args: Any) -> None:
         if self._db is None:
@@ -135,7 +141,7 @@ class SqliteStore(SqlStore):
             async with self._serial:  # never inside another's transaction on the one connection
                 await self._db.execute_fetchall(sql, args)
         except sqlite3.Error as exc:
-            raise StateUnavailable(f"the state file {self.path} failed: {exc}") from None
+            raise self._failed(exc) from None
 
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -162,7 +168,7 @@ class SqliteStore(SqlStore):
                     exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
                 )
                 if not busy:
-                    raise StateUnavailable(f"the state file {self.path} failed: {exc}") from None
+                    raise self._failed(exc) from None
             else:
                 self._schedule_checkpoint()
                 return
