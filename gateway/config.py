@@ -144,6 +144,11 @@ class ServerConfig:
     request_body_timeout: float = attrs.field(
         default=30.0, validator=check(lambda v: 0 < v <= 3600, "must be > 0 and at most 3600")
     )
+    #: Unauthenticated requests (``/v1/inbound/*``, ``/healthz``) in flight at once, at most
+    #: (0: a quarter of ``max_connections``); beyond it they are 503 at once, connection closed.
+    max_unauthenticated: int = attrs.field(
+        default=0, validator=check(lambda v: 0 <= v <= 65536, "must be from 0 to 65536")
+    )
 
 
 def _state_url_ok(url: str) -> bool:

@@ -74,7 +74,7 @@ from gateway.store import Store, open_store
 from gateway.store.audit import Auditor
 from gateway.transport.answers import UnreadableRecord
 from gateway.transport.collapse import SharedReads
-from gateway.transport.http import Transport
+from gateway.transport.http import Transport, within
 
 __all__ = ["Account", "AccountInfo", "Gateway", "Listing", "change_shows_in"]
 
@@ -107,6 +107,8 @@ class Account:
     ) -> None:
         self.name = name
         self._audit_required = audit_required
+        #: A write and its reconciliation together get the transport's total deadline.
+        self._deadline = provider.transport.settings.total_timeout
         self._store, self._auditor, self._lock_wait = store, auditor, lock_wait
         #: Where this account's webhook URLs may point (the gateway's ``[destinations]``).
         self.destinations = destinations or DestinationPolicy()
@@ -208,11 +210,12 @@ class Account:
         events = await self._canonical_events(spec.events, "events")
         self.provider.check_event_count(frozenset(events), spec.all_events, "events")
         spec = attrs.evolve(spec, events=events)
-        try:
-            return await self.provider.create(spec)
-        except (OutcomeUnknown, ProviderError) as lost:
-            # Sent, but the answer was lost or unreadable: look instead of sending it again.
-            return await self._reconcile_create(spec, lost)
+        with within(self._deadline):  # the create and the look that may follow, together
+            try:
+                return await self.provider.create(spec)
+            except (OutcomeUnknown, ProviderError) as lost:
+                # Sent, but the answer was lost or unreadable: look instead of sending it again.
+                return await self._reconcile_create(spec, lost)
 
     async def update(
         self, id: str, change: WebhookChange, *, if_match: Collection[str] | None = None
@@ -298,6 +301,12 @@ class Account:
 
     async def _update(
         self, id: str, change: WebhookChange, previous: Webhook | None = None
+    ) -> Webhook:
+        with within(self._deadline):  # the write and the read that may settle it, together
+            return await self._update_once(id, change, previous)
+
+    async def _update_once(
+        self, id: str, change: WebhookChange, previous: Webhook | None
     ) -> Webhook:
         try:
             return await self.provider.update(id, change, previous)

@@ -69,6 +69,17 @@ KEYS = web.AppKey("keys", ApiKeys)
 #: Whether this request's key may not see credentials in webhook URLs (a read key).
 MASK_URLS = web.RequestKey("mask_urls", bool)
 
+
+@attrs.define
+class _Budget:
+    """Unauthenticated requests in flight (``/v1/inbound/*``, ``/healthz``), and the most."""
+
+    limit: int
+    busy: int = 0
+
+
+UNKEYED = web.AppKey("unkeyed", _Budget)
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FILTERS = ("enabled", "suspended", "event", "name", "url")
 MAX_LIMIT = 1000
@@ -99,7 +110,8 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     response: web.StreamResponse | None = None
     try:
         response = await _answer(request, handler)
-        response.headers["X-Request-Id"] = rid
+        if not response.prepared:  # (one sent already, closing, has it)
+            response.headers["X-Request-Id"] = rid
         return response
     finally:
         _observe(request, response, time.perf_counter() - started)
@@ -118,7 +130,42 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
                                errors=[error])  # fmt: skip
     if request.path == "/healthz" or request.path.startswith("/v1/inbound/"):
         # /v1/inbound/* is called by providers: the delivery's signature authenticates it.
-        return await _respond(request, handler)
+        # Unauthenticated requests have a budget of their own (their bodies' reading too), so
+        # they cannot take the capacity keyed clients need.
+        gate = request.app[UNKEYED]
+        if gate.busy >= gate.limit:
+            busy = problem(503, "too many unauthenticated requests at once; try again",
+                           headers={"Retry-After": "1"})  # fmt: skip
+            return await _closing(request, busy)
+        gate.busy += 1
+        try:
+            return await _body_first(request, lambda: _respond(request, handler))
+        finally:
+            gate.busy -= 1
+    return await _body_first(request, lambda: _keyed(request, handler))
+
+
+async def _body_first(
+    request: web.Request, then: Callable[[], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Read the request's body within ``request_body_timeout``, on every route, then go on
+    (aiohttp keeps what was read for the handler); a body late is 408, connection closed."""
+    if request.body_exists and not request.content.is_eof():
+        timeout = request.app[CONFIG].server.request_body_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await request.read()
+        except TimeoutError:
+            late = ProblemError(408, f"the request body did not arrive within {timeout:g} seconds")
+            return await _closing(request, late.response())
+        except web.HTTPRequestEntityTooLarge as exc:
+            return problem(413, _http_detail(request, exc))
+        except RequestPayloadError:
+            return problem(400, "the request body could not be read")
+    return await then()
+
+
+async def _keyed(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         # POST /v1/plan only reads: a read key may plan.
         write = request.method not in ("GET", "HEAD", "OPTIONS") and request.path != "/v1/plan"
@@ -144,6 +191,17 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
                 run=lambda: _respond(r, handler),
             ),
         )
+
+
+async def _closing(request: web.Request, response: web.Response) -> web.Response:
+    """Send ``response`` and close the connection now: the rest of a trickled body is not
+    waited for (aiohttp would otherwise linger, reading it, for up to 10 s)."""
+    response.headers["X-Request-Id"] = REQUEST_ID.get() or ""
+    await response.prepare(request)
+    await response.write_eof()
+    if request.transport is not None:
+        request.transport.close()
+    return response
 
 
 async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -222,18 +280,9 @@ def _account(request: web.Request) -> Account:
 
 async def _json_body(request: web.Request) -> Any:
     """The request's JSON, read as strictly as provider answers are (one parser, orjson): no
-    unpaired surrogates, integers within 64 bits, nesting at most ``MAX_JSON_DEPTH`` deep."""
-    if request.content.is_eof():  # the body came with the head: nothing to wait for
-        raw = await request.read()
-    else:
-        timeout = request.app[CONFIG].server.request_body_timeout
-        try:
-            async with asyncio.timeout(timeout):
-                raw = await request.read()
-        except TimeoutError:
-            raise ProblemError(
-                408, f"the request body did not arrive within {timeout:g} seconds"
-            ) from None
+    unpaired surrogates, integers within 64 bits, nesting at most ``MAX_JSON_DEPTH`` deep.
+    (The body itself was read by ``_answer``, within ``request_body_timeout``.)"""
+    raw = await request.read()
     if not raw:
         raise InvalidRequest.at("", "the request body is empty; send a JSON object")
     try:
@@ -636,6 +685,8 @@ def create_app(
     )
     app[CONFIG] = config
     app[KEYS] = ApiKeys(config.server.api_keys)
+    server = config.server
+    app[UNKEYED] = _Budget(server.max_unauthenticated or max(1, server.max_connections // 4))
     holder: dict[str, Gateway] = {}
     app[METRICS] = Metrics(lambda: holder.get("gw"))
 

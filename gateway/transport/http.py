@@ -43,11 +43,12 @@ decoder (no unpaired surrogates; integers within 64 bits).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -78,6 +79,7 @@ __all__ = [
     "RetryPolicy",
     "Transport",
     "parse_retry_after",
+    "within",
 ]
 
 log = logging.getLogger("gateway.transport.http")
@@ -91,6 +93,23 @@ MAX_ERROR_TEXT = 2048
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _JSON_HEADERS = {"Content-Type": "application/json"}
+
+#: The loop time by which every provider call made now must be done (``within``), if any.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+
+@contextlib.contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """Every provider call made in the block, together, within ``seconds`` (a write and the
+    look that reconciles it share one deadline; a nested block can only shorten it)."""
+    end = asyncio.get_running_loop().time() + seconds
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(end if outer is None else min(outer, end))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
 
 # Set by ProviderHTTP.request for the duration of one call: whether the adapter declared the
 # request idempotent (None: decide by method). Middlewares run in the caller's task, so they see it.
@@ -279,8 +298,16 @@ class ProviderHTTP:
             data = orjson.dumps(json_body, default=_reveal)
             headers = {**_JSON_HEADERS, **(headers or {})}
         settings = self._transport.settings
+        budget = settings.total_timeout
+        end = _DEADLINE.get()
+        if end is not None:  # part of a larger call (``within``): what is left of it
+            budget = min(budget, end - asyncio.get_running_loop().time())
+            if budget <= 0:
+                raise DeadlineExceeded(f"{method} {_shown(path)}: not sent, the total deadline "
+                                       f"of {settings.total_timeout:g} s was spent",
+                                       **self._where)  # fmt: skip
         token = _IDEMPOTENT.set(idempotent)
-        deadline = asyncio.timeout(settings.total_timeout)
+        deadline = asyncio.timeout(budget)
         try:
             async with deadline:
                 for _hop in range(MAX_REDIRECTS + 1):
