@@ -5,6 +5,8 @@ shown without their credentials, and secret files confined to the manifest's fol
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import tomllib
 from collections.abc import AsyncIterator
@@ -14,11 +16,13 @@ from typing import Any
 import pytest
 
 from gateway import Gateway
+from gateway.cli import main
 from gateway.config import parse_config
+from gateway.emulation import Faults
 from gateway.errors import ConfigError
 from gateway.plan import apply_plan, export_manifest, make_plan, parse_manifest
 from gateway.store import AuditQuery
-from tests.conftest import EnterpriseCoreHarness
+from tests.conftest import EnterpriseCoreHarness, UiPathHarness
 
 ALERT_SECRET = "alert-hmac-s3cret"
 
@@ -182,3 +186,56 @@ def test_secret_files_are_confined_to_the_manifest_folder(gw: Gateway, tmp_path:
         assert problem.path == "accounts.core.webhooks.k.secret_file", reference
         assert why in problem.message, (reference, problem.message)
         assert "not-for-the-manifest" not in str(caught.value)
+
+
+async def test_an_interrupted_apply_converges_without_adopt(
+    uipath: UiPathHarness, tmp_path: Path
+) -> None:
+    """The apply is killed after the provider created the webhook but before its id was
+    recorded (the create's answer is lost, and the process dies while it looks it up): the
+    next plan takes the webhook over, without --adopt, and nothing is created twice."""
+    config = parse_config({"accounts": {"orch": uipath.account()},
+                           "state": {"url": f"sqlite:///{tmp_path}/state.db"}})  # fmt: skip
+    jobs = {"name": "jobs", "url": "https://hooks.example.com/jobs", "events": ["job.completed"]}
+    data = {"accounts": {"orch": {"webhooks": {"jobs": jobs}}}}
+    async with Gateway(config) as gw:
+        manifest = parse_manifest(data, gw.config)
+        await gw.account("orch").event_types()  # token and catalog first, without faults
+        plan = await make_plan(gw, manifest)
+        # Every call now takes 1 s and its answer is lost: the create is made, then the
+        # lookup that would settle it hangs, and the process dies meanwhile.
+        uipath.emulator.faults = Faults(latency=1.0, drop_rate=1.0)
+        applying = asyncio.create_task(apply_plan(gw, plan))
+        async with asyncio.timeout(5):
+            while not uipath.emulator.webhooks:  # noqa: ASYNC110 - the provider's own state
+                await asyncio.sleep(0.005)
+        await asyncio.sleep(0.1)  # the lookup is on its way
+        applying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await applying
+        uipath.emulator.faults = Faults()
+        (made,) = uipath.emulator.webhooks.values()
+        again = await make_plan(gw, manifest)  # no --adopt
+        (account,) = again.accounts
+        assert account.error is None, account.error
+        assert [a.kind for a in account.actions] == ["adopt"]
+        assert any("interrupted" in n for n in account.notes)
+        assert (await apply_plan(gw, again)).failed == []
+        assert (await make_plan(gw, manifest)).accounts[0].actions == ()
+    assert len(uipath.emulator.webhooks) == 1 and made["Name"] == "jobs"
+
+
+def test_a_plan_that_fails_never_says_no_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('[accounts.mem]\nprovider = "memory"\nevent_types = ["job.completed"]\n')
+    manifest = tmp_path / "webhooks.toml"
+    manifest.write_text(
+        '[accounts.mem.webhooks.k]\nname = "k"\n'
+        'url = "https://hooks.example.com/k"\nevents = ["no.such.event"]\n'
+    )
+    code = main(["plan", str(manifest), "--config", str(config)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "No changes" not in out and "Plan incomplete: 1 account(s)" in out

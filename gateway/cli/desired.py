@@ -18,6 +18,7 @@ from typing import Any
 from gateway.cli.output import report
 from gateway.config import GatewayConfig, load_config
 from gateway.lifecycle import tune_gc
+from gateway.model import mask_url
 from gateway.origin import acting_as
 from gateway.plan import Outcome, Plan, apply_plan, export_manifest, load_manifest, make_plan
 from gateway.plan.diff import FieldChange
@@ -69,7 +70,7 @@ def render(plan: Plan) -> str:
                          f"{json.dumps(action.name)}{ident}")  # fmt: skip
             if action.spec is not None and action.kind == "create":
                 events = "all" if action.spec.all_events else ", ".join(sorted(action.spec.events))
-                lines.append(f"      url: {action.spec.url}")
+                lines.append(f"      url: {mask_url(action.spec.url)}")
                 lines.append(f"      events: {events}")
             if action.diff is not None:
                 lines += [f"      {_change_line(c)}" for c in action.diff.fields]
@@ -78,9 +79,12 @@ def render(plan: Plan) -> str:
         lines += [f"  note: {n}" for n in account.notes]
         for kind in totals:
             totals[kind] += counts[kind]
-    if plan.changes == 0:
+    failed = sum(1 for a in plan.accounts if a.error)
+    if failed:  # never "No changes" for a plan that could not look at everything
+        lines.append(f"Plan incomplete: {failed} account(s) could not be planned (above).")
+    if plan.changes == 0 and not failed:
         lines.append("No changes: the accounts match the manifest.")
-    else:
+    elif plan.changes:
         lines.append(f"Plan: {totals['create']} to create, {totals['update']} to update, "
                      f"{totals['replace']} to replace, {totals['delete']} to delete.")  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import attrs
 
 from gateway.errors import GatewayError
-from gateway.plan.planner import Action, Plan
+from gateway.plan.planner import CREATING, Action, Plan
 from gateway.service import Gateway
 from gateway.store import Managed
 
@@ -60,12 +60,21 @@ async def apply_plan(
 ) -> Report:
     """Carry ``plan`` out; ``progress`` is called after each action."""
 
+    async def intend(action: Action) -> None:
+        """Record that ``action``'s key is being created, before it is: an apply killed after
+        the provider made the webhook but before its id was recorded then converges (the
+        next plan takes over the webhook of that name, or creates it)."""
+        if gw.store is not None and action.key is not None:
+            entry = Managed(account=action.account, key=action.key, webhook_id=CREATING)
+            await gw.store.manage(entry, time.time())
+
     async def run(action: Action) -> Outcome:
         account = gw.account(action.account)
         try:
             webhook_id = action.webhook_id
             if action.kind == "create":
                 assert action.spec is not None
+                await intend(action)
                 webhook_id = (await account.create(action.spec)).id
             elif action.kind == "update":
                 assert action.diff is not None and webhook_id is not None
@@ -73,6 +82,7 @@ async def apply_plan(
             elif action.kind == "replace":  # no update at this provider: delete, create anew
                 assert action.spec is not None and webhook_id is not None
                 await account.delete(webhook_id)
+                await intend(action)
                 webhook_id = (await account.create(action.spec)).id
             elif action.kind == "delete":
                 assert webhook_id is not None

@@ -30,6 +30,10 @@ __all__ = ["AccountPlan", "Action", "Plan", "make_plan"]
 
 Kind = Literal["create", "update", "replace", "delete", "adopt"]
 
+#: The webhook id recorded for a key whose create an apply has begun (the provider's id is not
+#: known until it answers): the next plan takes over the webhook of that name, or creates it.
+CREATING = ""
+
 
 @attrs.frozen(kw_only=True)
 class Action:
@@ -232,12 +236,16 @@ async def _plan_account(
         alert = spec.failure_handling.alert_endpoint if spec.failure_handling else None
         alert_fp = fingerprint(alert.secret if alert else None, key)
         record = managed.get(entry_key)
+        interrupted = record is not None and record.webhook_id == CREATING
         current = actual.get(record.webhook_id) if record is not None else None
         adopted = False
         if current is None:
             same_name = by_name.get(spec.name)
             if same_name is not None and same_name.id not in owned_ids:
-                if not adopt:
+                if interrupted:  # an apply was stopped after the provider made it: ours
+                    notes.append(f"{entry_key}: {same_name.id} was made by an apply that was "
+                                 "interrupted before it recorded it: taken over")  # fmt: skip
+                elif not adopt:
                     problems.append(
                         f"accounts.{account.name}.webhooks.{entry_key}: a webhook named "
                         f"{spec.name!r} ({same_name.id}) exists and is not managed; plan with "
@@ -250,8 +258,10 @@ async def _plan_account(
             actions.append(Action(kind="create", account=account.name, key=entry_key,
                                   webhook_id=None, name=spec.name, spec=spec,
                                   secret_fingerprint=want_fp, alert_fingerprint=alert_fp,
-                                  note="its webhook was deleted outside the manifest"
-                                  if record is not None else None))  # fmt: skip
+                                  note=None if record is None else
+                                  "an earlier apply was interrupted before creating it"
+                                  if interrupted else
+                                  "its webhook was deleted outside the manifest"))  # fmt: skip
             continue
         matched.add(current.id)
         applied = record if record and not adopted else None
