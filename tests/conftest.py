@@ -26,6 +26,7 @@ from gateway import Gateway
 from gateway.config import parse_config
 from gateway.destinations import DestinationPolicy
 from gateway.emulation import start
+from gateway.proxy.server import create_app
 from gateway.service import Account
 from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
 from providers.orchestry.emulator import OrchestryEmulator
@@ -102,6 +103,18 @@ class Receiver:
         self.received.append((request.path, dict(request.headers), await request.read()))
         self.arrived.set()
         return web.Response(status=self.status)
+
+
+@contextlib.asynccontextmanager
+async def proxy_port(config: Any) -> AsyncIterator[int]:
+    """The proxy of ``config`` on a loopback port, for tests that speak raw HTTP to it."""
+    server = TestServer(create_app(config))
+    await server.start_server()
+    assert server.port is not None
+    try:
+        yield server.port
+    finally:
+        await server.close()
 
 
 async def _receiving() -> AsyncIterator[Receiver]:

@@ -11,14 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from gateway import Gateway, WebhookSpec
 from gateway.config import parse_config
 from gateway.emulation import Faults
 from gateway.errors import OutcomeUnknown
-from gateway.proxy.server import create_app
-from tests.conftest import UiPathHarness
+from tests.conftest import UiPathHarness, proxy_port
 
 KEY = "deadline-write-key-0123456789"
 SINK = {"url": "http://127.0.0.1:9/in", "secret": "whsec_" + base64.b64encode(b"k" * 32).decode()}
@@ -33,11 +31,8 @@ async def proxy(uipath: UiPathHarness, tmp_path: Any) -> AsyncIterator[int]:
                    "request_body_timeout": 0.5, "max_unauthenticated": 2},
         "inbound": {"orch": {"secrets": ["relay-secret-0123456"], "destinations": [SINK]}},
     })  # fmt: skip
-    server = TestServer(create_app(config))
-    await server.start_server()
-    assert server.port is not None
-    yield server.port
-    await server.close()
+    async with proxy_port(config) as port:
+        yield port
 
 
 async def trickle(port: int, head: bytes) -> tuple[bytes, float]:

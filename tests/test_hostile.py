@@ -14,11 +14,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from gateway.config import parse_config
-from gateway.proxy.server import create_app
-from tests.conftest import OrchestryHarness, UiPathHarness
+from tests.conftest import OrchestryHarness, UiPathHarness, proxy_port
 
 KEY = "hostile-write-key-0123456789"
 AUTH = f"Authorization: Bearer {KEY}\r\n".encode()
@@ -56,11 +54,8 @@ async def proxy(
         "inbound": {"orch": {"secrets": [SECRET], "destinations": [sink]},
                     "orc": {"secrets": [SECRET], "destinations": [sink]}},
     })  # fmt: skip
-    server = TestServer(create_app(config))
-    await server.start_server()
-    assert server.port is not None
-    yield server.port
-    await server.close()
+    async with proxy_port(config) as port:
+        yield port
 
 
 def _cursor(value: Any) -> bytes:

@@ -142,7 +142,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
             return await _body_first(request, lambda: _respond(request, handler))
         finally:
             gate.busy -= 1
-    return await _body_first(request, lambda: _keyed(request, handler))
+    return await _keyed(request, handler)
 
 
 async def _body_first(
@@ -160,8 +160,10 @@ async def _body_first(
             return await _closing(request, late.response())
         except web.HTTPRequestEntityTooLarge as exc:
             return problem(413, _http_detail(request, exc))
-        except RequestPayloadError:
-            return problem(400, "the request body could not be read")
+        except RequestPayloadError:  # a body labelled gzip that is not, one cut off, ...
+            encoding = request.headers.get("Content-Encoding")
+            how = f" as its Content-Encoding ({encoding[:40]}) says" if encoding else ""
+            return problem(400, f"the request body could not be read{how}")
     return await then()
 
 
@@ -174,6 +176,11 @@ async def _keyed(request: web.Request, handler: Handler) -> web.StreamResponse:
         return exc.response()
     # Credentials in webhook URLs (user info, token= parameters) are for write keys' eyes.
     request[MASK_URLS] = scope != "write"
+    # The body only once the key is known: nobody without one makes the proxy read a body.
+    return await _body_first(request, lambda: _as_key(request, handler, name))
+
+
+async def _as_key(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
     with acting_as(f"key:{name}", REQUEST_ID.get()):
         route_handler = request.match_info.handler
         if idempotency.HEADER not in request.headers or route_handler not in _IDEMPOTENT:
@@ -218,10 +225,6 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
         detail = _http_detail(request, exc)
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return problem(exc.status, detail, headers=headers)
-    except RequestPayloadError:  # a body labelled gzip that is not, one cut off, ...
-        encoding = request.headers.get("Content-Encoding")
-        how = f" as its Content-Encoding ({encoding[:40]}) says" if encoding else ""
-        return problem(400, f"the request body could not be read{how}")
     except asyncio.CancelledError:
         raise
     except Exception:
