@@ -393,7 +393,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/v1/inbound/{account}": {
             "post": {
-                "summary": "The inbound relay: a provider's delivery, verified and forwarded "
+                "summary": "The inbound relay: a provider's delivery, verified, kept and forwarded "
                 "(configured in [inbound.ACCOUNT]; the delivery's signature authenticates it).",
                 "operationId": "inbound",
                 "security": [],
@@ -403,12 +403,19 @@ def openapi_document() -> dict[str, Any]:
                     "content": {"application/json": {"schema": {}}},
                 },
                 "responses": {
-                    "202": _json({"type": "object"}, "Verified and forwarded."),
-                    **_errors(("401", "404", "413")),
-                    "502": {
-                        "description": "Verified, but a destination did not take it.",
-                        "content": {"application/problem+json": {"schema": ref("Problem")}},
-                    },
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "queued": {"type": "string"},
+                                "replayed": {"type": "string"},
+                                "secret": {"type": "integer"},
+                            },
+                        },
+                        "Verified and stored, to be forwarded (queued: the CloudEvent's id), or "
+                        "relayed before within the replay window (replayed: not forwarded again).",
+                    ),
+                    **_errors(("400", "401", "404", "408", "413", "503")),
                 },
             }
         },
