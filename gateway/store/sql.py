@@ -181,8 +181,7 @@ class SqlStore(Store):
     # -- audit ----------------------------------------------------------------------------------
 
     async def ping(self) -> None:
-        async with self.transaction() as tx:
-            await tx.fetch("SELECT 1")
+        await self.execute_one("SELECT 1")  # one statement, no transaction: one round trip
 
     async def execute_one(self, sql: str, *args: Any) -> None:
         """One statement, atomic on its own (backends may skip the transaction around it)."""
