@@ -209,3 +209,23 @@ async def test_the_relay_answers_at_once_and_forwards_after_even_across_a_restar
     forwarded = await forward_due(gw, now=time.time() + 10)
     assert forwarded == 1 and sink.received[-1][0] == "/in"
     assert await gw.store.relay_counts() == {"forwarded": 1}
+
+
+async def test_the_outbox_on_postgresql_holds_each_relay_for_one_sender(
+    uipath: UiPathHarness, sink: Receiver, aiohttp_client: Any, postgres_url: str
+) -> None:
+    """Two replicas share one PostgreSQL outbox: a replay sent to the other replica is not
+    forwarded again, and a relay one sender holds is not taken by the other."""
+    config = relay_config("orch", uipath.account(), sink, postgres_url, secrets=[NEW])
+    one = await aiohttp_client(create_app(config))
+    two = await aiohttp_client(create_app(config))
+    payload = b'{"Type": "job.completed", "EventId": "e-pg-1"}'
+    signed = {SIGNATURE_HEADER: sign(payload, NEW)}
+    first = await one.post("/v1/inbound/orch", data=payload, headers=signed)
+    again = await two.post("/v1/inbound/orch", data=payload, headers=signed)
+    assert "queued" in await first.json() and "replayed" in await again.json()
+    await received(sink, 1)
+    await asyncio.sleep(0.3)
+    assert len(sink.received) == 1
+    store = one.app[GATEWAY].store
+    assert store is not None and await store.relay_counts() == {"forwarded": 1}
