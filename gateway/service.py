@@ -230,7 +230,14 @@ class Account:
         ``if_match``: ETags (``gateway.codec.etag_of``, or ``*``) one of which the webhook must
         have, checked on a fresh read under the update lock; else ``PreconditionFailed``.
         """
-        async with self._audited("update", id, change) as entry:
+        # An update that takes the store's lock before it sends has the store answer then: no
+        # separate check of it first.
+        locked = (
+            self._store is not None
+            and self._store.shared
+            and not (self.capabilities.atomic_update and if_match is None)
+        )
+        async with self._audited("update", id, change, checked=locked) as entry:
             id = entry["webhook_id"] = self.canonical_id(id)
             return await self._checked_update(id, change, if_match)
 
@@ -379,16 +386,18 @@ class Account:
 
     @contextlib.asynccontextmanager
     async def _audited(
-        self, operation: str, webhook_id: str | None, change: Any
+        self, operation: str, webhook_id: str | None, change: Any, *, checked: bool = False
     ) -> AsyncIterator[dict[str, Any]]:
         """Record the write made in the block in the audit log (when a store is configured);
-        the block may set ``entry["webhook_id"]`` once it knows the id."""
+        the block may set ``entry["webhook_id"]`` once it knows the id. ``checked``: the block
+        reaches the store itself before it sends anything (its update lock)."""
         entry: dict[str, Any] = {"webhook_id": webhook_id}
         if self._auditor is None:
             yield entry
             return
         try:  # no write the audit log cannot take: refused before anything is sent
-            await self._auditor.ready()
+            if not checked:
+                await self._auditor.ready()
         except StateUnavailable as exc:
             if self._audit_required:
                 raise StateUnavailable(
