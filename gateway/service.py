@@ -232,11 +232,7 @@ class Account:
         """
         # An update that takes the store's lock before it sends has the store answer then: no
         # separate check of it first.
-        locked = (
-            self._store is not None
-            and self._store.shared
-            and not (self.capabilities.atomic_update and if_match is None)
-        )
+        locked = self._store is not None and self._store.shared and self._takes_lock(if_match)
         async with self._audited("update", id, change, checked=locked) as entry:
             id = entry["webhook_id"] = self.canonical_id(id)
             return await self._checked_update(id, change, if_match)
@@ -257,7 +253,7 @@ class Account:
             change = attrs.evolve(change, add_events=add, remove_events=remove)
         if change.is_empty and if_match is None:
             return await self.provider.get(id)
-        if self.capabilities.atomic_update and if_match is None:
+        if not self._takes_lock(if_match):
             return await self._update(id, change)
         async with self._locked(id):
             # Read under the lock, through the shared reads: concurrent updates of different
@@ -271,6 +267,11 @@ class Account:
             if change.is_empty:
                 return previous
             return await self._update(id, change, previous)
+
+    def _takes_lock(self, if_match: Collection[str] | None) -> bool:
+        """Whether an update reads and writes under the webhook's update lock: unless the
+        provider patches atomically and no ``If-Match`` asks for a fresh read first."""
+        return not (self.capabilities.atomic_update and if_match is None)
 
     def _locked(self, id: str) -> AbstractAsyncContextManager[Any]:
         """Hold webhook ``id`` for a read-modify-write: in this process, and in the state
