@@ -37,7 +37,16 @@ from gateway.model import (
 from gateway.transport.answers import UnreadableRecord
 from gateway.transport.http import Transport
 
-__all__ = ["OPERATIONS", "OPTIONAL_FIELDS", "Capabilities", "DeliveryCheck", "Provider"]
+__all__ = [
+    "OPERATIONS",
+    "OPTIONAL_FIELDS",
+    "Capabilities",
+    "DeliveryCheck",
+    "ListPage",
+    "Provider",
+    "offset_page",
+    "parse_offset",
+]
 
 #: Every operation of the contract, in the order docs list them.
 OPERATIONS: Final = (
@@ -86,6 +95,9 @@ class Capabilities:
     ``batch_get``: the most webhooks ``get_many`` reads in one request (0: it cannot); the
     account client then sends concurrent reads of different webhooks as one request.
     ``operations``: derived from the methods the adapter overrides; do not set it by hand.
+    ``resumable_list``: derived too: the adapter implements ``list_page``, so a page of a
+    listing starts at the provider's own position (without it, a page of the proxy's listing
+    re-reads every webhook before it: linear per page).
     """
 
     fields: frozenset[str] = frozenset()
@@ -100,6 +112,7 @@ class Capabilities:
     disabled_for: int | None = None
     batch_get: int = 0
     operations: frozenset[str] = frozenset()
+    resumable_list: bool = False
 
     def __attrs_post_init__(self) -> None:
         unknown = self.fields - set(OPTIONAL_FIELDS)
@@ -108,6 +121,36 @@ class Capabilities:
 
     def supports(self, operation: str) -> bool:
         return operation in self.operations
+
+
+@attrs.frozen
+class ListPage:
+    """What ``Provider.list_page`` read: ``records`` (an ``UnreadableRecord`` for one that
+    cannot be read), ``positions[i]`` where a listing resumes after ``records[i]``, and
+    ``next``, where it resumes after the page (None: nothing follows)."""
+
+    records: builtins.list[Webhook | UnreadableRecord]
+    positions: builtins.list[str]
+    next: str | None
+
+
+def offset_page(
+    records: builtins.list[Webhook | UnreadableRecord], start: int, more: bool
+) -> ListPage:
+    """The ``ListPage`` of an offset-paged provider: the record at ``start + i`` resumes at
+    ``start + i + 1``; ``more``: whether the provider has records after this page."""
+    end = start + len(records)
+    return ListPage(records, [str(start + i + 1) for i in range(len(records))],
+                    str(end) if more else None)  # fmt: skip
+
+
+def parse_offset(position: str | None, kind: str) -> int:
+    """The offset an ``offset_page`` position names (0 for the start)."""
+    if position is None:
+        return 0
+    if position.isdigit() and len(position) <= 12:
+        return int(position)
+    raise InvalidRequest.at("cursor", "is not a position of this listing", provider=kind)
 
 
 class DeliveryCheck(Protocol):
@@ -130,7 +173,10 @@ class Provider(Generic[S]):
         overridden = frozenset(
             op for op in OPERATIONS if getattr(cls, op) is not getattr(Provider, op)
         )
-        cls.capabilities = attrs.evolve(cls.capabilities, operations=overridden)
+        resumable = cls.list_page is not Provider.list_page
+        cls.capabilities = attrs.evolve(
+            cls.capabilities, operations=overridden, resumable_list=resumable
+        )
 
     def __init__(self, account: str, settings: S, transport: Transport) -> None:
         self.account = account
@@ -174,6 +220,17 @@ class Provider(Generic[S]):
         cannot be read is yielded as an ``UnreadableRecord`` (``read_each``), not raised.
         """
         raise self.unsupported("list")
+
+    async def list_page(self, filter: ListFilter, position: str | None, size: int) -> ListPage:
+        """One page of the listing from ``position`` (None: the start), in a stable order:
+        about ``size`` records (fewer at the end, never more than asked), each with the
+        position that resumes the listing after it, and the page's ``next`` (None: the end).
+
+        Positions are the adapter's own strings (an offset, a key, a provider page token and
+        an index): the proxy carries them in its cursors, signed, so an adapter only ever
+        gets back positions it made. Implement it where the provider can start a listing at
+        a position; ``list`` stays the way to read everything."""
+        raise self.unsupported("list_page")
 
     async def get(self, id: str) -> Webhook:
         raise self.unsupported("get")

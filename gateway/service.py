@@ -68,7 +68,7 @@ from gateway.model import (
     WebhookChange,
     WebhookSpec,
 )
-from gateway.provider import Capabilities, Provider
+from gateway.provider import Capabilities, Provider, parse_offset
 from gateway.registry import Registry, default_registry
 from gateway.store import Store, open_store
 from gateway.store.audit import Auditor
@@ -76,7 +76,7 @@ from gateway.transport.answers import UnreadableRecord
 from gateway.transport.collapse import SharedReads
 from gateway.transport.http import Transport, within
 
-__all__ = ["Account", "AccountInfo", "Gateway", "Listing", "change_shows_in"]
+__all__ = ["Account", "AccountInfo", "Gateway", "Listing", "ListingPage", "change_shows_in"]
 
 log = logging.getLogger("gateway.account")
 
@@ -547,8 +547,18 @@ class Account:
         ) from None
 
 
+@attrs.frozen
+class ListingPage:
+    """One page of a listing (``Listing.page``): the ``webhooks``, and ``next``, the position
+    where the next page starts (None: the listing ended)."""
+
+    webhooks: builtins.list[Webhook]
+    next: str | None
+
+
 class Listing:
-    """The webhooks of one ``Account.list`` call: an async iterator of ``Webhook``.
+    """The webhooks of one ``Account.list`` call: an async iterator of ``Webhook``, or pages of
+    it (``page``).
 
     ``unreadable`` collects the records the provider sent that could not be read (each an
     ``UnreadableRecord`` saying why), so a caller can report them beside the rest.
@@ -557,6 +567,7 @@ class Listing:
     def __init__(self, account: Account, flt: ListFilter) -> None:
         self._account = account
         self._filter = flt
+        self._canonical = flt.event is None
         self._source: AsyncIterator[Webhook | UnreadableRecord] | None = None
         self.unreadable: builtins.list[UnreadableRecord] = []
 
@@ -573,11 +584,59 @@ class Listing:
             elif self._filter.matches(record):
                 return record
 
+    async def page(self, position: str | None, limit: int) -> ListingPage:
+        """Up to ``limit`` matching webhooks from ``position`` (None: the start).
+
+        A provider that can start a listing at a position (``capabilities.resumable_list``)
+        is asked for one page from there, sized to ``limit``: a page costs the same whatever
+        its number. Another is read from its start and the first ``position`` matches are
+        skipped (a page then costs what all pages before it cost). ``next`` may lead to an
+        empty page when the last records of the listing do not match a filter applied here.
+        """
+        flt = await self._canonical_filter()
+        if not self._account.capabilities.resumable_list:
+            return await self._counted_page(position, limit)
+        webhooks: builtins.list[Webhook] = []
+        while True:
+            got = await self._account.provider.list_page(flt, position, limit)
+            last = len(got.records) - 1
+            for i, (record, after) in enumerate(zip(got.records, got.positions, strict=True)):
+                if isinstance(record, UnreadableRecord):
+                    self._skip(record)
+                elif flt.matches(record):
+                    webhooks.append(record)
+                    if len(webhooks) == limit:
+                        return ListingPage(webhooks, after if i < last else got.next)
+            if got.next is None or (not got.records and got.next == position):
+                return ListingPage(webhooks, None)
+            position = got.next
+
+    async def _counted_page(self, position: str | None, limit: int) -> ListingPage:
+        """A page of a provider without positions: the position counts the matches before it."""
+        skip = parse_offset(position, self._account.kind)
+        webhooks: builtins.list[Webhook] = []
+        seen = 0
+        try:
+            async for webhook in self:
+                seen += 1
+                if seen <= skip:
+                    continue
+                if len(webhooks) == limit:  # one more than a page: there is a next page
+                    return ListingPage(webhooks, str(skip + limit))
+                webhooks.append(webhook)
+        finally:
+            await self.aclose()
+        return ListingPage(webhooks, None)
+
+    async def _canonical_filter(self) -> ListFilter:
+        if not self._canonical and self._filter.event is not None:
+            (event,) = await self._account._canonical_events([self._filter.event], "event")
+            self._filter = attrs.evolve(self._filter, event=event)
+            self._canonical = True
+        return self._filter
+
     async def _records(self) -> AsyncIterator[Webhook | UnreadableRecord]:
-        flt = self._filter
-        if flt.event is not None:
-            (event,) = await self._account._canonical_events([flt.event], "event")
-            flt = self._filter = attrs.evolve(flt, event=event)
+        flt = await self._canonical_filter()
         async for record in self._account.provider.list(flt):
             yield record
 

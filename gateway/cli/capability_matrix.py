@@ -61,6 +61,10 @@ def render(classes: Sequence[type[Provider[Any]]]) -> str:
         _row("provider extras", [", ".join(sorted(c.extras)) or no for c in caps]),
         _row("disables failing webhooks", [yes if c.disables_failing else no for c in caps]),
         _row(
+            "list pages start at the provider's position",
+            [yes if c.resumable_list else no for c in caps],
+        ),
+        _row(
             "batched reads (ids a request)", [str(c.batch_get) if c.batch_get else no for c in caps]
         ),
     ]

@@ -12,15 +12,11 @@ problem+json (``gateway.proxy.problems``). Secrets are write-only: answers show 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
 import itertools
-import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -35,10 +31,8 @@ from gateway.codec import (
     diverted_to_json,
     event_type_to_json,
     ping_to_json,
-    record_error_to_json,
     spec_from_json,
     webhook_body,
-    webhook_to_json,
 )
 from gateway.config import GatewayConfig, ServerConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, StateUnavailable, Unsupported
@@ -47,14 +41,14 @@ from gateway.health.watch import watch_forever
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import Webhook
 from gateway.origin import acting_as
-from gateway.proxy import desired, idempotency, inbound
+from gateway.proxy import desired, idempotency, inbound, listing
 from gateway.proxy.audit import audit_page
 from gateway.proxy.connections import ProxySite, raise_open_files_limit
 from gateway.proxy.keys import ApiKeys
 from gateway.proxy.logs import REQUEST_ID, access_log
 from gateway.proxy.metrics import CONTENT_TYPE, Metrics
 from gateway.proxy.openapi import openapi_document
-from gateway.proxy.problems import ProblemError, from_error, problem, status_of
+from gateway.proxy.problems import ProblemError, from_error, problem
 from gateway.registry import Registry
 from gateway.service import Account, Gateway
 
@@ -66,6 +60,7 @@ GATEWAY = web.AppKey("gateway", Gateway)
 CONFIG = web.AppKey("config", GatewayConfig)
 METRICS = web.AppKey("metrics", Metrics)
 KEYS = web.AppKey("keys", ApiKeys)
+CURSORS = web.AppKey("cursors", listing.Cursors)
 #: Whether this request's key may not see credentials in webhook URLs (a read key).
 MASK_URLS = web.RequestKey("mask_urls", bool)
 
@@ -81,9 +76,6 @@ class _Budget:
 UNKEYED = web.AppKey("unkeyed", _Budget)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-FILTERS = ("enabled", "suspended", "event", "name", "url")
-MAX_LIMIT = 1000
-DEFAULT_LIMIT = 100
 routes = web.RouteTableDef()
 
 
@@ -300,60 +292,6 @@ def _bool(value: str, name: str) -> bool:
     raise InvalidRequest.at(name, "must be true or false")
 
 
-def _list_query(request: web.Request) -> tuple[dict[str, Any], int, int]:
-    """``(filters, limit, offset)`` of a list request; unknown parameters are errors."""
-    query = request.query
-    unknown = sorted(set(query) - {*FILTERS, "limit", "cursor"})
-    if unknown:
-        raise InvalidRequest(
-            problems=[FieldProblem(name, "unknown query parameter") for name in unknown]
-        )
-    filters: dict[str, Any] = {}
-    for name in FILTERS:
-        if name in query:
-            value = query[name]
-            filters[name] = _bool(value, name) if name in ("enabled", "suspended") else value
-    try:
-        limit = int(query.get("limit", DEFAULT_LIMIT))
-    except ValueError:
-        raise InvalidRequest.at("limit", f"must be an integer from 1 to {MAX_LIMIT}") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidRequest.at("limit", f"must be an integer from 1 to {MAX_LIMIT}")
-    offset = _read_cursor(query.get("cursor"), _fingerprint(request.path, filters))
-    return filters, limit, offset
-
-
-def _fingerprint(path: str, filters: Mapping[str, Any]) -> str:
-    text = json.dumps([path, sorted(filters.items())], default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _make_cursor(offset: int, fingerprint: str) -> str:
-    raw = json.dumps({"o": offset, "q": fingerprint}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _read_cursor(cursor: str | None, fingerprint: str) -> int:
-    if cursor is None:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        offset, query = data["o"], data["q"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise InvalidRequest.at("cursor", "is not a cursor this API handed out") from None
-    if query != fingerprint or not isinstance(offset, int) or offset < 0:
-        raise InvalidRequest.at("cursor", "belongs to another query; repeat the same filters")
-    return offset
-
-
-def _page(items: list[Any], limit: int, offset: int, fingerprint: str) -> dict[str, Any]:
-    more = len(items) > limit
-    return {
-        "items": items[:limit],
-        "next_cursor": _make_cursor(offset + limit, fingerprint) if more else None,
-    }
-
-
 def _location(request: web.Request, webhook: Webhook) -> str:
     return f"/v1/accounts/{quote(webhook.account, safe='')}/webhooks/{quote(webhook.id, safe='')}"
 
@@ -459,28 +397,13 @@ async def event_types(request: web.Request) -> web.Response:
 
 @routes.get("/v1/accounts/{account}/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
-    account = _account(request)
-    filters, limit, offset = _list_query(request)
-    fingerprint = _fingerprint(request.path, filters)
-
-    listing = account.list(**filters)
-    masked = request[MASK_URLS]
-
-    async def collect() -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        seen = 0
-        async for webhook in listing:
-            seen += 1
-            if seen > offset:
-                items.append(webhook_to_json(webhook, mask_urls=masked))
-                if len(items) > limit:  # one more than a page tells that there is a next page
-                    break
-        await listing.aclose()
-        return items
-
-    items = await _call(request, "list", collect())
-    errors = [record_error_to_json(r) for r in listing.unreadable]
-    return _json({**_page(items, limit, offset, fingerprint), "errors": errors})
+    gw, name = request.app[GATEWAY], request.match_info["account"]
+    gw.account(name)  # an unknown account is a 404 before the query is looked at
+    query = listing.read_query(request.query, listing.scope_of(request, gw))
+    page = listing.one_account_page(
+        gw, name, query, request.app[CURSORS], request[MASK_URLS], _measure(request, "list")
+    )
+    return _json(await page)
 
 
 @routes.post("/v1/accounts/{account}/webhooks")
@@ -619,51 +542,28 @@ async def audit_log(request: web.Request) -> web.Response:
 
 @routes.get("/v1/webhooks")
 async def list_all_webhooks(request: web.Request) -> web.Response:
-    """Every account at once, concurrently (bounded); a failing account is reported, not fatal."""
+    """Every account's webhooks, a page at a time (``gateway.proxy.listing``); a failing
+    account is reported, not fatal."""
     gw = request.app[GATEWAY]
-    filters, limit, offset = _list_query(request)
-    fingerprint = _fingerprint(request.path, filters)
+    query = listing.read_query(request.query, listing.scope_of(request, gw))
+    page = listing.all_accounts_page(
+        gw,
+        query,
+        request.app[CURSORS],
+        request[MASK_URLS],
+        _measure(request, "list"),
+        request.app[CONFIG].server.fanout_concurrency,
+    )
+    return _json(await page)
+
+
+def _measure(request: web.Request, operation: str) -> listing.Measure:
     metrics = request.app[METRICS]
-    gate = asyncio.Semaphore(request.app[CONFIG].server.fanout_concurrency)
 
-    async def one(info: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        account = gw.account(info.name)
-        async with gate:
-            listing = account.list(**filters)
-            try:
-                found = await metrics.provider_call(
-                    info.provider, info.name, "list", _collect(listing, request[MASK_URLS])
-                )
-                return found, [record_error_to_json(r) for r in listing.unreadable]
-            except InvalidRequest as exc:
-                if "event" in filters and exc.status is None:
-                    return [], []  # not an event of this account's catalog: nothing matches
-                return [], [_account_error(info.name, info.provider, exc)]
-            except GatewayError as exc:
-                return [], [_account_error(info.name, info.provider, exc)]
+    def measure(kind: str, account: str, call: Awaitable[Any]) -> Awaitable[Any]:
+        return metrics.provider_call(kind, account, operation, call)
 
-    results = await asyncio.gather(*(one(info) for info in gw.accounts()))
-    items = [item for found, _ in results for item in found]
-    errors = [error for _, found_errors in results for error in found_errors]
-    page = _page(items[offset:], limit, offset, fingerprint)
-    return _json({**page, "errors": errors})
-
-
-async def _collect(webhooks: AsyncIterator[Webhook], masked: bool) -> list[dict[str, Any]]:
-    return [webhook_to_json(w, mask_urls=masked) async for w in webhooks]
-
-
-def _account_error(account: str, provider: str, exc: GatewayError) -> dict[str, Any]:
-    return {
-        "account": account,
-        "provider": provider,
-        "status": status_of(exc),
-        "error": type(exc).__name__,
-        "detail": exc.message,
-        "provider_status": exc.status,
-        "code": exc.code,
-        "trace_id": exc.trace_id,
-    }
+    return measure
 
 
 #: The routes that honour an Idempotency-Key.
@@ -688,6 +588,7 @@ def create_app(
     )
     app[CONFIG] = config
     app[KEYS] = ApiKeys(config.server.api_keys)
+    app[CURSORS] = cursors = listing.Cursors()
     server = config.server
     app[UNKEYED] = _Budget(server.max_unauthenticated or max(1, server.max_connections // 4))
     holder: dict[str, Gateway] = {}
@@ -696,11 +597,15 @@ def create_app(
     async def gateway_context(app: web.Application) -> Any:
         if gateway is not None:
             app[GATEWAY] = holder["gw"] = gateway
+            if gateway.store is not None:
+                cursors.use_key(await gateway.store.secret_key())
             yield
             return
         gw = Gateway(config, registry=registry)
         await _open_patiently(gw)
         try:
+            if gw.store is not None:  # replicas sign list cursors with one key
+                cursors.use_key(await gw.store.secret_key())
             app[GATEWAY] = holder["gw"] = gw
             yield
         finally:

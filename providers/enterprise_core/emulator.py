@@ -525,6 +525,23 @@ class EnterpriseCoreEmulator:
 
     # -- admin -------------------------------------------------------------------------------
 
+    def add(self, **fields: Any) -> dict[str, Any]:
+        """Store a webhook directly (benchmarks, tests); returns its record."""
+        locator = next(self._locators, None) or ulid()
+        record: dict[str, Any] = {
+            "locator": locator,
+            "name": f"webhook-{len(self.webhooks) + 1}",
+            "enabled": True,
+            "endpoint": shapes.create_endpoint({"url": "https://hooks.example.com/in"}, "endpoint"),
+            "failureHandling": shapes.failure_handling(None),
+            "suspended": False,
+            "suspendedAt": None,
+            "eventTypes": ["policy.account.create"],
+        } | fields
+        record["endpoint"].pop("secret")
+        self.webhooks[locator] = record
+        return record
+
     def state(self) -> dict[str, Any]:
         return {
             "tenant_locator": self.tenant_locator,
@@ -557,6 +574,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
         "--custom-event", action="append", default=[], metavar="TYPE",
         help="a custom event type of the tenant (repeatable), e.g. custom.event.type.a",
     )  # fmt: skip
+    parser.add_argument(
+        "--webhooks", type=int, default=0, metavar="N", help="start with N sample webhooks"
+    )
     args = parser.parse_args(argv)
     emulator = EnterpriseCoreEmulator(
         tenant_locator=args.tenant,
@@ -564,6 +584,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
         custom_events=args.custom_event,
         faults=faults_from_args(args),
     )
+    for _ in range(args.webhooks):
+        emulator.add()
     serve(
         emulator.app(),
         host=args.host,

@@ -49,7 +49,7 @@ from gateway.model import (
     WebhookChange,
     WebhookSpec,
 )
-from gateway.provider import Capabilities, Provider
+from gateway.provider import Capabilities, ListPage, Provider, offset_page, parse_offset
 from gateway.transport.answers import UnreadableRecord
 from gateway.transport.auth import StaticToken, TokenSource
 from gateway.transport.http import Transport
@@ -210,21 +210,35 @@ class UiPathProvider(Provider[UiPathSettings]):
 
     async def list(self, filter: ListFilter) -> AsyncIterator[Webhook | UnreadableRecord]:
         size = self.settings.page_size
-        params = {"$top": str(size), "$count": "true", "$orderby": "Id"}
-        expression = wire.filter_expression(filter)
-        if expression:
-            params["$filter"] = expression
 
         async def fetch(skip: int) -> Page[builtins.list[Any], int]:
-            answer = await self._call("GET", "/Webhooks", params={**params, "$skip": str(skip)})
-            records, total = wire.list_page(answer, account=self.account)
-            end = skip + len(records)
-            done = len(records) < size or (total is not None and end >= total)
-            return Page([records], None if done else end)
+            records, more = await self._records(filter, skip, size)
+            return Page([records], skip + len(records) if more else None)
 
         async for records in prefetched(fetch, 0):
             for webhook in self.read_each(records, self._webhook, "Id"):
                 yield webhook
+
+    async def list_page(self, filter: ListFilter, position: str | None, size: int) -> ListPage:
+        """``$skip`` from ``position`` with ``$orderby=Id``: a stable order, so an offset names
+        the same place on every page (a webhook deleted meanwhile shifts later ones by one)."""
+        skip = parse_offset(position, self.kind)
+        records, more = await self._records(filter, skip, min(size, self.settings.page_size))
+        return offset_page(list(self.read_each(records, self._webhook, "Id")), skip, more)
+
+    async def _records(
+        self, filter: ListFilter, skip: int, top: int
+    ) -> tuple[builtins.list[Any], bool]:
+        """The raw records of one ``GET /odata/Webhooks`` page, and whether more follow."""
+        params = {"$top": str(top), "$skip": str(skip), "$count": "true", "$orderby": "Id"}
+        expression = wire.filter_expression(filter)
+        if expression:
+            params["$filter"] = expression
+        records, total = wire.list_page(
+            await self._call("GET", "/Webhooks", params=params), account=self.account
+        )
+        end = skip + len(records)
+        return records, not (len(records) < top or (total is not None and end >= total))
 
     async def get(self, id: str) -> Webhook:
         return self._webhook(await self._call("GET", f"/Webhooks({self._key(id)})"))

@@ -1,0 +1,272 @@
+"""Listing webhooks through the proxy: the query, signed cursors, one account's and all accounts'
+pages.
+
+A cursor carries the provider's own position (``Listing.page``): the next page starts where the
+last one ended, so paging costs about what the provider's own paging costs, whatever the page's
+number. ``GET /v1/webhooks`` carries one position per account that has more: each page asks the
+accounts for shares of the page concurrently (an account that ends early hands its share to the
+others in another round) and stops once it has the page, so it reads about ``limit`` webhooks,
+one provider page per account at most.
+
+Cursors are opaque: JSON (the query's fingerprint, the positions) and an HMAC-SHA256 of it,
+base64url. One handed out for a query is refused for another, and a forged or altered one is a
+400: an adapter only ever gets back positions it made. The key comes from the state store
+(``store_meta``), so any replica reads a cursor another made; without a store it is this
+process's own, and cursors do not outlive a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway.codec import record_error_to_json, webhook_to_json
+from gateway.errors import FieldProblem, GatewayError, InvalidRequest
+from gateway.proxy.problems import status_of
+from gateway.service import AccountInfo, Gateway, ListingPage
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "FILTERS",
+    "MAX_LIMIT",
+    "Cursors",
+    "ListQuery",
+    "account_error",
+    "all_accounts_page",
+    "one_account_page",
+    "read_query",
+]
+
+FILTERS = ("enabled", "suspended", "event", "name", "url")
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+#: The longest cursor read (a cursor of ``fanout`` accounts stays far below it).
+MAX_CURSOR = 6000
+
+#: ``(provider kind, account, call) -> its result``: how a provider call is measured.
+Measure = Callable[[str, str, Awaitable[ListingPage]], Awaitable[ListingPage]]
+
+
+class Cursors:
+    """Makes and reads the signed cursors of list answers."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key or secrets.token_bytes(32)
+
+    def use_key(self, secret: bytes) -> None:
+        """Sign with a key derived from ``secret`` (the state store's, shared by replicas)."""
+        self._key = hmac.new(secret, b"webhook-gateway list cursors", hashlib.sha256).digest()
+
+    def make(self, query: str, state: Any) -> str:
+        payload = orjson.dumps({"q": query, "s": state})
+        mac = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+        return f"{_b64(payload)}.{_b64(mac)}"
+
+    def read(self, cursor: str, query: str) -> Any:
+        """The state ``cursor`` carries; ``InvalidRequest`` at ``cursor`` when it is not one
+        this gateway made, or was made for another query."""
+        payload_text, dot, mac_text = cursor.partition(".")
+        try:
+            if not dot or len(cursor) > MAX_CURSOR:
+                raise ValueError
+            payload, mac = _unb64(payload_text), _unb64(mac_text)
+        except (binascii.Error, ValueError):
+            raise InvalidRequest.at("cursor", "is not a cursor this API handed out") from None
+        expected = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+        if not hmac.compare_digest(mac, expected):
+            raise InvalidRequest.at(
+                "cursor", "is not a cursor this API handed out (altered, or made by another "
+                "gateway); start from the first page"
+            )  # fmt: skip
+        data = orjson.loads(payload)
+        if data["q"] != query:
+            raise InvalidRequest.at("cursor", "belongs to another query; repeat the same filters")
+        return data["s"]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class ListQuery:
+    """A list request's ``filters``, ``limit`` and its ``fingerprint`` (what a cursor binds)."""
+
+    __slots__ = ("cursor", "filters", "fingerprint", "limit")
+
+    def __init__(self, filters: dict[str, Any], limit: int, cursor: str | None, scope: str):
+        self.filters = filters
+        self.limit = limit
+        self.cursor = cursor
+        text = orjson.dumps([scope, sorted(filters.items())])
+        self.fingerprint = hashlib.sha256(text).hexdigest()[:16]
+
+
+def read_query(query: Mapping[str, str], scope: str) -> ListQuery:
+    """The ``ListQuery`` of a request's query; unknown parameters are errors. ``scope``: what
+    else the cursor is bound to (the path, the accounts listed)."""
+    unknown = sorted(set(query) - {*FILTERS, "limit", "cursor"})
+    if unknown:
+        raise InvalidRequest(
+            problems=[FieldProblem(name, "unknown query parameter") for name in unknown]
+        )
+    filters: dict[str, Any] = {}
+    for name in FILTERS:
+        if name in query:
+            value = query[name]
+            filters[name] = _bool(value, name) if name in ("enabled", "suspended") else value
+    try:
+        limit = int(query.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        raise InvalidRequest.at("limit", f"must be an integer from 1 to {MAX_LIMIT}") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest.at("limit", f"must be an integer from 1 to {MAX_LIMIT}")
+    return ListQuery(filters, limit, query.get("cursor"), scope)
+
+
+def _bool(value: str, name: str) -> bool:
+    if value in ("true", "false"):
+        return value == "true"
+    raise InvalidRequest.at(name, "must be true or false")
+
+
+async def one_account_page(
+    gw: Gateway, account: str, q: ListQuery, cursors: Cursors, masked: bool, measure: Measure
+) -> dict[str, Any]:
+    """One page of one account's webhooks, as ``GET /v1/accounts/{account}/webhooks`` answers."""
+    position = None
+    if q.cursor is not None:
+        position = _position(cursors.read(q.cursor, q.fingerprint))
+    target = gw.account(account)
+    listing = target.list(**q.filters)
+    page = await measure(target.kind, account, listing.page(position, q.limit))
+    return {
+        "items": [webhook_to_json(w, mask_urls=masked) for w in page.webhooks],
+        "next_cursor": None if page.next is None else cursors.make(q.fingerprint, page.next),
+        "errors": [record_error_to_json(r) for r in listing.unreadable],
+    }
+
+
+def _position(state: Any) -> str:
+    if not isinstance(state, str):
+        raise InvalidRequest.at("cursor", "is not a cursor of one account's list")
+    return state
+
+
+async def all_accounts_page(
+    gw: Gateway,
+    q: ListQuery,
+    cursors: Cursors,
+    masked: bool,
+    measure: Measure,
+    concurrency: int,
+) -> dict[str, Any]:
+    """One page of every account's webhooks, as ``GET /v1/webhooks`` answers.
+
+    The accounts with more to give share the page (account order, then each provider's own
+    order); they are read concurrently, at most ``concurrency`` at once. An account that fails
+    is reported in ``errors`` and left out of the pages after (the error says the listing is
+    incomplete); one whose catalog lacks the ``event`` filtered by has nothing that matches.
+    """
+    infos = gw.accounts()
+    active: dict[str, str | None] = {info.name: None for info in infos}
+    if q.cursor is not None:
+        active = _positions(cursors.read(q.cursor, q.fingerprint), infos)
+    by_name = {info.name: info for info in infos}
+    taken: dict[str, list[dict[str, Any]]] = {name: [] for name in active}
+    errors: list[dict[str, Any]] = []
+    gate = asyncio.Semaphore(concurrency)
+    need = q.limit
+
+    async def read(name: str, share: int) -> ListingPage | GatewayError:
+        info = by_name[name]
+        listing = gw.account(name).list(**q.filters)
+        try:
+            async with gate:
+                return await measure(info.provider, name, listing.page(active[name], share))
+        except InvalidRequest as exc:
+            if "event" in q.filters and exc.status is None:
+                return ListingPage([], None)  # not an event of its catalog: nothing matches
+            return exc
+        except GatewayError as exc:
+            return exc
+        finally:
+            errors.extend(record_error_to_json(r) for r in listing.unreadable)
+
+    while need > 0 and active:
+        names = list(active)
+        shares = [need // len(names) + (i < need % len(names)) for i in range(len(names))]
+        asked = [(name, share) for name, share in zip(names, shares, strict=True) if share]
+        results = await asyncio.gather(*(read(name, share) for name, share in asked))
+        ended = False
+        for (name, _), result in zip(asked, results, strict=True):
+            if isinstance(result, GatewayError):
+                info = by_name[name]
+                errors.append(account_error(info.name, info.provider, result))
+                del active[name]
+                ended = True
+                continue
+            taken[name] += [webhook_to_json(w, mask_urls=masked) for w in result.webhooks]
+            need -= len(result.webhooks)
+            if result.next is None:
+                del active[name]
+                ended = True
+            else:
+                active[name] = result.next
+        if not ended:
+            break  # every account asked gave its whole share: the page is full
+    items = [item for found in taken.values() for item in found]
+    state = [[list(by_name).index(name), position] for name, position in active.items()]
+    return {
+        "items": items,
+        "next_cursor": cursors.make(q.fingerprint, state) if active else None,
+        "errors": errors,
+    }
+
+
+def _positions(state: Any, infos: Sequence[AccountInfo]) -> dict[str, str | None]:
+    """The per-account positions of an all-accounts cursor (``[[index, position], ...]``)."""
+    names = [info.name for info in infos]
+    try:
+        found = {
+            names[i]: p for i, p in state if type(i) is int and i >= 0 and isinstance(p, str | None)
+        }
+        if len(found) != len(state):
+            raise ValueError
+    except (TypeError, ValueError, IndexError):
+        raise InvalidRequest.at("cursor", "is not a cursor of the list of all accounts") from None
+    return dict(sorted(found.items(), key=lambda item: names.index(item[0])))
+
+
+def account_error(account: str, provider: str, exc: GatewayError) -> dict[str, Any]:
+    """What ``errors`` says of an account that could not be listed."""
+    return {
+        "account": account,
+        "provider": provider,
+        "status": status_of(exc),
+        "error": type(exc).__name__,
+        "detail": exc.message,
+        "provider_status": exc.status,
+        "code": exc.code,
+        "trace_id": exc.trace_id,
+    }
+
+
+def scope_of(request: web.Request, gw: Gateway) -> str:
+    """What a list cursor is bound to besides the filters: the path, and for the list of all
+    accounts their names in order (a cursor made before the accounts changed is refused)."""
+    if "account" in request.match_info:
+        return request.path
+    return request.path + "\n" + "\n".join(info.name for info in gw.accounts())
