@@ -1,15 +1,19 @@
 """Run every benchmark: ``python -m bench`` (add ``--quick`` for a one-second smoke run each).
 
-Each prints its figures and a ratio against a baseline measured in the same run; absolute times
-on a shared machine mean little. Results with date and machine go into docs/performance.md.
-The proxy and write-path benchmarks need ``wrk`` (``apt-get install -y wrk``), the write path
-also PostgreSQL's server binaries (``apt-get install -y postgresql``); the rest need nothing.
+Each prints its figures (best and median over the rounds on both sides, the ratio, the target,
+MET or NOT MET) and the peak RSS of every process it started; absolute times on a shared
+machine mean little. Results with date and machine go into docs/performance.md. They run after
+the README's demo install; the proxy and write-path benchmarks also need ``wrk``
+(``apt-get install -y wrk``), the write path PostgreSQL (``pip install -e '.[postgres]'``,
+``apt-get install -y postgresql``): without them those two say so and are skipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import shutil
 import sys
 from collections.abc import Callable, Coroutine
@@ -18,36 +22,45 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import (
-    fanout,
-    library_overhead,
-    paging,
-    plan_scale,
-    proxy_throughput,
-    slow_clients,
-    token_storm,
-    write_path,
-)
+
+def _bench(name: str) -> Any:
+    """The benchmark module ``name``, imported when it runs (some need optional packages)."""
+    return importlib.import_module(f"bench.{name}")
+
+
+#: What each benchmark needs beyond the demo install: (Python modules, commands, why).
+NEEDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
+    "proxy_throughput": ((), ("wrk",), "apt-get install -y wrk"),
+    "write_path": (
+        ("asyncpg",),
+        ("wrk",),
+        "pip install -e '.[postgres]' and apt-get install -y wrk postgresql",
+    ),
+}
 
 FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
-    "proxy_throughput": lambda: proxy_throughput.run(seconds=10, connections=50, rounds=3),
-    "library_overhead": lambda: library_overhead.run(calls=2000, rounds=5),
-    "paging": lambda: paging.run(webhooks=10_000, rounds=5),
-    "fanout": lambda: fanout.run(accounts=30, latency=0.05, rounds=10),
-    "token_storm": lambda: token_storm.run(calls=1000),
-    "slow_clients": lambda: slow_clients.run(attackers=3000, seconds=10),
-    "write_path": lambda: write_path.run(seconds=10, connections=50, rounds=2),
-    "plan_scale": lambda: plan_scale.run(accounts=30, webhooks=1000, latency=0.05),
+    "proxy_throughput": lambda: _bench("proxy_throughput").run(
+        seconds=10, connections=50, rounds=3
+    ),
+    "library_overhead": lambda: _bench("library_overhead").run(calls=2000, rounds=5),
+    "paging": lambda: _bench("paging").run(webhooks=10_000, rounds=5),
+    "proxy_paging": lambda: _bench("proxy_paging").run(webhooks=(1000, 5000), rounds=5),
+    "fanout": lambda: _bench("fanout").run(accounts=30, latency=0.05, rounds=10),
+    "token_storm": lambda: _bench("token_storm").run(calls=1000),
+    "slow_clients": lambda: _bench("slow_clients").run(attackers=3000, seconds=10),
+    "write_path": lambda: _bench("write_path").run(seconds=10, connections=50, rounds=2),
+    "plan_scale": lambda: _bench("plan_scale").run(accounts=30, webhooks=1000, latency=0.05),
 }
 QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
-    "proxy_throughput": lambda: proxy_throughput.run(seconds=1, connections=10, rounds=1),
-    "library_overhead": lambda: library_overhead.run(calls=50, rounds=1),
-    "paging": lambda: paging.run(webhooks=500, rounds=1),
-    "fanout": lambda: fanout.run(accounts=3, latency=0.01, rounds=2),
-    "token_storm": lambda: token_storm.run(calls=20),
-    "slow_clients": lambda: slow_clients.run(attackers=100, seconds=1),
-    "write_path": lambda: write_path.run(seconds=1, connections=10, rounds=1),
-    "plan_scale": lambda: plan_scale.run(accounts=3, webhooks=50, latency=0.01),
+    "proxy_throughput": lambda: _bench("proxy_throughput").run(seconds=1, connections=10, rounds=1),
+    "library_overhead": lambda: _bench("library_overhead").run(calls=50, rounds=1),
+    "paging": lambda: _bench("paging").run(webhooks=500, rounds=1),
+    "proxy_paging": lambda: _bench("proxy_paging").run(webhooks=(200,), rounds=1),
+    "fanout": lambda: _bench("fanout").run(accounts=3, latency=0.01, rounds=2),
+    "token_storm": lambda: _bench("token_storm").run(calls=20),
+    "slow_clients": lambda: _bench("slow_clients").run(attackers=100, seconds=1),
+    "write_path": lambda: _bench("write_path").run(seconds=1, connections=10, rounds=1),
+    "plan_scale": lambda: _bench("plan_scale").run(accounts=3, webhooks=50, latency=0.01),
 }
 
 
@@ -60,10 +73,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         print("quick smoke run: the sizes are too small for the ratios to mean anything")
     for name in args.names or list(table):
-        if name == "proxy_throughput" and shutil.which("wrk") is None:
-            print("\n== proxy throughput: skipped, wrk is not installed (apt-get install -y wrk)")
+        missing = _missing(name)
+        if missing:
+            print(f"\n== {name}: skipped, {missing}")
             continue
         asyncio.run(table[name]())
+
+
+def _missing(name: str) -> str:
+    """What ``name`` needs and this machine lacks ("" when nothing)."""
+    modules, commands, how = NEEDS.get(name, ((), (), ""))
+    lacking = [m for m in modules if importlib.util.find_spec(m) is None]
+    lacking += [c for c in commands if shutil.which(c) is None]
+    if name == "write_path" and not lacking:
+        from gateway.testing.postgres import server_available
+
+        if not server_available():
+            lacking.append("PostgreSQL's server binaries")
+    return f"it needs {', '.join(lacking)} ({how})" if lacking else ""
 
 
 if __name__ == "__main__":

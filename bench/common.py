@@ -10,12 +10,15 @@ import asyncio
 import os
 import platform
 import re
+import resource
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PAT = "bench-personal-access-token"
@@ -23,6 +26,26 @@ PAT = "bench-personal-access-token"
 
 #: The process id behind each URL ``process`` yielded (for ``cpu_seconds``).
 PIDS: dict[str, int] = {}
+#: Every process ``process`` started since the last ``report``: [label, pid, peak RSS in kB
+#: once it has exited (None while it runs)].
+STARTED: list[list[Any]] = []
+
+
+def peak_rss_kb(pid: int) -> int | None:
+    """The peak resident set (``VmHWM``) of a running process, in kB (None: cannot tell)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _label(args: tuple[str, ...]) -> str:
+    if args[0] == "-m":
+        return args[1] + (f" {args[2]}" if len(args) > 2 and not args[2].startswith("-") else "")
+    return Path(args[0]).name
 
 
 def cpu_seconds(url: str) -> float:
@@ -72,9 +95,13 @@ async def process(*args: str, ready: str = r"(https?://[\d.:]+)") -> AsyncIterat
                 if match:
                     break
         PIDS[match.group(1)] = proc.pid
+        STARTED.append([_label(args), proc.pid, None])
         yield match.group(1)
     finally:
         if proc.returncode is None:
+            for entry in STARTED:
+                if entry[1] == proc.pid:
+                    entry[2] = peak_rss_kb(proc.pid)
             proc.terminate()
             await proc.wait()
 
@@ -139,12 +166,74 @@ async def best_of(runs: int, work: Callable[[], Awaitable[object]]) -> float:
     return min(times)
 
 
-def report(title: str, rows: list[tuple[str, str]], ratio: float, target: str, ok: bool) -> None:
-    width = max(len(k) for k, _ in rows)
+@dataclass
+class Figure:
+    """One measured figure against its baseline: the value of each round on both sides.
+
+    ``ratio`` is measured / baseline (of the medians; ``best_ratio`` of the best rounds).
+    ``higher`` says a higher ratio is better (throughput); else lower is (time, latency).
+    """
+
+    name: str
+    baseline: Sequence[float]
+    measured: Sequence[float]
+    target: float
+    higher: bool = False
+    unit: str = "s"
+    scale: float = 1.0  # shown values are value * scale (e.g. 1000 for ms)
+
+    def _best(self, values: Sequence[float]) -> float:
+        return max(values) if self.higher else min(values)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.measured) / statistics.median(self.baseline)
+
+    @property
+    def best_ratio(self) -> float:
+        return self._best(self.measured) / self._best(self.baseline)
+
+    @property
+    def met(self) -> bool:
+        return self.ratio >= self.target if self.higher else self.ratio <= self.target
+
+    def lines(self) -> list[str]:
+        def shown(values: Sequence[float]) -> str:
+            best, mid = self._best(values) * self.scale, statistics.median(values) * self.scale
+            return f"best {best:,.4g} {self.unit}, median {mid:,.4g} {self.unit}"
+
+        sign = ">=" if self.higher else "<="
+        return [
+            f"{self.name}:",
+            f"    baseline  {shown(self.baseline)} ({len(self.baseline)} rounds)",
+            f"    measured  {shown(self.measured)} ({len(self.measured)} rounds)",
+            f"    ratio     median {self.ratio:.3f}, best {self.best_ratio:.3f} "
+            f"(target {sign} {self.target:g}): {'MET' if self.met else 'NOT MET'}",
+        ]
+
+
+def report(title: str, rows: list[tuple[str, str]], figures: Sequence[Figure]) -> bool:
+    """Print the figures of one benchmark, its other facts (``rows``) and the peak RSS of each
+    process it started (and of this one); whether every figure met its target."""
     print(f"\n== {title}")
-    for key, value in rows:
-        print(f"   {key.ljust(width)}  {value}")
-    print(f"   ratio {ratio:.3f} (target {target}): {'MET' if ok else 'NOT MET'}")
+    if rows:
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            print(f"   {key.ljust(width)}  {value}")
+    for figure in figures:
+        for line in figure.lines():
+            print(f"   {line}")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    peaks: list[tuple[str, int | None]] = [("this benchmark's own process", own)]
+    for label, pid, peak in STARTED:
+        peaks.append((f"{label} (pid {pid})", peak if peak is not None else peak_rss_kb(pid)))
+    print("   peak RSS:")
+    for label, kb in peaks:
+        print(f"    {label}: {'unknown' if kb is None else f'{kb / 1024:.1f} MB'}")
+    STARTED.clear()
+    met = all(f.met for f in figures)
+    print(f"   all targets: {'MET' if met else 'NOT MET'}")
+    return met
 
 
 def median(values: list[float]) -> float:

@@ -11,6 +11,7 @@ from bench import (
     library_overhead,
     paging,
     plan_scale,
+    proxy_paging,
     proxy_throughput,
     slow_clients,
     token_storm,
@@ -25,6 +26,10 @@ async def test_library_overhead_runs() -> None:
 
 async def test_paging_runs() -> None:
     assert await paging.run(webhooks=300, rounds=1) > 0
+
+
+async def test_proxy_paging_runs() -> None:
+    assert await proxy_paging.run(webhooks=(150,), rounds=1) in (True, False)
 
 
 async def test_fanout_runs() -> None:

@@ -27,11 +27,12 @@ EC_TOKEN = "ec-token-s3cret"
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 Queries = list[dict[str, str]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _recording(app: web.Application, seen: Queries, path_end: str) -> web.Application:
     @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method == "GET" and request.path.endswith(path_end):
             seen.append(dict(request.query))
         return await handler(request)
@@ -98,7 +99,7 @@ async def _pages(client: TestClient[Any, Any], path: str, **params: str) -> list
 async def test_each_uipath_page_is_one_provider_page_from_its_position(
     aiohttp_client: ClientFactory,
 ) -> None:
-    async with uipath_with(250) as (emulator, url, seen):
+    async with uipath_with(250) as (_emulator, url, seen):
         client = await aiohttp_client(create_app(parse_config(_config({"orch": _uipath(url)}))))
         pages = await _pages(client, "/v1/accounts/orch/webhooks", limit="100")
         names = [item["name"] for page in pages for item in page["items"]]
@@ -133,7 +134,7 @@ async def test_a_filter_applied_here_reads_on_until_the_page_is_full(
     aiohttp_client: ClientFactory,
 ) -> None:
     """UiPath cannot filter by event: pages of matches still come whole, in order, once each."""
-    async with uipath_with(0) as (emulator, url, seen):
+    async with uipath_with(0) as (emulator, url, _seen):
         for i in range(30):
             emulator.add(Name=f"hook-{i:02d}", Events=[{"EventType": "job.completed"}]
                          if i % 3 == 0 else [{"EventType": "job.faulted"}])  # fmt: skip
@@ -150,7 +151,10 @@ async def test_cursors_are_signed_and_bound_to_their_query(
     async with uipath_with(5) as (_, url, _seen):
         state = {"state": {"url": f"sqlite:///{tmp_path}/state.db"}}
         config = parse_config(_config({"orch": _uipath(url)}, **state))
-        one, other = await aiohttp_client(create_app(config)), await aiohttp_client(create_app(config))
+        one, other = (
+            await aiohttp_client(create_app(config)),
+            await aiohttp_client(create_app(config)),
+        )
         path = "/v1/accounts/orch/webhooks"
         first = await (await one.get(path, params={"limit": "2"}, headers=READ)).json()
         cursor = first["next_cursor"]
@@ -216,11 +220,14 @@ async def test_all_accounts_page_together_and_read_about_a_page(
 async def test_the_list_of_all_accounts_gives_each_webhook_once_at_any_page_size(
     aiohttp_client: ClientFactory, limit: str
 ) -> None:
-    async with uipath_with(12) as (_, a_url, _a), uipath_with(0) as (_, b_url, _b):
-        async with uipath_with(3) as (_, c_url, _c):
-            accounts = {"a": _uipath(a_url), "b": _uipath(b_url), "c": _uipath(c_url)}
-            client = await aiohttp_client(create_app(parse_config(_config(accounts))))
-            pages = await _pages(client, "/v1/webhooks", limit=limit)
-            found = [(i["account"], i["id"]) for page in pages for i in page["items"]]
-            assert len(found) == len(set(found)) == 15
-            assert all(len(p["items"]) == int(limit) for p in pages[:-1])
+    async with (
+        uipath_with(12) as (_, a_url, _a),
+        uipath_with(0) as (_, b_url, _b),
+        uipath_with(3) as (_, c_url, _c),
+    ):
+        accounts = {"a": _uipath(a_url), "b": _uipath(b_url), "c": _uipath(c_url)}
+        client = await aiohttp_client(create_app(parse_config(_config(accounts))))
+        pages = await _pages(client, "/v1/webhooks", limit=limit)
+        found = [(i["account"], i["id"]) for page in pages for i in page["items"]]
+        assert len(found) == len(set(found)) == 15
+        assert all(len(p["items"]) == int(limit) for p in pages[:-1])

@@ -30,7 +30,7 @@ import attrs
 import pytest
 
 from gateway.errors import InvalidRequest, NotFound, Unsupported
-from gateway.model import FailureHandling, Webhook, WebhookChange, WebhookSpec
+from gateway.model import FailureHandling, ListFilter, Webhook, WebhookChange, WebhookSpec
 from gateway.provider import OPTIONAL_FIELDS
 from gateway.service import Account
 
@@ -143,6 +143,28 @@ class ProviderConformance:
         listed = await self._ids(account)
         assert len(listed) == len(set(listed)), "a webhook was listed twice"
         assert made <= set(listed)
+
+    async def test_pages_from_positions_list_everything_once(
+        self, account: Account, setup: ConformanceSetup
+    ) -> None:
+        """``Listing.page`` from each ``next`` gives what ``list`` gives, in order; with
+        ``list_page`` each page is read from its position (without, by counting)."""
+        for _ in range(setup.page_size + 2):
+            await account.create(self._spec(account, setup))
+        everything = await self._ids(account)
+        paged: list[str] = []
+        position: str | None = None
+        for _ in range(len(everything) + 2):
+            page = await account.list().page(position, 2)
+            assert len(page.webhooks) <= 2
+            paged += [wh.id for wh in page.webhooks]
+            position = page.next
+            if position is None:
+                break
+        assert paged == everything
+        if account.capabilities.resumable_list:
+            first = await account.provider.list_page(ListFilter(), None, 1)
+            assert len(first.records) == 1 and first.next == first.positions[0]
 
     async def test_get_many_answers_each_id_as_get_does(
         self, account: Account, setup: ConformanceSetup

@@ -55,6 +55,8 @@ _NAMES = {
 
 
 def _is(value: Any, kind: Any) -> bool:
+    if type(value) is kind:  # what orjson makes: exact types (and bool is not int here)
+        return True
     if kind is str or kind is bool or kind is list:  # the common cases, first and fast
         return isinstance(value, kind)
     if kind is int:
@@ -94,7 +96,7 @@ class Answer:
         self, value: Any, *, provider: str, account: str = "", what: str | tuple[Any, ...]
     ) -> None:
         self.provider, self.account, self._what = provider, account, what
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise self.error(f"{self.what} must be a JSON object, got {json_type(value)}")
         self.data: Mapping[str, Any] = value
 

@@ -27,7 +27,15 @@ from gateway.checks import check
 from gateway.codec import spec_from_json, webhook_to_json
 from gateway.errors import ConfigError, Conflict, FieldProblem, NotFound
 from gateway.model import EventType, ListFilter, PingResult, Webhook, WebhookChange, WebhookSpec
-from gateway.provider import OPTIONAL_FIELDS, Capabilities, Provider
+from gateway.provider import (
+    OPTIONAL_FIELDS,
+    Capabilities,
+    ListPage,
+    Provider,
+    offset_page,
+    parse_offset,
+)
+from gateway.transport.answers import UnreadableRecord
 from gateway.transport.http import Transport
 
 #: The keys of a stored record that make up its spec (the rest is the provider's state).
@@ -147,6 +155,15 @@ class MemoryProvider(Provider[MemorySettings]):
             for webhook in snapshot[start : start + size]:
                 if filter.matches(webhook):
                     yield webhook
+
+    async def list_page(self, filter: ListFilter, position: str | None, size: int) -> ListPage:
+        """Offsets into the records in creation order."""
+        start = parse_offset(position, self.kind)
+        await asyncio.sleep(0)  # a page, as a remote provider would answer it
+        records: builtins.list[Webhook | UnreadableRecord] = list(
+            builtins.list(self._hooks.values())[start : start + size]
+        )
+        return offset_page(records, start, start + len(records) < len(self._hooks))
 
     async def get(self, id: str) -> Webhook:
         return self._lookup(id)
