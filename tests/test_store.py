@@ -270,10 +270,95 @@ async def test_the_postgres_lock_excludes_across_stores_and_times_out(postgres_u
                 raise RuntimeError("the locked work failed")
         conn = await asyncpg.connect(postgres_url)
         try:
-            held = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            for _ in range(200):  # releases go with the next statement: soon, not at once
+                held = await conn.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                )
+                if held == 0:
+                    break
+                await asyncio.sleep(0.01)
         finally:
             await conn.close()
         assert held == 0
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_concurrent_postgres_locks_share_round_trips(postgres_url: str) -> None:
+    """Fifty updates that lock at once cost a few statements on one connection, not two
+    round trips and a pooled connection each; every lock is still exclusive across stores."""
+    a, b = open_store(StateConfig(url=postgres_url)), open_store(StateConfig(url=postgres_url))
+    await a.open()
+    await b.open()
+    statements = 0
+    locks = a._locks  # type: ignore[attr-defined]
+    connect = locks._connect
+
+    class Counting:
+        """The lock connection, counting its statements."""
+
+        def __init__(self, conn: Any) -> None:
+            self._conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._conn, name)
+
+        async def fetchrow(self, *args: Any) -> Any:
+            nonlocal statements
+            statements += 1
+            return await self._conn.fetchrow(*args)
+
+    async def counting() -> Any:
+        return Counting(await connect())
+
+    locks._connect = counting
+    try:
+        inside = 0
+        most = 0
+
+        async def update(i: int) -> None:
+            nonlocal inside, most
+            async with a.lock(f"uipath/orch/{i}", wait=5):
+                inside += 1
+                most = max(most, inside)
+                await asyncio.sleep(0.05)
+                inside -= 1
+
+        await asyncio.gather(*(update(i) for i in range(50)))
+        assert most == 50  # distinct keys: all held together
+        assert statements <= 6, statements  # 50 locks and 50 releases in a few statements
+        # The other store still cannot take one this store holds.
+        async with a.lock("uipath/orch/7", wait=5):
+            with pytest.raises(StateUnavailable, match="held elsewhere"):
+                async with b.lock("uipath/orch/7", wait=0.1):
+                    pass
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_lost_lock_connection_frees_its_locks_and_is_opened_again(
+    postgres_url: str,
+) -> None:
+    a, b = open_store(StateConfig(url=postgres_url)), open_store(StateConfig(url=postgres_url))
+    await a.open()
+    await b.open()
+    try:
+        async with a.lock("uipath/orch/1", wait=5):
+            pid = a._locks._conn.get_server_pid()  # type: ignore[attr-defined]
+            admin = await asyncpg.connect(postgres_url)
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+            finally:
+                await admin.close()
+            # The server freed it with the connection: another replica may take it now.
+            async with b.lock("uipath/orch/1", wait=2):
+                pass
+        async with a.lock("uipath/orch/2", wait=2):  # a new connection, locks work again
+            with pytest.raises(StateUnavailable):
+                async with b.lock("uipath/orch/2", wait=0.1):
+                    pass
     finally:
         await a.close()
         await b.close()

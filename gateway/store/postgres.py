@@ -1,8 +1,8 @@
 """The shared store: PostgreSQL, for several gateway replicas.
 
-A pool of asyncpg connections. Update locks are transaction-scoped advisory locks
-(``pg_advisory_xact_lock``) on a 64-bit hash of the key, held on a connection of their own for
-as long as the update runs: a replica that dies drops its connection, and with it the lock.
+A pool of asyncpg connections. Update locks are session advisory locks on a 64-bit hash of the
+key, all of one process's on one connection of their own, taken and released in batches
+(``gateway.store.pg_locks``): a replica that dies drops its connection, and with it its locks.
 Migrations run at open under a session advisory lock, so replicas starting together apply
 each one once.
 """
@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from gateway.errors import StateUnavailable
+from gateway.store.pg_locks import LockBatcher
 from gateway.store.sql import SqlStore, Tx, insert_sql
 
 __all__ = ["PostgresStore"]
@@ -74,6 +75,7 @@ class PostgresStore(SqlStore):
         self._url = url
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        self._locks = LockBatcher(self._lock_connection, _FAILURES, _failed)
 
     def __repr__(self) -> str:
         return "<PostgresStore>"  # the URL may hold a password
@@ -95,7 +97,12 @@ class PostgresStore(SqlStore):
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
 
+    async def _lock_connection(self) -> asyncpg.Connection:
+        """The connection that holds this process's update locks (``gateway.store.pg_locks``)."""
+        return await asyncpg.connect(self._url, timeout=10)
+
     async def close(self) -> None:
+        await self._locks.close()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -138,32 +145,12 @@ class PostgresStore(SqlStore):
     async def lock(self, key: str, wait: float) -> AsyncIterator[None]:
         if self._pool is None:
             raise StateUnavailable("the state store is not open")
+        id = lock_id(key)
+        generation = await self._locks.acquire(id, wait, key)
         try:
-            conn = await self._pool.acquire(timeout=10)
-        except _FAILURES as exc:
-            raise _failed(exc) from None
-        try:
-            # One round trip: a transaction, its lock timeout and the lock (a simple query,
-            # so the statements share it; both values are integers made here).
-            begin = (
-                f"BEGIN; SET LOCAL lock_timeout = {max(1, int(wait * 1000))}; "
-                f"SELECT pg_advisory_xact_lock({lock_id(key)})"
-            )
-            try:
-                await conn.execute(begin)
-            except asyncpg.LockNotAvailableError:
-                raise StateUnavailable(
-                    f"the update lock of {key} was held elsewhere for over {wait:g} s"
-                ) from None
-            except _FAILURES as exc:
-                raise _failed(exc) from None
-            try:
-                yield  # errors of the locked work pass through untouched
-            finally:
-                with contextlib.suppress(*_FAILURES):
-                    await conn.execute("ROLLBACK")  # nothing was written: it frees the lock
+            yield  # errors of the locked work pass through untouched
         finally:
-            await self._pool.release(conn)
+            self._locks.release(id, generation)
 
 
 def _failed(exc: BaseException) -> StateUnavailable:
