@@ -289,6 +289,9 @@ class WatchConfig:
     )
     sinks: tuple[SinkConfig, ...] = ()
     auto_unsuspend: AutoUnsuspendConfig | None = None
+    #: Also send the sinks the changes the gateway made itself (``data.by`` names who); by
+    #: default they get only what nobody in the audit log did.
+    notify_own: bool = False
 
 
 @attrs.frozen(kw_only=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import getpass
 import hashlib
 import hmac
 import json
@@ -22,6 +23,7 @@ from gateway.cli import main
 from gateway.config import parse_config
 from gateway.health.watch import AUTO_ACTOR, _auto_unsuspend, watch_once
 from gateway.model import FailureHandling, Secret, WebhookChange
+from gateway.origin import acting_as
 from gateway.proxy.server import create_app
 from gateway.store import AuditQuery
 from tests.conftest import EnterpriseCoreHarness, Receiver, UiPathHarness, memory_state_config
@@ -30,13 +32,15 @@ KEY = "health-read-key-0123456789"
 SINK_KEY = b"k" * 32  # the sink's Standard Webhooks key
 
 
-def sink_config(name: str, account: dict[str, Any], tmp_path: Path, sink: Receiver) -> Any:
-    """A config of one account with a state store, a read key (``KEY``) and ``sink`` as the
-    watch's signed event sink."""
+def sink_config(
+    name: str, account: dict[str, Any], tmp_path: Path, sink: Receiver, *keys: dict[str, str]
+) -> Any:
+    """A config of one account with a state store, a read key (``KEY``) and any more ``keys``,
+    and ``sink`` as the watch's signed event sink."""
     return parse_config({
         "accounts": {name: account},
         "state": {"url": f"sqlite:///{tmp_path}/state.db"},
-        "server": {"api_keys": [{"name": "r", "scope": "read", "key": KEY}]},
+        "server": {"api_keys": [{"name": "r", "scope": "read", "key": KEY}, *keys]},
         "watch": {"sinks": [{
             "url": f"{sink.url}/ops", "secret": "whsec_" + base64.b64encode(SINK_KEY).decode(),
         }]},
@@ -109,11 +113,21 @@ async def test_transitions_show_once_each(
             in metrics
         )
 
-        await account.unsuspend(made.id)
-        assert changes(await watch_once(gw)) == [("active", "suspended", "active")]
+        with acting_as("deployer"):
+            await account.unsuspend(made.id)
+        back = (await watch_once(gw)).transitions
+        assert [(t.change, t.before, t.after, t.by) for t in back] == [
+            ("active", "suspended", "active", "deployer")  # the audit log says who
+        ]
         del enterprise_core.emulator.webhooks[made.id]  # gone outside the gateway
-        assert changes(await watch_once(gw)) == [("deleted", "active", None)]
-    assert len(sink.received) == 4  # suspended, diverted, active, deleted: each once
+        gone = (await watch_once(gw)).transitions
+        assert [(t.change, t.before, t.after, t.by) for t in gone] == [
+            ("deleted", "active", None, None)
+        ]
+    # suspended, diverted, deleted: each once; not the unsuspend the gateway made itself
+    types = [json.loads(body)["type"].rsplit(".", 1)[1] for _, _, body in sink.received]
+    assert sorted(types) == ["deleted", "diverted", "suspended"]
+    assert json.loads(sink.received[-1][2])["data"]["by"] is None
 
 
 def test_the_command_line_watches_and_shows_health(
@@ -125,20 +139,30 @@ def test_the_command_line_watches_and_shows_health(
     assert main(create) == 0
     capsys.readouterr()
     assert main(["watch", "--config", str(path), "--once"]) == 0
-    assert "mem 1 'a': new (None -> active)" in capsys.readouterr().out
+    assert "mem 1 'a': new ( -> active) by cli" in capsys.readouterr().out
     assert main(["health", "--config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert out.split()[:6] == ["ACCOUNT", "WEBHOOK_ID", "NAME", "STATE", "DIVERTED", "SINCE"]
+    assert out.split()[:8] == [
+        "ACCOUNT", "WEBHOOK_ID", "NAME", "STATE", "DIVERTED", "SINCE", "BY", "DRIFT"
+    ]  # fmt: skip
     assert "active" in out
-    # A transition is printed, and logged on stderr with its fields (not a bare message).
+    # The gateway's own write is printed with who made it, and not warned of.
     assert main(["update", "mem", "1", "--config", str(path), "--enabled", "false"]) == 0
     capsys.readouterr()
     assert main(["watch", "--config", str(path), "--once"]) == 0
     captured = capsys.readouterr()
-    assert "mem 1 'a': disabled (active -> disabled)" in captured.out
+    assert "mem 1 'a': disabled (active -> disabled) by cli" in captured.out
+    assert captured.err == ""
+    # One nobody in the audit log made is warned of on stderr, with its fields.
+    kept = json.loads((tmp_path / "hooks.json").read_text())  # the provider's own state
+    kept["webhooks"][0]["enabled"] = True
+    (tmp_path / "hooks.json").write_text(json.dumps(kept))
+    assert main(["watch", "--config", str(path), "--once"]) == 0
+    captured = capsys.readouterr()
+    assert "mem 1 'a': active (disabled -> active)\n" in captured.out
     assert captured.err.strip() == (
-        "warning: webhook disabled (account=mem, provider=memory, id=1, webhook=a, "
-        "before=active, after=disabled)"
+        "warning: webhook active (account=mem, provider=memory, webhook_id=1, webhook=a, "
+        "before=disabled, after=active)"
     )
     assert main(["watch", "--config", str(path), "--once", "--json"]) == 0
     assert capsys.readouterr().err == ""  # nothing changed since: nothing logged
@@ -384,3 +408,77 @@ async def test_sinks_never_follow_redirects(monkeypatch: pytest.MonkeyPatch) -> 
         await sink_server.close()
     assert taken == [] and asked == events.ATTEMPTS
     assert [w for w in waits if w] == [0.5, 1.0, 2.0, 4.0]  # backoff between the attempts
+
+
+async def _made(account: Any, receiver: Receiver, *names: str) -> list[Any]:
+    """A webhook of each name, created through the gateway, to ``receiver``."""
+    return [
+        await account.create(
+            WebhookSpec(name=name, url=f"{receiver.url}/{name}", events={"policy.quote.issue"})
+        )
+        for name in names
+    ]
+
+
+async def test_a_first_look_tells_what_is_broken_once(
+    enterprise_core: EnterpriseCoreHarness, receiver: Receiver, sink: Receiver, tmp_path: Path
+) -> None:
+    """Turning watch on (a fresh state store) sends each webhook already disabled, suspended
+    or holding diverted events once, with ``before: null``; a healthy one is only recorded."""
+    config = sink_config("core", enterprise_core.account(), tmp_path, sink)
+    async with Gateway(config) as gw:
+        account = gw.account("core")
+        made = await _made(account, receiver, *("healthy", "off", "stuck"))
+        records = enterprise_core.emulator.webhooks
+        records[made[1].id]["enabled"] = False  # broken before anyone watched
+        records[made[2].id]["suspended"] = True
+        first = (await watch_once(gw)).transitions
+        assert sorted((t.name, t.change, t.before, t.after, t.by) for t in first) == [
+            ("healthy", "new", None, "active", f"library:{getpass.getuser()}"),
+            ("off", "disabled", None, "disabled", None),
+            ("stuck", "suspended", None, "suspended", None),
+        ]
+        assert (await watch_once(gw)).transitions == ()
+    sent = sorted(
+        (json.loads(body)["type"], json.loads(body)["data"]["before"])
+        for _, _, body in sink.received
+    )
+    assert sent == [
+        ("com.webhook-gateway.webhook.disabled", None),
+        ("com.webhook-gateway.webhook.suspended", None),
+    ]
+
+
+async def test_the_gateways_own_deletes_are_not_out_of_band(
+    enterprise_core: EnterpriseCoreHarness,
+    receiver: Receiver,
+    sink: Receiver,
+    tmp_path: Path,
+    aiohttp_client: Any,
+) -> None:
+    """Deletes through the proxy and through the library (as the CLI) are recorded with who
+    made them and not sent; a delete at the provider directly is sent once, ``by: null``."""
+    ops = {"name": "ops", "scope": "write", "key": "ops-key-0123456789"}
+    config = sink_config("core", enterprise_core.account(), tmp_path, sink, ops)
+    async with Gateway(config) as gw:
+        account = gw.account("core")
+        made = await _made(account, receiver, *("by-proxy", "by-cli", "by-hand"))
+        await watch_once(gw)
+        # (the proxy without its own watch loop: this test looks when it means to)
+        client = await aiohttp_client(create_app(attrs.evolve(config, watch=None), gateway=gw))
+        resp = await client.delete(
+            f"/v1/accounts/core/webhooks/{made[0].id}",
+            headers={"Authorization": "Bearer ops-key-0123456789"},
+        )
+        assert resp.status == 204, await resp.text()
+        with acting_as("cli"):
+            await account.delete(made[1].id)
+        del enterprise_core.emulator.webhooks[made[2].id]
+        gone = (await watch_once(gw)).transitions
+        assert sorted((t.name, t.change, t.by) for t in gone) == [
+            ("by-cli", "deleted", f"cli:{getpass.getuser()}"),
+            ("by-hand", "deleted", None),
+            ("by-proxy", "deleted", "key:ops"),
+        ]
+    bodies = [json.loads(body) for _, _, body in sink.received]
+    assert [(b["data"]["name"], b["data"]["by"]) for b in bodies] == [("by-hand", None)]

@@ -12,8 +12,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import attrs
-
 from gateway.cli.output import show, table
 from gateway.codec import (
     capabilities_to_json,
@@ -281,12 +279,15 @@ async def cmd_health(gw: Gateway, args: argparse.Namespace) -> Any:
         raise ConfigError(
             problems=[FieldProblem("state", "health needs a state store: set [state] url")]
         )
-    rows = [attrs.asdict(h) for h in await gw.store.health(args.account)]
-    for row in rows:
-        row["since"] = datetime.fromtimestamp(row["changed_at"], UTC).isoformat(timespec="seconds")
+    from gateway.health.watch import health_rows
+
+    rows = await health_rows(gw, args.account)
     if args.json:
         return rows
-    table(rows, ("account", "webhook_id", "name", "state", "diverted", "since"), sys.stdout)
+    for row in rows:
+        row["since"] = datetime.fromtimestamp(row["changed_at"], UTC).isoformat(timespec="seconds")
+    columns = ("account", "webhook_id", "name", "state", "diverted", "since", "by", "drift")
+    table(rows, columns, sys.stdout)
     return None
 
 
@@ -301,11 +302,10 @@ async def cmd_watch(gw: Gateway, args: argparse.Namespace) -> Any:
     while True:
         result = await watch_once(gw, accounts=[args.account] if args.account else None)
         for t in result.transitions:
-            line = {"account": t.account, "id": t.webhook_id, "name": t.name,
-                    "change": t.change, "before": t.before, "after": t.after}  # fmt: skip
-            sys.stdout.write((json.dumps(line) if args.json else
+            by = f" by {t.by}" if t.by else ""
+            sys.stdout.write((json.dumps(t.to_json()) if args.json else
                               f"{t.account} {t.webhook_id} {t.name!r}: {t.change} "
-                              f"({t.before} -> {t.after})") + "\n")  # fmt: skip
+                              f"({t.before or ''} -> {t.after or ''}){by}") + "\n")  # fmt: skip
         for account, error in result.errors.items():
             sys.stderr.write(f"warning: {account}: {error}\n")
         sys.stdout.flush()

@@ -66,7 +66,9 @@ def to_cloudevent(transition: Any) -> dict[str, Any]:
         "subject": transition.webhook_id,
         "time": datetime.now(UTC).isoformat(),
         "datacontenttype": "application/json",
-        "data": attrs.asdict(transition),
+        "data": transition.to_json()
+        if hasattr(transition, "to_json")
+        else attrs.asdict(transition),
     }
 
 
@@ -119,8 +121,9 @@ async def deliver_event(
 async def deliver_events(
     http: aiohttp.ClientSession, sinks: Sequence[Sink], transitions: Sequence[Any]
 ) -> int:
-    """Send every transition (but ``new``) to every sink, on ``http`` (the gateway's session:
-    its connections are reused); how many deliveries failed."""
+    """Send every transition given (but ``new``) to every sink, on ``http`` (the gateway's
+    session: its connections are reused); how many deliveries failed. (``watch_once`` gives
+    the out-of-band ones: see gateway/health/watch.py.)"""
     events = [to_cloudevent(t) for t in transitions if t.change != "new"]
     if not events or not sinks:
         return 0

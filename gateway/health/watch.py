@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections import Counter
 from collections.abc import Collection
 from typing import Any
@@ -37,13 +38,18 @@ from gateway.origin import acting_as
 from gateway.service import Account, Gateway
 from gateway.store import AuditEntry, AuditQuery, Health
 
-__all__ = ["Transition", "WatchResult", "watch_forever", "watch_once"]
+__all__ = ["Transition", "WatchResult", "health_rows", "watch_forever", "watch_once"]
 
 log = logging.getLogger("gateway.health.watch")
 
 
 @attrs.frozen(kw_only=True)
 class Transition:
+    """A change watch saw. ``before``/``after``: the state (or the diverted count) before and
+    after it; ``state``: the webhook's state now (None once deleted); ``by``: who caused it,
+    when the audit log says the gateway did (the audit actor: an API key's name, ``cli``,
+    ``apply``, ``watch:auto-unsuspend``); None for a change nobody in the audit log made."""
+
     account: str
     provider: str
     webhook_id: str
@@ -51,6 +57,17 @@ class Transition:
     change: str  # new, disabled, suspended, active, diverted, deleted
     before: str | None
     after: str | None
+    state: str | None = None
+    by: str | None = None
+
+    @property
+    def out_of_band(self) -> bool:
+        """Whether it is news to operators: not the gateway's own write, not a healthy
+        webhook first seen."""
+        return self.by is None and self.change != "new"
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
 
 
 @attrs.frozen(kw_only=True)
@@ -59,6 +76,13 @@ class WatchResult:
     #: ``{(account, provider, state): count}`` of what was seen.
     counts: dict[tuple[str, str, str], int]
     errors: dict[str, str]
+
+
+#: How far before the last look the audit log is read for the writes that explain a change
+#: (a write audited while the last look was still listing may show only in this one).
+CAUSE_WINDOW = 60.0
+#: The audited outcomes of writes that may have happened.
+_WROTE = ("ok", "outcome_unknown")
 
 
 def _state(webhook: Webhook) -> str:
@@ -74,46 +98,130 @@ async def _diverted(account: Account, webhook: Webhook) -> int | None:
     return sum([1 async for _ in account.ex_list_diverted(webhook.id)])
 
 
+#: One look at an account at a time: in this process (the serve loop and a look of one's own),
+#: and across replicas (the store's lock), so that no change is reported twice.
+_LOOKING: weakref.WeakKeyDictionary[Gateway, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
+#: How long a look waits for another replica's look of the same account (seconds).
+LOOK_WAIT = 300.0
+
+
 async def _watch_account(gw: Gateway, account: Account, now: float) -> list[Transition]:
     assert gw.store is not None
+    lock = _LOOKING.setdefault(gw, {}).setdefault(account.name, asyncio.Lock())
+    async with lock, gw.store.lock(f"watch/{account.name}", LOOK_WAIT):
+        return await _look(gw, account, now)
+
+
+async def _look(gw: Gateway, account: Account, now: float) -> list[Transition]:
+    assert gw.store is not None
     before = {h.webhook_id: h for h in await gw.store.health(account.name)}
+    since = min((h.seen_at for h in before.values()), default=now) - CAUSE_WINDOW
+    writes = await _writes_since(gw, account.name, since)
     seen: list[Health] = []
     transitions: list[Transition] = []
 
-    def moved(h: Health, change: str, old: str | None, new: str | None) -> None:
+    def moved(h: Health, change: str, old: str | None, new: str | None, state: str | None,
+              by: str | None) -> None:  # fmt: skip
         transitions.append(Transition(account=account.name, provider=account.kind,
                                       webhook_id=h.webhook_id, name=h.name, change=change,
-                                      before=old, after=new))  # fmt: skip
+                                      before=old, after=new, state=state, by=by))  # fmt: skip
 
     async for webhook in account.list():
         state = _state(webhook)
         diverted = await _diverted(account, webhook)
         old = before.pop(webhook.id, None)
-        if old is None or old.state != state:
-            changed_at, previous = now, (old.state if old else None)
+        mine = writes.get(webhook.id, [])
+        if old is None:
+            by = _cause(mine, "new", None)
+            changed_at, previous = now, None
+        elif old.state != state:
+            by = _cause(mine, state, old.state)
+            changed_at, previous = now, old.state
         else:
-            changed_at, previous = old.changed_at, old.previous
-        health = Health(
-            account=account.name,
-            webhook_id=webhook.id,
-            name=webhook.name,
-            state=state,
-            diverted=diverted,
-            changed_at=changed_at,
-            seen_at=now,
-            previous=previous,
-        )
+            by, changed_at, previous = old.changed_by, old.changed_at, old.previous
+        health = Health(account=account.name, webhook_id=webhook.id, name=webhook.name,
+                        state=state, diverted=diverted, changed_at=changed_at, seen_at=now,
+                        previous=previous, changed_by=by)  # fmt: skip
         seen.append(health)
         if old is None:
-            moved(health, "new", None, state)
+            # A first sight tells what is broken already (once, before: null); a healthy
+            # webhook first seen is only recorded.
+            if state == "active":
+                moved(health, "new", None, state, state, by)
+            else:
+                moved(health, state, None, state, state, None)
         elif old.state != state:
-            moved(health, state, old.state, state)
+            moved(health, state, old.state, state, state, by)
         if diverted and (old is None or (old.diverted or 0) < diverted):
-            moved(health, "diverted", str(old.diverted or 0) if old else None, str(diverted))
+            moved(health, "diverted", str(old.diverted or 0) if old else None, str(diverted),
+                  state, None)  # fmt: skip
     for gone in before.values():
-        moved(gone, "deleted", gone.state, None)
+        moved(gone, "deleted", gone.state, None, None,
+              _cause(writes.get(gone.webhook_id, []), "deleted", gone.state))  # fmt: skip
     await gw.store.save_health(account.name, seen, list(before))
     return transitions
+
+
+async def _writes_since(gw: Gateway, account: str, since: float) -> dict[str, list[AuditEntry]]:
+    """The account's audited writes since ``since`` (any replica's), by webhook, newest
+    first."""
+    assert gw.store is not None
+    found: dict[str, list[AuditEntry]] = {}
+    before_id = None
+    while True:
+        page = await gw.store.audit(
+            AuditQuery(account=account, since=since, before_id=before_id, limit=500)
+        )
+        for entry in page:
+            if entry.webhook_id is not None and entry.outcome in _WROTE:
+                found.setdefault(entry.webhook_id, []).append(entry)
+        if len(page) < 500:
+            return found
+        before_id = page[-1].id
+
+
+def _cause(entries: list[AuditEntry], change: str, before: str | None) -> str | None:
+    """The actor of the newest audited write among ``entries`` (one webhook's, newest first)
+    that makes ``change`` (from state ``before``); None when none does."""
+    for entry in entries:
+        op, changed = entry.operation, entry.change
+        if (
+            (change == "deleted" and op == "delete")
+            or (change == "new" and op == "create")
+            or (change == "disabled" and op == "update" and changed.get("enabled") is False)
+            or (change == "active" and before == "disabled" and op == "update"
+                and changed.get("enabled") is True)
+            or (change == "active" and before == "suspended" and op == "unsuspend")
+        ):  # fmt: skip
+            return entry.actor
+    return None
+
+
+async def health_rows(gw: Gateway, account: str | None = None) -> list[dict[str, Any]]:
+    """Each webhook's health as watch last saw it, in the names transitions use (``account``,
+    ``provider``, ``webhook_id``, ``name``, ``state``, ``before``: the state before its last
+    change, ``by``: who made that change, when the gateway did) and ``changed_at``/``seen_at``
+    (epoch seconds), ``diverted``, ``drift`` (what watch's plan of the manifest found changed
+    there, or None)."""
+    assert gw.store is not None
+    drifted = {(d.account, d.webhook_id): d.summary for d in await gw.store.drift(account)}
+    kinds = {info.name: info.provider for info in gw.accounts()}
+    return [
+        {
+            "account": h.account,
+            "provider": kinds.get(h.account),
+            "webhook_id": h.webhook_id,
+            "name": h.name,
+            "state": h.state,
+            "before": h.previous,
+            "by": h.changed_by,
+            "diverted": h.diverted,
+            "changed_at": h.changed_at,
+            "seen_at": h.seen_at,
+            "drift": drifted.get((h.account, h.webhook_id)),
+        }
+        for h in await gw.store.health(account)
+    ]
 
 
 async def watch_once(
@@ -141,11 +249,12 @@ async def watch_once(
     found = [t for ts in await asyncio.gather(*(one(n) for n in names)) for t in ts]
     for t in found:
         if t.change != "new":
-            where = {"account": t.account, "provider": t.provider, "id": t.webhook_id}
-            log.warning(
-                f"webhook {t.change}",
-                extra={**where, "webhook": t.name, "before": t.before, "after": t.after},
-            )
+            where = {"account": t.account, "provider": t.provider, "webhook_id": t.webhook_id}
+            fields = {**where, "webhook": t.name, "before": t.before, "after": t.after}
+            if t.out_of_band:
+                log.warning(f"webhook {t.change}", extra=fields)
+            else:
+                log.info(f"webhook {t.change} by {t.by}", extra={**fields, "by": t.by})
     counts: Counter[tuple[str, str, str]] = Counter()
     for h in await gw.store.health():
         if h.account in names:
@@ -155,7 +264,9 @@ async def watch_once(
         await _auto_unsuspend(gw, names, gw.config.watch.auto_unsuspend, now)
     if gw.config.watch is not None and gw.config.watch.sinks:
         sinks = [Sink(url=s.url, secret=s.secret) for s in gw.config.watch.sinks]
-        await deliver_events(gw.transport.session, sinks, found)
+        own = gw.config.watch.notify_own
+        sent = [t for t in found if t.out_of_band or (own and t.change != "new")]
+        await deliver_events(gw.transport.session, sinks, sent)
     return WatchResult(transitions=tuple(found), counts=dict(counts), errors=errors)
 
 

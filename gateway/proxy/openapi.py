@@ -372,12 +372,16 @@ def openapi_document() -> dict[str, Any]:
                                         "type": "object",
                                         "properties": {
                                             "account": {"type": "string"},
+                                            "provider": nullable({"type": "string"}),
                                             "webhook_id": {"type": "string"},
                                             "name": {"type": "string"},
                                             "state": {"enum": ["active", "disabled", "suspended"]},
+                                            "before": nullable({"type": "string"}),
+                                            "by": nullable({"type": "string"}),
                                             "diverted": nullable({"type": "integer"}),
                                             "changed_at": {"type": "number"},
                                             "seen_at": {"type": "number"},
+                                            "drift": nullable({"type": "string"}),
                                         },
                                     },
                                 }

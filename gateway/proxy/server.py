@@ -37,7 +37,7 @@ from gateway.codec import (
 from gateway.config import GatewayConfig, ServerConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, StateUnavailable, Unsupported
 from gateway.health.relay import relay_forever
-from gateway.health.watch import watch_forever
+from gateway.health.watch import health_rows, watch_forever
 from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import Webhook
 from gateway.origin import acting_as
@@ -519,8 +519,7 @@ async def health_route(request: web.Request) -> web.Response:
     unknown = sorted(set(request.query) - {"account"})
     if unknown:
         raise InvalidRequest.at(unknown[0], "unknown query parameter")
-    entries = await gw.store.health(request.query.get("account"))
-    return _json({"items": [attrs.asdict(h) for h in entries]})
+    return _json({"items": await health_rows(gw, request.query.get("account"))})
 
 
 @routes.post("/v1/inbound/{account}")

@@ -89,6 +89,23 @@ class Managed:
     webhook_id: str
     secret_fingerprint: str | None = None
     alert_secret_fingerprint: str | None = None
+    #: A rotation through the gateway since the last apply: when, by whom, the new secret's
+    #: fingerprint (``record_rotation``; an apply's ``manage`` clears them).
+    rotated_at: float | None = None
+    rotated_by: str | None = None
+    rotated_fingerprint: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Drift:
+    """A manifest key whose webhook differs from the manifest (what ``plan`` would change), as
+    watch's last plan found it, and since when."""
+
+    account: str
+    key: str
+    webhook_id: str | None
+    summary: str
+    since: float
 
 
 @attrs.frozen(kw_only=True)
@@ -119,6 +136,8 @@ class Health:
     changed_at: float = 0.0
     seen_at: float = 0.0
     previous: str | None = None
+    #: Who caused the last change (the audit actor), when the gateway did; None otherwise.
+    changed_by: str | None = None
 
 
 class Store(abc.ABC):
@@ -187,6 +206,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def unmanage(self, account: str, key: str) -> None: ...
+
+    @abc.abstractmethod
+    async def record_rotation(
+        self, account: str, webhook_id: str, fingerprint: str | None, by: str, now: float
+    ) -> None:
+        """Note a rotation of ``webhook_id``'s secret on the keys that manage it."""
+
+    @abc.abstractmethod
+    async def drift(self, account: str | None = None) -> list[Drift]: ...
+
+    @abc.abstractmethod
+    async def save_drift(self, account: str, found: list[Drift]) -> None:
+        """Replace what is known to be drifted in ``account``."""
 
     # -- health (watch) ----------------------------------------------------------------------
 

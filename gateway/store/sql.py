@@ -25,6 +25,7 @@ from gateway.store.base import (
     AuditEntry,
     AuditQuery,
     Claim,
+    Drift,
     Health,
     Managed,
     Relay,
@@ -43,6 +44,7 @@ _HEALTH_FIELDS = (
     "changed_at",
     "seen_at",
     "previous",
+    "changed_by",
 )
 _AUDIT_COLUMNS = (
     "time", "actor", "account", "provider", "webhook_id", "operation", "change", "outcome",
@@ -244,8 +246,8 @@ class SqlStore(Store):
     async def managed(self, account: str) -> dict[str, Managed]:
         async with self.transaction() as tx:
             rows = await tx.fetch(
-                "SELECT key, webhook_id, secret_fingerprint, alert_secret_fingerprint "
-                "FROM managed WHERE account = ?",
+                "SELECT key, webhook_id, secret_fingerprint, alert_secret_fingerprint, "
+                "rotated_at, rotated_by, rotated_fingerprint FROM managed WHERE account = ?",
                 account,
             )
         return {
@@ -255,6 +257,9 @@ class SqlStore(Store):
                 webhook_id=row["webhook_id"],
                 secret_fingerprint=row["secret_fingerprint"],
                 alert_secret_fingerprint=row["alert_secret_fingerprint"],
+                rotated_at=row["rotated_at"],
+                rotated_by=row["rotated_by"],
+                rotated_fingerprint=row["rotated_fingerprint"],
             )
             for row in rows
         }
@@ -266,13 +271,42 @@ class SqlStore(Store):
             "ON CONFLICT (account, key) DO UPDATE SET webhook_id = excluded.webhook_id, "
             "secret_fingerprint = excluded.secret_fingerprint, "
             "alert_secret_fingerprint = excluded.alert_secret_fingerprint, "
-            "applied_at = excluded.applied_at",
+            "applied_at = excluded.applied_at, rotated_at = NULL, rotated_by = NULL, "
+            "rotated_fingerprint = NULL",
             entry.account, entry.key, entry.webhook_id, entry.secret_fingerprint,
             entry.alert_secret_fingerprint, now,
         )  # fmt: skip
 
     async def unmanage(self, account: str, key: str) -> None:
         await self.execute_one("DELETE FROM managed WHERE account = ? AND key = ?", account, key)
+
+    async def record_rotation(
+        self, account: str, webhook_id: str, fingerprint: str | None, by: str, now: float
+    ) -> None:
+        await self.execute_one(
+            "UPDATE managed SET rotated_at = ?, rotated_by = ?, rotated_fingerprint = ? "
+            "WHERE account = ? AND webhook_id = ?",
+            now, by, fingerprint, account, webhook_id,
+        )  # fmt: skip
+
+    async def drift(self, account: str | None = None) -> list[Drift]:
+        sql, args = "SELECT * FROM drift", []
+        if account is not None:
+            sql, args = sql + " WHERE account = ?", [account]
+        async with self.transaction() as tx:
+            rows = await tx.fetch(sql + " ORDER BY account, key", *args)
+        return [Drift(account=r["account"], key=r["key"], webhook_id=r["webhook_id"],
+                      summary=r["summary"], since=r["since"]) for r in rows]  # fmt: skip
+
+    async def save_drift(self, account: str, found: list[Drift]) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("DELETE FROM drift WHERE account = ?", account)
+            for d in found:
+                await tx.execute(
+                    "INSERT INTO drift (account, key, webhook_id, summary, since) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    account, d.key, d.webhook_id, d.summary, d.since,
+                )  # fmt: skip
 
     # -- health ----------------------------------------------------------------------------
 
@@ -291,12 +325,13 @@ class SqlStore(Store):
             for h in seen:
                 await tx.execute(
                     "INSERT INTO health (account, webhook_id, name, state, diverted, changed_at, "
-                    "seen_at, previous) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, "
-                    "webhook_id) DO UPDATE SET name = excluded.name, state = excluded.state, "
-                    "diverted = excluded.diverted, changed_at = excluded.changed_at, seen_at = "
-                    "excluded.seen_at, previous = excluded.previous",
+                    "seen_at, previous, changed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
+                    "CONFLICT (account, webhook_id) DO UPDATE SET name = excluded.name, state = "
+                    "excluded.state, diverted = excluded.diverted, changed_at = "
+                    "excluded.changed_at, seen_at = excluded.seen_at, previous = "
+                    "excluded.previous, changed_by = excluded.changed_by",
                     account, h.webhook_id, h.name, h.state, h.diverted, h.changed_at, h.seen_at,
-                    h.previous,
+                    h.previous, h.changed_by,
                 )  # fmt: skip
             for webhook_id in gone:
                 await tx.execute(
