@@ -135,7 +135,9 @@ async def test_a_secret_the_provider_never_returns_shows_no_drift_after_apply(
     assert code == 1 and "exists and is not managed; plan with --adopt" in out + err
     code, out, err = await cli(env, tmp_path, "apply", str(manifest), "--adopt", "--auto-approve")
     assert code == 0, out + err
-    assert "-/+ replace approvals" in out  # Orchestry has no update: delete, then create
+    # Orchestry has no update: the url differs, so delete, then create, and the plan says the
+    # id changes; the unknown secret alone would not have been a reason.
+    assert "-/+ replace (new id) approvals" in out and "will change" in out
     for _ in range(2):
         code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
         assert code == 0, out

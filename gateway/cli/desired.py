@@ -26,7 +26,10 @@ from gateway.service import Gateway
 
 __all__ = ["apply", "export", "plan"]
 
-_SIGNS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "adopt": "="}
+_SIGNS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "adopt": "=",
+          "move": ">"}  # fmt: skip
+_LABELS = {"adopt": "adopt (record ownership only)", "move": "move (record ownership only)",
+           "replace": "replace (new id)"}  # fmt: skip
 
 
 def _config_for(args: argparse.Namespace, manifest_path: str | None) -> GatewayConfig:
@@ -65,8 +68,9 @@ def render(plan: Plan) -> str:
             lines.append(f"  ! could not plan: {account.error}")
         for action in account.actions:
             ident = f" ({action.webhook_id})" if action.webhook_id else ""
-            label = "adopt (record ownership only)" if action.kind == "adopt" else action.kind
-            lines.append(f"  {_SIGNS[action.kind]} {label} {action.key or '-'} "
+            label = _LABELS.get(action.kind, action.kind)
+            moved = f" (was {action.moved_from})" if action.moved_from else ""
+            lines.append(f"  {_SIGNS[action.kind]} {label} {action.key or '-'}{moved} "
                          f"{json.dumps(action.name)}{ident}")  # fmt: skip
             if action.spec is not None and action.kind == "create":
                 events = "all" if action.spec.all_events else ", ".join(sorted(action.spec.events))
@@ -77,6 +81,7 @@ def render(plan: Plan) -> str:
             if action.note:
                 lines.append(f"      ({action.note})")
         lines += [f"  note: {n}" for n in account.notes]
+        lines += [f"  warning: {w}" for w in account.warnings]
         for kind in totals:
             totals[kind] += counts[kind]
     failed = sum(1 for a in plan.accounts if a.error)
@@ -92,7 +97,8 @@ def render(plan: Plan) -> str:
 
 async def _plan(args: argparse.Namespace) -> tuple[Gateway, Plan]:
     config = _config_for(args, args.manifest)
-    manifest = load_manifest(args.manifest, config)
+    manifest = load_manifest(args.manifest, config,
+                             only=[args.account] if args.account else None)  # fmt: skip
     # A plan of thousands of webhooks allocates much and keeps it: the collector settings of
     # a server (gateway.lifecycle) keep full collections from walking it over and over.
     tune_gc()
@@ -101,7 +107,8 @@ async def _plan(args: argparse.Namespace) -> tuple[Gateway, Plan]:
     try:
         accounts = [args.account] if args.account else None
         made = await make_plan(gw, manifest, accounts=accounts, adopt=args.adopt,
-                               prune=args.prune)  # fmt: skip
+                               prune=args.prune,
+                               set_unknown_secrets=args.set_unknown_secrets)  # fmt: skip
     except BaseException:
         await gw.close()
         raise

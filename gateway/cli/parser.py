@@ -353,6 +353,11 @@ def _manifest_commands(sub: Any) -> None:
         parser.add_argument(
             "--prune", action="store_true", help="also delete webhooks no manifest key matches"
         )
+        parser.add_argument(
+            "--set-unknown-secrets",
+            action="store_true",
+            help="write the manifest's secret where the provider's is unknown (adopted ones)",
+        )
         if name == "plan":
             parser.add_argument(
                 "--out", metavar="FILE", help="also write the plan's JSON here (for apply --plan)"

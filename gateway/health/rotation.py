@@ -25,6 +25,8 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest, StateUnavailable
 from gateway.model import Secret, WebhookChange
+from gateway.origin import current_origin
+from gateway.plan.diff import fingerprint
 from gateway.service import Gateway
 
 __all__ = ["Rotation", "rotate_secret", "verification_secrets"]
@@ -86,6 +88,11 @@ async def rotate_secret(
             box.encrypt(kept.reveal().encode()) if kept is not None else None,
             now, now + grace,
         )  # fmt: skip
+        # A manifest that manages it shows the rotation at plan (who, when), and sets the
+        # manifest's secret back on apply unless its entry says secret_rotation = "external".
+        key = await gw.store.secret_key()
+        await gw.store.record_rotation(account, webhook_id, fingerprint(fresh, key),
+                                       current_origin().actor, now)  # fmt: skip
     return Rotation(secret=fresh, previous_valid_until=now + grace if kept else None)
 
 

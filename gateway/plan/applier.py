@@ -97,6 +97,8 @@ async def apply_plan(
                                     secret_fingerprint=action.secret_fingerprint,
                                     alert_secret_fingerprint=action.alert_fingerprint)  # fmt: skip
                     await gw.store.manage(entry, time.time())
+                    if action.moved_from is not None:  # the key was renamed: the old one goes
+                        await gw.store.unmanage(action.account, action.moved_from)
             outcome = Outcome(action=action, ok=True, webhook_id=webhook_id)
         except GatewayError as exc:
             outcome = Outcome(action=action, ok=False, webhook_id=action.webhook_id,

@@ -5,8 +5,12 @@ Only what the provider stores is compared (``Capabilities.fields`` and ``extras`
 compare in the catalog's spelling; a description of ``""`` is no description. A secret is
 compared directly where the provider returns it; else through the fingerprint recorded at the
 last apply (``gateway.store``). A secret the provider keeps but neither shows nor was applied by
-the gateway (an adopted webhook) is written once; from then on its fingerprint decides. A
-masked or unreadable value is never written back, and nothing is a change on every plan.
+the gateway (an adopted webhook) is unknown: it is left as it is and recorded as unknown
+(``UNKNOWN``), so adopting changes nothing; ``set_unknown`` (``plan --set-unknown-secrets``)
+writes the manifest's. A rotation through the gateway since the last apply is its own change
+("rotated at T by X", set back by apply) unless the entry says ``secret_rotation =
+"external"``: then the secret is set on create and never compared again. A masked or
+unreadable value is never written back, and nothing is a change on every plan.
 
 Failure handling is compared field by field (``failure_handling.divert``,
 ``failure_handling.alert_endpoint.url``, ...). Its alert endpoint's secret follows the same
@@ -20,6 +24,7 @@ import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -37,7 +42,11 @@ from gateway.model import (
 )
 from gateway.provider import Capabilities
 
-__all__ = ["Diff", "FieldChange", "diff", "fingerprint"]
+__all__ = ["UNKNOWN", "Diff", "FieldChange", "Rotation", "diff", "fingerprint"]
+
+#: The fingerprint recorded for a secret adopted without being known (the provider neither
+#: shows it nor was it applied by the gateway).
+UNKNOWN = "unknown"
 
 
 @attrs.frozen
@@ -57,6 +66,10 @@ class Diff:
     fields: tuple[FieldChange, ...]
     notes: tuple[str, ...] = ()
     _parts: Mapping[str, Any] = attrs.field(factory=dict, alias="parts")
+    #: Whether the webhook's secret, and the alert endpoint's, are left unknown (adopted
+    #: without being known): what the state store records for them then is ``UNKNOWN``.
+    secret_unknown: bool = False
+    alert_secret_unknown: bool = False
 
     @property
     def empty(self) -> bool:
@@ -96,6 +109,18 @@ def _stored(capabilities: Capabilities) -> frozenset[str]:
     return capabilities.fields | {"name", "url"}
 
 
+@attrs.frozen
+class Rotation:
+    """A rotation of the secret through the gateway since the last apply: when, by whom."""
+
+    at: float
+    by: str
+
+    def __str__(self) -> str:
+        when = datetime.fromtimestamp(self.at, UTC).isoformat(timespec="seconds")
+        return f"rotated at {when} by {self.by}; apply sets the manifest's secret back"
+
+
 def diff(
     spec: WebhookSpec,
     actual: Webhook,
@@ -105,20 +130,28 @@ def diff(
     applied_fingerprint: str | None,
     alert_fingerprint: str | None = None,
     applied_alert_fingerprint: str | None = None,
+    compare_secret: bool = True,
+    set_unknown: bool = False,
+    rotated: Rotation | None = None,
 ) -> Diff:
     """The change from ``actual`` to ``spec``. ``secret_fingerprint`` is that of ``spec``'s
     secret; ``applied_fingerprint`` the one recorded when a secret was last applied; the
-    ``alert_`` pair the same for the failure handling's alert endpoint."""
+    ``alert_`` pair the same for the failure handling's alert endpoint. ``compare_secret``
+    False: the webhook's secret is not the manifest's to compare (``secret_rotation =
+    "external"``, or its variable is not set); ``set_unknown``: write a secret that is
+    unknown; ``rotated``: a rotation since the last apply."""
     sets: dict[str, Any] = {}
+    unknown = {"secret": False, "alert": False}
     fields: list[FieldChange] = []
     notes: list[str] = []
     stored = _stored(capabilities)
     if "failure_handling" in stored:
-        fh_fields, fh_notes = _failure_handling(
+        fh_fields, fh_notes, unknown["alert"] = _failure_handling(
             spec.failure_handling,
             actual.failure_handling,
             alert_fingerprint,
             applied_alert_fingerprint,
+            set_unknown,
         )
         if fh_fields:
             sets["failure_handling"] = spec.failure_handling
@@ -163,14 +196,16 @@ def diff(
         fields.append(FieldChange(
             "extras", {n: actual.extras.get(n) for n in extras}, dict(extras)
         ))  # fmt: skip
-    secret, note = _secret(
-        spec.secret, actual.secret, actual.secret_state, secret_fingerprint, applied_fingerprint
-    )
-    if secret is not UNSET:
-        sets["secret"] = secret
-        fields.append(FieldChange("secret", actual.secret_state, note))
-    elif note:
-        notes.append(note)
+    if compare_secret:
+        secret, note, unknown["secret"] = _secret(
+            spec.secret, actual.secret, actual.secret_state, secret_fingerprint,
+            applied_fingerprint, set_unknown=set_unknown, rotated=rotated,
+        )  # fmt: skip
+        if secret is not UNSET:
+            sets["secret"] = secret
+            fields.append(FieldChange("secret", actual.secret_state, note))
+        elif note:
+            notes.append(f"secret: {note}")
     parts = {
         **sets,
         "add_events": add_events,
@@ -179,7 +214,13 @@ def diff(
         "remove_headers": remove_headers,
         "extras": extras,
     }
-    return Diff(fields=tuple(fields), notes=tuple(notes), parts=parts)
+    return Diff(
+        fields=tuple(fields),
+        notes=tuple(notes),
+        parts=parts,
+        secret_unknown=unknown["secret"],
+        alert_secret_unknown=unknown["alert"],
+    )
 
 
 def _secret(
@@ -188,27 +229,35 @@ def _secret(
     state: SecretState,
     want: str | None,
     applied: str | None,
-) -> tuple[Secret | Any | None, str | None]:
-    """``(new secret or UNSET, what the plan says)``: ``wanted`` is the manifest's secret,
-    ``shown`` the one the provider returned (if it does), ``state`` whether there is one
-    ("set", "unset" or "unknown": a state, not a secret), ``want`` and ``applied`` the
-    fingerprints of ``wanted`` and of what was applied last."""
+    *,
+    set_unknown: bool = False,
+    rotated: Rotation | None = None,
+) -> tuple[Secret | Any | None, str | None, bool]:
+    """``(new secret or UNSET, what the plan says, whether it is left unknown)``: ``wanted``
+    is the manifest's secret, ``shown`` the one the provider returned (if it does), ``state``
+    whether there is one ("set", "unset" or "unknown": a state, not a secret), ``want`` and
+    ``applied`` the fingerprints of ``wanted`` and of what was applied last (``UNKNOWN``:
+    adopted without being known)."""
     has_one = state != "unset"
     if wanted is None:
-        return (None, "removed") if state == "set" else (UNSET, None)
+        return (None, "removed", False) if state == "set" else (UNSET, None, False)
     if shown is not None:  # the provider returns it: compare directly
         if shown.reveal() == wanted.reveal():
-            return UNSET, None
-        return wanted, "rotated"
-    if applied is not None:  # compare with what was applied last
+            return UNSET, None, False
+        return wanted, str(rotated) if rotated else "rotated", False
+    if rotated is not None and has_one:  # rotated since the last apply: not the manifest's
+        return wanted, str(rotated), False
+    if applied is not None and applied != UNKNOWN:  # compare with what was applied last
         if applied == want and has_one:
-            return UNSET, None
-        return wanted, "rotated" if has_one else "set"
+            return UNSET, None, False
+        return wanted, "rotated" if has_one else "set", False
     if not has_one:
-        return wanted, "set"
-    # Set, but neither shown nor applied by us: written once, so that from then on the
-    # fingerprint of what was applied says whether it changed (never a perpetual change).
-    return wanted, "set (the provider does not show it: written once to be known)"
+        return wanted, "set", False
+    # Kept by the provider, neither shown nor applied by the gateway: unknown.
+    if set_unknown:
+        return wanted, "set (it was unknown: --set-unknown-secrets)", False
+    return UNSET, ("unknown (the provider does not show it): left as it is; plan with "
+                   "--set-unknown-secrets to set the manifest's"), True  # fmt: skip
 
 
 _DEFAULT_HANDLING = FailureHandling()
@@ -220,7 +269,8 @@ def _failure_handling(
     have: FailureHandling | None,
     alert_fp: str | None,
     applied_alert_fp: str | None,
-) -> tuple[list[FieldChange], list[str]]:
+    set_unknown: bool = False,
+) -> tuple[list[FieldChange], list[str], bool]:
     """The failure handling's fields that differ (``failure_handling.<field>``), and notes."""
     want_fh, have_fh = want or _DEFAULT_HANDLING, have or _DEFAULT_HANDLING
     fields = [
@@ -230,9 +280,9 @@ def _failure_handling(
         if getattr(want_fh, name) != getattr(have_fh, name)
     ]  # fmt: skip
     notes: list[str] = []
-    fields += _alert_endpoint(want_fh.alert_endpoint, have_fh.alert_endpoint, alert_fp,
-                              applied_alert_fp, notes)  # fmt: skip
-    return fields, notes
+    changes, unknown = _alert_endpoint(want_fh.alert_endpoint, have_fh.alert_endpoint, alert_fp,
+                                       applied_alert_fp, notes, set_unknown)  # fmt: skip
+    return fields + changes, notes, unknown
 
 
 def _alert_endpoint(
@@ -241,17 +291,18 @@ def _alert_endpoint(
     want_fp: str | None,
     applied_fp: str | None,
     notes: list[str],
-) -> list[FieldChange]:
+    set_unknown: bool = False,
+) -> tuple[list[FieldChange], bool]:
     path = "failure_handling.alert_endpoint"
     if want is None and have is None:
-        return []
+        return [], False
     if want is None or have is None:
         shown = {k: _shown(k, getattr(want or have, k)) for k in _ALERT_FIELDS}
         before, after = (None, shown) if have is None else (shown, None)
         changes = [FieldChange(path, before, after)]
         if want is not None and want.secret is not None:
             changes.append(FieldChange(f"{path}.secret", "unset", "set"))
-        return changes
+        return changes, False
     changes = [
         FieldChange(
             f"{path}.{name}", _shown(name, getattr(have, name)), _shown(name, getattr(want, name))
@@ -259,9 +310,10 @@ def _alert_endpoint(
         for name in _ALERT_FIELDS
         if getattr(want, name) != getattr(have, name)
     ]
-    secret, note = _secret(want.secret, have.secret, have.secret_state, want_fp, applied_fp)
+    secret, note, unknown = _secret(want.secret, have.secret, have.secret_state, want_fp,
+                                    applied_fp, set_unknown=set_unknown)  # fmt: skip
     if secret is not UNSET:
         changes.append(FieldChange(f"{path}.secret", have.secret_state, note))
     elif note:
         notes.append(f"{path}.secret: {note}")
-    return changes
+    return changes, unknown

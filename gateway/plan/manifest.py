@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +58,14 @@ class Desired:
     spec: WebhookSpec
     #: Where the secret comes from (``env:VAR`` or ``file:path``), for messages; never the value.
     secret_source: str | None = None
+    #: ``secret_env``'s variable when it is not set: the secret is not compared, and a write
+    #: that needs it (a create) is refused at plan.
+    secret_unset: str | None = None
+    #: ``"managed"`` (the manifest's secret, set back after a rotation) or ``"external"``
+    #: (set on create, then rotated elsewhere: never compared or reverted).
+    secret_rotation: str = "managed"  # noqa: S105 - a mode, not a secret
+    #: The key this entry had before (``moved_from``): ownership moves, nothing is rewritten.
+    moved_from: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -76,9 +84,11 @@ def load_manifest(
     *,
     env: Mapping[str, str] | None = None,
     registry: Registry | None = None,
+    only: Collection[str] | None = None,
 ) -> Manifest:
     """Read and check a manifest file against ``config``'s accounts (``ConfigError`` lists
-    every problem; ``secret_file`` paths are relative to the manifest's folder)."""
+    every problem; ``secret_file`` paths are relative to the manifest's folder). ``only``:
+    the accounts to read (the others' tables are left unread, e.g. ``plan --account``)."""
     where = os.fspath(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -88,6 +98,8 @@ def load_manifest(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where} is not valid TOML: {exc}") from None
+    if only is not None and isinstance(data.get("accounts"), dict):
+        data = {**data, "accounts": {k: v for k, v in data["accounts"].items() if k in only}}
     return parse_manifest(
         data, config, env=env, base_dir=Path(path).resolve().parent, registry=registry
     )
@@ -165,10 +177,19 @@ def _desired(
         problems.append(FieldProblem(path, "must be a table"))
         return None
     fields = dict(entry)
+    rotation = fields.pop("secret_rotation", "managed")
+    if rotation not in ("managed", "external"):
+        problems.append(FieldProblem(f"{path}.secret_rotation", 'must be "managed" or "external"'))
+        return None
+    moved_from = fields.pop("moved_from", None)
+    if moved_from is not None and (not isinstance(moved_from, str) or not moved_from
+                                   or moved_from == key):  # fmt: skip
+        problems.append(FieldProblem(f"{path}.moved_from", "must be the entry's earlier key"))
+        return None
     if inline_secrets:
         source = _inline_secret(fields, path, problems)
     else:
-        source = _referenced_secret(fields, path, env, base, problems)
+        source = _referenced_secret(fields, path, env, base, problems, lazy=True)
     alert = _alert_endpoint(fields)
     if alert is not None:  # its secret is given the same ways as the webhook's own
         where = f"{path}.failure_handling.alert_endpoint"
@@ -186,7 +207,11 @@ def _desired(
         problems.extend(FieldProblem(f"{path}.{p.path}".rstrip("."), p.message)
                         for p in exc.problems)  # fmt: skip
         return None
-    return Desired(account=account, key=key, spec=spec, secret_source=source)
+    unset = (
+        source.removeprefix("unset-env:") if source and source.startswith("unset-env:") else None
+    )
+    return Desired(account=account, key=key, spec=spec, secret_source=source, secret_unset=unset,
+                   secret_rotation=rotation, moved_from=moved_from)  # fmt: skip
 
 
 def _alert_endpoint(fields: dict[str, Any]) -> dict[str, Any] | None:
@@ -221,9 +246,13 @@ def _referenced_secret(
     env: Mapping[str, str],
     base: Path,
     problems: list[FieldProblem],
+    *,
+    lazy: bool = False,
 ) -> str | Literal[False] | None:
     """A manifest file: ``secret_env`` or ``secret_file`` is replaced by ``secret`` (its
-    value); a literal ``secret`` is refused. Returns the source, or False after a problem."""
+    value); a literal ``secret`` is refused. Returns the source, or False after a problem.
+    ``lazy``: a ``secret_env`` that is not set is ``unset-env:VAR`` (no secret), not a problem
+    (the plan refuses what needs it)."""
     if "secret" in fields:
         problems.append(FieldProblem(
             f"{path}.secret",
@@ -241,6 +270,8 @@ def _referenced_secret(
         problems.append(FieldProblem(f"{path}.{given[0]}", "must be a non-empty string"))
         return False
     if given[0] == "secret_env":
+        if reference not in env and lazy:
+            return f"unset-env:{reference}"
         if reference not in env:
             problems.append(FieldProblem(
                 f"{path}.secret_env", f"environment variable {reference} is not set"

@@ -21,14 +21,14 @@ import orjson
 from gateway.codec import webhook_to_json
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.model import Webhook, WebhookSpec
-from gateway.plan.diff import Diff, FieldChange, diff, fingerprint
+from gateway.plan.diff import UNKNOWN, Diff, FieldChange, Rotation, diff, fingerprint
 from gateway.plan.manifest import Desired, Manifest
 from gateway.service import Account, Gateway
 from gateway.store import Managed
 
 __all__ = ["AccountPlan", "Action", "Plan", "make_plan"]
 
-Kind = Literal["create", "update", "replace", "delete", "adopt"]
+Kind = Literal["create", "update", "replace", "delete", "adopt", "move"]
 
 #: The webhook id recorded for a key whose create an apply has begun (the provider's id is not
 #: known until it answers): the next plan takes over the webhook of that name, or creates it.
@@ -38,7 +38,10 @@ CREATING = ""
 @attrs.frozen(kw_only=True)
 class Action:
     """One planned write. ``spec`` (create, replace), ``diff`` (update, replace); a replace
-    deletes the webhook and creates it anew, for a provider without update (Orchestry)."""
+    deletes the webhook and creates it anew, for a provider without update (Orchestry): its id
+    changes. ``adopt`` and ``move`` write only the state store: a webhook taken over as it is,
+    and a key renamed (``moved_from``). ``secret_fingerprint``/``alert_fingerprint``: what the
+    store records for the secrets once done (``diff.UNKNOWN``: adopted without being known)."""
 
     kind: Kind
     account: str
@@ -50,6 +53,7 @@ class Action:
     secret_fingerprint: str | None = None
     alert_fingerprint: str | None = None
     note: str | None = None
+    moved_from: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -58,6 +62,8 @@ class Action:
             "id": self.webhook_id,
             "name": self.name,
         }
+        if self.moved_from is not None:
+            body["moved_from"] = self.moved_from
         if self.spec is not None and self.kind in ("create", "replace"):
             shown = webhook_to_json(self.spec.to_webhook(""), mask_urls=True)
             body["fields"] = {k: v for k, v in shown.items()
@@ -82,6 +88,9 @@ class AccountPlan:
     actions: tuple[Action, ...] = ()
     unchanged: int = 0
     notes: tuple[str, ...] = ()
+    #: What may fail when applied, though the plan cannot tell (an event name the provider's
+    #: catalog does not list, where tenants add events of their own).
+    warnings: tuple[str, ...] = ()
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -91,6 +100,7 @@ class AccountPlan:
             "actions": [a.to_json() for a in self.actions],
             "unchanged": self.unchanged,
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "error": self.error,
         }
 
@@ -103,7 +113,7 @@ class Plan:
 
     @property
     def changes(self) -> int:
-        return sum(1 for a in self.accounts for x in a.actions if x.kind != "adopt")
+        return sum(1 for a in self.accounts for x in a.actions if x.kind not in ("adopt", "move"))
 
     @property
     def failed(self) -> bool:
@@ -134,8 +144,11 @@ async def make_plan(
     adopt: bool = False,
     prune: bool = False,
     concurrency: int = 8,
+    set_unknown_secrets: bool = False,
 ) -> Plan:
-    """Plan ``manifest`` against what the accounts have now (reads only)."""
+    """Plan ``manifest`` against what the accounts have now (reads only).
+    ``set_unknown_secrets``: write the manifest's secret where the provider's is unknown
+    (else an adopted webhook's unknown secret is left as it is)."""
     names = [n for n in manifest.accounts if accounts is None or n in accounts]
     gate = asyncio.Semaphore(concurrency)
     key = await gw.store.secret_key() if gw.store is not None else b""
@@ -144,7 +157,8 @@ async def make_plan(
         account = gw.account(name)
         try:
             return await _plan_account(gw, account, manifest.accounts[name], key, gate,
-                                       adopt=adopt, prune=prune)  # fmt: skip
+                                       adopt=adopt, prune=prune,
+                                       set_unknown=set_unknown_secrets)  # fmt: skip
         except GatewayError as exc:
             return AccountPlan(account=name, provider=account.kind, error=str(exc))
 
@@ -169,6 +183,23 @@ async def _canonical(
     return spec if events == spec.events else attrs.evolve(spec, events=events)
 
 
+async def _uncatalogued(account: Account, specs: dict[str, WebhookSpec]) -> list[str]:
+    """Event names the account's catalog does not list, where it is not the whole list
+    (tenants add events of their own): passed on as written, so the plan says so."""
+    if account.provider.strict_events:
+        return []
+    known = {t.name.casefold() for t in await account.event_types()}
+    found = []
+    for key, spec in specs.items():
+        for name in sorted(e for e in spec.events if e.casefold() not in known):
+            found.append(
+                f"accounts.{account.name}.webhooks.{key}.events: {name!r} is not in "
+                f"{account.kind}'s documented catalog: sent as written (list the tenant's "
+                "custom_events to check names at plan)"
+            )
+    return found
+
+
 async def _refused(account: Account, spec: WebhookSpec, key: str) -> list[str]:
     """The destination policy, as the write itself would apply it, refused at plan with the
     manifest's key path (only for a write that sets a URL: a webhook the plan leaves alone
@@ -189,10 +220,13 @@ async def _plan_account(
     *,
     adopt: bool,
     prune: bool,
+    set_unknown: bool = False,
 ) -> AccountPlan:
     managed: dict[str, Managed] = (
         await gw.store.managed(account.name) if gw.store is not None else {}
     )
+    moves = {e.moved_from: k for k, e in desired.items()
+             if e.moved_from in managed and k not in managed}  # fmt: skip
     owned_ids = {m.webhook_id for m in managed.values()}
     wanted_names = {entry.spec.name for entry in desired.values()}
     # Streamed: only webhooks the manifest or the store names are kept whole (memory stays
@@ -231,11 +265,14 @@ async def _plan_account(
             problems += [str(p) for p in exc.problems]
     if problems:  # nothing of this account is planned from a manifest it cannot take
         return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
+    warnings = await _uncatalogued(account, specs)
     for entry_key, spec in specs.items():
+        entry = desired[entry_key]
         want_fp = fingerprint(spec.secret, key)
         alert = spec.failure_handling.alert_endpoint if spec.failure_handling else None
         alert_fp = fingerprint(alert.secret if alert else None, key)
-        record = managed.get(entry_key)
+        moved_from = entry.moved_from if moves.get(entry.moved_from) == entry_key else None
+        record = managed.get(moved_from or entry_key)
         interrupted = record is not None and record.webhook_id == CREATING
         current = actual.get(record.webhook_id) if record is not None else None
         adopted = False
@@ -254,6 +291,11 @@ async def _plan_account(
                     continue
                 current, adopted = same_name, True
         if current is None:
+            if entry.secret_unset is not None:
+                problems.append(f"accounts.{account.name}.webhooks.{entry_key}.secret_env: "
+                                f"environment variable {entry.secret_unset} is not set (the "
+                                "create needs the secret)")  # fmt: skip
+                continue
             problems += await _refused(account, spec, entry_key)
             actions.append(Action(kind="create", account=account.name, key=entry_key,
                                   webhook_id=None, name=spec.name, spec=spec,
@@ -265,34 +307,68 @@ async def _plan_account(
             continue
         matched.add(current.id)
         applied = record if record and not adopted else None
+        external = entry.secret_rotation == "external"  # noqa: S105 - a mode
+        rotated = (Rotation(applied.rotated_at, applied.rotated_by or "unknown")
+                   if applied is not None and applied.rotated_at is not None else None)  # fmt: skip
         found = diff(spec, current, account.capabilities, secret_fingerprint=want_fp,
                      applied_fingerprint=applied.secret_fingerprint if applied else None,
                      alert_fingerprint=alert_fp,
                      applied_alert_fingerprint=applied.alert_secret_fingerprint
-                     if applied else None)  # fmt: skip
+                     if applied else None,
+                     compare_secret=not external and entry.secret_unset is None,
+                     set_unknown=set_unknown, rotated=rotated)  # fmt: skip
+        if entry.secret_unset is not None:
+            notes.append(f"{entry_key}: secret_env {entry.secret_unset} is not set: the "
+                         "secret is left as it is (not compared)")  # fmt: skip
         notes += [f"{entry_key}: {n}" for n in found.notes]
+        record_fp = (
+            UNKNOWN if found.secret_unknown
+            else (applied.secret_fingerprint if applied else UNKNOWN)
+            if external or entry.secret_unset is not None
+            else want_fp
+        )  # fmt: skip
+        record_alert_fp = UNKNOWN if found.alert_secret_unknown else alert_fp
         if any(f.field == "url" or f.field.startswith("failure_handling") for f in found.fields):
             problems += await _refused(account, spec, entry_key)
         if not found.empty:
+            if not can_update:
+                if entry.secret_unset is not None:
+                    problems.append(f"accounts.{account.name}.webhooks.{entry_key}.secret_env: "
+                                    f"environment variable {entry.secret_unset} is not set "
+                                    "(the replace creates it anew)")  # fmt: skip
+                    continue
+                record_fp = want_fp  # created anew with the manifest's secret
+            why = ", ".join(f.field for f in found.fields)
             actions.append(Action(kind="update" if can_update else "replace",
                                   account=account.name, key=entry_key, webhook_id=current.id,
                                   name=current.name, diff=found, spec=spec,
-                                  secret_fingerprint=want_fp,
-                                  alert_fingerprint=alert_fp))  # fmt: skip
+                                  secret_fingerprint=record_fp, alert_fingerprint=record_alert_fp,
+                                  moved_from=moved_from,
+                                  note=None if can_update else
+                                  f"{account.kind} cannot update {why}: deleted and created "
+                                  f"anew, its id {current.id} will change"))  # fmt: skip
+        elif moved_from is not None:
+            actions.append(Action(kind="move", account=account.name, key=entry_key,
+                                  webhook_id=current.id, name=current.name,
+                                  secret_fingerprint=record_fp, alert_fingerprint=record_alert_fp,
+                                  moved_from=moved_from,
+                                  note=f"was {moved_from!r}: nothing is written"))  # fmt: skip
         elif gw.store is not None and (
             adopted
             or record is None
-            or record.secret_fingerprint != want_fp
-            or record.alert_secret_fingerprint != alert_fp
+            or record.secret_fingerprint != record_fp
+            or record.alert_secret_fingerprint != record_alert_fp
         ):
             actions.append(Action(kind="adopt", account=account.name, key=entry_key,
                                   webhook_id=current.id, name=current.name,
-                                  secret_fingerprint=want_fp,
-                                  alert_fingerprint=alert_fp))  # fmt: skip
+                                  secret_fingerprint=record_fp,
+                                  alert_fingerprint=record_alert_fp,
+                                  note="taken over as it is: nothing is written to "
+                                  f"{account.kind}" if adopted else None))  # fmt: skip
         else:
             unchanged += 1
     for entry_key, record in managed.items():
-        if entry_key not in desired and record.webhook_id in actual:
+        if entry_key not in desired and entry_key not in moves and record.webhook_id in actual:
             webhook = actual[record.webhook_id]
             matched.add(webhook.id)
             actions.append(Action(kind="delete", account=account.name, key=entry_key,
@@ -307,4 +383,5 @@ async def _plan_account(
     if problems:
         return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
     return AccountPlan(account=account.name, provider=account.kind, actions=tuple(actions),
-                       unchanged=unchanged, notes=tuple(notes))  # fmt: skip
+                       unchanged=unchanged, notes=tuple(notes),
+                       warnings=tuple(warnings))  # fmt: skip

@@ -22,7 +22,7 @@ from gateway.service import Gateway
 
 __all__ = ["apply_answer", "plan_answer"]
 
-_KEYS = {"manifest", "adopt", "prune", "plan_fingerprint", "parallelism"}
+_KEYS = {"manifest", "adopt", "prune", "set_unknown_secrets", "plan_fingerprint", "parallelism"}
 
 
 async def _plan(gw: Gateway, body: Any) -> tuple[Plan, dict[str, Any]]:
@@ -31,7 +31,7 @@ async def _plan(gw: Gateway, body: Any) -> tuple[Plan, dict[str, Any]]:
     unknown = sorted(set(body) - _KEYS)
     if unknown:
         raise InvalidRequest.at(unknown[0], "unknown field")
-    for flag in ("adopt", "prune"):
+    for flag in ("adopt", "prune", "set_unknown_secrets"):
         if not isinstance(body.get(flag, False), bool):
             raise InvalidRequest.at(flag, "must be true or false")
     if not isinstance(body.get("plan_fingerprint", ""), str):
@@ -51,7 +51,8 @@ async def _plan(gw: Gateway, body: Any) -> tuple[Plan, dict[str, Any]]:
             problems = [FieldProblem("manifest", exc.message)]
         raise InvalidRequest(problems=problems) from None
     made = await make_plan(gw, manifest, adopt=body.get("adopt", False),
-                           prune=body.get("prune", False))  # fmt: skip
+                           prune=body.get("prune", False),
+                           set_unknown_secrets=body.get("set_unknown_secrets", False))  # fmt: skip
     return made, body
 
 

@@ -12,9 +12,11 @@ extras. The endpoint's ``tag`` is the provider extra ``tag``.
 The API has no event catalog endpoint, and tenants add custom events from plugin code, so no
 list is complete. ``event_types`` answers the documented catalog (``events.json``, from
 Socotra's "Event Definitions" page); a name outside it is accepted and sent exactly as written,
-with a warning in the log. An account that sets ``event_types`` makes its list strict: names
-outside it are then rejected before anything is written. Known names match case-insensitively
-and are sent in the catalog's spelling.
+with a warning in the log (and in a plan's output). An account that lists its tenant's
+``custom_events`` makes its catalog strict: the documented events plus those, and a name outside
+them is rejected before anything is written (at plan: with a "did you mean"). ``event_types``
+instead replaces the catalog whole (also strict). Known names match case-insensitively and are
+sent in the catalog's spelling.
 """
 
 from __future__ import annotations
@@ -81,6 +83,15 @@ class EnterpriseCoreSettings:
     event_types: tuple[str, ...] | None = attrs.field(
         default=None, validator=check(bool, "must name at least one event")
     )
+    #: Your tenant's custom events (from its plugins): the documented catalog plus these, strict.
+    custom_events: tuple[str, ...] | None = attrs.field(
+        default=None, validator=check(bool, "must name at least one event")
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.custom_events is not None and self.event_types is not None:
+            raise ValueError("give custom_events (added to the documented catalog) or "
+                             "event_types (the whole catalog), not both")  # fmt: skip
 
 
 class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
@@ -114,7 +125,7 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
             auth=StaticToken(settings.token),
             read_error=wire.read_error,
         )
-        self.strict_events = settings.event_types is not None
+        self.strict_events = settings.event_types is not None or settings.custom_events is not None
 
     def _webhook(self, item: Any) -> Webhook:
         return wire.webhook_from(item, account=self.account)
@@ -186,7 +197,13 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
 
     async def event_types(self) -> builtins.list[EventType]:
         if self.settings.event_types is None:
-            return _catalog()
+            known = {t.name.casefold() for t in _catalog()}
+            custom = [
+                EventType(name=name, group="custom")
+                for name in self.settings.custom_events or ()
+                if name.casefold() not in known
+            ]
+            return _catalog() + custom
         documented = {t.name.casefold(): t for t in _catalog()}
         return [
             documented.get(name.casefold()) or EventType(name=name, group="custom")
