@@ -292,6 +292,17 @@ class WatchConfig:
     #: Also send the sinks the changes the gateway made itself (``data.by`` names who); by
     #: default they get only what nobody in the audit log did.
     notify_own: bool = False
+    #: A manifest each look also plans: what it would change is drift (gateway/health/drift.py).
+    manifest: str | None = None
+    #: Apply that plan on each look (needs ``manifest``), at most ``max_writes_per_look``.
+    reconcile: bool = False
+    max_writes_per_look: int = attrs.field(
+        default=20, validator=check(lambda v: 1 <= v <= 1000, "must be from 1 to 1000")
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.reconcile and self.manifest is None:
+            raise ValueError("reconcile needs a manifest to reconcile with: set manifest")
 
 
 @attrs.frozen(kw_only=True)

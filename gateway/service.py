@@ -709,6 +709,8 @@ class Gateway:
         self.auditor: Auditor | None = None
         #: ``{(account, provider, state): count}`` of the last ``gateway.health.watch.watch_once``.
         self.health_counts: dict[tuple[str, str, str], int] = {}
+        #: ``{account: drifted keys}`` of the last look that planned a manifest.
+        self.drift_counts: dict[str, int] = {}
 
     @classmethod
     def from_config(

@@ -482,3 +482,76 @@ async def test_the_gateways_own_deletes_are_not_out_of_band(
         ]
     bodies = [json.loads(body) for _, _, body in sink.received]
     assert [(b["data"]["name"], b["data"]["by"]) for b in bodies] == [("by-hand", None)]
+
+
+async def test_drift_is_reported_once_and_resolved_once(
+    enterprise_core: EnterpriseCoreHarness,
+    receiver: Receiver,
+    sink: Receiver,
+    tmp_path: Path,
+    aiohttp_client: Any,
+) -> None:
+    from gateway.plan import apply_plan, load_manifest, make_plan
+
+    config = sink_config("core", enterprise_core.account(), tmp_path, sink)
+    manifest = tmp_path / "webhooks.toml"
+    manifest.write_text(
+        '[accounts.core.webhooks.quotes]\nname = "quotes"\n'
+        f'url = "{receiver.url}/q"\nevents = ["policy.quote.issue"]\n'
+    )
+    async with Gateway(config) as gw:
+        await apply_plan(gw, await make_plan(gw, load_manifest(manifest, config)))
+        first = await watch_once(gw, manifest=str(manifest))
+        assert first.drift == ()  # as the manifest says
+        (record,) = enterprise_core.emulator.webhooks.values()
+        record["eventTypes"] = ["policy.status.update"]  # changed in the provider's own UI
+        found = (await watch_once(gw, manifest=str(manifest))).drift
+        assert [(d.change, d.key, d.webhook_id, d.summary) for d in found] == [
+            ("drift", "quotes", record["locator"], "update: events")
+        ]
+        assert gw.drift_counts == {"core": 1}
+        assert (await watch_once(gw, manifest=str(manifest))).drift == ()  # once
+        client = await aiohttp_client(create_app(attrs.evolve(config, watch=None), gateway=gw))
+        auth = {"Authorization": f"Bearer {KEY}"}
+        items = (await (await client.get("/v1/health/webhooks", headers=auth)).json())["items"]
+        assert [i["drift"] for i in items] == ["update: events"]
+        metrics = await (await client.get("/metrics", headers=auth)).text()
+        assert 'gateway_drift{account="core"} 1.0' in metrics
+
+        await apply_plan(gw, await make_plan(gw, load_manifest(manifest, config)))
+        gone = (await watch_once(gw, manifest=str(manifest))).drift
+        assert [(d.change, d.key) for d in gone] == [("drift_resolved", "quotes")]
+        assert gw.drift_counts == {"core": 0}
+    types = [json.loads(body)["type"] for _, _, body in sink.received]
+    assert types == ["com.webhook-gateway.drift", "com.webhook-gateway.drift_resolved"]
+
+
+async def test_reconcile_applies_the_manifest_as_watch_reconcile(
+    enterprise_core: EnterpriseCoreHarness, receiver: Receiver, sink: Receiver, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "webhooks.toml"
+    manifest.write_text(
+        "".join(
+            f'[accounts.core.webhooks.h{i}]\nname = "h{i}"\nurl = "{receiver.url}/{i}"\n'
+            'events = ["policy.quote.issue"]\n'
+            for i in range(3)
+        )
+    )
+    base = sink_config("core", enterprise_core.account(), tmp_path, sink)
+    assert base.watch is not None
+    watch = attrs.evolve(base.watch, manifest=str(manifest), reconcile=True, max_writes_per_look=2)
+    async with Gateway(attrs.evolve(base, watch=watch)) as gw:
+        first = await watch_once(gw)
+        assert sorted(d.key for d in first.drift) == ["h0", "h1", "h2"]  # three to create
+        assert len(enterprise_core.emulator.webhooks) == 2  # at most two writes a look
+        second = await watch_once(gw)  # h0, h1 are there now; h2 is made after this plan
+        assert len(enterprise_core.emulator.webhooks) == 3
+        entries = await gw.store.audit(AuditQuery(account="core"))  # type: ignore[union-attr]
+        assert {e.actor for e in entries} == {"watch:reconcile"}
+        third = await watch_once(gw)
+        resolved = [(d.change, d.key) for d in second.drift + third.drift]
+        assert sorted(resolved) == [
+            ("drift_resolved", "h0"), ("drift_resolved", "h1"), ("drift_resolved", "h2")
+        ]  # fmt: skip
+        # The reconciled creates were the gateway's own: not news to the sinks.
+        assert {t.by for t in second.transitions + third.transitions} <= {"watch:reconcile"}

@@ -299,8 +299,16 @@ async def cmd_watch(gw: Gateway, args: argparse.Namespace) -> Any:
         raise ConfigError(
             problems=[FieldProblem("state", "watching needs a state store: set [state] url")]
         )
+    if args.reconcile and not (args.manifest or (gw.config.watch and gw.config.watch.manifest)):
+        raise InvalidRequest.at("--reconcile", "needs --manifest (or [watch] manifest)")
     while True:
-        result = await watch_once(gw, accounts=[args.account] if args.account else None)
+        result = await watch_once(gw, accounts=[args.account] if args.account else None,
+                                  manifest=args.manifest,
+                                  reconcile=True if args.reconcile else None)  # fmt: skip
+        for d in result.drift:
+            sys.stdout.write((json.dumps(d.to_json()) if args.json else
+                              f"{d.account} {d.key} ({d.webhook_id or 'new'}): {d.change}: "
+                              f"{d.summary}") + "\n")  # fmt: skip
         for t in result.transitions:
             by = f" by {t.by}" if t.by else ""
             sys.stdout.write((json.dumps(t.to_json()) if args.json else

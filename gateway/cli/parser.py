@@ -328,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--account", help="only this account")
     watch.add_argument("--interval", type=float, default=300.0, help="seconds between looks")
     watch.add_argument("--once", action="store_true", help="look once, then stop")
+    watch.add_argument(
+        "--manifest", metavar="FILE", help="also plan this manifest: report its drift"
+    )
+    watch.add_argument(
+        "--reconcile", action="store_true", help="also apply that plan (bounded writes a look)"
+    )
     return parser
 
 

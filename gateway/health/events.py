@@ -2,8 +2,10 @@
 
 Each transition is a CloudEvents 1.0 event in structured JSON mode (``application/cloudevents
 +json``): ``type`` is ``com.webhook-gateway.webhook.<change>`` (``suspended``, ``disabled``,
-``active``, ``diverted``, ``deleted``), ``source`` ``webhook-gateway/<account>``, ``subject`` the
-webhook's id, ``data`` the transition. It is signed per the Standard Webhooks scheme: headers
+``active``, ``diverted``, ``deleted``), or for drift ``com.webhook-gateway.drift`` and
+``com.webhook-gateway.drift_resolved`` (gateway/health/drift.py), ``source``
+``webhook-gateway/<account>``, ``subject`` the webhook's id (a drift without one: its manifest
+key), ``data`` the transition. It is signed per the Standard Webhooks scheme: headers
 ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + Base64 of
 HMAC-SHA256 over ``id.timestamp.body``, keyed with the Base64 part of the sink's
 ``whsec_...`` secret), so a sink verifies with any Standard Webhooks library. A delivery is
@@ -62,8 +64,9 @@ def to_cloudevent(transition: Any) -> dict[str, Any]:
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
         "source": f"webhook-gateway/{transition.account}",
-        "type": EVENT_TYPE.format(change=transition.change),
-        "subject": transition.webhook_id,
+        "type": getattr(transition, "event_type", None)
+        or EVENT_TYPE.format(change=transition.change),
+        "subject": transition.webhook_id or getattr(transition, "key", None),
         "time": datetime.now(UTC).isoformat(),
         "datacontenttype": "application/json",
         "data": transition.to_json()

@@ -32,6 +32,7 @@ from typing import Any
 import attrs
 
 from gateway.errors import GatewayError
+from gateway.health.drift import DriftEvent, look_for_drift
 from gateway.health.events import Sink, deliver_events
 from gateway.model import Webhook, WebhookChange
 from gateway.origin import acting_as
@@ -76,6 +77,8 @@ class WatchResult:
     #: ``{(account, provider, state): count}`` of what was seen.
     counts: dict[tuple[str, str, str], int]
     errors: dict[str, str]
+    #: Drift that appeared or went, when the look planned a manifest.
+    drift: tuple[DriftEvent, ...] = ()
 
 
 #: How far before the last look the audit log is read for the writes that explain a change
@@ -225,10 +228,17 @@ async def health_rows(gw: Gateway, account: str | None = None) -> list[dict[str,
 
 
 async def watch_once(
-    gw: Gateway, *, accounts: Collection[str] | None = None, concurrency: int = 8
+    gw: Gateway,
+    *,
+    accounts: Collection[str] | None = None,
+    concurrency: int = 8,
+    manifest: str | None = None,
+    reconcile: bool | None = None,
 ) -> WatchResult:
     """Look at every account once (at most ``concurrency`` at a time); record and return what
-    changed. Needs a state store (``[state]``)."""
+    changed. Needs a state store (``[state]``). ``manifest`` (default ``[watch] manifest``):
+    also plan it and report its drift; ``reconcile`` (default ``[watch] reconcile``): apply
+    it too (gateway/health/drift.py)."""
     if gw.store is None:
         raise GatewayError("watching needs a state store: set [state] url")
     gate = asyncio.Semaphore(concurrency)
@@ -262,12 +272,28 @@ async def watch_once(
     gw.health_counts = dict(counts)
     if gw.config.watch is not None and gw.config.watch.auto_unsuspend is not None:
         await _auto_unsuspend(gw, names, gw.config.watch.auto_unsuspend, now)
+    drift: list[DriftEvent] = []
+    watching = gw.config.watch
+    manifest = manifest or (watching.manifest if watching is not None else None)
+    if manifest is not None:
+        again = reconcile if reconcile is not None else bool(watching and watching.reconcile)
+        limit = watching.max_writes_per_look if watching is not None else 20
+        try:
+            drift, failed = await look_for_drift(
+                gw, manifest, now, accounts=None if accounts is None else names,
+                reconcile=again, max_writes=limit,
+            )  # fmt: skip
+            errors.update({name: f"drift: {error}" for name, error in failed.items()})
+        except GatewayError as exc:  # a manifest that does not load: said, the look stands
+            errors["manifest"] = str(exc)
+            log.warning("drift: the manifest could not be planned", extra={"error": str(exc)})
     if gw.config.watch is not None and gw.config.watch.sinks:
         sinks = [Sink(url=s.url, secret=s.secret) for s in gw.config.watch.sinks]
         own = gw.config.watch.notify_own
-        sent = [t for t in found if t.out_of_band or (own and t.change != "new")]
-        await deliver_events(gw.transport.session, sinks, sent)
-    return WatchResult(transitions=tuple(found), counts=dict(counts), errors=errors)
+        sent: list[Any] = [t for t in found if t.out_of_band or (own and t.change != "new")]
+        await deliver_events(gw.transport.session, sinks, [*sent, *drift])
+    return WatchResult(transitions=tuple(found), counts=dict(counts), errors=errors,
+                       drift=tuple(drift))  # fmt: skip
 
 
 AUTO_ACTOR = "watch:auto-unsuspend"

@@ -134,6 +134,14 @@ class _Collector(Collector):
         for labels, count in (gw.health_counts if gw else {}).items():
             webhooks.add_metric(list(labels), count)
         yield webhooks
+        drift = GaugeMetricFamily(
+            "gateway_drift",
+            "Manifest keys whose webhook differs from the manifest, as watch's last plan found.",
+            labels=["account"],
+        )
+        for name, count in (gw.drift_counts if gw else {}).items():
+            drift.add_metric([name], count)
+        yield drift
         audit = CounterMetricFamily(
             "gateway_audit_failures",
             "Writes whose audit entry could not be stored (the write itself stands).",

@@ -1,0 +1,161 @@
+"""Continuous drift: each look of watch also plans the manifest (``[watch] manifest``).
+
+Every write the plan would make (create, update, replace, delete of a key the manifest no longer
+has) is drift. A drift is an operational event ``com.webhook-gateway.drift`` once, when it
+appears, and ``com.webhook-gateway.drift_resolved`` when a later look finds it gone (applied, or
+undone by hand); the state store keeps what is drifted (``drift``: one row a key, since when),
+so that any replica, a restart or ``health`` knows it. ``gateway_drift{account}`` counts it.
+
+With ``reconcile = true`` each look also applies the plan, at most ``max_writes`` writes a look
+(the rest wait for the next), every write audited as ``watch:reconcile``; deletes only of keys
+the manifest itself gave up (a plan never prunes here). An account that could not be planned
+keeps its earlier drift and is reported, so a failing provider is never "resolved".
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+
+from gateway.errors import GatewayError
+from gateway.origin import acting_as
+from gateway.plan import Plan, apply_plan, load_manifest, make_plan
+from gateway.plan.planner import AccountPlan, Action
+from gateway.service import Gateway
+from gateway.store import Drift
+
+__all__ = ["DRIFT", "RECONCILE_ACTOR", "RESOLVED", "DriftEvent", "look_for_drift"]
+
+log = logging.getLogger("gateway.health.drift")
+
+DRIFT = "com.webhook-gateway.drift"
+RESOLVED = "com.webhook-gateway.drift_resolved"
+RECONCILE_ACTOR = "watch:reconcile"
+#: The plan's actions that are drift (writes at the provider).
+_WRITES = ("create", "update", "replace", "delete")
+
+
+@attrs.frozen(kw_only=True)
+class DriftEvent:
+    """A drift that appeared (``change = "drift"``) or went (``"drift_resolved"``)."""
+
+    account: str
+    provider: str
+    key: str
+    webhook_id: str | None
+    name: str | None
+    change: str
+    summary: str
+    since: float
+
+    @property
+    def event_type(self) -> str:
+        return DRIFT if self.change == "drift" else RESOLVED
+
+    @property
+    def out_of_band(self) -> bool:
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def _summary(action: Action) -> str:
+    """What the plan would do, in a line (fields only, never a value of a secret)."""
+    if action.diff is not None and action.diff.fields:
+        fields = ", ".join(f.field for f in action.diff.fields)
+        return f"{action.kind}: {fields}"
+    return action.kind
+
+
+async def look_for_drift(
+    gw: Gateway,
+    manifest_path: str,
+    now: float,
+    *,
+    accounts: list[str] | None = None,
+    reconcile: bool = False,
+    max_writes: int = 20,
+) -> tuple[list[DriftEvent], dict[str, str]]:
+    """Plan the manifest; record its drift; ``(events, errors by account)``. With
+    ``reconcile``, also apply at most ``max_writes`` of the plan's writes."""
+    assert gw.store is not None
+    manifest = load_manifest(manifest_path, gw.config)
+    plan = await make_plan(gw, manifest, accounts=accounts)
+    events: list[DriftEvent] = []
+    errors: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for account in plan.accounts:
+        if account.error:
+            errors[account.account] = account.error
+            log.warning("drift: an account could not be planned",
+                        extra={"account": account.account, "error": account.error})  # fmt: skip
+            continue
+        events += await _record(gw, account, now)
+        counts[account.account] = sum(a.kind in _WRITES for a in account.actions)
+    gw.drift_counts = {**gw.drift_counts, **counts}
+    for event in events:
+        log.warning(f"drift {'appeared' if event.change == 'drift' else 'resolved'}",
+                    extra={"account": event.account, "key": event.key,
+                           "webhook_id": event.webhook_id, "summary": event.summary})  # fmt: skip
+    if reconcile and plan.changes:
+        await _reconcile(gw, plan, max_writes)
+    return events, errors
+
+
+async def _record(gw: Gateway, plan: AccountPlan, now: float) -> list[DriftEvent]:
+    """Compare the account's drift with what was recorded; record it; what changed."""
+    assert gw.store is not None
+    before = {d.key: d for d in await gw.store.drift(plan.account)}
+    found: list[Drift] = []
+    events: list[DriftEvent] = []
+    for action in plan.actions:
+        if action.kind not in _WRITES:
+            continue
+        key = action.key or f"id:{action.webhook_id}"
+        summary = _summary(action)
+        old = before.pop(key, None)
+        since = old.since if old is not None and old.summary == summary else now
+        found.append(Drift(account=plan.account, key=key, webhook_id=action.webhook_id,
+                           summary=summary, since=since))  # fmt: skip
+        if old is None or old.summary != summary:
+            events.append(DriftEvent(account=plan.account, provider=plan.provider, key=key,
+                                     webhook_id=action.webhook_id, name=action.name,
+                                     change="drift", summary=summary, since=since))  # fmt: skip
+    for gone in before.values():
+        events.append(DriftEvent(account=plan.account, provider=plan.provider, key=gone.key,
+                                 webhook_id=gone.webhook_id, name=None, change="drift_resolved",
+                                 summary=gone.summary, since=gone.since))  # fmt: skip
+    await gw.store.save_drift(plan.account, found)
+    return events
+
+
+async def _reconcile(gw: Gateway, plan: Plan, max_writes: int) -> None:
+    """Apply the first ``max_writes`` writes of ``plan`` (and its records), as
+    ``watch:reconcile``."""
+    left = max_writes
+    kept: list[AccountPlan] = []
+    for account in plan.accounts:
+        actions = []
+        for action in account.actions:
+            if action.kind in _WRITES:
+                if left <= 0:
+                    continue
+                left -= 1
+            actions.append(action)
+        kept.append(attrs.evolve(account, actions=tuple(actions)))
+    with acting_as(RECONCILE_ACTOR):
+        try:
+            report = await apply_plan(gw, Plan(accounts=tuple(kept)))
+        except GatewayError as exc:
+            log.warning("reconcile failed", extra={"error": str(exc)})
+            return
+    for failure in report.failed:
+        log.warning("reconcile: a write failed",
+                    extra={"account": failure.action.account, "key": failure.action.key,
+                           "error": failure.error})  # fmt: skip
+    if left <= 0 and plan.changes > max_writes:
+        log.info("reconcile: more writes wait for the next look",
+                 extra={"waiting": plan.changes - max_writes})  # fmt: skip
