@@ -202,8 +202,8 @@ def _cause(entries: list[AuditEntry], change: str, before: str | None) -> str | 
 
 async def health_rows(gw: Gateway, account: str | None = None) -> list[dict[str, Any]]:
     """Each webhook's health as watch last saw it, in the names transitions use (``account``,
-    ``provider``, ``webhook_id``, ``name``, ``state``, ``before``: the state before its last
-    change, ``by``: who made that change, when the gateway did) and ``changed_at``/``seen_at``
+    ``provider``, ``webhook_id``, ``name``, ``state``, ``before``/``after``: the states before
+    and after its last change, ``by``: who made that change, when the gateway did) and ``changed_at``/``seen_at``
     (epoch seconds), ``diverted``, ``drift`` (what watch's plan of the manifest found changed
     there, or None)."""
     assert gw.store is not None
@@ -217,6 +217,7 @@ async def health_rows(gw: Gateway, account: str | None = None) -> list[dict[str,
             "name": h.name,
             "state": h.state,
             "before": h.previous,
+            "after": h.state,
             "by": h.changed_by,
             "diverted": h.diverted,
             "changed_at": h.changed_at,

@@ -377,6 +377,7 @@ def openapi_document() -> dict[str, Any]:
                                             "name": {"type": "string"},
                                             "state": {"enum": ["active", "disabled", "suspended"]},
                                             "before": nullable({"type": "string"}),
+                                            "after": {"type": "string"},
                                             "by": nullable({"type": "string"}),
                                             "diverted": nullable({"type": "integer"}),
                                             "changed_at": {"type": "number"},
