@@ -147,13 +147,23 @@ def show(as_json: bool, body: dict[str, Any]) -> Any:
     return None
 
 
+def _plain(value: object) -> str:
+    """A field's value for people: ``-`` for none, ``true``/``false``, JSON for structures
+    (never a Python repr such as ``None`` or ``True``)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool | dict | list | tuple):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
 class _Readable(logging.Formatter):
     """``warning: webhook diverted (account=core-demo, id=01J…, before=0, after=1)``: the
     message with the fields passed as ``extra=``, on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
         fields = {k: v for k, v in record.__dict__.items() if k not in STANDARD_FIELDS}
-        shown = ", ".join(f"{k}={v}" for k, v in fields.items())
+        shown = ", ".join(f"{k}={_plain(v)}" for k, v in fields.items())
         return f"{record.levelname.lower()}: {record.getMessage()}" + (
             f" ({shown})" if shown else ""
         )
