@@ -8,6 +8,7 @@ validator separately first, so one run reports every problem (gateway/config.py)
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,7 +16,7 @@ import attrs
 
 from gateway.errors import ConfigError, FieldProblem
 
-__all__ = ["SettingProblem", "check", "each", "raise_problems"]
+__all__ = ["SettingProblem", "check", "did_you_mean", "each", "raise_problems"]
 
 
 class SettingProblem(ValueError):
@@ -53,3 +54,10 @@ def raise_problems(problems: Iterable[FieldProblem]) -> None:
     found = list(problems)
     if found:
         raise ConfigError(problems=found)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices`` to a misspelt ``name``, or
+    ``""`` when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

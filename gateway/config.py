@@ -47,7 +47,7 @@ from cattrs.errors import (
 )
 from cattrs.v import format_exception
 
-from gateway.checks import SettingProblem, check
+from gateway.checks import SettingProblem, check, did_you_mean
 from gateway.destinations import DestinationPolicy
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotFound
 from gateway.model import Secret
@@ -462,7 +462,8 @@ def parse_config(
         missing = sorted(set(accounts) - set(raw_accounts))
         if missing:
             known = ", ".join(sorted(raw_accounts)) or "none"
-            raise NotFound(f"no account named {missing[0]!r}; configured: {known}")
+            hint = did_you_mean(missing[0], raw_accounts)
+            raise NotFound(f"no account named {missing[0]!r}{hint} (configured: {known})")
     loaded: dict[str, AccountConfig] = {}
     for name, table in raw_accounts.items():
         if accounts is not None and name not in accounts:

@@ -44,6 +44,7 @@ from typing import Any
 
 import attrs
 
+from gateway.checks import did_you_mean
 from gateway.codec import etag_of
 from gateway.config import AccountConfig, GatewayConfig, load_config
 from gateway.destinations import DestinationPolicy
@@ -784,7 +785,8 @@ class Gateway:
             return self._accounts[name]
         except KeyError:
             known = ", ".join(sorted(self._accounts)) or "none"
-            raise NotFound(f"no account named {name!r}; configured: {known}") from None
+            hint = did_you_mean(name, self._accounts)
+            raise NotFound(f"no account named {name!r}{hint} (configured: {known})") from None
 
     def accounts(self) -> list[AccountInfo]:
         """Every configured account with its provider kind and capabilities."""

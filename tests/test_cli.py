@@ -88,7 +88,7 @@ def test_not_found_exits_3(config: str, capsys: pytest.CaptureFixture[str]) -> N
     assert err.startswith("error: memory:mem: webhook 42 not found")
     code, _, err = run(capsys, "get", "nope", "42", "--config", config)
     assert code == 3
-    assert "no account named 'nope'; configured: mem" in err
+    assert "no account named 'nope' (configured: mem)" in err
 
 
 def test_an_alert_endpoint_takes_its_secret_from_the_environment(
@@ -193,13 +193,15 @@ async def test_cli_against_the_uipath_emulator(
     code, out, _ = await cli("list", "orch", *cfg, "--event", "JOB.FAULTED")
     header = ["ID", "NAME", "ENABLED", "SUSPENDED", "SECRET", "EVENTS", "URL"]
     assert out.splitlines()[0].split() == header
-    assert out.splitlines()[1].split()[:5] == [made["id"], "jobs", "True", "False", "unset"]
+    assert out.splitlines()[1].split()[:5] == [made["id"], "jobs", "true", "false", "unset"]
     code, out, _ = await cli("ping", "orch", made["id"], *cfg, "--json")
     assert code == 0 and json.loads(out)["event_type"] == "ping"
     assert len(receiver.received) == 1
     code, _, err = await cli("unsuspend", "orch", made["id"], *cfg)
     assert code == 4 and "uipath does not support unsuspend" in err
-    assert (await cli("delete", "orch", made["id"], *cfg))[0] == 0
+    code, _, err = await cli("delete", "orch", made["id"], *cfg)  # not a terminal: not done
+    assert code == 2 and "pass --yes" in err
+    assert (await cli("delete", "orch", made["id"], *cfg, "--yes"))[0] == 0
     code, _, err = await cli("get", "orch", made["id"], *cfg)
     assert code == 3 and "Webhook does not exist." in err
 
@@ -218,9 +220,9 @@ def test_cli_writes_are_audited_as_the_os_user(
         "--secret-env", "HOOK_SECRET",
     )  # fmt: skip
     assert code == 0
-    assert run(capsys, "delete", "mem", "404", "--config", str(path))[0] == 3
+    assert run(capsys, "delete", "mem", "404", "--config", str(path), "--yes")[0] == 3
     code, out, _ = run(capsys, "audit", "--config", str(path), "--account", "mem", "--json")
-    entries = json.loads(out)
+    entries = json.loads(out)["items"]
     assert [(e["operation"], e["outcome"]) for e in entries] == [
         ("delete", "NotFound"), ("create", "ok"),
     ]  # fmt: skip

@@ -1,11 +1,12 @@
-"""Every example of README.md, docs/http-api.md and docs/plan.md runs as written against a
-fresh demo.
+"""Every example of README.md, docs/http-api.md, docs/plan.md and docs/cli.md runs as written
+against a fresh demo.
 
-Each document gets a demo of its own; its ``sh`` blocks run in order in bash with the demo's
-``export`` line (``GW``, ``KEY``, ``WEBHOOK_GATEWAY_CONFIG``) and ``curl`` made to fail on an
-HTTP error; the README's Python example runs as a script. Set-up blocks (the ``pip install``
-lines) are what CI itself runs, so they are left out here. Problem ``type`` links must name
-anchors that exist in http-api.md.
+Each document gets a demo of its own; its ``sh`` blocks run in order in bash, in a shell whose
+PATH lacks the virtual environment, after the lines the demo prints for a new shell (its
+activation, the ``export`` of ``GW``, ``KEY``, ``WEBHOOK_GATEWAY_CONFIG``), with ``curl`` made
+to fail on an HTTP error; the README's Python example runs as a script. Set-up blocks (the
+``pip install`` lines) are what CI itself runs, so they are left out here. Problem ``type``
+links must name anchors that exist in http-api.md.
 """
 
 from __future__ import annotations
@@ -47,25 +48,29 @@ async def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-@pytest.mark.parametrize("document", ["README.md", "docs/http-api.md", "docs/plan.md"])
+@pytest.mark.parametrize(
+    "document", ["README.md", "docs/http-api.md", "docs/plan.md", "docs/cli.md"]
+)
 async def test_every_example_runs_against_the_demo(document: str, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     examples = [b for b in blocks(ROOT / document, "sh") if runnable(b)]
     assert examples, f"{document} has no sh examples"
     async with demo() as running:
-        env = {
-            **os.environ,
-            **running.environment(),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        }
+        # A new shell: webhook-gateway is not on its PATH until the lines the demo prints run.
+        bin_dir = str(Path(sys.executable).parent)
+        path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != bin_dir)
+        env = {**os.environ, "PATH": path}
+        env.pop("VIRTUAL_ENV", None)
+        first = "\n".join(running.first_steps()) + "\n"
         for block in examples:
-            code, out = await run(["bash", "-c", PREAMBLE + block], env, tmp_path)
+            code, out = await run(["bash", "-c", PREAMBLE + first + block], env, tmp_path)
             assert code == 0, f"this example of {document} failed ({code}):\n{block}\n{out}"
         if document == "README.md":
             (python,) = blocks(ROOT / document, "python")
             script = tmp_path / "example.py"
             script.write_text(python)
-            code, out = await run([sys.executable, str(script)], env, tmp_path)
+            code, out = await run([sys.executable, str(script)],
+                                  {**env, **running.environment()}, tmp_path)  # fmt: skip
             assert code == 0, f"the README's Python example failed:\n{out}"
             assert "frozenset({'job.completed'})" in out
 

@@ -49,7 +49,7 @@ async def test_from_config_drives_the_memory_provider(tmp_path: Path) -> None:
 
 
 async def test_unknown_account_lists_the_configured_ones(memory_gateway: Gateway) -> None:
-    with pytest.raises(NotFound, match="no account named 'nope'; configured: mem"):
+    with pytest.raises(NotFound, match=r"no account named 'nope' \(configured: mem\)"):
         memory_gateway.account("nope")
 
 

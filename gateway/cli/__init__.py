@@ -1,11 +1,17 @@
 """The ``webhook-gateway`` command line: the library's operations, one command each.
 
-Every command that talks to a provider reads ``--config`` (default: ``$WEBHOOK_GATEWAY_CONFIG``,
-else ``gateway.toml``), and only the parts of it that it uses: ``list uipath-prod`` needs the
-environment variables of that account, not of the others or of ``[server]``. It prints a
-readable table, or JSON with ``--json``; errors go to stderr, as JSON too with ``--json``, and
-the exit status says what kind of failure it was (the table in ``gateway/cli/output.py``, also
-at the end of ``webhook-gateway --help``). Writes are audited as ``cli:<os user>``.
+Locally, every command that talks to a provider reads ``--config`` (default:
+``$WEBHOOK_GATEWAY_CONFIG``, else ``gateway.toml``), and only the parts of it that it uses:
+``list uipath-prod`` needs the environment variables of that account, not of the others or of
+``[server]``. Writes are audited as ``cli:<os user>``.
+
+With ``--server URL`` (or ``$WEBHOOK_GATEWAY_URL``) the same commands work through that
+gateway's HTTP API with an API key (``$WEBHOOK_GATEWAY_TOKEN``, or ``webhook-gateway login``):
+no vendor credential on the operator's machine, and the proxy's rules hold (a read key cannot
+write, the destination policy, the audit log names the key). ``--config`` and ``--server`` are
+exclusive. Both modes print the same tables and JSON (lists: ``{"items", "errors",
+"next_cursor"}``) and exit with the same statuses (the table in ``gateway/cli/output.py``, also
+at the end of ``webhook-gateway --help``). Output into a closed pipe ends quietly (status 141).
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.cli.credentials import remote_of
 from gateway.cli.output import EXIT, log_to_stderr, report
 from gateway.cli.parser import build_parser
 from gateway.config import load_config
@@ -25,29 +33,61 @@ from gateway.service import Gateway
 
 __all__ = ["build_parser", "main"]
 
+#: The exit status of a process whose output pipe was closed (128 + SIGPIPE), as Unix tools.
+CLOSED_PIPE = 141
 
-async def _run(args: argparse.Namespace) -> Any:
+
+async def _run(args: argparse.Namespace, remote: tuple[str, str] | None) -> Any:
+    from gateway.cli.ops import Local, Remote
+
+    if remote is not None:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            return await args.handler(Remote(*remote, session), args)
     account = getattr(args, "account", None)
     wanted = [] if args.store_only else [account] if account else None
     config = load_config(args.config, accounts=wanted, server=False)
     with acting_as("cli"):
         async with Gateway(config) as gw:
-            return await args.handler(gw, args)
+            return await args.handler(Local(gw), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return CLOSED_PIPE
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null, so that the interpreter's last flush at
+    exit does not fail (and print) again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.handler is None:
         code: int = args.run(args)
         return code
     try:
         with log_to_stderr(args.json):
-            result = asyncio.run(_run(args))
+            remote = remote_of(args)
+            result = asyncio.run(_run(args, remote))
     except KeyboardInterrupt:
         return EXIT["interrupted"]
+    except BrokenPipeError:
+        raise
     except Exception as exc:  # every failure is one message and an exit status, never a trace
         return report(exc, as_json=args.json)
     if result is not None:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
+    sys.stdout.flush()  # a closed pipe shows here, not at exit
     return EXIT["ok"]

@@ -1,5 +1,6 @@
-"""The commands that work on accounts: each takes the open ``Gateway`` and the parsed options,
-and returns what ``--json`` prints (or prints a table itself and returns None)."""
+"""The commands that work on accounts: each takes the gateway's operations (``gateway.cli.ops``:
+the library locally, the proxy with ``--server``) and the parsed options, and returns what
+``--json`` prints (or prints a table itself and returns None)."""
 
 from __future__ import annotations
 
@@ -7,31 +8,20 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.cli.output import show, table
-from gateway.codec import (
-    capabilities_to_json,
-    change_from_json,
-    diverted_to_json,
-    event_type_to_json,
-    ping_to_json,
-    record_error_to_json,
-    spec_from_json,
-    webhook_to_json,
-)
-from gateway.errors import ConfigError, FieldProblem, GatewayError, InvalidRequest, Unsupported
-from gateway.model import Webhook
-from gateway.proxy.audit import entry_to_json, since_to_epoch
-from gateway.service import Account, Gateway
-from gateway.store import AuditQuery
+from gateway.cli.ops import Local, Ops
+from gateway.cli.output import confirm, show, table
+from gateway.errors import ConfigError, FieldProblem, InvalidRequest
+from gateway.service import Gateway
 
 __all__ = ["Handler"]
 
-Handler = Callable[[Gateway, argparse.Namespace], Coroutine[Any, Any, Any]]
+Handler = Callable[[Ops, argparse.Namespace], Coroutine[Any, Any, Any]]
 
 WEBHOOK_COLUMNS = ("id", "name", "enabled", "suspended", "secret", "events", "url")
 
@@ -87,29 +77,25 @@ def _headers(values: Sequence[str] | None, path: str) -> dict[str, list[str]]:
 # -- commands ---------------------------------------------------------------------------------
 
 
-async def cmd_accounts(gw: Gateway, args: argparse.Namespace) -> Any:
-    rows: list[dict[str, Any]] = [
-        {
-            "name": a.name,
-            "provider": a.provider,
-            "title": a.title,
-            "capabilities": capabilities_to_json(a.capabilities),
-        }
-        for a in gw.accounts()
-    ]
+async def cmd_accounts(ops: Ops, args: argparse.Namespace) -> Any:
+    rows = await ops.accounts()
     if args.json:
-        return rows
+        return _envelope(rows)
     flat = [{**r, "operations": r["capabilities"]["operations"]} for r in rows]
     table(flat, ("name", "provider", "title", "operations"), sys.stdout)
     return None
 
 
-def _webhook_row(webhook: Webhook) -> dict[str, Any]:
-    row = webhook_to_json(webhook)
-    return {**row, "secret": row["secret_state"]}  # set / unset / unknown, never the value
+def _envelope(items: list[Any], errors: list[Any] | None = None) -> dict[str, Any]:
+    """The one JSON shape of every list (as the HTTP API's)."""
+    return {"items": items, "errors": errors or [], "next_cursor": None}
 
 
-async def cmd_list(gw: Gateway, args: argparse.Namespace) -> Any:
+def _webhook_row(webhook: dict[str, Any]) -> dict[str, Any]:
+    return {**webhook, "secret": webhook["secret_state"]}  # set / unset / unknown, never it
+
+
+async def cmd_list(ops: Ops, args: argparse.Namespace) -> Any:
     filters = {
         "enabled": args.enabled,
         "suspended": args.suspended,
@@ -117,52 +103,22 @@ async def cmd_list(gw: Gateway, args: argparse.Namespace) -> Any:
         "name": args.name,
         "url": args.url,
     }
-    names = [args.account] if args.account else [info.name for info in gw.accounts()]
-
-    async def one(name: str) -> tuple[list[Webhook], list[dict[str, Any]]]:
-        account = gw.account(name)
-        listing = account.list(**filters)
-        try:
-            found = [wh async for wh in listing]
-        except InvalidRequest as exc:
-            if args.account or exc.status is not None or not args.event:
-                raise
-            return [], []  # not an event of this account's catalog: nothing matches here
-        except GatewayError as exc:
-            if args.account:
-                raise
-            return [], [_account_error(name, account.kind, exc)]
-        return found, [record_error_to_json(r) for r in listing.unreadable]
-
-    results = await asyncio.gather(*(one(name) for name in names))
-    webhooks = [wh for found, _ in results for wh in found]
-    errors = [e for _, found_errors in results for e in found_errors]
-    for error in errors:
+    found = await ops.list(args.account, filters)
+    for error in found["errors"]:
         where = error.get("account") or "?"
         sys.stderr.write(f"warning: {where}: {error.get('detail')}\n")
     if args.json:
-        items = [webhook_to_json(wh) for wh in webhooks]
-        return items if args.account else {"items": items, "errors": errors}
+        return found
     columns = WEBHOOK_COLUMNS if args.account else ("account", *WEBHOOK_COLUMNS)
-    table([_webhook_row(wh) for wh in webhooks], columns, sys.stdout)
+    table([_webhook_row(wh) for wh in found["items"]], columns, sys.stdout)
     return None
 
 
-def _account_error(name: str, kind: str, exc: GatewayError) -> dict[str, Any]:
-    return {
-        "account": name,
-        "provider": kind,
-        "error": type(exc).__name__,
-        "detail": exc.message,
-        "status": exc.status,
-    }
+async def cmd_get(ops: Ops, args: argparse.Namespace) -> Any:
+    return show(args.json, await ops.get(args.account, args.id))
 
 
-async def cmd_get(gw: Gateway, args: argparse.Namespace) -> Any:
-    return show(args.json, webhook_to_json(await gw.account(args.account).get(args.id)))
-
-
-async def cmd_create(gw: Gateway, args: argparse.Namespace) -> Any:
+async def cmd_create(ops: Ops, args: argparse.Namespace) -> Any:
     body = _body(args)
     for key in ("name", "url", "description"):
         if getattr(args, key) is not None:
@@ -176,11 +132,10 @@ async def cmd_create(gw: Gateway, args: argparse.Namespace) -> Any:
     if args.header:
         body["headers"] = {**body.get("headers", {}), **_headers(args.header, "--header")}
     _secret_from_env(args, body)
-    webhook = await gw.account(args.account).create(spec_from_json(body))
-    return show(args.json, webhook_to_json(webhook))
+    return show(args.json, await ops.create(args.account, body))
 
 
-async def cmd_update(gw: Gateway, args: argparse.Namespace) -> Any:
+async def cmd_update(ops: Ops, args: argparse.Namespace) -> Any:
     body = _body(args)
     for key in ("name", "url", "description", "enabled"):
         if getattr(args, key) is not None:
@@ -194,56 +149,50 @@ async def cmd_update(gw: Gateway, args: argparse.Namespace) -> Any:
             **_headers(args.add_header, "--add-header"),
         }
     _secret_from_env(args, body)
-    webhook = await gw.account(args.account).update(args.id, change_from_json(body))
-    return show(args.json, webhook_to_json(webhook))
+    return show(args.json, await ops.update(args.account, args.id, body))
 
 
-async def cmd_delete(gw: Gateway, args: argparse.Namespace) -> Any:
-    await gw.account(args.account).delete(args.id)
+async def cmd_delete(ops: Ops, args: argparse.Namespace) -> Any:
+    what = f"delete webhook {args.id} of {args.account}"
+    if not args.yes and sys.stdin.isatty():  # asking: name what would go
+        webhook = await ops.get(args.account, args.id)
+        what = f"delete webhook {webhook['id']} {webhook['name']!r} of {args.account}"
+    confirm(args, what)
+    await ops.delete(args.account, args.id)
     return {"deleted": args.id} if args.json else sys.stdout.write(f"deleted {args.id}\n") and None
 
 
-async def cmd_ping(gw: Gateway, args: argparse.Namespace) -> Any:
-    result = ping_to_json(await gw.account(args.account).ping(args.id))
-    return result if args.json else show(args.json, result)
+async def cmd_ping(ops: Ops, args: argparse.Namespace) -> Any:
+    return show(args.json, await ops.ping(args.account, args.id))
 
 
-async def cmd_event_types(gw: Gateway, args: argparse.Namespace) -> Any:
-    rows = [event_type_to_json(t) for t in await gw.account(args.account).event_types()]
+async def cmd_event_types(ops: Ops, args: argparse.Namespace) -> Any:
+    rows = await ops.event_types(args.account)
     if args.json:
-        return rows
+        return _envelope(rows)
     table(rows, ("name", "group", "description"), sys.stdout)
     return None
 
 
-def _extra(gw: Gateway, args: argparse.Namespace, name: str) -> Account:
-    account = gw.account(args.account)
-    if not account.has_extra(name):
-        raise Unsupported(account.kind, name.replace("_", " "), account=account.name)
-    return account
-
-
-async def cmd_diverted(gw: Gateway, args: argparse.Namespace) -> Any:
-    account = _extra(gw, args, "list_diverted")
-    rows = [diverted_to_json(e) async for e in account.ex_list_diverted(args.id)]
+async def cmd_diverted(ops: Ops, args: argparse.Namespace) -> Any:
+    rows = await ops.diverted(args.account, args.id)
     if args.json:
-        return rows
+        return _envelope(rows)
     columns = ("id", "failure_trigger", "failure_timestamp", "failure_message")
     table(rows, columns, sys.stdout)
     return None
 
 
-async def cmd_resend(gw: Gateway, args: argparse.Namespace) -> Any:
-    account = _extra(gw, args, "resend_diverted")
-    result = await account.ex_resend_diverted(args.id, args.event)
+async def cmd_resend(ops: Ops, args: argparse.Namespace) -> Any:
+    result = await ops.resend(args.account, args.id, args.event)
     if args.json:
         return {"resent": args.event, "result": result}
     sys.stdout.write(f"resent {args.event}\n")
     return None
 
 
-async def cmd_unsuspend(gw: Gateway, args: argparse.Namespace) -> Any:
-    await gw.account(args.account).unsuspend(args.id)
+async def cmd_unsuspend(ops: Ops, args: argparse.Namespace) -> Any:
+    await ops.unsuspend(args.account, args.id)
     return (
         {"unsuspended": args.id}
         if args.json
@@ -251,39 +200,27 @@ async def cmd_unsuspend(gw: Gateway, args: argparse.Namespace) -> Any:
     )
 
 
-async def cmd_audit(gw: Gateway, args: argparse.Namespace) -> Any:
-    if gw.store is None:
-        raise ConfigError(
-            problems=[FieldProblem("state", "the audit log needs a state store: set [state] url")]
-        )
+async def cmd_audit(ops: Ops, args: argparse.Namespace) -> Any:
     if args.webhook and not args.account:
         raise InvalidRequest.at("--webhook", "needs --account too (ids are per account)")
     if not 1 <= args.limit <= 500:
         raise InvalidRequest.at("--limit", "must be from 1 to 500")
-    query = AuditQuery(
-        account=args.account,
-        webhook_id=args.webhook,
-        since=since_to_epoch(args.since) if args.since else None,
-        limit=args.limit,
-    )
-    rows = [entry_to_json(e) for e in await gw.store.audit(query)]
+    params = {"limit": str(args.limit)}
+    for option, name in (("account", "account"), ("webhook", "webhook"), ("since", "since")):
+        if getattr(args, option):
+            params[name] = getattr(args, option)
+    page = await ops.audit(params)
     if args.json:
-        return rows
+        return page
     columns = ("time", "actor", "account", "webhook_id", "operation", "outcome", "request_id")
-    table(rows, columns, sys.stdout)
+    table(page["items"], columns, sys.stdout)
     return None
 
 
-async def cmd_health(gw: Gateway, args: argparse.Namespace) -> Any:
-    if gw.store is None:
-        raise ConfigError(
-            problems=[FieldProblem("state", "health needs a state store: set [state] url")]
-        )
-    from gateway.health.watch import health_rows
-
-    rows = await health_rows(gw, args.account)
+async def cmd_health(ops: Ops, args: argparse.Namespace) -> Any:
+    rows = await ops.health(args.account)
     if args.json:
-        return rows
+        return _envelope(rows)
     for row in rows:
         row["since"] = datetime.fromtimestamp(row["changed_at"], UTC).isoformat(timespec="seconds")
     columns = ("account", "webhook_id", "name", "state", "diverted", "since", "by", "drift")
@@ -291,10 +228,11 @@ async def cmd_health(gw: Gateway, args: argparse.Namespace) -> Any:
     return None
 
 
-async def cmd_watch(gw: Gateway, args: argparse.Namespace) -> Any:
+async def cmd_watch(ops: Ops, args: argparse.Namespace) -> Any:
     """Look every ``--interval`` seconds (once with ``--once``); print each transition."""
     from gateway.health.watch import watch_once
 
+    gw = local_gateway(ops, "watch")
     if gw.store is None:
         raise ConfigError(
             problems=[FieldProblem("state", "watching needs a state store: set [state] url")]
@@ -322,10 +260,19 @@ async def cmd_watch(gw: Gateway, args: argparse.Namespace) -> Any:
         await asyncio.sleep(args.interval)
 
 
-async def cmd_rotate(gw: Gateway, args: argparse.Namespace) -> Any:
+def local_gateway(ops: Ops, command: str) -> Gateway:
+    """The ``Gateway`` of a local command; a command without a proxy route says so remotely."""
+    if isinstance(ops, Local):
+        return ops.gw
+    raise InvalidRequest.at(
+        "--server", f"{command} runs where the gateway runs (it has no HTTP route): leave out "
+        "--server and WEBHOOK_GATEWAY_URL, with --config"
+    )  # fmt: skip
+
+
+async def cmd_rotate(ops: Ops, args: argparse.Namespace) -> Any:
     """Rotate a webhook's secret (gateway/health/rotation.py); the new one is shown only on
-    request."""
-    from gateway.health.rotation import rotate_secret
+    request. Made here when not given, so that it can be shown (the API never shows it)."""
 
     def from_env(option: str, name: str | None) -> str | None:
         if name is None:
@@ -334,16 +281,14 @@ async def cmd_rotate(gw: Gateway, args: argparse.Namespace) -> Any:
             raise InvalidRequest.at(option, f"environment variable {name} is not set")
         return os.environ[name]
 
-    rotated = await rotate_secret(
-        gw, args.account, args.id,
-        new=from_env("--secret-env", args.secret_env),
-        previous=from_env("--previous-env", args.previous_env),
-        grace=args.grace_hours * 3600,
-    )  # fmt: skip
-    until = rotated.previous_valid_until
-    shown = {
-        "rotated": args.id,
-        "previous_valid_until": datetime.fromtimestamp(until, UTC).isoformat() if until else None,
-        "secret": rotated.secret.reveal() if args.reveal else "***",
-    }
+    if args.grace_hours == 0:
+        confirm(args, f"rotate the secret of webhook {args.id} of {args.account} with no grace "
+                "(deliveries signed with the current one fail at once)")  # fmt: skip
+    fresh = from_env("--secret-env", args.secret_env) or secrets.token_urlsafe(32)
+    body: dict[str, Any] = {"secret": fresh, "grace_hours": args.grace_hours}
+    previous = from_env("--previous-env", args.previous_env)
+    if previous is not None:
+        body["previous"] = previous
+    rotated = await ops.rotate(args.account, args.id, body)
+    shown = {**rotated, "secret": fresh if args.reveal else "***"}
     return show(args.json, shown)

@@ -16,20 +16,27 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.output import report
+from gateway.cli.plan_text import render
+from gateway.cli.remote_desired import remote_apply, remote_plan
 from gateway.config import GatewayConfig, load_config
+from gateway.errors import ConfigError
 from gateway.lifecycle import tune_gc
-from gateway.model import mask_url
 from gateway.origin import acting_as
 from gateway.plan import Outcome, Plan, apply_plan, export_manifest, load_manifest, make_plan
-from gateway.plan.diff import FieldChange
 from gateway.service import Gateway
 
 __all__ = ["apply", "export", "plan"]
 
-_SIGNS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "adopt": "=",
-          "move": ">"}  # fmt: skip
-_LABELS = {"adopt": "adopt (record ownership only)", "move": "move (record ownership only)",
-           "replace": "replace (new id)"}  # fmt: skip
+
+def _remote(args: argparse.Namespace) -> tuple[str, str] | tuple[()] | None:
+    """The ``(server, token)`` of a remote command; ``()`` after a usage error (reported)."""
+    from gateway.cli.credentials import remote_of
+
+    try:
+        return remote_of(args)
+    except ConfigError as exc:
+        report(exc, as_json=getattr(args, "json", False))
+        return ()
 
 
 def _config_for(args: argparse.Namespace, manifest_path: str | None) -> GatewayConfig:
@@ -44,55 +51,6 @@ def _config_for(args: argparse.Namespace, manifest_path: str | None) -> GatewayC
         names = set(raw.get("accounts", {})) & set(configured.get("accounts", {}))
         wanted = sorted(names)
     return load_config(args.config, accounts=wanted, server=False)
-
-
-def _change_line(change: FieldChange) -> str:
-    if change.field == "events":
-        added = " ".join(f"+{e}" for e in change.after["+"])
-        removed = " ".join(f"-{e}" for e in change.before["-"])
-        return f"events: {' '.join(x for x in (added, removed) if x)}"
-    if change.field.rsplit(".", 1)[-1] == "secret":
-        return f"{change.field}: {change.before} -> {change.after} (value not shown)"
-    return f"{change.field}: {json.dumps(change.before)} -> {json.dumps(change.after)}"
-
-
-def render(plan: Plan) -> str:
-    lines: list[str] = []
-    totals = {"create": 0, "update": 0, "replace": 0, "delete": 0}
-    for account in plan.accounts:
-        counts = {k: sum(a.kind == k for a in account.actions) for k in totals}
-        head = ", ".join(f"{n} to {k}" for k, n in counts.items())
-        lines.append(f"{account.account} ({account.provider}): {head}, {account.unchanged} "
-                     "unchanged")  # fmt: skip
-        if account.error:
-            lines.append(f"  ! could not plan: {account.error}")
-        for action in account.actions:
-            ident = f" ({action.webhook_id})" if action.webhook_id else ""
-            label = _LABELS.get(action.kind, action.kind)
-            moved = f" (was {action.moved_from})" if action.moved_from else ""
-            lines.append(f"  {_SIGNS[action.kind]} {label} {action.key or '-'}{moved} "
-                         f"{json.dumps(action.name)}{ident}")  # fmt: skip
-            if action.spec is not None and action.kind == "create":
-                events = "all" if action.spec.all_events else ", ".join(sorted(action.spec.events))
-                lines.append(f"      url: {mask_url(action.spec.url)}")
-                lines.append(f"      events: {events}")
-            if action.diff is not None:
-                lines += [f"      {_change_line(c)}" for c in action.diff.fields]
-            if action.note:
-                lines.append(f"      ({action.note})")
-        lines += [f"  note: {n}" for n in account.notes]
-        lines += [f"  warning: {w}" for w in account.warnings]
-        for kind in totals:
-            totals[kind] += counts[kind]
-    failed = sum(1 for a in plan.accounts if a.error)
-    if failed:  # never "No changes" for a plan that could not look at everything
-        lines.append(f"Plan incomplete: {failed} account(s) could not be planned (above).")
-    if plan.changes == 0 and not failed:
-        lines.append("No changes: the accounts match the manifest.")
-    elif plan.changes:
-        lines.append(f"Plan: {totals['create']} to create, {totals['update']} to update, "
-                     f"{totals['replace']} to replace, {totals['delete']} to delete.")  # fmt: skip
-    return "\n".join(lines) + "\n"
 
 
 async def _plan(args: argparse.Namespace) -> tuple[Gateway, Plan]:
@@ -117,6 +75,9 @@ async def _plan(args: argparse.Namespace) -> tuple[Gateway, Plan]:
 
 def plan(args: argparse.Namespace) -> int:
     import asyncio
+
+    if (remote := _remote(args)) is not None:
+        return remote_plan(args, *remote) if remote else 2
 
     async def run() -> Plan:
         gw, made = await _plan(args)
@@ -157,6 +118,9 @@ def _progress(total: int) -> Any:
 
 def apply(args: argparse.Namespace) -> int:
     import asyncio
+
+    if (remote := _remote(args)) is not None:
+        return remote_apply(args, *remote) if remote else 2
 
     async def run() -> int:
         gw, made = await _plan(args)
@@ -211,6 +175,12 @@ def apply(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     import asyncio
+
+    if (remote := _remote(args)) is not None:
+        if remote:
+            sys.stderr.write("error: export reads the providers with the vendors' credentials: "
+                             "run it where the gateway runs, with --config\n")  # fmt: skip
+        return 2
 
     async def run() -> str:
         config = _config_for(args, None)

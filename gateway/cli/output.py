@@ -42,7 +42,29 @@ from gateway.errors import (
 )
 from gateway.proxy.logs import STANDARD_FIELDS, JsonFormatter
 
-__all__ = ["EXIT", "exit_code", "report", "show", "table"]
+__all__ = ["EXIT", "Refused", "confirm", "exit_code", "report", "show", "table"]
+
+
+def confirm(args: Any, what: str) -> None:
+    """Go on with a destructive ``what`` only if confirmed: ``--yes``, or ``yes`` typed on a
+    terminal (as ``gh`` asks). Elsewhere, without ``--yes``: a usage error (exit 2), nothing
+    done."""
+    if getattr(args, "yes", False):
+        return
+    if not sys.stdin.isatty():
+        raise InvalidRequest.at(
+            "--yes", f"{what}: not done; pass --yes to confirm (standard input is not a "
+            "terminal, so it cannot ask)"
+        )  # fmt: skip
+    answer = input(f"{what}? Type yes to go on: ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise InvalidRequest.at("--yes", "not confirmed: nothing was done")
+
+
+class Refused(GatewayError):
+    """The gateway's proxy refused the API key (``--server``): 401, a key it does not know;
+    403, a read key's write. Its message is the proxy's."""
+
 
 EXIT = {
     "ok": 0,
@@ -67,7 +89,7 @@ def exit_code(error: BaseException) -> int:
         return EXIT["usage"]  # an option of the command line itself
     if isinstance(error, NotFound):
         return EXIT["not_found"]
-    if isinstance(error, InvalidRequest | Conflict | Unsupported | PreconditionFailed):
+    if isinstance(error, InvalidRequest | Conflict | Unsupported | PreconditionFailed | Refused):
         return EXIT["refused"]
     if isinstance(error, OutcomeUnknown):
         return EXIT["outcome_unknown"]
@@ -125,10 +147,10 @@ def report(error: BaseException, *, as_json: bool, out: TextIO | None = None) ->
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: TextIO) -> None:
     def cell(value: Any) -> str:
         if isinstance(value, list):
-            return ",".join(map(str, value)) or "-"
-        if value is None or value == "":
+            return ",".join(map(_plain, value)) or "-"
+        if value == "":
             return "-"
-        return str(value)
+        return _plain(value)
 
     cells = [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
@@ -142,8 +164,7 @@ def show(as_json: bool, body: dict[str, Any]) -> Any:
         return body
     width = max(map(len, body))
     for key, value in body.items():
-        shown = json.dumps(value) if isinstance(value, dict | list) else value
-        sys.stdout.write(f"{key.ljust(width)}  {'-' if shown is None else shown}\n")
+        sys.stdout.write(f"{key.ljust(width)}  {_plain(value)}\n")
     return None
 
 

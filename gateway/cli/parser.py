@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, Literal
+import re
+from argparse import SUPPRESS
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal, NoReturn
 
 import shtab
 
+from gateway.checks import did_you_mean
 from gateway.cli import desired
 from gateway.cli.commands import (
     Handler,
@@ -30,7 +35,7 @@ from gateway.cli.commands import (
     cmd_watch,
 )
 from gateway.cli.output import __doc__ as EXIT_CODES
-from gateway.cli.servers import EMULATORS, check_config, emulate, serve
+from gateway.cli.servers import EMULATORS, check_config, emulate, login, serve
 from gateway.version import VERSION
 
 __all__ = ["DEFAULT_CONFIG", "build_parser"]
@@ -46,12 +51,60 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
 
 
-def _config_option(parser: argparse.ArgumentParser) -> None:
+class _Given(argparse.Action):
+    """Stores the value and notes that it was given on the command line (not a default)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_given", True)
+
+
+def _config_option(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """``--config`` and ``--server``, before the command or after it: the command's own copy
+    has no default, so it never hides one given before the command."""
     parser.add_argument(
         "--config",
-        default=os.environ.get("WEBHOOK_GATEWAY_CONFIG", DEFAULT_CONFIG),
+        action=_Given,
+        default=os.environ.get("WEBHOOK_GATEWAY_CONFIG", DEFAULT_CONFIG) if top else SUPPRESS,
         help="TOML config file (default: $WEBHOOK_GATEWAY_CONFIG or gateway.toml)",
     )
+    parser.add_argument(
+        "--server",
+        action=_Given,
+        default=None if top else SUPPRESS,
+        metavar="URL",
+        help="work through this gateway's HTTP API (default: $WEBHOOK_GATEWAY_URL); "
+        "the API key: $WEBHOOK_GATEWAY_TOKEN or webhook-gateway login",
+    )
+
+
+class Parser(argparse.ArgumentParser):
+    """No option taken by a prefix of its name (``--enab`` is not ``--enabled``), and a
+    "did you mean" for a misspelt command or option."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if found:
+            choices = re.findall(r"'([^']*)'", found.group(2))
+            message += did_you_mean(found.group(1), choices).replace(";", ":", 1)
+        super().error(message)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(parsed, "command", None)
+            sub = self._commands.get(command) if command else None
+            known = [o for o in (sub or self)._option_string_actions if o.startswith("--")]
+            hints = [f"{e}{did_you_mean(e, known).replace(';', ':', 1)}"
+                     for e in extras if e.startswith("-")]  # fmt: skip
+            (sub or self).error("unrecognized arguments: " + " ".join(hints or extras))
+        return parsed
+
+    _commands: Mapping[str, argparse.ArgumentParser] = MappingProxyType({})
 
 
 def _subparser(sub: Any, name: str, summary: str, example: str) -> argparse.ArgumentParser:
@@ -97,7 +150,7 @@ ALERT_ENV_HELP = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="webhook-gateway",
         description="Manage webhook subscriptions at several providers through one model.",
         epilog=_exit_codes_epilog(),
@@ -105,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"webhook-gateway {VERSION}")
     shtab.add_argument_to(parser, ["--print-completion"], help="print a shell completion script")
+    _config_option(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser._commands = sub.choices
 
     check = sub.add_parser(
         "check-config",
@@ -117,9 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "file",
         nargs="?",
-        default=os.environ.get("WEBHOOK_GATEWAY_CONFIG", DEFAULT_CONFIG),
-        help="the config file (default: $WEBHOOK_GATEWAY_CONFIG or gateway.toml)",
+        help="the config file (default: --config, $WEBHOOK_GATEWAY_CONFIG or gateway.toml)",
     )
+    _config_option(check)
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(handler=None, run=check_config)
 
@@ -151,6 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
     emu.set_defaults(handler=None, run=emulate)
 
     _manifest_commands(sub)
+
+    signin = sub.add_parser(
+        "login",
+        help="keep an API key for a gateway (--server) in your credentials file",
+        description="Ask for an API key (not shown while typed) and keep it, mode 0600, in "
+        "$XDG_CONFIG_HOME/webhook-gateway/credentials.json, for --server.\n\nexample:\n"
+        "  webhook-gateway login --server https://gateway.internal.example.com",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _config_option(signin)
+    signin.set_defaults(handler=None, run=login)
 
     _command(
         sub,
@@ -228,14 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("--body", metavar="FILE", help="JSON change (- for stdin)")
     update.add_argument("--alert-secret-env", metavar="VAR", help=ALERT_ENV_HELP)
 
-    _command(
+    delete = _command(
         sub,
         "delete",
         cmd_delete,
-        "delete a webhook",
-        "webhook-gateway delete uipath-prod 42",
+        "delete a webhook (asks first on a terminal; elsewhere needs --yes)",
+        "webhook-gateway delete uipath-prod 42 --yes",
         webhook_id=True,
     )
+    delete.add_argument("--yes", action="store_true", help="do not ask: it is meant")
     _command(
         sub,
         "ping",
@@ -305,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("--grace-hours", type=float, default=24.0, help="previous stays valid (24)")
     rotate.add_argument("--reveal", action="store_true", help="print the new secret")
+    rotate.add_argument("--yes", action="store_true", help="with --grace-hours 0: do not ask")
     health = _command(
         sub,
         "health",
@@ -369,7 +437,10 @@ def _manifest_commands(sub: Any) -> None:
                 "--out", metavar="FILE", help="also write the plan's JSON here (for apply --plan)"
             )
         else:
-            parser.add_argument("--auto-approve", action="store_true", help="do not ask")
+            parser.add_argument(
+                "--auto-approve", "--yes", dest="auto_approve", action="store_true",
+                help="do not ask",
+            )  # fmt: skip
             parser.add_argument(
                 "--plan",
                 metavar="FILE",

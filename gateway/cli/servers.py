@@ -115,6 +115,7 @@ def _option_value(options: list[str], name: str) -> str | None:
 
 
 def check_config(args: argparse.Namespace) -> int:
+    args.file = args.file or args.config
     try:
         config = load_config(args.file)
     except ConfigError as exc:
@@ -129,4 +130,19 @@ def check_config(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps({"ok": True, "accounts": list(config.accounts)}) + "\n")
         return EXIT["ok"]
     sys.stdout.write(f"{args.file}: ok ({len(config.accounts)} account(s): {accounts})\n")
+    return EXIT["ok"]
+
+
+def login(args: argparse.Namespace) -> int:
+    """``webhook-gateway login [--server URL]``: keep an API key for ``--server``."""
+    from gateway.cli.credentials import login as keep
+
+    try:
+        path = keep(args.server)
+    except ConfigError as exc:
+        return report(exc, as_json=False)
+    except (KeyboardInterrupt, EOFError):
+        sys.stderr.write("\nnothing was saved\n")
+        return EXIT["interrupted"]
+    sys.stdout.write(f"saved in {path} (mode 0600)\n")
     return EXIT["ok"]

@@ -15,6 +15,9 @@ import asyncio
 import contextlib
 import json
 import secrets
+import shlex
+import shutil
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -59,8 +62,14 @@ class Demo:
             "WEBHOOK_GATEWAY_CONFIG": self.cli_config,
         }
 
-    def banner(self) -> str:
+    def first_steps(self) -> list[str]:
+        """What to paste into a new shell for the examples of README.md and docs/ to run as
+        written: the command on the PATH (the virtual environment's activation, where the demo
+        runs from one) and the variables the examples use."""
         exports = " ".join(f"{k}={v}" for k, v in self.environment().items())
+        return [_command_on_path(), f"export {exports}"]
+
+    def banner(self) -> str:
         return "\n".join(
             [
                 f"webhook-gateway demo on {self.url}",
@@ -68,14 +77,26 @@ class Demo:
                 f"  API key (read):  {self.read_key}",
                 f"  accounts: {', '.join(self.config.accounts)}",
                 f"  deliveries go to {self.receiver_url}",
-                "the examples in README.md and docs/ run as written after (another shell):",
-                f"  export {exports}",
+                "the examples in README.md and docs/ run as written in another shell after:",
+                *(f"  {line}" for line in self.first_steps()),
                 "try:",
                 '  curl -s -H "Authorization: Bearer $KEY" $GW/v1/webhooks',
                 "  webhook-gateway list",
                 "Ctrl-C stops everything.",
             ]
         )
+
+
+def _command_on_path() -> str:
+    """The shell line that puts ``webhook-gateway`` on the PATH as this process runs it."""
+    bin_dir = Path(sys.executable).parent
+    activate = bin_dir / "activate"
+    if sys.prefix != sys.base_prefix and activate.exists():
+        return f"source {shlex.quote(str(activate))}"
+    found = shutil.which("webhook-gateway")
+    if found is not None and Path(found).parent == bin_dir:
+        return f'export PATH="{bin_dir}:$PATH"'
+    return f"alias webhook-gateway='{shlex.quote(sys.executable)} -m gateway.cli'"
 
 
 #: Stable ids of the Enterprise Core webhooks the demo seeds, in order (the docs use them).

@@ -203,9 +203,9 @@ def _cause(entries: list[AuditEntry], change: str, before: str | None) -> str | 
 async def health_rows(gw: Gateway, account: str | None = None) -> list[dict[str, Any]]:
     """Each webhook's health as watch last saw it, in the names transitions use (``account``,
     ``provider``, ``webhook_id``, ``name``, ``state``, ``before``/``after``: the states before
-    and after its last change, ``by``: who made that change, when the gateway did) and ``changed_at``/``seen_at``
-    (epoch seconds), ``diverted``, ``drift`` (what watch's plan of the manifest found changed
-    there, or None)."""
+    and after its last change, ``by``: who made that change, when the gateway did) and
+    ``changed_at``/``seen_at`` (epoch seconds), ``diverted``, ``drift`` (what watch's plan
+    of the manifest found changed there, or None)."""
     assert gw.store is not None
     drifted = {(d.account, d.webhook_id): d.summary for d in await gw.store.drift(account)}
     kinds = {info.name: info.provider for info in gw.accounts()}

@@ -44,7 +44,7 @@ from gateway.errors import ConfigError, FieldProblem, InvalidRequest
 from gateway.model import WebhookSpec
 from gateway.registry import Registry, default_registry
 
-__all__ = ["Desired", "Manifest", "load_manifest", "parse_manifest"]
+__all__ = ["Desired", "Manifest", "inline_references", "load_manifest", "parse_manifest"]
 
 _SECRET_KEYS = ("secret_env", "secret_file")
 
@@ -230,6 +230,14 @@ def _inline_secret(
 ) -> str | Literal[False] | None:
     """A request's manifest: the secret is ``secret`` itself; references are refused.
     Returns where the secret comes from, or False after a problem."""
+    unset = fields.pop("secret_unset", None)  # the sender's variable was not set
+    if (
+        isinstance(unset, str)
+        and unset
+        and fields.get("secret") is None
+        and not any(k in fields for k in _SECRET_KEYS)
+    ):
+        return f"unset-env:{unset}"
     refused = [k for k in _SECRET_KEYS if k in fields]
     for name in refused:
         problems.append(FieldProblem(
@@ -340,3 +348,37 @@ def _storable(spec: WebhookSpec, capabilities: Any, path: str) -> list[FieldProb
                 f"{path}.events", f"at least {capabilities.min_events} event(s)"
             ))  # fmt: skip
     return problems
+
+
+def inline_references(
+    data: Mapping[str, Any], base: Path, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A manifest file's data for a request (``POST /v1/plan``): each ``secret_env`` and
+    ``secret_file`` (the webhook's and its alert endpoint's) read here and sent as ``secret``
+    (write-only); a ``secret_env`` that is not set as ``secret_unset = "VAR"``, so that the
+    gateway leaves that secret uncompared, as a local plan would. ``ConfigError`` lists every
+    problem (a literal secret, a file that cannot be read)."""
+    environ = os.environ if env is None else env
+    problems: list[FieldProblem] = []
+    accounts: dict[str, Any] = {}
+    for account, table in (data.get("accounts") or {}).items():
+        webhooks = table.get("webhooks", {}) if isinstance(table, dict) else {}
+        out: dict[str, Any] = {}
+        for key, entry in webhooks.items():
+            path = f"accounts.{account}.webhooks.{key}"
+            if not isinstance(entry, dict):
+                out[key] = entry
+                continue
+            fields = dict(entry)
+            source = _referenced_secret(fields, path, environ, base, problems, lazy=True)
+            if isinstance(source, str) and source.startswith("unset-env:"):
+                fields["secret_unset"] = source.removeprefix("unset-env:")
+            alert = _alert_endpoint(fields)
+            if alert is not None:
+                where = f"{path}.failure_handling.alert_endpoint"
+                _referenced_secret(alert, where, environ, base, problems)
+            out[key] = fields
+        accounts[account] = {**table, "webhooks": out} if isinstance(table, dict) else table
+    if problems:
+        raise ConfigError(problems=problems)
+    return {**data, "accounts": accounts}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from gateway.errors import FieldProblem, InvalidRequest
 from gateway.proxy.problems import ProblemError
 from gateway.store import AuditEntry, AuditQuery, Store
 
-__all__ = ["audit_page", "entry_to_json", "since_to_epoch"]
+__all__ = ["audit_answer", "audit_page", "entry_to_json", "since_to_epoch"]
 
 MAX_LIMIT = 500
 _PARAMETERS = ("account", "webhook", "since", "limit", "cursor")
@@ -67,8 +68,7 @@ def _cursor(value: str) -> int:
     raise InvalidRequest.at("cursor", "is not a cursor this API handed out")
 
 
-def parse_query(request: web.Request) -> AuditQuery:
-    query = request.query
+def parse_query(query: Mapping[str, str]) -> AuditQuery:
     unknown = sorted(set(query) - set(_PARAMETERS))
     if unknown:
         raise InvalidRequest(problems=[FieldProblem(n, "unknown query parameter") for n in unknown])
@@ -94,11 +94,18 @@ async def audit_page(request: web.Request, store: Store | None) -> dict[str, Any
         raise ProblemError(
             501, "the audit log needs a state store: configure [state] url (docs/configuration.md)"
         )
-    query = parse_query(request)
+    return await audit_answer(request.query, store)
+
+
+async def audit_answer(params: Mapping[str, str], store: Store) -> dict[str, Any]:
+    """One page of the audit log for the API's query ``params``, in the list envelope
+    (``items``, ``errors``: always empty here, ``next_cursor``)."""
+    query = parse_query(params)
     entries = await store.audit(query)
     last = entries[-1].id if len(entries) == query.limit else None
     cursor = base64.urlsafe_b64encode(f"audit:{last}".encode()).decode().rstrip("=")
     return {
         "items": [entry_to_json(e) for e in entries],
+        "errors": [],
         "next_cursor": cursor if last is not None else None,
     }

@@ -375,9 +375,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "AuditPage": {
         "type": "object",
-        "required": ["items", "next_cursor"],
+        "required": ["items", "errors", "next_cursor"],
         "properties": {
             "items": {"type": "array", "items": ref("AuditEntry")},
+            "errors": {"type": "array", "items": {"type": "object"}, "maxItems": 0},
             "next_cursor": nullable({"type": "string"}),
         },
     },

@@ -1,0 +1,106 @@
+"""Where the remote command line finds the gateway and its API key.
+
+The server: ``--server URL``, else ``$WEBHOOK_GATEWAY_URL``. The key: ``$WEBHOOK_GATEWAY_TOKEN``,
+else the credentials file ``$XDG_CONFIG_HOME/webhook-gateway/credentials.json`` (``~/.config``
+when unset), written by ``webhook-gateway login`` with one key per server. The file is created
+mode 0600 in a 0700 folder, and refused (not read) if its group or others may read it, as ssh
+refuses a private key that others can read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError, FieldProblem
+
+__all__ = ["credentials_path", "login", "remote_of", "server_and_token"]
+
+
+def credentials_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "webhook-gateway" / "credentials.json"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return {}
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(problems=[FieldProblem(
+            str(path), f"others may read it (mode {stat.filemode(info.st_mode)}): it holds API "
+            f"keys; chmod 600 {path}, or log in again"
+        )])  # fmt: skip
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(problems=[FieldProblem(str(path), f"cannot be read: {exc}")]) from None
+    return data if isinstance(data, dict) else {}
+
+
+def _normal(server: str) -> str:
+    server = server.strip().rstrip("/")
+    if not server.startswith(("http://", "https://")):
+        raise ConfigError(problems=[FieldProblem("--server", f"{server!r} is not an http(s) URL")])
+    return server
+
+
+def server_and_token(server: str | None) -> tuple[str, str] | None:
+    """The gateway to call and its key, or None for local mode (no server given)."""
+    server = server or os.environ.get("WEBHOOK_GATEWAY_URL") or None
+    if server is None:
+        return None
+    server = _normal(server)
+    token = os.environ.get("WEBHOOK_GATEWAY_TOKEN")
+    if not token:
+        token = _read(credentials_path()).get("servers", {}).get(server, {}).get("token")
+    if not token:
+        raise ConfigError(problems=[FieldProblem(
+            "--server", f"no API key for {server}: run webhook-gateway login --server {server}, "
+            "or set WEBHOOK_GATEWAY_TOKEN"
+        )])  # fmt: skip
+    return server, token
+
+
+def login(server: str | None, token: str | None = None) -> Path:
+    """Ask for the API key of ``server`` (without echo) and keep it in the credentials file."""
+    server = _normal(server or os.environ.get("WEBHOOK_GATEWAY_URL") or _ask("Gateway URL: "))
+    if token is None:
+        token = getpass.getpass(f"API key for {server} (not shown): ").strip()
+    if not token:
+        raise ConfigError(problems=[FieldProblem("API key", "empty: nothing was saved")])
+    path = credentials_path()
+    data = _read(path)
+    data.setdefault("servers", {})[server] = {"token": token}
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=1)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+    return path
+
+
+def _ask(prompt: str) -> str:
+    if not sys.stdin.isatty():
+        raise ConfigError(problems=[FieldProblem("--server", "give --server URL (no terminal)")])
+    return input(prompt)
+
+
+def remote_of(args: argparse.Namespace) -> tuple[str, str] | None:
+    """``(server, token)`` when the command works through a gateway's HTTP API."""
+    server = server_and_token(getattr(args, "server", None))
+    if server is not None and getattr(args, "config_given", False):
+        raise ConfigError(problems=[FieldProblem(
+            "--config", "give --config (work locally, with the vendors' credentials) or "
+            "--server (through a gateway's HTTP API), not both"
+        )])  # fmt: skip
+    return server
