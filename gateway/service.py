@@ -73,6 +73,7 @@ from gateway.provider import Capabilities, Provider, parse_offset
 from gateway.registry import Registry, default_registry
 from gateway.store import Store, open_store
 from gateway.store.audit import Auditor
+from gateway.transport import tracing
 from gateway.transport.answers import UnreadableRecord
 from gateway.transport.collapse import SharedReads
 from gateway.transport.http import Transport, within
@@ -282,13 +283,22 @@ class Account:
             lock = self._update_locks[id] = asyncio.Lock()
         if self._store is not None and self._store.shared:
             return self._locked_shared(lock, self._store, id)
+        if tracing.enabled():  # the wait for it, a span of its own
+            return self._locked_shared(lock, None, id)
         return lock  # one process: its lock is the lock
 
     @contextlib.asynccontextmanager
     async def _locked_shared(
-        self, lock: asyncio.Lock, store: Store, id: str
+        self, lock: asyncio.Lock, store: Store | None, id: str
     ) -> AsyncIterator[None]:
-        async with lock, store.lock(f"{self.kind}/{self.name}/{id}", self._lock_wait):
+        async with contextlib.AsyncExitStack() as held:
+            where = {"webhook_gateway__account": self.name, "webhook_gateway__webhook": id}
+            with tracing.span("update lock", webhook_gateway__provider=self.kind, **where):
+                await held.enter_async_context(lock)
+                if store is not None:
+                    await held.enter_async_context(
+                        store.lock(f"{self.kind}/{self.name}/{id}", self._lock_wait)
+                    )
             yield
 
     async def _read_for_precondition(self, id: str) -> Webhook:

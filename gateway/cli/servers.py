@@ -66,8 +66,10 @@ def _plain_failures(port: int | None, extra: str | None = None) -> Iterator[Call
 
 def serve(args: argparse.Namespace) -> int:
     from gateway.proxy import logs
+    from gateway.transport.tracing import configure_from_environment
 
     logs.configure(args.log_level)
+    configure_from_environment()  # OTEL_* (webhook-gateway[otel]); off without them
     if args.demo:
         port = 8080 if args.port is None else args.port
         with _plain_failures(port, extra="demo") as code:

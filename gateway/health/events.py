@@ -33,6 +33,7 @@ import attrs
 import orjson
 
 from gateway.model import Secret
+from gateway.transport import tracing
 
 __all__ = ["ATTEMPTS", "Sink", "deliver_event", "deliver_events", "sign", "to_cloudevent"]
 
@@ -90,6 +91,21 @@ async def deliver_event(
     whether it was taken."""
     body = orjson.dumps(event)
     for attempt in range(1, attempts + 1):
+        done, retry = await _attempt(http, sink, event, body, attempt)
+        if done or not retry or attempt == attempts:
+            return done
+        await asyncio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+    return False
+
+
+async def _attempt(
+    http: aiohttp.ClientSession, sink: Sink, event: dict[str, Any], body: bytes, attempt: int
+) -> tuple[bool, bool]:
+    """One attempt of one delivery, as a span of its own: ``(taken, worth retrying)``."""
+    where = {"server__address": urlsplit(sink.url).hostname,
+             "http__request__resend_count": attempt - 1 or None}  # fmt: skip
+    with tracing.span("deliver event", "client", webhook_gateway__event_type=event["type"],
+                      **where):  # fmt: skip
         timestamp = int(time.time())
         headers = {
             "content-type": "application/cloudevents+json",
@@ -97,6 +113,7 @@ async def deliver_event(
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(sink.secret, event["id"], timestamp, body),
         }
+        tracing.inject(headers)  # the sink continues the trace of what caused the event
         status: int | str
         try:
             # Never redirected: a 3xx is a failed delivery, retried like a 5xx (the event and
@@ -115,9 +132,11 @@ async def deliver_event(
             extra={"sink": _shown(sink.url), "event_type": event["type"], "event_id": event["id"],
                    "status": status, "attempt": attempt},
         )  # fmt: skip
-        if done or not retry or attempt == attempts:
-            return done
-        await asyncio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+        tracing.set_attributes(http__response__status_code=status if isinstance(status, int)
+                               else None)  # fmt: skip
+        if not done:
+            tracing.failed(RuntimeError(str(status)))
+        return done, retry
     return False
 
 

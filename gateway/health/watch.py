@@ -38,6 +38,7 @@ from gateway.model import Webhook, WebhookChange
 from gateway.origin import acting_as
 from gateway.service import Account, Gateway
 from gateway.store import AuditEntry, AuditQuery, Health
+from gateway.transport import tracing
 
 __all__ = ["Transition", "WatchResult", "health_rows", "watch_forever", "watch_once"]
 
@@ -111,8 +112,10 @@ LOOK_WAIT = 300.0
 async def _watch_account(gw: Gateway, account: Account, now: float) -> list[Transition]:
     assert gw.store is not None
     lock = _LOOKING.setdefault(gw, {}).setdefault(account.name, asyncio.Lock())
-    async with lock, gw.store.lock(f"watch/{account.name}", LOOK_WAIT):
-        return await _look(gw, account, now)
+    with tracing.span("watch look", webhook_gateway__account=account.name,
+                      webhook_gateway__provider=account.kind):  # fmt: skip
+        async with lock, gw.store.lock(f"watch/{account.name}", LOOK_WAIT):
+            return await _look(gw, account, now)
 
 
 async def _look(gw: Gateway, account: Account, now: float) -> list[Transition]:

@@ -19,6 +19,7 @@ from gateway.errors import GatewayError
 from gateway.plan.planner import CREATING, Action, Plan
 from gateway.service import Gateway
 from gateway.store import Managed
+from gateway.transport import tracing
 
 __all__ = ["Outcome", "Report", "apply_plan"]
 
@@ -107,14 +108,16 @@ async def apply_plan(
             progress(outcome)
         return outcome
 
-    async def account_run(actions: tuple[Action, ...]) -> list[Outcome]:
+    async def account_run(name: str, actions: tuple[Action, ...]) -> list[Outcome]:
         gate = asyncio.Semaphore(concurrency)
 
         async def gated(action: Action) -> Outcome:
             async with gate:
                 return await run(action)
 
-        return list(await asyncio.gather(*(gated(a) for a in actions)))
+        with tracing.span("apply account", webhook_gateway__account=name,
+                          webhook_gateway__writes=len(actions)):  # fmt: skip
+            return list(await asyncio.gather(*(gated(a) for a in actions)))
 
-    results = await asyncio.gather(*(account_run(a.actions) for a in plan.accounts))
+    results = await asyncio.gather(*(account_run(a.account, a.actions) for a in plan.accounts))
     return Report(outcomes=tuple(o for outcomes in results for o in outcomes))

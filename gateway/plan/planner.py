@@ -25,6 +25,7 @@ from gateway.plan.diff import UNKNOWN, Diff, FieldChange, Rotation, diff, finger
 from gateway.plan.manifest import Desired, Manifest
 from gateway.service import Account, Gateway
 from gateway.store import Managed
+from gateway.transport import tracing
 
 __all__ = ["AccountPlan", "Action", "Plan", "make_plan"]
 
@@ -156,9 +157,11 @@ async def make_plan(
     async def one(name: str) -> AccountPlan:
         account = gw.account(name)
         try:
-            return await _plan_account(gw, account, manifest.accounts[name], key, gate,
-                                       adopt=adopt, prune=prune,
-                                       set_unknown=set_unknown_secrets)  # fmt: skip
+            with tracing.span("plan account", webhook_gateway__account=name,
+                              webhook_gateway__provider=account.kind):  # fmt: skip
+                return await _plan_account(gw, account, manifest.accounts[name], key, gate,
+                                           adopt=adopt, prune=prune,
+                                           set_unknown=set_unknown_secrets)  # fmt: skip
         except GatewayError as exc:
             return AccountPlan(account=name, provider=account.kind, error=str(exc))
 

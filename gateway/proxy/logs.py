@@ -19,6 +19,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from gateway.transport import tracing
+
 __all__ = ["REQUEST_ID", "STANDARD_FIELDS", "AccessLog", "JsonFormatter", "access_log", "configure"]
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -30,9 +32,16 @@ STANDARD_FIELDS = frozenset(
 
 
 class _RequestIdFilter(logging.Filter):
+    """Each record gets the request id, and inside a span its ``trace_id`` and ``span_id``
+    (gateway.transport.tracing), so that a log line leads to its trace."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = REQUEST_ID.get()
+        if not hasattr(record, "trace_id"):
+            ids = tracing.current_ids()
+            if ids is not None:
+                record.trace_id, record.span_id = ids
         return True
 
 
@@ -85,6 +94,9 @@ class AccessLog:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         fields["time"] = f"{self._stamp}.{int(now * 1000) % 1000:03d}Z"
         fields["request_id"] = REQUEST_ID.get()
+        ids = tracing.current_ids()
+        if ids is not None:
+            fields["trace_id"], fields["span_id"] = ids
         self._pending.append(orjson.dumps(_ACCESS | fields, default=str))
         if len(self._pending) >= self.BATCH:
             self.flush()

@@ -51,6 +51,7 @@ from gateway.proxy.openapi import openapi_document
 from gateway.proxy.problems import ProblemError, from_error, problem
 from gateway.registry import Registry
 from gateway.service import Account, Gateway
+from gateway.transport import tracing
 
 __all__ = ["GATEWAY", "create_app", "serve_forever", "start_proxy"]
 
@@ -100,14 +101,31 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     token = REQUEST_ID.set(rid)
     started = time.perf_counter()
     response: web.StreamResponse | None = None
-    try:
-        response = await _answer(request, handler)
-        if not response.prepared:  # (one sent already, closing, has it)
-            response.headers["X-Request-Id"] = rid
-        return response
-    finally:
-        _observe(request, response, time.perf_counter() - started)
-        REQUEST_ID.reset(token)
+    route = _route(request)
+    account = request.match_info.get("account")
+    config = request.app.get(CONFIG)
+    known = config is not None and account in config.accounts
+    # The server span continues the caller's trace (traceparent); named by the route
+    # template, never the raw path with its ids.
+    with tracing.span(
+        f"{request.method} {route}", "server", parent=tracing.extract(request.headers),
+        http__request__method=request.method, http__route=route,
+        webhook_gateway__account=account if known else None,
+        webhook_gateway__provider=config.accounts[account].provider if known else None,  # type: ignore[union-attr,index]
+        webhook_gateway__request_id=rid,
+    ):  # fmt: skip
+        try:
+            response = await _answer(request, handler)
+            if not response.prepared:  # (one sent already, closing, has it)
+                response.headers["X-Request-Id"] = rid
+            return response
+        finally:
+            status = response.status if response is not None else 499
+            tracing.set_attributes(http__response__status_code=status)
+            if status >= 500:
+                tracing.failed(RuntimeError(str(status)))
+            _observe(request, response, time.perf_counter() - started)
+            REQUEST_ID.reset(token)
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -28,6 +28,7 @@ from gateway.errors import GatewayError, OutcomeUnknown, StateUnavailable
 from gateway.model import UNSET, Extras, FailureHandling, Headers, Secret, mask_url
 from gateway.origin import current_origin
 from gateway.store.base import AuditEntry, Store
+from gateway.transport import tracing
 
 __all__ = ["Auditor", "describe"]
 
@@ -169,7 +170,9 @@ class Auditor:
             self._writer = asyncio.create_task(self._write())
         try:
             # shielded: a caller cancelled now (a client gone) still gets its entry written
-            await asyncio.shield(stored)
+            with tracing.span("audit write", webhook_gateway__account=account,
+                              webhook_gateway__operation=operation):  # fmt: skip
+                await asyncio.shield(stored)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the write stands; the missing entry is logged and counted

@@ -21,6 +21,7 @@ import asyncpg
 from gateway.errors import StateUnavailable
 from gateway.store.pg_locks import LockBatcher
 from gateway.store.sql import SqlStore, Tx, insert_sql
+from gateway.transport import tracing
 
 __all__ = ["PostgresStore"]
 
@@ -119,12 +120,14 @@ class PostgresStore(SqlStore):
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        async with self._connection() as conn, conn.transaction():
-            yield _PgTx(conn)
+        with tracing.span("store transaction", db__system__name="postgresql"):
+            async with self._connection() as conn, conn.transaction():
+                yield _PgTx(conn)
 
     async def execute_one(self, sql: str, *args: Any) -> None:
-        async with self._connection() as conn:  # autocommit: one round trip
-            await conn.execute(_numbered(sql), *args)
+        with tracing.span("store statement", db__system__name="postgresql"):
+            async with self._connection() as conn:  # autocommit: one round trip
+                await conn.execute(_numbered(sql), *args)
 
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -132,11 +135,13 @@ class PostgresStore(SqlStore):
         # One prepared statement for any count (a multi-row VALUES would prepare one per
         # count), its executions pipelined in one round trip and one transaction.
         sql = insert_sql(table, columns)
-        async with self._connection() as conn:
-            if len(rows) == 1:
-                await conn.execute(_numbered(sql), *rows[0])  # autocommit: one round trip
-            else:
-                await conn.executemany(_numbered(sql), rows)
+        with tracing.span("store insert", db__system__name="postgresql", db__collection__name=table,
+                          db__operation__batch__size=len(rows)):  # fmt: skip
+            async with self._connection() as conn:
+                if len(rows) == 1:
+                    await conn.execute(_numbered(sql), *rows[0])  # autocommit: one round trip
+                else:
+                    await conn.executemany(_numbered(sql), rows)
 
     def _for_update(self) -> str:
         return " FOR UPDATE"
@@ -146,7 +151,8 @@ class PostgresStore(SqlStore):
         if self._pool is None:
             raise StateUnavailable("the state store is not open")
         id = lock_id(key)
-        generation = await self._locks.acquire(id, wait, key)
+        with tracing.span("store lock", db__system__name="postgresql"):
+            generation = await self._locks.acquire(id, wait, key)
         try:
             yield  # errors of the locked work pass through untouched
         finally:

@@ -32,6 +32,7 @@ import aiosqlite
 
 from gateway.errors import StateUnavailable
 from gateway.store.sql import SqlStore, Tx, insert_sql
+from gateway.transport import tracing
 
 __all__ = ["SqliteStore"]
 
@@ -113,20 +114,21 @@ class SqliteStore(SqlStore):
         if self._db is None:
             raise StateUnavailable("the state store is not open")
         db = self._db
-        async with self._serial:
-            try:
-                if not atomic:
-                    yield _SqliteTx(db)
-                    return
-                await db.execute_fetchall("BEGIN IMMEDIATE")
+        with tracing.span("store transaction", db__system__name="sqlite"):
+            async with self._serial:
                 try:
-                    yield _SqliteTx(db)
-                except BaseException:
-                    await db.execute_fetchall("ROLLBACK")
-                    raise
-                await db.execute_fetchall("COMMIT")
-            except sqlite3.Error as exc:
-                raise self._failed(exc) from None
+                    if not atomic:
+                        yield _SqliteTx(db)
+                        return
+                    await db.execute_fetchall("BEGIN IMMEDIATE")
+                    try:
+                        yield _SqliteTx(db)
+                    except BaseException:
+                        await db.execute_fetchall("ROLLBACK")
+                        raise
+                    await db.execute_fetchall("COMMIT")
+                except sqlite3.Error as exc:
+                    raise self._failed(exc) from None
 
     def _failed(self, exc: sqlite3.Error) -> StateUnavailable:
         """The error a caller sees (the failure's kind only: the file's path and SQLite's
@@ -138,8 +140,9 @@ class SqliteStore(SqlStore):
         if self._db is None:
             raise StateUnavailable("the state store is not open")
         try:
-            async with self._serial:  # never inside another's transaction on the one connection
-                await self._db.execute_fetchall(sql, args)
+            with tracing.span("store statement", db__system__name="sqlite"):
+                async with self._serial:  # never inside another's transaction on one connection
+                    await self._db.execute_fetchall(sql, args)
         except sqlite3.Error as exc:
             raise self._failed(exc) from None
 

@@ -71,6 +71,7 @@ from gateway.errors import (
 )
 from gateway.model import Secret
 from gateway.transport.auth import BearerAuth, ClientCredentials, TokenSource
+from gateway.transport.tracing import ATTEMPT, ClientTracing
 
 __all__ = [
     "HttpSettings",
@@ -203,6 +204,7 @@ class RetryMiddleware:
         started = time.monotonic()
         attempt = 1
         while True:
+            ATTEMPT.set(attempt)  # for the attempt's span (gateway.transport.tracing)
             try:
                 resp = await handler(req)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
@@ -270,8 +272,9 @@ class ProviderHTTP:
         self._where: dict[str, Any] = {"provider": provider, "account": account}  # for errors
         self.retry = RetryMiddleware(transport.settings.retry)
         self.auth = auth
+        traced = ClientTracing(provider, account)
         self.middlewares: tuple[Any, ...] = (
-            (self.retry, BearerAuth(auth)) if auth else (self.retry,)
+            (self.retry, traced, BearerAuth(auth)) if auth else (self.retry, traced)
         )
         self._read_error = read_error
         self._codes = dict(codes or {})
@@ -538,5 +541,8 @@ class Transport:
             provider=provider,
             account=account,
             # A token request changes nothing at the provider: safe to repeat.
-            middlewares=(RetryMiddleware(self.settings.retry, idempotent=True),),
+            middlewares=(
+                RetryMiddleware(self.settings.retry, idempotent=True),
+                ClientTracing(provider, account),
+            ),
         )
