@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.output import report
-from gateway.cli.plan_text import render
 from gateway.cli.remote_desired import remote_apply, remote_plan
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import ConfigError
 from gateway.lifecycle import tune_gc
 from gateway.origin import acting_as
 from gateway.plan import Outcome, Plan, apply_plan, export_manifest, load_manifest, make_plan
+from gateway.plan.text import render
 from gateway.service import Gateway
 
 __all__ = ["apply", "export", "plan"]

@@ -53,7 +53,7 @@ async def _call(server: str, token: str, method: str, body: dict[str, Any]) -> d
 
 
 def remote_plan(args: argparse.Namespace, server: str, token: str) -> int:
-    from gateway.cli.plan_text import render
+    from gateway.plan.text import render
 
     try:
         made = asyncio.run(_call(server, token, "plan", _body(args)))
@@ -69,7 +69,7 @@ def remote_plan(args: argparse.Namespace, server: str, token: str) -> int:
 
 
 def remote_apply(args: argparse.Namespace, server: str, token: str) -> int:
-    from gateway.cli.plan_text import render
+    from gateway.plan.text import render
 
     try:
         body = _body(args)

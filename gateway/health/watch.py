@@ -37,7 +37,7 @@ from gateway.health.events import Sink, deliver_events
 from gateway.model import Webhook, WebhookChange
 from gateway.origin import acting_as
 from gateway.service import Account, Gateway
-from gateway.store import AuditEntry, AuditQuery, Health
+from gateway.store import AuditEntry, AuditQuery, Health, TransitionRecord
 from gateway.transport import tracing
 
 __all__ = ["Transition", "WatchResult", "health_rows", "watch_forever", "watch_once"]
@@ -165,6 +165,11 @@ async def _look(gw: Gateway, account: Account, now: float) -> list[Transition]:
         moved(gone, "deleted", gone.state, None, None,
               _cause(writes.get(gone.webhook_id, []), "deleted", gone.state))  # fmt: skip
     await gw.store.save_health(account.name, seen, list(before))
+    await gw.store.record_transitions([
+        TransitionRecord(account=t.account, webhook_id=t.webhook_id, name=t.name,
+                         change=t.change, before=t.before, after=t.after, by=t.by, at=now)
+        for t in transitions
+    ])  # fmt: skip
     return transitions
 
 

@@ -1,6 +1,7 @@
 """``GET /v1/audit``: the audit log, newest first, filtered and paged.
 
-Query: ``account``, ``webhook`` (an id; needs ``account``), ``since`` (ISO 8601 time or
+Query: ``account``, ``webhook`` (an id; needs ``account``), ``actor`` (exactly, e.g.
+``key:deployer``), ``since`` (ISO 8601 time or
 seconds since the epoch), ``limit`` (1-500, default 100), ``cursor`` (``next_cursor`` of the
 previous page). Needs a read key and a state store (501 without one).
 """
@@ -22,7 +23,7 @@ from gateway.store import AuditEntry, AuditQuery, Store
 __all__ = ["audit_answer", "audit_page", "entry_to_json", "since_to_epoch"]
 
 MAX_LIMIT = 500
-_PARAMETERS = ("account", "webhook", "since", "limit", "cursor")
+_PARAMETERS = ("account", "webhook", "actor", "since", "limit", "cursor")
 
 
 def entry_to_json(entry: AuditEntry) -> dict[str, Any]:
@@ -86,6 +87,7 @@ def parse_query(query: Mapping[str, str]) -> AuditQuery:
         since=since_to_epoch(query["since"]) if "since" in query else None,
         before_id=_cursor(query["cursor"]) if "cursor" in query else None,
         limit=limit,
+        actor=query.get("actor"),
     )
 
 

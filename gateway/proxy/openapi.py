@@ -458,6 +458,7 @@ def openapi_document() -> dict[str, Any]:
                 params=[
                     _query("account", {"type": "string"}, "Only this account's writes."),
                     _query("webhook", {"type": "string"}, "Only this webhook's (with account)."),
+                    _query("actor", {"type": "string"}, "Only this actor's (key:NAME, cli:USER)."),
                     _query("since", {"type": "string"}, "ISO 8601 time or epoch seconds."),
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "(100)"),
                     _query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),

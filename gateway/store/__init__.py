@@ -13,24 +13,28 @@ from gateway.store.base import (
     AuditEntry,
     AuditQuery,
     Claim,
+    ConsoleSession,
     Drift,
     Health,
     Managed,
     Relay,
     Store,
     StoredAnswer,
+    TransitionRecord,
 )
 
 __all__ = [
     "AuditEntry",
     "AuditQuery",
     "Claim",
+    "ConsoleSession",
     "Drift",
     "Health",
     "Managed",
     "Relay",
     "Store",
     "StoredAnswer",
+    "TransitionRecord",
     "open_store",
 ]
 

@@ -77,6 +77,7 @@ class AuditQuery:
     since: float | None = None
     before_id: int | None = None
     limit: int = 100
+    actor: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -94,6 +95,33 @@ class Managed:
     rotated_at: float | None = None
     rotated_by: str | None = None
     rotated_fingerprint: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TransitionRecord:
+    """One transition watch saw, as the history keeps it (``by``: who caused it, when the
+    gateway did)."""
+
+    account: str
+    webhook_id: str
+    name: str
+    change: str
+    before: str | None
+    after: str | None
+    by: str | None
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class ConsoleSession:
+    """A console login: the key's name and scope, the CSRF token of its forms, and when it was
+    made and last used (for idle and absolute expiry)."""
+
+    key_name: str
+    scope: str
+    csrf: str
+    created_at: float
+    seen_at: float
 
 
 @attrs.frozen(kw_only=True)
@@ -215,6 +243,27 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def drift(self, account: str | None = None) -> list[Drift]: ...
+
+    @abc.abstractmethod
+    async def record_transitions(self, found: list[TransitionRecord]) -> None: ...
+
+    @abc.abstractmethod
+    async def transitions(
+        self, account: str | None = None, webhook_id: str | None = None, limit: int = 100
+    ) -> list[TransitionRecord]:
+        """The newest transitions first."""
+
+    @abc.abstractmethod
+    async def save_session(self, id_hash: str, session: ConsoleSession) -> None: ...
+
+    @abc.abstractmethod
+    async def session(self, id_hash: str) -> ConsoleSession | None: ...
+
+    @abc.abstractmethod
+    async def touch_session(self, id_hash: str, now: float) -> None: ...
+
+    @abc.abstractmethod
+    async def drop_session(self, id_hash: str) -> None: ...
 
     @abc.abstractmethod
     async def save_drift(self, account: str, found: list[Drift]) -> None:

@@ -25,15 +25,20 @@ from gateway.store.base import (
     AuditEntry,
     AuditQuery,
     Claim,
+    ConsoleSession,
     Drift,
     Health,
     Managed,
     Relay,
     Store,
     StoredAnswer,
+    TransitionRecord,
 )
 
-__all__ = ["SqlStore", "Tx", "migrations"]
+__all__ = ["SESSION_LIMIT", "SqlStore", "Tx", "migrations"]
+
+#: The longest a console session lives, however busy (seconds): its absolute expiry.
+SESSION_LIMIT = 12 * 3600
 
 _HEALTH_FIELDS = (
     "account",
@@ -214,6 +219,7 @@ class SqlStore(Store):
             ("webhook_id = ?", query.webhook_id),
             ("time >= ?", query.since),
             ("id < ?", query.before_id),
+            ("actor = ?", query.actor),
         ):
             if value is not None:
                 where.append(column)
@@ -297,6 +303,55 @@ class SqlStore(Store):
             rows = await tx.fetch(sql + " ORDER BY account, key", *args)
         return [Drift(account=r["account"], key=r["key"], webhook_id=r["webhook_id"],
                       summary=r["summary"], since=r["since"]) for r in rows]  # fmt: skip
+
+    async def record_transitions(self, found: list[TransitionRecord]) -> None:
+        if not found:
+            return
+        columns = ("account", "webhook_id", "name", "change", "before", "after", "by_actor", "at")
+        await self.insert_rows("transitions", columns, [
+            (t.account, t.webhook_id, t.name, t.change, t.before, t.after, t.by, t.at)
+            for t in found
+        ])  # fmt: skip
+
+    async def transitions(
+        self, account: str | None = None, webhook_id: str | None = None, limit: int = 100
+    ) -> list[TransitionRecord]:
+        where, args = [], []
+        for column, value in (("account = ?", account), ("webhook_id = ?", webhook_id)):
+            if value is not None:
+                where.append(column)
+                args.append(value)
+        sql = "SELECT * FROM transitions" + (" WHERE " + " AND ".join(where) if where else "")  # noqa: S608 - fixed columns
+        async with self.transaction() as tx:
+            rows = await tx.fetch(sql + " ORDER BY at DESC LIMIT ?", *args, limit)
+        return [TransitionRecord(account=r["account"], webhook_id=r["webhook_id"],
+                                 name=r["name"], change=r["change"], before=r["before"],
+                                 after=r["after"], by=r["by_actor"], at=r["at"])
+                for r in rows]  # fmt: skip
+
+    async def save_session(self, id_hash: str, session: ConsoleSession) -> None:
+        await self.execute_one(
+            "INSERT INTO console_sessions (id_hash, key_name, scope, csrf, created_at, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            id_hash, session.key_name, session.scope, session.csrf, session.created_at,
+            session.seen_at,
+        )  # fmt: skip
+
+    async def session(self, id_hash: str) -> ConsoleSession | None:
+        async with self.transaction() as tx:
+            row = await tx.fetchrow("SELECT * FROM console_sessions WHERE id_hash = ?", id_hash)
+        if row is None:
+            return None
+        return ConsoleSession(key_name=row["key_name"], scope=row["scope"], csrf=row["csrf"],
+                              created_at=row["created_at"], seen_at=row["seen_at"])  # fmt: skip
+
+    async def touch_session(self, id_hash: str, now: float) -> None:
+        await self.execute_one(
+            "UPDATE console_sessions SET seen_at = ? WHERE id_hash = ?", now, id_hash
+        )
+
+    async def drop_session(self, id_hash: str) -> None:
+        await self.execute_one("DELETE FROM console_sessions WHERE id_hash = ?", id_hash)
 
     async def save_drift(self, account: str, found: list[Drift]) -> None:
         async with self.transaction() as tx:
@@ -433,7 +488,13 @@ class SqlStore(Store):
             relayed = await tx.execute(
                 "DELETE FROM relay_outbox WHERE keep_until <= ? AND state <> 'queued'", now
             )
-        return gone + old + relayed
+            # the health history is kept as long as the audit log; console sessions expire
+            history = await tx.execute("DELETE FROM transitions WHERE at < ?",
+                                       now - audit_retention)  # fmt: skip
+            sessions = await tx.execute(
+                "DELETE FROM console_sessions WHERE created_at < ?", now - SESSION_LIMIT
+            )
+        return gone + old + relayed + history + sessions
 
 
 def _statements(sql: str) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.plan import Plan
+from gateway.plan.planner import Plan
 
 __all__ = ["render"]
 
