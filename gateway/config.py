@@ -306,6 +306,17 @@ class WatchConfig:
 
 
 @attrs.frozen(kw_only=True)
+class ConsoleConfig:
+    """The ``[console]`` table: the web console under ``/console`` (gateway/proxy/console)."""
+
+    enabled: bool = True
+    #: A session unused this long ends (its absolute limit is 12 hours).
+    idle_minutes: int = attrs.field(
+        default=30, validator=check(lambda v: 1 <= v <= 720, "must be from 1 to 720")
+    )
+
+
+@attrs.frozen(kw_only=True)
 class AccountConfig:
     """One configured account: its name, its provider kind, and that provider's settings."""
 
@@ -323,6 +334,7 @@ class GatewayConfig:
     http: HttpSettings = attrs.field(factory=HttpSettings)
     state: StateConfig | None = None
     watch: WatchConfig | None = None
+    console: ConsoleConfig = attrs.field(factory=ConsoleConfig)
     inbound: Mapping[str, InboundConfig] = attrs.field(factory=dict)
     #: Where webhook URLs may point, on every path (``[destinations]``; the strict default).
     destinations: DestinationPolicy = attrs.field(factory=lambda: DEFAULT_DESTINATIONS)
@@ -389,7 +401,9 @@ def _toml_type(value: Any) -> str:
 
 converter = _converter()
 _ENV = re.compile(r"\$\$|\$\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*))\}")
-_TOP_LEVEL = ("accounts", "destinations", "http", "inbound", "server", "state", "watch")
+_TOP_LEVEL = (
+    "accounts", "console", "destinations", "http", "inbound", "server", "state", "watch"
+)  # fmt: skip
 
 
 def load_config(
@@ -492,6 +506,10 @@ def parse_config(
         watch = _structure(expand(data["watch"], "watch"), WatchConfig, "watch", problems)
         if state is None and "state" not in data:
             problems.append(FieldProblem("watch", "watching needs [state] (where health is kept)"))
+    console = ConsoleConfig()
+    if "console" in data and server:
+        found = _structure(expand(data["console"], "console"), ConsoleConfig, "console", problems)
+        console = found if found is not None else console
     inbound: dict[str, InboundConfig] = {}
     raw_inbound = data.get("inbound", {}) if server else {}
     if not isinstance(raw_inbound, dict):
@@ -519,6 +537,7 @@ def parse_config(
         http=http_settings,
         state=state,
         watch=watch,
+        console=console,
         inbound=inbound,
         destinations=destinations or DEFAULT_DESTINATIONS,
     )

@@ -77,6 +77,7 @@ class Demo:
                 f"  API key (read):  {self.read_key}",
                 f"  accounts: {', '.join(self.config.accounts)}",
                 f"  deliveries go to {self.receiver_url}",
+                f"  console: {self.url}/console (log in with an API key above)",
                 "the examples in README.md and docs/ run as written in another shell after:",
                 *(f"  {line}" for line in self.first_steps()),
                 "try:",

@@ -172,6 +172,8 @@ async def all_accounts_page(
     masked: bool,
     measure: Measure,
     concurrency: int,
+    *,
+    only: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """One page of every account's webhooks, as ``GET /v1/webhooks`` answers.
 
@@ -179,8 +181,9 @@ async def all_accounts_page(
     order); they are read concurrently, at most ``concurrency`` at once. An account that fails
     is reported in ``errors`` and left out of the pages after (the error says the listing is
     incomplete); one whose catalog lacks the ``event`` filtered by has nothing that matches.
+    ``only``: these accounts (the console's filters), else every one.
     """
-    infos = gw.accounts()
+    infos = [i for i in gw.accounts() if only is None or i.name in only]
     active: dict[str, str | None] = {info.name: None for info in infos}
     if q.cursor is not None:
         active = _positions(cursors.read(q.cursor, q.fingerprint), infos)

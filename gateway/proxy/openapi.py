@@ -476,6 +476,7 @@ def openapi_document() -> dict[str, Any]:
             )
         },
     }
+    paths |= _console_paths()
     return {
         "openapi": "3.1.0",
         "info": {
@@ -487,9 +488,70 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer"},
+                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "wg_console"},
+            },
         },
     }
+
+
+#: The console's pages (gateway/proxy/console): HTML for people, in a session made by logging in
+#: with an API key. ``(method, path, summary, writes)``.
+CONSOLE_ROUTES = (
+    ("get", "/console", "Overview: accounts, counts by state, latest transitions.", False),
+    ("get", "/console/login", "The login form.", False),
+    ("post", "/console/login", "Log in with an API key: sets the session cookie.", False),
+    ("post", "/console/logout", "End the session.", False),
+    ("get", "/console/webhooks", "Webhooks of every account, filtered and paged.", False),
+    ("get", "/console/webhooks/{account}/{id}", "One webhook: fields, health, audit.", False),
+    ("post", "/console/webhooks/{account}/{id}/update", "Enable, disable, add or remove an event.",
+     True),
+    ("post", "/console/webhooks/{account}/{id}/ping", "Send a test delivery.", True),
+    ("post", "/console/webhooks/{account}/{id}/unsuspend", "Resume deliveries.", True),
+    ("post", "/console/webhooks/{account}/{id}/rotate", "Rotate the secret (shown once).", True),
+    ("get", "/console/webhooks/{account}/{id}/delete", "The delete confirmation.", True),
+    ("post", "/console/webhooks/{account}/{id}/delete", "Delete (its name typed).", True),
+    ("post", "/console/webhooks/{account}/{id}/diverted/{event}/{action}",
+     "Resend or delete a diverted event.", True),
+    ("get", "/console/audit", "The audit log, filtered.", False),
+    ("get", "/console/health", "Health states and the transition timeline.", False),
+    ("get", "/console/plan", "The plan form.", False),
+    ("post", "/console/plan", "Plan a pasted or uploaded manifest.", False),
+    ("post", "/console/apply", "Apply the plan shown (by its fingerprint).", True),
+    ("get", "/console/static/{name}", "The console's stylesheet and script.", False),
+)  # fmt: skip
+
+
+def _console_paths() -> dict[str, Any]:
+    html = {"text/html": {"schema": {"type": "string"}}}
+    paths: dict[str, Any] = {}
+    for method, path, summary, writes in CONSOLE_ROUTES:
+        public = path in ("/console/login", "/console/static/{name}")
+        names = [n for n in ("account", "id", "event", "action", "name") if f"{{{n}}}" in path]
+        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for n in names]  # fmt: skip
+        operation: dict[str, Any] = {
+            "summary": summary + (" A write key." if writes else ""),
+            "tags": ["console"],
+            "operationId": "console_"
+            + (method + path).replace("/", "_").replace("{", "").replace("}", "").strip("_"),
+            "security": [] if public else [{"consoleSession": []}],
+            "responses": {
+                "200": {"description": "A page.", "content": html},
+                "303": {"description": "To the next page (or to the login page: no session)."},
+                "4XX": {"description": "A page that says what was refused.", "content": html},
+            },
+        }
+        if params:
+            operation["parameters"] = params
+        if method == "post":
+            form = {"type": "object", "properties": {"csrf": {"type": "string"}}}
+            operation["requestBody"] = {
+                "content": {"application/x-www-form-urlencoded": {"schema": form}}
+            }
+        paths.setdefault(path, {})[method] = operation
+    return paths
 
 
 def render() -> str:

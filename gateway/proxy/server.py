@@ -42,8 +42,10 @@ from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import Webhook
 from gateway.origin import acting_as
 from gateway.proxy import desired, idempotency, inbound, listing
+from gateway.proxy.appkeys import CONFIG, CURSORS, GATEWAY, KEYS, MASK_URLS, METRICS
 from gateway.proxy.audit import audit_page
 from gateway.proxy.connections import ProxySite, raise_open_files_limit
+from gateway.proxy.console import setup_console
 from gateway.proxy.keys import ApiKeys
 from gateway.proxy.logs import REQUEST_ID, access_log
 from gateway.proxy.metrics import CONTENT_TYPE, Metrics
@@ -56,14 +58,6 @@ from gateway.transport import tracing
 __all__ = ["GATEWAY", "create_app", "serve_forever", "start_proxy"]
 
 log = logging.getLogger("gateway.proxy.server")
-
-GATEWAY = web.AppKey("gateway", Gateway)
-CONFIG = web.AppKey("config", GatewayConfig)
-METRICS = web.AppKey("metrics", Metrics)
-KEYS = web.AppKey("keys", ApiKeys)
-CURSORS = web.AppKey("cursors", listing.Cursors)
-#: Whether this request's key may not see credentials in webhook URLs (a read key).
-MASK_URLS = web.RequestKey("mask_urls", bool)
 
 
 @attrs.define
@@ -138,21 +132,27 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
                 error = FieldProblem(shown, "holds a control character")
                 return problem(400, f"{shown}: control characters are not accepted in a query",
                                errors=[error])  # fmt: skip
-    if request.path == "/healthz" or request.path.startswith("/v1/inbound/"):
-        # /v1/inbound/* is called by providers: the delivery's signature authenticates it.
-        # Unauthenticated requests have a budget of their own (their bodies' reading too), so
-        # they cannot take the capacity keyed clients need.
-        gate = request.app[UNKEYED]
-        if gate.busy >= gate.limit:
-            busy = problem(503, "too many unauthenticated requests at once; try again",
-                           headers={"Retry-After": "1"})  # fmt: skip
-            return await _closing(request, busy)
-        gate.busy += 1
-        try:
-            return await _body_first(request, lambda: _respond(request, handler))
-        finally:
-            gate.busy -= 1
+    path = request.path
+    if path in ("/healthz", "/console") or path.startswith(("/v1/inbound/", "/console/")):
+        # /v1/inbound/* is called by providers: the delivery's signature authenticates it; the
+        # console by its session cookie, its login page by the key typed in.
+        return await _unkeyed(request, handler)
     return await _keyed(request, handler)
+
+
+async def _unkeyed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Unauthenticated requests have a budget of their own (their bodies' reading too), so
+    they cannot take the capacity keyed clients need."""
+    gate = request.app[UNKEYED]
+    if gate.busy >= gate.limit:
+        busy = problem(503, "too many unauthenticated requests at once; try again",
+                       headers={"Retry-After": "1"})  # fmt: skip
+        return await _closing(request, busy)
+    gate.busy += 1
+    try:
+        return await _body_first(request, lambda: _respond(request, handler))
+    finally:
+        gate.busy -= 1
 
 
 async def _body_first(
@@ -642,6 +642,7 @@ def create_app(
     app.cleanup_ctx.append(gateway_context)
     app.cleanup_ctx.append(pruning)
     app.add_routes(routes)
+    setup_console(app)
     return app
 
 

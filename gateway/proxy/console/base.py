@@ -1,0 +1,152 @@
+"""The console's common parts (gateway/proxy/console says what the console is): the session on
+each request, the page decorator (session, CSRF, write key), rendering with the security headers,
+and logging in and out."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from gateway.errors import GatewayError
+from gateway.origin import acting_as
+from gateway.proxy.appkeys import KEYS
+from gateway.proxy.console.sessions import COOKIE, Sessions
+from gateway.proxy.logs import REQUEST_ID
+from gateway.store import ConsoleSession
+
+__all__ = ["SESSION", "SESSIONS", "TEMPLATES", "page", "redirect", "render", "secure"]
+
+HERE = Path(__file__).parent
+SESSIONS = web.AppKey("console_sessions", Sessions)
+TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
+SESSION = web.RequestKey("console_session", ConsoleSession)
+
+#: What every console answer says about itself.
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+View = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    """A page: ``template`` with the session (if any) and the request id."""
+    session = request.get(SESSION)
+    page = request.app[TEMPLATES].get_template(template).render(
+        session=session, writer=session is not None and session.scope == "write",
+        request_id=REQUEST_ID.get(), path=request.path, **context,
+    )  # fmt: skip
+    response = web.Response(text=page, status=status, content_type="text/html")
+    response.headers.update(HEADERS)
+    return response
+
+
+def secure(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers.update(HEADERS)
+    return response
+
+
+def redirect(location: str) -> web.Response:
+    """``303 See Other`` to ``location`` (after a form: the browser then GETs it)."""
+    response = web.Response(status=303, headers={"Location": location})
+    response.headers.update(HEADERS)
+    return response
+
+
+def page(*, write: bool = False) -> Callable[[View], View]:
+    """A console view: a session is needed (else the login page), a write key for ``write``,
+    and a POST must carry the session's CSRF token. Errors become a page, not a trace."""
+
+    def wrap(view: View) -> View:
+        async def run(request: web.Request) -> web.StreamResponse:
+            sessions = request.app[SESSIONS]
+            session = await sessions.find(request.cookies.get(COOKIE))
+            if session is None:
+                if request.method == "GET":
+                    return redirect("/console/login")
+                return render(request, "error.html", 401, message="log in first")
+            request[SESSION] = session
+            if request.method == "POST":
+                form = await request.post()
+                if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+                    return render(request, "error.html", 403,
+                                  message="the form's CSRF token is missing or wrong: reload "
+                                  "the page and try again")  # fmt: skip
+            if write and session.scope != "write":
+                refused = f"the API key {session.key_name!r} may only read"
+                return render(request, "error.html", 403, message=refused)
+            with acting_as(f"key:{session.key_name}", REQUEST_ID.get()):
+                try:
+                    return await view(request)
+                except GatewayError as exc:
+                    return render(request, "error.html", _status(exc), message=str(exc))
+
+        return run
+
+    return wrap
+
+
+def _status(error: GatewayError) -> int:
+    from gateway.proxy.problems import status_of
+
+    return status_of(error)
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    if request.method == "GET":
+        return render(request, "login.html", message=None)
+    form = await request.post()
+    presented = str(form.get("api_key", "")).strip()
+    key = request.app[KEYS].identify(presented) if presented.isascii() and presented else None
+    if key is None:
+        return render(request, "login.html", 401, message="that API key is not valid")
+    session_id, _ = await request.app[SESSIONS].start(*key)
+    response = redirect("/console")
+    response.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/console",
+                        secure=request.secure, max_age=12 * 3600)  # fmt: skip
+    return response
+
+
+@page()
+async def logout(request: web.Request) -> web.StreamResponse:
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        await request.app[SESSIONS].end(cookie)
+    response = redirect("/console/login")
+    response.del_cookie(COOKIE, path="/console")
+    return response
+
+
+async def static(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name not in ("console.css", "console.js"):
+        raise web.HTTPNotFound()
+    kind = "text/css" if name.endswith(".css") else "text/javascript"
+    body = (HERE / "static" / name).read_bytes()
+    response = web.Response(body=body, content_type=kind)
+    response.headers["Cache-Control"] = "max-age=300"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
