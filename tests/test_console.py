@@ -127,10 +127,25 @@ def browser() -> Iterator[Any]:
 
 def _log_in(driver: Any, d: Demo, key: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{d.url}/console/login")
     driver.find_element(By.ID, "api_key").send_keys(key)
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda b: b.current_url.endswith("/console"))
+
+
+def _submitted(driver: Any, button: Any, then: str) -> None:
+    """Click ``button`` and wait for the page it leads to (its URL ending with ``then``)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element("tag name", "html")
+    button.click()
+    WebDriverWait(driver, 20).until(
+        lambda b: (
+            b.current_url.split("?")[0].endswith(then) and b.find_element("tag name", "html") != old
+        )
+    )
 
 
 def _row_state(driver: Any, name: str) -> str:
@@ -174,18 +189,20 @@ async def test_in_a_browser(running: Demo, browser: Any, tmp_path: Path) -> None
         browser.find_element(By.LINK_TEXT, "jobs-to-ops").click()
         assert not browser.find_elements(By.CSS_SELECTOR, "form[action$='/update']")
         assert not browser.find_elements(By.XPATH, "//button[normalize-space()='Rotate secret']")
-        browser.find_element(By.XPATH, "//button[normalize-space()='Log out']").click()
+        _submitted(browser, browser.find_element(By.XPATH, "//button[normalize-space()='Log out']"),
+                   "/console/login")  # fmt: skip
 
     def write_key_actions() -> None:
         _log_in(browser, d, d.write_key)
         browser.get(f"{d.url}/console/webhooks/uipath-demo/1")
         Select(browser.find_element(By.ID, "add-event")).select_by_visible_text("job.stopped")
-        browser.find_element(By.XPATH, "//button[normalize-space()='Add']").click()
+        _submitted(browser, browser.find_element(By.XPATH, "//button[normalize-space()='Add']"),
+                   "/console/webhooks/uipath-demo/1")  # fmt: skip
         assert "add event: done" in browser.find_element(By.CSS_SELECTOR, ".note").text
         browser.get(f"{d.url}/console/webhooks/core-demo/01J0Z8Y5W9K6X3M2N4P7Q1R8S7")
         resend = browser.find_element(By.XPATH, "//button[normalize-space()='Resend']")
         event = resend.get_attribute("data-event")
-        resend.click()
+        _submitted(browser, resend, "/console/webhooks/core-demo/01J0Z8Y5W9K6X3M2N4P7Q1R8S7")
         assert f"diverted event {event}: resend done" in browser.find_element(
             By.CSS_SELECTOR, ".note").text  # fmt: skip
 
