@@ -89,6 +89,25 @@ async def test_a_read_key_sees_no_write_control_and_cannot_write(running: Demo) 
         assert resp.status == 403 and "may only read" in await resp.text()
 
 
+async def test_a_form_sent_twice_writes_once(running: Demo) -> None:
+    d = running
+    async with _session() as http:
+        await _login(http, d, d.write_key)
+        page = await (await http.get(f"{d.url}/console/webhooks/uipath-demo/1")).text()
+        once = re.search(r'name="once" value="([^"]+)"', page)
+        assert once is not None
+        form = {"csrf": _csrf(page), "once": once.group(1), "op": "add_event",
+                "event": "job.stopped"}  # fmt: skip
+        answers = [await http.post(f"{d.url}/console/webhooks/uipath-demo/1/update", data=form,
+                                   allow_redirects=False) for _ in range(2)]  # fmt: skip
+        assert [a.status for a in answers] == [303, 303]
+        assert answers[0].headers["Location"] == answers[1].headers["Location"]
+        audit = await http.get(f"{d.url}/v1/audit?account=uipath-demo&actor=key:demo-write",
+                               headers={"Authorization": f"Bearer {d.read_key}"})  # fmt: skip
+        updates = [e for e in (await audit.json())["items"] if e["operation"] == "update"]
+        assert len(updates) == 1
+
+
 async def test_the_console_can_be_turned_off(aiohttp_client: Any) -> None:
     key = {"name": "k", "scope": "read", "key": "read-key-0123456789"}
     data = {"accounts": {"mem": {"provider": "memory"}}, "console": {"enabled": False},

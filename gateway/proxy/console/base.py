@@ -4,7 +4,10 @@ and logging in and out."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,10 +17,10 @@ from aiohttp import web
 
 from gateway.errors import GatewayError
 from gateway.origin import acting_as
-from gateway.proxy.appkeys import KEYS
+from gateway.proxy.appkeys import GATEWAY, KEYS
 from gateway.proxy.console.sessions import COOKIE, Sessions
 from gateway.proxy.logs import REQUEST_ID
-from gateway.store import ConsoleSession
+from gateway.store import ConsoleSession, StoredAnswer
 
 __all__ = ["SESSION", "SESSIONS", "TEMPLATES", "page", "redirect", "render", "secure"]
 
@@ -49,6 +52,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["once"] = lambda: secrets.token_urlsafe(16)  # a write form's idempotency key
     return env
 
 
@@ -100,6 +104,8 @@ def page(*, write: bool = False) -> Callable[[View], View]:
                 return render(request, "error.html", 403, message=refused)
             with acting_as(f"key:{session.key_name}", REQUEST_ID.get()):
                 try:
+                    if write and request.method == "POST":
+                        return await _once(request, session, view)
                     return await view(request)
                 except GatewayError as exc:
                     return render(request, "error.html", _status(exc), message=str(exc))
@@ -107,6 +113,44 @@ def page(*, write: bool = False) -> Callable[[View], View]:
         return run
 
     return wrap
+
+
+#: How long a form's outcome is kept for a second sending of it (seconds).
+ONCE_RETENTION = 24 * 3600.0
+
+
+async def _once(request: web.Request, session: ConsoleSession, view: View) -> web.StreamResponse:
+    """A write form runs at most once: its ``once`` token is an Idempotency key in the state
+    store (as the API's ``Idempotency-Key``), so a form sent twice (a double click, back and
+    send again) gets the first answer and writes nothing more."""
+    store = request.app[GATEWAY].store
+    form = await request.post()
+    token = str(form.get("once", ""))
+    if store is None or not token or len(token) > 64:
+        return await view(request)
+    scope = f"console:{session.key_name}"
+    fingerprint = hashlib.sha256(request.path.encode()).hexdigest()
+    claim = await store.claim(scope, token, fingerprint, time.time(), lease=120.0)
+    if claim.state == "done" and claim.answer is not None:
+        replay = web.Response(status=claim.answer.status, body=claim.answer.body,
+                              headers=dict(claim.answer.headers))  # fmt: skip
+        replay.headers.update(HEADERS)
+        return replay
+    if claim.state != "new":
+        return render(request, "error.html", 409, message="this form was sent already (it is "
+                      "still running, or was another action): reload the page")  # fmt: skip
+    try:
+        answer = await view(request)
+    except BaseException:
+        await store.release(scope, token)
+        raise
+    kept = {k: answer.headers[k] for k in ("Location", "Content-Type") if k in answer.headers}
+    body = (
+        answer.body if isinstance(answer, web.Response) and isinstance(answer.body, bytes) else b""
+    )
+    await store.settle(scope, token, StoredAnswer(status=answer.status, headers=kept, body=body),
+                       time.time(), ONCE_RETENTION)  # fmt: skip
+    return answer
 
 
 def _status(error: GatewayError) -> int:
