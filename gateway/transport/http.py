@@ -71,7 +71,7 @@ from gateway.errors import (
 )
 from gateway.model import Secret
 from gateway.transport.auth import BearerAuth, ClientCredentials, TokenSource
-from gateway.transport.tracing import ATTEMPT, ClientTracing
+from gateway.transport.tracing import ATTEMPT, ClientTracing, enabled
 
 __all__ = [
     "HttpSettings",
@@ -272,9 +272,15 @@ class ProviderHTTP:
         self._where: dict[str, Any] = {"provider": provider, "account": account}  # for errors
         self.retry = RetryMiddleware(transport.settings.retry)
         self.auth = auth
-        traced = ClientTracing(provider, account)
         self.middlewares: tuple[Any, ...] = (
-            (self.retry, traced, BearerAuth(auth)) if auth else (self.retry, traced)
+            (self.retry, BearerAuth(auth)) if auth else (self.retry,)
+        )
+        #: The same with a client span per attempt, used while tracing is on (asked per request,
+        #: so a tracer provider set later counts; off, the chain has no tracing layer at all).
+        self.traced_middlewares = (
+            self.retry,
+            ClientTracing(provider, account),
+            *self.middlewares[1:],
         )
         self._read_error = read_error
         self._codes = dict(codes or {})
@@ -320,7 +326,7 @@ class ProviderHTTP:
                         params=params,
                         data=data,
                         headers=headers,
-                        middlewares=self.middlewares,
+                        middlewares=self.traced_middlewares if enabled() else self.middlewares,
                         ssl=self._ssl,
                         allow_redirects=False,
                     ) as resp:

@@ -65,8 +65,23 @@ _KINDS = {"server": "SERVER", "client": "CLIENT", "internal": "INTERNAL"}
 def enabled() -> bool:
     """Whether spans are recorded: the API is installed and a tracer provider was set (by
     ``serve``, or by the program using the library). Asked at each span, so a provider set
-    later counts; until then a span costs one check."""
-    return _trace is not None and not isinstance(_trace.get_tracer_provider(), _IDLE)
+    later counts; until then a span costs this check. Once set, a provider stays."""
+    global _ON
+    if _ON:
+        return True
+    if _trace is None:
+        return False
+    # The API keeps the provider it was given in a module global (None until set): reading it
+    # is the cheapest test; the public call is the fallback should that name ever change.
+    given = getattr(_trace, "_TRACER_PROVIDER", _UNKNOWN)
+    if given is _UNKNOWN:
+        given = _trace.get_tracer_provider()
+    _ON = given is not None and not isinstance(given, _IDLE)
+    return _ON
+
+
+_ON = False
+_UNKNOWN = object()
 
 
 def _tracer() -> Any:
