@@ -108,6 +108,35 @@ async def test_a_form_sent_twice_writes_once(running: Demo) -> None:
         assert len(updates) == 1
 
 
+async def test_a_plan_is_shown_and_applied_exactly(running: Demo) -> None:
+    d = running
+    manifest = (
+        '[accounts.uipath-demo.webhooks.console-made]\nname = "console-made"\n'
+        f'url = "{d.url}/never-called"\nevents = ["job.completed"]\n'
+    )
+    async with _session() as http:
+        await _login(http, d, d.write_key)
+        form_page = await (await http.get(f"{d.url}/console/plan")).text()
+        shown = await http.post(f"{d.url}/console/plan",
+                                data={"csrf": _csrf(form_page), "manifest": manifest})  # fmt: skip
+        text = await shown.text()
+        assert shown.status == 200, text
+        assert "+ create console-made" in text and "Plan: 1 to create" in text
+        found = re.search(r'name="fingerprint" value="([^"]+)"', text)
+        once = re.search(r'name="once" value="([^"]+)"', text)
+        assert found and once
+        stale = {"csrf": _csrf(text), "manifest": manifest, "fingerprint": "0" * 32,
+                 "once": once.group(1) + "x"}  # fmt: skip
+        refused = await http.post(f"{d.url}/console/apply", data=stale)
+        assert refused.status == 409 and "nothing was applied" in await refused.text()
+        exact = {**stale, "fingerprint": found.group(1), "once": once.group(1)}
+        applied = await http.post(f"{d.url}/console/apply", data=exact)
+        assert applied.status == 200 and "Applied 1 of 1" in await applied.text()
+        listed = await http.get(f"{d.url}/v1/accounts/uipath-demo/webhooks?name=console-made",
+                                headers={"Authorization": f"Bearer {d.read_key}"})  # fmt: skip
+        assert len((await listed.json())["items"]) == 1
+
+
 async def test_the_console_can_be_turned_off(aiohttp_client: Any) -> None:
     key = {"name": "k", "scope": "read", "key": "read-key-0123456789"}
     data = {"accounts": {"mem": {"provider": "memory"}}, "console": {"enabled": False},

@@ -4,6 +4,7 @@ log, health, and plan (a read key may plan)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import tomllib
 from collections import Counter
 from datetime import UTC, datetime
@@ -143,8 +144,16 @@ async def webhook(request: web.Request) -> web.StreamResponse:
     return render(request, "webhook.html", account=account.info, webhook=shown,
                   etag=etag_of(found), state=state_of(shown), diverted=diverted,
                   history=history, writes=writes, when=when, catalog=catalog,
-                  can=account.capabilities.operations, note=request.query.get("note"),
+                  can=account.capabilities.operations, note=_note(request.query.get("note")),
                   diverts=account.has_extra("resend_diverted"))  # fmt: skip
+
+
+def _note(text: str | None) -> str | None:
+    """The outcome line an action redirects with (``?note=``): shown only as the console's own
+    short notes look, so a crafted link cannot put a message of its choosing on the page."""
+    if text and len(text) <= 200 and re.fullmatch(r"[\w .:()-]+", text) and "//" not in text:
+        return text
+    return None
 
 
 @page()
