@@ -364,6 +364,36 @@ async def test_a_lost_lock_connection_frees_its_locks_and_is_opened_again(
         await b.close()
 
 
+async def test_a_lock_granted_to_a_waiter_cancelled_meanwhile_is_let_go(
+    postgres_url: str,
+) -> None:
+    """The lock is granted, then its waiter is cancelled before it runs again: the lock must
+    not stay held by nobody."""
+    from gateway.store.pg_locks import LockBatcher
+
+    victim: list[asyncio.Task[int]] = []
+
+    class Racing(LockBatcher):
+        async def _flush(self) -> None:
+            await super()._flush()  # the grant is set; the waiter has not run since
+            if victim and not victim[0].done():
+                victim[0].cancel()
+
+    async def connect() -> Any:
+        return await asyncpg.connect(postgres_url)
+
+    locks = Racing(connect, (OSError,), lambda exc: StateUnavailable(str(exc)))
+    victim.append(asyncio.create_task(locks.acquire(42, 5, "k")))
+    with pytest.raises(asyncio.CancelledError):
+        await victim[0]
+    other = LockBatcher(connect, (OSError,), lambda exc: StateUnavailable(str(exc)))
+    try:
+        await other.acquire(42, 2, "k")  # free again: the cancelled waiter's grant went back
+    finally:
+        await locks.close()
+        await other.close()
+
+
 async def test_an_unreachable_postgres_is_state_unavailable_without_the_password() -> None:
     store = open_store(StateConfig(url="postgresql://u:hunter2@127.0.0.1:1/db"))
     with pytest.raises(StateUnavailable) as caught:

@@ -79,7 +79,15 @@ class LockBatcher:
             granted: asyncio.Future[int | None] = loop.create_future()
             self._wanted.append((key, granted))
             self._flush_soon()
-            generation = await granted
+            try:
+                generation = await granted
+            except asyncio.CancelledError:
+                # Cancelled after the lock was granted but before this task saw it: let it go.
+                if granted.done() and not granted.cancelled() and granted.exception() is None:
+                    held = granted.result()
+                    if held is not None:
+                        self.release(key, held)
+                raise
             if generation is not None:
                 return generation
             if loop.time() + pause > give_up:
