@@ -282,15 +282,13 @@ class Account:
         if lock is None:
             lock = self._update_locks[id] = asyncio.Lock()
         if self._store is not None and self._store.shared:
-            return self._locked_shared(lock, self._store, id)
+            return self._held(lock, self._store, id)
         if tracing.enabled():  # the wait for it, a span of its own
-            return self._locked_shared(lock, None, id)
+            return self._held(lock, None, id)
         return lock  # one process: its lock is the lock
 
     @contextlib.asynccontextmanager
-    async def _locked_shared(
-        self, lock: asyncio.Lock, store: Store | None, id: str
-    ) -> AsyncIterator[None]:
+    async def _held(self, lock: asyncio.Lock, store: Store | None, id: str) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as held:
             where = {"webhook_gateway__account": self.name, "webhook_gateway__webhook": id}
             with tracing.span("update lock", webhook_gateway__provider=self.kind, **where):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import json
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -29,21 +31,21 @@ from gateway.codec import (
     webhook_to_json,
 )
 from gateway.errors import (
+    ConfigError,
     Conflict,
     DeadlineExceeded,
     FieldProblem,
     GatewayError,
     InvalidRequest,
     NotFound,
-    OutcomeUnknown,
     PreconditionFailed,
-    ProviderError,
     ProviderUnavailable,
     RateLimited,
-    StateUnavailable,
     Unsupported,
 )
 from gateway.proxy.audit import audit_answer
+from gateway.proxy.listing import account_error
+from gateway.proxy.problems import error_of_type
 from gateway.service import Account, Gateway
 
 __all__ = ["Local", "Ops", "Refused", "Remote"]
@@ -97,7 +99,7 @@ class Local:
             except GatewayError as exc:
                 if account:
                     raise
-                return [], [_account_error(name, target.kind, exc)]
+                return [], [account_error(name, target.kind, exc)]
             return found, [record_error_to_json(r) for r in listing.unreadable]
 
         results = await asyncio.gather(*(one(name) for name in names))
@@ -143,8 +145,6 @@ class Local:
                                       previous=body.get("previous"),
                                       grace=body.get("grace_hours", 24) * 3600)  # fmt: skip
         until = rotated.previous_valid_until
-        from datetime import UTC, datetime
-
         return {"rotated": id,
                 "previous_valid_until": datetime.fromtimestamp(until, UTC).isoformat()
                 if until else None}  # fmt: skip
@@ -160,17 +160,9 @@ class Local:
 
     def _store(self, what: str) -> Any:
         if self.gw.store is None:
-            from gateway.errors import ConfigError
-
             raise ConfigError(problems=[FieldProblem("state", f"{what} needs a state store: "
                                                      "set [state] url")])  # fmt: skip
         return self.gw.store
-
-
-def _account_error(name: str, kind: str, exc: GatewayError) -> Json:
-    from gateway.proxy.listing import account_error
-
-    return account_error(name, kind, exc)
 
 
 class Remote:
@@ -273,8 +265,6 @@ class Remote:
 
 
 def _json(raw: bytes) -> Any:
-    import json
-
     try:
         return json.loads(raw)
     except ValueError:
@@ -287,7 +277,7 @@ _BY_STATUS: dict[int, type[GatewayError]] = {
     409: Conflict,
     412: PreconditionFailed,
     429: RateLimited,
-    501: Unsupported,
+    501: InvalidRequest,  # the server lacks what the command needs
     502: ProviderUnavailable,
     503: ProviderUnavailable,
     504: DeadlineExceeded,
@@ -300,23 +290,16 @@ def _error(status: int, data: Any, server: str) -> GatewayError:
     detail = str(problem.get("detail") or f"the gateway at {server} answered {status}")
     where = {k: problem.get(k) for k in ("provider", "account", "code", "trace_id")}
     where["status"] = problem.get("provider_status")
-    kind = str(problem.get("type", "")).rsplit("-", 2)
-    slug = "-".join(kind[-2:]) if len(kind) >= 2 else ""
     if status in (401, 403):
         return Refused(detail)
     if status in (400, 422):
         problems = [FieldProblem(e.get("path", ""), e.get("message", "")) for e in
                     problem.get("errors", []) if isinstance(e, dict)]  # fmt: skip
         return InvalidRequest(detail, problems=problems, **where)
-    if slug.endswith("outcome-unknown"):
-        return OutcomeUnknown(detail, **where)
-    if slug.endswith("state-unavailable"):
-        return StateUnavailable(detail)
-    if slug.endswith("answer-unreadable"):
-        return ProviderError(detail, **where)
     if status in (301, 302, 303, 307, 308):
         return ProviderUnavailable(f"the gateway at {server} redirected ({status}): not followed")
+    typed = error_of_type(str(problem.get("type", "")))  # outcome unknown, deadline, ...
+    if typed is not None:
+        return typed(detail, **where)
     error = _BY_STATUS.get(status, ProviderUnavailable if status >= 500 else InvalidRequest)
-    if error is Unsupported:
-        return InvalidRequest(detail)  # a 501: the server lacks what the command needs
     return error(detail, **where)

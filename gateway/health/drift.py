@@ -54,10 +54,6 @@ class DriftEvent:
     def event_type(self) -> str:
         return DRIFT if self.change == "drift" else RESOLVED
 
-    @property
-    def out_of_band(self) -> bool:
-        return True
-
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
 

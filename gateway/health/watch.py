@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from gateway.config import WatchConfig
 from gateway.errors import GatewayError
 from gateway.health.drift import DriftEvent, look_for_drift
 from gateway.health.events import Sink, deliver_events
@@ -40,7 +41,14 @@ from gateway.service import Account, Gateway
 from gateway.store import AuditEntry, AuditQuery, Health, TransitionRecord
 from gateway.transport import tracing
 
-__all__ = ["Transition", "WatchResult", "health_rows", "watch_forever", "watch_once"]
+__all__ = [
+    "Transition",
+    "WatchResult",
+    "health_rows",
+    "health_state",
+    "watch_forever",
+    "watch_once",
+]
 
 log = logging.getLogger("gateway.health.watch")
 
@@ -89,10 +97,11 @@ CAUSE_WINDOW = 60.0
 _WROTE = ("ok", "outcome_unknown")
 
 
-def _state(webhook: Webhook) -> str:
-    if webhook.suspended:
+def health_state(enabled: bool, suspended: bool) -> str:
+    """A webhook's state as its own record says it: suspended, else active or disabled."""
+    if suspended:
         return "suspended"
-    return "active" if webhook.enabled else "disabled"
+    return "active" if enabled else "disabled"
 
 
 async def _diverted(account: Account, webhook: Webhook) -> int | None:
@@ -133,7 +142,7 @@ async def _look(gw: Gateway, account: Account, now: float) -> list[Transition]:
                                       before=old, after=new, state=state, by=by))  # fmt: skip
 
     async for webhook in account.list():
-        state = _state(webhook)
+        state = health_state(webhook.enabled, webhook.suspended)
         diverted = await _diverted(account, webhook)
         old = before.pop(webhook.id, None)
         mine = writes.get(webhook.id, [])
@@ -286,7 +295,7 @@ async def watch_once(
     manifest = manifest or (watching.manifest if watching is not None else None)
     if manifest is not None:
         again = reconcile if reconcile is not None else bool(watching and watching.reconcile)
-        limit = watching.max_writes_per_look if watching is not None else 20
+        limit = (watching or WatchConfig()).max_writes_per_look
         try:
             drift, failed = await look_for_drift(
                 gw, manifest, now, accounts=None if accounts is None else names,

@@ -47,6 +47,8 @@ from gateway.registry import Registry, default_registry
 __all__ = ["Desired", "Manifest", "inline_references", "load_manifest", "parse_manifest"]
 
 _SECRET_KEYS = ("secret_env", "secret_file")
+#: The source of a secret whose ``secret_env`` variable is not set: ``unset-env:VAR``.
+_UNSET = "unset-env:"
 
 
 @attrs.frozen(kw_only=True)
@@ -207,9 +209,7 @@ def _desired(
         problems.extend(FieldProblem(f"{path}.{p.path}".rstrip("."), p.message)
                         for p in exc.problems)  # fmt: skip
         return None
-    unset = (
-        source.removeprefix("unset-env:") if source and source.startswith("unset-env:") else None
-    )
+    unset = source.removeprefix(_UNSET) if source and source.startswith(_UNSET) else None
     return Desired(account=account, key=key, spec=spec, secret_source=source, secret_unset=unset,
                    secret_rotation=rotation, moved_from=moved_from)  # fmt: skip
 
@@ -237,7 +237,7 @@ def _inline_secret(
         and fields.get("secret") is None
         and not any(k in fields for k in _SECRET_KEYS)
     ):
-        return f"unset-env:{unset}"
+        return f"{_UNSET}{unset}"
     refused = [k for k in _SECRET_KEYS if k in fields]
     for name in refused:
         problems.append(FieldProblem(
@@ -279,7 +279,7 @@ def _referenced_secret(
         return False
     if given[0] == "secret_env":
         if reference not in env and lazy:
-            return f"unset-env:{reference}"
+            return f"{_UNSET}{reference}"
         if reference not in env:
             problems.append(FieldProblem(
                 f"{path}.secret_env", f"environment variable {reference} is not set"
@@ -371,8 +371,8 @@ def inline_references(
                 continue
             fields = dict(entry)
             source = _referenced_secret(fields, path, environ, base, problems, lazy=True)
-            if isinstance(source, str) and source.startswith("unset-env:"):
-                fields["secret_unset"] = source.removeprefix("unset-env:")
+            if isinstance(source, str) and source.startswith(_UNSET):
+                fields["secret_unset"] = source.removeprefix(_UNSET)
             alert = _alert_endpoint(fields)
             if alert is not None:
                 where = f"{path}.failure_handling.alert_endpoint"

@@ -310,7 +310,8 @@ async def _plan_account(
             continue
         matched.add(current.id)
         applied = record if record and not adopted else None
-        external = entry.secret_rotation == "external"  # noqa: S105 - a mode
+        # The secret is the manifest's to compare unless rotated elsewhere or not given here.
+        compared = entry.secret_rotation != "external" and entry.secret_unset is None  # noqa: S105
         rotated = (Rotation(applied.rotated_at, applied.rotated_by or "unknown")
                    if applied is not None and applied.rotated_at is not None else None)  # fmt: skip
         found = diff(spec, current, account.capabilities, secret_fingerprint=want_fp,
@@ -318,18 +319,18 @@ async def _plan_account(
                      alert_fingerprint=alert_fp,
                      applied_alert_fingerprint=applied.alert_secret_fingerprint
                      if applied else None,
-                     compare_secret=not external and entry.secret_unset is None,
+                     compare_secret=compared,
                      set_unknown=set_unknown, rotated=rotated)  # fmt: skip
         if entry.secret_unset is not None:
             notes.append(f"{entry_key}: secret_env {entry.secret_unset} is not set: the "
                          "secret is left as it is (not compared)")  # fmt: skip
         notes += [f"{entry_key}: {n}" for n in found.notes]
-        record_fp = (
-            UNKNOWN if found.secret_unknown
-            else (applied.secret_fingerprint if applied else UNKNOWN)
-            if external or entry.secret_unset is not None
-            else want_fp
-        )  # fmt: skip
+        if not compared:  # what the store knows of the secret stays as it is
+            record_fp = applied.secret_fingerprint if applied else UNKNOWN
+        elif found.secret_unknown:
+            record_fp = UNKNOWN
+        else:
+            record_fp = want_fp
         record_alert_fp = UNKNOWN if found.alert_secret_unknown else alert_fp
         if any(f.field == "url" or f.field.startswith("failure_handling") for f in found.fields):
             problems += await _refused(account, spec, entry_key)

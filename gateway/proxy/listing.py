@@ -231,7 +231,8 @@ async def all_accounts_page(
         if not ended:
             break  # every account asked gave its whole share: the page is full
     items = [item for found in taken.values() for item in found]
-    state = [[list(by_name).index(name), position] for name, position in active.items()]
+    index = {name: i for i, name in enumerate(by_name)}
+    state = [[index[name], position] for name, position in active.items()]
     return {
         "items": items,
         "next_cursor": cursors.make(q.fingerprint, state) if active else None,

@@ -54,6 +54,7 @@ from gateway.proxy.logs import REQUEST_ID
 __all__ = [
     "PROBLEM_TYPE",
     "ProblemError",
+    "error_of_type",
     "from_error",
     "problem",
     "problem_body",
@@ -86,6 +87,14 @@ _TYPES: dict[type[GatewayError], tuple[str, str]] = {
     ProviderError: ("provider-answer-unreadable", "Provider Answer Unreadable"),
     StateUnavailable: ("state-unavailable", "State Store Unavailable"),
 }
+
+
+def error_of_type(type_url: str) -> type[GatewayError] | None:
+    """The error class of a problem ``type`` this module makes (None: one known by status)."""
+    for error, (slug, _title) in _TYPES.items():
+        if type_url == f"{_DOCS}-{slug}":
+            return error
+    return None
 
 
 def problem_body(

@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway.errors import InvalidRequest, PreconditionFailed
 from gateway.model import WebhookChange
 from gateway.plan import apply_plan
+from gateway.plan.text import render as plan_text
 from gateway.proxy.appkeys import GATEWAY
 from gateway.proxy.console.base import page, redirect, render
 from gateway.proxy.console.pages import plan_of
@@ -145,8 +146,6 @@ async def apply(request: web.Request) -> web.StreamResponse:
         return render(request, "plan.html", manifest=text, adopt=adopt, problems=problems,
                       plan=None, text=None)  # fmt: skip
     if made.fingerprint != form.get("fingerprint"):
-        from gateway.plan.text import render as plan_text
-
         return render(request, "plan.html", 409, manifest=text, adopt=adopt,
                       problems=["the plan changed since it was shown: nothing was applied; "
                                 "review the plan below and apply it again"],

@@ -20,6 +20,7 @@ from gateway.origin import acting_as
 from gateway.proxy.appkeys import GATEWAY, KEYS
 from gateway.proxy.console.sessions import COOKIE, Sessions
 from gateway.proxy.logs import REQUEST_ID
+from gateway.proxy.problems import status_of
 from gateway.store import ConsoleSession, StoredAnswer
 
 __all__ = ["SESSION", "SESSIONS", "TEMPLATES", "page", "redirect", "render", "secure"]
@@ -108,7 +109,7 @@ def page(*, write: bool = False) -> Callable[[View], View]:
                         return await _once(request, session, view)
                     return await view(request)
                 except GatewayError as exc:
-                    return render(request, "error.html", _status(exc), message=str(exc))
+                    return render(request, "error.html", status_of(exc), message=str(exc))
 
         return run
 
@@ -151,12 +152,6 @@ async def _once(request: web.Request, session: ConsoleSession, view: View) -> we
     await store.settle(scope, token, StoredAnswer(status=answer.status, headers=kept, body=body),
                        time.time(), ONCE_RETENTION)  # fmt: skip
     return answer
-
-
-def _status(error: GatewayError) -> int:
-    from gateway.proxy.problems import status_of
-
-    return status_of(error)
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:

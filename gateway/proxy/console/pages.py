@@ -14,7 +14,7 @@ from aiohttp import web
 
 from gateway.codec import diverted_to_json, etag_of, webhook_to_json
 from gateway.errors import ConfigError, GatewayError, InvalidRequest
-from gateway.health.watch import health_rows
+from gateway.health.watch import health_rows, health_state
 from gateway.model import Webhook, mask_url
 from gateway.plan import make_plan, parse_manifest
 from gateway.plan.text import render as plan_text
@@ -47,10 +47,8 @@ def when(epoch: float | None) -> str:
 
 
 def state_of(item: dict[str, Any]) -> str:
-    """A webhook's health state as its own record says it (watch may know more: diverting)."""
-    if item["suspended"]:
-        return "suspended"
-    return "active" if item["enabled"] else "disabled"
+    """The health state of a webhook's JSON (watch may know more: diverting)."""
+    return health_state(item["enabled"], item["suspended"])
 
 
 @page()
@@ -77,7 +75,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
                 errors[name] = str(exc)
                 return
             for wh in found.webhooks:
-                counts[name][state_of(webhook_to_json(wh))] += 1
+                counts[name][health_state(wh.enabled, wh.suspended)] += 1
 
         await asyncio.gather(*(one(info.name) for info in infos))
     latest = (await gw.store.transitions(limit=10)) if gw.store is not None else []
