@@ -149,6 +149,11 @@ class ServerConfig:
     max_unauthenticated: int = attrs.field(
         default=0, validator=check(lambda v: 0 <= v <= 65536, "must be from 0 to 65536")
     )
+    #: Seconds a list page read ahead for the request following its cursor stays usable
+    #: (``gateway.proxy.read_ahead``); 0 reads no page before it is asked for.
+    list_read_ahead: float = attrs.field(
+        default=2.0, validator=check(lambda v: 0 <= v <= 60, "must be from 0 to 60")
+    )
 
 
 def _state_url_ok(url: str) -> bool:

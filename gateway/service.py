@@ -126,6 +126,9 @@ class Account:
         )
         self._where: dict[str, Any] = {"provider": self.kind, "account": name}
         self.unreadable_records = 0  # records skipped by lists because they could not be read
+        #: Counts each write's start and end (any write through this client): a read made
+        #: while it stayed the same saw every write this process made to the account.
+        self.writes = 0
 
     def __repr__(self) -> str:
         return f"<Account {self.name!r} ({self.kind})>"
@@ -281,10 +284,12 @@ class Account:
         lock = self._update_locks.get(id)
         if lock is None:
             lock = self._update_locks[id] = asyncio.Lock()
-        if self._store is not None and self._store.shared:
-            return self._held(lock, self._store, id)
-        if tracing.enabled():  # the wait for it, a span of its own
-            return self._held(lock, None, id)
+        shared = self._store is not None and self._store.shared
+        if tracing.enabled():  # the wait for them, a span of its own
+            return self._held(lock, self._store if shared else None, id)
+        if shared:
+            assert self._store is not None
+            return _Both(lock, self._store.lock(f"{self.kind}/{self.name}/{id}", self._lock_wait))
         return lock  # one process: its lock is the lock
 
     @contextlib.asynccontextmanager
@@ -401,42 +406,48 @@ class Account:
         """Record the write made in the block in the audit log (when a store is configured);
         the block may set ``entry["webhook_id"]`` once it knows the id. ``checked``: the block
         reaches the store itself before it sends anything (its update lock)."""
-        entry: dict[str, Any] = {"webhook_id": webhook_id}
-        if self._auditor is None:
-            yield entry
-            return
-        try:  # no write the audit log cannot take: refused before anything is sent
-            if not checked:
-                await self._auditor.ready()
-        except StateUnavailable as exc:
-            if self._audit_required:
-                raise StateUnavailable(
-                    f"the state store cannot audit this write now, so it was not sent ({exc}); "
-                    '[state] audit = "best-effort" writes anyway',
-                    **self._where,
-                ) from None
-            self._auditor.unaudited += 1
-            log.error("writing without an audit entry: the state store is unavailable",
-                      extra={**self._where, "operation": operation, "id": webhook_id})  # fmt: skip
-            yield entry
-            return
-        started = time.perf_counter()
-        error: BaseException | None = None
+        self.writes += 1  # a write began: what was read before it may be out of date
         try:
-            yield entry
-        except BaseException as exc:
-            error = exc
-            raise
+            entry: dict[str, Any] = {"webhook_id": webhook_id}
+            if self._auditor is None:
+                yield entry
+                return
+            try:  # no write the audit log cannot take: refused before anything is sent
+                if not checked:
+                    await self._auditor.ready()
+            except StateUnavailable as exc:
+                if self._audit_required:
+                    raise StateUnavailable(
+                        f"the state store cannot audit this write now, so it was not sent ({exc}); "
+                        '[state] audit = "best-effort" writes anyway',
+                        **self._where,
+                    ) from None
+                self._auditor.unaudited += 1
+                log.error(
+                    "writing without an audit entry: the state store is unavailable",
+                    extra={**self._where, "operation": operation, "id": webhook_id},
+                )
+                yield entry
+                return
+            started = time.perf_counter()
+            error: BaseException | None = None
+            try:
+                yield entry
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                await self._auditor.record(
+                    account=self.name,
+                    provider=self.kind,
+                    operation=operation,
+                    webhook_id=entry["webhook_id"],
+                    change=change,
+                    started=started,
+                    error=error,
+                )
         finally:
-            await self._auditor.record(
-                account=self.name,
-                provider=self.kind,
-                operation=operation,
-                webhook_id=entry["webhook_id"],
-                change=change,
-                started=started,
-                error=error,
-            )
+            self.writes += 1  # and ended
 
     # -- shared rules ------------------------------------------------------------------------
 
@@ -554,6 +565,30 @@ class Account:
             f"create of {spec.name!r}: the answer was lost and several webhooks match ({ids})",
             **self._where,
         ) from None
+
+
+class _Both:
+    """This process's lock of a webhook, then the store's (``Account._locked`` untraced): a
+    class, as every update takes it."""
+
+    __slots__ = ("_local", "_shared")
+
+    def __init__(self, local: asyncio.Lock, shared: AbstractAsyncContextManager[Any]) -> None:
+        self._local, self._shared = local, shared
+
+    async def __aenter__(self) -> None:
+        await self._local.acquire()
+        try:
+            await self._shared.__aenter__()
+        except BaseException:
+            self._local.release()
+            raise
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            await self._shared.__aexit__(*exc)
+        finally:
+            self._local.release()
 
 
 @attrs.frozen

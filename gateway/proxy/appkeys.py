@@ -9,14 +9,17 @@ from gateway.config import GatewayConfig
 from gateway.proxy import listing
 from gateway.proxy.keys import ApiKeys
 from gateway.proxy.metrics import Metrics
+from gateway.proxy.read_ahead import ReadAhead
 from gateway.service import Gateway
 
-__all__ = ["CONFIG", "CURSORS", "GATEWAY", "KEYS", "MASK_URLS", "METRICS"]
+__all__ = ["CONFIG", "CURSORS", "GATEWAY", "KEYS", "MASK_URLS", "METRICS", "READ_AHEAD"]
 
 GATEWAY = web.AppKey("gateway", Gateway)
 CONFIG = web.AppKey("config", GatewayConfig)
 METRICS = web.AppKey("metrics", Metrics)
 KEYS = web.AppKey("keys", ApiKeys)
 CURSORS = web.AppKey("cursors", listing.Cursors)
+#: List pages read ahead of the request that follows their cursor.
+READ_AHEAD = web.AppKey("read_ahead", ReadAhead)
 #: Whether this request's key may not see credentials in webhook URLs (a read key).
 MASK_URLS = web.RequestKey("mask_urls", bool)

@@ -32,7 +32,9 @@ from aiohttp import web
 from gateway.codec import record_error_to_json, webhook_to_json
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest
 from gateway.proxy.problems import status_of
-from gateway.service import AccountInfo, Gateway, ListingPage
+from gateway.proxy.read_ahead import ReadAhead
+from gateway.service import Account, AccountInfo, Gateway, ListingPage
+from gateway.transport.answers import UnreadableRecord
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -143,20 +145,72 @@ def _bool(value: str, name: str) -> bool:
 
 
 async def one_account_page(
-    gw: Gateway, account: str, q: ListQuery, cursors: Cursors, masked: bool, measure: Measure
+    gw: Gateway,
+    account: str,
+    q: ListQuery,
+    cursors: Cursors,
+    masked: bool,
+    measure: Measure,
+    ahead: ReadAhead | None = None,
 ) -> dict[str, Any]:
-    """One page of one account's webhooks, as ``GET /v1/accounts/{account}/webhooks`` answers."""
+    """One page of one account's webhooks, as ``GET /v1/accounts/{account}/webhooks`` answers;
+    ``ahead``: where pages followed by cursor are read ahead (``gateway.proxy.read_ahead``)."""
     position = None
     if q.cursor is not None:
         position = _position(cursors.read(q.cursor, q.fingerprint))
-    target = gw.account(account)
-    listing = target.list(**q.filters)
-    page = await measure(target.kind, account, listing.page(position, q.limit))
+    unreadable: list[UnreadableRecord] = []
+    page = await _page(gw.account(account), q, position, q.limit, measure, ahead, unreadable)
     return {
         "items": [webhook_to_json(w, mask_urls=masked) for w in page.webhooks],
         "next_cursor": None if page.next is None else cursors.make(q.fingerprint, page.next),
-        "errors": [record_error_to_json(r) for r in listing.unreadable],
+        "errors": [record_error_to_json(r) for r in unreadable],
     }
+
+
+async def _page(
+    target: Account,
+    q: ListQuery,
+    position: str | None,
+    size: int,
+    measure: Measure,
+    ahead: ReadAhead | None,
+    unreadable: list[UnreadableRecord],
+) -> ListingPage:
+    """``size`` webhooks of ``target`` from ``position``: read ahead when a page followed by
+    cursor was, else read now; a page followed by cursor that has a next one reads it ahead.
+    The records that could not be read go to ``unreadable``."""
+    found = None
+    if ahead is not None and position is not None:
+        found = await ahead.take((target.name, q.fingerprint, position, size))
+    if found is None:
+        page = await _read(target, q, position, size, measure, unreadable)
+    else:
+        page, skipped = found
+        unreadable += skipped
+    if ahead is not None and position is not None and page.next is not None:
+        after = page.next
+
+        async def read_next() -> tuple[ListingPage, list[UnreadableRecord]]:
+            skipped: list[UnreadableRecord] = []
+            return await _read(target, q, after, size, measure, skipped), skipped
+
+        ahead.start((target.name, q.fingerprint, after, size), target, read_next)
+    return page
+
+
+async def _read(
+    target: Account,
+    q: ListQuery,
+    position: str | None,
+    size: int,
+    measure: Measure,
+    unreadable: list[UnreadableRecord],
+) -> ListingPage:
+    listing = target.list(**q.filters)
+    try:
+        return await measure(target.kind, target.name, listing.page(position, size))
+    finally:
+        unreadable += listing.unreadable
 
 
 def _position(state: Any) -> str:
@@ -181,7 +235,9 @@ async def all_accounts_page(
     order); they are read concurrently, at most ``concurrency`` at once. An account that fails
     is reported in ``errors`` and left out of the pages after (the error says the listing is
     incomplete); one whose catalog lacks the ``event`` filtered by has nothing that matches.
-    ``only``: these accounts (the console's filters), else every one.
+    ``only``: these accounts (the console's filters), else every one. Nothing is read ahead
+    (``gateway.proxy.read_ahead``): an account's share of the next page depends on what the
+    others have left, so a share read ahead would often be the wrong size.
     """
     infos = [i for i in gw.accounts() if only is None or i.name in only]
     active: dict[str, str | None] = {info.name: None for info in infos}
@@ -194,11 +250,10 @@ async def all_accounts_page(
     need = q.limit
 
     async def read(name: str, share: int) -> ListingPage | GatewayError:
-        info = by_name[name]
-        listing = gw.account(name).list(**q.filters)
+        unreadable: list[UnreadableRecord] = []
         try:
             async with gate:
-                return await measure(info.provider, name, listing.page(active[name], share))
+                return await _read(gw.account(name), q, active[name], share, measure, unreadable)
         except InvalidRequest as exc:
             if "event" in q.filters and exc.status is None:
                 return ListingPage([], None)  # not an event of its catalog: nothing matches
@@ -206,7 +261,7 @@ async def all_accounts_page(
         except GatewayError as exc:
             return exc
         finally:
-            errors.extend(record_error_to_json(r) for r in listing.unreadable)
+            errors.extend(record_error_to_json(r) for r in unreadable)
 
     while need > 0 and active:
         names = list(active)

@@ -42,7 +42,15 @@ from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.model import Webhook
 from gateway.origin import acting_as
 from gateway.proxy import desired, idempotency, inbound, listing
-from gateway.proxy.appkeys import CONFIG, CURSORS, GATEWAY, KEYS, MASK_URLS, METRICS
+from gateway.proxy.appkeys import (
+    CONFIG,
+    CURSORS,
+    GATEWAY,
+    KEYS,
+    MASK_URLS,
+    METRICS,
+    READ_AHEAD,
+)
 from gateway.proxy.audit import audit_page
 from gateway.proxy.connections import ProxySite, raise_open_files_limit
 from gateway.proxy.console import setup_console
@@ -51,6 +59,7 @@ from gateway.proxy.logs import REQUEST_ID, access_log
 from gateway.proxy.metrics import CONTENT_TYPE, Metrics
 from gateway.proxy.openapi import openapi_document
 from gateway.proxy.problems import ProblemError, from_error, problem
+from gateway.proxy.read_ahead import ReadAhead
 from gateway.registry import Registry
 from gateway.service import Account, Gateway
 from gateway.transport import tracing
@@ -419,8 +428,9 @@ async def list_webhooks(request: web.Request) -> web.Response:
     gw.account(name)  # an unknown account is a 404 before the query is looked at
     query = listing.read_query(request.query, listing.scope_of(request, gw))
     page = listing.one_account_page(
-        gw, name, query, request.app[CURSORS], request[MASK_URLS], _measure(request, "list")
-    )
+        gw, name, query, request.app[CURSORS], request[MASK_URLS], _measure(request, "list"),
+        request.app[READ_AHEAD],
+    )  # fmt: skip
     return _json(await page)
 
 
@@ -606,6 +616,7 @@ def create_app(
     app[CONFIG] = config
     app[KEYS] = ApiKeys(config.server.api_keys)
     app[CURSORS] = cursors = listing.Cursors()
+    app[READ_AHEAD] = ahead = ReadAhead(config.server.list_read_ahead)
     server = config.server
     app[UNKEYED] = _Budget(server.max_unauthenticated or max(1, server.max_connections // 4))
     holder: dict[str, Gateway] = {}
@@ -638,6 +649,7 @@ def create_app(
         yield
         for task in tasks:
             task.cancel()
+        await ahead.close()
 
     app.cleanup_ctx.append(gateway_context)
     app.cleanup_ctx.append(pruning)

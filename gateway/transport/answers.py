@@ -103,11 +103,17 @@ class Answer:
     @property
     def what(self) -> str:
         """What is being read, for messages (``webhook 7: Events[0]``); spelled out only when
-        a message needs it (an answer's items are named ``(parent, key, index)``)."""
+        a message needs it (an answer's items are named ``(parent, key, index)``, its
+        children ``(parent, key)``)."""
         what = self._what
         if isinstance(what, tuple):
-            parent, key, index = what
-            what = self._what = f"{parent.what}: {key}[{index}]"
+            if len(what) == 3:
+                parent, key, index = what
+                what = f"{parent.what}: {key}[{index}]"
+            else:
+                parent, key = what
+                what = f"{parent.what}.{key}"
+            self._what = what
         return what
 
     def error(self, message: str) -> ProviderError:
@@ -119,10 +125,10 @@ class Answer:
         return self
 
     def required(self, key: str, kind: Any) -> Any:
-        value = self.data.get(key, _MISSING)
-        if value is _MISSING or value is None:
+        value = self.data.get(key)
+        if value is None:
             raise self.error(f"{self.what}: {key} is missing")
-        if not _is(value, kind):
+        if type(value) is not kind and not _is(value, kind):
             raise self.error(f"{self.what}: {key} must be {_name(kind)}, got {json_type(value)}")
         return value
 
@@ -130,7 +136,7 @@ class Answer:
         value = self.data.get(key)
         if value is None:
             return default
-        if not _is(value, kind):
+        if type(value) is not kind and not _is(value, kind):
             raise self.error(f"{self.what}: {key} must be {_name(kind)}, got {json_type(value)}")
         return value
 
@@ -152,9 +158,7 @@ class Answer:
         value = self.required(key, dict) if required else self.optional(key, dict)
         if value is None:
             return None
-        return Answer(
-            value, provider=self.provider, account=self.account, what=f"{self.what}.{key}"
-        )
+        return Answer(value, provider=self.provider, account=self.account, what=(self, key))
 
     def time(self, key: str) -> datetime | None:
         value = self.optional(key, str)

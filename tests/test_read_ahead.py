@@ -1,0 +1,110 @@
+"""Pages followed by cursor are read ahead (gateway.proxy.read_ahead): the next page is read
+from the provider while the caller reads this one, and a page read ahead is used only when it
+is fresh and no write through the gateway overtook it.
+
+Real UiPath emulators on loopback, recording the list requests they are sent."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from gateway.config import parse_config
+from gateway.proxy.appkeys import READ_AHEAD
+from gateway.proxy.server import create_app
+from tests.test_listing import READ, ClientFactory, _config, _uipath, uipath_with
+
+WRITE_KEY = "write-key-0987-abcdef"
+
+
+def _with_writer(config: dict[str, Any], **server: Any) -> dict[str, Any]:
+    config["server"]["api_keys"].append({"name": "deploy", "scope": "write", "key": WRITE_KEY})
+    config["server"].update(server)
+    return config
+
+
+async def _page(client: TestClient[Any, Any], cursor: str | None = None) -> dict[str, Any]:
+    params = {"limit": "10", **({"cursor": cursor} if cursor else {})}
+    resp = await client.get("/v1/accounts/orch/webhooks", params=params, headers=READ)
+    assert resp.status == 200, await resp.text()
+    return dict(await resp.json())
+
+
+def _skips(seen: list[dict[str, str]]) -> list[str]:
+    return [q["$skip"] for q in seen]
+
+
+async def test_a_page_followed_by_cursor_reads_the_next_ahead_once(
+    aiohttp_client: ClientFactory,
+) -> None:
+    async with uipath_with(35) as (_emulator, url, seen):
+        app = create_app(parse_config(_config({"orch": _uipath(url)})))
+        client = await aiohttp_client(app)
+        first = await _page(client)
+        assert _skips(seen) == ["0"]  # a first page reads nothing ahead
+        second = await _page(client, first["next_cursor"])
+        await asyncio.sleep(0.05)  # the read ahead of the third page is sent meanwhile
+        assert _skips(seen) == ["0", "10", "20"]
+        third = await _page(client, second["next_cursor"])
+        fourth = await _page(client, third["next_cursor"])
+        assert app[READ_AHEAD].used == 2  # the third and the fourth page
+        assert fourth["next_cursor"] is None
+        # Every provider page read once, in order: nothing read twice, nothing past the end.
+        assert _skips(seen) == ["0", "10", "20", "30"]
+        names = [i["name"] for p in (first, second, third, fourth) for i in p["items"]]
+        assert names == [f"hook-{i:05d}" for i in range(35)]
+
+
+async def test_a_write_between_pages_is_seen_by_the_next_page(
+    aiohttp_client: ClientFactory,
+) -> None:
+    async with uipath_with(30) as (emulator, url, seen):
+        app = create_app(parse_config(_with_writer(_config({"orch": _uipath(url)}))))
+        client = await aiohttp_client(app)
+        first = await _page(client)
+        second = await _page(client, first["next_cursor"])
+        await asyncio.sleep(0.05)  # the third page, as it was before the write, read ahead
+        target = sorted(emulator.webhooks)[20]  # the first of the third page (Id order)
+        resp = await client.patch(
+            f"/v1/accounts/orch/webhooks/{target}",
+            json={"name": "renamed-between-pages"},
+            headers={"Authorization": f"Bearer {WRITE_KEY}"},
+        )
+        assert resp.status == 200, await resp.text()
+        third = await _page(client, second["next_cursor"])
+        assert app[READ_AHEAD].used == 0  # overtaken by the write: read again
+        assert third["items"][0]["name"] == "renamed-between-pages"
+        assert _skips(seen) == ["0", "10", "20", "20"]
+
+
+async def test_a_page_read_ahead_too_long_ago_is_read_again(
+    aiohttp_client: ClientFactory,
+) -> None:
+    async with uipath_with(30) as (emulator, url, seen):
+        config = _with_writer(_config({"orch": _uipath(url)}), list_read_ahead=0.05)
+        app = create_app(parse_config(config))
+        client = await aiohttp_client(app)
+        first = await _page(client)
+        second = await _page(client, first["next_cursor"])
+        await asyncio.sleep(0.03)
+        emulator.add(Name="hook-added-out-of-band")  # not through the gateway
+        await asyncio.sleep(0.1)  # older than list_read_ahead
+        third = await _page(client, second["next_cursor"])
+        assert app[READ_AHEAD].used == 0
+        assert _skips(seen) == ["0", "10", "20", "20"]
+        assert len(third["items"]) == 10 and third["next_cursor"] is not None
+
+
+async def test_read_ahead_off(aiohttp_client: ClientFactory) -> None:
+    async with uipath_with(30) as (_emulator, url, seen):
+        config = _with_writer(_config({"orch": _uipath(url)}), list_read_ahead=0)
+        app = create_app(parse_config(config))
+        client = await aiohttp_client(app)
+        page = await _page(client)
+        while page["next_cursor"]:
+            page = await _page(client, page["next_cursor"])
+        await asyncio.sleep(0.05)
+        assert _skips(seen) == ["0", "10", "20"]
+        assert app[READ_AHEAD].used == 0
