@@ -48,7 +48,7 @@ FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "fanout": lambda: _bench("fanout").run(accounts=30, latency=0.05, rounds=10),
     "token_storm": lambda: _bench("token_storm").run(calls=1000),
     "slow_clients": lambda: _bench("slow_clients").run(attackers=3000, seconds=10),
-    "write_path": lambda: _bench("write_path").run(seconds=10, connections=50, rounds=2),
+    "write_path": lambda: _bench("write_path").run(seconds=8, connections=50, rounds=4),
     "plan_scale": lambda: _bench("plan_scale").run(accounts=30, webhooks=1000, latency=0.05),
 }
 QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {

@@ -172,6 +172,9 @@ class Figure:
 
     ``ratio`` is measured / baseline (of the medians; ``best_ratio`` of the best rounds).
     ``higher`` says a higher ratio is better (throughput); else lower is (time, latency).
+    ``paired``: round ``i`` of each side ran next to the other's round ``i`` (interleaved), and
+    ``ratio`` is the median of the rounds' own ratios, so that a slow spell of the machine,
+    which hits both sides of a pair alike, does not count as the proxy's.
     """
 
     name: str
@@ -181,13 +184,20 @@ class Figure:
     higher: bool = False
     unit: str = "s"
     scale: float = 1.0  # shown values are value * scale (e.g. 1000 for ms)
+    paired: bool = False
 
     def _best(self, values: Sequence[float]) -> float:
         return max(values) if self.higher else min(values)
 
     @property
     def ratio(self) -> float:
+        if self.paired:
+            return statistics.median(self.round_ratios)
         return statistics.median(self.measured) / statistics.median(self.baseline)
+
+    @property
+    def round_ratios(self) -> list[float]:
+        return [m / b for m, b in zip(self.measured, self.baseline, strict=True)]
 
     @property
     def best_ratio(self) -> float:
@@ -203,13 +213,20 @@ class Figure:
             return f"best {best:,.4g} {self.unit}, median {mid:,.4g} {self.unit}"
 
         sign = ">=" if self.higher else "<="
-        return [
+        how = "median of the paired rounds'" if self.paired else "median"
+        lines = [
             f"{self.name}:",
             f"    baseline  {shown(self.baseline)} ({len(self.baseline)} rounds)",
             f"    measured  {shown(self.measured)} ({len(self.measured)} rounds)",
-            f"    ratio     median {self.ratio:.3f}, best {self.best_ratio:.3f} "
-            f"(target {sign} {self.target:g}): {'MET' if self.met else 'NOT MET'}",
         ]
+        if self.paired:
+            each = ", ".join(f"{r:.3f}" for r in self.round_ratios)
+            lines.append(f"    rounds    {each}")
+        lines.append(
+            f"    ratio     {how} {self.ratio:.3f}, best {self.best_ratio:.3f} "
+            f"(target {sign} {self.target:g}): {'MET' if self.met else 'NOT MET'}"
+        )
+        return lines
 
 
 def report(title: str, rows: list[tuple[str, str]], figures: Sequence[Figure]) -> bool:

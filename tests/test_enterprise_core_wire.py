@@ -6,10 +6,13 @@ the documented shape (paths, query parameters, body fields).
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 from gateway import WebhookChange, WebhookSpec
@@ -282,3 +285,74 @@ def test_bodies_use_only_documented_fields() -> None:
     read = response()
     assert set(read) <= documented_fields("WebhookResponse")
     assert set(read["endpoint"]) <= documented_fields("EndpointResponse")
+
+
+_DROP = object()
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from(["", "x", "4xx", "2024-05-01T10:00:00Z"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "url"]), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+_GOOD: dict[str, Any] = {
+    "locator": "01M8T6K0WRGKFQAQEK1FP9KBRW", "name": "orders", "enabled": True,
+    "endpoint": {"url": "https://hooks.example.com/in", "headers": {"X-Team": ["a", "b"]},
+                 "secureSsl": True, "hmacEnabled": True, "tag": "blue", "secret": ""},
+    "failureHandling": {"alertEndpoint": None, "retryStrategy": {"type": "linear",
+                        "interval": 5, "attempts": 2}, "triggers": ["5xx"], "divert": True,
+                        "suspend": False},
+    "suspended": False, "suspendedAt": None, "eventTypes": ["policy.account.create"],
+}  # fmt: skip
+_PATHS: list[tuple[Any, ...]] = [
+    *((k,) for k in _GOOD), *(("endpoint", k) for k in _GOOD["endpoint"]),
+    ("endpoint", "headers", "X-Team"), ("failureHandling", "triggers"), ("eventTypes", 0),
+]  # fmt: skip
+
+
+@hypothesis.given(
+    changes=st.lists(st.tuples(st.sampled_from(_PATHS), _JSON_VALUES | st.just(_DROP)), max_size=3)
+)
+@hypothesis.settings(max_examples=400, deadline=None)
+def test_the_one_pass_reading_agrees_with_the_field_by_field_one(
+    changes: list[tuple[tuple[Any, ...], Any]],
+) -> None:
+    """A record the one-pass reader accepts reads the same field by field (which names what is
+    wrong in the others): the one pass never accepts what the checks refuse, nor reads it
+    otherwise."""
+    wire.webhook_from(copy.deepcopy(_GOOD), account="core")  # its failure handling now known
+    record = copy.deepcopy(_GOOD)
+    for path, value in changes:
+        holder: Any = record
+        for step in path[:-1]:
+            holder = (
+                holder[step] if isinstance(holder, dict | list) and _has(holder, step) else None
+            )
+        if isinstance(holder, dict | list) and _has(holder, path[-1]):
+            if value is _DROP and isinstance(holder, dict):
+                del holder[path[-1]]
+            elif value is not _DROP:
+                holder[path[-1]] = value
+    try:
+        plain = wire._read_plainly(record, "core")
+    except wire._Unsure:
+        return
+    assert plain == wire._read_checked(record, "core")
+
+
+def test_a_plain_record_takes_the_one_pass_and_reads_as_documented() -> None:
+    record = copy.deepcopy(_GOOD)
+    wire.webhook_from(record, account="core")  # its failure handling is now known
+    webhook = wire._read_plainly(record, "core")  # no _Unsure: the fast pass reads it
+    assert webhook == wire._read_checked(record, "core")
+    assert webhook.secret_state == "set" and webhook.extras == {"tag": "blue"}
+
+
+def _has(holder: Any, step: Any) -> bool:
+    if isinstance(holder, dict):
+        return step in holder
+    return isinstance(step, int) and 0 <= step < len(holder)

@@ -14,6 +14,7 @@ Recording never fails the write it records: a failure is logged and counted
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -70,21 +71,31 @@ def describe(thing: Any, key: bytes) -> dict[str, Any]:
     if thing is None:
         return {}
     described: dict[str, Any] = {}
-    for field in attrs.fields(type(thing)):
-        value = getattr(thing, field.name)
+    for name, default in _defaults(type(thing)):  # type: ignore[arg-type]
+        value = getattr(thing, name)
         if value is UNSET:
             continue
-        if field.name == "secret" and value is None:
-            if field.default is UNSET:  # a change that clears the secret
+        if name == "secret" and value is None:
+            if default is UNSET:  # a change that clears the secret
                 described["secret"] = {"changed": True, "cleared": True}
             continue
-        default = field.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()
         if default is not attrs.NOTHING and value == default:
             continue
-        described[field.name] = _field(field.name, value, key)
+        described[name] = _field(name, value, key)
     return described
+
+
+@functools.cache
+def _defaults(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
+    """``(name, default)`` of each field of an attrs class, a factory's default made once (the
+    model's defaults are immutable), ``attrs.NOTHING`` where there is none."""
+    found = []
+    for field in attrs.fields(cls):
+        default = field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = attrs.NOTHING if default.takes_self else default.factory()
+        found.append((field.name, default))
+    return tuple(found)
 
 
 def outcome_of(error: BaseException | None) -> str:

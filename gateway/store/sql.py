@@ -10,6 +10,7 @@ to open rather than be misread.
 from __future__ import annotations
 
 import abc
+import functools
 import importlib.resources
 import math
 import re
@@ -57,6 +58,7 @@ _AUDIT_COLUMNS = (
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=256)
 def insert_sql(table: str, columns: Sequence[str], rows: int = 1) -> str:
     """``INSERT INTO table (columns) VALUES (?, ...)``, with ``rows`` rows of placeholders.
     ``table`` and ``columns`` are this package's own names, never input."""

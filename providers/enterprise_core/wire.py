@@ -39,7 +39,7 @@ import contextlib
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import orjson
@@ -92,18 +92,36 @@ def failure_handling_from(fh: Answer | None) -> FailureHandling | None:
     """The model's failure handling; ``None`` for the documented default."""
     if fh is None:
         return None
-    key = None
-    if fh.data.get("alertEndpoint") is None:
-        with contextlib.suppress(TypeError):
-            key = orjson.dumps(fh.data, option=orjson.OPT_SORT_KEYS)
-            if key in _READ_BEFORE:
-                return _READ_BEFORE[key]
+    found: FailureHandling | None = _read_before(fh.data)
+    if found is not _UNREAD:
+        return found
     value = _failure_handling(fh)
-    if key is not None:
+    _remember(fh.data, value)
+    return value
+
+
+_UNREAD: Any = object()
+
+
+def _read_before(data: Any) -> Any:
+    """The model of a failure handling read before (``_UNREAD`` if it was not, or may not be
+    kept: one with an alert endpoint)."""
+    if type(data) is not dict or data.get("alertEndpoint") is not None:
+        return _UNREAD
+    try:
+        return _READ_BEFORE.get(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), _UNREAD)
+    except TypeError:
+        return _UNREAD
+
+
+def _remember(data: Any, value: FailureHandling | None) -> None:
+    if type(data) is not dict or data.get("alertEndpoint") is not None:
+        return
+    with contextlib.suppress(TypeError):
+        key = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
         if len(_READ_BEFORE) >= _READ_BEFORE_MAX:
             _READ_BEFORE.clear()
         _READ_BEFORE[key] = value
-    return value
 
 
 def _failure_handling(fh: Answer) -> FailureHandling | None:
@@ -127,8 +145,7 @@ def _failure_handling(fh: Answer) -> FailureHandling | None:
     return None if value == FailureHandling() else value
 
 
-@attrs.frozen
-class _Endpoint:
+class _Endpoint(NamedTuple):
     """An ``EndpointResponse`` read: what both kinds of endpoint hold."""
 
     url: str
@@ -217,30 +234,124 @@ def failure_handling_body(fh: FailureHandling) -> dict[str, Any]:
 
 
 def webhook_from(item: Any, *, account: str = "") -> Webhook:
-    """The ``Webhook`` of a ``WebhookResponse`` (``ProviderError`` if it is not one)."""
+    """The ``Webhook`` of a ``WebhookResponse`` (``ProviderError`` if it is not one).
+
+    A list page reads a hundred of these, so a record is first read in one pass over plain
+    dicts, checking each field's exact type (``_read_plainly``); a record that pass is unsure
+    of (a wrong type, a timestamp, anything but a plain dict) is read again field by field
+    through ``Answer``, which names what is wrong. Both build the model with ``_webhook``:
+    tests/test_enterprise_core_wire.py checks that they agree, on good records and bad."""
+    try:
+        return _read_plainly(item, account)
+    except _Unsure:
+        return _read_checked(item, account)
+
+
+class _Unsure(Exception):
+    """``_read_plainly`` leaves this record to ``_read_checked``."""
+
+
+_UNSURE = _Unsure()
+
+
+def _read_plainly(item: Any, account: str) -> Webhook:
+    if type(item) is not dict:
+        raise _UNSURE
+    get = item.get
+    locator, endpoint, fh = get("locator"), get("endpoint"), get("failureHandling")
+    name, enabled, suspended, events = (
+        get("name"),
+        get("enabled"),
+        get("suspended"),
+        get("eventTypes"),
+    )
+    if (  # what Answer.required/optional accept: None is absent, else the exact type
+        type(locator) is not str
+        or type(endpoint) is not dict
+        or (name is not None and type(name) is not str)
+        or (enabled is not None and type(enabled) is not bool)
+        or (suspended is not None and type(suspended) is not bool)
+        or (
+            events is not None
+            and (type(events) is not list or not all(type(e) is str for e in events))
+        )
+        or get("suspendedAt") is not None  # a timestamp: read with its checks
+    ):
+        raise _UNSURE
+    fh_model = None
+    if fh is not None:
+        fh_model = _read_before(fh)
+        if fh_model is _UNREAD:
+            raise _UNSURE
+    eget = endpoint.get
+    url, headers, secure_ssl = eget("url"), eget("headers"), eget("secureSsl")
+    secret, hmac_enabled, tag = eget("secret"), eget("hmacEnabled"), eget("tag")
+    if (
+        type(url) is not str
+        or type(headers) is not dict
+        or (secure_ssl is not None and type(secure_ssl) is not bool)
+        or (secret is not None and type(secret) is not str)
+        or (hmac_enabled is not None and type(hmac_enabled) is not bool)
+        or (tag is not None and type(tag) is not str)
+        or not all(type(v) is list and all(type(x) is str for x in v) for v in headers.values())
+    ):
+        raise _UNSURE
+    state: SecretState = "set" if hmac_enabled or secret else "unset"
+    found = _Endpoint(url, headers, secure_ssl, secret or None, state, tag or None)
+    return _webhook(locator, name or "", enabled is not False, events or [], found,
+                    suspended is True, None, fh_model, account)  # fmt: skip
+
+
+def _read_checked(item: Any, account: str) -> Webhook:
     a = Answer(item, provider=KIND, account=account, what="webhook")
     locator = a.required("locator", str)
     a.named(f"webhook {locator[:40]}")
     child = a.child("endpoint", required=True)
     assert child is not None
-    endpoint = _endpoint(child)
+    return _webhook(
+        locator,
+        a.optional("name", str, ""),
+        a.optional("enabled", bool, True),
+        a.strings("eventTypes"),
+        _endpoint(child),
+        a.optional("suspended", bool, False),
+        a.time("suspendedAt"),
+        failure_handling_from(a.child("failureHandling")),
+        account,
+    )
+
+
+def _webhook(
+    locator: str,
+    name: str,
+    enabled: bool,
+    events: list[str],
+    endpoint: _Endpoint,
+    suspended: bool,
+    suspended_at: datetime | None,
+    failure_handling: FailureHandling | None,
+    account: str,
+) -> Webhook:
     return Webhook(
         id=locator,
-        name=a.optional("name", str, ""),
+        name=name,
         url=endpoint.url,
-        enabled=a.optional("enabled", bool, True),
-        events=frozenset(a.strings("eventTypes")),
+        enabled=enabled,
+        events=frozenset(events),
         headers=endpoint.headers,
-        suspended=a.optional("suspended", bool, False),
-        suspended_at=a.time("suspendedAt"),
+        suspended=suspended,
+        suspended_at=suspended_at,
         allow_insecure_ssl=endpoint.secure_ssl is False,
-        failure_handling=failure_handling_from(a.child("failureHandling")),
+        failure_handling=failure_handling,
         secret=endpoint.secret,
         secret_state=endpoint.secret_state,
-        extras={"tag": endpoint.tag} if endpoint.tag else {},
+        extras={"tag": endpoint.tag} if endpoint.tag else _NO_EXTRAS,
         provider=KIND,
         account=account,
     )
+
+
+_NO_EXTRAS: dict[str, str] = {}
 
 
 @attrs.frozen(kw_only=True)

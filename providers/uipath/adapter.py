@@ -191,6 +191,8 @@ class UiPathProvider(Provider[UiPathSettings]):
 
         Text that is no positive int64 names no webhook (``NotFound``, without a request).
         """
+        if _is_canonical(id):  # as the gateway passes ids on: nothing to check or change
+            return id
         id = super().canonical_id(id)
         digits = id.isascii() and id.isdigit() and len(id.lstrip("0")) <= 19
         key = int(id) if digits else 0
@@ -204,7 +206,7 @@ class UiPathProvider(Provider[UiPathSettings]):
 
     def _key(self, id: str) -> int:
         """The int64 key of ``id`` (canonicalized first; see ``canonical_id``)."""
-        return int(self.canonical_id(id))
+        return int(id if _is_canonical(id) else self.canonical_id(id))
 
     # -- the standard API --------------------------------------------------------------------
 
@@ -309,3 +311,16 @@ class UiPathProvider(Provider[UiPathSettings]):
     async def event_types(self) -> builtins.list[EventType]:
         answer = await self._call("GET", f"/Webhooks/{GET_EVENT_TYPES}")
         return wire.event_types_from(answer, account=self.account)
+
+
+def _is_canonical(id: object) -> bool:
+    """Whether ``id`` is already an Orchestrator id as ``canonical_id`` spells it: ASCII digits
+    without a leading zero, below 2**63."""
+    return (
+        type(id) is str
+        and 0 < len(id) <= 19
+        and id.isascii()
+        and id.isdigit()
+        and id[0] != "0"
+        and int(id) < 2**63
+    )
