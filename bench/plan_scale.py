@@ -4,7 +4,7 @@
 Baseline: listing every webhook of every account through the library, with the plan's account
 concurrency (8), in the same run. Measured: ``make_plan`` of a manifest that names every
 webhook, each with one changed event (so every webhook is compared and planned as an update).
-Target: <= 2x the baseline. Both sides run with the garbage-collector settings the command line
+Target: <= 1.5x the baseline. Both sides run with the garbage-collector settings the command line
 and ``serve`` use (``gateway.lifecycle.tune_gc``). Also printed: the plan's peak memory
 (tracemalloc) against the listing's.
 

@@ -74,7 +74,7 @@ OPTIONAL_FIELDS: Final = (
 S = TypeVar("S")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class Capabilities:
     """What a provider can do, as data (for callers, the proxy and the generated docs).
 

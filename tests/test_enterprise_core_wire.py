@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import hypothesis
-import hypothesis.strategies as st
 import pytest
 
 from gateway import WebhookChange, WebhookSpec
@@ -28,6 +27,7 @@ from gateway.model import AlertEndpoint, FailureHandling, RetryStrategy
 from gateway.service import Account
 from providers.enterprise_core import wire
 from tests.conftest import DATA, REPLAY_TENANT, Replay, replayed_core
+from tests.wire_mutations import Change, agree, changes_of, mutated
 
 TENANT = REPLAY_TENANT
 BASE = f"/event/{TENANT}/webhooks"
@@ -287,18 +287,6 @@ def test_bodies_use_only_documented_fields() -> None:
     assert set(read["endpoint"]) <= documented_fields("EndpointResponse")
 
 
-_DROP = object()
-_JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-3, 3)
-    | st.sampled_from(["", "x", "4xx", "2024-05-01T10:00:00Z"]),
-    lambda inner: (
-        st.lists(inner, max_size=3)
-        | st.dictionaries(st.sampled_from(["a", "url"]), inner, max_size=2)
-    ),
-    max_leaves=4,
-)
 _GOOD: dict[str, Any] = {
     "locator": "01M8T6K0WRGKFQAQEK1FP9KBRW", "name": "orders", "enabled": True,
     "endpoint": {"url": "https://hooks.example.com/in", "headers": {"X-Team": ["a", "b"]},
@@ -314,34 +302,11 @@ _PATHS: list[tuple[Any, ...]] = [
 ]  # fmt: skip
 
 
-@hypothesis.given(
-    changes=st.lists(st.tuples(st.sampled_from(_PATHS), _JSON_VALUES | st.just(_DROP)), max_size=3)
-)
+@hypothesis.given(changes=changes_of(_PATHS))
 @hypothesis.settings(max_examples=400, deadline=None)
-def test_the_one_pass_reading_agrees_with_the_field_by_field_one(
-    changes: list[tuple[tuple[Any, ...], Any]],
-) -> None:
-    """A record the one-pass reader accepts reads the same field by field (which names what is
-    wrong in the others): the one pass never accepts what the checks refuse, nor reads it
-    otherwise."""
-    wire.webhook_from(copy.deepcopy(_GOOD), account="core")  # its failure handling now known
-    record = copy.deepcopy(_GOOD)
-    for path, value in changes:
-        holder: Any = record
-        for step in path[:-1]:
-            holder = (
-                holder[step] if isinstance(holder, dict | list) and _has(holder, step) else None
-            )
-        if isinstance(holder, dict | list) and _has(holder, path[-1]):
-            if value is _DROP and isinstance(holder, dict):
-                del holder[path[-1]]
-            elif value is not _DROP:
-                holder[path[-1]] = value
-    try:
-        plain = wire._read_plainly(record, "core")
-    except wire._Unsure:
-        return
-    assert plain == wire._read_checked(record, "core")
+def test_the_one_pass_reading_agrees_with_the_field_by_field_one(changes: list[Change]) -> None:
+    wire.webhook_from(copy.deepcopy(_GOOD), account="acct")  # its failure handling now known
+    agree((wire._read_plainly, wire._read_checked), mutated(_GOOD, changes))
 
 
 def test_a_plain_record_takes_the_one_pass_and_reads_as_documented() -> None:
@@ -350,9 +315,3 @@ def test_a_plain_record_takes_the_one_pass_and_reads_as_documented() -> None:
     webhook = wire._read_plainly(record, "core")  # no _Unsure: the fast pass reads it
     assert webhook == wire._read_checked(record, "core")
     assert webhook.secret_state == "set" and webhook.extras == {"tag": "blue"}
-
-
-def _has(holder: Any, step: Any) -> bool:
-    if isinstance(holder, dict):
-        return step in holder
-    return isinstance(step, int) and 0 <= step < len(holder)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import hypothesis
 import pytest
 
 from gateway import Gateway, WebhookChange
@@ -29,6 +30,7 @@ from gateway.model import ListFilter, Secret, Webhook
 from gateway.service import Account
 from providers.uipath import wire
 from tests.conftest import DATA, Replay
+from tests.wire_mutations import Change, agree, changes_of, mutated
 
 
 def seed_examples() -> list[Any]:
@@ -254,3 +256,26 @@ async def test_ids_that_are_not_int64_are_not_found_without_a_request(
         with pytest.raises(NotFound, match="positive integers"):
             await account.get(bad)
     assert rep.requests == []
+
+
+_GOOD: dict[str, Any] = {
+    "Id": 7, "Key": "0d4c5a6e", "Name": "orders", "Description": "to the orders team",
+    "Url": "https://hooks.example.com/in", "Enabled": True, "Secret": "s3cret-value",
+    "SubscribeToAllEvents": False, "AllowInsecureSsl": False,
+    "Events": [{"EventType": "job.completed"}, {"EventType": "job.faulted"}],
+}  # fmt: skip
+_PATHS: list[tuple[Any, ...]] = [
+    *((k,) for k in _GOOD), ("Events", 0), ("Events", 1, "EventType"),
+]  # fmt: skip
+
+
+@hypothesis.given(changes=changes_of(_PATHS))
+@hypothesis.settings(max_examples=400, deadline=None)
+def test_the_one_pass_reading_agrees_with_the_field_by_field_one(changes: list[Change]) -> None:
+    agree((wire._read_plainly, wire._read_checked), mutated(_GOOD, changes))
+
+
+def test_a_plain_record_takes_the_one_pass() -> None:
+    webhook = wire._read_plainly(dict(_GOOD), "orch")  # no _Unsure
+    assert webhook == wire._read_checked(dict(_GOOD), "orch")
+    assert webhook.events == {"job.completed", "job.faulted"} and webhook.id == "7"

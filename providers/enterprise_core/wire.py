@@ -58,7 +58,7 @@ from gateway.model import (
     WebhookChange,
     WebhookSpec,
 )
-from gateway.transport.answers import Answer
+from gateway.transport.answers import UNSURE, Answer, PlainFields, plain_fields, read_fast
 
 __all__ = [
     "LOCATOR",
@@ -241,61 +241,35 @@ def webhook_from(item: Any, *, account: str = "") -> Webhook:
     of (a wrong type, a timestamp, anything but a plain dict) is read again field by field
     through ``Answer``, which names what is wrong. Both build the model with ``_webhook``:
     tests/test_enterprise_core_wire.py checks that they agree, on good records and bad."""
-    try:
-        return _read_plainly(item, account)
-    except _Unsure:
-        return _read_checked(item, account)
+    return read_fast(_read_plainly, _read_checked, item, account)
 
 
-class _Unsure(Exception):
-    """``_read_plainly`` leaves this record to ``_read_checked``."""
-
-
-_UNSURE = _Unsure()
+_FIELDS: PlainFields = (
+    ("locator", str, True), ("endpoint", dict, True), ("name", str, False),
+    ("enabled", bool, False), ("suspended", bool, False), ("eventTypes", list, False),
+)  # fmt: skip
+_ENDPOINT_FIELDS: PlainFields = (
+    ("url", str, True), ("headers", dict, True), ("secureSsl", bool, False),
+    ("secret", str, False), ("hmacEnabled", bool, False), ("tag", str, False),
+)  # fmt: skip
 
 
 def _read_plainly(item: Any, account: str) -> Webhook:
-    if type(item) is not dict:
-        raise _UNSURE
-    get = item.get
-    locator, endpoint, fh = get("locator"), get("endpoint"), get("failureHandling")
-    name, enabled, suspended, events = (
-        get("name"),
-        get("enabled"),
-        get("suspended"),
-        get("eventTypes"),
-    )
-    if (  # what Answer.required/optional accept: None is absent, else the exact type
-        type(locator) is not str
-        or type(endpoint) is not dict
-        or (name is not None and type(name) is not str)
-        or (enabled is not None and type(enabled) is not bool)
-        or (suspended is not None and type(suspended) is not bool)
-        or (
-            events is not None
-            and (type(events) is not list or not all(type(e) is str for e in events))
-        )
-        or get("suspendedAt") is not None  # a timestamp: read with its checks
+    locator, endpoint, name, enabled, suspended, events = plain_fields(item, _FIELDS)
+    if (
+        item.get("suspendedAt") is not None  # a timestamp: read with its checks
+        or (events is not None and not all(type(e) is str for e in events))
     ):
-        raise _UNSURE
+        raise UNSURE
+    fh = item.get("failureHandling")
     fh_model = None
     if fh is not None:
         fh_model = _read_before(fh)
         if fh_model is _UNREAD:
-            raise _UNSURE
-    eget = endpoint.get
-    url, headers, secure_ssl = eget("url"), eget("headers"), eget("secureSsl")
-    secret, hmac_enabled, tag = eget("secret"), eget("hmacEnabled"), eget("tag")
-    if (
-        type(url) is not str
-        or type(headers) is not dict
-        or (secure_ssl is not None and type(secure_ssl) is not bool)
-        or (secret is not None and type(secret) is not str)
-        or (hmac_enabled is not None and type(hmac_enabled) is not bool)
-        or (tag is not None and type(tag) is not str)
-        or not all(type(v) is list and all(type(x) is str for x in v) for v in headers.values())
-    ):
-        raise _UNSURE
+            raise UNSURE
+    url, headers, secure_ssl, secret, hmac_enabled, tag = plain_fields(endpoint, _ENDPOINT_FIELDS)
+    if not all(type(v) is list and all(type(x) is str for x in v) for v in headers.values()):
+        raise UNSURE
     state: SecretState = "set" if hmac_enabled or secret else "unset"
     found = _Endpoint(url, headers, secure_ssl, secret or None, state, tag or None)
     return _webhook(locator, name or "", enabled is not False, events or [], found,

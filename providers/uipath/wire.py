@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gateway.model import EventType, ListFilter, PingResult, Webhook, WebhookChange, WebhookSpec
-from gateway.transport.answers import Answer
+from gateway.transport.answers import UNSURE, Answer, PlainFields, plain_fields, read_fast
 
 __all__ = [
     "event_types_from",
@@ -47,26 +47,80 @@ def is_masked(secret: str) -> bool:
 
 
 def webhook_from(record: Any, *, account: str = "") -> Webhook:
-    """The ``Webhook`` of an Orchestrator record (``ProviderError`` if it is not one)."""
+    """The ``Webhook`` of an Orchestrator record (``ProviderError`` if it is not one).
+
+    A list page reads a hundred, a plan thousands: a record is first read in one pass over a
+    plain dict, checking each field's exact type (``_read_plainly``); one that pass is unsure
+    of is read again field by field through ``Answer``, which names what is wrong
+    (``_read_checked``). Both build the model with ``_webhook``; tests/test_uipath_wire.py
+    checks that they agree, on good records and bad."""
+    return read_fast(_read_plainly, _read_checked, record, account)
+
+
+_FIELDS: PlainFields = (
+    ("Id", int, True), ("Url", str, True), ("Name", str, False), ("Events", list, False),
+    ("Enabled", bool, False), ("SubscribeToAllEvents", bool, False), ("Secret", str, False),
+    ("Description", str, False), ("AllowInsecureSsl", bool, False),
+)  # fmt: skip
+
+
+def _read_plainly(record: Any, account: str) -> Webhook:
+    id, url, name, events, enabled, every, secret, description, insecure = plain_fields(
+        record, _FIELDS
+    )
+    names = []
+    for item in events or ():
+        event = item.get("EventType") if type(item) is dict else None
+        if type(event) is not str:
+            raise UNSURE
+        names.append(event)
+    return _webhook(id, name or "", url, enabled is not False, names, every is True,
+                    secret or None, description, insecure is True, account)  # fmt: skip
+
+
+def _read_checked(record: Any, account: str) -> Webhook:
     a = Answer(record, provider=KIND, account=account, what="webhook")
     id = a.required("Id", int)
     a.named(f"webhook {id}")
-    events = []
-    for item in a.objects("Events"):
-        events.append(item.required("EventType", str))
-    secret = a.optional("Secret", str) or None
+    events = [item.required("EventType", str) for item in a.objects("Events")]
+    return _webhook(
+        id,
+        a.optional("Name", str, ""),
+        a.required("Url", str),
+        a.optional("Enabled", bool, True),
+        events,
+        a.optional("SubscribeToAllEvents", bool, False),
+        a.optional("Secret", str) or None,
+        a.optional("Description", str),
+        a.optional("AllowInsecureSsl", bool, False),
+        account,
+    )
+
+
+def _webhook(
+    id: int,
+    name: str,
+    url: str,
+    enabled: bool,
+    events: list[str],
+    all_events: bool,
+    secret: str | None,
+    description: str | None,
+    allow_insecure_ssl: bool,
+    account: str,
+) -> Webhook:
     masked = secret is not None and is_masked(secret)
     return Webhook(
         id=str(id),
-        name=a.optional("Name", str, ""),
-        url=a.required("Url", str),
-        enabled=a.optional("Enabled", bool, True),
+        name=name,
+        url=url,
+        enabled=enabled,
         events=frozenset(events),
-        all_events=a.optional("SubscribeToAllEvents", bool, False),
+        all_events=all_events,
         secret=None if masked else secret,
         secret_state="set" if secret else "unset",
-        description=a.optional("Description", str),
-        allow_insecure_ssl=a.optional("AllowInsecureSsl", bool, False),
+        description=description,
+        allow_insecure_ssl=allow_insecure_ssl,
         provider=KIND,
         account=account,
     )
