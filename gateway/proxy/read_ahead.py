@@ -23,8 +23,9 @@ What a read-ahead page may be, so that a caller cannot tell it from a page read 
 
 Only pages asked for with a cursor read ahead: a caller that reads one page (a first page,
 ``?limit=1``) costs the provider nothing more. A caller that stops paging costs one page read for
-nothing. At most ``MAX_PAGES`` reads ahead are kept (each one page of one account); beyond it
-no more start until some are taken or expire. ``list_read_ahead = 0`` turns it off.
+nothing; its page is dropped once older than ``list_read_ahead``. At most ``MAX_PAGES`` reads
+ahead are kept (each one page of one account); beyond it no more start until some are taken or
+dropped. ``list_read_ahead = 0`` turns it off.
 
 Written by hand: no library prefetches paged HTTP listings across requests.
 """
@@ -46,13 +47,14 @@ MAX_PAGES = 64
 
 
 class _Entry:
-    __slots__ = ("account", "started", "task", "writes")
+    __slots__ = ("account", "expiry", "started", "task", "writes")
 
     def __init__(self, account: Account, task: asyncio.Task[Any]) -> None:
         self.account = account
         self.writes = account.writes
         self.started = time.monotonic()
         self.task = task
+        self.expiry: asyncio.TimerHandle | None = None
 
 
 class ReadAhead:
@@ -74,7 +76,9 @@ class ReadAhead:
                 return
         task = asyncio.ensure_future(read())
         task.add_done_callback(_retrieve)
-        self._entries[key] = _Entry(account, task)
+        entry = self._entries[key] = _Entry(account, task)
+        # Dropped once too old to be used: a page nobody asks for is not kept.
+        entry.expiry = asyncio.get_running_loop().call_later(self.max_age, self._drop, key, entry)
 
     async def take(self, key: Hashable) -> Any | None:
         """What was read ahead for ``key`` (awaiting a read still under way), or None when
@@ -82,6 +86,8 @@ class ReadAhead:
         entry = self._entries.pop(key, None)
         if entry is None:
             return None
+        if entry.expiry is not None:
+            entry.expiry.cancel()
         if not self._usable(entry):
             entry.task.cancel()
             return None
@@ -107,14 +113,25 @@ class ReadAhead:
     def _expire(self) -> None:
         for key, entry in list(self._entries.items()):
             if not self._usable(entry):
-                entry.task.cancel()
-                del self._entries[key]
+                self._drop(key, entry)
+
+    def _drop(self, key: Hashable, entry: _Entry) -> None:
+        if self._entries.get(key) is entry:
+            del self._entries[key]
+            entry.task.cancel()
+            if entry.expiry is not None:
+                entry.expiry.cancel()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     async def close(self) -> None:
         """Stop the reads under way (the server is stopping)."""
         entries, self._entries = list(self._entries.values()), {}
         for entry in entries:
             entry.task.cancel()
+            if entry.expiry is not None:
+                entry.expiry.cancel()
         for entry in entries:
             with contextlib.suppress(BaseException):
                 await entry.task

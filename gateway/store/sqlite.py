@@ -154,7 +154,7 @@ class SqliteStore(SqlStore):
         # statement may bind take a transaction around several statements, on the thread.
         per = max(1, _MAX_VALUES // len(columns))
         chunks = [
-            (insert_sql(table, columns, len(chunk)), [v for row in chunk for v in row])
+            (insert_sql(table, tuple(columns), len(chunk)), [v for row in chunk for v in row])
             for chunk in (rows[start : start + per] for start in range(0, len(rows), per))
         ]
         if len(chunks) > 1:
