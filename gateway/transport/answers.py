@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -34,8 +34,6 @@ __all__ = [
     "plain_fields",
     "read_fast",
 ]
-
-_MISSING: Final = object()
 
 
 def json_type(value: Any) -> str:

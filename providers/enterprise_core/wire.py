@@ -35,7 +35,6 @@ Rules (document 004 and the Enterprise Core section of tests/data/PROVIDER-NOTES
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -92,36 +91,36 @@ def failure_handling_from(fh: Answer | None) -> FailureHandling | None:
     """The model's failure handling; ``None`` for the documented default."""
     if fh is None:
         return None
-    found: FailureHandling | None = _read_before(fh.data)
-    if found is not _UNREAD:
-        return found
+    key = _kept_as(fh.data)
+    if key is not None and key in _READ_BEFORE:
+        return _READ_BEFORE[key]
     value = _failure_handling(fh)
-    _remember(fh.data, value)
+    if key is not None:
+        if len(_READ_BEFORE) >= _READ_BEFORE_MAX:
+            _READ_BEFORE.clear()
+        _READ_BEFORE[key] = value
     return value
 
 
 _UNREAD: Any = object()
 
 
-def _read_before(data: Any) -> Any:
-    """The model of a failure handling read before (``_UNREAD`` if it was not, or may not be
-    kept: one with an alert endpoint)."""
+def _kept_as(data: Any) -> bytes | None:
+    """The key a failure handling is kept by in ``_READ_BEFORE`` (its JSON, keys sorted); None
+    for one that is never kept (with an alert endpoint, or not plain JSON)."""
     if type(data) is not dict or data.get("alertEndpoint") is not None:
-        return _UNREAD
+        return None
     try:
-        return _READ_BEFORE.get(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), _UNREAD)
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
     except TypeError:
-        return _UNREAD
+        return None
 
 
-def _remember(data: Any, value: FailureHandling | None) -> None:
-    if type(data) is not dict or data.get("alertEndpoint") is not None:
-        return
-    with contextlib.suppress(TypeError):
-        key = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-        if len(_READ_BEFORE) >= _READ_BEFORE_MAX:
-            _READ_BEFORE.clear()
-        _READ_BEFORE[key] = value
+def _read_before(data: Any) -> Any:
+    """The model of a failure handling read before (``_UNREAD`` if it was not, or is never
+    kept)."""
+    key = _kept_as(data)
+    return _UNREAD if key is None else _READ_BEFORE.get(key, _UNREAD)
 
 
 def _failure_handling(fh: Answer) -> FailureHandling | None:
