@@ -284,24 +284,18 @@ class Account:
         lock = self._update_locks.get(id)
         if lock is None:
             lock = self._update_locks[id] = asyncio.Lock()
-        shared = self._store is not None and self._store.shared
-        if tracing.enabled():  # the wait for them, a span of its own
-            return self._held(lock, self._store if shared else None, id)
-        if shared:
-            assert self._store is not None
-            return _Both(lock, self._store.lock(f"{self.kind}/{self.name}/{id}", self._lock_wait))
-        return lock  # one process: its lock is the lock
+        held: AbstractAsyncContextManager[Any] = lock  # one process: its lock is the lock
+        if self._store is not None and self._store.shared:
+            held = _Both(lock, self._store.lock(f"{self.kind}/{self.name}/{id}", self._lock_wait))
+        return self._traced(held, id) if tracing.enabled() else held
 
     @contextlib.asynccontextmanager
-    async def _held(self, lock: asyncio.Lock, store: Store | None, id: str) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as held:
+    async def _traced(self, held: AbstractAsyncContextManager[Any], id: str) -> AsyncIterator[None]:
+        """``held``, the wait for it a span of its own."""
+        async with contextlib.AsyncExitStack() as stack:
             where = {"webhook_gateway__account": self.name, "webhook_gateway__webhook": id}
             with tracing.span("update lock", webhook_gateway__provider=self.kind, **where):
-                await held.enter_async_context(lock)
-                if store is not None:
-                    await held.enter_async_context(
-                        store.lock(f"{self.kind}/{self.name}/{id}", self._lock_wait)
-                    )
+                await stack.enter_async_context(held)
             yield
 
     async def _read_for_precondition(self, id: str) -> Webhook:
@@ -568,8 +562,8 @@ class Account:
 
 
 class _Both:
-    """This process's lock of a webhook, then the store's (``Account._locked`` untraced): a
-    class, as every update takes it."""
+    """This process's lock of a webhook, then the store's (``Account._locked``): a class, as
+    every update takes it."""
 
     __slots__ = ("_local", "_shared")
 
