@@ -159,7 +159,7 @@ async def one_account_page(
     if q.cursor is not None:
         position = _position(cursors.read(q.cursor, q.fingerprint))
     unreadable: list[UnreadableRecord] = []
-    page = await _page(gw.account(account), q, position, q.limit, measure, ahead, unreadable)
+    page = await _page(gw.account(account), q, position, measure, ahead, unreadable)
     return {
         "items": [webhook_to_json(w, mask_urls=masked) for w in page.webhooks],
         "next_cursor": None if page.next is None else cursors.make(q.fingerprint, page.next),
@@ -171,19 +171,18 @@ async def _page(
     target: Account,
     q: ListQuery,
     position: str | None,
-    size: int,
     measure: Measure,
     ahead: ReadAhead | None,
     unreadable: list[UnreadableRecord],
 ) -> ListingPage:
-    """``size`` webhooks of ``target`` from ``position``: read ahead when a page followed by
-    cursor was, else read now; a page followed by cursor that has a next one reads it ahead.
-    The records that could not be read go to ``unreadable``."""
+    """A page of ``target`` from ``position``: read ahead when a page followed by cursor was,
+    else read now; a page followed by cursor that has a next one reads it ahead. The records
+    that could not be read go to ``unreadable``."""
     found = None
     if ahead is not None and position is not None:
-        found = await ahead.take((target.name, q.fingerprint, position, size))
+        found = await ahead.take((target.name, q.fingerprint, position, q.limit))
     if found is None:
-        page = await _read(target, q, position, size, measure, unreadable)
+        page = await _read(target, q, position, q.limit, measure, unreadable)
     else:
         page, skipped = found
         unreadable += skipped
@@ -192,9 +191,9 @@ async def _page(
 
         async def read_next() -> tuple[ListingPage, list[UnreadableRecord]]:
             skipped: list[UnreadableRecord] = []
-            return await _read(target, q, after, size, measure, skipped), skipped
+            return await _read(target, q, after, q.limit, measure, skipped), skipped
 
-        ahead.start((target.name, q.fingerprint, after, size), target, read_next)
+        ahead.start((target.name, q.fingerprint, after, q.limit), target, read_next)
     return page
 
 

@@ -127,12 +127,10 @@ class ReadAhead:
 
     async def close(self) -> None:
         """Stop the reads under way (the server is stopping)."""
-        entries, self._entries = list(self._entries.values()), {}
-        for entry in entries:
-            entry.task.cancel()
-            if entry.expiry is not None:
-                entry.expiry.cancel()
-        for entry in entries:
+        entries = list(self._entries.items())
+        for key, entry in entries:
+            self._drop(key, entry)
+        for _, entry in entries:
             with contextlib.suppress(BaseException):
                 await entry.task
 
