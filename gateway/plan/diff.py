@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import operator
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -75,6 +76,10 @@ class Diff:
     def empty(self) -> bool:
         return not self.fields
 
+    def sets(self, *names: str) -> bool:
+        """Whether the change sets any of the fields ``names`` (``url``, ``failure_handling``)."""
+        return any(name in self._parts for name in names)
+
     @property
     def change(self) -> WebhookChange:
         return WebhookChange(**self._parts)
@@ -104,9 +109,34 @@ def _shown(name: str, value: Any) -> Any:
     return mask_url(value) if name == "url" and isinstance(value, str) else _json(value)
 
 
+#: The plain fields a plan compares, in the order it shows them.
+_PLAIN = ("name", "url", "enabled", "all_events", "allow_insecure_ssl")
+
+
+@attrs.frozen
+class _Compared:
+    """What of a provider's capabilities ``diff`` looks at, worked out once per provider: the
+    plain fields it stores (and one getter of them all, so that equal webhooks cost one tuple
+    comparison), and whether it stores descriptions, headers and failure handling."""
+
+    plain: tuple[str, ...]
+    get_plain: Any
+    description: bool
+    headers: bool
+    failure_handling: bool
+
+
 @functools.cache
-def _stored(capabilities: Capabilities) -> frozenset[str]:
-    return capabilities.fields | {"name", "url"}
+def _compared(capabilities: Capabilities) -> _Compared:
+    stored = capabilities.fields | {"name", "url"}
+    plain = tuple(n for n in _PLAIN if n in stored)
+    return _Compared(
+        plain=plain,
+        get_plain=operator.attrgetter(*plain),
+        description="description" in stored,
+        headers="headers" in stored,
+        failure_handling="failure_handling" in stored,
+    )
 
 
 @attrs.frozen
@@ -140,13 +170,14 @@ def diff(
     False: the webhook's secret is not the manifest's to compare (``secret_rotation =
     "external"``, or its variable is not set); ``set_unknown``: write a secret that is
     unknown; ``rotated``: a rotation since the last apply."""
+    # ``sets``: the WebhookChange's arguments; what it leaves out is its default (no change).
     sets: dict[str, Any] = {}
-    unknown = {"secret": False, "alert": False}
+    secret_unknown = alert_unknown = False
     fields: list[FieldChange] = []
     notes: list[str] = []
-    stored = _stored(capabilities)
-    if "failure_handling" in stored:
-        fh_fields, fh_notes, unknown["alert"] = _failure_handling(
+    compared = _compared(capabilities)
+    if compared.failure_handling:
+        fh_fields, fh_notes, alert_unknown = _failure_handling(
             spec.failure_handling,
             actual.failure_handling,
             alert_fingerprint,
@@ -157,31 +188,26 @@ def diff(
             sets["failure_handling"] = spec.failure_handling
             fields += fh_fields
         notes += fh_notes
-    for name in ("name", "url", "enabled", "all_events", "allow_insecure_ssl"):
-        if name not in stored:
-            continue
-        want, have = getattr(spec, name), getattr(actual, name)
-        if want != have:
-            sets[name] = want
-            fields.append(FieldChange(name, _shown(name, have), _shown(name, want)))
-    if "description" in stored and (spec.description or None) != (actual.description or None):
+    if compared.get_plain(spec) != compared.get_plain(actual):  # else: one comparison for all
+        for name in compared.plain:
+            want, have = getattr(spec, name), getattr(actual, name)
+            if want != have:
+                sets[name] = want
+                fields.append(FieldChange(name, _shown(name, have), _shown(name, want)))
+    if compared.description and (spec.description or None) != (actual.description or None):
         sets["description"] = spec.description
         fields.append(FieldChange("description", actual.description, spec.description))
-    add_events: frozenset[str] = frozenset()
-    remove_events: frozenset[str] = frozenset()
-    if not spec.all_events:
-        add_events = spec.events - actual.events
-        remove_events = actual.events - spec.events
-        if add_events or remove_events:
-            fields.append(FieldChange(
-                "events", {"-": sorted(remove_events)}, {"+": sorted(add_events)}
-            ))  # fmt: skip
-    add_headers: dict[str, tuple[str, ...]] = {}
-    remove_headers: frozenset[str] = frozenset()
-    if "headers" in stored and spec.headers != actual.headers:
+    if not spec.all_events and spec.events != actual.events:
+        add_events = sets["add_events"] = spec.events - actual.events
+        remove_events = sets["remove_events"] = actual.events - spec.events
+        fields.append(FieldChange(
+            "events", {"-": sorted(remove_events)}, {"+": sorted(add_events)}
+        ))  # fmt: skip
+    if compared.headers and spec.headers != actual.headers:
         add_headers = {n: v for n, v in spec.headers.items() if actual.headers.get(n) != v}
         remove_headers = frozenset(actual.headers) - frozenset(spec.headers)
         if add_headers or remove_headers:
+            sets["add_headers"], sets["remove_headers"] = add_headers, remove_headers
             fields.append(FieldChange(
                 "headers",
                 {n: list(actual.headers[n]) for n in sorted(remove_headers | set(add_headers))
@@ -191,13 +217,14 @@ def diff(
     extras = {
         n: v for n, v in spec.extras.items()
         if n in capabilities.extras and actual.extras.get(n) != v
-    } if spec.extras else {}  # fmt: skip
+    } if spec.extras else None  # fmt: skip
     if extras:
+        sets["extras"] = extras
         fields.append(FieldChange(
             "extras", {n: actual.extras.get(n) for n in extras}, dict(extras)
         ))  # fmt: skip
     if compare_secret:
-        secret, note, unknown["secret"] = _secret(
+        secret, note, secret_unknown = _secret(
             spec.secret, actual.secret, actual.secret_state, secret_fingerprint,
             applied_fingerprint, set_unknown=set_unknown, rotated=rotated,
         )  # fmt: skip
@@ -206,21 +233,7 @@ def diff(
             fields.append(FieldChange("secret", actual.secret_state, note))
         elif note:
             notes.append(f"secret: {note}")
-    parts = {
-        **sets,
-        "add_events": add_events,
-        "remove_events": remove_events,
-        "add_headers": add_headers,
-        "remove_headers": remove_headers,
-        "extras": extras,
-    }
-    return Diff(
-        fields=tuple(fields),
-        notes=tuple(notes),
-        parts=parts,
-        secret_unknown=unknown["secret"],
-        alert_secret_unknown=unknown["alert"],
-    )
+    return Diff(tuple(fields), tuple(notes), sets, secret_unknown, alert_unknown)
 
 
 def _secret(

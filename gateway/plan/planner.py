@@ -324,7 +324,8 @@ async def _plan_account(
         if entry.secret_unset is not None:
             notes.append(f"{entry_key}: secret_env {entry.secret_unset} is not set: the "
                          "secret is left as it is (not compared)")  # fmt: skip
-        notes += [f"{entry_key}: {n}" for n in found.notes]
+        if found.notes:
+            notes += [f"{entry_key}: {n}" for n in found.notes]
         if not compared:  # what the store knows of the secret stays as it is
             record_fp = applied.secret_fingerprint if applied else UNKNOWN
         elif found.secret_unknown:
@@ -332,9 +333,10 @@ async def _plan_account(
         else:
             record_fp = want_fp
         record_alert_fp = UNKNOWN if found.alert_secret_unknown else alert_fp
-        if any(f.field == "url" or f.field.startswith("failure_handling") for f in found.fields):
+        if found.sets("url", "failure_handling"):
             problems += await _refused(account, spec, entry_key)
         if not found.empty:
+            note = None
             if not can_update:
                 if entry.secret_unset is not None:
                     problems.append(f"accounts.{account.name}.webhooks.{entry_key}.secret_env: "
@@ -342,15 +344,14 @@ async def _plan_account(
                                     "(the replace creates it anew)")  # fmt: skip
                     continue
                 record_fp = want_fp  # created anew with the manifest's secret
-            why = ", ".join(f.field for f in found.fields)
+                why = ", ".join(f.field for f in found.fields)
+                note = (f"{account.kind} cannot update {why}: deleted and created anew, its id "
+                        f"{current.id} will change")  # fmt: skip
             actions.append(Action(kind="update" if can_update else "replace",
                                   account=account.name, key=entry_key, webhook_id=current.id,
                                   name=current.name, diff=found, spec=spec,
                                   secret_fingerprint=record_fp, alert_fingerprint=record_alert_fp,
-                                  moved_from=moved_from,
-                                  note=None if can_update else
-                                  f"{account.kind} cannot update {why}: deleted and created "
-                                  f"anew, its id {current.id} will change"))  # fmt: skip
+                                  moved_from=moved_from, note=note))  # fmt: skip
         elif moved_from is not None:
             actions.append(Action(kind="move", account=account.name, key=entry_key,
                                   webhook_id=current.id, name=current.name,
