@@ -4,8 +4,8 @@ Each prints its figures (best and median over the rounds on both sides, the rati
 MET or NOT MET) and the peak RSS of every process it started; absolute times on a shared
 machine mean little. Results with date and machine go into docs/performance.md. They run after
 the README's demo install; the proxy and write-path benchmarks also need ``wrk``
-(``apt-get install -y wrk``), the write path PostgreSQL (``pip install -e '.[postgres]'``,
-``apt-get install -y postgresql``): without them those two say so and are skipped.
+(``apt-get install -y wrk``), the write path and its floor's parts PostgreSQL (``pip install -e
+'.[postgres]'``, ``apt-get install -y postgresql``): without them those say so and are skipped.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ NEEDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
         "pip install -e '.[postgres]' and apt-get install -y wrk postgresql",
     ),
 }
+NEEDS["write_floor_parts"] = NEEDS["write_path"]
 
 FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "proxy_throughput": lambda: _bench("proxy_throughput").run(
@@ -49,6 +50,9 @@ FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "token_storm": lambda: _bench("token_storm").run(calls=1000),
     "slow_clients": lambda: _bench("slow_clients").run(attackers=3000, seconds=10),
     "write_path": lambda: _bench("write_path").run(seconds=8, connections=50, rounds=4),
+    "write_floor_parts": lambda: _bench("write_floor_parts").run(
+        seconds=8, connections=50, rounds=3
+    ),
     "plan_scale": lambda: _bench("plan_scale").run(accounts=30, webhooks=1000, latency=0.05),
 }
 QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
@@ -60,6 +64,9 @@ QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "token_storm": lambda: _bench("token_storm").run(calls=20),
     "slow_clients": lambda: _bench("slow_clients").run(attackers=100, seconds=1),
     "write_path": lambda: _bench("write_path").run(seconds=1, connections=10, rounds=1),
+    "write_floor_parts": lambda: _bench("write_floor_parts").run(
+        seconds=1, connections=10, rounds=1
+    ),
     "plan_scale": lambda: _bench("plan_scale").run(accounts=3, webhooks=50, latency=0.01),
 }
 
@@ -85,7 +92,7 @@ def _missing(name: str) -> str:
     modules, commands, how = NEEDS.get(name, ((), (), ""))
     lacking = [m for m in modules if importlib.util.find_spec(m) is None]
     lacking += [c for c in commands if shutil.which(c) is None]
-    if name == "write_path" and not lacking:
+    if name in ("write_path", "write_floor_parts") and not lacking:
         from gateway.testing.postgres import server_available
 
         if not server_available():

@@ -10,6 +10,18 @@ PATCH, and the record's JSON back. No validation, no typed model, no audit, no m
 logs, no error handling: a baseline for ``bench/write_path.py``, not a server to use. It runs as
 ``serve`` does (uvloop when installed, the same GC settings).
 
+Options add, one at a time, the least of what the gateway guarantees beyond that
+(``bench/write_floor_parts.py`` measures what each costs against the floor):
+
+- ``--audit sqlite:///PATH``: every write appends a row to an audit table in a SQLite file
+  (WAL, ``synchronous=NORMAL``), the rows of the writes that finish in one turn of the loop
+  as one transaction, and the answer waits for it, as the gateway's does;
+- ``--audit postgresql://...``: the same table in PostgreSQL, and the update lock an advisory
+  lock there (what makes replicas safe): two round trips a write, the lock before the read,
+  and the audit row and the unlock together after the PATCH;
+- ``--key KEY``: the caller's bearer key is checked (a SHA-256 compared in constant time);
+- ``--access-log PATH``: one JSON line a request (method, path, status, duration).
+
     python bench/rmw_proxy.py --upstream http://127.0.0.1:8101 --token TOKEN
 """
 
@@ -18,7 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import sqlite3
 import sys
+import time
+import zlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +50,55 @@ from bench.passthrough import SESSION, serve_baseline, with_session
 from gateway.lifecycle import run_fast
 
 BATCH = 16
+AUDIT_TABLE = """CREATE TABLE IF NOT EXISTS audit (time DOUBLE PRECISION, actor TEXT,
+    webhook_id TEXT, operation TEXT, change TEXT, outcome TEXT, duration_ms DOUBLE PRECISION)"""
+AUDIT_ROW = "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)"
+#: An update lock and an audit row a write, in PostgreSQL: lock before, row and unlock after.
+PG_LOCK = "SELECT pg_advisory_lock($1)"
+PG_ROW_AND_UNLOCK = """WITH written AS (INSERT INTO audit VALUES ($2, $3, $4, $5, $6, $7, $8)
+    RETURNING 1) SELECT pg_advisory_unlock($1) FROM written"""
 
 
-def app(upstream: str, token: str) -> web.Application:
+class SqliteAudit:
+    """Audit rows in a SQLite file, those of one loop turn committed together (on the loop)."""
+
+    def __init__(self, path: str) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(AUDIT_TABLE)
+        self.rows: list[tuple[Any, ...]] = []
+        self.done: asyncio.Future[None] | None = None
+
+    def record(self, row: tuple[Any, ...]) -> asyncio.Future[None]:
+        self.rows.append(row)
+        if self.done is None:
+            self.done = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._commit)
+        return self.done
+
+    def _commit(self) -> None:
+        rows, done, self.rows, self.done = self.rows, self.done, [], None
+        self.db.execute("BEGIN")
+        self.db.executemany(AUDIT_ROW, rows)
+        self.db.execute("COMMIT")
+        assert done is not None
+        done.set_result(None)
+
+
+def audit_row(id: str, change: bytes, started: float) -> tuple[Any, ...]:
+    return (time.time(), "key:bench", id, "update", change.decode(), "ok",
+            round((time.perf_counter() - started) * 1000, 2))  # fmt: skip
+
+
+def app(
+    upstream: str,
+    token: str,
+    *,
+    audit: str | None = None,
+    key: str | None = None,
+    access_log: str | None = None,
+) -> web.Application:
     auth = {"Authorization": f"Bearer {token}"}
     locks: dict[str, asyncio.Lock] = {}
     waiting: dict[str, asyncio.Future[Any]] = {}
@@ -59,11 +123,27 @@ def app(upstream: str, token: str) -> web.Application:
             future = waiting[id] = asyncio.get_running_loop().create_future()
         return future
 
+    sqlite = SqliteAudit(audit.removeprefix("sqlite:///")) if audit and audit.startswith(
+        "sqlite:") else None  # fmt: skip
+    pool: list[Any] = []  # the PostgreSQL pool, made at start-up
+    log = open(access_log, "a", buffering=1) if access_log else None  # noqa: SIM115
+    wanted = hashlib.sha256(key.encode()).digest() if key else None
+
     async def patch(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        if wanted is not None:
+            presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if not hmac.compare_digest(hashlib.sha256(presented.encode()).digest(), wanted):
+                return web.Response(status=401)
         id = request.match_info["id"]
-        change = orjson.loads(await request.read())
+        raw = await request.read()
+        change = orjson.loads(raw)
         session = request.app[SESSION]
         async with locks.setdefault(id, asyncio.Lock()):
+            connection = None
+            if pool:
+                connection = await pool[0].acquire()
+                await connection.fetchval(PG_LOCK, zlib.crc32(id.encode()))
             record = await read(session, id)
             events = {e["EventType"] for e in record["Events"]}
             events = (events - set(change.get("remove_events", ()))) | set(
@@ -75,9 +155,32 @@ def app(upstream: str, token: str) -> web.Application:
             async with session.patch(f"{upstream}/odata/Webhooks({id})", data=body,
                                      headers=headers) as r:  # fmt: skip
                 answer = await r.read()
+            if connection is not None:
+                try:
+                    row = audit_row(id, raw, started)
+                    await connection.fetchval(PG_ROW_AND_UNLOCK, zlib.crc32(id.encode()), *row)
+                finally:
+                    await pool[0].release(connection)
+        if sqlite is not None:
+            await sqlite.record(audit_row(id, raw, started))
+        if log is not None:
+            log.write(orjson.dumps({"method": "PATCH", "path": request.path, "status": 200,
+                                    "ms": round((time.perf_counter() - started) * 1000, 2)},
+                                   option=orjson.OPT_APPEND_NEWLINE).decode())  # fmt: skip
         return web.Response(body=answer, content_type="application/json")
 
     application = with_session()
+    if audit and audit.startswith("postgresql:"):
+
+        async def pg(app: web.Application) -> AsyncIterator[None]:
+            import asyncpg  # the postgres extra
+
+            pool.append(await asyncpg.create_pool(audit, min_size=40, max_size=40))
+            await pool[0].execute(AUDIT_TABLE)
+            yield
+            await pool[0].close()
+
+        application.cleanup_ctx.append(pg)
     application.router.add_patch("/v1/accounts/orch/webhooks/{id}", patch)
     return application
 
@@ -87,9 +190,13 @@ def main() -> None:
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--audit", help="sqlite:///PATH or a postgresql:// URL")
+    parser.add_argument("--key", help="the bearer key callers must present")
+    parser.add_argument("--access-log", help="a file for one JSON line a request")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        application = app(args.upstream.rstrip("/"), args.token)
+        application = app(args.upstream.rstrip("/"), args.token, audit=args.audit,
+                          key=args.key, access_log=args.access_log)  # fmt: skip
         run_fast(serve_baseline(application, "rmw-proxy", args.port))
 
 

@@ -15,6 +15,7 @@ from bench import (
     proxy_throughput,
     slow_clients,
     token_storm,
+    write_floor_parts,
     write_path,
 )
 from gateway.testing.postgres import server_available
@@ -55,6 +56,13 @@ async def test_slow_clients_runs() -> None:
 )
 async def test_write_path_runs() -> None:
     assert await write_path.run(seconds=1, connections=5, rounds=1) > 0
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None or not server_available(), reason="needs wrk and PostgreSQL"
+)
+async def test_write_floor_parts_runs() -> None:
+    assert await write_floor_parts.run(seconds=1, connections=5, rounds=1) > 0
 
 
 async def test_plan_scale_runs() -> None:
