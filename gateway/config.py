@@ -154,6 +154,10 @@ class ServerConfig:
     list_read_ahead: float = attrs.field(
         default=2.0, validator=check(lambda v: 0 <= v <= 60, "must be from 0 to 60")
     )
+    #: How many pages ahead of a caller following cursors its listing is read.
+    list_read_ahead_pages: int = attrs.field(
+        default=2, validator=check(lambda v: 1 <= v <= 8, "must be from 1 to 8")
+    )
 
 
 def _state_url_ok(url: str) -> bool:

@@ -45,8 +45,8 @@ async def test_a_page_followed_by_cursor_reads_the_next_ahead_once(
         first = await _page(client)
         assert _skips(seen) == ["0"]  # a first page reads nothing ahead
         second = await _page(client, first["next_cursor"])
-        await asyncio.sleep(0.05)  # the read ahead of the third page is sent meanwhile
-        assert _skips(seen) == ["0", "10", "20"]
+        await asyncio.sleep(0.05)  # the third and fourth pages are read ahead meanwhile
+        assert _skips(seen) == ["0", "10", "20", "30"]  # two pages ahead, the default
         third = await _page(client, second["next_cursor"])
         fourth = await _page(client, third["next_cursor"])
         assert app[READ_AHEAD].used == 2  # the third and the fourth page
@@ -57,10 +57,46 @@ async def test_a_page_followed_by_cursor_reads_the_next_ahead_once(
         assert names == [f"hook-{i:05d}" for i in range(35)]
 
 
+async def test_the_window_of_pages_read_ahead_moves_with_the_caller(
+    aiohttp_client: ClientFactory,
+) -> None:
+    async with uipath_with(75) as (_emulator, url, seen):
+        config = _config({"orch": _uipath(url)})
+        config["server"]["list_read_ahead_pages"] = 3
+        app = create_app(parse_config(config))
+        client = await aiohttp_client(app)
+        page = await _page(client)
+        page = await _page(client, page["next_cursor"])  # the second page: 10-19
+        await asyncio.sleep(0.05)
+        assert _skips(seen) == ["0", "10", "20", "30", "40"]  # three pages ahead
+        page = await _page(client, page["next_cursor"])  # 20-29, read ahead
+        await asyncio.sleep(0.05)
+        assert _skips(seen)[-1] == "50" and len(seen) == 6  # the window moved on by one
+        names = [i["name"] for i in page["items"]]
+        while page["next_cursor"]:
+            page = await _page(client, page["next_cursor"])
+            names += [i["name"] for i in page["items"]]
+        assert names == [f"hook-{i:05d}" for i in range(20, 75)]
+        # Every provider page once, nothing past the end, and all but two taken from ahead.
+        assert _skips(seen) == [str(n) for n in range(0, 80, 10)]
+        assert app[READ_AHEAD].used == 6 and len(app[READ_AHEAD]) == 0
+
+
+async def test_one_page_ahead(aiohttp_client: ClientFactory) -> None:
+    async with uipath_with(35) as (_emulator, url, seen):
+        config = _config({"orch": _uipath(url)})
+        config["server"]["list_read_ahead_pages"] = 1
+        client = await aiohttp_client(create_app(parse_config(config)))
+        first = await _page(client)
+        await _page(client, first["next_cursor"])
+        await asyncio.sleep(0.05)
+        assert _skips(seen) == ["0", "10", "20"]
+
+
 async def test_a_write_between_pages_is_seen_by_the_next_page(
     aiohttp_client: ClientFactory,
 ) -> None:
-    async with uipath_with(30) as (emulator, url, seen):
+    async with uipath_with(35) as (emulator, url, seen):
         app = create_app(parse_config(_with_writer(_config({"orch": _uipath(url)}))))
         client = await aiohttp_client(app)
         first = await _page(client)
@@ -76,7 +112,10 @@ async def test_a_write_between_pages_is_seen_by_the_next_page(
         third = await _page(client, second["next_cursor"])
         assert app[READ_AHEAD].used == 0  # overtaken by the write: read again
         assert third["items"][0]["name"] == "renamed-between-pages"
-        assert _skips(seen) == ["0", "10", "20", "20"]
+        await asyncio.sleep(0.05)  # the fourth page read ahead before the write: read again
+        assert _skips(seen) == ["0", "10", "20", "30", "20", "30"]
+        fourth = await _page(client, third["next_cursor"])
+        assert app[READ_AHEAD].used == 1 and len(fourth["items"]) == 5
 
 
 async def test_a_page_read_ahead_too_long_ago_is_read_again(

@@ -23,7 +23,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -32,7 +32,7 @@ from aiohttp import web
 from gateway.codec import record_error_to_json, webhook_to_json
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest
 from gateway.proxy.problems import status_of
-from gateway.proxy.read_ahead import ReadAhead
+from gateway.proxy.read_ahead import Follow, ReadAhead
 from gateway.service import Account, AccountInfo, Gateway, ListingPage
 from gateway.transport.answers import UnreadableRecord
 
@@ -186,15 +186,31 @@ async def _page(
     else:
         page, skipped = found
         unreadable += skipped
-    if ahead is not None and position is not None and page.next is not None:
-        after = page.next
+    if ahead is not None and position is not None:
+        follow = _follower(target, q, measure)
+        after = follow((page, unreadable))
+        if after is not None:
+            key, read = after
+            ahead.start(key, target, read, follow)
+    return page
+
+
+def _follower(target: Account, q: ListQuery, measure: Measure) -> Follow:
+    """What a read ahead of ``target``'s listing gave -> the key and the read of the page after
+    it (``gateway.proxy.read_ahead``)."""
+
+    def follow(found: Any) -> tuple[Hashable, Callable[[], Awaitable[Any]]] | None:
+        after = found[0].next  # (the page, its unreadable records)
+        if after is None:
+            return None
 
         async def read_next() -> tuple[ListingPage, list[UnreadableRecord]]:
             skipped: list[UnreadableRecord] = []
             return await _read(target, q, after, q.limit, measure, skipped), skipped
 
-        ahead.start((target.name, q.fingerprint, after, q.limit), target, read_next)
-    return page
+        return (target.name, q.fingerprint, after, q.limit), read_next
+
+    return follow
 
 
 async def _read(

@@ -18,14 +18,20 @@ What a read-ahead page may be, so that a caller cannot tell it from a page read 
   snapshot either way.
 - **Used once**: an entry answers one request and is gone; the request it answers starts the
   read-ahead of the page after it.
+
+**Depth** (``[server] list_read_ahead_pages``, 2 by default): how many pages ahead of its
+caller a listing is read. The page after the one answered is read at once; once it has been
+read, the page after that, and so on up to the depth; each page the caller takes moves the
+window on by one. With two, the provider prepares one page while the proxy reads the one before
+it and the caller the one before that, so the three work at once instead of in turn.
 - **Not an error**: a read-ahead that failed (or was refused) is dropped and the page is read
   on request, so errors are those of the request's own read.
 
 Only pages asked for with a cursor read ahead: a caller that reads one page (a first page,
-``?limit=1``) costs the provider nothing more. A caller that stops paging costs one page read for
-nothing; its page is dropped once older than ``list_read_ahead``. At most ``MAX_PAGES`` reads
-ahead are kept (each one page of one account); beyond it no more start until some are taken or
-dropped. ``list_read_ahead = 0`` turns it off.
+``?limit=1``) costs the provider nothing more. A caller that stops paging costs at most the depth
+in pages read for nothing; they are dropped once older than ``list_read_ahead``. At most
+``MAX_PAGES`` reads ahead are kept (each one page of one account); beyond it no more start until
+some are taken or dropped. ``list_read_ahead = 0`` turns it off.
 
 Written by hand: no library prefetches paged HTTP listings across requests.
 """
@@ -40,35 +46,66 @@ from typing import Any
 
 from gateway.service import Account
 
-__all__ = ["ReadAhead"]
+__all__ = ["Follow", "ReadAhead"]
 
 #: The most pages read ahead and not taken yet, in all.
 MAX_PAGES = 64
 
+#: What a read gave -> the key and the read of the page after it (None: it was the last).
+Follow = Callable[[Any], tuple[Hashable, Callable[[], Awaitable[Any]]] | None]
+
 
 class _Entry:
-    __slots__ = ("account", "expiry", "started", "task", "writes")
+    __slots__ = ("account", "depth", "expiry", "follow", "started", "task", "writes")
 
-    def __init__(self, account: Account, task: asyncio.Task[Any]) -> None:
+    def __init__(
+        self, account: Account, task: asyncio.Task[Any], depth: int, follow: Follow | None
+    ) -> None:
         self.account = account
         self.writes = account.writes
         self.started = time.monotonic()
         self.task = task
         self.expiry: asyncio.TimerHandle | None = None
+        self.depth = depth  # pages ahead of the caller this one is, counting down from depth
+        self.follow = follow
 
 
 class ReadAhead:
     """Pages read ahead of their request, by what the request will ask (see the module doc)."""
 
-    def __init__(self, max_age: float, max_pages: int = MAX_PAGES) -> None:
+    def __init__(self, max_age: float, max_pages: int = MAX_PAGES, depth: int = 2) -> None:
         self.max_age = max_age
         self.max_pages = max_pages
+        self.depth = depth
         self._entries: dict[Hashable, _Entry] = {}
         self.used = 0  # requests answered by a page read ahead (tests and metrics)
 
-    def start(self, key: Hashable, account: Account, read: Callable[[], Awaitable[Any]]) -> None:
-        """Read what ``key`` names now (``read()``), for the request that will ask for it."""
-        if self.max_age <= 0 or key in self._entries:
+    def start(
+        self,
+        key: Hashable,
+        account: Account,
+        read: Callable[[], Awaitable[Any]],
+        follow: Follow | None = None,
+        *,
+        depth: int | None = None,
+    ) -> None:
+        """Read what ``key`` names now (``read()``), for the request that will ask for it; once
+        read, ``follow`` names the page after it, read in turn while ``depth`` (the pages ahead
+        of the caller, ``self.depth`` by default) allows. A key already being read is not read
+        again (its window moves on to ``depth`` instead), unless what it read can no longer be
+        used."""
+        depth = self.depth if depth is None else depth
+        if self.max_age <= 0 or depth < 1:
+            return
+        entry = self._entries.get(key)
+        if entry is not None and not self._usable(entry):  # overtaken by a write, or too old
+            self._drop(key, entry)
+            entry = None
+        if entry is not None:
+            if depth > entry.depth:  # the caller came nearer: this page may be followed further
+                entry.depth = depth
+                if entry.task.done():
+                    self._follow(key, entry)
             return
         if len(self._entries) >= self.max_pages:
             self._expire()
@@ -76,9 +113,23 @@ class ReadAhead:
                 return
         task = asyncio.ensure_future(read())
         task.add_done_callback(_retrieve)
-        entry = self._entries[key] = _Entry(account, task)
+        entry = self._entries[key] = _Entry(account, task, depth, follow)
+        task.add_done_callback(lambda _: self._follow(key, entry))
         # Dropped once too old to be used: a page nobody asks for is not kept.
         entry.expiry = asyncio.get_running_loop().call_later(self.max_age, self._drop, key, entry)
+
+    def _follow(self, key: Hashable, entry: _Entry) -> None:
+        """Start reading the page after ``entry``'s, if it is still waiting to be taken, was
+        read, and is not yet as far ahead as the depth allows."""
+        task = entry.task
+        if self._entries.get(key) is not entry or entry.depth <= 1 or entry.follow is None:
+            return
+        if task.cancelled() or task.exception() is not None or not self._usable(entry):
+            return
+        after = entry.follow(task.result())
+        if after is not None:
+            next_key, read = after
+            self.start(next_key, entry.account, read, entry.follow, depth=entry.depth - 1)
 
     async def take(self, key: Hashable) -> Any | None:
         """What was read ahead for ``key`` (awaiting a read still under way), or None when

@@ -616,7 +616,9 @@ def create_app(
     app[CONFIG] = config
     app[KEYS] = ApiKeys(config.server.api_keys)
     app[CURSORS] = cursors = listing.Cursors()
-    app[READ_AHEAD] = ahead = ReadAhead(config.server.list_read_ahead)
+    app[READ_AHEAD] = ahead = ReadAhead(
+        config.server.list_read_ahead, depth=config.server.list_read_ahead_pages
+    )
     server = config.server
     app[UNKEYED] = _Budget(server.max_unauthenticated or max(1, server.max_connections // 4))
     holder: dict[str, Gateway] = {}
