@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import re
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from datetime import datetime
 from typing import Any, Final, Literal, TypeVar
 
@@ -175,6 +175,24 @@ class _FrozenMap(Mapping[str, V]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    # The dict's own methods rather than ``Mapping``'s, which go through the ones above a key at
+    # a time (every listed webhook's headers and extras are read for its answer). Its views are
+    # read-only: nothing changes the map through them.
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
+    def keys(self) -> KeysView[str]:
+        return self._items.keys()
+
+    def items(self) -> ItemsView[str, V]:
+        return self._items.items()
+
+    def values(self) -> ValuesView[V]:
+        return self._items.values()
 
     def __hash__(self) -> int:
         return hash(frozenset(self._items.items()))

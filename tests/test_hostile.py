@@ -110,6 +110,17 @@ async def test_hostile_input_is_a_4xx(
         assert internal not in shown, (what, internal, shown)
 
 
+QUERIES = [b"na%1Fme=a", b"name=a%1Fb", b"cursor=" + b"A" * 200 + b"%7F%00"]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_a_control_character_anywhere_in_a_query_is_named(proxy: int, query: bytes) -> None:
+    head = b"GET /v1/accounts/orch/webhooks?" + query + b" HTTP/1.1\r\n" + AUTH
+    answer, problem = await send(proxy, head, b"")
+    assert answer == 400 and problem is not None
+    assert "holds a control character" in json.dumps(problem["errors"])
+
+
 def test_store_failures_reach_callers_without_paths_or_driver_messages(tmp_path: Any) -> None:
     from gateway.store.sqlite import SqliteStore
 

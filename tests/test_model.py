@@ -150,6 +150,11 @@ def test_headers_are_immutable_and_hashable() -> None:
         h["X-C"] = ("4",)  # type: ignore[index]
     wh = Webhook(id="1", name="n", url="https://a.example", headers={"X-A": "1"})
     assert hash(wh) == hash(attrs.evolve(wh))
+    # The mapping's views and look-ups are the dict's (fast), and change nothing.
+    assert list(h.items()) == [("X-A", ("1",)), ("X-B", ("2", "3"))]
+    assert list(h.keys()) == ["X-A", "X-B"] and list(h.values()) == [("1",), ("2", "3")]
+    assert "X-A" in h and "X-C" not in h and h.get("X-C", ()) == () and h.get("X-A") == ("1",)
+    assert not hasattr(h.items(), "pop") and dict(h) == dict(h.items())
 
 
 def test_list_filter_matches() -> None:
