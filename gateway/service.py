@@ -613,8 +613,8 @@ class Listing:
         return self
 
     async def __anext__(self) -> Webhook:
-        if self._source is None:
-            self._source = self._records()
+        if self._source is None:  # the provider's own iterator: no layer of ours per record
+            self._source = self._account.provider.list(await self._canonical_filter())
         while True:
             record = await anext(self._source)
             if isinstance(record, UnreadableRecord):
@@ -672,11 +672,6 @@ class Listing:
             self._filter = attrs.evolve(self._filter, event=event)
             self._canonical = True
         return self._filter
-
-    async def _records(self) -> AsyncIterator[Webhook | UnreadableRecord]:
-        flt = await self._canonical_filter()
-        async for record in self._account.provider.list(flt):
-            yield record
 
     def _skip(self, record: UnreadableRecord) -> None:
         self.unreadable.append(record)

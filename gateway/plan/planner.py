@@ -261,9 +261,13 @@ async def _plan_account(
     specs: dict[str, WebhookSpec] = {}
     spelled: dict[frozenset[str], frozenset[str]] = {}
     for entry_key, entry in desired.items():
+        spec = entry.spec
+        if spelled.get(spec.events) == spec.events:  # spelled so already (manifests repeat)
+            specs[entry_key] = spec
+            continue
         where = f"accounts.{account.name}.webhooks.{entry_key}.events"
         try:
-            specs[entry_key] = await _canonical(account, entry.spec, where, spelled)
+            specs[entry_key] = await _canonical(account, spec, where, spelled)
         except InvalidRequest as exc:
             problems += [str(p) for p in exc.problems]
     if problems:  # nothing of this account is planned from a manifest it cannot take
