@@ -9,7 +9,15 @@ import attrs
 import pytest
 
 from gateway import FailureHandling, Headers, InvalidRequest, ListFilter, Secret, Webhook
-from gateway.model import UNSET, AlertEndpoint, RetryStrategy, WebhookChange, WebhookSpec
+from gateway.model import (
+    UNSET,
+    AlertEndpoint,
+    RetryStrategy,
+    WebhookChange,
+    WebhookSpec,
+    event_name_problem,
+    text_problem,
+)
 
 
 @pytest.mark.parametrize(
@@ -167,3 +175,23 @@ def test_list_filter_matches() -> None:
     assert not ListFilter(enabled=True).matches(wh)
     assert not ListFilter(suspended=True).matches(wh)
     assert not ListFilter(name="N").matches(wh)
+
+
+@pytest.mark.parametrize(
+    ("code", "unfit"),
+    [(0x00, "control"), (0x1F, "control"), (0x20, None), (0x7E, None), (0x7F, "control"),
+     (0x9F, "control"), (0xA0, None), (0xD7FF, None), (0xD800, "surrogate"),
+     (0xDFFF, "surrogate"), (0xE000, None), (0x10FFFF, None)],
+)  # fmt: skip
+def test_text_is_refused_at_its_first_unfit_character(code: int, unfit: str | None) -> None:
+    problem = text_problem("ok" + chr(code) + "\x00")
+    if unfit is None:
+        assert problem == "must not contain control characters (U+0000 at 3)"
+    else:
+        assert problem is not None and unfit in problem and f"U+{code:04X} at 2" in problem
+
+
+@pytest.mark.parametrize("space", [" ", "\t", "\u00a0", "\u2003", "\u3000", "\x1c"])
+def test_an_event_name_holds_no_white_space_of_any_kind(space: str) -> None:
+    assert "white space" in (event_name_problem(f"job{space}started") or "")
+    assert event_name_problem("job.started") is None
