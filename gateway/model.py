@@ -211,7 +211,7 @@ class _FrozenMap(Mapping[str, V]):
         return hash(frozenset(self._items.items()))
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, _FrozenMap):  # the common case, without a view per item
+        if type(other) is type(self) or isinstance(other, _FrozenMap):  # (exact type: no ABC)
             return self._items == other._items
         if isinstance(other, Mapping):
             return self._items == dict(other.items())
@@ -278,16 +278,22 @@ class Extras(_FrozenMap[str]):
 NO_EXTRAS: Final = Extras()
 
 
+# The converters test the exact type first: ``isinstance`` against a ``Mapping`` subclass goes
+# through ``ABCMeta.__instancecheck__`` (about 0.1 us, on each record a list reads).
 def _extras(value: Mapping[str, str] | None) -> Extras:
-    if isinstance(value, Extras):
+    if type(value) is Extras:
         return value
-    return Extras(value) if value else NO_EXTRAS
+    if not value:
+        return NO_EXTRAS
+    return value if isinstance(value, Extras) else Extras(value)
 
 
 def _headers(value: Mapping[str, str | Iterable[str]] | None) -> Headers:
-    if isinstance(value, Headers):
+    if type(value) is Headers:
         return value
-    return Headers(value) if value else NO_HEADERS
+    if not value:
+        return NO_HEADERS
+    return value if isinstance(value, Headers) else Headers(value)
 
 
 @attrs.frozen(kw_only=True)
