@@ -64,8 +64,9 @@ class Diff:
     """The fields that differ, and what makes the ``WebhookChange`` (built when applied: a
     plan of thousands of webhooks need not validate thousands of changes it only shows).
 
-    The events' own ``FieldChange`` is made from the change when ``fields`` is read, not when
-    the plan is: a plan of 30,000 webhooks holds 30,000 of these, and most are never shown."""
+    The events' own ``FieldChange`` is made from the change when ``fields`` is read (the plan
+    is shown), not while the plan is made: thousands of diffs are compared on the event loop,
+    and a plan applied without being shown needs none of them."""
 
     #: Every field change but the events', in ``fields`` order; the events' goes at
     #: ``_events_at``.

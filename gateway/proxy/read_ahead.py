@@ -18,14 +18,14 @@ What a read-ahead page may be, so that a caller cannot tell it from a page read 
   snapshot either way.
 - **Used once**: an entry answers one request and is gone; the request it answers starts the
   read-ahead of the page after it.
+- **Not an error**: a read-ahead that failed (or was refused) is dropped and the page is read
+  on request, so errors are those of the request's own read.
 
 **Depth** (``[server] list_read_ahead_pages``, 2 by default): how many pages ahead of its
 caller a listing is read. The page after the one answered is read at once; once it has been
 read, the page after that, and so on up to the depth; each page the caller takes moves the
 window on by one. With two, the provider prepares one page while the proxy reads the one before
 it and the caller the one before that, so the three work at once instead of in turn.
-- **Not an error**: a read-ahead that failed (or was refused) is dropped and the page is read
-  on request, so errors are those of the request's own read.
 
 Only pages asked for with a cursor read ahead: a caller that reads one page (a first page,
 ``?limit=1``) costs the provider nothing more. A caller that stops paging costs at most the depth
