@@ -86,6 +86,26 @@ class SqliteAudit:
         done.set_result(None)
 
 
+async def _keep(connection: Any) -> None:
+    """A pooled connection goes back as it is: its one lock was released with its audit row."""
+
+
+@contextlib.asynccontextmanager
+async def _locked(pool: Any, id: str) -> AsyncIterator[Any]:
+    """A pooled connection holding the advisory lock of ``id``; a write that fails before its
+    audit row (which releases the lock) releases it here."""
+    connection = await pool.acquire()
+    try:
+        await connection.fetchval(PG_LOCK, zlib.crc32(id.encode()))
+        try:
+            yield connection
+        except BaseException:
+            await connection.fetchval("SELECT pg_advisory_unlock($1)", zlib.crc32(id.encode()))
+            raise
+    finally:
+        await pool.release(connection)
+
+
 def audit_row(id: str, change: bytes, started: float) -> tuple[Any, ...]:
     return (time.time(), "key:bench", id, "update", change.decode(), "ok",
             round((time.perf_counter() - started) * 1000, 2))  # fmt: skip
@@ -129,6 +149,18 @@ def app(
     log = open(access_log, "a", buffering=1) if access_log else None  # noqa: SIM115
     wanted = hashlib.sha256(key.encode()).digest() if key else None
 
+    async def modify(session: aiohttp.ClientSession, id: str, change: Any) -> bytes:
+        """Read webhook ``id`` (batched), PATCH its events changed, answer the record."""
+        record = await read(session, id)
+        events = {e["EventType"] for e in record["Events"]}
+        events = (events - set(change.get("remove_events", ()))) | set(change.get("add_events", ()))
+        body = orjson.dumps({"Events": [{"EventType": e} for e in sorted(events)]})
+        headers = {**auth, "Content-Type": "application/json",
+                   "Prefer": "return=representation"}  # fmt: skip
+        async with session.patch(f"{upstream}/odata/Webhooks({id})", data=body,
+                                 headers=headers) as r:  # fmt: skip
+            return await r.read()
+
     async def patch(request: web.Request) -> web.Response:
         started = time.perf_counter()
         if wanted is not None:
@@ -140,27 +172,13 @@ def app(
         change = orjson.loads(raw)
         session = request.app[SESSION]
         async with locks.setdefault(id, asyncio.Lock()):
-            connection = None
-            if pool:
-                connection = await pool[0].acquire()
-                await connection.fetchval(PG_LOCK, zlib.crc32(id.encode()))
-            record = await read(session, id)
-            events = {e["EventType"] for e in record["Events"]}
-            events = (events - set(change.get("remove_events", ()))) | set(
-                change.get("add_events", ())
-            )
-            body = orjson.dumps({"Events": [{"EventType": e} for e in sorted(events)]})
-            headers = {**auth, "Content-Type": "application/json",
-                       "Prefer": "return=representation"}  # fmt: skip
-            async with session.patch(f"{upstream}/odata/Webhooks({id})", data=body,
-                                     headers=headers) as r:  # fmt: skip
-                answer = await r.read()
-            if connection is not None:
-                try:
+            if not pool:
+                answer = await modify(session, id, change)
+            else:
+                async with _locked(pool[0], id) as connection:
+                    answer = await modify(session, id, change)
                     row = audit_row(id, raw, started)
                     await connection.fetchval(PG_ROW_AND_UNLOCK, zlib.crc32(id.encode()), *row)
-                finally:
-                    await pool[0].release(connection)
         if sqlite is not None:
             await sqlite.record(audit_row(id, raw, started))
         if log is not None:
@@ -175,7 +193,8 @@ def app(
         async def pg(app: web.Application) -> AsyncIterator[None]:
             import asyncpg  # the postgres extra
 
-            pool.append(await asyncpg.create_pool(audit, min_size=40, max_size=40))
+            # No reset query on release (asyncpg's default is a round trip), as the store's.
+            pool.append(await asyncpg.create_pool(audit, min_size=40, max_size=40, reset=_keep))
             await pool[0].execute(AUDIT_TABLE)
             yield
             await pool[0].close()
