@@ -239,3 +239,29 @@ def test_a_plan_that_fails_never_says_no_changes(
     out = capsys.readouterr().out
     assert code == 1
     assert "No changes" not in out and "Plan incomplete: 1 account(s)" in out
+
+
+async def test_events_are_planned_in_the_catalogs_spelling(uipath: UiPathHarness) -> None:
+    """Two entries spelling their events alike (the set is spelled once) and one that needs no
+    respelling: each is planned with the catalog's names, and one in another spelling of what
+    the webhook has is no change."""
+    uipath.emulator.add(Name="a", Url="https://hooks.example.com/a",
+                        Events=[{"EventType": "job.completed"}])  # fmt: skip
+    hooks: dict[str, Any] = {
+        k: {
+            "name": k,
+            "url": f"https://hooks.example.com/{k}",
+            "events": ["JOB.Completed", "Job.Faulted"],
+        }
+        for k in ("b", "c")
+    }
+    hooks["a"] = {"name": "a", "url": "https://hooks.example.com/a", "events": ["Job.Completed"]}
+    config = parse_config({"accounts": {"orch": uipath.account()}})
+    async with Gateway(config) as gw:
+        plan = await make_plan(gw, parse_manifest({"accounts": {"orch": {"webhooks": hooks}}},
+                                                  gw.config), adopt=True)  # fmt: skip
+    (account,) = plan.accounts
+    assert account.error is None, account.error
+    created = {a.key: a.spec.events for a in account.actions if a.spec is not None}
+    assert created == {k: frozenset({"job.completed", "job.faulted"}) for k in ("b", "c")}
+    assert [a.key for a in account.actions] == ["b", "c"] and account.unchanged == 1

@@ -168,24 +168,6 @@ async def make_plan(
     return Plan(accounts=tuple(await asyncio.gather(*(one(n) for n in names))))
 
 
-async def _canonical(
-    account: Account,
-    spec: WebhookSpec,
-    path: str,
-    seen: dict[frozenset[str], frozenset[str]],
-) -> WebhookSpec:
-    """``spec`` with its events in the catalog's spelling (``InvalidRequest`` at ``path`` for
-    names a strict catalog lacks; a provider whose tenants add events keeps them as written).
-    ``seen`` remembers event sets already spelled: manifests repeat them."""
-    if not spec.events:
-        return spec
-    events = seen.get(spec.events)
-    if events is None:
-        events = seen[spec.events] = await account.canonical_events(spec.events, path)
-    # ``evolve`` validates the whole spec again: only when a spelling actually changed.
-    return spec if events == spec.events else attrs.evolve(spec, events=events)
-
-
 async def _uncatalogued(account: Account, specs: dict[str, WebhookSpec]) -> list[str]:
     """Event names the account's catalog does not list, where it is not the whole list
     (tenants add events of their own): passed on as written, so the plan says so."""
@@ -261,15 +243,20 @@ async def _plan_account(
     specs: dict[str, WebhookSpec] = {}
     spelled: dict[frozenset[str], frozenset[str]] = {}
     for entry_key, entry in desired.items():
+        # Events in the catalog's spelling (``InvalidRequest`` for names a strict catalog
+        # lacks; a provider whose tenants add events keeps them as written), each event set
+        # spelled once: manifests repeat them.
         spec = entry.spec
-        if spelled.get(spec.events) == spec.events:  # spelled so already (manifests repeat)
-            specs[entry_key] = spec
-            continue
-        where = f"accounts.{account.name}.webhooks.{entry_key}.events"
-        try:
-            specs[entry_key] = await _canonical(account, spec, where, spelled)
-        except InvalidRequest as exc:
-            problems += [str(p) for p in exc.problems]
+        events = spelled.get(spec.events) if spec.events else spec.events
+        if events is None:
+            where = f"accounts.{account.name}.webhooks.{entry_key}.events"
+            try:
+                events = spelled[spec.events] = await account.canonical_events(spec.events, where)
+            except InvalidRequest as exc:
+                problems += [str(p) for p in exc.problems]
+                continue
+        # ``evolve`` validates the whole spec again: only when a spelling actually changed.
+        specs[entry_key] = spec if events == spec.events else attrs.evolve(spec, events=events)
     if problems:  # nothing of this account is planned from a manifest it cannot take
         return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
     warnings = await _uncatalogued(account, specs)
