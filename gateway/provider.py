@@ -44,6 +44,7 @@ __all__ = [
     "DeliveryCheck",
     "ListPage",
     "Provider",
+    "offset_after",
     "offset_page",
     "parse_offset",
 ]
@@ -144,6 +145,16 @@ def offset_page(
                     str(end) if more else None)  # fmt: skip
 
 
+def offset_after(position: str | None, count: int) -> str | None:
+    """``Provider.position_after`` of an ``offset_page`` adapter (None for a position that is
+    not one of its offsets)."""
+    if position is None:
+        return str(count)
+    if position.isdigit() and len(position) <= 12:
+        return str(int(position) + count)
+    return None
+
+
 def parse_offset(position: str | None, kind: str) -> int:
     """The offset an ``offset_page`` position names (0 for the start)."""
     if position is None:
@@ -231,6 +242,15 @@ class Provider(Generic[S]):
         gets back positions it made. Implement it where the provider can start a listing at
         a position; ``list`` stays the way to read everything."""
         raise self.unsupported("list_page")
+
+    def position_after(self, filter: ListFilter, position: str | None, count: int) -> str | None:
+        """Where ``filter``'s listing from ``position`` resumes after ``count`` more records,
+        when the adapter can tell without reading them (an offset: ``position + count``), and
+        None when only reading tells (a provider's page token) or the adapter knows the listing
+        ends before. The proxy reads a page from there before the page before it has arrived
+        (``gateway.proxy.read_ahead``), so a wrong answer costs a provider read, never a wrong
+        page."""
+        return None
 
     async def get(self, id: str) -> Webhook:
         raise self.unsupported("get")

@@ -9,12 +9,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.config import parse_config
 from gateway.proxy.appkeys import READ_AHEAD
+from gateway.proxy.read_ahead import ReadAhead
 from gateway.proxy.server import create_app
-from tests.test_listing import READ, ClientFactory, _config, _uipath, uipath_with
+from tests.test_listing import (
+    READ,
+    ClientFactory,
+    _config,
+    _core,
+    _uipath,
+    core_with,
+    uipath_with,
+)
 
 WRITE_KEY = "write-key-0987-abcdef"
 
@@ -148,3 +158,94 @@ async def test_read_ahead_off(aiohttp_client: ClientFactory) -> None:
         await asyncio.sleep(0.05)
         assert _skips(seen) == ["0", "10", "20"]
         assert app[READ_AHEAD].used == 0
+
+
+async def test_known_positions_are_asked_for_before_the_page_before_them_arrives(
+    aiohttp_client: ClientFactory,
+) -> None:
+    # Each list answer takes 0.3 s: a page read only once the one before it has arrived would
+    # be asked for 0.3 s after it.
+    async with uipath_with(55, delay=0.3) as (_emulator, url, seen):
+        app = create_app(parse_config(_config({"orch": _uipath(url)})))
+        client = await aiohttp_client(app)
+        first = await _page(client)
+        second = await _page(client, first["next_cursor"])
+        await asyncio.sleep(0.1)
+        # The third page's position came with the second, the fourth's is $skip 10 on.
+        assert _skips(seen) == ["0", "10", "20", "30"]
+        third = await _page(client, second["next_cursor"])
+        await asyncio.sleep(0.1)
+        assert _skips(seen) == ["0", "10", "20", "30", "40"]
+        page, names = third, [i["name"] for p in (first, second, third) for i in p["items"]]
+        while page["next_cursor"]:
+            page = await _page(client, page["next_cursor"])
+            names += [i["name"] for i in page["items"]]
+        assert names == [f"hook-{i:05d}" for i in range(55)]
+        # The @odata.count said where the listing ends: nothing was guessed past it.
+        assert _skips(seen) == ["0", "10", "20", "30", "40", "50"]
+        assert app[READ_AHEAD].used == 4
+
+
+@pytest.mark.parametrize(
+    ("filters", "asked"),
+    [
+        ({}, ["0", "10", "20", "30"]),  # the fourth page's offset: the third's and 10
+        # A filter applied here may make a page read on past ``limit`` records: no guess, the
+        # fourth page waits for the third's answer.
+        ({"enabled": "true"}, ["0", "10", "20"]),
+    ],
+)
+async def test_core_pages_are_asked_for_before_the_page_before_them_arrives_unless_filtered(
+    aiohttp_client: ClientFactory, filters: dict[str, str], asked: list[str]
+) -> None:
+    async with core_with(45, delay=0.3) as (emulator, url, seen):
+        account = _core(url, emulator.tenant_locator)
+        client = await aiohttp_client(create_app(parse_config(_config({"core": account}))))
+        path, params = "/v1/accounts/core/webhooks", {"limit": "10", **filters}
+        first = await (await client.get(path, params=params, headers=READ)).json()
+        resp = await client.get(path, params={**params, "cursor": first["next_cursor"]},
+                                headers=READ)  # fmt: skip
+        assert resp.status == 200
+        await asyncio.sleep(0.1)
+        assert [q["offset"] for q in seen] == asked
+
+
+async def test_a_guess_the_page_read_contradicts_is_dropped() -> None:
+    """``ReadAhead`` on its own: the page read says the next starts elsewhere than guessed."""
+    started: list[str] = []
+    release = asyncio.Event()
+    account = _Writes()
+
+    def reader(position: str) -> Any:
+        async def read() -> dict[str, Any]:
+            started.append(position)
+            if position == "a":
+                await release.wait()
+                return {"next": "c"}  # a record skipped: the page ends one later than guessed
+            await asyncio.sleep(10)
+            return {"next": None}
+
+        return read
+
+    def follow(found: Any) -> Any:
+        return None if found["next"] is None else (found["next"], reader(found["next"]))
+
+    def guess(key: Any) -> Any:
+        return {"a": ("b", reader("b")), "b": ("b2", reader("b2"))}.get(key)
+
+    ahead = ReadAhead(max_age=5, depth=2)
+    ahead.start("a", account, reader("a"), follow, guess)  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    assert started == ["a", "b"] and len(ahead) == 2  # "b" guessed and asked for at once
+    release.set()
+    await asyncio.sleep(0.01)
+    assert started == ["a", "b", "c"]  # the page read named "c": "b" dropped, "c" read
+    assert len(ahead) == 2 and await ahead.take("b") is None
+    assert await ahead.take("a") == {"next": "c"}
+    await ahead.close()
+
+
+class _Writes:
+    """What ``ReadAhead`` reads of an account: its count of writes."""
+
+    writes = 0

@@ -31,8 +31,9 @@ from aiohttp import web
 
 from gateway.codec import record_error_to_json, webhook_to_json
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest
+from gateway.model import ListFilter
 from gateway.proxy.problems import status_of
-from gateway.proxy.read_ahead import Follow, ReadAhead
+from gateway.proxy.read_ahead import Follow, Guess, ReadAhead
 from gateway.service import Account, AccountInfo, Gateway, ListingPage
 from gateway.transport.answers import UnreadableRecord
 
@@ -191,7 +192,7 @@ async def _page(
         after = follow((page, unreadable))
         if after is not None:
             key, read = after
-            ahead.start(key, target, read, follow)
+            ahead.start(key, target, read, follow, _guesser(target, q, measure))
     return page
 
 
@@ -201,16 +202,36 @@ def _follower(target: Account, q: ListQuery, measure: Measure) -> Follow:
 
     def follow(found: Any) -> tuple[Hashable, Callable[[], Awaitable[Any]]] | None:
         after = found[0].next  # (the page, its unreadable records)
-        if after is None:
-            return None
-
-        async def read_next() -> tuple[ListingPage, list[UnreadableRecord]]:
-            skipped: list[UnreadableRecord] = []
-            return await _read(target, q, after, q.limit, measure, skipped), skipped
-
-        return (target.name, q.fingerprint, after, q.limit), read_next
+        return None if after is None else _ahead(target, q, measure, after)
 
     return follow
+
+
+def _guesser(target: Account, q: ListQuery, measure: Measure) -> Guess | None:
+    """A page's key -> the key and the read of the page after it, before the page is read:
+    where the adapter knows the position ``limit`` records on (``Provider.position_after``) and
+    no filter may make a page skip records (``gateway.proxy.read_ahead``)."""
+    if q.filters:
+        return None
+    provider, everything = target.provider, ListFilter()
+
+    def guess(key: Hashable) -> tuple[Hashable, Callable[[], Awaitable[Any]]] | None:
+        position = provider.position_after(everything, key[2], q.limit)  # type: ignore[index]
+        return None if position is None else _ahead(target, q, measure, position)
+
+    return guess
+
+
+def _ahead(
+    target: Account, q: ListQuery, measure: Measure, position: str
+) -> tuple[Hashable, Callable[[], Awaitable[tuple[ListingPage, list[UnreadableRecord]]]]]:
+    """The read-ahead key of the page of ``target`` at ``position``, and its read."""
+
+    async def read() -> tuple[ListingPage, list[UnreadableRecord]]:
+        skipped: list[UnreadableRecord] = []
+        return await _read(target, q, position, q.limit, measure, skipped), skipped
+
+    return (target.name, q.fingerprint, position, q.limit), read
 
 
 async def _read(

@@ -27,6 +27,14 @@ read, the page after that, and so on up to the depth; each page the caller takes
 window on by one. With two, the provider prepares one page while the proxy reads the one before
 it and the caller the one before that, so the three work at once instead of in turn.
 
+**Guessed positions**: a page is read once the page before it has been, since the position it
+starts at comes with that page. Where the position after a page is known before the page is
+read (an offset adapter, ``Provider.position_after``; unfiltered listings, whose pages hold
+exactly ``limit`` records), the pages of the window are asked for at once instead, so the
+provider prepares one while the proxy parses the one before it. A guess the page read
+contradicts (a record skipped as unreadable) is dropped, its read cancelled; a guess past the
+end of the listing (its last page still on its way) costs one empty provider page.
+
 Only pages asked for with a cursor read ahead: a caller that reads one page (a first page,
 ``?limit=1``) costs the provider nothing more. A caller that stops paging costs at most the depth
 in pages read for nothing; they are dropped once older than ``list_read_ahead``. At most
@@ -46,20 +54,28 @@ from typing import Any
 
 from gateway.service import Account
 
-__all__ = ["Follow", "ReadAhead"]
+__all__ = ["Follow", "Guess", "ReadAhead"]
 
 #: The most pages read ahead and not taken yet, in all.
 MAX_PAGES = 64
 
 #: What a read gave -> the key and the read of the page after it (None: it was the last).
 Follow = Callable[[Any], tuple[Hashable, Callable[[], Awaitable[Any]]] | None]
+#: A page's key -> the key and the read of the page after it, when that is known before the
+#: page is read (None: only reading it tells).
+Guess = Callable[[Hashable], tuple[Hashable, Callable[[], Awaitable[Any]]] | None]
 
 
 class _Entry:
-    __slots__ = ("account", "depth", "expiry", "follow", "started", "task", "writes")
+    __slots__ = ("account", "depth", "expiry", "follow", "guess", "started", "task", "writes")
 
     def __init__(
-        self, account: Account, task: asyncio.Task[Any], depth: int, follow: Follow | None
+        self,
+        account: Account,
+        task: asyncio.Task[Any],
+        depth: int,
+        follow: Follow | None,
+        guess: Guess | None,
     ) -> None:
         self.account = account
         self.writes = account.writes
@@ -68,6 +84,7 @@ class _Entry:
         self.expiry: asyncio.TimerHandle | None = None
         self.depth = depth  # pages ahead of the caller this one is, counting down from depth
         self.follow = follow
+        self.guess = guess
 
 
 class ReadAhead:
@@ -86,14 +103,15 @@ class ReadAhead:
         account: Account,
         read: Callable[[], Awaitable[Any]],
         follow: Follow | None = None,
+        guess: Guess | None = None,
         *,
         depth: int | None = None,
     ) -> None:
         """Read what ``key`` names now (``read()``), for the request that will ask for it; once
         read, ``follow`` names the page after it, read in turn while ``depth`` (the pages ahead
-        of the caller, ``self.depth`` by default) allows. A key already being read is not read
-        again (its window moves on to ``depth`` instead), unless what it read can no longer be
-        used."""
+        of the caller, ``self.depth`` by default) allows; ``guess`` names it before (then it is
+        read at once). A key already being read is not read again (its window moves on to
+        ``depth`` instead), unless what it read can no longer be used."""
         depth = self.depth if depth is None else depth
         if self.max_age <= 0 or depth < 1:
             return
@@ -106,6 +124,8 @@ class ReadAhead:
                 entry.depth = depth
                 if entry.task.done():
                     self._follow(key, entry)
+                else:
+                    self._guess(key, entry)
             return
         if len(self._entries) >= self.max_pages:
             self._expire()
@@ -113,23 +133,41 @@ class ReadAhead:
                 return
         task = asyncio.ensure_future(read())
         task.add_done_callback(_retrieve)
-        entry = self._entries[key] = _Entry(account, task, depth, follow)
+        entry = self._entries[key] = _Entry(account, task, depth, follow, guess)
         task.add_done_callback(lambda _: self._follow(key, entry))
         # Dropped once too old to be used: a page nobody asks for is not kept.
         entry.expiry = asyncio.get_running_loop().call_later(self.max_age, self._drop, key, entry)
+        self._guess(key, entry)
+
+    def _guess(self, key: Hashable, entry: _Entry) -> None:
+        """Start reading the page after ``entry``'s before ``entry``'s has arrived, where its
+        position is known (``guess``) and the depth allows."""
+        if entry.depth <= 1 or entry.guess is None:
+            return
+        after = entry.guess(key)
+        if after is not None:
+            next_key, read = after
+            self.start(next_key, entry.account, read, entry.follow, entry.guess,
+                       depth=entry.depth - 1)  # fmt: skip
 
     def _follow(self, key: Hashable, entry: _Entry) -> None:
         """Start reading the page after ``entry``'s, if it is still waiting to be taken, was
         read, and is not yet as far ahead as the depth allows."""
         task = entry.task
-        if self._entries.get(key) is not entry or entry.depth <= 1 or entry.follow is None:
+        if self._entries.get(key) is not entry or entry.follow is None:
             return
         if task.cancelled() or task.exception() is not None or not self._usable(entry):
             return
         after = entry.follow(task.result())
-        if after is not None:
+        guessed = entry.guess(key) if entry.guess is not None else None
+        if guessed is not None and (after is None or guessed[0] != after[0]):
+            wrong = self._entries.get(guessed[0])
+            if wrong is not None:  # the page read says the next one starts elsewhere
+                self._drop(guessed[0], wrong)
+        if after is not None and entry.depth > 1:
             next_key, read = after
-            self.start(next_key, entry.account, read, entry.follow, depth=entry.depth - 1)
+            self.start(next_key, entry.account, read, entry.follow, entry.guess,
+                       depth=entry.depth - 1)  # fmt: skip
 
     async def take(self, key: Hashable) -> Any | None:
         """What was read ahead for ``key`` (awaiting a read still under way), or None when

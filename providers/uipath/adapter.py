@@ -49,7 +49,14 @@ from gateway.model import (
     WebhookChange,
     WebhookSpec,
 )
-from gateway.provider import Capabilities, ListPage, Provider, offset_page, parse_offset
+from gateway.provider import (
+    Capabilities,
+    ListPage,
+    Provider,
+    offset_after,
+    offset_page,
+    parse_offset,
+)
 from gateway.transport.answers import UnreadableRecord
 from gateway.transport.auth import StaticToken, TokenSource
 from gateway.transport.http import Transport
@@ -64,6 +71,8 @@ MAX_PAGE = 1000
 #: 100 nodes by default (``MaxNodeCount``).
 MAX_BATCH = 20
 MAX_SECRET = 100
+#: The most listings (by ``$filter``) whose end ``position_after`` remembers.
+_TOTALS_KEPT = 64
 PING = "UiPath.Server.Configuration.OData.Ping"
 GET_EVENT_TYPES = "UiPath.Server.Configuration.OData.GetEventTypes()"
 
@@ -156,6 +165,8 @@ class UiPathProvider(Provider[UiPathSettings]):
             if settings.folder_id is not None
             else {}
         )
+        #: The ``@odata.count`` of each listing (by its ``$filter``) at its last page read.
+        self._totals: dict[str | None, int] = {}
 
     def _token_source(self) -> TokenSource:
         s = self.settings
@@ -228,6 +239,13 @@ class UiPathProvider(Provider[UiPathSettings]):
         records, more = await self._records(filter, skip, min(size, self.settings.page_size))
         return offset_page(list(self.read_each(records, self._webhook, "Id")), skip, more)
 
+    def position_after(self, filter: ListFilter, position: str | None, count: int) -> str | None:
+        """``$skip`` ``count`` on, while short of the ``@odata.count`` the listing's last page
+        said (None before any page of it said one)."""
+        after = offset_after(position, count)
+        total = self._totals.get(wire.filter_expression(filter))
+        return after if after is not None and total is not None and int(after) < total else None
+
     async def _records(
         self, filter: ListFilter, skip: int, top: int
     ) -> tuple[builtins.list[Any], bool]:
@@ -239,6 +257,10 @@ class UiPathProvider(Provider[UiPathSettings]):
         records, total = wire.list_page(
             await self._call("GET", "/Webhooks", params=params), account=self.account
         )
+        if total is not None:  # where the listing ends, for position_after
+            if len(self._totals) >= _TOTALS_KEPT:
+                self._totals.clear()
+            self._totals[expression] = total
         end = skip + len(records)
         return records, not (len(records) < top or (total is not None and end >= total))
 
