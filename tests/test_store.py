@@ -167,9 +167,8 @@ async def test_sqlite_checkpoints_run_on_the_thread_at_most_once_a_second(
     assert len(await sqlite_store.audit(AuditQuery(limit=1000))) == 301
 
 
-async def test_the_auditor_commits_concurrent_entries_in_groups(store: Store) -> None:
-    from gateway.store.audit import Auditor
-
+def _counting(store: Store) -> list[int]:
+    """The size of each group ``store.record`` is called with, from now on."""
     calls: list[int] = []
     record = store.record
 
@@ -178,15 +177,59 @@ async def test_the_auditor_commits_concurrent_entries_in_groups(store: Store) ->
         await record(*entries)
 
     store.record = counted  # type: ignore[method-assign]
+    return calls
+
+
+async def _entry_of(auditor: Any, i: int) -> None:
+    await auditor.record(account="orch", provider="uipath", operation="update",
+                         webhook_id=str(i), change={"name": f"n{i}"}, started=0.0,
+                         error=None)  # fmt: skip
+
+
+async def test_the_auditor_commits_concurrent_entries_in_groups(store: Store) -> None:
+    from gateway.store.audit import Auditor
+
+    calls = _counting(store)
     auditor = Auditor(store)
     await auditor.open()
-    await asyncio.gather(*(
-        auditor.record(account="orch", provider="uipath", operation="update", webhook_id=str(i),
-                       change={"name": f"n{i}"}, started=0.0, error=None)
-        for i in range(50)
-    ))  # fmt: skip
+    await asyncio.gather(*(_entry_of(auditor, i) for i in range(50)))
     assert sum(calls) == 50 and len(calls) <= 3  # the first alone, then the rest together
     assert len(await store.audit(AuditQuery(limit=100))) == 50
+    assert auditor.failures == 0
+
+
+async def test_under_load_the_entries_of_a_window_after_a_commit_go_together(
+    store: Store,
+) -> None:
+    from gateway.store.audit import Auditor
+
+    calls = _counting(store)
+    auditor = Auditor(store)
+    auditor.window = 0.5  # (SQLite's is 2 ms: wide here so that the test does not race it)
+    await auditor.open()
+    await asyncio.wait_for(_entry_of(auditor, 0), 0.4)  # none committed before: no wait
+    later = []
+    for i in range(1, 4):  # each in a loop turn of its own, all within the window
+        later.append(asyncio.create_task(_entry_of(auditor, i)))
+        await asyncio.sleep(0.01)
+    await asyncio.gather(*later)
+    assert calls == [1, 3]
+    assert len(await store.audit(AuditQuery(limit=10))) == 4
+
+
+async def test_an_entry_whose_caller_is_cancelled_is_written_all_the_same(store: Store) -> None:
+    from gateway.store.audit import Auditor
+
+    auditor = Auditor(store)
+    auditor.window = 0.2
+    await auditor.open()
+    await _entry_of(auditor, 0)
+    gone = asyncio.create_task(_entry_of(auditor, 1))  # waits for the window
+    await asyncio.sleep(0.01)
+    gone.cancel()
+    await _entry_of(auditor, 2)  # in the same group, after it
+    assert gone.cancelled()
+    assert sorted(e.webhook_id or "" for e in await store.audit(AuditQuery())) == ["0", "1", "2"]
     assert auditor.failures == 0
 
 

@@ -173,6 +173,10 @@ class Store(abc.ABC):
 
     #: Whether the store is shared by processes, so update locks must be taken in it.
     shared: bool = False
+    #: How long after storing a group of audit entries the next group waits for more, under
+    #: load (seconds; ``gateway.store.audit.Auditor``): worth it where a commit's fixed cost is
+    #: CPU on the gateway's own loop (SQLite), not where entries gather during a round trip.
+    audit_window: float = 0.0
 
     @abc.abstractmethod
     async def open(self) -> None:

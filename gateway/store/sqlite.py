@@ -67,6 +67,9 @@ class _SqliteTx:
 class SqliteStore(SqlStore):
     dialect = "sqlite"
     shared = False
+    #: A commit writes the WAL frames of the audit table's pages and its indexes' on the loop,
+    #: about as costly for eight rows as for one (docs/performance.md).
+    audit_window = 0.002
 
     def __init__(self, path: str) -> None:
         self.path = path
