@@ -182,9 +182,11 @@ class UiPathProvider(Provider[UiPathSettings]):
             account=self.account,
         )
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self._headers, **kwargs.pop("headers", {})}
-        return await self.http.request(method, path, headers=headers, **kwargs)
+    async def _call(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> Any:
+        sent = {**self._headers, **headers} if headers else self._headers or None
+        return await self.http.request(method, path, headers=sent, **kwargs)
 
     def _webhook(self, record: Any) -> Webhook:
         return wire.webhook_from(record, account=self.account)

@@ -43,7 +43,7 @@ KIND = "uipath"
 
 def is_masked(secret: str) -> bool:
     """Whether a ``Secret`` read from Orchestrator is a mask rather than the value."""
-    return len(secret) >= 3 and set(secret) == {"*"}
+    return len(secret) >= 3 and not secret.strip("*")
 
 
 def webhook_from(record: Any, *, account: str = "") -> Webhook:
