@@ -148,15 +148,19 @@ class ProviderConformance:
         self, account: Account, setup: ConformanceSetup
     ) -> None:
         """``Listing.page`` from each ``next`` gives what ``list`` gives, in order; with
-        ``list_page`` each page is read from its position (without, by counting)."""
+        ``list_page`` each page is read from its position (without, by counting); a position
+        ``position_after`` names before a full page is read is the one that page ends at."""
         for _ in range(setup.page_size + 2):
             await account.create(self._spec(account, setup))
         everything = await self._ids(account)
         paged: list[str] = []
         position: str | None = None
         for _ in range(len(everything) + 2):
+            guessed = account.provider.position_after(ListFilter(), position, 2)
             page = await account.list().page(position, 2)
             assert len(page.webhooks) <= 2
+            if guessed is not None and page.next is not None:
+                assert guessed == page.next, "position_after names where no page ends"
             paged += [wh.id for wh in page.webhooks]
             position = page.next
             if position is None:
