@@ -210,6 +210,28 @@ async def test_core_pages_are_asked_for_before_the_page_before_them_arrives_unle
         assert [q["offset"] for q in seen] == asked
 
 
+async def test_a_guess_past_the_end_is_dropped_once_the_last_page_is_taken(
+    aiohttp_client: ClientFactory,
+) -> None:
+    # Enterprise Core tells no total: the page after the last is guessed while the last is on
+    # its way, and dropped once the last page, taken before it arrived, says it is the last.
+    async with core_with(25, delay=0.3) as (emulator, url, seen):
+        account = _core(url, emulator.tenant_locator)
+        app = create_app(parse_config(_config({"core": account})))
+        client = await aiohttp_client(app)
+        path, params = "/v1/accounts/core/webhooks", {"limit": "10"}
+        page = await (await client.get(path, params=params, headers=READ)).json()
+        names = [i["name"] for i in page["items"]]
+        while page["next_cursor"]:
+            resp = await client.get(path, params={**params, "cursor": page["next_cursor"]},
+                                    headers=READ)  # fmt: skip
+            page = await resp.json()
+            names += [i["name"] for i in page["items"]]
+        assert names == [f"core-{i:05d}" for i in range(25)]
+        assert [q["offset"] for q in seen] == ["0", "10", "20", "30"]  # "30": the guess
+        assert app[READ_AHEAD].used == 1 and len(app[READ_AHEAD]) == 0  # nothing left behind
+
+
 async def test_a_guess_the_page_read_contradicts_is_dropped() -> None:
     """``ReadAhead`` on its own: the page read says the next starts elsewhere than guessed."""
     started: list[str] = []

@@ -159,15 +159,22 @@ class ReadAhead:
         if task.cancelled() or task.exception() is not None or not self._usable(entry):
             return
         after = entry.follow(task.result())
-        guessed = entry.guess(key) if entry.guess is not None else None
-        if guessed is not None and (after is None or guessed[0] != after[0]):
-            wrong = self._entries.get(guessed[0])
-            if wrong is not None:  # the page read says the next one starts elsewhere
-                self._drop(guessed[0], wrong)
+        self._drop_contradicted(key, entry, after)
         if after is not None and entry.depth > 1:
             next_key, read = after
             self.start(next_key, entry.account, read, entry.follow, entry.guess,
                        depth=entry.depth - 1)  # fmt: skip
+
+    def _drop_contradicted(
+        self, key: Hashable, entry: _Entry, after: tuple[Hashable, Any] | None
+    ) -> None:
+        """Drop the page guessed to follow ``entry``'s when the page read says otherwise
+        (``after``: what ``follow`` made of it; None: it was the last)."""
+        guessed = entry.guess(key) if entry.guess is not None else None
+        if guessed is not None and (after is None or guessed[0] != after[0]):
+            wrong = self._entries.get(guessed[0])
+            if wrong is not None:
+                self._drop(guessed[0], wrong)
 
     async def take(self, key: Hashable) -> Any | None:
         """What was read ahead for ``key`` (awaiting a read still under way), or None when
@@ -190,6 +197,8 @@ class ReadAhead:
             return None
         if entry.account.writes != entry.writes:
             return None
+        if entry.follow is not None:  # taken before it was read: its guess not yet checked
+            self._drop_contradicted(key, entry, entry.follow(found))
         self.used += 1
         return found
 
