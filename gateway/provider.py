@@ -148,20 +148,25 @@ def offset_page(
 def offset_after(position: str | None, count: int) -> str | None:
     """``Provider.position_after`` of an ``offset_page`` adapter (None for a position that is
     not one of its offsets)."""
-    if position is None:
-        return str(count)
-    if position.isdigit() and len(position) <= 12:
-        return str(int(position) + count)
-    return None
+    offset = _offset(position)
+    return None if offset is None else str(offset + count)
 
 
 def parse_offset(position: str | None, kind: str) -> int:
     """The offset an ``offset_page`` position names (0 for the start)."""
+    offset = _offset(position)
+    if offset is None:
+        raise InvalidRequest.at("cursor", "is not a position of this listing", provider=kind)
+    return offset
+
+
+def _offset(position: str | None) -> int | None:
+    """The offset ``position`` names (0 for None, the start), or None if it names none."""
     if position is None:
         return 0
     if position.isdigit() and len(position) <= 12:
         return int(position)
-    raise InvalidRequest.at("cursor", "is not a position of this listing", provider=kind)
+    return None
 
 
 class DeliveryCheck(Protocol):

@@ -219,7 +219,7 @@ class UiPathProvider(Provider[UiPathSettings]):
 
     def _key(self, id: str) -> int:
         """The int64 key of ``id`` (canonicalized first; see ``canonical_id``)."""
-        return int(id if _is_canonical(id) else self.canonical_id(id))
+        return int(self.canonical_id(id))
 
     # -- the standard API --------------------------------------------------------------------
 
