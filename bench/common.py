@@ -6,6 +6,7 @@ production, so the load generator, the proxy and the emulator do not share one e
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import platform
@@ -14,7 +15,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,6 +252,24 @@ def report(title: str, rows: list[tuple[str, str]], figures: Sequence[Figure]) -
     met = all(f.met for f in figures)
     print(f"   all targets: {'MET' if met else 'NOT MET'}")
     return met
+
+
+def wrk_main(
+    doc: str,
+    run: Callable[[int, int, int], Coroutine[Any, Any, object]],
+    argv: list[str] | None,
+    *,
+    seconds: int,
+    rounds: int,
+) -> None:
+    """The command line of a ``wrk`` benchmark: ``--seconds`` a run, ``--connections`` (50),
+    ``--rounds``; then ``run(seconds, connections, rounds)``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=seconds)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    args = parser.parse_args(argv)
+    asyncio.run(run(args.seconds, args.connections, args.rounds))
 
 
 def median(values: list[float]) -> float:

@@ -20,7 +20,6 @@ same webhook share one provider request; it is reported beside the first, for in
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import re
 import shutil
@@ -42,6 +41,7 @@ from bench.common import (
     process,
     report,
     uipath_emulator,
+    wrk_main,
 )
 
 API_KEY = "bench-api-key-0123456789"
@@ -200,12 +200,7 @@ async def shared_reads(gateway: str) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv)
-    asyncio.run(run(args.seconds, args.connections, args.rounds))
+    wrk_main(__doc__, run, argv, seconds=10, rounds=3)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ own ratios.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import shutil
 import sys
 import tempfile
@@ -30,7 +28,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PAT, CpuMeter, Figure, machine, process, report, uipath_emulator
+from bench.common import (
+    PAT,
+    CpuMeter,
+    Figure,
+    machine,
+    process,
+    report,
+    uipath_emulator,
+    wrk_main,
+)
 from bench.proxy_throughput import wrk
 from bench.write_path import TARGETS, WEBHOOKS, postgres_database, reset, script
 
@@ -98,12 +105,7 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv)
-    asyncio.run(run(args.seconds, args.connections, args.rounds))
+    wrk_main(__doc__, run, argv, seconds=8, rounds=3)
 
 
 if __name__ == "__main__":

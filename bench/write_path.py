@@ -38,7 +38,6 @@ pass-through's bottleneck.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import shutil
@@ -62,6 +61,7 @@ from bench.common import (
     process,
     report,
     uipath_emulator,
+    wrk_main,
 )
 from bench.proxy_throughput import wrk
 from gateway.testing.postgres import temporary_server
@@ -217,12 +217,7 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=4)
-    args = parser.parse_args(argv)
-    asyncio.run(run(args.seconds, args.connections, args.rounds))
+    wrk_main(__doc__, run, argv, seconds=8, rounds=4)
 
 
 if __name__ == "__main__":
