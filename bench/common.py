@@ -59,12 +59,26 @@ def cpu_seconds(url: str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time every core of the machine has spent busy so far (all but idle and I/O wait,
+    every process and the kernel); 0.0 where ``/proc/stat`` cannot tell (not Linux)."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in first[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
-    """The CPU the processes serving ``urls`` use from now on, per request (``per``)."""
+    """The CPU the processes serving ``urls`` use from now on, per request (``per``), and the
+    whole machine's (``machine_per``, ``busy``)."""
 
     def __init__(self, *urls: str) -> None:
         self.urls = urls
         self.start = [cpu_seconds(url) for url in urls]
+        self.machine_start = machine_cpu_seconds()
+        self.started = time.monotonic()
 
     def per(self, requests: float) -> tuple[float, ...]:
         """CPU seconds a request, for each URL, since this meter was made."""
@@ -72,6 +86,15 @@ class CpuMeter:
             (cpu_seconds(url) - start) / requests
             for url, start in zip(self.urls, self.start, strict=True)
         )
+
+    def machine_per(self, requests: float) -> float:
+        """The whole machine's busy CPU seconds a request since this meter was made."""
+        return (machine_cpu_seconds() - self.machine_start) / requests
+
+    def busy(self) -> float:
+        """The share of all the machine's cores busy since this meter was made (0 to 1)."""
+        elapsed = (time.monotonic() - self.started) * (os.cpu_count() or 1)
+        return (machine_cpu_seconds() - self.machine_start) / elapsed if elapsed else 0.0
 
 
 def machine() -> str:

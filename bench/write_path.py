@@ -29,9 +29,15 @@ ratios (gateway round / the floor round next to it): on a shared machine a slow 
 of seconds would otherwise decide a ratio of medians. The gateway needs
 the current events before it PATCHes (an add/remove model on a provider that only replaces the
 collection, without losing updates): about 1.1 provider requests per PATCH with batched reads,
-where the pass-through makes one. The emulator's CPU use per PATCH is printed for each side:
-on a small machine, the emulator (whose PATCH checks the name against every webhook) is the
-pass-through's bottleneck.
+where the pass-through makes one. The CPU a PATCH of the proxy, the emulator and the rest of
+the machine (wrk, PostgreSQL, the kernel) is printed for each side, with how busy the cores
+were: on a small machine, the emulator (whose PATCH checks the name against every webhook) is
+the pass-through's bottleneck. Where the floor's run keeps the cores busy, the machine is what
+limits throughput, and a gateway at a target's share of the floor's throughput may spend no
+more of the machine a PATCH than the floor's whole-machine CPU a PATCH / the target: the
+"CPU budget" lines print what that leaves the gateway's own process (the floor's
+whole-machine CPU / the target, less the emulator's CPU a PATCH in the floor's run and the
+rest's in the gateway's run, PostgreSQL's server among it) beside what it used.
 
     python bench/write_path.py [--seconds 8] [--connections 50] [--rounds 4]
 """
@@ -41,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import statistics
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -133,7 +140,9 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     results: dict[str, list[tuple[float, float]]] = {}
-    used: dict[str, tuple[float, ...]] = {}  # CPU seconds a PATCH: (proxy, emulator), last run
+    #: CPU seconds a PATCH in each round: (proxy, emulator, whole machine), and how busy the
+    #: machine's cores were (0 to 1)
+    used: dict[str, list[tuple[float, float, float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         async with (
             uipath_emulator("--webhooks", str(WEBHOOKS)) as upstream,
@@ -177,7 +186,11 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
                         meter = CpuMeter(base, upstream)
                         result = await wrk(base + "/", seconds, connections, header, lua)
                         results.setdefault(name, []).append(result)
-                        used[name] = meter.per(result[0] * seconds)
+                        patches = result[0] * seconds
+                        proxy_cpu, emulator_cpu = meter.per(patches)
+                        used.setdefault(name, []).append(
+                            (proxy_cpu, emulator_cpu, meter.machine_per(patches), meter.busy())
+                        )
     best = {name: (max(r[0] for r in rs), min(r[1] for r in rs)) for name, rs in results.items()}
     base_rps, base_p99 = best["pass-through"]
     rows = [
@@ -195,9 +208,28 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
         rps, p99 = best[name]
         versus = f"{rps / least_rps:.2f}x throughput, {p99 / least_p99:.2f}x p99"
         rows.append((f"{name} / least read-modify-write", versus))
-    for name, (proxy, emulator) in used.items():
+    cpu = {name: [statistics.median(r[i] for r in rs) for i in range(4)]
+           for name, rs in used.items()}  # fmt: skip
+    for name, (proxy, emulator, whole, busy) in cpu.items():
+        rest = max(0.0, whole - proxy - emulator)
         rows.append((f"CPU a PATCH, {name}", f"proxy {proxy * 1e6:,.0f} us, emulator "
-                                              f"{emulator * 1e6:,.0f} us"))  # fmt: skip
+                     f"{emulator * 1e6:,.0f} us, the rest {rest * 1e6:,.0f} us (wrk, "
+                     f"PostgreSQL, the kernel); cores {busy:.0%} busy"))  # fmt: skip
+    # The machine is the limit when the floor's run keeps its cores busy: a gateway at the
+    # target's share of the floor's throughput must then spend no more of the machine a PATCH
+    # than the floor's whole-machine CPU / the target.
+    # (The emulator is taken as cheap a PATCH as in the floor's run, where it is busiest.)
+    floor_proxy, floor_emulator, floor_whole, floor_busy = cpu["least read-modify-write"]
+    for name, (rps_target, _) in TARGETS.items():
+        proxy, _, whole, _ = cpu[name]
+        rest = max(0.0, whole - proxy - cpu[name][1])
+        allowed = floor_whole / rps_target - floor_emulator - rest
+        rows.append((f"CPU budget a PATCH at the target, {name}",
+                     f"the floor's whole machine {floor_whole * 1e6:,.0f} us / {rps_target:g}, "
+                     f"less the floor's emulator and this run's rest: the gateway may use "
+                     f"{allowed * 1e6:,.0f} us (the floor uses {floor_proxy * 1e6:,.0f}), it "
+                     f"used {proxy * 1e6:,.0f}; the floor's run kept the cores "
+                     f"{floor_busy:.0%} busy"))  # fmt: skip
     floor = results["least read-modify-write"]
     figures = []
     for name, (rps_target, p99_target) in TARGETS.items():
