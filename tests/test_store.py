@@ -211,7 +211,7 @@ async def test_under_load_the_entries_of_a_window_after_a_commit_go_together(
 
     calls = _counting(store)
     auditor = Auditor(store)
-    auditor.window = 0.5  # (SQLite's is 2 ms: wide here so that the test does not race it)
+    auditor.window = 0.5  # (SQLite's is 5 ms: wide here so that the test does not race it)
     await auditor.open()
     await asyncio.wait_for(_entry_of(auditor, 0), 0.4)  # none committed before: no wait
     later = []

@@ -63,8 +63,9 @@ class SqliteStore(SqlStore):
     dialect = "sqlite"
     shared = False
     #: A commit writes the WAL frames of the audit table's pages and its indexes', about as
-    #: costly for eight rows as for one (docs/performance.md).
-    audit_window = 0.002
+    #: costly for eight rows as for one (docs/performance.md); 5 ms measured better than 2
+    #: under bench/write_path.py's load, 10 no better than 5.
+    audit_window = 0.005
 
     def __init__(self, path: str) -> None:
         self.path = path
