@@ -104,7 +104,8 @@ class Appender:
             for sql, values in statements:
                 self._db.execute(sql, values)
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # (SQLite rolls some failures back on its own)
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
