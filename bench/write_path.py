@@ -210,8 +210,11 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
         rows.append((f"{name} / least read-modify-write", versus))
     cpu = {name: [statistics.median(r[i] for r in rs) for i in range(4)]
            for name, rs in used.items()}  # fmt: skip
-    for name, (proxy, emulator, whole, busy) in cpu.items():
-        rest = max(0.0, whole - proxy - emulator)
+    #: What the machine did a PATCH beyond the proxy and the emulator (wrk, PostgreSQL, ...).
+    rests = {name: max(0.0, whole - proxy - emulator)
+             for name, (proxy, emulator, whole, _) in cpu.items()}  # fmt: skip
+    for name, (proxy, emulator, _, busy) in cpu.items():
+        rest = rests[name]
         rows.append((f"CPU a PATCH, {name}", f"proxy {proxy * 1e6:,.0f} us, emulator "
                      f"{emulator * 1e6:,.0f} us, the rest {rest * 1e6:,.0f} us (wrk, "
                      f"PostgreSQL, the kernel); cores {busy:.0%} busy"))  # fmt: skip
@@ -221,9 +224,8 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
     # (The emulator is taken as cheap a PATCH as in the floor's run, where it is busiest.)
     floor_proxy, floor_emulator, floor_whole, floor_busy = cpu["least read-modify-write"]
     for name, (rps_target, _) in TARGETS.items():
-        proxy, _, whole, _ = cpu[name]
-        rest = max(0.0, whole - proxy - cpu[name][1])
-        allowed = floor_whole / rps_target - floor_emulator - rest
+        proxy = cpu[name][0]
+        allowed = floor_whole / rps_target - floor_emulator - rests[name]
         rows.append((f"CPU budget a PATCH at the target, {name}",
                      f"the floor's whole machine {floor_whole * 1e6:,.0f} us / {rps_target:g}, "
                      f"less the floor's emulator and this run's rest: the gateway may use "

@@ -155,7 +155,8 @@ class SqliteStore(SqlStore):
                     await tx.execute(sql, *values)
             return
         try:
-            with tracing.span("store statement", db__system__name="sqlite"):
+            with tracing.span("store insert", db__system__name="sqlite", db__collection__name=table,
+                              db__operation__batch__size=len(rows)):  # fmt: skip
                 await self._appender.append(statements)
         except sqlite3.Error as exc:
             raise self._failed(exc) from None

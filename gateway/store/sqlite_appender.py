@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import queue
 import sqlite3
 import threading
@@ -31,8 +30,6 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["Appender"]
-
-log = logging.getLogger("gateway.store")
 
 #: One job: the statements of one append (one, or several in a transaction), and where its
 #: outcome goes.
