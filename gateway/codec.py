@@ -26,14 +26,14 @@ import types
 import typing
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
 import orjson
 
 from gateway.config import cattrs_problems
-from gateway.errors import InvalidRequest
+from gateway.errors import FieldProblem, InvalidRequest
 from gateway.model import (
     NO_HEADERS,
     AlertEndpoint,
@@ -61,6 +61,7 @@ __all__ = [
     "etag_of",
     "event_type_to_json",
     "ping_to_json",
+    "read_partially",
     "record_error_to_json",
     "spec_from_json",
     "webhook_body",
@@ -70,6 +71,8 @@ __all__ = [
 REDACTED = "***"
 #: How ``secret`` shows each ``secret_state`` (never the value, never null for a set secret).
 _SECRET_SHOWN = {"set": REDACTED, "unset": None, "unknown": "unknown"}
+
+T = TypeVar("T")
 
 _JSON_NAMES = {str: "a string", bool: "true or false", int: "an integer"}
 
@@ -200,6 +203,36 @@ def _structure(data: Any, cls: type[Any]) -> Any:
         raise
     except Exception as exc:
         raise InvalidRequest(problems=cattrs_problems(exc)) from None
+
+
+#: Stand-ins for a create's required fields that were missing or wrong, so that the rest of the
+#: input can still be looked at (``read_partially``); never sent anywhere.
+_STAND_INS: dict[str, Any] = {"name": "stand-in", "url": "https://stand-in.invalid/"}
+
+
+def read_partially(data: Any, cls: type[T]) -> tuple[T | None, list[FieldProblem], set[str]]:
+    """``cls`` (``WebhookSpec`` or ``WebhookChange``) from ``data``, or when it has problems:
+    ``(None, every problem, the top-level fields they name)``, and as first item a stand-in
+    made of the fields that were right (required ones wrong or missing get ``_STAND_INS``), so
+    that the checks that need a whole value (the account's: storable fields, unknown events)
+    can add theirs to the same answer. The stand-in is for looking only."""
+    try:
+        return _structure(data, cls), [], set()
+    except InvalidRequest as exc:
+        problems = list(exc.problems)
+    if not isinstance(data, Mapping):
+        return None, problems, set()
+    bad: set[str] = set()
+    for _ in range(3):  # structural problems, then the value checks of what is left
+        bad |= {p.path.split(".")[0].split("[")[0] for p in problems}
+        kept = {k: v for k, v in data.items() if k not in bad}
+        if cls is WebhookSpec:
+            kept |= {k: v for k, v in _STAND_INS.items() if k not in kept}
+        try:
+            return _structure(kept, cls), problems, bad
+        except InvalidRequest as again:
+            problems += [p for p in again.problems if p not in problems]
+    return None, problems, bad
 
 
 def spec_from_json(data: Any) -> WebhookSpec:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import os
 import re
 import tomllib
@@ -150,7 +149,7 @@ class ServerConfig:
         default=0, validator=check(lambda v: 0 <= v <= 65536, "must be from 0 to 65536")
     )
     #: Seconds a list page read ahead for the request following its cursor stays usable
-    #: (``gateway.proxy.read_ahead``); 0 reads no page before it is asked for.
+    #: (``gateway.operations.read_ahead``); 0 reads no page before it is asked for.
     list_read_ahead: float = attrs.field(
         default=2.0, validator=check(lambda v: 0 <= v <= 60, "must be from 0 to 60")
     )
@@ -578,9 +577,7 @@ def _unknown(table: Mapping[str, Any], known: Collection[str], path: str) -> lis
     for key in table:
         if key in known:
             continue
-        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        problems.append(FieldProblem(_join(path, key), f"unknown key{hint}"))
+        problems.append(FieldProblem(_join(path, key), "unknown key" + did_you_mean(key, known)))
     return problems
 
 
@@ -693,7 +690,9 @@ def cattrs_problems(exc: BaseException, path: str = "") -> list[FieldProblem]:
         out = [p for e, note in with_index for p in cattrs_problems(e, f"{path}[{note.index}]")]
         return out + [p for e in without for p in cattrs_problems(e, path)]
     if isinstance(exc, ForbiddenExtraKeysError):
-        return [FieldProblem(_join(path, key), "unknown key") for key in sorted(exc.extra_fields)]
+        known = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        return [FieldProblem(_join(path, key), "unknown key" + did_you_mean(key, known))
+                for key in sorted(exc.extra_fields)]  # fmt: skip
     if isinstance(exc, SettingProblem):
         return [FieldProblem(_join(path, exc.field), exc.message)]
     if isinstance(exc, ConfigError):  # settings naming every broken key (checks.raise_problems)

@@ -121,11 +121,18 @@ class DestinationPolicy:
     async def check(self, thing: WebhookSpec | WebhookChange, *, resolve: Resolver = _resolve,
                     prefix: str = "") -> None:  # fmt: skip
         """``InvalidRequest`` listing each destination of ``thing`` the policy refuses."""
+        problems = await self.problems_of(thing, resolve=resolve, prefix=prefix)
+        if problems:
+            raise InvalidRequest(problems=problems)
+
+    async def problems_of(
+        self, thing: WebhookSpec | WebhookChange, *, resolve: Resolver = _resolve, prefix: str = ""
+    ) -> list[FieldProblem]:
+        """A problem for each destination of ``thing`` the policy refuses."""
         problems: list[FieldProblem] = []
         for path, url in destination_urls(thing):
             problems += await self.problems(url, f"{prefix}{path}", resolve=resolve)
-        if problems:
-            raise InvalidRequest(problems=problems)
+        return problems
 
     async def problems(
         self, url: str, path: str, *, resolve: Resolver = _resolve

@@ -14,10 +14,16 @@
     ├── RateLimited              the provider asked us to slow down (429); ``retry_after`` seconds
     ├── PreconditionFailed       the webhook changed since the caller read it (``If-Match``)
     ├── StateUnavailable         the state store (``[state]``) failed or could not be reached
+    ├── NotAuthenticated         the gateway does not know the caller (no key, a wrong one)
+    ├── Forbidden                the caller is known but may not do this (a read key's write)
     └── ProviderUnavailable      the provider failed or could not be reached (5xx, timeouts)
         ├── ProviderError        its answer could not be read (not JSON, cut off, wrong shape)
         ├── DeadlineExceeded     the call and its retries ran past the total deadline
         └── OutcomeUnknown       a write was sent but whether it took effect cannot be told
+
+``ERROR_TABLE`` at the end maps each class once to what every front door makes of it: the
+proxy's HTTP status and problem type, the command line's exit status; ``error_from_problem``
+reads a problem answer back into the class (the remote command line), through the same table.
 
 Errors that come from a provider keep what the provider said: ``provider`` (kind), ``account``,
 ``status`` (HTTP), ``code`` (the provider's own error code), ``message`` and ``trace_id``.
@@ -33,13 +39,17 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "ERROR_TABLE",
     "AuthenticationFailed",
     "ConfigError",
     "Conflict",
     "DeadlineExceeded",
+    "ErrorKind",
     "FieldProblem",
+    "Forbidden",
     "GatewayError",
     "InvalidRequest",
+    "NotAuthenticated",
     "NotFound",
     "OutcomeUnknown",
     "PermissionDenied",
@@ -50,6 +60,10 @@ __all__ = [
     "StateUnavailable",
     "Unsupported",
     "error_for_status",
+    "error_from_problem",
+    "exit_code",
+    "kind_of",
+    "problem_type",
 ]
 
 
@@ -66,9 +80,6 @@ class FieldProblem:
 
 class GatewayError(Exception):
     """Base of every error the gateway raises on purpose."""
-
-    #: HTTP status the proxy answers with for this error class.
-    http_status: int = 500
 
     def __init__(
         self,
@@ -109,8 +120,6 @@ class GatewayError(Exception):
 class InvalidRequest(GatewayError):
     """Bad input. ``problems`` lists each ``FieldProblem`` (path + message)."""
 
-    http_status = 400
-
     def __init__(
         self,
         message: str | None = None,
@@ -144,8 +153,6 @@ class ConfigError(GatewayError):
 class Unsupported(GatewayError):
     """The provider lacks an operation or cannot store a setting."""
 
-    http_status = 422
-
     def __init__(self, provider: str, operation: str, detail: str | None = None, **kw: Any):
         text = f"{provider} does not support {operation}"
         super().__init__(f"{text}: {detail}" if detail else text, provider=provider, **kw)
@@ -155,31 +162,21 @@ class Unsupported(GatewayError):
 class NotFound(GatewayError):
     """No such webhook (or account)."""
 
-    http_status = 404
-
 
 class Conflict(GatewayError):
     """The provider refused because of existing state, such as a duplicate name."""
-
-    http_status = 409
 
 
 class AuthenticationFailed(GatewayError):
     """Credentials missing, wrong or expired."""
 
-    http_status = 502
-
 
 class PermissionDenied(GatewayError):
     """Authenticated, but the provider does not allow this call."""
 
-    http_status = 502
-
 
 class RateLimited(GatewayError):
     """The provider asked us to slow down; ``retry_after`` is in seconds when it said."""
-
-    http_status = 429
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
@@ -190,8 +187,6 @@ class PreconditionFailed(GatewayError):
     """The webhook is not in the state the caller expected (its ETag differs from
     ``If-Match``); ``etag`` is the current one (None: the webhook is gone)."""
 
-    http_status = 412
-
     def __init__(self, message: str, *, etag: str | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.etag = etag
@@ -201,13 +196,17 @@ class StateUnavailable(GatewayError):
     """The state store failed, could not be reached, or a lock in it was not granted in time;
     nothing was sent to the provider."""
 
-    http_status = 503
+
+class NotAuthenticated(GatewayError):
+    """The gateway does not know the caller: no API key, an unknown or expired one."""
+
+
+class Forbidden(GatewayError):
+    """The caller is known but may not do this (a read key's write): nothing was done."""
 
 
 class ProviderUnavailable(GatewayError):
     """The provider failed (5xx) or could not be reached in time."""
-
-    http_status = 503
 
 
 class ProviderError(ProviderUnavailable):
@@ -219,8 +218,6 @@ class ProviderError(ProviderUnavailable):
 class DeadlineExceeded(ProviderUnavailable):
     """A provider call, retries included, ran past its total deadline (``http.total_timeout``)."""
 
-    http_status = 504
-
 
 class OutcomeUnknown(ProviderUnavailable):
     """A write was sent but whether it took effect cannot be told (its answer was lost or
@@ -229,8 +226,6 @@ class OutcomeUnknown(ProviderUnavailable):
     The gateway never resends such a request blindly: ``create`` looks the webhook up and
     ``update`` reads it back first; this error is raised only when that did not decide.
     """
-
-    http_status = 504
 
 
 _BY_STATUS: dict[int, type[GatewayError]] = {
@@ -251,3 +246,123 @@ def error_for_status(status: int) -> type[GatewayError]:
     if 400 <= status < 500:
         return InvalidRequest
     return ProviderUnavailable
+
+
+# -- what each error is at the front doors ------------------------------------------------------
+
+
+@attrs.frozen
+class ErrorKind:
+    """What an error class is at every front door: the proxy answers ``status`` with the problem
+    type ``slug`` (``title``), the command line exits with ``exit``."""
+
+    status: int
+    slug: str
+    title: str
+    exit: int
+
+
+#: Exit statuses of the command line (docs/cli.md): 0 done, 1 unexpected, 2 usage or
+#: configuration, 3 not found, 4 refused, 5 unavailable, 6 outcome unknown, 130 interrupted.
+EXIT_USAGE, EXIT_REFUSED = 2, 4
+
+# fmt: off
+#: Each class once, most specific first (a subclass not listed takes its nearest base's row).
+#: Problem types by status (``slug`` the status) unless a status alone does not say what
+#: happened: a 504 may be a deadline or a write of unknown outcome.
+ERROR_TABLE: dict[type[GatewayError], ErrorKind] = {
+    OutcomeUnknown:       ErrorKind(504, "outcome-unknown", "Outcome Unknown", 6),
+    DeadlineExceeded:     ErrorKind(504, "deadline-exceeded", "Deadline Exceeded", 5),
+    ProviderError:        ErrorKind(503, "provider-answer-unreadable",
+                                    "Provider Answer Unreadable", 5),
+    ProviderUnavailable:  ErrorKind(503, "503", "Service Unavailable", 5),
+    StateUnavailable:     ErrorKind(503, "state-unavailable", "State Store Unavailable", 5),
+    InvalidRequest:       ErrorKind(400, "400", "Bad Request", 4),
+    ConfigError:          ErrorKind(501, "not-configured", "Not Configured", 2),
+    Unsupported:          ErrorKind(422, "unsupported", "Unsupported", 4),
+    NotFound:             ErrorKind(404, "404", "Not Found", 3),
+    Conflict:             ErrorKind(409, "409", "Conflict", 4),
+    PreconditionFailed:   ErrorKind(412, "412", "Precondition Failed", 4),
+    RateLimited:          ErrorKind(429, "429", "Too Many Requests", 5),
+    AuthenticationFailed: ErrorKind(502, "502", "Bad Gateway", 5),
+    PermissionDenied:     ErrorKind(502, "502", "Bad Gateway", 5),
+    NotAuthenticated:     ErrorKind(401, "401", "Unauthorized", 4),
+    Forbidden:            ErrorKind(403, "403", "Forbidden", 4),
+    GatewayError:         ErrorKind(500, "500", "Internal Server Error", 1),
+}
+# fmt: on
+
+#: A provider's own refusal of valid input (an ``InvalidRequest`` with a provider status).
+PROVIDER_REFUSED = ErrorKind(422, "422", "Unprocessable Content", 4)
+
+_PROBLEM_BASE = (
+    "https://github.com/webhook-gateway/webhook-gateway/blob/main/docs/http-api.md#errors"
+)
+
+
+def kind_of(error: GatewayError) -> ErrorKind:
+    """``error``'s row of ``ERROR_TABLE``."""
+    if isinstance(error, InvalidRequest) and error.status is not None:
+        return PROVIDER_REFUSED  # valid here; the provider refused it
+    for cls in type(error).__mro__:
+        kind = ERROR_TABLE.get(cls)
+        if kind is not None:
+            return kind
+    return ERROR_TABLE[GatewayError]
+
+
+def problem_type(slug: str) -> str:
+    """The problem ``type`` URI of ``slug`` (a status or a name of its own)."""
+    return f"{_PROBLEM_BASE}-{slug}"
+
+
+def exit_code(error: BaseException) -> int:
+    """The command line's exit status for ``error`` (1 for anything not a ``GatewayError``)."""
+    if not isinstance(error, GatewayError):
+        return ERROR_TABLE[GatewayError].exit
+    problems = getattr(error, "problems", ())
+    if (
+        isinstance(error, InvalidRequest)
+        and problems
+        and all(p.path.startswith("--") for p in problems)
+    ):
+        return EXIT_USAGE  # an option of the command line itself
+    return kind_of(error).exit
+
+
+def error_from_problem(status: int, problem: Any, server: str) -> GatewayError:
+    """The error a problem+json answer (``problem``, its parsed body) stands for, read through
+    ``ERROR_TABLE``: by its problem type where the type is one of the table's own names, else
+    by its status. ``detail`` becomes the message; ``errors`` the field problems."""
+    body = problem if isinstance(problem, dict) else {}
+    detail = str(body.get("detail") or f"the gateway at {server} answered {status}")
+    where: dict[str, Any] = {k: body.get(k) for k in ("provider", "account", "code", "trace_id")}
+    where["status"] = body.get("provider_status")
+    type_uri = str(body.get("type", ""))
+    chosen: type[GatewayError] | None = None
+    for cls, kind in ERROR_TABLE.items():
+        if not kind.slug.isdigit() and type_uri == problem_type(kind.slug):
+            chosen = cls
+            break
+    if chosen is None:
+        by_status = sorted((not kind.slug.isdigit(), i) for i, kind in
+                           enumerate(ERROR_TABLE.values()) if kind.status == status)  # fmt: skip
+        if by_status:  # a row of the status's own type first, else any of that status
+            chosen = list(ERROR_TABLE)[by_status[0][1]]
+        elif 400 <= status < 500:
+            chosen = InvalidRequest
+        else:
+            chosen = ProviderUnavailable
+    if issubclass(chosen, InvalidRequest):
+        problems = [FieldProblem(str(e.get("path", "")), str(e.get("message", "")))
+                    for e in body.get("errors", []) if isinstance(e, dict)]  # fmt: skip
+        return InvalidRequest(detail, problems=problems, **where)
+    # The class, with the server's message as it is (constructors that compose one of their
+    # own, such as Unsupported's, are not run again on it).
+    error = chosen.__new__(chosen)
+    GatewayError.__init__(error, detail, **where)
+    error.problems = ()  # type: ignore[attr-defined]  # (ConfigError's; harmless elsewhere)
+    error.etag = body.get("current_etag")  # type: ignore[attr-defined]
+    error.retry_after = None  # type: ignore[attr-defined]
+    error.operation = ""  # type: ignore[attr-defined]
+    return error

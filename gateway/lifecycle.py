@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import signal
-from collections.abc import Coroutine
+import sys
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-__all__ = ["GC_THRESHOLDS", "run_fast", "stop_on_signals", "tune_gc"]
+__all__ = ["GC_THRESHOLDS", "plain_failures", "run_fast", "stop_on_signals", "tune_gc"]
+
+#: The extra that installs each optional module a long-running command may need.
+_EXTRAS = {
+    "prometheus_client": "server",
+    "trustme": "emulators",
+    "odata_query": "emulators",
+    "asyncpg": "postgres",
+}
+#: Exit statuses (docs/cli.md): a busy port or a missing extra is a usage problem.
+_OK, _USAGE = 0, 2
 
 #: Allocations before a young-generation collection (CPython's default is 700), then the
 #: default ratios for the older generations.
@@ -50,3 +62,30 @@ def run_fast(main: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
+
+
+@contextlib.contextmanager
+def plain_failures(port: int | None, extra: str | None = None) -> Iterator[Callable[[], int]]:
+    """Turn a busy port or a missing extra (``extra``: the one to name, default: the one
+    that installs the missing module) into one line on stderr, and Ctrl-C into a quiet end;
+    yields the exit status."""
+    status = {"code": _OK}
+    try:
+        yield lambda: status["code"]
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        which = f"port {port}" if port is not None else "the port"
+        sys.stderr.write(f"error: {which} is in use; pass --port (0: any free port)\n")
+        status["code"] = _USAGE
+    except ModuleNotFoundError as exc:
+        needed = _EXTRAS.get((exc.name or "").split(".")[0])
+        if needed is None:
+            raise
+        extra = extra or needed
+        sys.stderr.write(
+            f"error: this needs the {extra!r} extra: pip install 'webhook-gateway[{extra}]'\n"
+        )
+        status["code"] = _USAGE
+    except KeyboardInterrupt:
+        pass

@@ -181,6 +181,9 @@ class Provider(Generic[S]):
     kind: ClassVar[str]
     title: ClassVar[str]
     docs_url: ClassVar[str] = ""
+    #: The module of this provider's emulator (``module.main(argv)`` runs it: ``webhook-gateway
+    #: emulate KIND``), or None: an emulator is registered with its kind, as the kind is.
+    emulator: ClassVar[str | None] = None
     settings_type: ClassVar[type[Any]]
     capabilities: ClassVar[Capabilities] = Capabilities()
 
@@ -253,7 +256,7 @@ class Provider(Generic[S]):
         when the adapter can tell without reading them (an offset: ``position + count``), and
         None when only reading tells (a provider's page token) or the adapter knows the listing
         ends before. The proxy reads a page from there before the page before it has arrived
-        (``gateway.proxy.read_ahead``), so a wrong answer costs a provider read, never a wrong
+        (``gateway.operations.read_ahead``), so a wrong answer costs a provider read, never a wrong
         page."""
         return None
 

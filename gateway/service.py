@@ -210,11 +210,9 @@ class Account:
             return webhook
 
     async def _create(self, spec: WebhookSpec) -> Webhook:
-        self._reject_unstorable({f: f for f in spec.set_fields()} | spec.extra_paths())
-        await self.destinations.check(spec)
-        events = await self._canonical_events(spec.events, "events")
-        self.provider.check_event_count(frozenset(events), spec.all_events, "events")
-        spec = attrs.evolve(spec, events=events)
+        spec, problems = await self._vetted_spec(spec)
+        if problems:
+            raise InvalidRequest(problems=problems, **self._where)
         with within(self._deadline):  # the create and the look that may follow, together
             try:
                 return await self.provider.create(spec)
@@ -245,17 +243,9 @@ class Account:
     async def _checked_update(
         self, id: str, change: WebhookChange, if_match: Collection[str] | None
     ) -> Webhook:
-        self._reject_unstorable(change.touched_paths())
-        await self.destinations.check(change)
-        add = await self._canonical_events(change.add_events, "add_events")
-        remove = await self._canonical_events(change.remove_events, "remove_events")
-        max_events = self.capabilities.max_events
-        if max_events is not None and len(add) > max_events:
-            # More additions than a webhook may hold can never succeed; the exact count after
-            # the change is the adapter's to check, as only it sees the previous state.
-            self.provider.check_event_count(add, change.all_events is True, "add_events")
-        if add != change.add_events or remove != change.remove_events:  # not yet canonical
-            change = attrs.evolve(change, add_events=add, remove_events=remove)
+        change, problems = await self._vetted_change(change)
+        if problems:
+            raise InvalidRequest(problems=problems, **self._where)
         if change.is_empty and if_match is None:
             return await self.provider.get(id)
         if not self._takes_lock(if_match):
@@ -445,19 +435,82 @@ class Account:
 
     # -- shared rules ------------------------------------------------------------------------
 
-    def _reject_unstorable(self, paths: Mapping[str, str]) -> None:
-        """Reject input whose ``{path: model field}`` names a field the provider cannot store."""
+    def _unstorable(self, paths: Mapping[str, str]) -> builtins.list[FieldProblem]:
+        """A problem for each ``{path: model field}`` the provider cannot store."""
         stored = self.capabilities.fields | {"name", "url", "events"}
         stored |= {f"extras.{k}" for k in self.capabilities.extras}
-        problems = [
+        return [
             FieldProblem(
                 path, f"{self.kind} cannot store {field}; remove it (it would otherwise be lost)"
             )
             for path, field in sorted(paths.items())
             if field not in stored
         ]
-        if problems:
-            raise InvalidRequest(problems=problems, **self._where)
+
+    async def input_problems(
+        self, thing: WebhookSpec | WebhookChange, *, skip: Collection[str] = ()
+    ) -> builtins.list[FieldProblem]:
+        """Every problem this account finds with a create's spec or an update's change (what
+        the provider cannot store, destinations the policy refuses, unknown events), all at
+        once; fields in ``skip`` (already found wrong, given a stand-in value) are not
+        looked at."""
+        if isinstance(thing, WebhookSpec):
+            _, problems = await self._vetted_spec(thing, skip)
+        else:
+            _, problems = await self._vetted_change(thing, skip)
+        return problems
+
+    async def _vetted_spec(
+        self, spec: WebhookSpec, skip: Collection[str] = ()
+    ) -> tuple[WebhookSpec, builtins.list[FieldProblem]]:
+        """``spec`` with its events in the catalog's spelling, and every problem found."""
+        paths = {f: f for f in spec.set_fields()} | spec.extra_paths()
+        problems = self._unstorable({p: f for p, f in paths.items() if p not in skip})
+        if "url" not in skip:
+            problems += await self.destinations.problems_of(spec)
+        events, unknown = await self._events_or_problem(spec.events, "events")
+        problems += unknown
+        if not unknown and "events" not in skip:
+            try:
+                self.provider.check_event_count(frozenset(events), spec.all_events, "events")
+            except InvalidRequest as exc:
+                problems += exc.problems
+        return attrs.evolve(spec, events=events), problems
+
+    async def _vetted_change(
+        self, change: WebhookChange, skip: Collection[str] = ()
+    ) -> tuple[WebhookChange, builtins.list[FieldProblem]]:
+        """``change`` with its events in the catalog's spelling, and every problem found."""
+        touched = {p: f for p, f in change.touched_paths().items() if p not in skip}
+        problems = self._unstorable(touched)
+        if "url" not in skip:
+            problems += await self.destinations.problems_of(change)
+        add, unknown_add = await self._events_or_problem(change.add_events, "add_events")
+        remove, unknown_remove = await self._events_or_problem(
+            change.remove_events, "remove_events"
+        )
+        problems += unknown_add + unknown_remove
+        max_events = self.capabilities.max_events
+        if not unknown_add and max_events is not None and len(add) > max_events:
+            # More additions than a webhook may hold can never succeed; the exact count after
+            # the change is the adapter's to check, as only it sees the previous state.
+            try:
+                self.provider.check_event_count(add, change.all_events is True, "add_events")
+            except InvalidRequest as exc:
+                problems += exc.problems
+        if add != change.add_events or remove != change.remove_events:  # not yet canonical
+            change = attrs.evolve(change, add_events=add, remove_events=remove)
+        return change, problems
+
+    async def _events_or_problem(
+        self, names: Iterable[str], path: str
+    ) -> tuple[frozenset[str], builtins.list[FieldProblem]]:
+        try:
+            return await self._canonical_events(names, path), []
+        except InvalidRequest as exc:
+            if exc.status is not None:  # the provider's own refusal (its catalog's read)
+                raise
+            return frozenset(names), builtins.list(exc.problems)
 
     async def _load_catalog(self, refresh: bool = False) -> dict[str, EventType]:
         if self._catalog is not None and not refresh:

@@ -16,8 +16,8 @@ import pytest
 import gateway
 from gateway import Gateway
 from gateway.cli import build_parser, main
-from gateway.cli.servers import _plain_failures
 from gateway.config import parse_config
+from gateway.lifecycle import plain_failures as _plain_failures
 from tests.conftest import Receiver, UiPathHarness
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -116,7 +116,12 @@ def test_change_rejects_wrong_types_and_unknown_keys() -> None:
         change_from_json({"enabled": "no", "events": ["a"], "add_headers": {"Bad Name": "v"}})
     assert [str(p) for p in caught.value.problems] == [
         "enabled: must be true or false, not a string",
-        "events: unknown key",
+        "events: unknown key; did you mean 'all_events'?",
+    ]
+    with pytest.raises(InvalidRequest) as caught:
+        change_from_json({"enabld": True})
+    assert [str(p) for p in caught.value.problems] == [
+        "enabld: unknown key; did you mean 'enabled'?"
     ]
     with pytest.raises(InvalidRequest) as caught:
         change_from_json({"add_headers": {"Bad Name": "v"}})

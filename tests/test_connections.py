@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 
 from gateway.config import parse_config
+from gateway.logs import JsonFormatter
 from gateway.proxy.connections import MAX_HEADERS, MAX_LINE_BYTES
-from gateway.proxy.logs import JsonFormatter
 from gateway.proxy.server import create_app, start_proxy
 from tests.conftest import memory_config
 

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from gateway.config import parse_config
-from gateway.emulation.demo import Demo, demo
+from gateway.proxy.demo import Demo, demo
 from gateway.proxy.server import create_app
 
 HOSTILE = "<img src=x onerror=alert(1)>"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from gateway.config import parse_config
-from gateway.emulation.demo import demo
 from gateway.errors import InvalidRequest
 from gateway.plan import make_plan, parse_manifest
+from gateway.proxy.demo import demo
 from gateway.service import Gateway
 from tests.conftest import EnterpriseCoreHarness
 from tests.test_plan import cli

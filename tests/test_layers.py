@@ -3,8 +3,9 @@
 Every import in ``gateway/`` and ``providers/`` counts, function-level and ``TYPE_CHECKING`` ones
 included (they are read from the source, not from what happened to run). Top to bottom:
 
-    cli, emulation.demo, testing     the command line, the demo, the conformance suite
-    proxy                            the HTTP proxy
+    cli, testing                     the command line, the conformance suite
+    proxy                            the HTTP proxy (its ``serve`` command, the demo)
+    operations                       every use case once: who asks, input, answer, rules
     plan, health, ``gateway``        desired state; watch, events, verify, rotation, the relay;
                                      the package's public names (``from gateway import verify``)
     service                          the Gateway facade
@@ -12,7 +13,8 @@ included (they are read from the source, not from what happened to run). Top to 
     provider, registry, config,      the provider contract and what configures it;
       codec, destinations,           the adapters; the emulators
       providers.*
-    transport, emulation tooling     talking to providers; what every emulator shares
+    transport, emulation tooling,    talking to providers; what every emulator shares;
+      logs                           structured logs
     errors, checks, model, origin,   the core's basics
       lifecycle, version
 
@@ -32,14 +34,15 @@ ROOT = Path(__file__).parent.parent
 
 # fmt: off
 RANKS: list[tuple[int, tuple[str, ...]]] = [
-    (8, ("gateway.cli", "gateway.emulation.demo", "gateway.testing")),
-    (7, ("gateway.proxy",)),
+    (9, ("gateway.cli", "gateway.testing")),
+    (8, ("gateway.proxy",)),
+    (7, ("gateway.operations",)),
     (6, ("gateway.plan", "gateway.health", "gateway")),
     (5, ("gateway.service",)),
     (4, ("gateway.store",)),
     (3, ("gateway.provider", "gateway.registry", "gateway.config", "gateway.codec",
          "gateway.destinations", "providers")),
-    (2, ("gateway.transport", "gateway.emulation")),
+    (2, ("gateway.transport", "gateway.emulation", "gateway.logs")),
     (1, ("gateway.errors", "gateway.checks", "gateway.model", "gateway.origin",
          "gateway.lifecycle", "gateway.version")),
 ]
@@ -89,7 +92,7 @@ def graph() -> dict[str, set[str]]:
 
 def test_the_root_holds_the_core_alone() -> None:
     top = sorted(p.stem for p in (ROOT / "gateway").glob("*.py") if p.stem != "__init__")
-    assert len(top) <= 12, top
+    assert len(top) <= 13, top
     assert all(rank(f"gateway.{name}") <= 5 for name in top), top  # nothing above the facade
 
 
@@ -141,7 +144,7 @@ def test_no_import_circle() -> None:
 
 @pytest.mark.parametrize(
     ("module", "expected"),
-    [("gateway.proxy.server", 7), ("gateway.emulation.faults", 2), ("gateway.emulation.demo", 8)],
+    [("gateway.proxy.server", 8), ("gateway.emulation.faults", 2), ("gateway.proxy.demo", 8)],
 )
 def test_ranks_take_the_longest_prefix(module: str, expected: int) -> None:
     assert rank(module) == expected
@@ -152,3 +155,15 @@ def test_the_checker_sees_function_level_imports(tmp_path: Path) -> None:
     source.write_text("def f():\n    from gateway.plan import make_plan, planner\n")
     known = {"gateway.plan": source, "gateway.plan.planner": source}
     assert list(imports(source, known)) == ["gateway.plan", "gateway.plan.planner"]
+
+
+def test_the_command_line_never_imports_the_proxy() -> None:
+    """The command line speaks to a proxy only over HTTP (``--server``) and shares the
+    operations layer's JSON with it; ``serve`` lives with the proxy as an entry point."""
+    known = modules()
+    offenders = {
+        name: sorted(i for i in imports(path, known) if i.startswith("gateway.proxy"))
+        for name, path in known.items()
+        if name.startswith("gateway.cli")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-from gateway.emulation.demo import demo
 from gateway.proxy import openapi
+from gateway.proxy.demo import demo
 
 ROOT = Path(__file__).parent.parent
 DOC = ROOT / "docs" / "openapi.json"
@@ -50,3 +50,39 @@ async def test_schemathesis_finds_nothing_against_the_demo() -> None:
     text = output.decode()
     assert process.returncode == 0, text[-6000:]
     assert "No issues found" in text
+
+
+def _served_routes() -> set[tuple[str, str]]:
+    """Every ``(method, path)`` the proxy's application serves, its sub-applications' too."""
+    from aiohttp import web
+
+    from gateway.config import parse_config
+    from gateway.proxy.server import create_app
+
+    app = create_app(parse_config({"accounts": {"mem": {"provider": "memory"}}}))
+    found: set[tuple[str, str]] = set()
+
+    def walk(application: web.Application) -> None:
+        for resource in application.router.resources():
+            if isinstance(resource, web.PrefixedSubAppResource):
+                walk(resource._app)
+                continue
+            for route in resource:
+                if route.method in ("HEAD", "OPTIONS"):
+                    continue
+                methods = ["get", "post"] if route.method == "*" else [route.method.lower()]
+                found.update((m, resource.canonical) for m in methods)
+
+    walk(app)
+    return found
+
+
+def test_every_route_is_in_the_document_and_nothing_else() -> None:
+    documented = {
+        (method, path)
+        for path, operations in openapi.openapi_document()["paths"].items()
+        for method in operations
+    }
+    served = _served_routes()
+    assert served - documented == set(), "routes the OpenAPI document lacks"
+    assert documented - served == set(), "documented routes the app does not serve"

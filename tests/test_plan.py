@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gateway.emulation.demo import demo
+from gateway.proxy.demo import demo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,7 +105,7 @@ async def test_unstorable_fields_and_literal_secrets_fail_at_plan(
         '[accounts.nowhere.webhooks.c]\nname = "c"\nurl = "https://h.example.com/c"\n'
     )
     code, _, err = await cli(env, tmp_path, "plan", str(manifest))
-    assert code == 1
+    assert code == 4  # refused input, as through the proxy (the one error table)
     assert "accounts.orchestry-demo.webhooks.a.enabled: the provider cannot store this" in err
     assert "accounts.orchestry-demo.webhooks.a.events: at most 1 events, not 2" in err
     assert "accounts.uipath-demo.webhooks.b.secret: a literal secret is refused" in err

@@ -1,4 +1,4 @@
-"""Pages followed by cursor are read ahead (gateway.proxy.read_ahead): the next page is read
+"""Pages followed by cursor are read ahead (gateway.operations.read_ahead): the next page is read
 from the provider while the caller reads this one, and a page read ahead is used only when it
 is fresh and no write through the gateway overtook it.
 
@@ -13,8 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.config import parse_config
-from gateway.proxy.appkeys import READ_AHEAD
-from gateway.proxy.read_ahead import ReadAhead
+from gateway.operations.read_ahead import ReadAhead
+from gateway.proxy.appkeys import OPERATIONS
 from gateway.proxy.server import create_app
 from tests.test_listing import (
     READ,
@@ -27,6 +27,13 @@ from tests.test_listing import (
 )
 
 WRITE_KEY = "write-key-0987-abcdef"
+
+
+def _ahead(app: Any) -> ReadAhead:
+    """The pages the proxy's operations read ahead."""
+    ahead: ReadAhead | None = app[OPERATIONS].read_ahead
+    assert ahead is not None
+    return ahead
 
 
 def _with_writer(config: dict[str, Any], **server: Any) -> dict[str, Any]:
@@ -59,7 +66,7 @@ async def test_a_page_followed_by_cursor_reads_the_next_ahead_once(
         assert _skips(seen) == ["0", "10", "20", "30"]  # two pages ahead, the default
         third = await _page(client, second["next_cursor"])
         fourth = await _page(client, third["next_cursor"])
-        assert app[READ_AHEAD].used == 2  # the third and the fourth page
+        assert _ahead(app).used == 2  # the third and the fourth page
         assert fourth["next_cursor"] is None
         # Every provider page read once, in order: nothing read twice, nothing past the end.
         assert _skips(seen) == ["0", "10", "20", "30"]
@@ -89,7 +96,7 @@ async def test_the_window_of_pages_read_ahead_moves_with_the_caller(
         assert names == [f"hook-{i:05d}" for i in range(20, 75)]
         # Every provider page once, nothing past the end, and all but two taken from ahead.
         assert _skips(seen) == [str(n) for n in range(0, 80, 10)]
-        assert app[READ_AHEAD].used == 6 and len(app[READ_AHEAD]) == 0
+        assert _ahead(app).used == 6 and len(_ahead(app)) == 0
 
 
 async def test_one_page_ahead(aiohttp_client: ClientFactory) -> None:
@@ -120,12 +127,12 @@ async def test_a_write_between_pages_is_seen_by_the_next_page(
         )
         assert resp.status == 200, await resp.text()
         third = await _page(client, second["next_cursor"])
-        assert app[READ_AHEAD].used == 0  # overtaken by the write: read again
+        assert _ahead(app).used == 0  # overtaken by the write: read again
         assert third["items"][0]["name"] == "renamed-between-pages"
         await asyncio.sleep(0.05)  # the fourth page read ahead before the write: read again
         assert _skips(seen) == ["0", "10", "20", "30", "20", "30"]
         fourth = await _page(client, third["next_cursor"])
-        assert app[READ_AHEAD].used == 1 and len(fourth["items"]) == 5
+        assert _ahead(app).used == 1 and len(fourth["items"]) == 5
 
 
 async def test_a_page_read_ahead_too_long_ago_is_read_again(
@@ -140,9 +147,9 @@ async def test_a_page_read_ahead_too_long_ago_is_read_again(
         await asyncio.sleep(0.03)
         emulator.add(Name="hook-added-out-of-band")  # not through the gateway
         await asyncio.sleep(0.1)  # older than list_read_ahead
-        assert len(app[READ_AHEAD]) == 0  # dropped once too old: nothing kept for nobody
+        assert len(_ahead(app)) == 0  # dropped once too old: nothing kept for nobody
         third = await _page(client, second["next_cursor"])
-        assert app[READ_AHEAD].used == 0
+        assert _ahead(app).used == 0
         assert _skips(seen) == ["0", "10", "20", "20"]
         assert len(third["items"]) == 10 and third["next_cursor"] is not None
 
@@ -157,7 +164,7 @@ async def test_read_ahead_off(aiohttp_client: ClientFactory) -> None:
             page = await _page(client, page["next_cursor"])
         await asyncio.sleep(0.05)
         assert _skips(seen) == ["0", "10", "20"]
-        assert app[READ_AHEAD].used == 0
+        assert _ahead(app).used == 0
 
 
 async def test_known_positions_are_asked_for_before_the_page_before_them_arrives(
@@ -183,7 +190,7 @@ async def test_known_positions_are_asked_for_before_the_page_before_them_arrives
         assert names == [f"hook-{i:05d}" for i in range(55)]
         # The @odata.count said where the listing ends: nothing was guessed past it.
         assert _skips(seen) == ["0", "10", "20", "30", "40", "50"]
-        assert app[READ_AHEAD].used == 4
+        assert _ahead(app).used == 4
 
 
 @pytest.mark.parametrize(
@@ -229,7 +236,7 @@ async def test_a_guess_past_the_end_is_dropped_once_the_last_page_is_taken(
             names += [i["name"] for i in page["items"]]
         assert names == [f"core-{i:05d}" for i in range(25)]
         assert [q["offset"] for q in seen] == ["0", "10", "20", "30"]  # "30": the guess
-        assert app[READ_AHEAD].used == 1 and len(app[READ_AHEAD]) == 0  # nothing left behind
+        assert _ahead(app).used == 1 and len(_ahead(app)) == 0  # nothing left behind
 
 
 async def test_a_guess_the_page_read_contradicts_is_dropped() -> None:

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from gateway.cli.credentials import credentials_path, login, server_and_token
-from gateway.emulation.demo import demo
 from gateway.errors import ConfigError
+from gateway.proxy.demo import demo
 from tests.test_plan import cli
 
 
@@ -110,7 +110,7 @@ async def test_plan_through_the_proxy_matches_the_local_plan(running: Any, tmp_p
     assert far[1] == local[1]
     code, _, err = await cli(remote(env, "READ_KEY"), tmp_path, "apply", str(manifest),
                              "--adopt", "--yes")  # fmt: skip
-    assert code == 1 and "may only read" in err
+    assert code == 4 and "may only read" in err
 
 
 async def test_config_and_server_are_exclusive_and_typos_are_named(

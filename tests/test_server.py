@@ -113,7 +113,7 @@ async def test_location_header(client: TestClient[Any, Any]) -> None:
     [
         (b"{not json", [""]),
         (b"[]", [""]),
-        (b'{"name": 5, "url": "x", "colour": 1}', ["name", "colour"]),
+        (b'{"name": 5, "url": "x", "colour": 1}', ["name", "colour", "url"]),
         (b'{"name": "n", "url": "ftp://x"}', ["url"]),
         (b'{"name": "n", "url": "https://93.184.216.34/", "events": ["nope"]}', ["events"]),
     ],

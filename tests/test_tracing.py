@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from gateway import logs
 from gateway.config import parse_config
-from gateway.proxy import logs
 from gateway.proxy.server import create_app
 from gateway.transport import tracing
 from providers.uipath.emulator import UiPathEmulator

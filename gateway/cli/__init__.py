@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.cli.credentials import remote_of
+from gateway.cli.desired import Exit
 from gateway.cli.output import EXIT, log_to_stderr, report
 from gateway.cli.parser import build_parser
 from gateway.config import load_config
@@ -45,12 +46,22 @@ async def _run(args: argparse.Namespace, remote: tuple[str, str] | None) -> Any:
 
         async with aiohttp.ClientSession() as session:
             return await args.handler(Remote(*remote, session), args)
-    account = getattr(args, "account", None)
-    wanted = [] if args.store_only else [account] if account else None
-    config = load_config(args.config, accounts=wanted, server=False)
-    with acting_as("cli"):
+    config = load_config(args.config, accounts=_accounts_read(args), server=False)
+    with acting_as("cli"):  # what runs outside the operations (watch) is the person's too
         async with Gateway(config) as gw:
             return await args.handler(Local(gw), args)
+
+
+def _accounts_read(args: argparse.Namespace) -> list[str] | None:
+    """The accounts a local command reads, so that only their credentials need be set (None:
+    all of them)."""
+    if args.store_only:
+        return []
+    if args.accounts_of is not None:
+        wanted: list[str] | None = args.accounts_of(args)
+        return wanted
+    account = getattr(args, "account", None)
+    return [account] if account else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,8 +97,11 @@ def _main(argv: Sequence[str] | None) -> int:
         raise
     except Exception as exc:  # every failure is one message and an exit status, never a trace
         return report(exc, as_json=args.json)
+    code = EXIT["ok"]
+    if isinstance(result, Exit):
+        result, code = result.data, result.code
     if result is not None:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     sys.stdout.flush()  # a closed pipe shows here, not at exit
-    return EXIT["ok"]
+    return code

@@ -78,17 +78,16 @@ def _headers(values: Sequence[str] | None, path: str) -> dict[str, list[str]]:
 
 
 async def cmd_accounts(ops: Ops, args: argparse.Namespace) -> Any:
-    rows = await ops.accounts()
+    found = await ops.accounts()
     if args.json:
-        return _envelope(rows)
-    flat = [{**r, "operations": r["capabilities"]["operations"]} for r in rows]
+        return found
+    flat = [{**r, "operations": r["capabilities"]["operations"]} for r in found["items"]]
     table(flat, ("name", "provider", "title", "operations"), sys.stdout)
     return None
 
 
-def _envelope(items: list[Any], errors: list[Any] | None = None) -> dict[str, Any]:
-    """The one JSON shape of every list (as the HTTP API's)."""
-    return {"items": items, "errors": errors or [], "next_cursor": None}
+async def cmd_whoami(ops: Ops, args: argparse.Namespace) -> Any:
+    return show(args.json, await ops.whoami())
 
 
 def _webhook_row(webhook: dict[str, Any]) -> dict[str, Any]:
@@ -167,19 +166,19 @@ async def cmd_ping(ops: Ops, args: argparse.Namespace) -> Any:
 
 
 async def cmd_event_types(ops: Ops, args: argparse.Namespace) -> Any:
-    rows = await ops.event_types(args.account)
+    found = await ops.event_types(args.account)
     if args.json:
-        return _envelope(rows)
-    table(rows, ("name", "group", "description"), sys.stdout)
+        return found
+    table(found["items"], ("name", "group", "description"), sys.stdout)
     return None
 
 
 async def cmd_diverted(ops: Ops, args: argparse.Namespace) -> Any:
-    rows = await ops.diverted(args.account, args.id)
+    found = await ops.diverted(args.account, args.id)
     if args.json:
-        return _envelope(rows)
+        return found
     columns = ("id", "failure_trigger", "failure_timestamp", "failure_message")
-    table(rows, columns, sys.stdout)
+    table(found["items"], columns, sys.stdout)
     return None
 
 
@@ -218,9 +217,10 @@ async def cmd_audit(ops: Ops, args: argparse.Namespace) -> Any:
 
 
 async def cmd_health(ops: Ops, args: argparse.Namespace) -> Any:
-    rows = await ops.health(args.account)
+    found = await ops.health(args.account)
     if args.json:
-        return _envelope(rows)
+        return found
+    rows = found["items"]
     for row in rows:
         row["since"] = datetime.fromtimestamp(row["changed_at"], UTC).isoformat(timespec="seconds")
     columns = ("account", "webhook_id", "name", "state", "diverted", "since", "by", "drift")

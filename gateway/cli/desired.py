@@ -1,109 +1,129 @@
-"""``plan``, ``apply`` and ``export``: the manifest commands (gateway/plan/, docs/plan.md).
+"""``plan``, ``apply`` and ``export``: the manifest commands (gateway/plan/, docs/plan.md), through
+the same local/remote seam as every other command (``gateway.cli.ops``).
 
-``plan`` exits like ``terraform plan -detailed-exitcode``: 0 no changes, 2 changes, 1 error.
-``apply`` asks before writing on a terminal, and needs ``--auto-approve`` elsewhere; it exits 0
-when every write succeeded, 1 when one failed (the others still ran: apply again to converge).
-``apply --plan FILE`` (a ``plan --out FILE``) goes on only if planning again gives the same plan.
+The manifest is read here, its secrets resolved on the operator's machine (``secret_env``,
+``secret_file``) and given to the operations as ``secret`` (write-only), locally or in the
+request (``POST /v1/plan``, ``POST /v1/apply``). ``plan`` exits like ``terraform plan
+-detailed-exitcode``: 0 no changes, 2 changes, 1 an account could not be planned. ``apply``
+shows the plan, asks on a terminal (``--auto-approve`` elsewhere), then applies exactly that
+plan (its fingerprint goes with it; a plan that changed meanwhile is refused, nothing written);
+it exits 0 when every write succeeded, 1 when one failed (the others still ran: apply again to
+converge). ``apply --plan FILE`` (a ``plan --out FILE``) goes on only if planning again gives
+the same plan. Errors exit as every command's do (gateway/cli/output.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.output import report
-from gateway.cli.remote_desired import remote_apply, remote_plan
-from gateway.config import GatewayConfig, load_config
-from gateway.errors import ConfigError
+import attrs
+
+from gateway.cli.ops import Ops
+from gateway.errors import ConfigError, FieldProblem, InvalidRequest
 from gateway.lifecycle import tune_gc
-from gateway.origin import acting_as
-from gateway.plan import Outcome, Plan, apply_plan, export_manifest, load_manifest, make_plan
-from gateway.plan.text import render
-from gateway.service import Gateway
 
-__all__ = ["apply", "export", "plan"]
+__all__ = ["Exit", "cmd_apply", "cmd_export", "cmd_plan", "manifest_accounts"]
 
 
-def _remote(args: argparse.Namespace) -> tuple[str, str] | tuple[()] | None:
-    """The ``(server, token)`` of a remote command; ``()`` after a usage error (reported)."""
-    from gateway.cli.credentials import remote_of
+@attrs.frozen
+class Exit:
+    """A command's answer with an exit status other than 0: ``data`` is printed as JSON (when
+    not None), then the process exits with ``code``."""
 
+    code: int
+    data: Any = None
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
-        return remote_of(args)
-    except ConfigError as exc:
-        report(exc, as_json=getattr(args, "json", False))
-        return ()
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read manifest {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
 
-def _config_for(args: argparse.Namespace, manifest_path: str | None) -> GatewayConfig:
-    """The config, with only the accounts the manifest (or ``--account``) names."""
-    wanted = [args.account] if getattr(args, "account", None) else None
-    if wanted is None and manifest_path is not None:
-        try:
-            raw = tomllib.loads(Path(manifest_path).read_text(encoding="utf-8"))
-            configured = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
-            return load_config(args.config, server=False)  # let the loaders say what is wrong
-        names = set(raw.get("accounts", {})) & set(configured.get("accounts", {}))
-        wanted = sorted(names)
-    return load_config(args.config, accounts=wanted, server=False)
+def manifest_accounts(args: argparse.Namespace) -> list[str] | None:
+    """The accounts a local manifest command reads (so that only their credentials are needed):
+    ``--account``, else those the manifest names."""
+    if getattr(args, "account", None):
+        return [args.account]
+    if getattr(args, "manifest", None) is None:
+        return None
+    try:
+        named = set(_read(Path(args.manifest)).get("accounts") or {})
+        configured = set(tomllib.loads(Path(args.config).read_text("utf-8")).get("accounts", {}))
+    except (ConfigError, OSError, tomllib.TOMLDecodeError):
+        return None  # the loaders say what is wrong
+    # An account the config lacks is the manifest's problem, which planning reports with the
+    # manifest's others: the config is read without it.
+    return sorted(named & configured)
 
 
-async def _plan(args: argparse.Namespace) -> tuple[Gateway, Plan]:
-    config = _config_for(args, args.manifest)
-    manifest = load_manifest(args.manifest, config,
-                             only=[args.account] if args.account else None)  # fmt: skip
+def _body(args: argparse.Namespace, found: list[FieldProblem]) -> dict[str, Any]:
+    """The plan request of the manifest file (``PlanRequest``'s JSON); what is wrong with its
+    secrets is added to ``found`` (they are left out, the rest is planned)."""
+    from gateway.plan.manifest import inline_references
+
+    path = Path(args.manifest)
+    data = _read(path)
+    if args.account:
+        accounts = data.get("accounts") or {}
+        if args.account not in accounts:
+            raise ConfigError(problems=[FieldProblem("--account",
+                              f"the manifest has no [accounts.{args.account}]")])  # fmt: skip
+        data = {**data, "accounts": {args.account: accounts[args.account]}}
+    local: list[FieldProblem] = []
+    manifest = inline_references(data, path.resolve().parent, found=local)
+    found += [FieldProblem(f"manifest.{p.path}", p.message) for p in local]
+    return {"manifest": manifest, "adopt": args.adopt, "prune": args.prune,
+            "set_unknown_secrets": args.set_unknown_secrets}  # fmt: skip
+
+
+async def _planned(ops: Ops, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The request of the manifest and its plan; ``InvalidRequest`` with every problem of the
+    manifest at once, those found here and those the operations found."""
+    found: list[FieldProblem] = []
+    body = _body(args, found)
+    try:
+        made = await ops.plan(body)
+    except InvalidRequest as exc:
+        raise InvalidRequest(problems=[*found, *exc.problems]) from None
+    if found:
+        raise InvalidRequest(problems=found)
+    return body, made
+
+
+def _failed(made: dict[str, Any]) -> bool:
+    return any(a.get("error") for a in made["accounts"])
+
+
+async def cmd_plan(ops: Ops, args: argparse.Namespace) -> Any:
+    from gateway.plan.text import render
+
     # A plan of thousands of webhooks allocates much and keeps it: the collector settings of
     # a server (gateway.lifecycle) keep full collections from walking it over and over.
     tune_gc()
-    gw = Gateway(config)
-    await gw.open()
-    try:
-        accounts = [args.account] if args.account else None
-        made = await make_plan(gw, manifest, accounts=accounts, adopt=args.adopt,
-                               prune=args.prune,
-                               set_unknown_secrets=args.set_unknown_secrets)  # fmt: skip
-    except BaseException:
-        await gw.close()
-        raise
-    return gw, made
-
-
-def plan(args: argparse.Namespace) -> int:
-    import asyncio
-
-    if (remote := _remote(args)) is not None:
-        return remote_plan(args, *remote) if remote else 2
-
-    async def run() -> Plan:
-        gw, made = await _plan(args)
-        await gw.close()
-        return made
-
-    try:
-        made = asyncio.run(run())
-    except Exception as exc:
-        report(exc, as_json=args.json)
-        return 1
+    _, made = await _planned(ops, args)
     if args.out:
-        Path(args.out).write_text(json.dumps(made.to_json(), indent=1) + "\n", encoding="utf-8")
-    if args.json:
-        sys.stdout.write(json.dumps(made.to_json(), indent=2) + "\n")
-    else:
+        text = json.dumps(made, indent=1) + "\n"
+        await asyncio.to_thread(Path(args.out).write_text, text, encoding="utf-8")
+    if not args.json:
         sys.stdout.write(render(made))
-    if made.failed:
-        return 1
-    return 2 if made.changes else 0
+    code = 1 if _failed(made) else 2 if made["changes"] else 0
+    return Exit(code, made if args.json else None)
 
 
 def _progress(total: int) -> Any:
     done = {"n": 0}
 
-    def show(_outcome: Outcome) -> None:
+    def show(_outcome: Any) -> None:
         done["n"] += 1
         if sys.stderr.isatty():
             filled = 30 * done["n"] // total
@@ -116,83 +136,52 @@ def _progress(total: int) -> Any:
     return show
 
 
-def apply(args: argparse.Namespace) -> int:
-    import asyncio
+async def cmd_apply(ops: Ops, args: argparse.Namespace) -> Any:
+    from gateway.plan.text import render
 
-    if (remote := _remote(args)) is not None:
-        return remote_apply(args, *remote) if remote else 2
-
-    async def run() -> int:
-        gw, made = await _plan(args)
-        try:
-            if not args.json:
-                sys.stdout.write(render(made))
-            if made.failed:
-                return 1
-            if args.plan:
-                saved = json.loads(await asyncio.to_thread(Path(args.plan).read_text, "utf-8"))
-                if saved.get("fingerprint") != made.fingerprint:
-                    sys.stderr.write(
-                        f"error: the plan in {args.plan} is out of date: the manifest or the "
-                        "accounts changed since it was made (the plan above is the current "
-                        "one); plan again\n"
-                    )
-                    return 1
-            if made.changes == 0 and not any(a.actions for a in made.accounts):
-                return 0
-            if not args.auto_approve:
-                if not sys.stdin.isatty():
-                    sys.stderr.write("error: apply writes; confirm on a terminal or pass "
-                                     "--auto-approve\n")  # fmt: skip
-                    return 2
-                answer = await asyncio.to_thread(input, "Apply these changes? Only 'yes' goes on: ")
-                if answer.strip() != "yes":
-                    sys.stdout.write("Nothing applied.\n")
-                    return 0
-            total = sum(len(a.actions) for a in made.accounts)
-            with acting_as("cli"):
-                result = await apply_plan(gw, made, concurrency=args.parallelism,
-                                          progress=_progress(total))  # fmt: skip
-        finally:
-            await gw.close()
-        if args.json:
-            sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
-        else:
-            for failure in result.failed:
-                a = failure.action
-                sys.stdout.write(f"failed: {a.account} {a.kind} {a.key or a.webhook_id}: "
-                                 f"{failure.error}\n")  # fmt: skip
-            applied = len(result.outcomes) - len(result.failed)
-            sys.stdout.write(f"Applied {applied} of {len(result.outcomes)}.\n")
-        return 1 if result.failed else 0
-
-    try:
-        return asyncio.run(run())
-    except Exception as exc:
-        report(exc, as_json=args.json)
-        return 1
+    tune_gc()
+    body, made = await _planned(ops, args)
+    if not args.json:
+        sys.stdout.write(render(made))
+    if _failed(made):
+        return Exit(1)
+    if args.plan:
+        saved = json.loads(await asyncio.to_thread(Path(args.plan).read_text, "utf-8"))
+        if saved.get("fingerprint") != made["fingerprint"]:
+            sys.stderr.write(
+                f"error: the plan in {args.plan} is out of date: the manifest or the "
+                "accounts changed since it was made (the plan above is the current one); "
+                "plan again\n"
+            )
+            return Exit(1)
+    if not any(a["actions"] for a in made["accounts"]):
+        return Exit(0)
+    if not args.auto_approve:
+        if not sys.stdin.isatty():
+            sys.stderr.write("error: apply writes; confirm on a terminal or pass --auto-approve\n")
+            return Exit(2)
+        typed = await asyncio.to_thread(input, "Apply these changes? Only 'yes' goes on: ")
+        if typed.strip() != "yes":
+            sys.stdout.write("Nothing applied.\n")
+            return Exit(0)
+    total = sum(len(a["actions"]) for a in made["accounts"])
+    request = {**body, "plan_fingerprint": made["fingerprint"], "parallelism": args.parallelism}
+    answer = await ops.apply(request, progress=_progress(total))
+    result = answer["report"]
+    if not args.json:
+        for outcome in result["outcomes"]:
+            if not outcome["ok"]:
+                what = outcome["key"] or outcome["id"]
+                sys.stdout.write(f"failed: {outcome['account']} {outcome['action']} {what}: "
+                                 f"{outcome['error']}\n")  # fmt: skip
+        sys.stdout.write(f"Applied {result['applied']} of {len(result['outcomes'])}.\n")
+    return Exit(1 if result["failed"] else 0, result if args.json else None)
 
 
-def export(args: argparse.Namespace) -> int:
-    import asyncio
-
-    if (remote := _remote(args)) is not None:
-        if remote:
-            sys.stderr.write("error: export reads the providers with the vendors' credentials: "
-                             "run it where the gateway runs, with --config\n")  # fmt: skip
-        return 2
-
-    async def run() -> str:
-        config = _config_for(args, None)
-        async with Gateway(config) as gw:
-            return await export_manifest(gw, accounts=[args.account] if args.account else None)
-
-    try:
-        text = asyncio.run(run())
-    except Exception as exc:
-        return report(exc, as_json=False)
+async def cmd_export(ops: Ops, args: argparse.Namespace) -> Any:
+    text = await ops.export(args.account)
     if args.output and args.output != "-":
-        Path(args.output).write_text(text, encoding="utf-8")
+        await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return 0
+    return None

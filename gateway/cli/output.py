@@ -1,5 +1,6 @@
 """What the command line prints: tables, one webhook, and errors (text, or JSON with ``--json``)
-with an exit status that says what kind of failure it was.
+with an exit status that says what kind of failure it was (each error class's status is its row
+of ``gateway.errors.ERROR_TABLE``, the table the proxy's statuses come from too):
 
 ======  ==============================================================================
 status  meaning
@@ -25,24 +26,10 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-from gateway.errors import (
-    AuthenticationFailed,
-    ConfigError,
-    Conflict,
-    GatewayError,
-    InvalidRequest,
-    NotFound,
-    OutcomeUnknown,
-    PermissionDenied,
-    PreconditionFailed,
-    ProviderUnavailable,
-    RateLimited,
-    StateUnavailable,
-    Unsupported,
-)
-from gateway.proxy.logs import STANDARD_FIELDS, JsonFormatter
+from gateway.errors import ConfigError, GatewayError, InvalidRequest, exit_code
+from gateway.logs import STANDARD_FIELDS, JsonFormatter
 
-__all__ = ["EXIT", "Refused", "confirm", "exit_code", "report", "show", "table"]
+__all__ = ["EXIT", "confirm", "exit_code", "report", "show", "table"]
 
 
 def confirm(args: Any, what: str) -> None:
@@ -61,11 +48,6 @@ def confirm(args: Any, what: str) -> None:
         raise InvalidRequest.at("--yes", "not confirmed: nothing was done")
 
 
-class Refused(GatewayError):
-    """The gateway's proxy refused the API key (``--server``): 401, a key it does not know;
-    403, a read key's write. Its message is the proxy's."""
-
-
 EXIT = {
     "ok": 0,
     "unexpected": 1,
@@ -76,33 +58,6 @@ EXIT = {
     "outcome_unknown": 6,
     "interrupted": 130,
 }
-
-
-def exit_code(error: BaseException) -> int:
-    if isinstance(error, ConfigError):
-        return EXIT["usage"]
-    if (
-        isinstance(error, InvalidRequest)
-        and error.problems
-        and all(p.path.startswith("--") for p in error.problems)
-    ):
-        return EXIT["usage"]  # an option of the command line itself
-    if isinstance(error, NotFound):
-        return EXIT["not_found"]
-    if isinstance(error, InvalidRequest | Conflict | Unsupported | PreconditionFailed | Refused):
-        return EXIT["refused"]
-    if isinstance(error, OutcomeUnknown):
-        return EXIT["outcome_unknown"]
-    if isinstance(
-        error,
-        ProviderUnavailable
-        | RateLimited
-        | StateUnavailable
-        | AuthenticationFailed
-        | PermissionDenied,
-    ):
-        return EXIT["unavailable"]
-    return EXIT["unexpected"]
 
 
 def report(error: BaseException, *, as_json: bool, out: TextIO | None = None) -> int:

@@ -33,9 +33,10 @@ from gateway.cli.commands import (
     cmd_unsuspend,
     cmd_update,
     cmd_watch,
+    cmd_whoami,
 )
 from gateway.cli.output import __doc__ as EXIT_CODES
-from gateway.cli.servers import EMULATORS, check_config, emulate, login, serve
+from gateway.cli.servers import check_config, emulate, emulators, login
 from gateway.version import VERSION
 
 __all__ = ["DEFAULT_CONFIG", "build_parser"]
@@ -140,8 +141,26 @@ def _command(
         parser.add_argument("account", help="a configured account name")
     if webhook_id:
         parser.add_argument("id", help="the webhook's id at the provider")
-    parser.set_defaults(handler=handler, store_only=store_only)
+    parser.set_defaults(handler=handler, store_only=store_only, accounts_of=None)
     return parser
+
+
+def _plugged(name: str) -> Any:
+    """The command ``name`` of the ``webhook_gateway.commands`` entry points: a command that
+    lives with what it runs (``serve``: the proxy), loaded only when it runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        from importlib.metadata import entry_points
+
+        (command,) = (ep for ep in entry_points(group=COMMANDS) if ep.name == name)
+        code: int = command.load()(args)
+        return code
+
+    return run
+
+
+#: The entry-point group of commands that live outside the command line's package.
+COMMANDS = "webhook_gateway.commands"
 
 
 ALERT_ENV_HELP = (
@@ -191,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", help="listen address (default: the config's, or 127.0.0.1)")
     srv.add_argument("--port", type=int, help="listen port (0: any free port)")
     srv.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
-    srv.set_defaults(handler=None, run=serve)
+    srv.set_defaults(handler=None, run=_plugged("serve"))
 
     emu = sub.add_parser(
         "emulate",
@@ -201,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  webhook-gateway emulate uipath --port 8101 --error-rate 0.1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    emu.add_argument("provider", choices=sorted(EMULATORS))
+    emu.add_argument("provider", choices=sorted(emulators()))
     emu.add_argument("options", nargs=argparse.REMAINDER, help="--port P, fault options, ...")
     emu.set_defaults(handler=None, run=emulate)
 
@@ -224,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_accounts,
         "list the configured accounts and what they can do",
         "webhook-gateway accounts --config gateway.toml",
+        webhook_id=False,
+        account="none",
+    )
+
+    _command(
+        sub,
+        "whoami",
+        cmd_whoami,
+        "say who the gateway takes you for, and what you may do",
+        "webhook-gateway whoami --server https://gateway.internal.example.com",
         webhook_id=False,
         account="none",
     )
@@ -406,19 +435,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _manifest_commands(sub: Any) -> None:
-    def command(name: str, summary: str, example: str, run: Any) -> argparse.ArgumentParser:
+    def command(name: str, summary: str, example: str, handler: Handler) -> argparse.ArgumentParser:
         parser = _subparser(sub, name, summary, example)
         parser.add_argument("--account", help="only this account")
-        parser.set_defaults(handler=None, run=run)
+        parser.set_defaults(
+            handler=handler, store_only=False, accounts_of=desired.manifest_accounts
+        )
         return parser
 
-    for name, summary, example, run in (
+    for name, summary, example, handler in (
         ("plan", "show what applying a manifest would change (exit 0: nothing, 2: changes, "
-         "1: error)", "webhook-gateway plan webhooks.toml", desired.plan),
+         "1: error)", "webhook-gateway plan webhooks.toml", desired.cmd_plan),
         ("apply", "apply a manifest: plan, confirm, write", "webhook-gateway apply "
-         "webhooks.toml --auto-approve", desired.apply),
+         "webhooks.toml --auto-approve", desired.cmd_apply),
     ):  # fmt: skip
-        parser = command(name, summary, example, run)
+        parser = command(name, summary, example, handler)
         parser.add_argument("manifest", help="the manifest (TOML; docs/plan.md)")
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument(
@@ -453,8 +484,9 @@ def _manifest_commands(sub: Any) -> None:
         "export",
         "write a manifest of what the accounts have now (secrets as placeholders)",
         "webhook-gateway export --account uipath-prod -o webhooks.toml",
-        desired.export,
+        desired.cmd_export,
     )
+    export.set_defaults(accounts_of=None, json=False)
     export.add_argument("-o", "--output", help="the file to write (default: standard output)")
 
 

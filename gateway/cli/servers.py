@@ -1,5 +1,6 @@
-"""The commands that run something or read no account: ``serve`` (the proxy or the demo),
-``emulate`` (one provider emulator) and ``check-config``.
+"""The commands that run something or read no account: ``emulate`` (one provider emulator),
+``check-config`` and ``login`` (``serve`` lives with the proxy it runs, registered as the
+``serve`` entry point of ``webhook_gateway.commands``).
 
 A port already in use is one line naming it and the option to change it, and a part whose
 extra is not installed names the ``pip install`` that adds it.
@@ -8,101 +9,38 @@ extra is not installed names the ``pip install`` that adds it.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
 import importlib
 import json
 import sys
-from collections.abc import Callable, Iterator
-
-import attrs
 
 from gateway.cli.output import EXIT, report
 from gateway.config import load_config
 from gateway.errors import ConfigError, GatewayError
-from gateway.lifecycle import run_fast
+from gateway.lifecycle import plain_failures
 
-__all__ = ["EMULATORS", "check_config", "emulate", "serve"]
-
-EMULATORS = {
-    "uipath": "providers.uipath.emulator",
-    "orchestry": "providers.orchestry.emulator",
-    "enterprise_core": "providers.enterprise_core.emulator",
-}
-#: The extra that installs each optional module.
-_EXTRAS = {
-    "prometheus_client": "server",
-    "trustme": "emulators",
-    "odata_query": "emulators",
-    "asyncpg": "postgres",
-}
+__all__ = ["check_config", "emulate", "emulators", "login"]
 
 
-@contextlib.contextmanager
-def _plain_failures(port: int | None, extra: str | None = None) -> Iterator[Callable[[], int]]:
-    """Turn a busy port or a missing extra (``extra``: the one to name, default: the one
-    that installs the missing module) into one line on stderr; yields the exit status."""
-    status = {"code": EXIT["ok"]}
-    try:
-        yield lambda: status["code"]
-    except OSError as exc:
-        if exc.errno != errno.EADDRINUSE:
-            raise
-        which = f"port {port}" if port is not None else "the port"
-        sys.stderr.write(f"error: {which} is in use; pass --port (0: any free port)\n")
-        status["code"] = EXIT["usage"]
-    except ModuleNotFoundError as exc:
-        needed = _EXTRAS.get((exc.name or "").split(".")[0])
-        if needed is None:
-            raise
-        extra = extra or needed
-        sys.stderr.write(
-            f"error: this needs the {extra!r} extra: pip install 'webhook-gateway[{extra}]'\n"
-        )
-        status["code"] = EXIT["usage"]
-    except KeyboardInterrupt:
-        pass
+def emulators() -> dict[str, str]:
+    """Each provider kind that has an emulator, and its module (``Provider.emulator``)."""
+    from gateway.registry import default_registry
 
-
-def serve(args: argparse.Namespace) -> int:
-    from gateway.proxy import logs
-    from gateway.transport.tracing import configure_from_environment
-
-    logs.configure(args.log_level)
-    configure_from_environment()  # OTEL_* (webhook-gateway[otel]); off without them
-    if args.demo:
-        port = 8080 if args.port is None else args.port
-        with _plain_failures(port, extra="demo") as code:
-            from gateway.emulation.demo import run_demo
-
-            run_demo(args.host or "127.0.0.1", port)
-        return code()
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        return report(exc, as_json=False)
-    server = attrs.evolve(
-        config.server,
-        host=args.host or config.server.host,
-        port=config.server.port if args.port is None else args.port,
-    )
-    if not server.api_keys:
-        sys.stderr.write("error: server.api_keys: configure at least one API key\n")
-        return EXIT["usage"]
-    with _plain_failures(server.port) as code:
-        from gateway.proxy.server import serve_forever
-
+    registry = default_registry()
+    found = {}
+    for kind in registry.kinds():
         try:
-            run_fast(serve_forever(attrs.evolve(config, server=server)))
-        except GatewayError as exc:  # the store never came, say: one line, exit 5
-            return report(exc, as_json=False)
-    return code()
+            module = registry.load(kind).emulator
+        except GatewayError:  # a broken third-party entry point: not this command's business
+            continue
+        if module:
+            found[kind] = module
+    return found
 
 
 def emulate(args: argparse.Namespace) -> int:
     port = _option_value(args.options, "--port")
-    with _plain_failures(int(port) if port and port.isdigit() else None) as code:
-        module = importlib.import_module(EMULATORS[args.provider])
+    with plain_failures(int(port) if port and port.isdigit() else None) as code:
+        module = importlib.import_module(emulators()[args.provider])
         module.main(args.options, prog=f"webhook-gateway emulate {args.provider}")
     return code()
 

@@ -10,7 +10,7 @@ the three built-in emulators, and any outside one, consistent:
 * ``wire``: compact JSON, trace ids and ULIDs, JSON-object bodies, the error middleware;
 * ``running``: ``start`` on a free port, ``serve`` until interrupted, the shared command line;
 * ``demo``: the three emulators seeded and the proxy in front of them (``serve --demo``). It
-  sits above the proxy, so this package does not import it: ``gateway.emulation.demo``.
+  sits above the proxy, so this package does not import it: ``gateway.proxy.demo``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from gateway.model import AlertEndpoint, Webhook
+from gateway.model import AlertEndpoint, Webhook, mask_url
 from gateway.provider import Capabilities
 from gateway.service import Gateway
 
@@ -97,8 +97,12 @@ def _fields(webhook: Webhook, capabilities: Capabilities, secret_variable: str) 
     return out
 
 
-async def export_manifest(gw: Gateway, *, accounts: Collection[str] | None = None) -> str:
-    """The manifest (TOML text) of every webhook of the accounts (default: all)."""
+async def export_manifest(
+    gw: Gateway, *, accounts: Collection[str] | None = None, mask_urls: bool = False
+) -> str:
+    """The manifest (TOML text) of every webhook of the accounts (default: all);
+    ``mask_urls``: credentials in URLs (``user:password@``, ``token=``) shown as ``***``, for
+    a reader who may not see them."""
     names = [i.name for i in gw.accounts() if accounts is None or i.name in accounts]
     lines = ["# Exported by webhook-gateway export: what exists now. Secrets are placeholders."]
     for name in names:
@@ -109,6 +113,11 @@ async def export_manifest(gw: Gateway, *, accounts: Collection[str] | None = Non
             lines += ["", f"[accounts.{_key(name)}.webhooks.{_key(key)}]"]
             variable = re.sub(r"[^A-Z0-9]+", "_", f"{name}_{key}_secret".upper())
             fields = _fields(webhook, account.capabilities, f"{variable[:-6]}ALERT_SECRET")
+            if mask_urls:
+                fields["url"] = mask_url(fields["url"])
+                alert = fields.get("failure_handling", {}).get("alert_endpoint")
+                if alert is not None:
+                    alert["url"] = mask_url(alert["url"])
             lines += [f"{k} = {_value(v)}" for k, v in fields.items()]
             if (
                 webhook.secret_state in ("set", "unknown")

@@ -351,13 +351,19 @@ def _storable(spec: WebhookSpec, capabilities: Any, path: str) -> list[FieldProb
 
 
 def inline_references(
-    data: Mapping[str, Any], base: Path, env: Mapping[str, str] | None = None
+    data: Mapping[str, Any],
+    base: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    found: list[FieldProblem] | None = None,
 ) -> dict[str, Any]:
     """A manifest file's data for a request (``POST /v1/plan``): each ``secret_env`` and
     ``secret_file`` (the webhook's and its alert endpoint's) read here and sent as ``secret``
     (write-only); a ``secret_env`` that is not set as ``secret_unset = "VAR"``, so that the
     gateway leaves that secret uncompared, as a local plan would. ``ConfigError`` lists every
-    problem (a literal secret, a file that cannot be read)."""
+    problem (a literal secret, a file that cannot be read); with ``found``, they are added to
+    it instead and the secrets in question left out, so that the rest can still be planned and
+    its problems reported with these."""
     environ = os.environ if env is None else env
     problems: list[FieldProblem] = []
     accounts: dict[str, Any] = {}
@@ -371,14 +377,19 @@ def inline_references(
                 continue
             fields = dict(entry)
             source = _referenced_secret(fields, path, environ, base, problems, lazy=True)
+            if source is False:
+                fields.pop("secret", None)
             if isinstance(source, str) and source.startswith(_UNSET):
                 fields["secret_unset"] = source.removeprefix(_UNSET)
             alert = _alert_endpoint(fields)
             if alert is not None:
                 where = f"{path}.failure_handling.alert_endpoint"
-                _referenced_secret(alert, where, environ, base, problems)
+                if _referenced_secret(alert, where, environ, base, problems) is False:
+                    alert.pop("secret", None)
             out[key] = fields
         accounts[account] = {**table, "webhooks": out} if isinstance(table, dict) else table
-    if problems:
+    if problems and found is None:
         raise ConfigError(problems=problems)
+    if found is not None:
+        found += problems
     return {**data, "accounts": accounts}

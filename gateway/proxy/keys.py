@@ -3,8 +3,8 @@
 Keys come from ``[[server.api_keys]]``, as the plain value (``key``) or its hex SHA-256
 (``key_sha256``, so the config file need not hold the key itself). A presented key is hashed and
 compared with every configured digest in constant time, without stopping at the first match, so
-timing tells nothing about which keys exist. ``read`` keys may call GET routes; ``write`` keys
-may call all of them.
+timing tells nothing about which keys exist. A key is a ``Principal``; what its scope allows is
+decided by the operations (``gateway.operations``), for every front door alike.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import hmac
 from collections.abc import Iterable
 
 from gateway.config import ApiKey
+from gateway.operations import Principal
 from gateway.proxy.problems import ProblemError
 
 __all__ = ["ApiKeys"]
@@ -48,8 +49,10 @@ class ApiKeys:
                 found = (name, scope)
         return found
 
-    def authorize(self, header: str | None, *, write: bool) -> tuple[str, str]:
-        """The key's ``(name, scope)``, or raise a 401/403 problem that says why."""
+    def authenticate(self, header: str | None) -> Principal:
+        """Who the ``Authorization`` header says the caller is, or a 401 problem that says
+        why not. What the caller may do is the operations' to decide
+        (``gateway.operations.Principal``)."""
         challenge = {"WWW-Authenticate": 'Bearer realm="webhook-gateway"'}
         scheme, _, presented = (header or "").partition(" ")
         if not header:
@@ -62,8 +65,4 @@ class ApiKeys:
         if key is None:  # (a key is ASCII: bytes that are not cannot be one)
             raise ProblemError(401, "the API key is not valid", challenge)
         name, scope = key
-        if write and scope != "write":
-            raise ProblemError(
-                403, f"the API key {name!r} may only read; this call needs a write key"
-            )
-        return name, scope
+        return Principal.key(name, "write" if scope == "write" else "read")

@@ -451,6 +451,46 @@ def openapi_document() -> dict[str, Any]:
                 operation_id="apply",
             )
         },
+        "/v1/export": {
+            "get": _op(
+                "A manifest (TOML) of every webhook the caller may read; secrets as "
+                "`secret_env` placeholders.",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["manifest"],
+                            "properties": {"manifest": {"type": "string"}},
+                        },
+                        "The manifest's text.",
+                    )
+                },
+                params=[_query("account", {"type": "string"}, "Only this account.")],
+                operation_id="export",
+            )
+        },
+        "/v1/whoami": {
+            "get": _op(
+                "Who the gateway takes the caller for, and what it may do.",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["kind", "name", "actor", "scope", "can"],
+                            "properties": {
+                                "kind": {"type": "string"},
+                                "name": {"type": "string"},
+                                "actor": {"type": "string"},
+                                "scope": {"type": "string", "enum": ["read", "write"]},
+                                "can": {"type": "array", "items": {"type": "string"}},
+                            },
+                        },
+                        "The caller.",
+                    )
+                },
+                operation_id="whoami",
+            )
+        },
         "/v1/audit": {
             "get": _op(
                 "The audit log of writes, newest first (needs a state store).",

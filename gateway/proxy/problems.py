@@ -5,27 +5,9 @@ input errors add ``errors: [{path, message}]``; errors a provider reported add `
 ``account``, ``provider_status``, ``code`` and ``trace_id``. A 429 carries ``Retry-After``.
 Nothing else leaves the process: no stack trace, no exception text of an unexpected error.
 
-How the gateway's errors become statuses (a provider's own 400 is 422: the request was valid
-here, the provider refused it):
-
-====================  ======  ==========================================================
-error                 status  meaning
-====================  ======  ==========================================================
-InvalidRequest        400     bad input, found before anything was sent
-InvalidRequest        422     the provider refused the input (it had a status of its own)
-Unsupported           422     the provider lacks the operation or the setting
-NotFound              404     no such account or webhook
-PreconditionFailed    412     ``If-Match`` names no ETag the webhook has (``current_etag``)
-Conflict              409     e.g. the name is taken at the provider
-RateLimited           429     the provider asks us to wait (``Retry-After``)
-AuthenticationFailed  502     the gateway's credentials for the provider were refused
-PermissionDenied      502     the gateway's credentials lack a permission at the provider
-ProviderUnavailable   503     the provider failed or is unreachable
-ProviderError         503     the provider's answer could not be read (own problem type)
-DeadlineExceeded      504     the call ran past ``http.total_timeout`` (own problem type)
-OutcomeUnknown        504     a write was sent; whether it took effect is unknown (own type)
-StateUnavailable      503     the state store failed; nothing was sent (own type)
-====================  ======  ==========================================================
+How the gateway's errors become statuses and problem types: ``gateway.errors.ERROR_TABLE``, the
+one table every front door reads (the command line's exit statuses too). A provider's own 400
+is 422: the request was valid here, the provider refused it.
 """
 
 from __future__ import annotations
@@ -39,22 +21,19 @@ import orjson
 from aiohttp import web
 
 from gateway.errors import (
-    DeadlineExceeded,
     FieldProblem,
     GatewayError,
     InvalidRequest,
-    OutcomeUnknown,
     PreconditionFailed,
-    ProviderError,
     RateLimited,
-    StateUnavailable,
+    kind_of,
+    problem_type,
 )
-from gateway.proxy.logs import REQUEST_ID
+from gateway.logs import REQUEST_ID
 
 __all__ = [
     "PROBLEM_TYPE",
     "ProblemError",
-    "error_of_type",
     "from_error",
     "problem",
     "problem_body",
@@ -62,7 +41,6 @@ __all__ = [
 ]
 
 PROBLEM_TYPE = "application/problem+json"
-_DOCS = "https://github.com/webhook-gateway/webhook-gateway/blob/main/docs/http-api.md#errors"
 
 
 class ProblemError(Exception):
@@ -79,24 +57,6 @@ class ProblemError(Exception):
         return response
 
 
-#: Errors whose meaning a status alone does not carry get a problem type of their own: a 504
-#: may be a deadline (nothing known to be written) or a write of unknown outcome.
-_TYPES: dict[type[GatewayError], tuple[str, str]] = {
-    OutcomeUnknown: ("outcome-unknown", "Outcome Unknown"),
-    DeadlineExceeded: ("deadline-exceeded", "Deadline Exceeded"),
-    ProviderError: ("provider-answer-unreadable", "Provider Answer Unreadable"),
-    StateUnavailable: ("state-unavailable", "State Store Unavailable"),
-}
-
-
-def error_of_type(type_url: str) -> type[GatewayError] | None:
-    """The error class of a problem ``type`` this module makes (None: one known by status)."""
-    for error, (slug, _title) in _TYPES.items():
-        if type_url == f"{_DOCS}-{slug}":
-            return error
-    return None
-
-
 def problem_body(
     status: int,
     detail: str,
@@ -109,7 +69,7 @@ def problem_body(
     for errors with a problem type of their own (default: by status)."""
     slug, title = kind or (str(status), HTTPStatus(status).phrase)
     body: dict[str, Any] = {
-        "type": f"{_DOCS}-{slug}",
+        "type": problem_type(slug),
         "title": title,
         "status": status,
         "detail": detail,
@@ -138,14 +98,13 @@ def problem(
 
 
 def status_of(error: GatewayError) -> int:
-    if isinstance(error, InvalidRequest) and error.status is not None:
-        return 422
-    return error.http_status
+    return kind_of(error).status
 
 
 def from_error(error: GatewayError) -> web.Response:
     """The problem response for a gateway error (its message never holds a secret)."""
-    status = status_of(error)
+    kind = kind_of(error)
+    status = kind.status
     headers = None
     if isinstance(error, RateLimited) and error.retry_after is not None:
         headers = {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
@@ -158,7 +117,7 @@ def from_error(error: GatewayError) -> web.Response:
         error.message,
         errors=problems,
         headers=headers,
-        kind=_TYPES.get(type(error)),
+        kind=None if kind.slug.isdigit() else (kind.slug, kind.title),
         provider=error.provider,
         account=error.account,
         provider_status=error.status,

@@ -26,43 +26,27 @@ import orjson
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from gateway.codec import (
-    capabilities_to_json,
-    change_from_json,
-    diverted_to_json,
-    event_type_to_json,
-    ping_to_json,
-    spec_from_json,
-    webhook_body,
-)
+from gateway.codec import webhook_body
 from gateway.config import GatewayConfig, ServerConfig
-from gateway.errors import FieldProblem, GatewayError, InvalidRequest, StateUnavailable, Unsupported
+from gateway.errors import FieldProblem, GatewayError, InvalidRequest, StateUnavailable
 from gateway.health.relay import relay_forever
-from gateway.health.watch import health_rows, watch_forever
+from gateway.health.watch import watch_forever
 from gateway.lifecycle import stop_on_signals, tune_gc
+from gateway.logs import REQUEST_ID, access_log
 from gateway.model import Webhook
-from gateway.origin import acting_as
-from gateway.proxy import desired, idempotency, inbound, listing
-from gateway.proxy.appkeys import (
-    CONFIG,
-    CURSORS,
-    GATEWAY,
-    KEYS,
-    MASK_URLS,
-    METRICS,
-    READ_AHEAD,
-)
-from gateway.proxy.audit import audit_page
+from gateway.operations import Operations, PlanChanged, Principal, WebhookAnswer
+from gateway.operations.listing import Cursors
+from gateway.operations.read_ahead import ReadAhead
+from gateway.proxy import idempotency, inbound
+from gateway.proxy.appkeys import CONFIG, GATEWAY, KEYS, METRICS, OPERATIONS, PRINCIPAL
 from gateway.proxy.connections import ProxySite, raise_open_files_limit
-from gateway.proxy.console import setup_console
+from gateway.proxy.console import console_app
 from gateway.proxy.keys import ApiKeys
-from gateway.proxy.logs import REQUEST_ID, access_log
 from gateway.proxy.metrics import CONTENT_TYPE, Metrics
 from gateway.proxy.openapi import openapi_document
 from gateway.proxy.problems import ProblemError, from_error, problem
-from gateway.proxy.read_ahead import ReadAhead
 from gateway.registry import Registry
-from gateway.service import Account, Gateway
+from gateway.service import Gateway
 from gateway.transport import tracing
 
 __all__ = ["GATEWAY", "create_app", "serve_forever", "start_proxy"]
@@ -145,12 +129,19 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
                 error = FieldProblem(shown, "holds a control character")
                 return problem(400, f"{shown}: control characters are not accepted in a query",
                                errors=[error])  # fmt: skip
-    path = request.path
-    if path in ("/healthz", "/console") or path.startswith(("/v1/inbound/", "/console/")):
-        # /v1/inbound/* is called by providers: the delivery's signature authenticates it; the
-        # console by its session cookie, its login page by the key typed in.
+    if _unkeyed_route(request):
+        # /v1/inbound/* is called by providers: the delivery's signature authenticates it;
+        # a sub-application (the console) authenticates its own way (its session cookie).
         return await _unkeyed(request, handler)
     return await _keyed(request, handler)
+
+
+def _unkeyed_route(request: web.Request) -> bool:
+    """Whether the route needs no API key: one marked so (``_UNKEYED``), one of a
+    sub-application, which has middleware of its own (``gateway.proxy.console``), or none."""
+    info = request.match_info
+    # (an unknown route is a 404 or 405 to anyone: what routes exist is in /openapi.json)
+    return len(info.apps) > 1 or info.handler in _UNKEYED or info.http_exception is not None
 
 
 async def _unkeyed(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -192,35 +183,33 @@ async def _body_first(
 
 async def _keyed(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        # POST /v1/plan only reads: a read key may plan.
-        write = request.method not in ("GET", "HEAD", "OPTIONS") and request.path != "/v1/plan"
-        name, scope = request.app[KEYS].authorize(request.headers.get("Authorization"), write=write)
+        who = request.app[KEYS].authenticate(request.headers.get("Authorization"))
     except ProblemError as exc:
         return exc.response()
-    # Credentials in webhook URLs (user info, token= parameters) are for write keys' eyes.
-    request[MASK_URLS] = scope != "write"
+    # Who it is; what it may do is the operations' to decide (gateway.operations).
+    request[PRINCIPAL] = who
     # The body only once the key is known: nobody without one makes the proxy read a body.
-    return await _body_first(request, lambda: _as_key(request, handler, name))
+    return await _body_first(request, lambda: _once(request, handler, who))
 
 
-async def _as_key(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
-    with acting_as(f"key:{name}", REQUEST_ID.get()):
-        route_handler = request.match_info.handler
-        if idempotency.HEADER not in request.headers or route_handler not in _IDEMPOTENT:
-            return await _respond(request, handler)
-        config = request.app[CONFIG]
-        retention = (config.state.idempotency_retention_hours if config.state else 24) * 3600
-        return await _respond(
-            request,
-            lambda r: idempotency.run_once(
-                r,
-                request.app[GATEWAY].store,
-                name,
-                retention,
-                lease=2 * config.http.total_timeout + 30,
-                run=lambda: _respond(r, handler),
-            ),
-        )
+async def _once(request: web.Request, handler: Handler, who: Principal) -> web.StreamResponse:
+    """Run the handler, at most once per ``Idempotency-Key`` where the route honours one."""
+    route_handler = request.match_info.handler
+    if idempotency.HEADER not in request.headers or route_handler not in _IDEMPOTENT:
+        return await _respond(request, handler)
+    config = request.app[CONFIG]
+    retention = (config.state.idempotency_retention_hours if config.state else 24) * 3600
+    return await _respond(
+        request,
+        lambda r: idempotency.run_once(
+            r,
+            request.app[GATEWAY].store,
+            who.name,
+            retention,
+            lease=2 * config.http.total_timeout + 30,
+            run=lambda: _respond(r, handler),
+        ),
+    )
 
 
 async def _closing(request: web.Request, response: web.Response) -> web.Response:
@@ -300,8 +289,12 @@ def _route(request: web.Request) -> str:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _account(request: web.Request) -> Account:
-    return request.app[GATEWAY].account(request.match_info["account"])
+def _ops(request: web.Request) -> Operations:
+    return request.app[OPERATIONS]
+
+
+def _who(request: web.Request) -> Principal:
+    return request[PRINCIPAL]
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -317,20 +310,8 @@ async def _json_body(request: web.Request) -> Any:
         raise InvalidRequest.at("", f"the request body is not valid JSON ({exc})") from None
 
 
-def _bool(value: str, name: str) -> bool:
-    if value in ("true", "false"):
-        return value == "true"
-    raise InvalidRequest.at(name, "must be true or false")
-
-
-def _location(request: web.Request, webhook: Webhook) -> str:
+def _location(webhook: Webhook) -> str:
     return f"/v1/accounts/{quote(webhook.account, safe='')}/webhooks/{quote(webhook.id, safe='')}"
-
-
-async def _call(request: web.Request, operation: str, call: Awaitable[Any]) -> Any:
-    account = request.match_info.get("account", "")
-    kind = request.app[CONFIG].accounts[account].provider
-    return await request.app[METRICS].provider_call(kind, account, operation, call)
 
 
 def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -340,7 +321,30 @@ def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None
     )
 
 
-# -- routes -------------------------------------------------------------------------------------
+def _webhook_answer(
+    answer: WebhookAnswer, *, status: int = 200, location: str | None = None
+) -> web.Response:
+    body, etag = webhook_body(answer.webhook, mask_urls=answer.masked)
+    headers = {"ETag": etag} if location is None else {"ETag": etag, "Location": location}
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+
+
+def _account_query(request: web.Request) -> str | None:
+    """The ``account`` of a query that takes nothing else (an unknown parameter is a 400)."""
+    unknown = sorted(set(request.query) - {"account"})
+    if unknown:
+        raise InvalidRequest.at(unknown[0], "unknown query parameter")
+    return request.query.get("account")
+
+
+def _etags(request: web.Request, header: str) -> list[str] | None:
+    """The entity tags of an ``If-Match``/``If-None-Match`` header (None: no header)."""
+    if header not in request.headers:
+        return None
+    return [tag.strip() for tag in request.headers.getall(header) for tag in tag.split(",")]
+
+
+# -- routes: each parses its HTTP input, calls its operation, renders the answer ---------------
 
 
 @routes.get("/healthz")
@@ -364,194 +368,137 @@ async def openapi(request: web.Request) -> web.Response:
 
 @routes.get("/v1/accounts/{account}/webhooks/{id}")
 async def get_webhook(request: web.Request) -> web.Response:
-    account = _account(request)
-    webhook = await _call(request, "get", account.get(request.match_info["id"]))
-    body, etag = webhook_body(webhook, mask_urls=request[MASK_URLS])
+    m = request.match_info
+    answer = await _ops(request).get(_who(request), m["account"], m["id"])
+    response = _webhook_answer(answer)
     wanted = _etags(request, "If-None-Match")
+    etag = response.headers["ETag"]
     if wanted is not None and ("*" in wanted or etag in wanted):
         return web.Response(status=304, headers={"ETag": etag})
-    return _webhook_answer(body, etag)
+    return response
 
 
 @routes.patch("/v1/accounts/{account}/webhooks/{id}")
 async def update_webhook(request: web.Request) -> web.Response:
-    account = _account(request)
-    change = change_from_json(await _json_body(request))
-    if_match = _etags(request, "If-Match")
-    call = account.update(request.match_info["id"], change, if_match=if_match)
-    webhook = await _call(request, "update", call)
-    return _webhook_answer(*webhook_body(webhook))
+    m = request.match_info
+    who, if_match = _who(request), _etags(request, "If-Match")
+    who.require("write", "updating a webhook")  # before the body is looked at
+    body = await _json_body(request)
+    answer = await _ops(request).update(who, m["account"], m["id"], body, if_match=if_match)
+    return _webhook_answer(answer)
 
 
 @routes.delete("/v1/accounts/{account}/webhooks/{id}")
 async def delete_webhook(request: web.Request) -> web.Response:
-    account = _account(request)
+    m = request.match_info
     if_match = _etags(request, "If-Match")
-    await _call(request, "delete", account.delete(request.match_info["id"], if_match=if_match))
+    await _ops(request).delete(_who(request), m["account"], m["id"], if_match=if_match)
     return web.Response(status=204)
-
-
-def _webhook_answer(
-    body: bytes, etag: str, *, status: int = 200, location: str | None = None
-) -> web.Response:
-    headers = {"ETag": etag} if location is None else {"ETag": etag, "Location": location}
-    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
-
-
-def _etags(request: web.Request, header: str) -> list[str] | None:
-    """The entity tags of an ``If-Match``/``If-None-Match`` header (None: no header)."""
-    if header not in request.headers:
-        return None
-    return [tag.strip() for tag in request.headers.getall(header) for tag in tag.split(",")]
 
 
 @routes.get("/v1/accounts")
 async def list_accounts(request: web.Request) -> web.Response:
-    items = [
-        {
-            "name": info.name,
-            "provider": info.provider,
-            "title": info.title,
-            "capabilities": capabilities_to_json(info.capabilities),
-        }
-        for info in request.app[GATEWAY].accounts()
-    ]
-    return _json({"items": items})
+    return _json((await _ops(request).accounts(_who(request))).to_json())
+
+
+@routes.get("/v1/whoami")
+async def whoami(request: web.Request) -> web.Response:
+    return _json(await _ops(request).whoami(_who(request)))
 
 
 @routes.get("/v1/accounts/{account}/event-types")
 async def event_types(request: web.Request) -> web.Response:
-    account = _account(request)
-    types = await _call(request, "event_types", account.event_types())
-    return _json({"items": [event_type_to_json(t) for t in types]})
+    answer = await _ops(request).event_types(_who(request), request.match_info["account"])
+    return _json(answer.to_json())
 
 
 @routes.get("/v1/accounts/{account}/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
-    gw, name = request.app[GATEWAY], request.match_info["account"]
-    gw.account(name)  # an unknown account is a 404 before the query is looked at
-    query = listing.read_query(request.query, listing.scope_of(request, gw))
-    page = listing.one_account_page(
-        gw, name, query, request.app[CURSORS], request[MASK_URLS], _measure(request, "list"),
-        request.app[READ_AHEAD],
-    )  # fmt: skip
-    return _json(await page)
+    name = request.match_info["account"]
+    return _json(await _ops(request).list_page(_who(request), name, request.query))
 
 
 @routes.post("/v1/accounts/{account}/webhooks")
 async def create_webhook(request: web.Request) -> web.Response:
-    account = _account(request)
-    spec = spec_from_json(await _json_body(request))
-    webhook = await _call(request, "create", account.create(spec))
-    body, etag = webhook_body(webhook)
-    return _webhook_answer(body, etag, status=201, location=_location(request, webhook))
+    who = _who(request)
+    who.require("write", "creating a webhook")  # before the body is looked at
+    body = await _json_body(request)
+    answer = await _ops(request).create(who, request.match_info["account"], body)
+    return _webhook_answer(answer, status=201, location=_location(answer.webhook))
 
 
 @routes.post("/v1/accounts/{account}/webhooks/{id}/ping")
 async def ping_webhook(request: web.Request) -> web.Response:
-    account = _account(request)
-    result = await _call(request, "ping", account.ping(request.match_info["id"]))
-    return _json(ping_to_json(result))
-
-
-def _extra(request: web.Request, name: str) -> Account:
-    """The account, if its provider offers the extra ``ex_{name}`` (else 422 Unsupported)."""
-    account = _account(request)
-    if not account.has_extra(name):
-        raise Unsupported(account.kind, name.replace("_", " "), account=account.name)
-    return account
+    m = request.match_info
+    return _json(await _ops(request).ping(_who(request), m["account"], m["id"]))
 
 
 @routes.get("/v1/accounts/{account}/webhooks/{id}/diverted-events")
 async def list_diverted(request: web.Request) -> web.Response:
-    account = _extra(request, "list_diverted")
-
-    async def collect() -> list[dict[str, Any]]:
-        return [
-            diverted_to_json(e) async for e in account.ex_list_diverted(request.match_info["id"])
-        ]
-
-    items = await _call(request, "list_diverted", collect())
-    return _json({"items": items})
+    m = request.match_info
+    return _json((await _ops(request).diverted(_who(request), m["account"], m["id"])).to_json())
 
 
 @routes.post("/v1/accounts/{account}/webhooks/{id}/diverted-events/{event}/resend")
 async def resend_diverted(request: web.Request) -> web.Response:
-    account = _extra(request, "resend_diverted")
-    call = account.ex_resend_diverted(request.match_info["id"], request.match_info["event"])
-    return _json({"result": await _call(request, "resend_diverted", call)})
+    m = request.match_info
+    result = await _ops(request).resend_diverted(_who(request), m["account"], m["id"], m["event"])
+    return _json({"result": result})
 
 
 @routes.delete("/v1/accounts/{account}/webhooks/{id}/diverted-events/{event}")
 async def delete_diverted(request: web.Request) -> web.Response:
-    account = _extra(request, "delete_diverted")
-    call = account.ex_delete_diverted(request.match_info["id"], request.match_info["event"])
-    await _call(request, "delete_diverted", call)
+    m = request.match_info
+    await _ops(request).delete_diverted(_who(request), m["account"], m["id"], m["event"])
     return web.Response(status=204)
 
 
 @routes.post("/v1/accounts/{account}/webhooks/{id}/rotate-secret")
 async def rotate_route(request: web.Request) -> web.Response:
-    """Set the new secret given; keep the previous one valid for verification (rotation.py).
-    The answer never shows a secret, so the new one comes in the body, like a create's."""
-    from gateway.health.rotation import rotate_secret
-
+    """The new secret comes in the body, like a create's; the answer never shows it."""
+    m, who = request.match_info, _who(request)
+    who.require("write", "rotating a secret")  # before the body is looked at
     body = await _json_body(request)
-    if not isinstance(body, dict) or not isinstance(body.get("secret"), str) or not body["secret"]:
-        raise InvalidRequest.at("secret", "required: the new secret (it is never shown back)")
-    unknown = sorted(set(body) - {"secret", "previous", "grace_hours"})
-    if unknown:
-        raise InvalidRequest.at(unknown[0], "unknown field")
-    previous, grace = body.get("previous"), body.get("grace_hours", 24)
-    if previous is not None and not isinstance(previous, str):
-        raise InvalidRequest.at("previous", "must be a string")
-    if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 720:
-        raise InvalidRequest.at("grace_hours", "must be a number from 0 to 720")
-    name = request.match_info["account"]
-    _account(request)  # 404 for an unknown account, before anything else
-    state = request.app[CONFIG].state
-    if state is None or state.secrets_key is None:
-        raise ProblemError(501, "rotation needs [state] with secrets_key (configuration.md)")
-    call = rotate_secret(request.app[GATEWAY], name, request.match_info["id"],
-                         new=body["secret"], previous=previous, grace=grace * 3600)  # fmt: skip
-    rotated = await _call(request, "rotate_secret", call)
-    until = rotated.previous_valid_until
-    return _json({
-        "rotated": request.match_info["id"],
-        "previous_valid_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(until))
-        if until else None,
-    })  # fmt: skip
+    return _json((await _ops(request).rotate(who, m["account"], m["id"], body)).to_json())
 
 
 @routes.post("/v1/accounts/{account}/webhooks/{id}/unsuspend")
 async def unsuspend_webhook(request: web.Request) -> web.Response:
-    account = _account(request)
-    await _call(request, "unsuspend", account.unsuspend(request.match_info["id"]))
+    m = request.match_info
+    await _ops(request).unsuspend(_who(request), m["account"], m["id"])
     return web.Response(status=204)
 
 
 @routes.post("/v1/plan")
 async def plan_route(request: web.Request) -> web.Response:
     """What applying a manifest would change (a read: a read key will do)."""
-    return _json(await desired.plan_answer(request.app[GATEWAY], await _json_body(request)))
+    made = await _ops(request).plan(_who(request), await _json_body(request))
+    return _json(made.to_json())
 
 
 @routes.post("/v1/apply")
 async def apply_route(request: web.Request) -> web.Response:
-    answer = await desired.apply_answer(request.app[GATEWAY], await _json_body(request))
-    return answer if isinstance(answer, web.Response) else _json(answer)
+    who = _who(request)
+    who.require("write", "applying a plan")  # before the body is looked at
+    try:
+        applied = await _ops(request).apply(who, await _json_body(request))
+    except PlanChanged as changed:
+        return problem(409, changed.message, current_plan=changed.current.to_json())
+    return _json(applied.to_json())
+
+
+@routes.get("/v1/export")
+async def export_route(request: web.Request) -> web.Response:
+    """The manifest of what exists (``?account=``: one account), secrets as placeholders."""
+    exported = await _ops(request).export(_who(request), _account_query(request))
+    return _json(exported.to_json())
 
 
 @routes.get("/v1/health/webhooks")
 async def health_route(request: web.Request) -> web.Response:
     """Each webhook's health as ``watch`` last saw it (needs a state store)."""
-    gw = request.app[GATEWAY]
-    if gw.store is None:
-        raise ProblemError(501, "health needs a state store: configure [state] url")
-    unknown = sorted(set(request.query) - {"account"})
-    if unknown:
-        raise InvalidRequest.at(unknown[0], "unknown query parameter")
-    return _json({"items": await health_rows(gw, request.query.get("account"))})
+    rows = await _ops(request).health(_who(request), _account_query(request))
+    return _json(rows.to_json())
 
 
 @routes.post("/v1/inbound/{account}")
@@ -568,37 +515,20 @@ async def inbound_route(request: web.Request) -> web.Response:
 
 @routes.get("/v1/audit")
 async def audit_log(request: web.Request) -> web.Response:
-    return _json(await audit_page(request, request.app[GATEWAY].store))
+    return _json(await _ops(request).audit(_who(request), request.query))
 
 
 @routes.get("/v1/webhooks")
 async def list_all_webhooks(request: web.Request) -> web.Response:
-    """Every account's webhooks, a page at a time (``gateway.proxy.listing``); a failing
+    """Every account's webhooks, a page at a time (``gateway.operations.listing``); a failing
     account is reported, not fatal."""
-    gw = request.app[GATEWAY]
-    query = listing.read_query(request.query, listing.scope_of(request, gw))
-    page = listing.all_accounts_page(
-        gw,
-        query,
-        request.app[CURSORS],
-        request[MASK_URLS],
-        _measure(request, "list"),
-        request.app[CONFIG].server.fanout_concurrency,
-    )
-    return _json(await page)
-
-
-def _measure(request: web.Request, operation: str) -> listing.Measure:
-    metrics = request.app[METRICS]
-
-    def measure(kind: str, account: str, call: Awaitable[Any]) -> Awaitable[Any]:
-        return metrics.provider_call(kind, account, operation, call)
-
-    return measure
+    return _json(await _ops(request).list_page(_who(request), None, request.query))
 
 
 #: The routes that honour an Idempotency-Key.
 _IDEMPOTENT: frozenset[Any] = frozenset({create_webhook, update_webhook})
+#: The routes that need no API key (``_unkeyed_route``).
+_UNKEYED: frozenset[Any] = frozenset({healthz, inbound_route})
 
 # -- the application ----------------------------------------------------------------------------
 
@@ -619,18 +549,22 @@ def create_app(
     )
     app[CONFIG] = config
     app[KEYS] = ApiKeys(config.server.api_keys)
-    app[CURSORS] = cursors = listing.Cursors()
-    app[READ_AHEAD] = ahead = ReadAhead(
-        config.server.list_read_ahead, depth=config.server.list_read_ahead_pages
-    )
+    cursors = Cursors()
+    ahead = ReadAhead(config.server.list_read_ahead, depth=config.server.list_read_ahead_pages)
     server = config.server
     app[UNKEYED] = _Budget(server.max_unauthenticated or max(1, server.max_connections // 4))
     holder: dict[str, Gateway] = {}
-    app[METRICS] = Metrics(lambda: holder.get("gw"))
+    app[METRICS] = metrics = Metrics(lambda: holder.get("gw"))
+
+    def serving(gw: Gateway) -> None:
+        app[GATEWAY] = holder["gw"] = gw
+        app[OPERATIONS] = Operations(gw, cursors=cursors, read_ahead=ahead,
+                                     observe=metrics.provider_call,
+                                     fanout=config.server.fanout_concurrency)  # fmt: skip
 
     async def gateway_context(app: web.Application) -> Any:
         if gateway is not None:
-            app[GATEWAY] = holder["gw"] = gateway
+            serving(gateway)
             if gateway.store is not None:
                 cursors.use_key(await gateway.store.secret_key())
             yield
@@ -640,7 +574,7 @@ def create_app(
         try:
             if gw.store is not None:  # replicas sign list cursors with one key
                 cursors.use_key(await gw.store.secret_key())
-            app[GATEWAY] = holder["gw"] = gw
+            serving(gw)
             yield
         finally:
             await gw.close()
@@ -660,7 +594,8 @@ def create_app(
     app.cleanup_ctx.append(gateway_context)
     app.cleanup_ctx.append(pruning)
     app.add_routes(routes)
-    setup_console(app)
+    if config.console.enabled:
+        app.add_subapp("/console", console_app(app))
     return app
 
 

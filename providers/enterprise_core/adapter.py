@@ -107,6 +107,7 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
     kind = "enterprise_core"
     title = "Enterprise Core (Socotra)"
     docs_url = "https://docs.socotra.com/api/configuration-and-development/webhooks/"
+    emulator = "providers.enterprise_core.emulator"
     settings_type = EnterpriseCoreSettings
     verify_delivery = staticmethod(signature.verify)
     delivery_id = "locator"  # EventResponse.locator

@@ -95,6 +95,7 @@ class OrchestryProvider(Provider[OrchestrySettings]):
     kind = "orchestry"
     title = "Orchestry"
     docs_url = "https://success.orchestry.com/knowledge/how-to-register-outgoing-custom-webhooks-in-orchestry"
+    emulator = "providers.orchestry.emulator"
     settings_type = OrchestrySettings
     verify_delivery = staticmethod(verification.verify)
     delivery_id = "requestId"  # assumed: the page lists requestId among the payload's fields

@@ -136,6 +136,7 @@ class UiPathProvider(Provider[UiPathSettings]):
     kind = "uipath"
     title = "UiPath Orchestrator"
     docs_url = "https://docs.uipath.com/orchestrator/reference/webhooks-requests"
+    emulator = "providers.uipath.emulator"
     settings_type = UiPathSettings
     verify_delivery = staticmethod(signature.verify_delivery)
     delivery_id = "EventId"

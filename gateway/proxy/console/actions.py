@@ -1,33 +1,35 @@
-"""The console's writes (a write key, the session's CSRF token on every form): enable, disable,
-add and remove an event, ping, unsuspend, resend or delete a diverted event, rotate a secret,
-delete a webhook (after a confirmation naming it), and apply a shown plan (by its fingerprint).
+"""The console's writes (the session's CSRF token on every form): enable, disable, add and
+remove an event, ping, unsuspend, resend or delete a diverted event, rotate a secret, delete a
+webhook (after a confirmation naming it), and apply a shown plan (by its fingerprint).
 
-Each goes through the account client as the HTTP API's routes do, audited under the key's name;
-an update sends the ETag of the page it came from, so a page loaded before a change says so
-instead of overwriting it."""
+Each calls the same operation as the HTTP API's route (``gateway.operations``), as the
+session's key: who may write is decided there, and the audit log names the key. An update
+sends the ETag of the page it came from, so a page loaded before a change says so instead of
+overwriting it."""
 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+import tomllib
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
 from gateway.errors import InvalidRequest, PreconditionFailed
 from gateway.model import WebhookChange
-from gateway.plan import apply_plan
+from gateway.operations import PlanChanged, PlanRequest
 from gateway.plan.text import render as plan_text
-from gateway.proxy.appkeys import GATEWAY
-from gateway.proxy.console.base import page, redirect, render
-from gateway.proxy.console.pages import plan_of
+from gateway.proxy.appkeys import OPERATIONS, PRINCIPAL
+from gateway.proxy.console.base import redirect, render, writes
+from gateway.proxy.console.pages import problems_of
 
 __all__ = ["add_routes"]
 
-BASE = "/console/webhooks/{account}/{id}"
+BASE = "/webhooks/{account}/{id}"
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
+    """The actions' routes, under the console's ``/console`` prefix."""
     router.add_post(f"{BASE}/update", update)
     router.add_post(f"{BASE}/ping", ping)
     router.add_post(f"{BASE}/unsuspend", unsuspend)
@@ -35,7 +37,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{BASE}/delete", delete_form)
     router.add_post(f"{BASE}/delete", delete)
     router.add_post(f"{BASE}/diverted/{{event}}/{{action}}", diverted)
-    router.add_post("/console/apply", apply)
+    router.add_post("/apply", apply)
 
 
 def _back(request: web.Request, note: str | None = None) -> web.StreamResponse:
@@ -44,7 +46,11 @@ def _back(request: web.Request, note: str | None = None) -> web.StreamResponse:
     return redirect(target + (f"?{urlencode({'note': note})}" if note else ""))
 
 
-@page(write=True)
+def _where(request: web.Request) -> tuple[str, str]:
+    return request.match_info["account"], request.match_info["id"]
+
+
+@writes
 async def update(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     op, event, etag = str(form.get("op", "")), str(form.get("event", "")), form.get("etag")
@@ -60,10 +66,11 @@ async def update(request: web.Request) -> web.StreamResponse:
                        else WebhookChange(remove_events=one))  # fmt: skip
     if op not in changes:
         raise InvalidRequest.at("op", "not an action of this page")
-    account = request.app[GATEWAY].account(request.match_info["account"])
     try:
-        await account.update(request.match_info["id"], changes[op],
-                             if_match=[str(etag)] if etag else None)  # fmt: skip
+        await request.config_dict[OPERATIONS].update(
+            request[PRINCIPAL], *_where(request), changes[op],
+            if_match=[str(etag)] if etag else None,
+        )  # fmt: skip
     except PreconditionFailed:
         return render(request, "error.html", 412,
                       message="the webhook changed since you loaded it: nothing was written; "
@@ -71,84 +78,85 @@ async def update(request: web.Request) -> web.StreamResponse:
     return _back(request, f"{op.replace('_', ' ')}: done")
 
 
-@page(write=True)
+@writes
 async def ping(request: web.Request) -> web.StreamResponse:
-    account = request.app[GATEWAY].account(request.match_info["account"])
-    result = await account.ping(request.match_info["id"])
-    return _back(request, f"ping sent: event {result.event_id}")
+    result = await request.config_dict[OPERATIONS].ping(request[PRINCIPAL], *_where(request))
+    return _back(request, f"ping sent: event {result['event_id']}")
 
 
-@page(write=True)
+@writes
 async def unsuspend(request: web.Request) -> web.StreamResponse:
-    account = request.app[GATEWAY].account(request.match_info["account"])
-    await account.unsuspend(request.match_info["id"])
+    await request.config_dict[OPERATIONS].unsuspend(request[PRINCIPAL], *_where(request))
     return _back(request, "unsuspended")
 
 
-@page(write=True)
+@writes
 async def rotate(request: web.Request) -> web.StreamResponse:
     """A new secret (made here), the previous one valid for the grace period; the new one is
     on the answer page once, behind a reveal, and never stored or shown again."""
-    from gateway.health.rotation import rotate_secret
-
     form = await request.post()
     try:
         grace = float(str(form.get("grace_hours", "24")))
     except ValueError:
         raise InvalidRequest.at("grace_hours", "must be a number of hours") from None
     fresh = secrets.token_urlsafe(32)
-    name, id = request.match_info["account"], request.match_info["id"]
-    rotated = await rotate_secret(request.app[GATEWAY], name, id, new=fresh, grace=grace * 3600)
+    name, id = _where(request)
+    rotated = await request.config_dict[OPERATIONS].rotate(
+        request[PRINCIPAL], name, id, {"secret": fresh, "grace_hours": grace}
+    )
     return render(request, "rotated.html", secret=fresh, account=name, id=id,
                   until=rotated.previous_valid_until)  # fmt: skip
 
 
-@page(write=True)
+@writes
 async def delete_form(request: web.Request) -> web.StreamResponse:
-    account = request.app[GATEWAY].account(request.match_info["account"])
-    found = await account.get(request.match_info["id"])
-    return render(request, "delete.html", account=account.name, webhook=found, mismatch=False)
+    found = await request.config_dict[OPERATIONS].get(request[PRINCIPAL], *_where(request))
+    return render(request, "delete.html", account=request.match_info["account"],
+                  webhook=found.webhook, mismatch=False)  # fmt: skip
 
 
-@page(write=True)
+@writes
 async def delete(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    account = request.app[GATEWAY].account(request.match_info["account"])
-    found = await account.get(request.match_info["id"])
+    ops, who, (name, id) = request.config_dict[OPERATIONS], request[PRINCIPAL], _where(request)
+    found = (await ops.get(who, name, id)).webhook
     if str(form.get("confirm", "")) != found.name:
-        return render(request, "delete.html", 400, account=account.name, webhook=found,
+        return render(request, "delete.html", 400, account=name, webhook=found,
                       mismatch=True)  # fmt: skip
-    await account.delete(found.id)
+    await ops.delete(who, name, found.id)
     return redirect("/console/webhooks?deleted=" + found.id)
 
 
-@page(write=True)
+@writes
 async def diverted(request: web.Request) -> web.StreamResponse:
-    account = request.app[GATEWAY].account(request.match_info["account"])
+    ops, who = request.config_dict[OPERATIONS], request[PRINCIPAL]
     id, event, action = (request.match_info[k] for k in ("id", "event", "action"))
+    name = request.match_info["account"]
     if action == "resend":
-        await account.ex_resend_diverted(id, event)
+        await ops.resend_diverted(who, name, id, event)
     elif action == "delete":
-        await account.ex_delete_diverted(id, event)
+        await ops.delete_diverted(who, name, id, event)
     else:
         raise web.HTTPNotFound()
     return _back(request, f"diverted event {event}: {action} done")
 
 
-@page(write=True)
+@writes
 async def apply(request: web.Request) -> web.StreamResponse:
     """Apply the plan that was shown: planned again, applied only if its fingerprint is the
-    shown one's."""
+    shown one's (``Operations.apply``)."""
     form = await request.post()
     text, adopt = str(form.get("manifest", "")), form.get("adopt") == "on"
-    made, problems = await plan_of(request, text, adopt)
-    if made is None:
-        return render(request, "plan.html", manifest=text, adopt=adopt, problems=problems,
-                      plan=None, text=None)  # fmt: skip
-    if made.fingerprint != form.get("fingerprint"):
+    shown = str(form.get("fingerprint", ""))
+    try:
+        wanted = PlanRequest(manifest=tomllib.loads(text), adopt=adopt, plan_fingerprint=shown)
+        applied = await request.config_dict[OPERATIONS].apply(request[PRINCIPAL], wanted)
+    except (tomllib.TOMLDecodeError, InvalidRequest) as exc:
+        return render(request, "plan.html", manifest=text, adopt=adopt, plan=None, text=None,
+                      problems=problems_of(exc))  # fmt: skip
+    except PlanChanged as changed:
         return render(request, "plan.html", 409, manifest=text, adopt=adopt,
                       problems=["the plan changed since it was shown: nothing was applied; "
                                 "review the plan below and apply it again"],
-                      plan=made.to_json(), text=plan_text(made))  # fmt: skip
-    report: Any = await apply_plan(request.app[GATEWAY], made)
-    return render(request, "applied.html", report=report.to_json())
+                      plan=changed.current.to_json(), text=plan_text(changed.current))  # fmt: skip
+    return render(request, "applied.html", report=applied.report.to_json())

@@ -1,6 +1,6 @@
-"""The console's common parts (gateway/proxy/console says what the console is): the session on
-each request, the page decorator (session, CSRF, write key), rendering with the security headers,
-and logging in and out."""
+"""The console's common parts (gateway/proxy/console says what the console is): its middleware
+(the session on each request, CSRF, the security headers, errors as pages), the ``writes``
+decorator (a form runs once), rendering, and logging in and out."""
 
 from __future__ import annotations
 
@@ -16,14 +16,24 @@ import jinja2
 from aiohttp import web
 
 from gateway.errors import GatewayError
-from gateway.origin import acting_as
-from gateway.proxy.appkeys import GATEWAY, KEYS
+from gateway.logs import REQUEST_ID
+from gateway.operations import Principal
+from gateway.proxy.appkeys import GATEWAY, KEYS, PRINCIPAL
 from gateway.proxy.console.sessions import COOKIE, Sessions
-from gateway.proxy.logs import REQUEST_ID
 from gateway.proxy.problems import status_of
 from gateway.store import ConsoleSession, StoredAnswer
 
-__all__ = ["SESSION", "SESSIONS", "TEMPLATES", "page", "redirect", "render", "secure"]
+__all__ = [
+    "SESSION",
+    "SESSIONS",
+    "TEMPLATES",
+    "console_middleware",
+    "public",
+    "redirect",
+    "render",
+    "secure",
+    "writes",
+]
 
 HERE = Path(__file__).parent
 SESSIONS = web.AppKey("console_sessions", Sessions)
@@ -70,7 +80,10 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
 
 
 def secure(response: web.StreamResponse) -> web.StreamResponse:
-    response.headers.update(HEADERS)
+    """``response`` with the security headers (those it set itself stay: a static file's
+    ``Cache-Control``)."""
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
     return response
 
 
@@ -81,39 +94,54 @@ def redirect(location: str) -> web.Response:
     return response
 
 
-def page(*, write: bool = False) -> Callable[[View], View]:
-    """A console view: a session is needed (else the login page), a write key for ``write``,
-    and a POST must carry the session's CSRF token. Errors become a page, not a trace."""
+#: The views that need no session (logging in, the style sheet and script).
+PUBLIC: set[View] = set()
 
-    def wrap(view: View) -> View:
-        async def run(request: web.Request) -> web.StreamResponse:
-            sessions = request.app[SESSIONS]
-            session = await sessions.find(request.cookies.get(COOKIE))
-            if session is None:
-                if request.method == "GET":
-                    return redirect("/console/login")
-                return render(request, "error.html", 401, message="log in first")
-            request[SESSION] = session
-            if request.method == "POST":
-                form = await request.post()
-                if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
-                    return render(request, "error.html", 403,
-                                  message="the form's CSRF token is missing or wrong: reload "
-                                  "the page and try again")  # fmt: skip
-            if write and session.scope != "write":
-                refused = f"the API key {session.key_name!r} may only read"
-                return render(request, "error.html", 403, message=refused)
-            with acting_as(f"key:{session.key_name}", REQUEST_ID.get()):
-                try:
-                    if write and request.method == "POST":
-                        return await _once(request, session, view)
-                    return await view(request)
-                except GatewayError as exc:
-                    return render(request, "error.html", status_of(exc), message=str(exc))
 
-        return run
+def public(view: View) -> View:
+    PUBLIC.add(view)
+    return view
 
-    return wrap
+
+@web.middleware
+async def console_middleware(request: web.Request, handler: View) -> web.StreamResponse:
+    """Every console request: a session is needed (else the login page) but for the public
+    views; a POST must carry the session's CSRF token; the session's key is the principal the
+    operations decide for; errors become a page, never a trace; every answer carries the
+    security headers."""
+    if handler in PUBLIC or request.match_info.http_exception is not None:
+        return secure(await handler(request))
+    session = await request.app[SESSIONS].find(request.cookies.get(COOKIE))
+    if session is None:
+        if request.method == "GET":
+            return redirect("/console/login")
+        return render(request, "error.html", 401, message="log in first")
+    request[SESSION] = session
+    request[PRINCIPAL] = Principal.key(session.key_name,
+                                       "write" if session.scope == "write" else "read")  # fmt: skip
+    if request.method == "POST":
+        form = await request.post()
+        if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+            return render(request, "error.html", 403,
+                          message="the form's CSRF token is missing or wrong: reload "
+                          "the page and try again")  # fmt: skip
+    try:
+        return secure(await handler(request))
+    except GatewayError as exc:
+        return render(request, "error.html", status_of(exc), message=str(exc))
+
+
+def writes(view: View) -> View:
+    """A view that writes: refused at once to a caller who may only read (before its form is
+    looked at), and run at most once per form (``_once``)."""
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        request[PRINCIPAL].require("write", "this action")
+        if request.method == "POST":
+            return await _once(request, request[SESSION], view)
+        return await view(request)
+
+    return run
 
 
 #: How long a form's outcome is kept for a second sending of it (seconds).
@@ -124,7 +152,7 @@ async def _once(request: web.Request, session: ConsoleSession, view: View) -> we
     """A write form runs at most once: its ``once`` token is an Idempotency key in the state
     store (as the API's ``Idempotency-Key``), so a form sent twice (a double click, back and
     send again) gets the first answer and writes nothing more."""
-    store = request.app[GATEWAY].store
+    store = request.config_dict[GATEWAY].store
     form = await request.post()
     token = str(form.get("once", ""))
     if store is None or not token or len(token) > 64:
@@ -154,12 +182,14 @@ async def _once(request: web.Request, session: ConsoleSession, view: View) -> we
     return answer
 
 
+@public
 async def login_page(request: web.Request) -> web.StreamResponse:
     if request.method == "GET":
         return render(request, "login.html", message=None)
     form = await request.post()
     presented = str(form.get("api_key", "")).strip()
-    key = request.app[KEYS].identify(presented) if presented.isascii() and presented else None
+    keys = request.config_dict[KEYS]
+    key = keys.identify(presented) if presented.isascii() and presented else None
     if key is None:
         return render(request, "login.html", 401, message="that API key is not valid")
     session_id, _ = await request.app[SESSIONS].start(*key)
@@ -169,7 +199,6 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return response
 
 
-@page()
 async def logout(request: web.Request) -> web.StreamResponse:
     cookie = request.cookies.get(COOKIE)
     if cookie:
@@ -179,6 +208,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@public
 async def static(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in ("console.css", "console.js"):

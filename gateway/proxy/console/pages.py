@@ -12,16 +12,15 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.codec import diverted_to_json, etag_of, webhook_to_json
-from gateway.errors import ConfigError, GatewayError, InvalidRequest
-from gateway.health.watch import health_rows, health_state
-from gateway.model import Webhook, mask_url
-from gateway.plan import make_plan, parse_manifest
+from gateway.codec import etag_of
+from gateway.errors import GatewayError, InvalidRequest
+from gateway.health.watch import health_state
+from gateway.model import mask_url
+from gateway.operations import Operations, PlanRequest, Principal
 from gateway.plan.text import render as plan_text
-from gateway.proxy import listing
-from gateway.proxy.appkeys import CONFIG, CURSORS, GATEWAY
-from gateway.proxy.audit import audit_answer
-from gateway.proxy.console.base import SESSION, page, render
+from gateway.proxy.appkeys import GATEWAY, OPERATIONS, PRINCIPAL
+from gateway.proxy.console.base import render
+from gateway.service import Gateway
 from gateway.store import AuditQuery
 
 __all__ = ["add_routes", "state_of"]
@@ -31,13 +30,14 @@ PAGE = 50
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/console", overview)
-    router.add_get("/console/webhooks", webhooks)
-    router.add_get("/console/webhooks/{account}/{id}", webhook)
-    router.add_get("/console/audit", audit)
-    router.add_get("/console/health", health)
-    router.add_get("/console/plan", plan_form)
-    router.add_post("/console/plan", plan)
+    """The pages' routes, under the console's ``/console`` prefix."""
+    router.add_get("", overview)
+    router.add_get("/webhooks", webhooks)
+    router.add_get("/webhooks/{account}/{id}", webhook)
+    router.add_get("/audit", audit)
+    router.add_get("/health", health)
+    router.add_get("/plan", plan_form)
+    router.add_post("/plan", plan)
 
 
 def when(epoch: float | None) -> str:
@@ -51,11 +51,10 @@ def state_of(item: dict[str, Any]) -> str:
     return health_state(item["enabled"], item["suspended"])
 
 
-@page()
 async def overview(request: web.Request) -> web.StreamResponse:
-    gw = request.app[GATEWAY]
+    gw, ops, who = _parts(request)
     infos = gw.accounts()
-    watched = await health_rows(gw) if gw.store is not None else []
+    watched = list((await ops.health(who)).items) if gw.store is not None else []
     counts: dict[str, Counter[str]] = {info.name: Counter() for info in infos}
     errors: dict[str, str] = {}
     if watched:
@@ -91,10 +90,9 @@ _STATES = {"active": {"enabled": "true", "suspended": "false"},
            "disabled": {"enabled": "false"}, "suspended": {"suspended": "true"}}  # fmt: skip
 
 
-@page()
 async def webhooks(request: web.Request) -> web.StreamResponse:
     """One table of every account's webhooks, with the API's filters and cursors."""
-    gw = request.app[GATEWAY]
+    gw, ops, who = _parts(request)
     q = request.query
     chosen = {k: q[k].strip() for k in ("account", "provider", "state", "event", "name")
               if q.get(k, "").strip()}  # fmt: skip
@@ -107,11 +105,7 @@ async def webhooks(request: web.Request) -> web.StreamResponse:
              if chosen.get("account") in (None, i.name)
              and chosen.get("provider") in (None, i.provider)]  # fmt: skip
     query = {**filters, "limit": str(PAGE), **({"cursor": q["cursor"]} if "cursor" in q else {})}
-    scope = "console\n" + "\n".join(names)
-    parsed = listing.read_query(query, scope)
-    found = await listing.all_accounts_page(
-        gw, parsed, request.app[CURSORS], True, _no_measure, 8, only=names
-    )
+    found = await ops.list_page(who, None, query, only=names)
     rows = [{**item, "state": state_of(item), "masked_url": mask_url(item["url"])}
             for item in found["items"]]  # fmt: skip
     infos = gw.accounts()
@@ -120,27 +114,29 @@ async def webhooks(request: web.Request) -> web.StreamResponse:
                   providers=sorted({i.provider for i in infos}))  # fmt: skip
 
 
-async def _no_measure(kind: str, account: str, call: Any) -> Any:
-    return await call
+def _parts(request: web.Request) -> tuple[Gateway, Operations, Principal]:
+    """The gateway, its operations, and who is asking (the session's key)."""
+    return request.config_dict[GATEWAY], request.config_dict[OPERATIONS], request[PRINCIPAL]
 
 
-@page()
 async def webhook(request: web.Request) -> web.StreamResponse:
-    gw = request.app[GATEWAY]
+    gw, ops, who = _parts(request)
     name, id = request.match_info["account"], request.match_info["id"]
     account = gw.account(name)
-    found: Webhook = await account.get(id)
-    shown = webhook_to_json(found, mask_urls=request[SESSION].scope != "write")
+    found = await ops.get(who, name, id)
+    shown = found.to_json()
     diverted: list[dict[str, Any]] = []
     if account.has_extra("list_diverted"):
-        diverted = [diverted_to_json(e) async for e in account.ex_list_diverted(found.id)]
+        diverted = list((await ops.diverted(who, name, found.webhook.id)).items)
     history, writes = [], []
     if gw.store is not None:
-        history = await gw.store.transitions(name, found.id, limit=50)
-        writes = await gw.store.audit(AuditQuery(account=name, webhook_id=found.id, limit=50))
-    catalog = sorted(t.name for t in await account.event_types())
+        history = await gw.store.transitions(name, found.webhook.id, limit=50)
+        writes = await gw.store.audit(
+            AuditQuery(account=name, webhook_id=found.webhook.id, limit=50)
+        )
+    catalog = sorted(t["name"] for t in (await ops.event_types(who, name)).items)
     return render(request, "webhook.html", account=account.info, webhook=shown,
-                  etag=etag_of(found), state=state_of(shown), diverted=diverted,
+                  etag=etag_of(found.webhook), state=state_of(shown), diverted=diverted,
                   history=history, writes=writes, when=when, catalog=catalog,
                   can=account.capabilities.operations, note=_note(request.query.get("note")),
                   diverts=account.has_extra("resend_diverted"))  # fmt: skip
@@ -154,35 +150,32 @@ def _note(text: str | None) -> str | None:
     return None
 
 
-@page()
 async def audit(request: web.Request) -> web.StreamResponse:
-    gw = request.app[GATEWAY]
+    gw, ops, who = _parts(request)
     names = ("account", "webhook", "actor", "since", "cursor")
     chosen = {k: request.query[k].strip() for k in names if request.query.get(k, "").strip()}
     if gw.store is None:
         return render(request, "error.html", 501, message="the audit log needs a state store")
-    found = await audit_answer({**chosen, "limit": "100"}, gw.store)
+    found = await ops.audit(who, {**chosen, "limit": "100"})
     return render(request, "audit.html", items=found["items"], chosen=chosen,
                   next_cursor=found["next_cursor"])  # fmt: skip
 
 
-@page()
 async def health(request: web.Request) -> web.StreamResponse:
-    gw = request.app[GATEWAY]
+    gw, ops, who = _parts(request)
     if gw.store is None:
         return render(request, "error.html", 501, message="health needs a state store")
-    rows = await health_rows(gw, request.query.get("account") or None)
-    timeline = await gw.store.transitions(request.query.get("account") or None, limit=200)
+    account = request.query.get("account") or None
+    rows = (await ops.health(who, account)).items
+    timeline = await gw.store.transitions(account, limit=200)
     return render(request, "health.html", rows=rows, timeline=timeline, when=when)
 
 
-@page()
 async def plan_form(request: web.Request) -> web.StreamResponse:
     return render(request, "plan.html", manifest="", plan=None, text=None, problems=[],
                   adopt=False)  # fmt: skip
 
 
-@page()
 async def plan(request: web.Request) -> web.StreamResponse:
     """Plan a pasted or uploaded manifest (TOML; secrets given as ``secret``, write-only)."""
     form = await request.post()
@@ -199,11 +192,15 @@ async def plan(request: web.Request) -> web.StreamResponse:
 
 async def plan_of(request: web.Request, text: str, adopt: bool) -> tuple[Any, list[str]]:
     """The plan of manifest ``text``, or the problems that stop it."""
+    _, ops, who = _parts(request)
     try:
-        data = tomllib.loads(text)
-        manifest = parse_manifest(data, request.app[CONFIG], inline_secrets=True)
-    except tomllib.TOMLDecodeError as exc:
-        return None, [f"not valid TOML: {exc}"]
-    except ConfigError as exc:
-        return None, [str(p) for p in exc.problems] or [exc.message]
-    return await make_plan(request.app[GATEWAY], manifest, adopt=adopt), []
+        return await ops.plan(who, PlanRequest(manifest=tomllib.loads(text), adopt=adopt)), []
+    except (tomllib.TOMLDecodeError, InvalidRequest) as exc:
+        return None, problems_of(exc)
+
+
+def problems_of(exc: tomllib.TOMLDecodeError | InvalidRequest) -> list[str]:
+    """What stops a manifest, a line each (paths within the manifest)."""
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        return [f"not valid TOML: {exc}"]
+    return [str(p).removeprefix("manifest.") for p in exc.problems] or [exc.message]

@@ -14,13 +14,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import web
-
 from gateway.errors import FieldProblem, InvalidRequest
-from gateway.proxy.problems import ProblemError
 from gateway.store import AuditEntry, AuditQuery, Store
 
-__all__ = ["audit_answer", "audit_page", "entry_to_json", "since_to_epoch"]
+__all__ = ["audit_answer", "entry_to_json", "since_to_epoch"]
 
 MAX_LIMIT = 500
 _PARAMETERS = ("account", "webhook", "actor", "since", "limit", "cursor")
@@ -89,14 +86,6 @@ def parse_query(query: Mapping[str, str]) -> AuditQuery:
         limit=limit,
         actor=query.get("actor"),
     )
-
-
-async def audit_page(request: web.Request, store: Store | None) -> dict[str, Any]:
-    if store is None:
-        raise ProblemError(
-            501, "the audit log needs a state store: configure [state] url (docs/configuration.md)"
-        )
-    return await audit_answer(request.query, store)
 
 
 async def audit_answer(params: Mapping[str, str], store: Store) -> dict[str, Any]:

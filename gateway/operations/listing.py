@@ -27,13 +27,11 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from gateway.codec import record_error_to_json, webhook_to_json
-from gateway.errors import FieldProblem, GatewayError, InvalidRequest
+from gateway.errors import FieldProblem, GatewayError, InvalidRequest, kind_of
 from gateway.model import ListFilter
-from gateway.proxy.problems import status_of
-from gateway.proxy.read_ahead import Follow, Guess, ReadAhead
+from gateway.operations.read_ahead import Follow, Guess, ReadAhead
 from gateway.service import Account, AccountInfo, Gateway, ListingPage
 from gateway.transport.answers import UnreadableRecord
 
@@ -155,7 +153,7 @@ async def one_account_page(
     ahead: ReadAhead | None = None,
 ) -> dict[str, Any]:
     """One page of one account's webhooks, as ``GET /v1/accounts/{account}/webhooks`` answers;
-    ``ahead``: where pages followed by cursor are read ahead (``gateway.proxy.read_ahead``)."""
+    ``ahead``: where pages followed by cursor are read ahead (``gateway.operations.read_ahead``)."""
     position = None
     if q.cursor is not None:
         position = _position(cursors.read(q.cursor, q.fingerprint))
@@ -198,7 +196,7 @@ async def _page(
 
 def _follower(target: Account, q: ListQuery, measure: Measure) -> Follow:
     """What a read ahead of ``target``'s listing gave -> the key and the read of the page after
-    it (``gateway.proxy.read_ahead``)."""
+    it (``gateway.operations.read_ahead``)."""
 
     def follow(found: Any) -> tuple[Hashable, Callable[[], Awaitable[Any]]] | None:
         after = found[0].next  # (the page, its unreadable records)
@@ -210,7 +208,7 @@ def _follower(target: Account, q: ListQuery, measure: Measure) -> Follow:
 def _guesser(target: Account, q: ListQuery, measure: Measure) -> Guess | None:
     """A page's key -> the key and the read of the page after it, before the page is read:
     where the adapter knows the position ``limit`` records on (``Provider.position_after``) and
-    no filter may make a page skip records (``gateway.proxy.read_ahead``)."""
+    no filter may make a page skip records (``gateway.operations.read_ahead``)."""
     if q.filters:
         return None
     provider, everything = target.provider, ListFilter()
@@ -272,7 +270,7 @@ async def all_accounts_page(
     is reported in ``errors`` and left out of the pages after (the error says the listing is
     incomplete); one whose catalog lacks the ``event`` filtered by has nothing that matches.
     ``only``: these accounts (the console's filters), else every one. Nothing is read ahead
-    (``gateway.proxy.read_ahead``): an account's share of the next page depends on what the
+    (``gateway.operations.read_ahead``): an account's share of the next page depends on what the
     others have left, so a share read ahead would often be the wrong size.
     """
     infos = [i for i in gw.accounts() if only is None or i.name in only]
@@ -350,7 +348,7 @@ def account_error(account: str, provider: str, exc: GatewayError) -> dict[str, A
     return {
         "account": account,
         "provider": provider,
-        "status": status_of(exc),
+        "status": kind_of(exc).status,
         "error": type(exc).__name__,
         "detail": exc.message,
         "provider_status": exc.status,
@@ -359,9 +357,9 @@ def account_error(account: str, provider: str, exc: GatewayError) -> dict[str, A
     }
 
 
-def scope_of(request: web.Request, gw: Gateway) -> str:
-    """What a list cursor is bound to besides the filters: the path, and for the list of all
-    accounts their names in order (a cursor made before the accounts changed is refused)."""
-    if "account" in request.match_info:
-        return request.path
-    return request.path + "\n" + "\n".join(info.name for info in gw.accounts())
+def scope_of(account: str | None, names: Sequence[str]) -> str:
+    """What a list cursor is bound to besides the filters: the account, or for the list of
+    all accounts the names it covers in order (a cursor made before they changed is refused)."""
+    if account is not None:
+        return f"/v1/accounts/{account}/webhooks"
+    return "/v1/webhooks\n" + "\n".join(names)

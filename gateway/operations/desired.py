@@ -1,0 +1,143 @@
+"""The desired-state use cases: plan a manifest, apply it (only the plan the caller saw), and
+export what exists as a manifest (docs/plan.md).
+
+The input is ``{"manifest": {"accounts": {...}}, "adopt", "prune", "set_unknown_secrets",
+"plan_fingerprint", "parallelism"}``: the manifest as data, each secret given as ``secret``
+(write-only, as in a create; the command line reads ``secret_env`` and ``secret_file`` on the
+operator's machine before it sends or passes the manifest here). Planning only reads, so a read
+key may plan; applying writes. ``apply`` plans again and goes on only when the plan's
+fingerprint is the one the caller was shown (``PlanChanged`` with the current plan otherwise):
+this is the one place where "plan, compare, apply" is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from gateway.errors import ConfigError, Conflict, FieldProblem, InvalidRequest
+from gateway.operations.base import OperationsBase
+from gateway.operations.principal import Principal
+from gateway.plan import Outcome, Plan, apply_plan, export_manifest, make_plan, parse_manifest
+
+__all__ = ["Applied", "DesiredOperations", "PlanChanged", "PlanRequest"]
+
+_FLAGS = ("adopt", "prune", "set_unknown_secrets")
+_KEYS = {"manifest", *_FLAGS, "plan_fingerprint", "parallelism"}
+
+
+class PlanChanged(Conflict):
+    """The plan is not the one the caller was shown (``plan_fingerprint``): nothing was
+    applied; ``current`` is the plan as it is now."""
+
+    def __init__(self, current: Plan) -> None:
+        super().__init__(
+            "the plan changed since plan_fingerprint was made; nothing was applied: review "
+            "current_plan and send its fingerprint"
+        )
+        self.current = current
+
+
+@attrs.frozen(kw_only=True)
+class PlanRequest:
+    """A plan or apply request, read and checked (``PlanRequest.read``)."""
+
+    manifest: Mapping[str, Any]
+    adopt: bool = False
+    prune: bool = False
+    set_unknown_secrets: bool = False
+    plan_fingerprint: str | None = None
+    parallelism: int = 4
+
+    @classmethod
+    def read(cls, body: Any) -> PlanRequest:
+        """The request of a JSON body; ``InvalidRequest`` with every problem at once."""
+        if not isinstance(body, Mapping):
+            raise InvalidRequest.at("", "the body must be a JSON object with a manifest")
+        problems = [FieldProblem(k, "unknown field") for k in sorted(set(body) - _KEYS)]
+        problems += [FieldProblem(flag, "must be true or false") for flag in _FLAGS
+                     if not isinstance(body.get(flag, False), bool)]  # fmt: skip
+        if not isinstance(body.get("plan_fingerprint", ""), str):
+            problems.append(FieldProblem("plan_fingerprint", "must be a string (a plan's "
+                                         "fingerprint)"))  # fmt: skip
+        parallelism = body.get("parallelism", 4)
+        if (
+            isinstance(parallelism, bool)
+            or not isinstance(parallelism, int)
+            or not (1 <= parallelism <= 32)
+        ):
+            problems.append(FieldProblem("parallelism", "must be an integer from 1 to 32"))
+        if "manifest" not in body:
+            problems.append(FieldProblem("manifest", "required"))
+        if problems:
+            raise InvalidRequest(problems=problems)
+        return cls(manifest=body["manifest"], **{k: body[k] for k in _KEYS - {"manifest"}
+                                                 if k in body})  # fmt: skip
+
+
+@attrs.frozen
+class Applied:
+    """What an apply did: the plan it carried out and its report."""
+
+    plan: Plan
+    report: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"plan": self.plan.to_json(), "report": self.report.to_json()}
+
+
+@attrs.frozen
+class Exported:
+    """A manifest of what exists (TOML text; secrets as ``secret_env`` placeholders)."""
+
+    manifest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"manifest": self.manifest}
+
+
+class DesiredOperations(OperationsBase):
+    async def plan(self, who: Principal, request: PlanRequest | Any) -> Plan:
+        """What applying the manifest would change (reads only)."""
+        who.require("read", "planning")
+        request = request if isinstance(request, PlanRequest) else PlanRequest.read(request)
+        try:
+            manifest = parse_manifest(request.manifest, self.gw.config, inline_secrets=True)
+        except ConfigError as exc:
+            problems = [FieldProblem(f"manifest.{p.path}", p.message) for p in exc.problems]
+            raise InvalidRequest(
+                problems=problems or [FieldProblem("manifest", exc.message)]
+            ) from None
+        return await make_plan(self.gw, manifest, adopt=request.adopt, prune=request.prune,
+                               set_unknown_secrets=request.set_unknown_secrets)  # fmt: skip
+
+    async def apply(
+        self,
+        who: Principal,
+        request: PlanRequest | Any,
+        *,
+        progress: Callable[[Outcome], None] | None = None,
+    ) -> Applied:
+        """Plan again and carry the plan out, if it is the one the caller saw
+        (``plan_fingerprint``; ``PlanChanged`` otherwise, nothing written)."""
+        who.require("write", "applying a plan")
+        request = request if isinstance(request, PlanRequest) else PlanRequest.read(request)
+        made = await self.plan(who, request)
+        expected = request.plan_fingerprint
+        if expected is not None and expected != made.fingerprint:
+            raise PlanChanged(made)
+        with who.acting():
+            report = await apply_plan(self.gw, made, concurrency=request.parallelism,
+                                      progress=progress)  # fmt: skip
+        return Applied(made, report)
+
+    async def export(self, who: Principal, account: str | None = None) -> Exported:
+        """The manifest of every webhook the caller may read (of ``account``, or all)."""
+        who.require("read", "exporting")
+        if account is not None:
+            self._account(account)  # 404 for an unknown account
+        text = await export_manifest(self.gw, accounts=[account] if account else None,
+                                     mask_urls=not who.sees_credentials)  # fmt: skip
+        return Exported(text)

@@ -1,0 +1,266 @@
+"""The webhook use cases: accounts, event types, list, get, create, update, delete, ping,
+unsuspend, rotate a secret, and the providers' diverted events.
+
+Each takes who is asking first; reads need ``read``, the rest ``write`` (``Principal.require``,
+checked before the input is looked at). Writes run as that caller (the audit log's actor).
+Input comes as the API's JSON; every problem with it is answered at once (``_input``): the
+shape's (unknown keys, wrong types), the model's (an empty name, a bad URL) and the account's
+(a setting the provider cannot store, an unknown event, a refused destination).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Collection, Mapping
+from typing import Any, TypeVar
+
+import attrs
+
+from gateway.codec import (
+    capabilities_to_json,
+    diverted_to_json,
+    event_type_to_json,
+    ping_to_json,
+    read_partially,
+    webhook_to_json,
+)
+from gateway.errors import ConfigError, InvalidRequest, Unsupported
+from gateway.model import Webhook, WebhookChange, WebhookSpec
+from gateway.operations import listing
+from gateway.operations.base import Items, OperationsBase
+from gateway.operations.principal import Principal
+from gateway.service import Account
+
+__all__ = ["Rotated", "WebhookAnswer", "WebhookOperations"]
+
+T = TypeVar("T", WebhookSpec, WebhookChange)
+
+
+@attrs.frozen
+class WebhookAnswer:
+    """One webhook as the caller may see it (``masked``: credentials in URLs hidden)."""
+
+    webhook: Webhook
+    masked: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return webhook_to_json(self.webhook, mask_urls=self.masked)
+
+
+@attrs.frozen
+class Rotated:
+    """A rotation's answer: the webhook, and until when the previous secret still verifies."""
+
+    id: str
+    previous_valid_until: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        until = self.previous_valid_until
+        return {"rotated": self.id,
+                "previous_valid_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(until))
+                if until is not None else None}  # fmt: skip
+
+
+_ROTATE_FIELDS = frozenset({"secret", "previous", "grace_hours"})
+
+
+class WebhookOperations(OperationsBase):
+    async def accounts(self, who: Principal) -> Items:
+        who.require("read", "listing accounts")
+        return Items([{"name": a.name, "provider": a.provider, "title": a.title,
+                       "capabilities": capabilities_to_json(a.capabilities)}
+                      for a in self.gw.accounts()])  # fmt: skip
+
+    async def event_types(self, who: Principal, account: str) -> Items:
+        who.require("read", "reading event types")
+        target = self._account(account)
+        types = await self._call(target, "event_types", target.event_types())
+        return Items([event_type_to_json(t) for t in types])
+
+    async def list_page(
+        self,
+        who: Principal,
+        account: str | None,
+        query: Mapping[str, str],
+        *,
+        only: Collection[str] | None = None,
+    ) -> dict[str, Any]:
+        """One page of one account's webhooks, or (``account`` None) of every account's
+        (``only``: those of them), for the API's query (filters, ``limit``, ``cursor``)."""
+        who.require("read", "listing webhooks")
+        masked = not who.sees_credentials
+
+        def measure(kind: str, name: str, call: Any) -> Any:
+            return self.observe(kind, name, "list", call)
+
+        if account is not None:
+            self._account(account)  # an unknown account is a 404 before the query is read
+            q = listing.read_query(query, listing.scope_of(account, ()))
+            return await listing.one_account_page(
+                self.gw, account, q, self.cursors, masked, measure, self.read_ahead
+            )
+        names = [i.name for i in self.gw.accounts() if only is None or i.name in only]
+        q = listing.read_query(query, listing.scope_of(None, names))
+        return await listing.all_accounts_page(
+            self.gw, q, self.cursors, masked, measure, self.fanout, only=names
+        )
+
+    async def list_all(
+        self, who: Principal, account: str | None, filters: Mapping[str, Any]
+    ) -> Items:
+        """Every page of ``list_page`` at the largest page size, followed to its end (what
+        the command line prints); errors are reported once each."""
+        query = {k: str(v).lower() if isinstance(v, bool) else str(v)
+                 for k, v in filters.items() if v is not None}  # fmt: skip
+        items: list[Any] = []
+        errors: list[Any] = []
+        cursor: str | None = None
+        while True:
+            more = {"cursor": cursor} if cursor else {}
+            page = await self.list_page(
+                who, account, {**query, "limit": str(listing.MAX_LIMIT), **more}
+            )
+            items += page["items"]
+            errors += [e for e in page["errors"] if e not in errors]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return Items(items, errors)
+
+    async def get(self, who: Principal, account: str, id: str) -> WebhookAnswer:
+        who.require("read", "reading a webhook")
+        target = self._account(account)
+        webhook = await self._call(target, "get", target.get(id))
+        return WebhookAnswer(webhook, masked=not who.sees_credentials)
+
+    async def create(
+        self, who: Principal, account: str, body: Mapping[str, Any] | WebhookSpec
+    ) -> WebhookAnswer:
+        who.require("write", "creating a webhook")
+        target = self._account(account)
+        spec = await self._input(target, body, WebhookSpec)
+        with who.acting():
+            webhook = await self._call(target, "create", target.create(spec))
+        return WebhookAnswer(webhook, masked=False)
+
+    async def update(
+        self,
+        who: Principal,
+        account: str,
+        id: str,
+        body: Mapping[str, Any] | WebhookChange,
+        *,
+        if_match: Collection[str] | None = None,
+    ) -> WebhookAnswer:
+        who.require("write", "updating a webhook")
+        target = self._account(account)
+        change = await self._input(target, body, WebhookChange)
+        with who.acting():
+            call = target.update(id, change, if_match=if_match)
+            webhook = await self._call(target, "update", call)
+        return WebhookAnswer(webhook, masked=False)
+
+    async def delete(
+        self, who: Principal, account: str, id: str, *, if_match: Collection[str] | None = None
+    ) -> None:
+        who.require("write", "deleting a webhook")
+        target = self._account(account)
+        with who.acting():
+            await self._call(target, "delete", target.delete(id, if_match=if_match))
+
+    async def ping(self, who: Principal, account: str, id: str) -> dict[str, Any]:
+        who.require("write", "pinging a webhook")
+        target = self._account(account)
+        with who.acting():
+            return ping_to_json(await self._call(target, "ping", target.ping(id)))
+
+    async def unsuspend(self, who: Principal, account: str, id: str) -> None:
+        who.require("write", "unsuspending a webhook")
+        target = self._account(account)
+        with who.acting():
+            await self._call(target, "unsuspend", target.unsuspend(id))
+
+    async def rotate(
+        self, who: Principal, account: str, id: str, body: Mapping[str, Any]
+    ) -> Rotated:
+        """Set the new secret given; keep the previous one valid for verification for
+        ``grace_hours`` (gateway.health.rotation). The answer never shows a secret."""
+        from gateway.health.rotation import rotate_secret
+
+        who.require("write", "rotating a secret")
+        secret, previous, grace = _rotation_input(body)
+        target = self._account(account)  # 404 for an unknown account, before anything else
+        state = self.gw.config.state
+        if state is None or state.secrets_key is None:
+            raise ConfigError("rotation needs [state] with secrets_key (configuration.md)")
+        with who.acting():
+            call = rotate_secret(self.gw, account, id, new=secret, previous=previous,
+                                 grace=grace * 3600)  # fmt: skip
+            rotated = await self._call(target, "rotate_secret", call)
+        return Rotated(id, rotated.previous_valid_until)
+
+    async def diverted(self, who: Principal, account: str, id: str) -> Items:
+        who.require("read", "listing diverted events")
+        target = self._extra(account, "list_diverted")
+
+        async def collect() -> list[dict[str, Any]]:
+            return [diverted_to_json(e) async for e in target.ex_list_diverted(id)]
+
+        return Items(await self._call(target, "list_diverted", collect()))
+
+    async def resend_diverted(self, who: Principal, account: str, id: str, event: str) -> Any:
+        who.require("write", "resending a diverted event")
+        target = self._extra(account, "resend_diverted")
+        with who.acting():
+            call = target.ex_resend_diverted(id, event)
+            return await self._call(target, "resend_diverted", call)
+
+    async def delete_diverted(self, who: Principal, account: str, id: str, event: str) -> None:
+        who.require("write", "deleting a diverted event")
+        target = self._extra(account, "delete_diverted")
+        with who.acting():
+            await self._call(target, "delete_diverted", target.ex_delete_diverted(id, event))
+
+    # -- shared parts ------------------------------------------------------------------------
+
+    def _extra(self, account: str, name: str) -> Account:
+        """The account, if its provider offers the extra ``ex_{name}`` (else Unsupported)."""
+        target = self._account(account)
+        if not target.has_extra(name):
+            raise Unsupported(target.kind, name.replace("_", " "), account=target.name)
+        return target
+
+    async def _input(self, target: Account, body: Mapping[str, Any] | T, cls: type[T]) -> T:
+        """``body`` read as ``cls``; ``InvalidRequest`` with every problem the body has, the
+        account's own included, in one answer."""
+        if isinstance(body, cls):
+            return body
+        value, problems, bad = read_partially(body, cls)
+        if not problems:
+            assert value is not None
+            return value
+        if value is not None:  # a stand-in of the rest: what would the account say of it?
+            problems += await target.input_problems(value, skip=bad)
+        raise InvalidRequest(problems=problems, provider=target.kind, account=target.name)
+
+
+def _rotation_input(body: Any) -> tuple[str, str | None, float]:
+    problems = []
+    if not isinstance(body, Mapping):
+        raise InvalidRequest.at("", "the body must be a JSON object with the new secret")
+    unknown = sorted(set(body) - _ROTATE_FIELDS)
+    problems += [InvalidRequest.at(k, "unknown field") for k in unknown]
+    secret = body.get("secret")
+    if not isinstance(secret, str) or not secret:
+        problems.append(InvalidRequest.at("secret", "required: the new secret (it is never "
+                                          "shown back)"))  # fmt: skip
+    previous, grace = body.get("previous"), body.get("grace_hours", 24)
+    if previous is not None and not isinstance(previous, str):
+        problems.append(InvalidRequest.at("previous", "must be a string"))
+    if (isinstance(grace, bool) or not isinstance(grace, int | float) or not math.isfinite(grace)
+            or not 0 <= grace <= 720):  # fmt: skip
+        problems.append(InvalidRequest.at("grace_hours", "must be a number from 0 to 720"))
+    if problems:
+        raise InvalidRequest(problems=[p for e in problems for p in e.problems])
+    assert isinstance(secret, str)
+    return secret, previous, float(grace)
