@@ -793,10 +793,6 @@ class Gateway:
         #: The state store of ``[state]`` (None without it), open while the gateway is.
         self.store: Store | None = None
         self.auditor: Auditor | None = None
-        #: ``{(account, provider, state): count}`` of the last ``gateway.health.watch.watch_once``.
-        self.health_counts: dict[tuple[str, str, str], int] = {}
-        #: ``{account: drifted keys}`` of the last look that planned a manifest.
-        self.drift_counts: dict[str, int] = {}
 
     @classmethod
     def from_config(

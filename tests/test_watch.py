@@ -21,6 +21,7 @@ import pytest
 from gateway import Gateway, WebhookSpec
 from gateway.cli import main
 from gateway.config import parse_config
+from gateway.health.counts import drift_counts, health_counts
 from gateway.health.watch import AUTO_ACTOR, _auto_unsuspend, watch_once
 from gateway.model import FailureHandling, Secret, WebhookChange
 from gateway.origin import acting_as
@@ -87,7 +88,7 @@ async def test_transitions_show_once_each(
             ("diverted", "0", "1"),
         ]
         assert changes(await watch_once(gw)) == []  # once, not on every look
-        assert gw.health_counts == {("core", "enterprise_core", "suspended"): 1}
+        assert health_counts(gw) == {("core", "enterprise_core", "suspended"): 1}
         # The sink got each transition once, as a signed CloudEvent (Standard Webhooks).
         events = [json.loads(body) for _, _, body in sink.received]
         assert sorted(e["type"] for e in events) == [
@@ -212,7 +213,7 @@ async def test_uipath_circuit_breaker_shows_once_and_its_end(
         await uipath.emulator.fire("job.completed")
         assert changes(await watch_once(gw)) == [("disabled", "active", "disabled")]
         assert changes(await watch_once(gw)) == []  # once
-        assert gw.health_counts == {("orch", "uipath", "disabled"): 1}
+        assert health_counts(gw) == {("orch", "uipath", "disabled"): 1}
         client = await aiohttp_client(create_app(config, gateway=gw))
         auth = {"Authorization": f"Bearer {KEY}"}
         items = (await (await client.get("/v1/health/webhooks", headers=auth)).json())["items"]
@@ -509,7 +510,7 @@ async def test_drift_is_reported_once_and_resolved_once(
         assert [(d.change, d.key, d.webhook_id, d.summary) for d in found] == [
             ("drift", "quotes", record["locator"], "update: events")
         ]
-        assert gw.drift_counts == {"core": 1}
+        assert drift_counts(gw) == {"core": 1}
         assert (await watch_once(gw, manifest=str(manifest))).drift == ()  # once
         client = await aiohttp_client(create_app(attrs.evolve(config, watch=None), gateway=gw))
         auth = {"Authorization": f"Bearer {KEY}"}
@@ -521,7 +522,7 @@ async def test_drift_is_reported_once_and_resolved_once(
         await apply_plan(gw, await make_plan(gw, load_manifest(manifest, config)))
         gone = (await watch_once(gw, manifest=str(manifest))).drift
         assert [(d.change, d.key) for d in gone] == [("drift_resolved", "quotes")]
-        assert gw.drift_counts == {"core": 0}
+        assert drift_counts(gw) == {"core": 0}
     types = [json.loads(body)["type"] for _, _, body in sink.received]
     assert types == ["com.webhook-gateway.drift", "com.webhook-gateway.drift_resolved"]
 

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from gateway.errors import GatewayError
+from gateway.health.counts import set_drift_counts
 from gateway.origin import acting_as
 from gateway.plan import Plan, apply_plan, load_manifest, make_plan
 from gateway.plan.planner import AccountPlan, Action
@@ -91,7 +92,7 @@ async def look_for_drift(
             continue
         events += await _record(gw, account, now)
         counts[account.account] = sum(a.kind in _WRITES for a in account.actions)
-    gw.drift_counts = {**gw.drift_counts, **counts}
+    set_drift_counts(gw, counts)
     for event in events:
         log.warning(f"drift {'appeared' if event.change == 'drift' else 'resolved'}",
                     extra={"account": event.account, "key": event.key,

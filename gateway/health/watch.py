@@ -33,6 +33,7 @@ import attrs
 
 from gateway.config import WatchConfig
 from gateway.errors import GatewayError
+from gateway.health.counts import set_health_counts
 from gateway.health.drift import DriftEvent, look_for_drift
 from gateway.health.events import Sink, deliver_events
 from gateway.model import Webhook, WebhookChange
@@ -287,7 +288,7 @@ async def watch_once(
     for h in await gw.store.health():
         if h.account in names:
             counts[(h.account, gw.account(h.account).kind, h.state)] += 1
-    gw.health_counts = dict(counts)
+    set_health_counts(gw, dict(counts))
     if gw.config.watch is not None and gw.config.watch.auto_unsuspend is not None:
         await _auto_unsuspend(gw, names, gw.config.watch.auto_unsuspend, now)
     drift: list[DriftEvent] = []

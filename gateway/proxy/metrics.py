@@ -36,6 +36,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from gateway.health.counts import drift_counts, health_counts
 from gateway.health.relay import relay_counts
 from gateway.service import Gateway
 
@@ -131,7 +132,7 @@ class _Collector(Collector):
             "Webhooks by state as the last watch saw them (active, disabled, suspended).",
             labels=["account", "provider", "state"],
         )
-        for labels, count in (gw.health_counts if gw else {}).items():
+        for labels, count in (health_counts(gw) if gw else {}).items():
             webhooks.add_metric(list(labels), count)
         yield webhooks
         drift = GaugeMetricFamily(
@@ -139,7 +140,7 @@ class _Collector(Collector):
             "Manifest keys whose webhook differs from the manifest, as watch's last plan found.",
             labels=["account"],
         )
-        for name, count in (gw.drift_counts if gw else {}).items():
+        for name, count in (drift_counts(gw) if gw else {}).items():
             drift.add_metric([name], count)
         yield drift
         audit = CounterMetricFamily(
