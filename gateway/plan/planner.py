@@ -213,50 +213,14 @@ async def _plan_account(
     moves = {e.moved_from: k for k, e in desired.items()
              if e.moved_from in managed and k not in managed}  # fmt: skip
     owned_ids = {m.webhook_id for m in managed.values()}
-    wanted_names = {entry.spec.name for entry in desired.values()}
-    # Streamed: only webhooks the manifest or the store names are kept whole (memory stays
-    # the manifest's size plus a page); the rest are kept as (id, name) for --prune.
-    actual: dict[str, Webhook] = {}
-    by_name: dict[str, Webhook] = {}
-    others: list[tuple[str, str]] = []
-    async with gate:  # the reading is bounded; the comparing below lets the next account read
-        async for webhook in account.list():
-            if webhook.id in owned_ids:
-                actual[webhook.id] = webhook
-            elif webhook.name in wanted_names and webhook.name not in by_name:
-                actual[webhook.id] = by_name[webhook.name] = webhook
-            elif prune:
-                others.append((webhook.id, webhook.name))
+    actual, by_name, others = await _read_actual(account, desired, owned_ids, gate, prune=prune)
     adopt = adopt or gw.store is None
     actions: list[Action] = []
-    notes: list[str] = []
     matched: set[str] = set()
     unchanged = 0
     can_update = "update" in account.capabilities.operations
-    if not can_update:
-        notes.append(f"{account.kind} has no update: a changed webhook is replaced (deleted, "
-                     "then created anew, with a new id)")  # fmt: skip
-    elif not account.capabilities.atomic_update:
-        notes.append(f"{account.kind} replaces whole collections: each update reads the "
-                     "webhook and writes it back under the update lock")  # fmt: skip
-    problems: list[str] = []
-    specs: dict[str, WebhookSpec] = {}
-    spelled: dict[frozenset[str], frozenset[str]] = {}
-    for entry_key, entry in desired.items():
-        # Events in the catalog's spelling (``InvalidRequest`` for names a strict catalog
-        # lacks; a provider whose tenants add events keeps them as written), each event set
-        # spelled once: manifests repeat them.
-        spec = entry.spec
-        events = spelled.get(spec.events) if spec.events else spec.events
-        if events is None:
-            where = f"accounts.{account.name}.webhooks.{entry_key}.events"
-            try:
-                events = spelled[spec.events] = await account.canonical_events(spec.events, where)
-            except InvalidRequest as exc:
-                problems += [str(p) for p in exc.problems]
-                continue
-        # ``evolve`` validates the whole spec again: only when a spelling actually changed.
-        specs[entry_key] = spec if events == spec.events else attrs.evolve(spec, events=events)
+    notes = _account_notes(account)
+    specs, problems = await _spelled(account, desired)
     if problems:  # nothing of this account is planned from a manifest it cannot take
         return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
     warnings = await _uncatalogued(account, specs)
@@ -363,21 +327,108 @@ async def _plan_account(
                                   f"{account.kind}" if adopted else None))  # fmt: skip
         else:
             unchanged += 1
-    for entry_key, record in managed.items():
-        if entry_key not in desired and entry_key not in moves and record.webhook_id in actual:
-            webhook = actual[record.webhook_id]
-            matched.add(webhook.id)
-            actions.append(Action(kind="delete", account=account.name, key=entry_key,
-                                  webhook_id=webhook.id, name=webhook.name))  # fmt: skip
-    if prune:
-        unmatched = [(w.id, w.name) for w in actual.values()
-                     if w.id not in matched and w.id not in owned_ids]  # fmt: skip
-        for webhook_id, name in unmatched + others:
-            actions.append(Action(kind="delete", account=account.name, key=None,
-                                  webhook_id=webhook_id, name=name,
-                                  note="not in the manifest (--prune)"))  # fmt: skip
+    actions += _deletes(account.name, desired, managed, moves, actual, matched, owned_ids,
+                        others if prune else None)  # fmt: skip
     if problems:
         return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
     return AccountPlan(account=account.name, provider=account.kind, actions=tuple(actions),
                        unchanged=unchanged, notes=tuple(notes),
                        warnings=tuple(warnings))  # fmt: skip
+
+
+# -- the phases of an account's plan ----------------------------------------------------------
+
+
+async def _read_actual(
+    account: Account,
+    desired: dict[str, Desired],
+    owned_ids: set[str],
+    gate: asyncio.Semaphore,
+    *,
+    prune: bool,
+) -> tuple[dict[str, Webhook], dict[str, Webhook], list[tuple[str, str]]]:
+    """Read what the account has: ``(by id, by name, others)``.
+
+    Streamed: only webhooks the manifest or the store names are kept whole (memory stays the
+    manifest's size plus a page); the rest are kept as ``(id, name)``, for ``--prune`` only.
+    """
+    wanted_names = {entry.spec.name for entry in desired.values()}
+    actual: dict[str, Webhook] = {}
+    by_name: dict[str, Webhook] = {}
+    others: list[tuple[str, str]] = []
+    async with gate:  # the reading is bounded; the comparing after lets the next account read
+        async for webhook in account.list():
+            if webhook.id in owned_ids:
+                actual[webhook.id] = webhook
+            elif webhook.name in wanted_names and webhook.name not in by_name:
+                actual[webhook.id] = by_name[webhook.name] = webhook
+            elif prune:
+                others.append((webhook.id, webhook.name))
+    return actual, by_name, others
+
+
+def _account_notes(account: Account) -> list[str]:
+    """What a reader of the plan should know of how this provider updates."""
+    if "update" not in account.capabilities.operations:
+        return [f"{account.kind} has no update: a changed webhook is replaced (deleted, then "
+                "created anew, with a new id)"]  # fmt: skip
+    if not account.capabilities.atomic_update:
+        return [f"{account.kind} replaces whole collections: each update reads the webhook "
+                "and writes it back under the update lock"]  # fmt: skip
+    return []
+
+
+async def _spelled(
+    account: Account, desired: dict[str, Desired]
+) -> tuple[dict[str, WebhookSpec], list[str]]:
+    """Each entry's spec with its events in the catalog's spelling, and the problems found.
+
+    ``InvalidRequest`` for names a strict catalog lacks becomes a problem; a provider whose
+    tenants add events keeps them as written. Each event set is spelled once: manifests
+    repeat them.
+    """
+    problems: list[str] = []
+    specs: dict[str, WebhookSpec] = {}
+    spelled: dict[frozenset[str], frozenset[str]] = {}
+    for entry_key, entry in desired.items():
+        spec = entry.spec
+        events = spelled.get(spec.events) if spec.events else spec.events
+        if events is None:
+            where = f"accounts.{account.name}.webhooks.{entry_key}.events"
+            try:
+                events = spelled[spec.events] = await account.canonical_events(spec.events, where)
+            except InvalidRequest as exc:
+                problems += [str(p) for p in exc.problems]
+                continue
+        # ``evolve`` validates the whole spec again: only when a spelling actually changed.
+        specs[entry_key] = spec if events == spec.events else attrs.evolve(spec, events=events)
+    return specs, problems
+
+
+def _deletes(
+    account: str,
+    desired: dict[str, Desired],
+    managed: dict[str, Managed],
+    moves: dict[str | None, str],
+    actual: dict[str, Webhook],
+    matched: set[str],
+    owned_ids: set[str],
+    others: list[tuple[str, str]] | None,
+) -> list[Action]:
+    """The deletes: managed keys the manifest dropped, and with ``--prune`` (``others`` given)
+    every webhook no key matched."""
+    actions = []
+    for entry_key, record in managed.items():
+        if entry_key not in desired and entry_key not in moves and record.webhook_id in actual:
+            webhook = actual[record.webhook_id]
+            matched.add(webhook.id)
+            actions.append(Action(kind="delete", account=account, key=entry_key,
+                                  webhook_id=webhook.id, name=webhook.name))  # fmt: skip
+    if others is not None:
+        unmatched = [(w.id, w.name) for w in actual.values()
+                     if w.id not in matched and w.id not in owned_ids]  # fmt: skip
+        for webhook_id, name in unmatched + others:
+            actions.append(Action(kind="delete", account=account, key=None,
+                                  webhook_id=webhook_id, name=name,
+                                  note="not in the manifest (--prune)"))  # fmt: skip
+    return actions
