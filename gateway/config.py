@@ -429,20 +429,9 @@ def load_config(
     command needs only the variables of what it uses. ``[http]`` and ``[state]`` are always
     read. ``${file:PATH}`` paths are relative to the config file's folder.
     """
-    where = os.fspath(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no config file at {where}: pass --config FILE or set WEBHOOK_GATEWAY_CONFIG "
-            "(examples/gateway.toml is a start)"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {where}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where} is not valid TOML: {exc}") from None
+    missing = ("pass --config FILE or set WEBHOOK_GATEWAY_CONFIG (examples/gateway.toml is "
+               "a start)")  # fmt: skip
+    data = read_toml(path, "config", missing=missing)
     return parse_config(
         data,
         registry=registry,
@@ -451,6 +440,29 @@ def load_config(
         server=server,
         base_dir=Path(path).resolve().parent,
     )
+
+
+def read_toml(
+    path: str | os.PathLike[str], what: str, *, missing: str | None = None
+) -> dict[str, Any]:
+    """The data of the TOML file ``path`` (``what`` it is: "config", "manifest"), or a
+    ``ConfigError`` that names the file and says what is wrong: the one reader of every TOML
+    file the gateway takes (config, manifests). ``missing``: what to do when there is none."""
+    where = os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if missing is not None:
+            raise ConfigError(f"no {what} file at {where}: {missing}") from None
+        raise ConfigError(f"cannot read {what} {where}: No such file or directory") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {where}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read {what} {where}: it is not UTF-8 text") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where} is not valid TOML: {exc}") from None
 
 
 def parse_config(

@@ -18,13 +18,13 @@ import argparse
 import asyncio
 import json
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from gateway.cli.ops import Ops
+from gateway.config import read_toml
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest
 from gateway.lifecycle import tune_gc
 
@@ -41,12 +41,7 @@ class Exit:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read manifest {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return read_toml(path, "manifest")
 
 
 def manifest_accounts(args: argparse.Namespace) -> list[str] | None:
@@ -58,8 +53,8 @@ def manifest_accounts(args: argparse.Namespace) -> list[str] | None:
         return None
     try:
         named = set(_read(Path(args.manifest)).get("accounts") or {})
-        configured = set(tomllib.loads(Path(args.config).read_text("utf-8")).get("accounts", {}))
-    except (ConfigError, OSError, tomllib.TOMLDecodeError):
+        configured = set(read_toml(args.config, "config").get("accounts", {}))
+    except ConfigError:
         return None  # the loaders say what is wrong
     # An account the config lacks is the manifest's problem, which planning reports with the
     # manifest's others: the config is read without it.

@@ -31,7 +31,6 @@ provider cannot store, more events than it takes).
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +38,7 @@ from typing import Any, Literal
 import attrs
 
 from gateway.codec import spec_from_json
-from gateway.config import GatewayConfig, read_secret_file
+from gateway.config import GatewayConfig, read_secret_file, read_toml
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest
 from gateway.model import WebhookSpec
 from gateway.registry import Registry, default_registry
@@ -91,15 +90,7 @@ def load_manifest(
     """Read and check a manifest file against ``config``'s accounts (``ConfigError`` lists
     every problem; ``secret_file`` paths are relative to the manifest's folder). ``only``:
     the accounts to read (the others' tables are left unread, e.g. ``plan --account``)."""
-    where = os.fspath(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read manifest {where}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where} is not valid TOML: {exc}") from None
+    data = read_toml(path, "manifest")
     if only is not None and isinstance(data.get("accounts"), dict):
         data = {**data, "accounts": {k: v for k, v in data["accounts"].items() if k in only}}
     return parse_manifest(
