@@ -264,7 +264,7 @@ class ErrorKind:
 
 #: Exit statuses of the command line (docs/cli.md): 0 done, 1 unexpected, 2 usage or
 #: configuration, 3 not found, 4 refused, 5 unavailable, 6 outcome unknown, 130 interrupted.
-EXIT_USAGE, EXIT_REFUSED = 2, 4
+EXIT_USAGE = 2
 
 # fmt: off
 #: Each class once, most specific first (a subclass not listed takes its nearest base's row).
@@ -345,24 +345,26 @@ def error_from_problem(status: int, problem: Any, server: str) -> GatewayError:
             chosen = cls
             break
     if chosen is None:
-        by_status = sorted((not kind.slug.isdigit(), i) for i, kind in
-                           enumerate(ERROR_TABLE.values()) if kind.status == status)  # fmt: skip
-        if by_status:  # a row of the status's own type first, else any of that status
-            chosen = list(ERROR_TABLE)[by_status[0][1]]
-        elif 400 <= status < 500:
-            chosen = InvalidRequest
-        else:
-            chosen = ProviderUnavailable
+        # A row whose type is the status's own first, else any row of that status.
+        same = [cls for cls, kind in ERROR_TABLE.items() if kind.status == status]
+        own = [cls for cls in same if ERROR_TABLE[cls].slug.isdigit()]
+        fallback = InvalidRequest if 400 <= status < 500 else ProviderUnavailable
+        chosen = (own or same or [fallback])[0]
     if issubclass(chosen, InvalidRequest):
         problems = [FieldProblem(str(e.get("path", "")), str(e.get("message", "")))
                     for e in body.get("errors", []) if isinstance(e, dict)]  # fmt: skip
         return InvalidRequest(detail, problems=problems, **where)
     # The class, with the server's message as it is (constructors that compose one of their
-    # own, such as Unsupported's, are not run again on it).
+    # own, such as Unsupported's, are not run again on it), and the fields of its own.
     error = chosen.__new__(chosen)
     GatewayError.__init__(error, detail, **where)
-    error.problems = ()  # type: ignore[attr-defined]  # (ConfigError's; harmless elsewhere)
-    error.etag = body.get("current_etag")  # type: ignore[attr-defined]
-    error.retry_after = None  # type: ignore[attr-defined]
-    error.operation = ""  # type: ignore[attr-defined]
+    own_fields: dict[type[GatewayError], dict[str, Any]] = {
+        ConfigError: {"problems": ()},
+        Unsupported: {"operation": ""},
+        PreconditionFailed: {"etag": body.get("current_etag")},
+        RateLimited: {"retry_after": None},
+    }
+    for cls, fields in own_fields.items():
+        if isinstance(error, cls):
+            vars(error).update(fields)
     return error

@@ -12,7 +12,6 @@ account or all (both follow the cursors to the end; ``next_cursor`` is then null
 
 from __future__ import annotations
 
-import builtins
 import json
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ import aiohttp
 
 from gateway.errors import ProviderUnavailable, error_from_problem
 from gateway.operations import Operations, Principal
+from gateway.operations.listing import follow_pages
 from gateway.service import Gateway
 
 __all__ = ["Local", "Ops", "Remote"]
@@ -161,20 +161,8 @@ class Remote:
         return dict(await self.call("GET", self._path(account, "event-types")))
 
     async def list(self, account: str | None, filters: Json) -> Json:
-        params = {k: (str(v).lower() if isinstance(v, bool) else v)
-                  for k, v in filters.items() if v is not None}  # fmt: skip
         path = self._path(account, "webhooks") if account else "/v1/webhooks"
-        items: builtins.list[Json] = []
-        errors: builtins.list[Json] = []
-        cursor = None
-        while True:
-            query = {**params, "limit": "1000", **({"cursor": cursor} if cursor else {})}
-            page = await self.call("GET", path, params=query)
-            items += page["items"]
-            errors += [e for e in page.get("errors", []) if e not in errors]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return {"items": items, "errors": errors, "next_cursor": None}
+        return await follow_pages(lambda query: self.call("GET", path, params=query), filters)
 
     async def get(self, account: str, id: str) -> Json:
         return dict(await self.call("GET", self._path(account, "webhooks", id)))

@@ -43,6 +43,7 @@ __all__ = [
     "ListQuery",
     "account_error",
     "all_accounts_page",
+    "follow_pages",
     "one_account_page",
     "read_query",
 ]
@@ -363,3 +364,25 @@ def scope_of(account: str | None, names: Sequence[str]) -> str:
     if account is not None:
         return f"/v1/accounts/{account}/webhooks"
     return "/v1/webhooks\n" + "\n".join(names)
+
+
+async def follow_pages(
+    fetch: Callable[[dict[str, str]], Awaitable[Mapping[str, Any]]], filters: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Every page of a listing, followed by cursor to its end at the largest page size (what
+    the command line prints, locally or through a gateway): ``fetch`` answers one page for a
+    query. ``filters`` as the query writes them (booleans ``true``/``false``; None left out);
+    an error is reported once however many pages repeat it."""
+    query = {k: str(v).lower() if isinstance(v, bool) else str(v)
+             for k, v in filters.items() if v is not None}  # fmt: skip
+    items: list[Any] = []
+    errors: list[Any] = []
+    cursor: str | None = None
+    while True:
+        more = {"cursor": cursor} if cursor else {}
+        page = await fetch({**query, "limit": str(MAX_LIMIT), **more})
+        items += page["items"]
+        errors += [e for e in page.get("errors", []) if e not in errors]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return {"items": items, "errors": errors, "next_cursor": None}

@@ -109,23 +109,11 @@ class WebhookOperations(OperationsBase):
     async def list_all(
         self, who: Principal, account: str | None, filters: Mapping[str, Any]
     ) -> Items:
-        """Every page of ``list_page`` at the largest page size, followed to its end (what
-        the command line prints); errors are reported once each."""
-        query = {k: str(v).lower() if isinstance(v, bool) else str(v)
-                 for k, v in filters.items() if v is not None}  # fmt: skip
-        items: list[Any] = []
-        errors: list[Any] = []
-        cursor: str | None = None
-        while True:
-            more = {"cursor": cursor} if cursor else {}
-            page = await self.list_page(
-                who, account, {**query, "limit": str(listing.MAX_LIMIT), **more}
-            )
-            items += page["items"]
-            errors += [e for e in page["errors"] if e not in errors]
-            cursor = page["next_cursor"]
-            if not cursor:
-                return Items(items, errors)
+        """Every page of ``list_page`` followed to its end (``listing.follow_pages``)."""
+        found = await listing.follow_pages(
+            lambda query: self.list_page(who, account, query), filters
+        )
+        return Items(found["items"], found["errors"])
 
     async def get(self, who: Principal, account: str, id: str) -> WebhookAnswer:
         who.require("read", "reading a webhook")
