@@ -342,6 +342,14 @@ def test_a_busy_port_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: P
         assert "Traceback" not in err
 
 
+def test_emulate_names_the_kinds_that_have_an_emulator(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["emulate", "uipth"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == ("error: no emulator for provider 'uipth'; did you mean 'uipath'? (there are: "
+                   "enterprise_core, orchestry, uipath)\n")  # fmt: skip
+
+
 @pytest.mark.parametrize("provider", ["uipath", "enterprise_core", "orchestry"])
 async def test_emulate_prints_credentials_and_a_config_that_works(provider: str) -> None:
     proc = await asyncio.create_subprocess_exec(

@@ -36,7 +36,7 @@ from gateway.cli.commands import (
     cmd_whoami,
 )
 from gateway.cli.output import __doc__ as EXIT_CODES
-from gateway.cli.servers import check_config, emulate, emulators, login
+from gateway.cli.servers import check_config, emulate, login
 from gateway.version import VERSION
 
 __all__ = ["DEFAULT_CONFIG", "build_parser"]
@@ -220,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  webhook-gateway emulate uipath --port 8101 --error-rate 0.1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    emu.add_argument("provider", choices=sorted(emulators()))
+    # Not argparse choices: knowing them loads every adapter (MSAL with Orchestry's), which
+    # every command would pay for at start; ``emulate`` checks the kind when it runs.
+    emu.add_argument("provider", help="a provider kind that has an emulator")
     emu.add_argument("options", nargs=argparse.REMAINDER, help="--port P, fault options, ...")
     emu.set_defaults(handler=None, run=emulate)
 

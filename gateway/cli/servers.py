@@ -13,6 +13,7 @@ import importlib
 import json
 import sys
 
+from gateway.checks import did_you_mean
 from gateway.cli.output import EXIT, report
 from gateway.config import load_config
 from gateway.errors import ConfigError, GatewayError
@@ -38,9 +39,15 @@ def emulators() -> dict[str, str]:
 
 
 def emulate(args: argparse.Namespace) -> int:
+    known = emulators()
+    if args.provider not in known:
+        hint = did_you_mean(args.provider, known)
+        sys.stderr.write(f"error: no emulator for provider {args.provider!r}{hint} (there are: "
+                         f"{', '.join(sorted(known))})\n")  # fmt: skip
+        return EXIT["usage"]
     port = _option_value(args.options, "--port")
     with plain_failures(int(port) if port and port.isdigit() else None) as code:
-        module = importlib.import_module(emulators()[args.provider])
+        module = importlib.import_module(known[args.provider])
         module.main(args.options, prog=f"webhook-gateway emulate {args.provider}")
     return code()
 
