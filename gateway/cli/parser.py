@@ -36,7 +36,9 @@ from gateway.cli.commands import (
     cmd_whoami,
 )
 from gateway.cli.output import __doc__ as EXIT_CODES
+from gateway.cli.output import report
 from gateway.cli.servers import check_config, emulate, login
+from gateway.errors import GatewayError
 from gateway.version import VERSION
 
 __all__ = ["DEFAULT_CONFIG", "build_parser"]
@@ -153,7 +155,10 @@ def _plugged(name: str) -> Any:
         from importlib.metadata import entry_points
 
         (command,) = (ep for ep in entry_points(group=COMMANDS) if ep.name == name)
-        code: int = command.load()(args)
+        try:
+            code: int = command.load()(args)
+        except GatewayError as exc:  # one line (a line per problem) and its exit status
+            return report(exc, as_json=False)
         return code
 
     return run

@@ -2,7 +2,8 @@
 
 The command lives with what it runs: the command line (``gateway.cli``) knows it only as the
 entry point ``serve`` of the ``webhook_gateway.commands`` group, so the command line's own
-modules never import the proxy (they talk to a running one over HTTP, ``--server``).
+modules never import the proxy (they talk to a running one over HTTP, ``--server``). A
+``GatewayError`` it raises is reported by the command line, as every command's is.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import sys
 import attrs
 
 from gateway.config import load_config
-from gateway.errors import GatewayError, exit_code
 from gateway.lifecycle import plain_failures, run_fast
 
 __all__ = ["serve"]
@@ -32,10 +32,7 @@ def serve(args: argparse.Namespace) -> int:
 
             run_demo(args.host or "127.0.0.1", port)
         return code()
-    try:
-        config = load_config(args.config)
-    except GatewayError as exc:
-        return _report(exc)
+    config = load_config(args.config)  # a bad one is reported by the command line
     server = attrs.evolve(
         config.server,
         host=args.host or config.server.host,
@@ -47,20 +44,6 @@ def serve(args: argparse.Namespace) -> int:
     with plain_failures(server.port) as code:
         from gateway.proxy.server import serve_forever
 
-        try:
-            run_fast(serve_forever(attrs.evolve(config, server=server)))
-        except GatewayError as exc:  # the store never came, say: one line, exit 5
-            return _report(exc)
+        # (a store that never came raises a GatewayError: one line from the command line, exit 5)
+        run_fast(serve_forever(attrs.evolve(config, server=server)))
     return code()
-
-
-def _report(error: GatewayError) -> int:
-    """One line per problem on stderr (as the command line reports), and the exit status."""
-    problems = list(getattr(error, "problems", ()))
-    if problems:
-        sys.stderr.write("error: invalid configuration\n")
-        for problem in problems:
-            sys.stderr.write(f"  {problem}\n")
-    else:
-        sys.stderr.write(f"error: {error}\n")
-    return exit_code(error)
