@@ -475,7 +475,9 @@ class Account:
                 self.provider.check_event_count(frozenset(events), spec.all_events, "events")
             except InvalidRequest as exc:
                 problems += exc.problems
-        return attrs.evolve(spec, events=events), problems
+        if events != spec.events:  # ``evolve`` validates the whole spec again: only then
+            spec = attrs.evolve(spec, events=events)
+        return spec, problems
 
     async def _vetted_change(
         self, change: WebhookChange, skip: Collection[str] = ()
