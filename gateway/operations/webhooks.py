@@ -25,7 +25,7 @@ from gateway.codec import (
     read_partially,
     webhook_to_json,
 )
-from gateway.errors import ConfigError, InvalidRequest, Unsupported
+from gateway.errors import ConfigError, FieldProblem, InvalidRequest, Unsupported
 from gateway.model import Webhook, WebhookChange, WebhookSpec
 from gateway.operations import listing
 from gateway.operations.base import Items, OperationsBase
@@ -233,22 +233,22 @@ class WebhookOperations(OperationsBase):
 
 
 def _rotation_input(body: Any) -> tuple[str, str | None, float]:
-    problems = []
+    """The new secret, the previous one (if given) and the grace hours of a rotation's body;
+    ``InvalidRequest`` with every problem at once."""
     if not isinstance(body, Mapping):
         raise InvalidRequest.at("", "the body must be a JSON object with the new secret")
-    unknown = sorted(set(body) - _ROTATE_FIELDS)
-    problems += [InvalidRequest.at(k, "unknown field") for k in unknown]
+    problems = [FieldProblem(k, "unknown field") for k in sorted(set(body) - _ROTATE_FIELDS)]
     secret = body.get("secret")
     if not isinstance(secret, str) or not secret:
-        problems.append(InvalidRequest.at("secret", "required: the new secret (it is never "
-                                          "shown back)"))  # fmt: skip
+        problems.append(FieldProblem("secret", "required: the new secret (it is never shown "
+                                     "back)"))  # fmt: skip
     previous, grace = body.get("previous"), body.get("grace_hours", 24)
     if previous is not None and not isinstance(previous, str):
-        problems.append(InvalidRequest.at("previous", "must be a string"))
+        problems.append(FieldProblem("previous", "must be a string"))
     if (isinstance(grace, bool) or not isinstance(grace, int | float) or not math.isfinite(grace)
             or not 0 <= grace <= 720):  # fmt: skip
-        problems.append(InvalidRequest.at("grace_hours", "must be a number from 0 to 720"))
+        problems.append(FieldProblem("grace_hours", "must be a number from 0 to 720"))
     if problems:
-        raise InvalidRequest(problems=[p for e in problems for p in e.problems])
+        raise InvalidRequest(problems=problems)
     assert isinstance(secret, str)
     return secret, previous, float(grace)
