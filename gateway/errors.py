@@ -14,6 +14,7 @@
     ├── RateLimited              the provider asked us to slow down (429); ``retry_after`` seconds
     ├── PreconditionFailed       the webhook changed since the caller read it (``If-Match``)
     ├── StateUnavailable         the state store (``[state]``) failed or could not be reached
+    │   └── LockLost             a lock in it was lost while held: the write was not sent
     ├── NotAuthenticated         the gateway does not know the caller (no key, a wrong one)
     ├── Forbidden                the caller is known but may not do this (a read key's write)
     └── ProviderUnavailable      the provider failed or could not be reached (5xx, timeouts)
@@ -49,6 +50,7 @@ __all__ = [
     "Forbidden",
     "GatewayError",
     "InvalidRequest",
+    "LockLost",
     "NotAuthenticated",
     "NotFound",
     "OutcomeUnknown",
@@ -195,6 +197,11 @@ class PreconditionFailed(GatewayError):
 class StateUnavailable(GatewayError):
     """The state store failed, could not be reached, or a lock in it was not granted in time;
     nothing was sent to the provider."""
+
+
+class LockLost(StateUnavailable):
+    """A lock in the state store was lost while it was held (its connection dropped), so the
+    write it guarded was not sent."""
 
 
 class NotAuthenticated(GatewayError):

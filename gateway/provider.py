@@ -88,6 +88,8 @@ class Capabilities:
     ``reports_secret_state``: whether a read at least tells if a secret is set (when False,
     ``Webhook.secret_state`` reads ``"unknown"``).
     ``extras``: the provider-only settings it stores (``Webhook.extras`` keys, e.g. ``tag``).
+    ``blank_extras``: those of them whose empty value the provider reads back as none
+    (Enterprise Core's ``tag = ""``): a plan takes the two as equal, so it converges.
     ``disables_failing``: the provider disables a webhook whose delivery fails (``enabled``
     turns false: UiPath's circuit breaker, as assumed), so enabling it again is the way back.
     ``disabled_for``: how long such a disabling lasts before the provider lifts it itself
@@ -109,6 +111,7 @@ class Capabilities:
     reports_secret: bool = False
     reports_secret_state: bool = True
     extras: frozenset[str] = frozenset()
+    blank_extras: frozenset[str] = frozenset()
     disables_failing: bool = False
     disabled_for: int | None = None
     batch_get: int = 0

@@ -73,6 +73,7 @@ from gateway.provider import Capabilities, Provider, parse_offset
 from gateway.registry import Registry, default_registry
 from gateway.store import Store, open_store
 from gateway.store.audit import Auditor
+from gateway.store.held import confirm_held, lost_locks
 from gateway.transport import tracing
 from gateway.transport.answers import UnreadableRecord
 from gateway.transport.collapse import SharedReads
@@ -214,6 +215,7 @@ class Account:
         if problems:
             raise InvalidRequest(problems=problems, **self._where)
         with within(self._deadline):  # the create and the look that may follow, together
+            await confirm_held(f"the create of {spec.name!r}")
             try:
                 return await self.provider.create(spec)
             except (OutcomeUnknown, ProviderError) as lost:
@@ -314,8 +316,9 @@ class Account:
     async def _update_once(
         self, id: str, change: WebhookChange, previous: Webhook | None
     ) -> Webhook:
+        await confirm_held(f"the update of {id}")
         try:
-            return await self.provider.update(id, change, previous)
+            updated = await self.provider.update(id, change, previous)
         except (ProviderUnavailable, RateLimited) as failed:
             if not _maybe_applied(failed):
                 raise
@@ -334,15 +337,41 @@ class Account:
                     "update confirmed by reading back",
                     extra={**self._where, "id": id, "error": type(failed).__name__},
                 )
-                return current
-            if applied is False:
+                updated = current
+            elif applied is False:
                 raise
-            raise _unknown(
-                failed,
-                f"update of {id}: {failed.message}; the webhook was read back but its secret "
-                "is not readable, so whether the new secret took effect is unknown",
-                self._where,
-            ) from None
+            else:
+                raise _unknown(
+                    failed,
+                    f"update of {id}: {failed.message}; the webhook was read back but its "
+                    "secret is not readable, so whether the new secret took effect is unknown",
+                    self._where,
+                ) from None
+        lost = await lost_locks()
+        if lost:
+            raise await self._written_unlocked(id, change, lost)
+        return updated
+
+    async def _written_unlocked(
+        self, id: str, change: WebhookChange, lost: builtins.list[str]
+    ) -> OutcomeUnknown:
+        """The error for an update sent while its lock was lost: another replica may have
+        written the webhook at the same time, so a success is not claimed; what a read shows
+        now is said."""
+        try:
+            shows = change_shows_in(change, await self.provider.get(id))
+        except GatewayError:
+            shows = None
+        now = "shows the change" if shows else "does not show the change"
+        if shows is None:
+            now = "could not tell"
+        log.warning("update sent while its lock was lost", extra={**self._where, "id": id})
+        return OutcomeUnknown(
+            f"update of {id}: sent, but the lock of {', '.join(lost)} was lost while it ran, "
+            f"so another replica may have changed the webhook at the same time; read back now, "
+            f"it {now}",
+            **self._where,
+        )
 
     async def delete(self, id: str, *, if_match: Collection[str] | None = None) -> None:
         """Delete webhook ``id``; with ``if_match``, only if it has one of those ETags."""
@@ -355,6 +384,7 @@ class Account:
                 await self._delete(id)
 
     async def _delete(self, id: str) -> None:
+        await confirm_held(f"the delete of {id}")
         try:
             await self.provider.delete(id)
         except (ProviderUnavailable, RateLimited) as failed:
@@ -381,6 +411,7 @@ class Account:
     async def unsuspend(self, id: str) -> None:
         async with self._audited("unsuspend", id, None) as entry:
             id = entry["webhook_id"] = self.canonical_id(id)
+            await confirm_held(f"the unsuspend of {id}")
             await self.provider.unsuspend(id)
 
     @contextlib.asynccontextmanager

@@ -265,3 +265,17 @@ async def test_events_are_planned_in_the_catalogs_spelling(uipath: UiPathHarness
     created = {a.key: a.spec.events for a in account.actions if a.spec is not None}
     assert created == {k: frozenset({"job.completed", "job.faulted"}) for k in ("b", "c")}
     assert [a.key for a in account.actions] == ["b", "c"] and account.unchanged == 1
+
+
+async def test_an_empty_tag_the_provider_reads_back_as_none_converges(gw: Gateway) -> None:
+    """Enterprise Core stores ``tag = ""`` and reads it back as no tag: a plan takes the two as
+    equal, so a reconcile does not rewrite the webhook at every look."""
+    data = {"accounts": {"core": {"webhooks": {"t": {
+        "name": "t", "url": "https://hooks.example.com/t", "events": ["policy.quote.issue"],
+        "extras": {"tag": ""},
+    }}}}}  # fmt: skip
+    first = await plan_json(gw, data)
+    assert (await apply_plan(gw, first)).failed == []
+    assert (await plan_json(gw, data)).changes == 0
+    data["accounts"]["core"]["webhooks"]["t"]["extras"] = {"tag": "ops"}
+    assert (await plan_json(gw, data)).changes == 1  # a real tag still differs

@@ -556,3 +556,32 @@ async def test_reconcile_applies_the_manifest_as_watch_reconcile(
         ]  # fmt: skip
         # The reconciled creates were the gateway's own: not news to the sinks.
         assert {t.by for t in second.transitions + third.transitions} <= {"watch:reconcile"}
+
+
+async def test_a_reconcile_that_makes_no_progress_stops_and_says_so(
+    enterprise_core: EnterpriseCoreHarness, receiver: Receiver, sink: Receiver, tmp_path: Path
+) -> None:
+    """A drift the reconcile wrote that comes back the same is not written at every look."""
+    from gateway.plan import apply_plan, load_manifest, make_plan
+
+    manifest = tmp_path / "webhooks.toml"
+    manifest.write_text(
+        '[accounts.core.webhooks.quotes]\nname = "quotes"\n'
+        f'url = "{receiver.url}/q"\nevents = ["policy.quote.issue"]\n'
+    )
+    base = sink_config("core", enterprise_core.account(), tmp_path, sink)
+    assert base.watch is not None
+    watch = attrs.evolve(base.watch, manifest=str(manifest), reconcile=True)
+    config = attrs.evolve(base, watch=watch)
+    async with Gateway(config) as gw:
+        await apply_plan(gw, await make_plan(gw, load_manifest(manifest, config)))
+        (record,) = enterprise_core.emulator.webhooks.values()
+        record["eventTypes"] = ["policy.status.update"]
+        first = await watch_once(gw)  # drift, written back
+        (record,) = enterprise_core.emulator.webhooks.values()
+        assert record["eventTypes"] == ["policy.quote.issue"] and first.errors == {}
+        record["eventTypes"] = ["policy.status.update"]  # and it comes back the same
+        writes = enterprise_core.emulator.writes
+        second = await watch_once(gw)
+        assert enterprise_core.emulator.writes == writes  # not written again
+        assert "reconcile made no progress on quotes (update: events)" in second.errors["core"]

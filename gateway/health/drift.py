@@ -9,7 +9,13 @@ so that any replica, a restart or ``health`` knows it. ``gateway_drift{account}`
 With ``reconcile = true`` each look also applies the plan, at most ``max_writes`` writes a look
 (the rest wait for the next), every write audited as ``watch:reconcile``; deletes only of keys
 the manifest itself gave up (a plan never prunes here). An account that could not be planned
-keeps its earlier drift and is reported, so a failing provider is never "resolved".
+keeps its earlier drift and is reported, so a failing provider is never "resolved". A drift
+that a reconcile already wrote and that came back the same (the provider keeps reading it
+differently from what was written) is not written again at every look: it is reported, for a
+person to decide.
+
+Watch runs this under the per-account look locks (``gateway.health.watch``), so one replica
+plans and reconciles an account at a time.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from gateway.origin import acting_as
 from gateway.plan import Plan, apply_plan, load_manifest, make_plan
 from gateway.plan.planner import AccountPlan, Action
 from gateway.service import Gateway
-from gateway.store import Drift
+from gateway.store import AuditQuery, Drift
 
 __all__ = ["DRIFT", "RECONCILE_ACTOR", "RESOLVED", "DriftEvent", "look_for_drift"]
 
@@ -84,13 +90,22 @@ async def look_for_drift(
     events: list[DriftEvent] = []
     errors: dict[str, str] = {}
     counts: dict[str, int] = {}
+    stuck: set[tuple[str, str | None]] = set()
     for account in plan.accounts:
         if account.error:
             errors[account.account] = account.error
             log.warning("drift: an account could not be planned",
                         extra={"account": account.account, "error": account.error})  # fmt: skip
             continue
-        events += await _record(gw, account, now)
+        before = {d.key: d for d in await gw.store.drift(account.account)}
+        if reconcile:
+            for key, summary in await _no_progress(gw, account, before):
+                stuck.add((account.account, key))
+                errors[account.account] = (
+                    f"reconcile made no progress on {key} ({summary}): it was written and "
+                    "still differs, so it is not written again; check it by hand"
+                )
+        events += await _record(gw, account, before, now)
         counts[account.account] = sum(a.kind in _WRITES for a in account.actions)
     set_drift_counts(gw, counts)
     for event in events:
@@ -98,14 +113,40 @@ async def look_for_drift(
                     extra={"account": event.account, "key": event.key,
                            "webhook_id": event.webhook_id, "summary": event.summary})  # fmt: skip
     if reconcile and plan.changes:
-        await _reconcile(gw, plan, max_writes)
+        await _reconcile(gw, plan, max_writes, stuck)
     return events, errors
 
 
-async def _record(gw: Gateway, plan: AccountPlan, now: float) -> list[DriftEvent]:
-    """Compare the account's drift with what was recorded; record it; what changed."""
+async def _no_progress(
+    gw: Gateway, plan: AccountPlan, before: dict[str, Drift]
+) -> list[tuple[str, str]]:
+    """The account's drifts (key, summary) that a reconcile wrote since they were first seen
+    and that are still there, the same: writing them again would change nothing."""
     assert gw.store is not None
-    before = {d.key: d for d in await gw.store.drift(plan.account)}
+    stuck = []
+    for action in plan.actions:
+        key = action.key or f"id:{action.webhook_id}"
+        old = before.get(key)
+        if action.kind not in _WRITES or action.webhook_id is None or old is None:
+            continue
+        if old.summary != _summary(action):
+            continue
+        written = await gw.store.audit(AuditQuery(
+            account=plan.account, webhook_id=action.webhook_id, since=old.since,
+            actor=RECONCILE_ACTOR, limit=1,
+        ))  # fmt: skip
+        if any(entry.outcome == "ok" for entry in written):
+            stuck.append((key, old.summary))
+    return stuck
+
+
+async def _record(
+    gw: Gateway, plan: AccountPlan, before: dict[str, Drift], now: float
+) -> list[DriftEvent]:
+    """Compare the account's drift with what was recorded (``before``, by key); record it;
+    what changed."""
+    assert gw.store is not None
+    before = dict(before)
     found: list[Drift] = []
     events: list[DriftEvent] = []
     for action in plan.actions:
@@ -129,14 +170,18 @@ async def _record(gw: Gateway, plan: AccountPlan, now: float) -> list[DriftEvent
     return events
 
 
-async def _reconcile(gw: Gateway, plan: Plan, max_writes: int) -> None:
+async def _reconcile(
+    gw: Gateway, plan: Plan, max_writes: int, stuck: set[tuple[str, str | None]]
+) -> None:
     """Apply the first ``max_writes`` writes of ``plan`` (and its records), as
-    ``watch:reconcile``."""
+    ``watch:reconcile``, but none of the ``stuck`` ones (account, key)."""
     left = max_writes
     kept: list[AccountPlan] = []
     for account in plan.accounts:
         actions = []
         for action in account.actions:
+            if (account.account, action.key or f"id:{action.webhook_id}") in stuck:
+                continue
             if action.kind in _WRITES:
                 if left <= 0:
                     continue

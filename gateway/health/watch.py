@@ -22,11 +22,12 @@ not come. Either way, a webhook disabled for longer than the provider's own disa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 import attrs
@@ -40,6 +41,7 @@ from gateway.model import Webhook, WebhookChange
 from gateway.origin import acting_as
 from gateway.service import Account, Gateway
 from gateway.store import AuditEntry, AuditQuery, Health, TransitionRecord
+from gateway.store.held import confirm_held
 from gateway.transport import tracing
 
 __all__ = [
@@ -119,13 +121,26 @@ _LOOKING: weakref.WeakKeyDictionary[Gateway, dict[str, asyncio.Lock]] = weakref.
 LOOK_WAIT = 300.0
 
 
-async def _watch_account(gw: Gateway, account: Account, now: float) -> list[Transition]:
+@contextlib.asynccontextmanager
+async def _looking(gw: Gateway, name: str) -> AsyncIterator[None]:
+    """Hold the look lock of account ``name``: this process's, then the store's."""
     assert gw.store is not None
-    lock = _LOOKING.setdefault(gw, {}).setdefault(account.name, asyncio.Lock())
+    lock = _LOOKING.setdefault(gw, {}).setdefault(name, asyncio.Lock())
+    async with lock, gw.store.lock(f"watch/{name}", LOOK_WAIT):
+        yield
+
+
+async def _watch_account(gw: Gateway, account: Account, now: float) -> list[Transition]:
+    """Look at ``account`` and resume what the auto-unsuspend policy says, under its look lock
+    (so one replica does both, and no change is reported twice)."""
     with tracing.span("watch look", webhook_gateway__account=account.name,
                       webhook_gateway__provider=account.kind):  # fmt: skip
-        async with lock, gw.store.lock(f"watch/{account.name}", LOOK_WAIT):
-            return await _look(gw, account, now)
+        async with _looking(gw, account.name):
+            found = await _look(gw, account, now)
+            policy = gw.config.watch.auto_unsuspend if gw.config.watch is not None else None
+            if policy is not None:
+                await _auto_unsuspend(gw, [account.name], policy, now)
+            return found
 
 
 async def _look(gw: Gateway, account: Account, now: float) -> list[Transition]:
@@ -174,6 +189,7 @@ async def _look(gw: Gateway, account: Account, now: float) -> list[Transition]:
     for gone in before.values():
         moved(gone, "deleted", gone.state, None, None,
               _cause(writes.get(gone.webhook_id, []), "deleted", gone.state))  # fmt: skip
+    await confirm_held(f"the look at {account.name}")  # else another replica reports it too
     await gw.store.save_health(account.name, seen, list(before))
     await gw.store.record_transitions([
         TransitionRecord(account=t.account, webhook_id=t.webhook_id, name=t.name,
@@ -289,8 +305,6 @@ async def watch_once(
         if h.account in names:
             counts[(h.account, gw.account(h.account).kind, h.state)] += 1
     set_health_counts(gw, dict(counts))
-    if gw.config.watch is not None and gw.config.watch.auto_unsuspend is not None:
-        await _auto_unsuspend(gw, names, gw.config.watch.auto_unsuspend, now)
     drift: list[DriftEvent] = []
     watching = gw.config.watch
     manifest = manifest or (watching.manifest if watching is not None else None)
@@ -298,10 +312,13 @@ async def watch_once(
         again = reconcile if reconcile is not None else bool(watching and watching.reconcile)
         limit = (watching or WatchConfig()).max_writes_per_look
         try:
-            drift, failed = await look_for_drift(
-                gw, manifest, now, accounts=None if accounts is None else names,
-                reconcile=again, max_writes=limit,
-            )  # fmt: skip
+            async with contextlib.AsyncExitStack() as held:  # one replica plans an account
+                for name in sorted(names):  # in one order everywhere: no deadlock
+                    await held.enter_async_context(_looking(gw, name))
+                drift, failed = await look_for_drift(
+                    gw, manifest, now, accounts=None if accounts is None else names,
+                    reconcile=again, max_writes=limit,
+                )  # fmt: skip
             errors.update({name: f"drift: {error}" for name, error in failed.items()})
         except GatewayError as exc:  # a manifest that does not load: said, the look stands
             errors["manifest"] = str(exc)

@@ -232,6 +232,7 @@ def diff(
     extras = {
         n: v for n, v in spec.extras.items()
         if n in capabilities.extras and actual.extras.get(n) != v
+        and not (n in capabilities.blank_extras and not v and not actual.extras.get(n))
     } if spec.extras else None  # fmt: skip
     if extras:
         sets["extras"] = extras

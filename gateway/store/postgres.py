@@ -14,12 +14,14 @@ import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextvars import Token
 from typing import Any
 
 import asyncpg
 import orjson
 
 from gateway.errors import StateUnavailable
+from gateway.store import held as held_locks
 from gateway.store.pg_locks import LockBatcher
 from gateway.store.sql import SqlStore, Tx
 from gateway.transport import tracing
@@ -161,19 +163,28 @@ class _AdvisoryLock:
     """One update lock held (``PostgresStore.lock``): a class rather than a generator, as it is
     taken by every update (an ``asynccontextmanager`` measured a tenth of the lock's cost)."""
 
-    __slots__ = ("_generation", "_id", "_key", "_locks", "_wait")
+    __slots__ = ("_generation", "_id", "_locks", "_token", "_wait", "name")
 
     def __init__(self, locks: LockBatcher, key: str, wait: float) -> None:
-        self._locks, self._key, self._wait = locks, key, wait
+        self._locks, self.name, self._wait = locks, key, wait
         self._id = lock_id(key)
         self._generation = -1
+        self._token: Token[Any] | None = None
 
     async def __aenter__(self) -> None:
         with tracing.span("store lock", db__system__name="postgresql"):
-            self._generation = await self._locks.acquire(self._id, self._wait, self._key)
+            self._generation = await self._locks.acquire(self._id, self._wait, self.name)
+        self._token = held_locks.enter(self)  # its holder checks it before each provider write
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._token is not None:
+            held_locks.leave(self._token)
+            self._token = None
         self._locks.release(self._id, self._generation)  # errors of the work pass untouched
+
+    async def held(self) -> bool:
+        """Whether this lock is still held (its connection did not drop since it was taken)."""
+        return await self._locks.held(self._id, self._generation)
 
 
 def _failed(exc: BaseException) -> StateUnavailable:

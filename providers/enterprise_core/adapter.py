@@ -119,6 +119,7 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
         server_filters=frozenset({"name", "enabled", "suspended", "event"}),
         reports_secret=False,
         extras=frozenset({"tag"}),
+        blank_extras=frozenset({"tag"}),  # an empty tag reads back as none
     )
 
     def __init__(
