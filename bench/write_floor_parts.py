@@ -41,7 +41,7 @@ from bench.common import (
 from bench.proxy_throughput import wrk
 from bench.write_path import TARGETS, WEBHOOKS, postgres_database, reset, script
 
-KEY = "bench-floor-key-0123456789"
+KEY = "bench-floor-key-Xc5Wd9Fm2Lr"
 FLOOR = "least read-modify-write"
 ADD, REMOVE = '{"add_events": ["job.stopped"]}', '{"remove_events": ["job.stopped"]}'
 

@@ -73,7 +73,7 @@ from bench.common import (
 from bench.proxy_throughput import wrk
 from gateway.testing.postgres import temporary_server
 
-API_KEY = "bench-write-key-0123456789"
+API_KEY = "bench-write-key-Gz6Ny3Kt8Qv"
 #: The floor targets: throughput and p99 against the least read-modify-write proxy.
 TARGETS = {"gateway + SQLite": (0.95, 1.3), "gateway + PostgreSQL": (0.90, 1.3)}
 WEBHOOKS = 1000

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 import tomllib
@@ -46,7 +47,7 @@ from cattrs.errors import (
 )
 from cattrs.v import format_exception
 
-from gateway.checks import SettingProblem, check, did_you_mean
+from gateway.checks import SettingProblem, check, did_you_mean, each
 from gateway.destinations import DestinationPolicy
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotFound
 from gateway.model import Secret
@@ -78,6 +79,26 @@ DEFAULT_DESTINATIONS = DestinationPolicy()
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: Shortest API key accepted in plain (``key``); a hash (``key_sha256``) says nothing of length.
 MIN_KEY_LENGTH = 16
+#: The fewest guesses (log10) a plain key must take, as zxcvbn estimates them: ~46 bits, where
+#: words, keyboard walks, dates and sequences count for what they are (``password12345678``
+#: takes 10^4); a generated key (``secrets.token_urlsafe(24)``) takes about 10^32.
+MIN_KEY_GUESSES_LOG10 = 14.0
+
+
+def _check_key(field: str, key: Secret | None) -> None:
+    """Refuse a plain API key that is short or easy to guess (never saying the key)."""
+    if key is None:
+        return
+    value = key.reveal()
+    if len(value) < MIN_KEY_LENGTH:
+        why = f"must be at least {MIN_KEY_LENGTH} characters"
+    else:
+        from zxcvbn import zxcvbn  # loaded only where keys are configured
+
+        if zxcvbn(value[:100])["guesses_log10"] >= MIN_KEY_GUESSES_LOG10:
+            return
+        why = "is too easy to guess (words, sequences, repeats)"
+    raise SettingProblem(field, f"{why}: secrets.token_urlsafe(24) makes a good one")
 
 
 @attrs.frozen(kw_only=True)
@@ -88,10 +109,7 @@ class ApiKey:
     scope: Literal["read", "write"]
     key: Secret | None = attrs.field(
         default=None,
-        validator=check(
-            lambda v: len(v.reveal()) >= MIN_KEY_LENGTH,
-            f"must be at least {MIN_KEY_LENGTH} characters (secrets.token_urlsafe(24) makes one)",
-        ),
+        validator=lambda _i, a, v: _check_key(a.name, v),
     )
     key_sha256: str | None = attrs.field(
         default=None,
@@ -109,6 +127,14 @@ def _unique_names(_instance: Any, _attribute: Any, keys: tuple[ApiKey, ...]) -> 
         if key.name in seen:
             raise SettingProblem("api_keys", f"two keys are named {key.name!r}; names must differ")
         seen.add(key.name)
+
+
+def _network_ok(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 @attrs.frozen(kw_only=True)
@@ -143,11 +169,33 @@ class ServerConfig:
     request_body_timeout: float = attrs.field(
         default=30.0, validator=check(lambda v: 0 < v <= 3600, "must be > 0 and at most 3600")
     )
-    #: Unauthenticated requests (``/v1/inbound/*``, ``/healthz``) in flight at once, at most
-    #: (0: a quarter of ``max_connections``); beyond it they are 503 at once, connection closed.
+    #: Unauthenticated requests in flight at once, at most, for each of three budgets of their
+    #: own: provider deliveries (``/v1/inbound/*``), console logins, and the rest (the console's
+    #: other pages, ``/healthz``) (0: a quarter of ``max_connections``); beyond a budget they
+    #: are 503 at once, connection closed, and the other budgets are untouched.
     max_unauthenticated: int = attrs.field(
         default=0, validator=check(lambda v: 0 <= v <= 65536, "must be from 0 to 65536")
     )
+    #: Seconds an unauthenticated body (a provider's delivery, a console login) may take to
+    #: arrive: short, so slow bodies cannot hold a budget's slots.
+    unauthenticated_body_timeout: float = attrs.field(
+        default=5.0, validator=check(lambda v: 0 < v <= 60, "must be > 0 and at most 60")
+    )
+    #: Wrong API keys (Bearer or console login) one client address may present in a minute;
+    #: beyond it every attempt from it is 429 with ``Retry-After`` until the minute frees one.
+    max_failed_keys_per_minute: int = attrs.field(
+        default=10, validator=check(lambda v: 1 <= v <= 10000, "must be from 1 to 10000")
+    )
+    #: Addresses or networks (``10.0.0.0/8``) of reverse proxies in front of the gateway: only
+    #: from them are ``X-Forwarded-For``/``X-Forwarded-Proto``/``Forwarded`` and a caller's
+    #: ``traceparent`` on unauthenticated routes believed.
+    trusted_proxies: tuple[str, ...] = attrs.field(default=(), validator=each(_network_ok,
+        "must be an IP address or network such as 10.0.0.0/8"))  # fmt: skip
+    #: The URL people and providers reach the gateway at. When it is https, console cookies are
+    #: ``Secure`` and answers carry HSTS, whatever the hop in front of the gateway said.
+    public_url: str | None = attrs.field(default=None, validator=check(
+        lambda v: urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).hostname),
+        "must be an http or https URL"))  # fmt: skip
     #: Seconds a list page read ahead for the request following its cursor stays usable
     #: (``gateway.operations.read_ahead``); 0 reads no page before it is asked for.
     list_read_ahead: float = attrs.field(

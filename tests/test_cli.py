@@ -399,7 +399,7 @@ async def test_serve_retries_a_store_it_cannot_reach_then_exits_5_in_one_line(
     path.write_text(
         CONFIG
         + f'[state]\nurl = "postgresql://gw:pw@127.0.0.1:{port}/gw"\nconnect_timeout = 1.5\n'
-        + '[[server.api_keys]]\nname = "k"\nscope = "read"\nkey = "read-key-0123456789"\n'
+        + '[[server.api_keys]]\nname = "k"\nscope = "read"\nkey = "read-key-Hb4Tn8sPq3Jy"\n'
     )
     started = time.monotonic()
     code, _, err = await cli("serve", "--config", str(path), "--port", "0")

@@ -52,15 +52,15 @@ def problems(text: str, env: dict[str, str] | None = None, tmp: Path | None = No
 def test_a_good_config_loads(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(GOOD)
-    config = load_config(path, env={"GATEWAY_KEY": "s3cret-key-0123456"})
+    config = load_config(path, env={"GATEWAY_KEY": "s3cret-key-Mw8Rf2Zq3"})
     assert sorted(config.accounts) == ["mem-a", "mem-b"]
     assert config.accounts["mem-a"].settings.page_size == 5
     assert config.accounts["mem-b"].settings.event_types == ("a.one", "a.two")
     assert config.http.read_timeout == 12.5
     assert config.http.retry.max_attempts == 2 and config.http.retry.statuses == {503}
     key = config.server.api_keys[0]
-    assert key.key == Secret("s3cret-key-0123456")
-    assert "s3cret-key-0123456" not in repr(config)
+    assert key.key == Secret("s3cret-key-Mw8Rf2Zq3")
+    assert "s3cret-key-Mw8Rf2Zq3" not in repr(config)
 
 
 def test_every_problem_names_its_key_path(tmp_path: Path) -> None:
@@ -206,15 +206,27 @@ def test_duplicate_and_short_api_keys_are_refused(tmp_path: Path) -> None:
     assert found[0].startswith("server.api_keys[0].key: must be at least 16 characters")
 
 
+@pytest.mark.parametrize(
+    "key", ["password12345678", "aaaaaaaaaaaaaaaaaaaa", "1234567890123456", "qwertyuiopasdfgh"]
+)
+def test_api_keys_easy_to_guess_are_refused_without_saying_them(key: str, tmp_path: Path) -> None:
+    found = problems(f'[[server.api_keys]]\nname = "ci"\nscope = "read"\nkey = "{key}"\n',
+                     tmp=tmp_path)  # fmt: skip
+    assert found == [
+        "server.api_keys[0].key: is too easy to guess (words, sequences, repeats): "
+        "secrets.token_urlsafe(24) makes a good one"
+    ]
+
+
 def test_secrets_can_come_from_files(tmp_path: Path) -> None:
-    (tmp_path / "secret.txt").write_text("from-a-file-0123456789\n")
+    (tmp_path / "secret.txt").write_text("from-a-file-Tq9Xv4Lp2\n")
     path = tmp_path / "gateway.toml"
     path.write_text(
         '[[server.api_keys]]\nname = "ci"\nscope = "write"\nkey = "${file:secret.txt}"\n'
         '[accounts.m]\nprovider = "memory"\n'
     )
     config = load_config(path, env={})
-    assert config.server.api_keys[0].key == Secret("from-a-file-0123456789")
+    assert config.server.api_keys[0].key == Secret("from-a-file-Tq9Xv4Lp2")
     path.write_text('[[server.api_keys]]\nname = "ci"\nscope = "write"\nkey = "${file:nope}"\n')
     with pytest.raises(ConfigError, match=r"server\.api_keys\[0\]\.key: cannot read"):
         load_config(path, env={})

@@ -21,7 +21,7 @@ from gateway.proxy.connections import MAX_HEADERS, MAX_LINE_BYTES
 from gateway.proxy.server import create_app, start_proxy
 from tests.conftest import memory_config
 
-KEY = "write-key-0123456789"
+KEY = "write-key-Gz6Ny3Kt8Qv"
 
 
 @contextlib.asynccontextmanager

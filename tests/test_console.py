@@ -35,7 +35,17 @@ def _session() -> aiohttp.ClientSession:
 
 
 async def _login(http: aiohttp.ClientSession, d: Demo, key: str) -> aiohttp.ClientResponse:
-    return await http.post(f"{d.url}/console/login", data={"api_key": key}, allow_redirects=False)
+    return await login(http, d.url, key)
+
+
+async def login(http: aiohttp.ClientSession, base: str, key: str) -> aiohttp.ClientResponse:
+    """Log in as a browser does: the login page first (its form's token and cookie), then
+    the form."""
+    page = await (await http.get(f"{base}/console/login")).text()
+    token = re.search(r'name="login_csrf" value="([^"]+)"', page)
+    assert token, "no login token on the login page"
+    form = {"api_key": key, "login_csrf": token.group(1)}
+    return await http.post(f"{base}/console/login", data=form, allow_redirects=False)
 
 
 def _csrf(page: str) -> str:
@@ -138,7 +148,7 @@ async def test_a_plan_is_shown_and_applied_exactly(running: Demo) -> None:
 
 
 async def test_the_console_can_be_turned_off(aiohttp_client: Any) -> None:
-    key = {"name": "k", "scope": "read", "key": "read-key-0123456789"}
+    key = {"name": "k", "scope": "read", "key": "read-key-Hb4Tn8sPq3Jy"}
     data = {"accounts": {"mem": {"provider": "memory"}}, "console": {"enabled": False},
             "server": {"api_keys": [key]}}  # fmt: skip
     client = await aiohttp_client(create_app(parse_config(data)))

@@ -18,7 +18,7 @@ from gateway.emulation import Faults
 from gateway.errors import OutcomeUnknown
 from tests.conftest import UiPathHarness, proxy_port
 
-KEY = "deadline-write-key-0123456789"
+KEY = "deadline-write-key-Gz6Ny3Kt8Qv"
 SINK = {"url": "http://127.0.0.1:9/in", "secret": "whsec_" + base64.b64encode(b"k" * 32).decode()}
 
 

@@ -23,8 +23,8 @@ from gateway.proxy.server import create_app
 pytestmark = pytest.mark.strict_destinations
 
 PUBLIC = "https://93.184.216.34/hooks"  # a public address: no DNS needed
-WRITE = {"Authorization": "Bearer write-key-0123456789"}
-WRITER = {"name": "deployer", "scope": "write", "key": "write-key-0123456789"}
+WRITE = {"Authorization": "Bearer write-key-Gz6Ny3Kt8Qv"}
+WRITER = {"name": "deployer", "scope": "write", "key": "write-key-Gz6Ny3Kt8Qv"}
 #: 169.254.169.254 in fullwidth digits and ideographic full stops
 FULLWIDTH = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else "\u3002" for c in "169.254.169.254")
 METADATA_SPELLINGS = [

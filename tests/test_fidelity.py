@@ -243,11 +243,11 @@ async def test_diverted_events_through_the_proxy(
 ) -> None:
     config = parse_config({
         "accounts": {"core": enterprise_core.account()},
-        "server": {"api_keys": [{"name": "w", "scope": "write", "key": "write-key-0123456789"}],
+        "server": {"api_keys": [{"name": "w", "scope": "write", "key": "write-key-Gz6Ny3Kt8Qv"}],
                    "destinations": {"allow_http": True, "allow_loopback": True}},
     })  # fmt: skip
     client: TestClient[Any, Any] = await aiohttp_client(create_app(config))
-    auth = {"Authorization": "Bearer write-key-0123456789"}
+    auth = {"Authorization": "Bearer write-key-Gz6Ny3Kt8Qv"}
     resp = await client.post("/v1/accounts/core/webhooks", headers=auth, json={
         "name": "d", "url": receiver.url, "events": ["policy.quote.issue"],
         "failure_handling": {"triggers": ["5xx"], "divert": True}})  # fmt: skip

@@ -31,8 +31,8 @@ from gateway.model import Secret, Webhook
 from gateway.proxy.server import create_app
 from tests.conftest import UiPathHarness
 
-WRITE = {"Authorization": "Bearer write-key-0123456789"}
-KEYS = [{"name": "w", "scope": "write", "key": "write-key-0123456789"}]
+WRITE = {"Authorization": "Bearer write-key-Gz6Ny3Kt8Qv"}
+KEYS = [{"name": "w", "scope": "write", "key": "write-key-Gz6Ny3Kt8Qv"}]
 RECORD = {"Id": 1, "Name": "ok", "Url": "https://h.example.com/1", "Enabled": True,
           "Events": [{"EventType": "job.completed"}]}  # fmt: skip
 

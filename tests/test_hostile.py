@@ -18,7 +18,7 @@ import pytest
 from gateway.config import parse_config
 from tests.conftest import OrchestryHarness, UiPathHarness, proxy_port
 
-KEY = "hostile-write-key-0123456789"
+KEY = "hostile-write-key-Gz6Ny3Kt8Qv"
 AUTH = f"Authorization: Bearer {KEY}\r\n".encode()
 SECRET = "inbound-hostile-secret-01"
 

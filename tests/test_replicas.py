@@ -17,7 +17,7 @@ from bench.common import gateway_process
 from providers.uipath.emulator import CATALOG
 from tests.conftest import UiPathHarness
 
-KEY = "replica-write-key-0123456789"
+KEY = "replica-write-key-Gz6Ny3Kt8Qv"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SECRET = "whsec-replicated-secret-77"
 

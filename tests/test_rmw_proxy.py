@@ -16,7 +16,7 @@ from bench import rmw_proxy
 from tests.conftest import UiPathHarness
 
 TOKEN = "pat-s3cret"
-KEY = "floor-key-0123456789"
+KEY = "floor-key-Xc5Wd9Fm2Lr"
 
 
 async def _patch(client: TestClient[Any, Any], id: str, body: dict[str, Any], key: str) -> Any:

@@ -87,14 +87,14 @@ async def test_rotation_over_http_and_the_command_line(
     config = parse_config({
         "accounts": {"core": enterprise_core.account()},
         "state": {"url": f"sqlite:///{tmp_path}/state.db", "secrets_key": key},
-        "server": {"api_keys": [{"name": "w", "scope": "write", "key": "rotation-key-0123456"}]},
+        "server": {"api_keys": [{"name": "w", "scope": "write", "key": "rotation-key-Pw4Jh7Bs"}]},
     })  # fmt: skip
     client = await aiohttp_client(create_app(config))
     gw = client.app[GATEWAY]
     made = await gw.account("core").create(WebhookSpec(
         name="h", url="https://hooks.example.com/h", events={"policy.quote.issue"}, secret=OLD,
     ))  # fmt: skip
-    auth = {"Authorization": "Bearer rotation-key-0123456"}
+    auth = {"Authorization": "Bearer rotation-key-Pw4Jh7Bs"}
     resp = await client.post(f"/v1/accounts/core/webhooks/{made.id}/rotate-secret",
                              json={"secret": "new-from-http-0123", "grace_hours": 1},
                              headers=auth)  # fmt: skip

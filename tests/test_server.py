@@ -17,7 +17,7 @@ from gateway.lifecycle import GC_THRESHOLDS, tune_gc
 from gateway.proxy.server import GATEWAY, create_app
 from tests.conftest import UiPathHarness
 
-WRITE = {"Authorization": "Bearer write-key-0123456789"}
+WRITE = {"Authorization": "Bearer write-key-Gz6Ny3Kt8Qv"}
 READ = {"Authorization": "Bearer read-key-4567"}
 PUBLIC = "https://93.184.216.34/hooks"  # a public address: no DNS needed, passes the policy
 
@@ -30,7 +30,7 @@ def config(accounts: dict[str, Any] | None = None, **server: Any) -> dict[str, A
         or {"mem": {"provider": "memory", "page_size": 2, "event_types": ["a.one", "a.two"]}},
         "server": {
             "api_keys": [
-                {"name": "deployer", "scope": "write", "key": "write-key-0123456789"},
+                {"name": "deployer", "scope": "write", "key": "write-key-Gz6Ny3Kt8Qv"},
                 {
                     "name": "dashboard",
                     "scope": "read",

@@ -20,7 +20,7 @@ from gateway.store import AuditQuery
 from gateway.store.audit import Auditor
 from tests.conftest import EnterpriseCoreHarness, UiPathHarness
 
-KEY = "write-key-0123456789"
+KEY = "write-key-Gz6Ny3Kt8Qv"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SECRET = "whsec-very-secret-value-42"
 SPEC = {"name": "jobs", "url": "https://hooks.example.com/jobs", "events": ["job.completed"],

@@ -149,3 +149,24 @@ def test_tracing_is_set_up_only_by_the_standard_variables(
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
     monkeypatch.delenv("OTEL_SDK_DISABLED")
     assert tracing.configure_from_environment() is False
+
+
+@pytest.mark.parametrize(
+    ("path", "auth"),
+    [("/healthz", None), ("/console/login", None), ("/v1/accounts", "Bearer wrong-key-0123456789")],
+)
+async def test_an_unauthenticated_caller_does_not_decide_the_trace(
+    spans: InMemorySpanExporter, aiohttp_client: Any, path: str, auth: str | None
+) -> None:
+    """Its ``traceparent`` (sampled) is not continued: a new trace starts, so a caller without
+    a key cannot force sampling or join the operator's traces."""
+    config = parse_config({
+        "accounts": {"m": {"provider": "memory"}},
+        "server": {"api_keys": [{"name": "ops", "scope": "write", "key": KEY}]},
+    })  # fmt: skip
+    client = await aiohttp_client(create_app(config))
+    headers = {"traceparent": TRACEPARENT, **({"Authorization": auth} if auth else {})}
+    await client.get(path, headers=headers)
+    servers = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert servers and all(f"{s.context.trace_id:032x}" != CALLER_TRACE for s in servers)
+    assert all(s.parent is None for s in servers)

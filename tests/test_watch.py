@@ -29,7 +29,7 @@ from gateway.proxy.server import create_app
 from gateway.store import AuditQuery
 from tests.conftest import EnterpriseCoreHarness, Receiver, UiPathHarness, memory_state_config
 
-KEY = "health-read-key-0123456789"
+KEY = "health-read-key-Hb4Tn8sPq3Jy"
 SINK_KEY = b"k" * 32  # the sink's Standard Webhooks key
 
 
@@ -459,7 +459,7 @@ async def test_the_gateways_own_deletes_are_not_out_of_band(
 ) -> None:
     """Deletes through the proxy and through the library (as the CLI) are recorded with who
     made them and not sent; a delete at the provider directly is sent once, ``by: null``."""
-    ops = {"name": "ops", "scope": "write", "key": "ops-key-0123456789"}
+    ops = {"name": "ops", "scope": "write", "key": "ops-key-Vq7LmZ2xR9wK"}
     config = sink_config("core", enterprise_core.account(), tmp_path, sink, ops)
     async with Gateway(config) as gw:
         account = gw.account("core")
@@ -469,7 +469,7 @@ async def test_the_gateways_own_deletes_are_not_out_of_band(
         client = await aiohttp_client(create_app(attrs.evolve(config, watch=None), gateway=gw))
         resp = await client.delete(
             f"/v1/accounts/core/webhooks/{made[0].id}",
-            headers={"Authorization": "Bearer ops-key-0123456789"},
+            headers={"Authorization": "Bearer ops-key-Vq7LmZ2xR9wK"},
         )
         assert resp.status == 204, await resp.text()
         with acting_as("cli"):

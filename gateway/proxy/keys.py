@@ -13,15 +13,35 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
+import attrs
+
 from gateway.config import ApiKey
 from gateway.operations import Principal
 from gateway.proxy.problems import ProblemError
 
-__all__ = ["ApiKeys"]
+__all__ = ["ApiKeys", "KeyMatch"]
 
 
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8")).digest()
+
+
+@attrs.frozen
+class KeyMatch:
+    """A configured key that was presented: its name, scope, and ``ref``, which names the key
+    itself (a digest of its digest) where a console session keeps it: a session lives only as
+    long as its key does, by value, whatever the key is named."""
+
+    name: str
+    scope: str
+    ref: str = attrs.field(repr=False)
+
+    def principal(self) -> Principal:
+        return Principal.key(self.name, "write" if self.scope == "write" else "read")
+
+
+def _ref(digest: bytes) -> str:
+    return hashlib.sha256(b"webhook-gateway console session\0" + digest).hexdigest()
 
 
 class ApiKeys:
@@ -40,13 +60,21 @@ class ApiKeys:
     def __repr__(self) -> str:
         return f"ApiKeys({[name for name, _, _ in self._keys]})"
 
-    def identify(self, presented: str) -> tuple[str, str] | None:
-        """``(name, scope)`` of the key ``presented``, or None."""
+    def identify(self, presented: str) -> KeyMatch | None:
+        """The configured key ``presented`` is, or None."""
         digest = _digest(presented)
         found = None
         for name, scope, expected in self._keys:
             if hmac.compare_digest(digest, expected):
-                found = (name, scope)
+                found = KeyMatch(name, scope, _ref(expected))
+        return found
+
+    def by_ref(self, ref: str) -> KeyMatch | None:
+        """The configured key whose ``KeyMatch.ref`` is ``ref`` now, or None (removed)."""
+        found = None
+        for name, scope, expected in self._keys:
+            if ref and hmac.compare_digest(_ref(expected), ref):
+                found = KeyMatch(name, scope, ref)
         return found
 
     def authenticate(self, header: str | None) -> Principal:
@@ -64,5 +92,4 @@ class ApiKeys:
         key = self.identify(presented.strip()) if presented.isascii() else None
         if key is None:  # (a key is ASCII: bytes that are not cannot be one)
             raise ProblemError(401, "the API key is not valid", challenge)
-        name, scope = key
-        return Principal.key(name, "write" if scope == "write" else "read")
+        return key.principal()

@@ -38,7 +38,17 @@ from gateway.operations import Operations, PlanChanged, Principal, WebhookAnswer
 from gateway.operations.listing import Cursors
 from gateway.operations.read_ahead import ReadAhead
 from gateway.proxy import idempotency, inbound
-from gateway.proxy.appkeys import CONFIG, GATEWAY, KEYS, METRICS, OPERATIONS, PRINCIPAL
+from gateway.proxy.appkeys import (
+    CLIENTS,
+    CONFIG,
+    FAILED_KEYS,
+    GATEWAY,
+    KEYS,
+    METRICS,
+    OPERATIONS,
+    PRINCIPAL,
+)
+from gateway.proxy.clients import Clients, FailedKeys, retry_after
 from gateway.proxy.connections import ProxySite, raise_open_files_limit
 from gateway.proxy.console import console_app
 from gateway.proxy.keys import ApiKeys
@@ -56,13 +66,15 @@ log = logging.getLogger("gateway.proxy.server")
 
 @attrs.define
 class _Budget:
-    """Unauthenticated requests in flight (``/v1/inbound/*``, ``/healthz``), and the most."""
+    """Unauthenticated requests of one kind in flight (``_budget_of``), and the most."""
 
     limit: int
     busy: int = 0
 
 
-UNKEYED = web.AppKey("unkeyed", _Budget)
+#: One budget per kind of unauthenticated request: provider deliveries (``inbound``), console
+#: logins (``login``) and the rest (``other``), so that none can starve another.
+UNKEYED = web.AppKey("unkeyed", dict[str, _Budget])
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
@@ -96,10 +108,10 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     account = request.match_info.get("account")
     config = request.app.get(CONFIG)
     known = config is not None and account in config.accounts
-    # The server span continues the caller's trace (traceparent); named by the route
-    # template, never the raw path with its ids.
+    # The server span continues the caller's trace (traceparent) when the caller is known;
+    # named by the route template, never the raw path with its ids.
     with tracing.span(
-        f"{request.method} {route}", "server", parent=tracing.extract(request.headers),
+        f"{request.method} {route}", "server", parent=_trace_parent(request),
         http__request__method=request.method, http__route=route,
         webhook_gateway__account=account if known else None,
         webhook_gateway__provider=config.accounts[account].provider if known else None,  # type: ignore[union-attr,index]
@@ -117,6 +129,23 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
                 tracing.failed(RuntimeError(str(status)))
             _observe(request, response, time.perf_counter() - started)
             REQUEST_ID.reset(token)
+
+
+def _trace_parent(request: web.Request) -> Any:
+    """The caller's trace context to continue, or None (a new trace): only a caller that
+    presents a valid API key, or a trusted proxy, decides the trace (and with it sampling)."""
+    if "traceparent" not in request.headers or not tracing.enabled():
+        return None
+    app = request.app
+    if CLIENTS in app and app[CLIENTS].trusted(request.remote):
+        return tracing.extract(request.headers)
+    if KEYS not in app or _unkeyed_route(request):
+        return None
+    try:  # (the key is checked again, with its throttle, by _keyed: this only reads it)
+        request[PRINCIPAL] = app[KEYS].authenticate(request.headers.get("Authorization"))
+    except ProblemError:
+        return None
+    return tracing.extract(request.headers)
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -144,28 +173,44 @@ def _unkeyed_route(request: web.Request) -> bool:
     return len(info.apps) > 1 or info.handler in _UNKEYED or info.http_exception is not None
 
 
+def _budget_of(request: web.Request) -> str:
+    """Which budget an unauthenticated request counts against."""
+    if request.match_info.handler is inbound_route:
+        return "inbound"
+    if request.method == "POST" and request.path.rstrip("/") == "/console/login":
+        return "login"
+    return "other"
+
+
 async def _unkeyed(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Unauthenticated requests have a budget of their own (their bodies' reading too), so
-    they cannot take the capacity keyed clients need."""
-    gate = request.app[UNKEYED]
+    """Unauthenticated requests have budgets of their own (their bodies' reading too), one per
+    kind, so they cannot take the capacity keyed clients need, and slow logins cannot take
+    the providers' deliveries'; their bodies have a short deadline."""
+    kind = _budget_of(request)
+    gate = request.app[UNKEYED][kind]
     if gate.busy >= gate.limit:
         busy = problem(503, "too many unauthenticated requests at once; try again",
                        headers={"Retry-After": "1"})  # fmt: skip
         return await _closing(request, busy)
     gate.busy += 1
     try:
-        return await _body_first(request, lambda: _respond(request, handler))
+        short = request.app[CONFIG].server.unauthenticated_body_timeout
+        return await _body_first(request, lambda: _respond(request, handler), short)
     finally:
         gate.busy -= 1
 
 
 async def _body_first(
-    request: web.Request, then: Callable[[], Awaitable[web.StreamResponse]]
+    request: web.Request,
+    then: Callable[[], Awaitable[web.StreamResponse]],
+    deadline: float | None = None,
 ) -> web.StreamResponse:
-    """Read the request's body within ``request_body_timeout``, on every route, then go on
-    (aiohttp keeps what was read for the handler); a body late is 408, connection closed."""
+    """Read the request's body within ``deadline`` (``request_body_timeout``), on every route,
+    then go on (aiohttp keeps what was read for the handler); a body late is 408, connection
+    closed."""
     if request.body_exists and not request.content.is_eof():
-        timeout = request.app[CONFIG].server.request_body_timeout
+        server = request.app[CONFIG].server
+        timeout = min(deadline or server.request_body_timeout, server.request_body_timeout)
         try:
             async with asyncio.timeout(timeout):
                 await request.read()
@@ -182,9 +227,19 @@ async def _body_first(
 
 
 async def _keyed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    failures = request.app[FAILED_KEYS]
+    address = request.app[CLIENTS].address(request)
+    wait = failures.wait(address)
+    if wait:  # guessing: refused before the key is even looked at
+        return problem(429, "too many wrong API keys from this address; try again later",
+                       headers=retry_after(wait))  # fmt: skip
     try:
-        who = request.app[KEYS].authenticate(request.headers.get("Authorization"))
+        who = request.get(PRINCIPAL) or request.app[KEYS].authenticate(
+            request.headers.get("Authorization")
+        )
     except ProblemError as exc:
+        if "Authorization" in request.headers:
+            failures.failed(address)
         return exc.response()
     # Who it is; what it may do is the operations' to decide (gateway.operations).
     request[PRINCIPAL] = who
@@ -552,7 +607,10 @@ def create_app(
     cursors = Cursors()
     ahead = ReadAhead(config.server.list_read_ahead, depth=config.server.list_read_ahead_pages)
     server = config.server
-    app[UNKEYED] = _Budget(server.max_unauthenticated or max(1, server.max_connections // 4))
+    each = server.max_unauthenticated or max(1, server.max_connections // 4)
+    app[UNKEYED] = {kind: _Budget(each) for kind in ("inbound", "login", "other")}
+    app[CLIENTS] = Clients(server)
+    app[FAILED_KEYS] = FailedKeys(server.max_failed_keys_per_minute)
     holder: dict[str, Gateway] = {}
     app[METRICS] = metrics = Metrics(lambda: holder.get("gw"))
 

@@ -114,14 +114,16 @@ class TransitionRecord:
 
 @attrs.frozen(kw_only=True)
 class ConsoleSession:
-    """A console login: the key's name and scope, the CSRF token of its forms, and when it was
-    made and last used (for idle and absolute expiry)."""
+    """A console login: the key's name and scope at login, ``key_ref`` (which key, by value:
+    ``gateway.proxy.keys.KeyMatch.ref``), the CSRF token of its forms, and when it was made and
+    last used (for idle and absolute expiry)."""
 
     key_name: str
     scope: str
     csrf: str
     created_at: float
     seen_at: float
+    key_ref: str = attrs.field(default="", repr=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -333,10 +333,10 @@ class SqlStore(Store):
 
     async def save_session(self, id_hash: str, session: ConsoleSession) -> None:
         await self.execute_one(
-            "INSERT INTO console_sessions (id_hash, key_name, scope, csrf, created_at, seen_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO console_sessions (id_hash, key_name, scope, csrf, created_at, seen_at, "
+            "key_ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
             id_hash, session.key_name, session.scope, session.csrf, session.created_at,
-            session.seen_at,
+            session.seen_at, session.key_ref,
         )  # fmt: skip
 
     async def session(self, id_hash: str) -> ConsoleSession | None:
@@ -345,7 +345,8 @@ class SqlStore(Store):
         if row is None:
             return None
         return ConsoleSession(key_name=row["key_name"], scope=row["scope"], csrf=row["csrf"],
-                              created_at=row["created_at"], seen_at=row["seen_at"])  # fmt: skip
+                              created_at=row["created_at"], seen_at=row["seen_at"],
+                              key_ref=row["key_ref"])  # fmt: skip
 
     async def touch_session(self, id_hash: str, now: float) -> None:
         await self.execute_one(

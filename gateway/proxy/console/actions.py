@@ -20,7 +20,7 @@ from gateway.model import WebhookChange
 from gateway.operations import PlanChanged, PlanRequest
 from gateway.plan.text import render as plan_text
 from gateway.proxy.appkeys import OPERATIONS, PRINCIPAL
-from gateway.proxy.console.base import redirect, render, writes
+from gateway.proxy.console.base import redirect, render, reveals, writes
 from gateway.proxy.console.pages import problems_of
 
 __all__ = ["add_routes"]
@@ -91,6 +91,7 @@ async def unsuspend(request: web.Request) -> web.StreamResponse:
 
 
 @writes
+@reveals
 async def rotate(request: web.Request) -> web.StreamResponse:
     """A new secret (made here), the previous one valid for the grace period; the new one is
     on the answer page once, behind a reveal, and never stored or shown again."""

@@ -11,14 +11,16 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import attrs
 import jinja2
 from aiohttp import web
 
 from gateway.errors import GatewayError
 from gateway.logs import REQUEST_ID
-from gateway.operations import Principal
-from gateway.proxy.appkeys import GATEWAY, KEYS, PRINCIPAL
+from gateway.proxy.appkeys import CLIENTS, CONFIG, FAILED_KEYS, GATEWAY, KEYS, PRINCIPAL
+from gateway.proxy.clients import retry_after
 from gateway.proxy.console.sessions import COOKIE, Sessions
 from gateway.proxy.problems import status_of
 from gateway.store import ConsoleSession, StoredAnswer
@@ -79,12 +81,37 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     return response
 
 
-def secure(response: web.StreamResponse) -> web.StreamResponse:
+def secure(response: web.StreamResponse, https: bool = False) -> web.StreamResponse:
     """``response`` with the security headers (those it set itself stay: a static file's
-    ``Cache-Control``)."""
+    ``Cache-Control``); ``https``: with HSTS too."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    if https:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
+
+
+#: Browsers that reached the console over https keep to https for a year.
+HSTS = "max-age=31536000"
+
+
+def _same_origin(request: web.Request) -> bool:
+    """Whether a form comes from the console's own pages: a browser's ``Sec-Fetch-Site`` says
+    so, or (a browser without it) the ``Origin`` it sends names this host (or ``[server]
+    public_url``). Under the console's ``Referrer-Policy: no-referrer`` a browser's forms say
+    ``Origin: null``, so ``Sec-Fetch-Site`` decides where it is sent."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return True  # no browser's word either way: the forms' tokens decide
+    public = request.config_dict[CONFIG].server.public_url
+    allowed = {f"http://{request.host}", f"https://{request.host}"}
+    if public:
+        parts = urlsplit(public)
+        allowed.add(f"{parts.scheme}://{parts.netloc}")
+    return origin.rstrip("/").lower() in {a.lower() for a in allowed}
 
 
 def redirect(location: str) -> web.Response:
@@ -109,26 +136,36 @@ async def console_middleware(request: web.Request, handler: View) -> web.StreamR
     views; a POST must carry the session's CSRF token; the session's key is the principal the
     operations decide for; errors become a page, never a trace; every answer carries the
     security headers."""
+    if request.method == "POST" and not _same_origin(request):
+        return secure(render(request, "error.html", 403, message="this form was sent from "
+                             "another site: open the console and send it from there"))  # fmt: skip
     if handler in PUBLIC or request.match_info.http_exception is not None:
-        return secure(await handler(request))
-    session = await request.app[SESSIONS].find(request.cookies.get(COOKIE))
-    if session is None:
+        return secure(await handler(request), request.config_dict[CLIENTS].https(request))
+    sessions = request.app[SESSIONS]
+    cookie = request.cookies.get(COOKIE)
+    session = await sessions.find(cookie)
+    key = request.config_dict[KEYS].by_ref(session.key_ref) if session is not None else None
+    if session is not None and key is None:  # its key was removed or replaced: it ends
+        await sessions.end(cookie or "")
+        session = None
+    if session is None or key is None:
         if request.method == "GET":
             return redirect("/console/login")
         return render(request, "error.html", 401, message="log in first")
-    request[SESSION] = session
-    request[PRINCIPAL] = Principal.key(session.key_name,
-                                       "write" if session.scope == "write" else "read")  # fmt: skip
+    # The key as configured now decides: its name for the audit log, its scope for the rest.
+    request[SESSION] = attrs.evolve(session, key_name=key.name, scope=key.scope)
+    request[PRINCIPAL] = key.principal()
     if request.method == "POST":
         form = await request.post()
         if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
             return render(request, "error.html", 403,
                           message="the form's CSRF token is missing or wrong: reload "
                           "the page and try again")  # fmt: skip
+    https = request.config_dict[CLIENTS].https(request)
     try:
-        return secure(await handler(request))
+        return secure(await handler(request), https)
     except GatewayError as exc:
-        return render(request, "error.html", status_of(exc), message=str(exc))
+        return secure(render(request, "error.html", status_of(exc), message=str(exc)), https)
 
 
 def writes(view: View) -> View:
@@ -146,6 +183,15 @@ def writes(view: View) -> View:
 
 #: How long a form's outcome is kept for a second sending of it (seconds).
 ONCE_RETENTION = 24 * 3600.0
+#: The write views whose answer shows something once (a new secret): a second sending of their
+#: form learns that the action ran, never what it showed (``reveals``).
+REVEALING: set[View] = set()
+
+
+def reveals(view: View) -> View:
+    """Mark ``view`` (under ``writes``) as one whose answer is shown once and never stored."""
+    REVEALING.add(view)
+    return view
 
 
 async def _once(request: web.Request, session: ConsoleSession, view: View) -> web.StreamResponse:
@@ -173,30 +219,70 @@ async def _once(request: web.Request, session: ConsoleSession, view: View) -> we
     except BaseException:
         await store.release(scope, token)
         raise
-    kept = {k: answer.headers[k] for k in ("Location", "Content-Type") if k in answer.headers}
-    body = (
-        answer.body if isinstance(answer, web.Response) and isinstance(answer.body, bytes) else b""
-    )
-    await store.settle(scope, token, StoredAnswer(status=answer.status, headers=kept, body=body),
-                       time.time(), ONCE_RETENTION)  # fmt: skip
+    kept_answer = answer
+    if view in REVEALING and answer.status < 300:  # that it ran, never what it showed
+        kept_answer = render(request, "error.html", 409, message="this form was sent "
+                             "already and its action ran; what it showed was shown once and "
+                             "is not stored")  # fmt: skip
+    kept = {k: kept_answer.headers[k] for k in ("Location", "Content-Type")
+            if k in kept_answer.headers}  # fmt: skip
+    body = kept_answer.body if isinstance(kept_answer, web.Response) else b""
+    stored = StoredAnswer(status=kept_answer.status, headers=kept,
+                          body=body if isinstance(body, bytes) else b"")  # fmt: skip
+    await store.settle(scope, token, stored, time.time(), ONCE_RETENTION)
     return answer
+
+
+#: The login form's own CSRF cookie (double submit: a cross-site page can neither read it nor
+#: set it, so it cannot log a browser into the attacker's session).
+LOGIN_COOKIE = "wg_login"
+
+
+def _login_form(
+    request: web.Request, status: int = 200, message: str | None = None
+) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", status, message=message, login_csrf=token)
+    https = request.config_dict[CLIENTS].https(request)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict",
+                        path="/console/login", secure=https, max_age=3600)  # fmt: skip
+    return response
 
 
 @public
 async def login_page(request: web.Request) -> web.StreamResponse:
     if request.method == "GET":
-        return render(request, "login.html", message=None)
+        return _login_form(request)
+    clients, failures = request.config_dict[CLIENTS], request.config_dict[FAILED_KEYS]
+    address = clients.address(request)
+    wait = failures.wait(address)
+    if wait:
+        page = _login_form(request, 429, "too many wrong API keys from this address: wait "
+                           "a minute and try again")  # fmt: skip
+        page.headers.update(retry_after(wait))
+        return page
     form = await request.post()
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(str(form.get("login_csrf", "")), expected):
+        return _login_form(request, 403, "the login form expired or came from another site: "
+                           "log in again from this page")  # fmt: skip
     presented = str(form.get("api_key", "")).strip()
     keys = request.config_dict[KEYS]
     key = keys.identify(presented) if presented.isascii() and presented else None
     if key is None:
-        return render(request, "login.html", 401, message="that API key is not valid")
-    session_id, _ = await request.app[SESSIONS].start(*key)
+        failures.failed(address)
+        return _login_form(request, 401, "that API key is not valid")
+    sessions = request.app[SESSIONS]
+    old = request.cookies.get(COOKIE)
+    if old:
+        await sessions.end(old)  # a login never continues a session it did not start
+    session_id, _ = await sessions.start(key)
     response = redirect("/console")
+    https = clients.https(request)
     response.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/console",
-                        secure=request.secure, max_age=12 * 3600)  # fmt: skip
-    return response
+                        secure=https, max_age=12 * 3600)  # fmt: skip
+    response.del_cookie(LOGIN_COOKIE, path="/console/login")
+    return secure(response, https)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

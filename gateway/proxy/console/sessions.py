@@ -1,10 +1,16 @@
 """Console sessions: an API key logged in, behind a random cookie.
 
 The cookie holds a random id (``secrets.token_urlsafe(32)``); the state store holds only its
-SHA-256, with the key's name and scope, a CSRF token and two times, so any replica serves a
-session and a copy of the database gives no one a way in. A session ends when unused for
-``[console] idle_minutes``, after ``SESSION_LIMIT`` (12 hours) whatever, or at logout. Without a
-state store the sessions live in this process (one replica; a restart logs everyone out).
+SHA-256, with the key's name, a reference to the key by value (``KeyMatch.ref``), a CSRF token
+and two times, so any replica serves a session and a copy of the database gives no one a way
+in. A session ends when unused for ``[console] idle_minutes``, after ``SESSION_LIMIT`` (12
+hours) whatever, at logout, or when its key is no longer configured (the console's middleware
+looks the key up on every request and takes the scope from it).
+
+Idle time counts from the last real use: this process remembers each use, and the store's
+``seen_at`` (what other replicas see) is written at most every tenth of the idle time (a
+minute at most), so a session used on another replica is off by at most that. Without a state
+store the sessions live in this process (one replica; a restart logs everyone out).
 """
 
 from __future__ import annotations
@@ -15,14 +21,17 @@ import time
 
 import attrs
 
+from gateway.proxy.keys import KeyMatch
 from gateway.store import ConsoleSession, Store
 from gateway.store.sql import SESSION_LIMIT
 
 __all__ = ["COOKIE", "Sessions"]
 
 COOKIE = "wg_console"
-#: How often a session's last use is written (seconds): not on every page.
+#: How often a session's last use is written at most (seconds): not on every page.
 _TOUCH = 60.0
+#: Sessions whose last use this process remembers, at most.
+_REMEMBERED = 10000
 
 
 def _hash(session_id: str) -> str:
@@ -35,14 +44,16 @@ class Sessions:
     def __init__(self, store: Store | None, idle_minutes: int) -> None:
         self.store = store
         self.idle = idle_minutes * 60.0
+        self._touch = min(_TOUCH, self.idle / 10)
         self._memory: dict[str, ConsoleSession] = {}
+        self._used: dict[str, float] = {}  # this process's last use of each session
 
-    async def start(self, key_name: str, scope: str) -> tuple[str, ConsoleSession]:
+    async def start(self, key: KeyMatch) -> tuple[str, ConsoleSession]:
         session_id = secrets.token_urlsafe(32)
         now = time.time()
         csrf = secrets.token_urlsafe(32)
-        session = ConsoleSession(key_name=key_name, scope=scope, csrf=csrf, created_at=now,
-                                 seen_at=now)  # fmt: skip
+        session = ConsoleSession(key_name=key.name, scope=key.scope, csrf=csrf, created_at=now,
+                                 seen_at=now, key_ref=key.ref)  # fmt: skip
         if self.store is not None:
             await self.store.save_session(_hash(session_id), session)
         else:
@@ -59,10 +70,15 @@ class Sessions:
         if found is None:
             return None
         now = time.time()
-        if now - found.seen_at > self.idle or now - found.created_at > SESSION_LIMIT:
+        used = max(found.seen_at, self._used.get(key, 0.0))
+        if now - used > self.idle or now - found.created_at > SESSION_LIMIT:
             await self.end(session_id)
             return None
-        if now - found.seen_at > _TOUCH:
+        self._used.pop(key, None)
+        self._used[key] = now  # the newest last
+        if len(self._used) > _REMEMBERED:
+            del self._used[next(iter(self._used))]
+        if now - found.seen_at > self._touch:
             if self.store is not None:
                 await self.store.touch_session(key, now)
             else:
@@ -74,3 +90,4 @@ class Sessions:
         if self.store is not None:
             await self.store.drop_session(key)
         self._memory.pop(key, None)
+        self._used.pop(key, None)
