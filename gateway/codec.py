@@ -247,12 +247,14 @@ def change_from_json(data: Any) -> WebhookChange:
     return change
 
 
-def _alert_endpoint(endpoint: AlertEndpoint | None, mask_urls: bool) -> dict[str, Any] | None:
+def _alert_endpoint(
+    endpoint: AlertEndpoint | None, mask_credentials: bool
+) -> dict[str, Any] | None:
     if endpoint is None:
         return None
     return {
-        "url": mask_url(endpoint.url) if mask_urls else endpoint.url,
-        "headers": {name: list(values) for name, values in endpoint.headers.items()},
+        "url": mask_url(endpoint.url) if mask_credentials else endpoint.url,
+        "headers": _headers_json(endpoint.headers, mask_credentials),
         "allow_insecure_ssl": endpoint.allow_insecure_ssl,
         "secret": _SECRET_SHOWN[endpoint.secret_state],
         "secret_state": endpoint.secret_state,
@@ -260,14 +262,14 @@ def _alert_endpoint(endpoint: AlertEndpoint | None, mask_urls: bool) -> dict[str
     }
 
 
-def _failure_handling(fh: FailureHandling | None, mask_urls: bool) -> dict[str, Any] | None:
+def _failure_handling(fh: FailureHandling | None, mask_credentials: bool) -> dict[str, Any] | None:
     if fh is None:
         return None
     rs = fh.retry_strategy
     return {
         "triggers": sorted(fh.triggers),
         "retry_strategy": attrs.asdict(rs) if rs is not None else None,
-        "alert_endpoint": _alert_endpoint(fh.alert_endpoint, mask_urls),
+        "alert_endpoint": _alert_endpoint(fh.alert_endpoint, mask_credentials),
         "divert": fh.divert,
         "suspend": fh.suspend,
     }
@@ -277,27 +279,36 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def webhook_to_json(webhook: Webhook, *, mask_urls: bool = False) -> dict[str, Any]:
-    """The JSON form of a webhook; its secret shows as ``"***"`` or ``null``. ``mask_urls``:
-    credentials in its URLs (user info, ``token=`` and the like) show as ``***``
-    (``gateway.model.mask_url``), for readers who may not see them."""
+def _headers_json(headers: Mapping[str, Any], masked: bool) -> dict[str, list[str]]:
+    """Headers as JSON; ``masked``: their values as ``***`` (names stay: ``Authorization``,
+    ``X-Api-Key`` and the like hold credentials)."""
+    if masked:
+        return {name: ["***"] * len(values) for name, values in headers.items()}
+    return {name: list(values) for name, values in headers.items()}
+
+
+def webhook_to_json(webhook: Webhook, *, mask_credentials: bool = False) -> dict[str, Any]:
+    """The JSON form of a webhook; its secret shows as ``"***"`` or ``null``.
+    ``mask_credentials``: credentials in its URLs (user info, ``token=`` and the like, by
+    ``gateway.model.mask_url``) and its header values show as ``***``, for readers who may not
+    see them."""
     return {
         "id": webhook.id,
         "account": webhook.account,
         "provider": webhook.provider,
         "name": webhook.name,
-        "url": mask_url(webhook.url) if mask_urls else webhook.url,
+        "url": mask_url(webhook.url) if mask_credentials else webhook.url,
         "enabled": webhook.enabled,
         "events": sorted(webhook.events),
         "all_events": webhook.all_events,
         "secret": _SECRET_SHOWN[webhook.secret_state],
         "secret_state": webhook.secret_state,
         "description": webhook.description,
-        "headers": {name: list(values) for name, values in webhook.headers.items()},
+        "headers": _headers_json(webhook.headers, mask_credentials),
         "suspended": webhook.suspended,
         "suspended_at": _time(webhook.suspended_at),
         "allow_insecure_ssl": webhook.allow_insecure_ssl,
-        "failure_handling": _failure_handling(webhook.failure_handling, mask_urls),
+        "failure_handling": _failure_handling(webhook.failure_handling, mask_credentials),
         "extras": dict(webhook.extras),
     }
 
@@ -350,11 +361,11 @@ def capabilities_to_json(caps: Capabilities) -> dict[str, Any]:
     }
 
 
-def webhook_body(webhook: Webhook, *, mask_urls: bool = False) -> tuple[bytes, str]:
+def webhook_body(webhook: Webhook, *, mask_credentials: bool = False) -> tuple[bytes, str]:
     """A webhook's JSON answer body and its strong ETag: a hash of exactly those bytes, so it
     changes whenever what a reader sees changes (secret state included, never the secret),
     whoever made the change (the providers keep no ETag of their own; fresh reads compare)."""
-    body = orjson.dumps(webhook_to_json(webhook, mask_urls=mask_urls))
+    body = orjson.dumps(webhook_to_json(webhook, mask_credentials=mask_credentials))
     return body, '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 

@@ -105,9 +105,12 @@ async def test_plan_through_the_proxy_matches_the_local_plan(running: Any, tmp_p
     manifest.write_text(exported.replace('"policy.quote.issue"]', '"policy.quote.issue", '
                                          '"policy.status.update"]', 1))  # fmt: skip
     local = await cli(env, tmp_path, "plan", str(manifest), "--adopt")
-    far = await cli(remote(env, "READ_KEY"), tmp_path, "plan", str(manifest), "--adopt")
+    far = await cli(remote(env, "KEY"), tmp_path, "plan", str(manifest), "--adopt")
     assert far[0] == local[0] == 2, far
     assert far[1] == local[1]
+    # A read key's plan finds the same, and says it compared no credentials.
+    read = await cli(remote(env, "READ_KEY"), tmp_path, "plan", str(manifest), "--adopt")
+    assert read[0] == 2 and "header values are not compared" in read[1]
     code, _, err = await cli(remote(env, "READ_KEY"), tmp_path, "apply", str(manifest),
                              "--adopt", "--yes")  # fmt: skip
     assert code == 4 and "may only read" in err

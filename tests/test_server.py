@@ -84,7 +84,7 @@ async def test_crud_round_trip(client: TestClient[Any, Any]) -> None:
     made = await create(client, secret="s3cret-value", headers={"X-A": "1"})
     assert made["secret"] == "***" and made["headers"] == {"X-A": ["1"]}
     resp = await client.get(f"/v1/accounts/mem/webhooks/{made['id']}", headers=READ)
-    assert await resp.json() == made
+    assert await resp.json() == {**made, "headers": {"X-A": ["***"]}}  # values: not to read keys
     resp = await client.patch(
         f"/v1/accounts/mem/webhooks/{made['id']}",
         json={"add_events": ["A.TWO", "a.one"], "remove_events": ["a.one"], "enabled": False},

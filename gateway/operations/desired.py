@@ -12,15 +12,18 @@ this is the one place where "plan, compare, apply" is written.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from gateway.errors import ConfigError, Conflict, FieldProblem, InvalidRequest
+from gateway.logs import REQUEST_ID
 from gateway.operations.base import OperationsBase
 from gateway.operations.principal import Principal
 from gateway.plan import Outcome, Plan, apply_plan, export_manifest, make_plan, parse_manifest
+from gateway.store import AuditEntry
 
 __all__ = ["Applied", "DesiredOperations", "PlanChanged", "PlanRequest"]
 
@@ -110,8 +113,26 @@ class DesiredOperations(OperationsBase):
             raise InvalidRequest(
                 problems=problems or [FieldProblem("manifest", exc.message)]
             ) from None
-        return await make_plan(self.gw, manifest, adopt=request.adopt, prune=request.prune,
-                               set_unknown_secrets=request.set_unknown_secrets)  # fmt: skip
+        made = await make_plan(self.gw, manifest, adopt=request.adopt, prune=request.prune,
+                               set_unknown_secrets=request.set_unknown_secrets,
+                               blind=not who.sees_credentials)  # fmt: skip
+        await self._audit_plan(who, made)
+        return made
+
+    async def _audit_plan(self, who: Principal, made: Plan) -> None:
+        """A plan is a read of everything it compares: the audit log says which key made one
+        (the command line's user holds the accounts' credentials anyway)."""
+        store = self.gw.store
+        if store is None or who.kind != "key":
+            return
+        for account in made.accounts:
+            await store.record(AuditEntry(
+                time=time.time(), actor=who.actor, account=account.account,
+                provider=account.provider, webhook_id=None, operation="plan",
+                change={"changes": sum(a.kind not in ("adopt", "move") for a in account.actions),
+                        "credentials_compared": not made.blind},
+                outcome="failed" if account.error else "ok", request_id=REQUEST_ID.get(),
+            ))  # fmt: skip
 
     async def apply(
         self,
@@ -139,5 +160,5 @@ class DesiredOperations(OperationsBase):
         if account is not None:
             self._account(account)  # 404 for an unknown account
         text = await export_manifest(self.gw, accounts=[account] if account else None,
-                                     mask_urls=not who.sees_credentials)  # fmt: skip
+                                     mask_credentials=not who.sees_credentials)  # fmt: skip
         return Exported(text)

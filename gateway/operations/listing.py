@@ -161,7 +161,7 @@ async def one_account_page(
     unreadable: list[UnreadableRecord] = []
     page = await _page(gw.account(account), q, position, measure, ahead, unreadable)
     return {
-        "items": [webhook_to_json(w, mask_urls=masked) for w in page.webhooks],
+        "items": [webhook_to_json(w, mask_credentials=masked) for w in page.webhooks],
         "next_cursor": None if page.next is None else cursors.make(q.fingerprint, page.next),
         "errors": [record_error_to_json(r) for r in unreadable],
     }
@@ -311,7 +311,7 @@ async def all_accounts_page(
                 del active[name]
                 ended = True
                 continue
-            taken[name] += [webhook_to_json(w, mask_urls=masked) for w in result.webhooks]
+            taken[name] += [webhook_to_json(w, mask_credentials=masked) for w in result.webhooks]
             need -= len(result.webhooks)
             if result.next is None:
                 del active[name]

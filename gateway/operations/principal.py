@@ -51,8 +51,9 @@ class Principal:
 
     @property
     def sees_credentials(self) -> bool:
-        """Whether answers may show credentials in webhook URLs (``user:password@``,
-        ``?token=``): for callers that may write, who could set them anyway."""
+        """Whether answers may show credentials (in webhook URLs, ``user:password@`` and
+        ``?token=``; header values), and plans compare them: for callers that may write, who
+        could set them anyway."""
         return self.scope == "write"
 
     def may(self, action: Action) -> bool:

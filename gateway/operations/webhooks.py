@@ -45,7 +45,7 @@ class WebhookAnswer:
     masked: bool
 
     def to_json(self) -> dict[str, Any]:
-        return webhook_to_json(self.webhook, mask_urls=self.masked)
+        return webhook_to_json(self.webhook, mask_credentials=self.masked)
 
 
 @attrs.frozen

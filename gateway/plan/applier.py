@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import attrs
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InvalidRequest
 from gateway.plan.planner import CREATING, Action, Plan
 from gateway.service import Gateway
 from gateway.store import Managed
@@ -60,6 +60,9 @@ async def apply_plan(
     progress: Callable[[Outcome], None] | None = None,
 ) -> Report:
     """Carry ``plan`` out; ``progress`` is called after each action."""
+    if plan.blind:
+        raise InvalidRequest("a plan made for a read key compares no credentials and cannot be "
+                             "applied: plan again with a key that may write")  # fmt: skip
 
     async def intend(action: Action) -> None:
         """Record that ``action``'s key is being created, before it is: an apply killed after

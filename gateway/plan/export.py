@@ -97,12 +97,19 @@ def _fields(webhook: Webhook, capabilities: Capabilities, secret_variable: str) 
     return out
 
 
+def _mask(fields: dict[str, Any]) -> None:
+    """Hide the credentials of an exported webhook's (or alert endpoint's) ``fields``."""
+    fields["url"] = mask_url(fields["url"])
+    if fields.get("headers"):
+        fields["headers"] = {name: "***" for name in fields["headers"]}
+
+
 async def export_manifest(
-    gw: Gateway, *, accounts: Collection[str] | None = None, mask_urls: bool = False
+    gw: Gateway, *, accounts: Collection[str] | None = None, mask_credentials: bool = False
 ) -> str:
     """The manifest (TOML text) of every webhook of the accounts (default: all);
-    ``mask_urls``: credentials in URLs (``user:password@``, ``token=``) shown as ``***``, for
-    a reader who may not see them."""
+    ``mask_credentials``: credentials in URLs (``user:password@``, ``token=``) and header values
+    shown as ``***``, for a reader who may not see them."""
     names = [i.name for i in gw.accounts() if accounts is None or i.name in accounts]
     lines = ["# Exported by webhook-gateway export: what exists now. Secrets are placeholders."]
     for name in names:
@@ -113,11 +120,11 @@ async def export_manifest(
             lines += ["", f"[accounts.{_key(name)}.webhooks.{_key(key)}]"]
             variable = re.sub(r"[^A-Z0-9]+", "_", f"{name}_{key}_secret".upper())
             fields = _fields(webhook, account.capabilities, f"{variable[:-6]}ALERT_SECRET")
-            if mask_urls:
-                fields["url"] = mask_url(fields["url"])
+            if mask_credentials:
+                _mask(fields)
                 alert = fields.get("failure_handling", {}).get("alert_endpoint")
                 if alert is not None:
-                    alert["url"] = mask_url(alert["url"])
+                    _mask(alert)
             lines += [f"{k} = {_value(v)}" for k, v in fields.items()]
             if (
                 webhook.secret_state in ("set", "unknown")

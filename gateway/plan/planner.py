@@ -21,6 +21,7 @@ import orjson
 from gateway.codec import webhook_to_json
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.model import Webhook, WebhookSpec
+from gateway.plan.blind import BLIND_NOTE, blinded
 from gateway.plan.diff import UNKNOWN, Diff, FieldChange, Rotation, diff, fingerprint
 from gateway.plan.manifest import Desired, Manifest
 from gateway.service import Account, Gateway
@@ -66,7 +67,7 @@ class Action:
         if self.moved_from is not None:
             body["moved_from"] = self.moved_from
         if self.spec is not None and self.kind in ("create", "replace"):
-            shown = webhook_to_json(self.spec.to_webhook(""), mask_urls=True)
+            shown = webhook_to_json(self.spec.to_webhook(""), mask_credentials=True)
             body["fields"] = {k: v for k, v in shown.items()
                               if k not in ("id", "account", "provider", "suspended",
                                            "suspended_at", "secret_state")}  # fmt: skip
@@ -111,6 +112,8 @@ class Plan:
     """What applying a manifest would do. ``changes``: the number of writes."""
 
     accounts: tuple[AccountPlan, ...]
+    #: Made for a caller who may not see credentials (``gateway.plan.blind``): not appliable.
+    blind: bool = False
 
     @property
     def changes(self) -> int:
@@ -123,8 +126,14 @@ class Plan:
     @property
     def fingerprint(self) -> str:
         """A hash of everything the plan would do: equal plans, equal fingerprints. Applying a
-        saved plan means re-planning and comparing this (``apply --plan``)."""
-        body = {"changes": self.changes, "accounts": [a.to_json() for a in self.accounts]}
+        saved plan means re-planning and comparing this (``apply --plan``). How it was planned
+        is not what it would do: a read key's plan (``blind``) and a write key's that find the
+        same have one fingerprint."""
+        accounts = [a.to_json() for a in self.accounts]
+        if self.blind:
+            for account in accounts:
+                account["notes"] = [n for n in account["notes"] if n != BLIND_NOTE]
+        body = {"changes": self.changes, "accounts": accounts}
         return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
     def to_json(self) -> dict[str, Any]:
@@ -146,10 +155,12 @@ async def make_plan(
     prune: bool = False,
     concurrency: int = 8,
     set_unknown_secrets: bool = False,
+    blind: bool = False,
 ) -> Plan:
     """Plan ``manifest`` against what the accounts have now (reads only).
     ``set_unknown_secrets``: write the manifest's secret where the provider's is unknown
-    (else an adopted webhook's unknown secret is left as it is)."""
+    (else an adopted webhook's unknown secret is left as it is). ``blind``: for a caller who
+    may not see credentials (``gateway.plan.blind``; such a plan cannot be applied)."""
     names = [n for n in manifest.accounts if accounts is None or n in accounts]
     gate = asyncio.Semaphore(concurrency)
     key = await gw.store.secret_key() if gw.store is not None else b""
@@ -161,11 +172,12 @@ async def make_plan(
                               webhook_gateway__provider=account.kind):  # fmt: skip
                 return await _plan_account(gw, account, manifest.accounts[name], key, gate,
                                            adopt=adopt, prune=prune,
-                                           set_unknown=set_unknown_secrets)  # fmt: skip
+                                           set_unknown=set_unknown_secrets,
+                                           blind=blind)  # fmt: skip
         except GatewayError as exc:
             return AccountPlan(account=name, provider=account.kind, error=str(exc))
 
-    return Plan(accounts=tuple(await asyncio.gather(*(one(n) for n in names))))
+    return Plan(accounts=tuple(await asyncio.gather(*(one(n) for n in names))), blind=blind)
 
 
 async def _uncatalogued(account: Account, specs: dict[str, WebhookSpec]) -> list[str]:
@@ -206,6 +218,7 @@ async def _plan_account(
     adopt: bool,
     prune: bool,
     set_unknown: bool = False,
+    blind: bool = False,
 ) -> AccountPlan:
     managed: dict[str, Managed] = (
         await gw.store.managed(account.name) if gw.store is not None else {}
@@ -220,6 +233,8 @@ async def _plan_account(
     unchanged = 0
     can_update = "update" in account.capabilities.operations
     notes = _account_notes(account)
+    if blind:
+        notes.append(BLIND_NOTE)
     specs, problems = await _spelled(account, desired)
     if problems:  # nothing of this account is planned from a manifest it cannot take
         return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
@@ -266,10 +281,13 @@ async def _plan_account(
         matched.add(current.id)
         applied = record if record and not adopted else None
         # The secret is the manifest's to compare unless rotated elsewhere or not given here.
-        compared = entry.secret_rotation != "external" and entry.secret_unset is None  # noqa: S105
+        # (A blind plan compares no secret: what the store knows of it stays as it is.)
+        compared = (entry.secret_rotation != "external" and entry.secret_unset is None  # noqa: S105
+                    and not blind)  # fmt: skip
         rotated = (Rotation(applied.rotated_at, applied.rotated_by or "unknown")
                    if applied is not None and applied.rotated_at is not None else None)  # fmt: skip
-        found = diff(spec, current, account.capabilities, secret_fingerprint=want_fp,
+        seen, shown = (blinded(spec), blinded(current)) if blind else (spec, current)
+        found = diff(seen, shown, account.capabilities, secret_fingerprint=want_fp,
                      applied_fingerprint=applied.secret_fingerprint if applied else None,
                      alert_fingerprint=alert_fp,
                      applied_alert_fingerprint=applied.alert_secret_fingerprint
@@ -288,6 +306,8 @@ async def _plan_account(
         else:
             record_fp = want_fp
         record_alert_fp = UNKNOWN if found.alert_secret_unknown else alert_fp
+        if blind and record is not None:
+            record_alert_fp = record.alert_secret_fingerprint
         if found.sets("url", "failure_handling"):
             problems += await _refused(account, spec, entry_key)
         if not found.empty:

@@ -379,7 +379,7 @@ def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 def _webhook_answer(
     answer: WebhookAnswer, *, status: int = 200, location: str | None = None
 ) -> web.Response:
-    body, etag = webhook_body(answer.webhook, mask_urls=answer.masked)
+    body, etag = webhook_body(answer.webhook, mask_credentials=answer.masked)
     headers = {"ETag": etag} if location is None else {"ETag": etag, "Location": location}
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
