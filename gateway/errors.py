@@ -29,7 +29,10 @@ reads a problem answer back into the class (the remote command line), through th
 Errors that come from a provider keep what the provider said: ``provider`` (kind), ``account``,
 ``status`` (HTTP), ``code`` (the provider's own error code), ``message`` and ``trace_id``.
 Nothing puts a secret or a token into an error: messages are built from field names and
-provider-supplied text only, and ``Secret`` renders as ``***`` wherever it is formatted.
+provider-supplied text only, ``Secret`` renders as ``***`` wherever it is formatted, and the
+credentials of any URL a message quotes (a provider's text may) are masked as it is made
+(``gateway.masking.scrub``); the account client also masks the values it knows are secret
+(a write's secret and header values) in the errors of that write.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
+
+from gateway.masking import scrub
 
 __all__ = [
     "ERROR_TABLE",
@@ -93,6 +98,7 @@ class GatewayError(Exception):
         code: str | int | None = None,
         trace_id: str | None = None,
     ) -> None:
+        message = scrub(message)  # no URL credentials in any error text (gateway.masking)
         super().__init__(message)
         self.message = message
         self.provider = provider

@@ -19,7 +19,6 @@ import functools
 import hashlib
 import hmac
 import re
-import urllib.parse
 from collections.abc import (
     Collection,
     ItemsView,
@@ -36,6 +35,7 @@ import attrs
 from yarl import URL
 
 from gateway.errors import FieldProblem, InvalidRequest
+from gateway.masking import mask_url
 
 __all__ = [
     "DEFAULT_TRIGGERS",
@@ -127,48 +127,6 @@ class Secret:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
         return self
-
-
-#: Query parameters whose values are credentials (compared lower-case; names ending in
-#: ``token``, ``secret``, ``key``, ``password`` or ``signature`` count too).
-SECRET_PARAMETERS: Final = frozenset({
-    "token", "key", "secret", "sig", "signature", "password", "passwd", "pwd", "access_token",
-    "api_key", "apikey", "auth", "authorization", "client_secret", "code", "credential",
-    "credentials", "jwt", "session", "hmac", "hash",
-})  # fmt: skip
-_SECRET_SUFFIXES = ("token", "secret", "key", "password", "signature", "_sig")
-
-
-def _secret_parameter(name: str) -> bool:
-    name = urllib.parse.unquote_plus(name).strip().lower()
-    return name in SECRET_PARAMETERS or name.endswith(_SECRET_SUFFIXES)
-
-
-def mask_url(url: str) -> str:
-    """``url`` as it may be shown: its user info and the values of credential-like query (and
-    fragment) parameters replaced by ``***``; everything else exactly as written. The
-    provider still gets the real URL; this is for the audit log, logs, plans and read keys."""
-    if "@" not in url and "?" not in url and "#" not in url:
-        return url  # the common case: nothing to hide
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<a URL that cannot be read>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(
-        (parts.scheme, netloc, parts.path, _mask_parameters(parts.query),
-         _mask_parameters(parts.fragment))
-    )  # fmt: skip
-
-
-def _mask_parameters(text: str) -> str:
-    parts = []
-    for item in text.split("&"):
-        name, eq, _value = item.partition("=")
-        parts.append(f"{name}=***" if eq and _secret_parameter(name) else item)
-    return "&".join(parts)
 
 
 V = TypeVar("V")

@@ -61,10 +61,12 @@ from gateway.errors import (
     RateLimited,
     StateUnavailable,
 )
+from gateway.masking import scrub
 from gateway.model import (
     EventType,
     ListFilter,
     PingResult,
+    Secret,
     Webhook,
     WebhookChange,
     WebhookSpec,
@@ -450,6 +452,8 @@ class Account:
                 yield entry
             except BaseException as exc:
                 error = exc
+                if isinstance(exc, GatewayError):
+                    _scrub_known(exc, change)
                 raise
             finally:
                 await self._auditor.record(
@@ -645,6 +649,24 @@ class Account:
             f"create of {spec.name!r}: the answer was lost and several webhooks match ({ids})",
             **self._where,
         ) from None
+
+
+def _scrub_known(error: GatewayError, change: Any) -> None:
+    """Mask in ``error``'s text the secret values a write carried (its secret, the alert
+    endpoint's, header values) where a provider's answer quoted them: before the error is
+    stored in the audit log, logged or answered."""
+    found: builtins.list[str] = []
+    for item in (change, getattr(getattr(change, "failure_handling", None), "alert_endpoint",
+                                 None)):  # fmt: skip
+        secret = getattr(item, "secret", None)
+        if isinstance(secret, Secret):
+            found.append(secret.reveal())
+        for headers in (getattr(item, "headers", None), getattr(item, "add_headers", None)):
+            if isinstance(headers, Mapping):
+                found += [value for values in headers.values() for value in values]
+    if found:
+        error.message = scrub(error.message, found)
+        error.args = (error.message,)
 
 
 class _Both:

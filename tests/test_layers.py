@@ -16,7 +16,7 @@ included (they are read from the source, not from what happened to run). Top to 
     transport, emulation tooling,    talking to providers; what every emulator shares;
       logs                           structured logs
     errors, checks, model, origin,   the core's basics
-      lifecycle, version
+      lifecycle, version, masking
 
 A module may import its own rank or lower ones, never a higher one, and no set of modules may
 import each other in a circle.
@@ -44,7 +44,7 @@ RANKS: list[tuple[int, tuple[str, ...]]] = [
          "gateway.destinations", "providers")),
     (2, ("gateway.transport", "gateway.emulation", "gateway.logs")),
     (1, ("gateway.errors", "gateway.checks", "gateway.model", "gateway.origin",
-         "gateway.lifecycle", "gateway.version")),
+         "gateway.lifecycle", "gateway.version", "gateway.masking")),
 ]
 # fmt: on
 
