@@ -410,3 +410,18 @@ async def test_serve_retries_a_store_it_cannot_reach_then_exits_5_in_one_line(
     assert len(lines) == 1 and "PostgreSQL" in lines[0], err
     assert "trying again" in err  # it did retry, for about connect_timeout
     assert 1.5 <= took < 30
+
+
+def test_control_characters_from_providers_are_printed_never_obeyed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An event name or an error text holding ESC/OSC sequences (retitle, clipboard) reaches
+    the terminal spelled out; JSON output stays exact."""
+    path = tmp_path / "gateway.toml"
+    path.write_text('[accounts.mem]\nprovider = "memory"\n'
+                    'event_types = ["job.\\u001b]52;c;cHduZWQ=\\u0007x"]\n')  # fmt: skip
+    code, out, _ = run(capsys, "event-types", "mem", "--config", str(path))
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "job.\\x1b]52;c;cHduZWQ=\\x07x" in out
+    code, out, _ = run(capsys, "event-types", "mem", "--config", str(path), "--json")
+    assert json.loads(out)["items"][0]["name"] == "job.\x1b]52;c;cHduZWQ=\x07x"  # exact

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -28,6 +29,7 @@ from gateway.cli.credentials import remote_of
 from gateway.cli.desired import Exit
 from gateway.cli.output import EXIT, log_to_stderr, report
 from gateway.cli.parser import build_parser
+from gateway.cli.terminal import visible_output
 from gateway.config import load_config
 from gateway.origin import acting_as
 from gateway.service import Gateway
@@ -87,6 +89,13 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.handler is None:
         code: int = args.run(args)
         return code
+    # What people read spells control characters out (a provider's or a server's text is
+    # printed, never obeyed: gateway.cli.terminal); JSON is escaped by json.dumps already.
+    with contextlib.nullcontext() if args.json else visible_output():
+        return _command(args)
+
+
+def _command(args: Any) -> int:
     try:
         with log_to_stderr(args.json):
             remote = remote_of(args)

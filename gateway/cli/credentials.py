@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import json
 import os
 import stat
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.errors import ConfigError, FieldProblem
 
@@ -45,19 +47,37 @@ def _read(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _normal(server: str) -> str:
+def _normal(server: str, allow_http: bool = False) -> str:
+    """``server`` as called; plain http only to this machine, unless ``allow_http`` (the API
+    key would cross the network in clear)."""
     server = server.strip().rstrip("/")
     if not server.startswith(("http://", "https://")):
         raise ConfigError(problems=[FieldProblem("--server", f"{server!r} is not an http(s) URL")])
+    host = (urlsplit(server).hostname or "").lower()
+    if server.startswith("http://") and not allow_http and not _loopback(host):
+        raise ConfigError(problems=[FieldProblem("--server", (
+            f"http:// would send the API key to {host} in clear: use https, or pass "
+            "--allow-http (or set WEBHOOK_GATEWAY_ALLOW_HTTP=1) on a network you trust"
+        ))])  # fmt: skip
     return server
 
 
-def server_and_token(server: str | None) -> tuple[str, str] | None:
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_and_token(server: str | None, allow_http: bool = False) -> tuple[str, str] | None:
     """The gateway to call and its key, or None for local mode (no server given)."""
     server = server or os.environ.get("WEBHOOK_GATEWAY_URL") or None
     if server is None:
         return None
-    server = _normal(server)
+    allow_http = allow_http or os.environ.get("WEBHOOK_GATEWAY_ALLOW_HTTP", "") == "1"
+    server = _normal(server, allow_http)
     token = os.environ.get("WEBHOOK_GATEWAY_TOKEN")
     if not token:
         token = _read(credentials_path()).get("servers", {}).get(server, {}).get("token")
@@ -71,7 +91,9 @@ def server_and_token(server: str | None) -> tuple[str, str] | None:
 
 def login(server: str | None, token: str | None = None) -> Path:
     """Ask for the API key of ``server`` (without echo) and keep it in the credentials file."""
-    server = _normal(server or os.environ.get("WEBHOOK_GATEWAY_URL") or _ask("Gateway URL: "))
+    allow_http = os.environ.get("WEBHOOK_GATEWAY_ALLOW_HTTP", "") == "1"
+    server = _normal(server or os.environ.get("WEBHOOK_GATEWAY_URL") or _ask("Gateway URL: "),
+                     allow_http)  # fmt: skip
     if token is None:
         token = getpass.getpass(f"API key for {server} (not shown): ").strip()
     if not token:
@@ -97,7 +119,7 @@ def _ask(prompt: str) -> str:
 
 def remote_of(args: argparse.Namespace) -> tuple[str, str] | None:
     """``(server, token)`` when the command works through a gateway's HTTP API."""
-    server = server_and_token(getattr(args, "server", None))
+    server = server_and_token(getattr(args, "server", None), getattr(args, "allow_http", False))
     if server is not None and getattr(args, "config_given", False):
         raise ConfigError(problems=[FieldProblem(
             "--config", "give --config (work locally, with the vendors' credentials) or "

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from gateway.errors import ProviderUnavailable, error_from_problem
+from gateway.errors import ProviderError, ProviderUnavailable, error_from_problem
 from gateway.operations import Operations, Principal
 from gateway.operations.listing import follow_pages
 from gateway.service import Gateway
@@ -114,6 +114,21 @@ class Local:
         return (await self.ops.export(self.who, account)).manifest
 
 
+#: The largest answer read from a gateway (bytes): a page of 500 webhooks is far below it.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+
+async def _bounded(resp: aiohttp.ClientResponse, server: str) -> bytes:
+    """The answer's body, at most ``MAX_ANSWER_BYTES`` of it (else ``ProviderError``)."""
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise ProviderError(f"the gateway at {server} answered more than "
+                                f"{MAX_ANSWER_BYTES >> 20} MiB: not read")  # fmt: skip
+    return bytes(body)
+
+
 class Remote:
     """A running proxy at ``server``, called with the API key ``token``."""
 
@@ -133,7 +148,7 @@ class Remote:
                 method, self.server + path, params=params, json=body, headers=self._headers,
                 allow_redirects=False,
             ) as resp:  # fmt: skip
-                raw = await resp.read()
+                raw = await _bounded(resp, self.server)
                 data = _json(raw) if raw else None
                 if resp.status in (301, 302, 303, 307, 308):
                     raise ProviderUnavailable(

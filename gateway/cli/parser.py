@@ -79,6 +79,13 @@ def _config_option(parser: argparse.ArgumentParser, *, top: bool = False) -> Non
         help="work through this gateway's HTTP API (default: $WEBHOOK_GATEWAY_URL); "
         "the API key: $WEBHOOK_GATEWAY_TOKEN or webhook-gateway login",
     )
+    parser.add_argument(
+        "--allow-http",
+        action="store_true",
+        default=False if top else SUPPRESS,
+        help="let --server be plain http:// to another machine (the API key crosses the "
+        "network in clear; default: https, or http to this machine only)",
+    )
 
 
 class Parser(argparse.ArgumentParser):

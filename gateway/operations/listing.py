@@ -23,13 +23,14 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from gateway.codec import record_error_to_json, webhook_to_json
-from gateway.errors import FieldProblem, GatewayError, InvalidRequest, kind_of
+from gateway.errors import FieldProblem, GatewayError, InvalidRequest, ProviderError, kind_of
 from gateway.model import ListFilter
 from gateway.operations.read_ahead import Follow, Guess, ReadAhead
 from gateway.service import Account, AccountInfo, Gateway, ListingPage
@@ -366,6 +367,11 @@ def scope_of(account: str | None, names: Sequence[str]) -> str:
     return "/v1/webhooks\n" + "\n".join(names)
 
 
+#: How far ``follow_pages`` follows a listing at most: a broken or hostile server whose cursors
+#: never end must not page (and fill memory) forever.
+FOLLOW_PAGES, FOLLOW_ITEMS, FOLLOW_SECONDS = 2000, 200_000, 600.0
+
+
 async def follow_pages(
     fetch: Callable[[dict[str, str]], Awaitable[Mapping[str, Any]]], filters: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -378,11 +384,26 @@ async def follow_pages(
     items: list[Any] = []
     errors: list[Any] = []
     cursor: str | None = None
-    while True:
+    seen: set[str] = set()
+    give_up = time.monotonic() + FOLLOW_SECONDS
+    for _ in range(FOLLOW_PAGES):
         more = {"cursor": cursor} if cursor else {}
         page = await fetch({**query, "limit": str(MAX_LIMIT), **more})
-        items += page["items"]
+        found = page.get("items") if isinstance(page, Mapping) else None
+        if not isinstance(found, list):
+            raise ProviderError("a page of the listing has no list of items: stopped")
+        items += found
         errors += [e for e in page.get("errors", []) if e not in errors]
         cursor = page.get("next_cursor")
         if not cursor:
             return {"items": items, "errors": errors, "next_cursor": None}
+        if not isinstance(cursor, str) or cursor in seen:
+            raise ProviderError("the listing's next cursor repeats an earlier one: stopped, "
+                                "as it would never end")  # fmt: skip
+        seen.add(cursor)
+        if len(items) > FOLLOW_ITEMS or time.monotonic() > give_up:
+            break
+    raise ProviderError(
+        f"the listing goes on past {FOLLOW_PAGES} pages, {FOLLOW_ITEMS} webhooks or "
+        f"{FOLLOW_SECONDS:g} s: stopped (list one account, or filter, to read less)"
+    )
