@@ -258,6 +258,12 @@ class StateConfig:
     connect_timeout: float = attrs.field(
         default=60.0, validator=check(lambda v: 0 <= v <= 3600, "must be from 0 to 3600")
     )
+    #: Relays waiting in the inbound relay's outbox, at most: beyond it a provider's delivery
+    #: is answered 503 with ``Retry-After`` (the provider retries later) and counted.
+    relay_outbox_limit: int = attrs.field(
+        default=100_000, validator=check(lambda v: 1 <= v <= 100_000_000,
+                                         "must be from 1 to 100000000")
+    )  # fmt: skip
 
 
 def _sink_url_ok(url: str) -> bool:

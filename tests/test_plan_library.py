@@ -215,6 +215,11 @@ async def test_an_interrupted_apply_converges_without_adopt(
             await applying
         uipath.emulator.faults = Faults()
         (made,) = uipath.emulator.webhooks.values()
+        # Had someone else made a webhook of that name meanwhile, it is not taken over.
+        made["Url"] = "https://someone-else.example.com/theirs"
+        theirs = (await make_plan(gw, manifest)).accounts[0]
+        assert theirs.error is not None and "not the one it meant to make" in theirs.error
+        made["Url"] = jobs["url"]
         again = await make_plan(gw, manifest)  # no --adopt
         (account,) = again.accounts
         assert account.error is None, account.error

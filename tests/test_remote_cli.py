@@ -173,7 +173,7 @@ def test_the_credentials_file_is_private(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(ConfigError, match="others may read it"):
         server_and_token("http://127.0.0.1:8080")
     path.chmod(0o600)
-    with pytest.raises(ConfigError, match="webhook-gateway login --server http://other:1"):
-        server_and_token("http://other:1")
+    with pytest.raises(ConfigError, match="webhook-gateway login --server https://other:1"):
+        server_and_token("https://other:1")
     monkeypatch.setenv("WEBHOOK_GATEWAY_TOKEN", "from-the-environment")
-    assert server_and_token("http://other:1") == ("http://other:1", "from-the-environment")
+    assert server_and_token("https://other:1") == ("https://other:1", "from-the-environment")

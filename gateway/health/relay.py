@@ -53,7 +53,8 @@ EVENT_IDS = uuid.UUID("5b0c8f3e-3a52-4f57-9b3e-6f1d2c7a9e10")
 #: between them double from 1 s up to ``MAX_WAIT`` (about 40 minutes in all).
 ATTEMPTS = 12
 MAX_WAIT = 600.0
-#: How long a sender holds a relay it is sending (another replica waits that long).
+#: How long a sender holds a relay it is sending (another replica waits that long): longer
+#: than one attempt may take (``gateway.health.events``: 30 s).
 HOLD = 60.0
 
 
@@ -62,6 +63,7 @@ class Outcome(enum.Enum):
     REFUSED = "refused"  # the delivery does not verify: nothing stored or forwarded
     QUEUED = "queued"  # stored, to be forwarded to every destination
     REPLAYED = "replayed"  # its event id was relayed within the window: not again
+    FULL = "full"  # the outbox holds its limit: not stored (the provider is to retry later)
 
 
 @attrs.frozen
@@ -148,6 +150,11 @@ async def relay_delivery(
     event = orjson.dumps(_event(account, provider, event_id, data, data_type))
     if gw.store is None:
         raise StateUnavailable("the inbound relay needs [state]: its outbox is kept there")
+    if await _outbox_full(gw):
+        relay_counts(gw)["full"] += 1
+        log.error("the relay's outbox is full: a delivery was refused for a retry",
+                  extra={"account": account})  # fmt: skip
+        return Relayed(Outcome.FULL, matched=result.matched)
     now = time.time()
     relays = [Relay(event_id=event_id, destination=d.url, account=account, event=event)
               for d in config.destinations]  # fmt: skip
@@ -163,6 +170,23 @@ async def relay_delivery(
     return Relayed(Outcome.QUEUED, event_id=event_id, matched=result.matched)
 
 
+#: How long a count of the outbox stands before it is counted again (seconds).
+_COUNT_FOR = 1.0
+_outbox: weakref.WeakKeyDictionary[Gateway, tuple[float, int]] = weakref.WeakKeyDictionary()
+
+
+async def _outbox_full(gw: Gateway) -> bool:
+    """Whether the outbox holds ``[state] relay_outbox_limit`` queued relays (counted at most
+    once a second: a flood of deliveries does not count it once each)."""
+    assert gw.store is not None and gw.config.state is not None
+    at, queued = _outbox.get(gw, (0.0, 0))
+    now = time.monotonic()
+    if now - at > _COUNT_FOR:
+        queued = (await gw.store.relay_counts()).get("queued", 0)
+        _outbox[gw] = (now, queued)
+    return queued >= gw.config.state.relay_outbox_limit
+
+
 def _sink(gw: Gateway, relay: Relay) -> Sink | None:
     inbound = gw.config.inbound.get(relay.account)
     for d in inbound.destinations if inbound is not None else ():
@@ -171,46 +195,105 @@ def _sink(gw: Gateway, relay: Relay) -> Sink | None:
     return None
 
 
+#: Forwards in flight to one destination at most: a slow or hanging receiver holds that many
+#: of its own relays, never another destination's.
+PER_DESTINATION = 4
+#: Forwards in flight at most, in all.
+IN_FLIGHT = 256
+
+
+class _Forwarder:
+    """This process's forwards in flight, bounded per destination and in all."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, asyncio.Semaphore] = {}
+        self.flying: set[tuple[str, str]] = set()
+        self.tasks: set[asyncio.Task[bool]] = set()
+
+    def start(self, gw: Gateway, relay: Relay) -> asyncio.Task[bool] | None:
+        """Forward ``relay`` in a task of its own, unless it is in flight already."""
+        key = (relay.event_id, relay.destination)
+        if key in self.flying or len(self.flying) >= IN_FLIGHT:
+            return None
+        self.flying.add(key)
+        gate = self.gates.setdefault(relay.destination, asyncio.Semaphore(PER_DESTINATION))
+        task = asyncio.ensure_future(self._one(gw, relay, gate))
+        self.tasks.add(task)
+        task.add_done_callback(lambda t: self._landed(t, key))
+        return task
+
+    def _landed(self, task: asyncio.Task[bool], key: tuple[str, str]) -> None:
+        self.tasks.discard(task)
+        self.flying.discard(key)
+        if not task.cancelled() and task.exception() is not None:  # (a store failure)
+            log.warning("relay: forwarding failed", extra={"error": str(task.exception())})
+
+    async def _one(self, gw: Gateway, relay: Relay, gate: asyncio.Semaphore) -> bool:
+        async with gate:
+            return await _forward(gw, relay)
+
+
+_forwarders: weakref.WeakKeyDictionary[Gateway, _Forwarder] = weakref.WeakKeyDictionary()
+
+
 async def forward_due(gw: Gateway, *, limit: int = 100, now: float | None = None) -> int:
     """Forward the relays due by ``now`` (default: now), once each (an attempt; a failed one
-    is due again later, with backoff, until ``ATTEMPTS``); how many were forwarded."""
+    is due again later, with backoff, until ``ATTEMPTS``), concurrently, at most
+    ``PER_DESTINATION`` at a time to one destination; how many were forwarded."""
     assert gw.store is not None
-    store, counts, forwarded = gw.store, relay_counts(gw), 0
-    now = time.time() if now is None else now
-    for relay in await store.due_relays(now, limit):
-        if not await store.hold_relay(relay, now + HOLD):
-            continue  # another replica has it
-        sink = _sink(gw, relay)
-        attempts = relay.attempts + 1
-        done = sink is not None and await deliver_event(
-            gw.transport.session, sink, orjson.loads(relay.event), attempts=1
-        )
-        if done:
-            await store.settle_relay(relay, "forwarded", attempts, now)
-            counts["forwarded"] += 1
-            forwarded += 1
-        elif sink is None or attempts >= ATTEMPTS:
-            await store.settle_relay(relay, "failed", attempts, now)
-            counts["failed"] += 1
-            why = "no such destination now" if sink is None else "every attempt failed"
-            log.error("a relayed delivery could not be forwarded; given up",
-                      extra={"account": relay.account, "event_id": relay.event_id,
-                             "attempts": attempts, "why": why})  # fmt: skip
-        else:
-            wait = min(MAX_WAIT, 2.0 ** (attempts - 1))
-            await store.settle_relay(relay, "queued", attempts, now + wait)
-    return forwarded
+    forwarder = _forwarders.setdefault(gw, _Forwarder())
+    due = await gw.store.due_relays(time.time() if now is None else now, limit)
+    started = [t for t in (forwarder.start(gw, relay) for relay in due) if t is not None]
+    return sum(await asyncio.gather(*started))
+
+
+async def _forward(gw: Gateway, relay: Relay) -> bool:
+    """One attempt at ``relay``, held from when it is taken (so another replica waits for the
+    hold of this relay, however long the pass before it took); whether it was forwarded."""
+    assert gw.store is not None
+    store, counts = gw.store, relay_counts(gw)
+    if not await store.hold_relay(relay, time.time() + HOLD):
+        return False  # another replica has it
+    sink = _sink(gw, relay)
+    attempts = relay.attempts + 1
+    done = sink is not None and await deliver_event(
+        gw.transport.session, sink, orjson.loads(relay.event), attempts=1
+    )
+    now = time.time()
+    if done:
+        await store.settle_relay(relay, "forwarded", attempts, now)
+        counts["forwarded"] += 1
+        return True
+    if sink is None or attempts >= ATTEMPTS:
+        await store.settle_relay(relay, "failed", attempts, now)
+        counts["failed"] += 1
+        why = "no such destination now" if sink is None else "every attempt failed"
+        log.error("a relayed delivery could not be forwarded; given up",
+                  extra={"account": relay.account, "event_id": relay.event_id,
+                         "attempts": attempts, "why": why})  # fmt: skip
+    else:
+        wait = min(MAX_WAIT, 2.0 ** (attempts - 1))
+        await store.settle_relay(relay, "queued", attempts, now + wait)
+    return False
 
 
 async def relay_forever(gw: Gateway, *, idle: float = 1.0) -> None:
-    """``forward_due`` whenever a delivery is queued, and every ``idle`` seconds (retries,
-    other replicas' relays, what a restart left), until cancelled."""
+    """Start forwarding whatever is due whenever a delivery is queued, and every ``idle``
+    seconds (retries, other replicas' relays, what a restart left), until cancelled. A pass
+    does not wait for the forwards it started: a slow destination delays only its own."""
     wakeup = _wakeup(gw)
-    while True:
-        wakeup.clear()  # before the pass: what is queued during it wakes the next one
-        try:
-            await forward_due(gw)
-        except GatewayError as exc:
-            log.warning("relay: forwarding failed", extra={"error": str(exc)})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), idle)
+    forwarder = _forwarders.setdefault(gw, _Forwarder())
+    assert gw.store is not None
+    try:
+        while True:
+            wakeup.clear()  # before the pass: what is queued during it wakes the next one
+            try:
+                for relay in await gw.store.due_relays(time.time(), 100):
+                    forwarder.start(gw, relay)
+            except GatewayError as exc:
+                log.warning("relay: forwarding failed", extra={"error": str(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), idle)
+    finally:
+        for task in list(forwarder.tasks):
+            task.cancel()

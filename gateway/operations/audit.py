@@ -59,7 +59,7 @@ def _cursor(value: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         kind, _, number = raw.partition(":")
-        if kind == "audit" and number.isdigit():
+        if kind == "audit" and number.isdigit() and len(number) <= 18:  # (a 64-bit id)
             return int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

@@ -208,6 +208,17 @@ async def _refused(account: Account, spec: WebhookSpec, key: str) -> list[str]:
     return []
 
 
+def _as_intended(spec: WebhookSpec, found: Webhook) -> bool:
+    """Whether ``found`` is what creating ``spec`` would have made (URL and events): only then
+    is a same-named webhook taken over after an interrupted apply, not one someone else made
+    meanwhile."""
+    if found.url != spec.url or found.all_events != spec.all_events:
+        return False
+    return spec.all_events or {e.casefold() for e in found.events} == {
+        e.casefold() for e in spec.events
+    }
+
+
 async def _plan_account(
     gw: Gateway,
     account: Account,
@@ -252,7 +263,15 @@ async def _plan_account(
         if current is None:
             same_name = by_name.get(spec.name)
             if same_name is not None and same_name.id not in owned_ids:
-                if interrupted:  # an apply was stopped after the provider made it: ours
+                if interrupted and not adopt and not _as_intended(spec, same_name):
+                    problems.append(
+                        f"accounts.{account.name}.webhooks.{entry_key}: an apply was "
+                        f"interrupted before creating it, and the webhook named {spec.name!r} "
+                        f"({same_name.id}) is not the one it meant to make (its URL or events "
+                        "differ): not taken over; plan with --adopt to take it over anyway"
+                    )
+                    continue
+                if interrupted and _as_intended(spec, same_name):  # made by the stopped apply
                     notes.append(f"{entry_key}: {same_name.id} was made by an apply that was "
                                  "interrupted before it recorded it: taken over")  # fmt: skip
                 elif not adopt:

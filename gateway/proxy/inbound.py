@@ -35,6 +35,9 @@ async def relay(
     )
     if relayed.outcome is Outcome.UNVERIFIABLE:
         raise ProblemError(503, f"no secret to verify deliveries of {account} with yet")
+    if relayed.outcome is Outcome.FULL:
+        raise ProblemError(503, "the relay's outbox is full: deliver again later",
+                           {"Retry-After": "60"})  # fmt: skip
     if relayed.outcome is Outcome.REFUSED:
         counts[account] = counts.get(account, 0) + 1
         raise ProblemError(401, f"the delivery does not verify for account {account}")

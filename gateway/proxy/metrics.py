@@ -11,7 +11,8 @@
   read and were left out): read from the accounts at scrape time;
   ``gateway_audit_failures_total`` (writes whose audit entry could not be stored),
   ``gateway_unaudited_writes_total`` (writes made with the store unreachable, best-effort),
-  ``gateway_relays_total{outcome}`` (the inbound relay: queued, replayed, forwarded, failed).
+  ``gateway_relays_total{outcome}`` (the inbound relay: queued, replayed, forwarded, failed,
+  full).
 
 Observations go into plain dicts and bucket lists (a dict increment and a ``bisect``), and are
 turned into metric families only when ``/metrics`` is scraped: prometheus_client's per-sample
@@ -166,11 +167,12 @@ class _Collector(Collector):
         relays = CounterMetricFamily(
             "gateway_relays",
             "Inbound deliveries by what the relay did: queued (per destination), replayed "
-            "(seen within the window: not forwarded again), forwarded and failed (given up).",
+            "(seen within the window: not forwarded again), forwarded, failed (given up) and "
+            "full (refused for a retry: the outbox held [state] relay_outbox_limit).",
             labels=["outcome"],
         )
         counts = relay_counts(gw) if gw is not None else {}
-        for outcome in ("queued", "replayed", "forwarded", "failed"):
+        for outcome in ("queued", "replayed", "forwarded", "failed", "full"):
             relays.add_metric([outcome], counts.get(outcome, 0))
         yield relays
 

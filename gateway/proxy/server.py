@@ -222,7 +222,9 @@ async def _body_first(
         except RequestPayloadError:  # a body labelled gzip that is not, one cut off, ...
             encoding = request.headers.get("Content-Encoding")
             how = f" as its Content-Encoding ({encoding[:40]}) says" if encoding else ""
-            return problem(400, f"the request body could not be read{how}")
+            # Closed at once: aiohttp would otherwise read on after the answer, into the same
+            # unreadable body, and log its error as an unhandled one.
+            return await _closing(request, problem(400, f"the request body could not be read{how}"))
     return await then()
 
 

@@ -1,0 +1,126 @@
+"""The relay forwards concurrently, a bound per destination, so one hanging receiver delays only
+itself; each hold is computed when its relay is taken; a full outbox answers the provider 503
+with ``Retry-After`` (security round 3)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from gateway.config import parse_config
+from gateway.health import relay
+from gateway.health.events import deliver_event
+from gateway.health.relay import forward_due
+from gateway.proxy.server import GATEWAY, create_app
+from gateway.store import Relay
+from providers.uipath.signature import SIGNATURE_HEADER, sign
+from tests.conftest import Receiver, UiPathHarness
+
+SECRET = "relay-forwarding-secret-2026"
+SINK_SECRET = "whsec_" + base64.b64encode(b"r" * 32).decode()
+EVENT = b'{"specversion": "1.0", "id": "x", "source": "s", "type": "t", "data": {}}'
+
+
+@pytest.fixture
+async def hanging() -> AsyncIterator[str]:
+    """A destination that takes every request and never answers."""
+    release = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", hang)
+    server = TestServer(app)
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/")
+    release.set()
+    await server.close()
+
+
+def config(uipath: UiPathHarness, tmp_path: Any, *urls: str, **state: Any) -> Any:
+    return parse_config({
+        "accounts": {"orch": uipath.account()},
+        "state": {"url": f"sqlite:///{tmp_path}/s.db", **state},
+        "inbound": {"orch": {"secrets": [SECRET], "destinations": [
+            {"url": url, "secret": SINK_SECRET} for url in urls
+        ]}},
+    })  # fmt: skip
+
+
+async def deliver(client: Any, n: int) -> Any:
+    payload = f'{{"Type": "job.completed", "EventId": "e-{n}"}}'.encode()
+    return await client.post("/v1/inbound/orch", data=payload,
+                             headers={SIGNATURE_HEADER: sign(payload, SECRET)})  # fmt: skip
+
+
+async def test_a_hanging_destination_delays_only_itself(
+    uipath: UiPathHarness, sink: Receiver, hanging: str, aiohttp_client: Any, tmp_path: Any
+) -> None:
+    client = await aiohttp_client(create_app(config(uipath, tmp_path, f"{hanging}/h",
+                                                    f"{sink.url}/ok")))  # fmt: skip
+    started = time.monotonic()
+    for n in range(6):
+        assert (await deliver(client, n)).status == 202
+    async with asyncio.timeout(5):
+        while len(sink.received) < 6:  # noqa: ASYNC110 - appended by the receiver
+            await asyncio.sleep(0.02)
+    assert time.monotonic() - started < 5  # not behind the hanging one's 30 s attempts
+
+
+async def test_each_hold_is_computed_when_its_relay_is_taken(
+    uipath: UiPathHarness, sink: Receiver, aiohttp_client: Any, tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A pass whose first relays take long still holds the later ones for ``HOLD`` from when
+    it takes them, so another replica does not forward them too."""
+    app = create_app(config(uipath, tmp_path, f"{sink.url}/ok"))
+    client = await aiohttp_client(app)
+    gw = app[GATEWAY]
+    assert gw.store is not None
+    held: list[float] = []
+    hold = gw.store.hold_relay
+
+    async def recorded(r: Relay, until: float) -> bool:
+        held.append(until - time.time())
+        return await hold(r, until)
+
+    monkeypatch.setattr(gw.store, "hold_relay", recorded)
+    monkeypatch.setattr(relay, "PER_DESTINATION", 1)  # one after another: the pass is long
+    slow_send = deliver_event
+
+    async def slow(*args: Any, **kwargs: Any) -> bool:
+        await asyncio.sleep(0.6)
+        return await slow_send(*args, **kwargs)
+
+    monkeypatch.setattr(relay, "deliver_event", slow)
+    for n in range(3):
+        await gw.store.enqueue_relays(
+            [Relay(event_id=f"e{n}", destination=f"{sink.url}/ok", account="orch",
+                   event=EVENT)], time.time(), time.time() + 60)  # fmt: skip
+    await forward_due(gw)
+    assert len(held) >= 3 and min(held) > relay.HOLD - 0.5  # each a full hold from its taking
+    del client
+
+
+async def test_a_full_outbox_asks_the_provider_to_retry(
+    uipath: UiPathHarness, hanging: str, aiohttp_client: Any, tmp_path: Any
+) -> None:
+    client = await aiohttp_client(create_app(config(uipath, tmp_path, f"{hanging}/h",
+                                                    relay_outbox_limit=2)))  # fmt: skip
+    answers = []
+    for n in range(4):
+        answers.append(await deliver(client, n))
+        await asyncio.sleep(1.1)  # the outbox is counted at most once a second
+    assert [a.status for a in answers[:2]] == [202, 202]
+    full = answers[-1]
+    assert full.status == 503 and full.headers["Retry-After"] == "60"
+    assert relay.relay_counts(client.app[GATEWAY])["full"] >= 1
