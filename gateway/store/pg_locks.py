@@ -25,10 +25,17 @@ Why it is still a lock:
 - A replica that dies drops its connection and the server frees every lock it held. A lost
   connection is opened again for the next statement; locks granted on the old one are not
   released on the new one (it does not hold them).
-- A lock can be lost while it is held (the connection drops under it): ``held`` asks, in the
-  same batched statement, whether the server still counts it for this session (``pg_locks``);
-  a lock granted on an earlier connection (an older generation) is lost without asking.
-  Holders ask before every provider write (``gateway.store.held``).
+- A lock can be lost while it is held (the connection drops under it). A session lock lives
+  as long as its session: nobody else can release it, and this process releases a key only
+  when its holder is done. So a lock is held while its connection answers: ``held`` is
+  answered by the statement on the connection in flight when it is asked (the server's answer
+  arrives after the question was put: at most half a round trip older than it), or else by
+  the next one (alone, the statement with nothing to lock or free). A lock of an earlier generation, or of a connection known
+  closed, is lost without asking (``known_lost``: the server ends a session, freeing its
+  locks, by closing its connection). Holders ask before every provider write
+  (``gateway.store.held``); riding the statements that flow anyway under load, it costs no
+  statement of its own there. (Asking ``pg_locks`` on a pooled connection instead measured
+  0.40 of the write path's floor against 0.58 this way: docs/performance.md.)
 
 Written by hand: no library batches advisory locks; asyncpg runs the statement.
 """
@@ -51,12 +58,7 @@ log = logging.getLogger("gateway.store")
 _STATEMENT = (
     "SELECT array(SELECT pg_advisory_unlock(k) FROM unnest($1::bigint[]) AS k) AS freed, "
     "array(SELECT pg_try_advisory_lock(t.k) FROM unnest($2::bigint[]) WITH ORDINALITY "
-    "AS t(k, i) ORDER BY t.i) AS got, "
-    # Still held by this session? A bigint advisory key is classid (high half), objid (low).
-    "array(SELECT EXISTS(SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' "
-    "AND l.pid = pg_backend_pid() AND l.granted AND l.objsubid = 1 "
-    "AND l.classid = ((t.k >> 32) & 4294967295)::oid AND l.objid = (t.k & 4294967295)::oid) "
-    "FROM unnest($3::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY t.i) AS held"
+    "AS t(k, i) ORDER BY t.i) AS got"
 )
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.002, 0.05
 
@@ -77,7 +79,8 @@ class LockBatcher:
         self._generation = 0  # one more for each connection: locks live and die with theirs
         self._wanted: list[tuple[int, asyncio.Future[int | None]]] = []
         self._freed: list[int] = []
-        self._asked: list[tuple[int, int, asyncio.Future[bool]]] = []
+        self._asked: list[asyncio.Future[bool]] = []  # for the next statement
+        self._riding: list[asyncio.Future[bool]] | None = None  # the one in flight, if any
         self._flushing: asyncio.Task[None] | None = None
 
     async def acquire(self, key: int, wait: float, name: str) -> int:
@@ -107,14 +110,26 @@ class LockBatcher:
             await asyncio.sleep(pause)
             pause = min(pause * 2, _LONGEST_PAUSE)
 
-    async def held(self, key: int, generation: int) -> bool:
-        """Whether ``key``, granted in ``generation``, is still held (a round trip)."""
-        if generation != self._generation or self._conn is None or self._conn.is_closed():
+    def known_lost(self, generation: int) -> bool:
+        """Whether the locks granted in ``generation`` are known lost without asking: their
+        connection was replaced, or it closed (the server frees a session's locks as it ends
+        it, and says so by closing the connection)."""
+        return generation != self._generation or self._conn is None or self._conn.is_closed()
+
+    async def held(self, generation: int) -> bool:
+        """Whether the locks granted in ``generation`` are still held: their connection
+        answers a statement in flight now, or the next one."""
+        if self.known_lost(generation):
             return False
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._asked.append((key, generation, answer))
-        self._flush_soon()
-        return await answer
+        if self._riding is not None:
+            self._riding.append(answer)
+        else:
+            self._asked.append(answer)
+            self._flush_soon()
+        if not await answer:
+            return False
+        return not self.known_lost(generation)
 
     def release(self, key: int, generation: int) -> None:
         """Let ``key`` go (with the next statement; nothing to wait for)."""
@@ -141,53 +156,46 @@ class LockBatcher:
             await asyncio.sleep(0)  # gather what the other ready tasks want in this turn
             wanted, self._wanted = self._wanted, []
             freed, self._freed = self._freed, []
-            asked, self._asked = self._asked, []
             try:
                 if self._conn is None or self._conn.is_closed():
                     self._conn = await self._connect()
                     self._generation += 1
                     freed = []  # a new connection holds none of them
-                asked = self._answer_lost(asked)
-                row = await self._conn.fetchrow(
-                    _STATEMENT, freed, [key for key, _ in wanted], [key for key, _, _ in asked]
-                )
+                    self._answer(False)  # asked of an earlier connection: its locks are gone
+                self._riding, self._asked = self._asked, []
+                row = await self._conn.fetchrow(_STATEMENT, freed, [key for key, _ in wanted])
+                self._answer(True)
             except self._failures as exc:
+                self._answer(False)
                 self._drop()
                 error = self._failed(exc)
                 for _, granted in wanted:
                     if not granted.done():
                         granted.set_exception(error)
-                self._answer_lost(asked)
                 continue
             except BaseException:
+                self._answer(False)
                 self._drop()  # cancelled: the locks it held go with the connection
                 for _, granted in wanted:
                     if not granted.done():
                         granted.cancel()
-                self._answer_lost(asked)
                 raise
             assert row is not None
-            for (_, _, answer), still in zip(asked, row["held"], strict=True):
-                if not answer.done():
-                    answer.set_result(bool(still))
             for (key, granted), got in zip(wanted, row["got"], strict=True):
                 if not granted.done():
                     granted.set_result(self._generation if got else None)
                 elif got:  # its waiter gave up (cancelled) after asking: let it go again
                     self._freed.append(key)
 
-    def _answer_lost(
-        self, asked: list[tuple[int, int, asyncio.Future[bool]]]
-    ) -> list[tuple[int, int, asyncio.Future[bool]]]:
-        """Answer "lost" to the questions about an earlier generation; the rest, to ask."""
-        ask = []
-        for question in asked:
-            _, generation, answer = question
-            if generation == self._generation and self._conn is not None:
-                ask.append(question)
-            elif not answer.done():
-                answer.set_result(False)
-        return ask
+    def _answer(self, held: bool) -> None:
+        """Answer the questions riding the statement that just ended (and, when it failed,
+        those waiting for the next: their connection is gone)."""
+        riding, self._riding = self._riding or [], None
+        if not held:
+            riding, self._asked = riding + self._asked, []
+        for answer in riding:
+            if not answer.done():
+                answer.set_result(held)
 
     def _drop(self) -> None:
         """Forget a connection that failed (the server frees its locks as it goes)."""

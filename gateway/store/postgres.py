@@ -182,9 +182,12 @@ class _AdvisoryLock:
             self._token = None
         self._locks.release(self._id, self._generation)  # errors of the work pass untouched
 
-    async def held(self) -> bool:
-        """Whether this lock is still held (its connection did not drop since it was taken)."""
-        return await self._locks.held(self._id, self._generation)
+    async def held(self, ask: bool = True) -> bool:
+        """Whether this lock is still held: its connection is the one it was granted on and
+        open, and (``ask``) answers now (``LockBatcher.held``)."""
+        if not ask:
+            return not self._locks.known_lost(self._generation)
+        return await self._locks.held(self._generation)
 
 
 def _failed(exc: BaseException) -> StateUnavailable:
