@@ -209,9 +209,14 @@ class Provider(Generic[S]):
     #: secret) -> bool``, constant-time (``gateway.health.verify`` runs it for each secret given).
     #: None: the provider does not sign deliveries.
     verify_delivery: ClassVar[DeliveryCheck | None] = None
-    #: The top-level field of a delivery's JSON body that holds the provider's own event id
+    #: The top-level field of a delivery's JSON body that holds the provider's own id of it
     #: (the inbound relay forwards each event id once within its replay window).
     delivery_id: ClassVar[str | None] = None
+    #: Whether ``delivery_id`` names one event (UiPath's ``EventId``). False: it names what
+    #: several events share (Orchestry's ``requestId``: a request's "requested", "approved"
+    #: and "completed" deliveries carry the same one), so the relay tells events apart by the
+    #: subscription's inbound path as well (``/v1/inbound/{account}/{subscription}``).
+    delivery_id_names_event: ClassVar[bool] = True
     #: Top-level fields of a delivery's JSON body that repeat the shared secret (the inbound
     #: relay takes them out before forwarding).
     delivery_secret_fields: ClassVar[tuple[str, ...]] = ()

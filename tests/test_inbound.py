@@ -114,8 +114,9 @@ async def test_the_relay_follows_a_rotation(
     rotated = await rotate_secret(gw, "core", made_id, new=NEW, grace=3600)
     assert rotated.previous_valid_until is not None
     for secret, index in ((NEW, 0), (OLD, 1)):
-        resp = await client.post("/v1/inbound/core", data=payload,
-                                 headers={HMAC_HEADER: hmac_sign(payload, secret)})  # fmt: skip
+        event = f'{{"type": "policy.quote.issue", "locator": "e-{index}"}}'.encode()
+        resp = await client.post("/v1/inbound/core", data=event,
+                                 headers={HMAC_HEADER: hmac_sign(event, secret)})  # fmt: skip
         assert resp.status == 202 and (await resp.json())["secret"] == index
     wrong = await client.post("/v1/inbound/core", data=payload,
                               headers={HMAC_HEADER: hmac_sign(payload, "other")})  # fmt: skip
@@ -174,13 +175,23 @@ async def test_a_replayed_delivery_is_acknowledged_and_not_forwarded_twice(
     event_id = (await first.json())["queued"]
     assert (await again.json()) == {"replayed": event_id, "secret": 0}
     assert event_id == str(uuid.uuid5(EVENT_IDS, "orch/e-2026-12-01-0001"))  # derived
-    await received(sink, 1)
+    # Without an id of the provider's, the verified body's digest tells a replay.
+    bare = b'{"Type": "job.completed"}'
+    answers = [
+        await client.post(
+            "/v1/inbound/orch", data=bare, headers={SIGNATURE_HEADER: sign(bare, NEW)}
+        )
+        for _ in range(2)
+    ]
+    assert ["queued", "replayed"] == [next(iter(await a.json())) for a in answers]
+    await received(sink, 2)
     await asyncio.sleep(0.2)
-    assert len(sink.received) == 1 and json.loads(sink.received[0][2])["id"] == event_id
+    assert len(sink.received) == 2
+    assert event_id in {json.loads(body)["id"] for _, _, body in sink.received}
     metrics = await (await client.get("/metrics", headers={
         "Authorization": "Bearer inbound-test-key-0123"})).text()  # fmt: skip
-    assert 'gateway_relays_total{outcome="replayed"} 1.0' in metrics
-    assert 'gateway_relays_total{outcome="forwarded"} 1.0' in metrics
+    assert 'gateway_relays_total{outcome="replayed"} 2.0' in metrics
+    assert 'gateway_relays_total{outcome="forwarded"} 2.0' in metrics
 
 
 async def test_the_relay_answers_at_once_and_forwards_after_even_across_a_restart(
@@ -229,3 +240,35 @@ async def test_the_outbox_on_postgresql_holds_each_relay_for_one_sender(
     assert len(sink.received) == 1
     store = one.app[GATEWAY].store
     assert store is not None and await store.relay_counts() == {"forwarded": 1}
+
+
+async def test_orchestry_deliveries_that_share_a_request_are_all_forwarded(
+    orchestry: OrchestryHarness, sink: Receiver, aiohttp_client: Any, tmp_path: Any
+) -> None:
+    """Seed 003: ``requestId`` is the request's, and its "requested" and "completed"
+    deliveries carry the same one. Each subscription posts to its own inbound path: both are
+    forwarded, each naming its subscription (``subject``), and a replay of either is not."""
+    config = relay_config("orc", orchestry.account(), sink, f"sqlite:///{tmp_path}/s.db",
+                          secrets=[NEW])  # fmt: skip
+    client = await aiohttp_client(create_app(config))
+    account = client.app[GATEWAY].account("orc")
+    for event in ("provisioning.requested", "provisioning.completed"):
+        url = str(client.make_url(f"/v1/inbound/orc/{event}"))
+        await account.create(WebhookSpec(name=event, url=url, events={event}, secret=NEW))
+    request = {"requestId": "0b7d3c1e-5f0a-4a39-9c55-1d2e3f4a5b6c"}
+    for event in ("provisioning.requested", "provisioning.completed"):
+        report = await orchestry.emulator.fire(event, request)
+        assert [d.get("status") for d in report["deliveries"]] == [202], report
+    await received(sink, 2)
+    events = [json.loads(body) for _, _, body in sink.received]
+    assert sorted(e["subject"] for e in events) == ["provisioning.completed",
+                                                    "provisioning.requested"]  # fmt: skip
+    assert len({e["id"] for e in events}) == 2
+    # The provider delivering one of them again (same subscription, same request): a replay,
+    # acknowledged and not forwarded.
+    body = json.dumps({"tenantId": orchestry.emulator.tenant_id, **request, "Secret": NEW})
+    again = await client.post("/v1/inbound/orc/provisioning.completed", data=body,
+                              headers={"x-orchestry-secret": NEW})  # fmt: skip
+    assert again.status == 202 and "replayed" in await again.json()
+    await asyncio.sleep(0.2)
+    assert len(sink.received) == 2

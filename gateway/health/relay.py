@@ -9,9 +9,13 @@ wait (UiPath disables a webhook whose deliveries fail; the relay must not cause 
 What is forwarded never holds the provider's shared secret: the fields a provider repeats it in
 (``Provider.delivery_secret_fields``: Orchestry's ``Secret``) are taken out, and any other value
 holding a verification secret has it replaced by ``***``. The CloudEvent's id is derived from the
-provider's own event id (``Provider.delivery_id``: UiPath ``EventId``, Enterprise Core
-``locator``, Orchestry ``requestId``), so a delivery sent again within the replay window is
-acknowledged and not forwarded twice, on any replica, and destinations can de-duplicate too.
+provider's own id of the delivery (``Provider.delivery_id``: UiPath ``EventId``, Enterprise
+Core ``locator``) and the subscription's inbound path, if any (``/v1/inbound/{account}/
+{subscription}``, which is also the CloudEvent's ``subject``); where that id names no single
+event (Orchestry's ``requestId``, shared by a request's deliveries) the subscription is what
+tells them apart, and without one (or without any id) it is a digest of the verified body. So
+a delivery sent again within the replay window is acknowledged and not forwarded twice, on any
+replica, and destinations can de-duplicate too.
 
 The HTTP side (``POST /v1/inbound/{account}``, its statuses and its refusal counter) is the
 proxy's route (``gateway.proxy.inbound``); this module knows nothing of HTTP answers.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
 import logging
 import time
 import uuid
@@ -43,7 +48,10 @@ from gateway.model import Secret
 from gateway.service import Gateway
 from gateway.store import Relay
 
-__all__ = ["Outcome", "Relayed", "forward_due", "relay_counts", "relay_delivery", "relay_forever"]
+__all__ = [
+    "Outcome", "Relayed", "event_id_of", "forward_due", "relay_counts", "relay_delivery",
+    "relay_forever",
+]  # fmt: skip
 
 log = logging.getLogger("gateway.health.relay")
 
@@ -105,8 +113,9 @@ def _scrubbed(data: Any, fields: Sequence[str], secrets: Sequence[str]) -> Any:
     return data
 
 
-def _event(account: str, provider: str, event_id: str, data: Any, data_type: str) -> dict[str, Any]:
-    return {
+def _event(account: str, provider: str, event_id: str, data: Any, data_type: str,
+           subscription: str | None) -> dict[str, Any]:  # fmt: skip
+    event = {
         "specversion": "1.0",
         "id": event_id,
         "source": f"webhook-gateway/{account}",
@@ -115,6 +124,27 @@ def _event(account: str, provider: str, event_id: str, data: Any, data_type: str
         "datacontenttype": data_type,
         "data": data,
     }
+    if subscription is not None:
+        event["subject"] = subscription  # which subscription (and so which event) it is
+    return event
+
+
+def event_id_of(account: str, subscription: str | None, adapter: type[Any], data: Any,
+                body: bytes) -> str:  # fmt: skip
+    """The CloudEvent id of a verified delivery: the same for a replay of it, different for
+    every other event (``delivery_id``, the subscription, else the body's digest)."""
+    where = account if subscription is None else f"{account}/{subscription}"
+    theirs = (
+        data.get(adapter.delivery_id) if isinstance(data, dict) and adapter.delivery_id else None
+    )
+    if (
+        isinstance(theirs, str | int)
+        and str(theirs)
+        and (adapter.delivery_id_names_event or subscription is not None)
+    ):
+        return str(uuid.uuid5(EVENT_IDS, f"{where}/{theirs}"))
+    # No id that names the event here: the delivery itself, byte for byte (a replay is one).
+    return str(uuid.uuid5(EVENT_IDS, f"{where}/sha256:{hashlib.sha256(body).hexdigest()}"))
 
 
 async def relay_delivery(
@@ -125,8 +155,10 @@ async def relay_delivery(
     headers: Mapping[str, str],
     body: bytes,
     content_type: str,
+    subscription: str | None = None,
 ) -> Relayed:
-    """Verify ``body`` as a delivery of ``account`` and queue it for ``config``'s destinations."""
+    """Verify ``body`` as a delivery of ``account`` (to the inbound path of ``subscription``,
+    if any) and queue it for ``config``'s destinations."""
     secrets: list[Secret] = list(config.secrets)
     if config.webhook is not None:  # the secrets rotate keeps, current first
         secrets = [*await verification_secrets(gw, account, config.webhook), *secrets]
@@ -142,12 +174,8 @@ async def relay_delivery(
     except orjson.JSONDecodeError:
         data, data_type = body.decode("utf-8", "replace"), content_type or "text/plain"
     data = _scrubbed(data, adapter.delivery_secret_fields, [s.reveal() for s in secrets])
-    their_id = data.get(adapter.delivery_id) if isinstance(data, dict) else None
-    if isinstance(their_id, str | int) and str(their_id):
-        event_id = str(uuid.uuid5(EVENT_IDS, f"{account}/{their_id}"))
-    else:  # no event id of the provider's: nothing to tell a replay by
-        event_id = str(uuid.uuid4())
-    event = orjson.dumps(_event(account, provider, event_id, data, data_type))
+    event_id = event_id_of(account, subscription, adapter, data, body)
+    event = orjson.dumps(_event(account, provider, event_id, data, data_type, subscription))
     if gw.store is None:
         raise StateUnavailable("the inbound relay needs [state]: its outbox is kept there")
     if await _outbox_full(gw):

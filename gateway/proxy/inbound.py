@@ -1,4 +1,7 @@
-"""The inbound relay's route: ``POST /v1/inbound/{account}`` takes a provider's delivery and
+"""The inbound relay's routes: ``POST /v1/inbound/{account}`` and
+``POST /v1/inbound/{account}/{subscription}`` (one path per subscription: the relay then tells
+apart events whose provider ids they share, and the destination learns which subscription
+fired, as the CloudEvent's ``subject``) take a provider's delivery and
 hands it to the relay (``gateway.health.relay``), which verifies it and queues it for its
 destinations in the state store.
 
@@ -28,11 +31,13 @@ async def relay(
     provider: str,
     config: InboundConfig,
     counts: dict[str, int],
+    subscription: str | None = None,
 ) -> web.Response:
     body = await request.read()
     relayed = await relay_delivery(
-        gw, account, provider, config, request.headers, body, request.content_type
-    )
+        gw, account, provider, config, request.headers, body, request.content_type,
+        subscription,
+    )  # fmt: skip
     if relayed.outcome is Outcome.UNVERIFIABLE:
         raise ProblemError(503, f"no secret to verify deliveries of {account} with yet")
     if relayed.outcome is Outcome.FULL:

@@ -396,34 +396,8 @@ def openapi_document() -> dict[str, Any]:
                 errors=("501",),
             )
         },
-        "/v1/inbound/{account}": {
-            "post": {
-                "summary": "The inbound relay: a provider's delivery, verified, kept and forwarded "
-                "(configured in [inbound.ACCOUNT]; the delivery's signature authenticates it).",
-                "operationId": "inbound",
-                "security": [],
-                "parameters": [ACCOUNT],
-                "requestBody": {
-                    "required": False,
-                    "content": {"application/json": {"schema": {}}},
-                },
-                "responses": {
-                    "202": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "queued": {"type": "string"},
-                                "replayed": {"type": "string"},
-                                "secret": {"type": "integer"},
-                            },
-                        },
-                        "Verified and stored, to be forwarded (queued: the CloudEvent's id), or "
-                        "relayed before within the replay window (replayed: not forwarded again).",
-                    ),
-                    **_errors(("400", "401", "404", "408", "413", "503")),
-                },
-            }
-        },
+        "/v1/inbound/{account}": _inbound("inbound", []),
+        "/v1/inbound/{account}/{subscription}": _inbound("inboundForSubscription", [SUBSCRIPTION]),
         "/v1/plan": {
             "post": {
                 **_op(
@@ -592,6 +566,50 @@ def _console_paths() -> dict[str, Any]:
             }
         paths.setdefault(path, {})[method] = operation
     return paths
+
+
+#: The subscription of ``/v1/inbound/{account}/{subscription}``.
+SUBSCRIPTION = {
+    "name": "subscription",
+    "in": "path",
+    "required": True,
+    "description": "One path per subscription, named as you like (1-128 letters, digits, '.', "
+    "'_', '-'): events whose provider ids they share are told apart by it (Orchestry's "
+    "requestId), and it is the CloudEvent's subject.",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+}
+
+
+def _inbound(operation_id: str, extra: list[dict[str, Any]]) -> dict[str, Any]:
+    """The inbound relay's route, with or without a subscription in its path."""
+    return {
+        "post": {
+            "summary": "The inbound relay: a provider's delivery, verified, kept and forwarded "
+            "(configured in [inbound.ACCOUNT]; the delivery's signature authenticates it).",
+            "operationId": operation_id,
+            "security": [],
+            "parameters": [ACCOUNT, *extra],
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": {}}},
+            },
+            "responses": {
+                "202": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "queued": {"type": "string"},
+                            "replayed": {"type": "string"},
+                            "secret": {"type": "integer"},
+                        },
+                    },
+                    "Verified and stored, to be forwarded (queued: the CloudEvent's id), or "
+                    "relayed before within the replay window (replayed: not forwarded again).",
+                ),
+                **_errors(("400", "401", "404", "408", "413", "503")),
+            },
+        }
+    }
 
 
 def render() -> str:

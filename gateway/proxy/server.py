@@ -559,15 +559,25 @@ async def health_route(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/inbound/{account}")
+@routes.post("/v1/inbound/{account}/{subscription}")
 async def inbound_route(request: web.Request) -> web.Response:
     name = request.match_info["account"]
+    subscription = request.match_info.get("subscription")
     config = request.app[CONFIG]
     relay_config = config.inbound.get(name)
     if relay_config is None:
         raise ProblemError(404, f"no inbound relay for account {name!r} ([inbound.{name}])")
+    if subscription is not None and not _SUBSCRIPTION.fullmatch(subscription):
+        raise ProblemError(404, "a subscription's inbound path is 1-128 letters, digits, '.', "
+                           "'_' or '-'")  # fmt: skip
     provider = config.accounts[name].provider
     refused = request.app[METRICS].inbound_refused
-    return await inbound.relay(request, request.app[GATEWAY], name, provider, relay_config, refused)
+    return await inbound.relay(request, request.app[GATEWAY], name, provider, relay_config,
+                               refused, subscription)  # fmt: skip
+
+
+#: What names a subscription in its inbound path.
+_SUBSCRIPTION = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 @routes.get("/v1/audit")

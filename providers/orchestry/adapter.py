@@ -98,7 +98,11 @@ class OrchestryProvider(Provider[OrchestrySettings]):
     emulator = "providers.orchestry.emulator"
     settings_type = OrchestrySettings
     verify_delivery = staticmethod(verification.verify)
-    delivery_id = "requestId"  # assumed: the page lists requestId among the payload's fields
+    # Seed 003 ("The Outgoing Webhook Payload"): requestId is "the Id of the associated request";
+    # the payload has no event id and no event name, and one request's deliveries (requested,
+    # approved or rejected, completed) share it: the subscription's inbound path tells them apart.
+    delivery_id = "requestId"
+    delivery_id_names_event = False
     delivery_secret_fields = ("Secret",)
     capabilities = Capabilities(
         fields=frozenset({"secret", "description"}),
