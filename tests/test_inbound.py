@@ -183,7 +183,7 @@ async def test_a_replayed_delivery_is_acknowledged_and_not_forwarded_twice(
         )
         for _ in range(2)
     ]
-    assert ["queued", "replayed"] == [next(iter(await a.json())) for a in answers]
+    assert [next(iter(await a.json())) for a in answers] == ["queued", "replayed"]
     await received(sink, 2)
     await asyncio.sleep(0.2)
     assert len(sink.received) == 2
