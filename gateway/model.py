@@ -76,7 +76,10 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 header field 
 _UNFIT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 #: White space as ``str.isspace`` sees it (both use Unicode's White_Space property).
 _SPACE = re.compile(r"\s")
-_STATUS_TRIGGER = re.compile(r"^[1-5][0-9][0-9]$")
+#: A failure trigger that names one status: Socotra's webhooks guide takes "specific 400- or
+#: 500-level HTTP codes, or all in those levels (4xx, 5xx)", plus timeout; a 2xx or 3xx is not a
+#: failure.
+_STATUS_TRIGGER = re.compile(r"^[45][0-9][0-9]$")
 
 
 class Secret:
@@ -691,7 +694,8 @@ def failure_handling_problems(fh: FailureHandling, path: str = "") -> list[Field
     """
     path = f"{path}." if path else ""
     problems = [
-        FieldProblem(f"{path}triggers", f"{t!r} is not 4xx, 5xx, timeout or an HTTP status code")
+        FieldProblem(f"{path}triggers",
+                     f"{t!r} is not 4xx, 5xx, timeout or a 400- or 500-level status code")  # fmt: skip
         for t in sorted(fh.triggers)
         if t not in DEFAULT_TRIGGERS and not _STATUS_TRIGGER.match(t)
     ]

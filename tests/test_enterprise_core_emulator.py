@@ -184,3 +184,20 @@ async def test_statuses_outside_the_triggers_are_not_failures(
     assert diverted.failure_trigger == "503"
     await account.ex_delete_diverted(made.id, diverted.id)
     assert [d async for d in account.ex_list_diverted(made.id)] == []
+
+
+@pytest.mark.parametrize("trigger", ["200", "302", "1xx"])
+async def test_the_emulator_takes_only_error_triggers(
+    enterprise_core: EnterpriseCoreHarness, trigger: str
+) -> None:
+    """Socotra's webhooks guide: "specific 400- or 500-level HTTP codes, or all in those levels
+    (4xx, 5xx)", and timeout."""
+    body = {"name": "t", "endpoint": {"url": "https://h.example.com/t"},
+            "eventTypes": ["policy.quote.issue"],
+            "failureHandling": {"triggers": ["5xx", trigger]}}  # fmt: skip
+    url = f"{enterprise_core.base_url}/event/{enterprise_core.emulator.tenant_locator}/webhooks"
+    async with aiohttp.ClientSession() as http, http.post(
+        url, json=body, headers={"Authorization": "Bearer ec-token-s3cret"}
+    ) as resp:  # fmt: skip
+        assert resp.status == 400
+        assert "failureHandling.triggers" in await resp.text()

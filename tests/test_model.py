@@ -91,6 +91,10 @@ def test_change_validates_what_it_sets() -> None:
     ("kwargs", "path"),
     [
         ({"triggers": {"4xx", "teapot"}}, "triggers"),
+        # Socotra's webhooks guide: 400- or 500-level codes, 4xx, 5xx or timeout; not a success
+        # or a redirect.
+        ({"triggers": {"200"}}, "triggers"),
+        ({"triggers": {"302"}}, "triggers"),
         (
             {"retry_strategy": RetryStrategy(attempts=11)},
             "retry_strategy.attempts",

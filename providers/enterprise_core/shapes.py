@@ -120,12 +120,16 @@ def retry_strategy(value: Any, path: str) -> dict[str, Any]:
 
 
 def triggers(value: Any, path: str) -> list[str]:
+    """Failure triggers as Socotra's webhooks guide takes them: "specific 400- or 500-level
+    HTTP codes, or all in those levels (4xx, 5xx)", and timeout."""
     triggers = string_list(value, path)
     for t in triggers:
         if t not in ("4xx", "5xx", "timeout") and not (
-            len(t) == 3 and t.isdigit() and t[0] in "12345"
+            len(t) == 3 and t.isdigit() and t[0] in "45"
         ):
-            raise ApiError(400, f"{path}: {t} is not 4xx, 5xx, timeout or a status code")
+            raise ApiError(
+                400, f"{path}: {t} is not 4xx, 5xx, timeout or a 400- or 500-level status code"
+            )
     return triggers
 
 
