@@ -95,6 +95,9 @@ class Capabilities:
     ``disabled_for``: how long such a disabling lasts before the provider lifts it itself
     (seconds; UiPath: its breaker's hour; None: until enabled). A webhook disabled for longer
     is not the provider's doing, and watch's auto-unsuspend leaves it alone.
+    ``max_lengths``: ``(field, characters)`` pairs, the most the provider stores of a text field
+    (UiPath's ``WebhookDto``: ``Name`` 128, ``Description`` 256, ``Secret`` 100); a longer
+    value is refused with its field path before any request.
     ``batch_get``: the most webhooks ``get_many`` reads in one request (0: it cannot); the
     account client then sends concurrent reads of different webhooks as one request.
     ``operations``: derived from the methods the adapter overrides; do not set it by hand.
@@ -115,6 +118,7 @@ class Capabilities:
     disables_failing: bool = False
     disabled_for: int | None = None
     batch_get: int = 0
+    max_lengths: tuple[tuple[str, int], ...] = ()
     operations: frozenset[str] = frozenset()
     resumable_list: bool = False
 

@@ -470,6 +470,22 @@ class Account:
 
     # -- shared rules ------------------------------------------------------------------------
 
+    def _too_long(
+        self, thing: WebhookSpec | WebhookChange, skip: Collection[str]
+    ) -> builtins.list[FieldProblem]:
+        """A problem for each text field longer than the provider stores
+        (``Capabilities.max_lengths``)."""
+        problems = []
+        for field, most in self.capabilities.max_lengths:
+            value = getattr(thing, field, None)
+            text = value.reveal() if isinstance(value, Secret) else value
+            if field not in skip and isinstance(text, str) and len(text) > most:
+                problems.append(FieldProblem(
+                    field, f"must be at most {most} characters at {self.provider.title} "
+                    f"({len(text)} given)",
+                ))  # fmt: skip
+        return problems
+
     def _unstorable(self, paths: Mapping[str, str]) -> builtins.list[FieldProblem]:
         """A problem for each ``{path: model field}`` the provider cannot store."""
         stored = self.capabilities.fields | {"name", "url", "events"}
@@ -501,6 +517,7 @@ class Account:
         """``spec`` with its events in the catalog's spelling, and every problem found."""
         paths = {f: f for f in spec.set_fields()} | spec.extra_paths()
         problems = self._unstorable({p: f for p, f in paths.items() if p not in skip})
+        problems += self._too_long(spec, skip)
         if "url" not in skip:
             problems += await self.destinations.problems_of(spec)
         events, unknown = await self._events_or_problem(spec.events, "events")
@@ -520,6 +537,7 @@ class Account:
         """``change`` with its events in the catalog's spelling, and every problem found."""
         touched = {p: f for p, f in change.touched_paths().items() if p not in skip}
         problems = self._unstorable(touched)
+        problems += self._too_long(change, skip)
         if "url" not in skip:
             problems += await self.destinations.problems_of(change)
         add, unknown_add = await self._events_or_problem(change.add_events, "add_events")

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from gateway import Gateway, WebhookChange, WebhookSpec
@@ -91,7 +92,30 @@ async def test_what_uipath_cannot_store_is_rejected_with_its_path(
         await account.unsuspend(made.id)
     with pytest.raises(InvalidRequest, match="secret: must be at most 100 characters"):
         await account.update(made.id, WebhookChange(secret="x" * 101))
-    assert uipath.emulator.writes == 1
+    # The Orchestrator swagger's WebhookDto: Name at most 128, Description at most 256.
+    with pytest.raises(InvalidRequest) as long:
+        await account.create(spec("https://h.example.com/b", name="n" * 129,
+                                  description="d" * 257))  # fmt: skip
+    assert [p.path for p in long.value.problems] == ["name", "description"]
+    assert "must be at most 128 characters at UiPath Orchestrator (129 given)" in str(long.value)
+    with pytest.raises(InvalidRequest, match="name: must be at most 128"):
+        await account.update(made.id, WebhookChange(name="n" * 129))
+    assert uipath.emulator.writes == 1  # nothing of it was sent
+
+
+async def test_the_emulator_refuses_what_the_swagger_refuses(uipath: UiPathHarness) -> None:
+    async with aiohttp.ClientSession() as http:
+        for body, prop in (({"Name": "n" * 129}, "Name"), ({"Description": "d" * 257},
+                                                              "Description")):  # fmt: skip
+            sent = {"Name": "ok", "Url": "https://h.example.com/x", **body}
+            async with http.post(
+                f"{uipath.base_url}/odata/Webhooks",
+                json=sent,
+                headers={"Authorization": "Bearer pat-s3cret"},
+            ) as resp:
+                answer = await resp.json()
+                assert resp.status == 400 and answer["errorCode"] == 1000
+                assert f"maximum length of {128 if prop == 'Name' else 256}" in answer["message"]
 
 
 async def test_unknown_events_name_close_matches(account: Account) -> None:

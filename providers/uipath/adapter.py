@@ -148,6 +148,10 @@ class UiPathProvider(Provider[UiPathSettings]):
         disables_failing=True,
         disabled_for=3600,  # "disabling the webhook for one hour"
         batch_get=MAX_BATCH,
+        # The Orchestrator swagger's WebhookDto (as its generated client uipath-orchestrator-rest
+        # 18.x publishes it): Name required, at most 128; Description at most 256; Secret at
+        # most 100 (Url's 2000 is every provider's limit, gateway.model).
+        max_lengths=(("name", 128), ("description", 256), ("secret", MAX_SECRET)),
     )
 
     def __init__(self, account: str, settings: UiPathSettings, transport: Transport) -> None:

@@ -414,8 +414,13 @@ class UiPathEmulator:
             )
         if key is None and not fields["Name"]:
             raise _bad("Name: The Name field is required.")
-        if fields["Secret"] is not None and len(fields["Secret"]) > 100:
-            raise _bad("Secret: The field Secret must be a string with a maximum length of 100.")
+        # The swagger's WebhookDto: Name at most 128, Description 256, Secret 100 (ASP.NET's
+        # StringLength message, as for Secret).
+        for prop, most in (("Name", 128), ("Description", 256), ("Secret", 100)):
+            if fields[prop] is not None and len(fields[prop]) > most:
+                raise _bad(
+                    f"{prop}: The field {prop} must be a string with a maximum length of {most}."
+                )
         name = fields["Name"]
         if name and any(
             (r.get("Name") or "").casefold() == name.casefold() and r["Id"] != key
