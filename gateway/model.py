@@ -80,6 +80,7 @@ _SPACE = re.compile(r"\s")
 #: 500-level HTTP codes, or all in those levels (4xx, 5xx)", plus timeout; a 2xx or 3xx is not a
 #: failure.
 _STATUS_TRIGGER = re.compile(r"^[45][0-9][0-9]$")
+_TRIGGERS_TAKEN = "4xx, 5xx, timeout or a 400- or 500-level status code"
 
 
 class Secret:
@@ -694,8 +695,7 @@ def failure_handling_problems(fh: FailureHandling, path: str = "") -> list[Field
     """
     path = f"{path}." if path else ""
     problems = [
-        FieldProblem(f"{path}triggers",
-                     f"{t!r} is not 4xx, 5xx, timeout or a 400- or 500-level status code")  # fmt: skip
+        FieldProblem(f"{path}triggers", f"{t!r} is not {_TRIGGERS_TAKEN}")
         for t in sorted(fh.triggers)
         if t not in DEFAULT_TRIGGERS and not _STATUS_TRIGGER.match(t)
     ]

@@ -192,7 +192,9 @@ class Provider(Generic[S]):
     #: emulate KIND``), or None: an emulator is registered with its kind, as the kind is.
     emulator: ClassVar[str | None] = None
     settings_type: ClassVar[type[Any]]
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: The kind's capabilities; an instance may narrow them from its settings (UiPath's
+    #: ``breaker_seconds`` is its ``disabled_for``).
+    capabilities: Capabilities = Capabilities()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -232,3 +232,36 @@ async def test_enabling_a_webhook_the_breaker_disabled_closes_the_breaker(
     assert report["deliveries"] == [{"webhook_id": 1, "status": 200, "error": None}]
     now[0] += 3601  # the hour is over, but 2 was disabled by a caller: it stays disabled
     assert (await call(http, "GET", f"{base}(2)"))[1]["Enabled"] is False
+
+
+@pytest.mark.parametrize(("retries", "opened"), [(0, True), (2, False)])
+async def test_a_standalone_orchestrator_retries_before_its_breaker_opens(
+    retries: int, opened: bool
+) -> None:
+    """On-premises Orchestrator's Webhooks appsettings: a failed delivery is tried again
+    (MaxRetryRequests 2, after RetryAfter's waits) before the breaker opens for
+    SubscriberCircuitBreakerExpirationSeconds; Automation Cloud documents no retries."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from providers.uipath.emulator import UiPathEmulator
+
+    answers = iter([503, 200, 200])
+
+    async def flaky(request: web.Request) -> web.Response:
+        return web.Response(status=next(answers))
+
+    receiver = web.Application()
+    receiver.router.add_post("/in", flaky)
+    server = TestServer(receiver)
+    await server.start_server()
+    try:
+        emulator = UiPathEmulator(breaker_seconds=600, retry_after=(0.0, 0.01),
+                                  max_retries=retries)  # fmt: skip
+        made = emulator.add(Url=str(server.make_url("/in")),
+                            Events=[{"EventType": "job.completed"}])  # fmt: skip
+        report = await emulator.fire("job.completed")
+    finally:
+        await server.close()
+    assert (made["Id"] in emulator.breaker_until) is opened
+    assert report["deliveries"][0]["status"] == (503 if opened else 200)

@@ -585,3 +585,25 @@ async def test_a_reconcile_that_makes_no_progress_stops_and_says_so(
         second = await watch_once(gw)
         assert enterprise_core.emulator.writes == writes  # not written again
         assert "reconcile made no progress on quotes (update: events)" in second.errors["core"]
+
+
+@pytest.mark.parametrize(("breaker", "resumed"), [(None, True), (600, False)])
+async def test_a_standalone_orchestrators_breaker_is_what_watch_expects(
+    uipath: UiPathHarness, tmp_path: Path, breaker: int | None, resumed: bool
+) -> None:
+    """On-premises Orchestrator's breaker lasts its SubscriberCircuitBreakerExpirationSeconds
+    (600 by default; Automation Cloud: an hour): a webhook off for 1,300 s is the breaker's on
+    the cloud, and someone's doing on a standalone one (600 s + watch's margin)."""
+    settings = {} if breaker is None else {"breaker_seconds": breaker}
+    config, policy = policy_config("orch", uipath.account(**settings), tmp_path)
+    async with Gateway(config) as gw:
+        orch = gw.account("orch")
+        assert orch.capabilities.disabled_for == (breaker or 3600)
+        made = await orch.create(
+            WebhookSpec(name="failing", url="https://hooks.example.com/f", events={"job.completed"})
+        )
+        await watch_once(gw)
+        uipath.emulator.webhooks[int(made.id)]["Enabled"] = False
+        await watch_once(gw)
+        await _auto_unsuspend(gw, ["orch"], policy, time.time() + 1300)
+        assert (await orch.get(made.id)).enabled is resumed

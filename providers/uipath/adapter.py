@@ -104,6 +104,14 @@ class UiPathSettings:
         default=MAX_PAGE,
         validator=check(lambda v: 1 <= v <= MAX_PAGE, f"must be from 1 to {MAX_PAGE}"),
     )
+    #: How long Orchestrator's circuit breaker keeps a failing webhook disabled (seconds):
+    #: Automation Cloud "disabl[es] the webhook for one hour"; on-premises Orchestrator takes
+    #: its ``Webhooks:SubscriberCircuitBreakerExpirationSeconds`` appsetting, 600 by default
+    #: (standalone installation guide). Watch and auto-unsuspend take a webhook disabled for
+    #: longer as disabled on purpose.
+    breaker_seconds: int = attrs.field(
+        default=3600, validator=check(lambda v: 1 <= v <= 7 * 86400, "must be from 1 to 604800")
+    )
     #: Concurrent reads of up to this many webhooks go as one request (0: each its own).
     batch_reads: int = attrs.field(
         default=16, validator=check(lambda v: 0 <= v <= MAX_BATCH, f"must be from 0 to {MAX_BATCH}")
@@ -156,6 +164,10 @@ class UiPathProvider(Provider[UiPathSettings]):
 
     def __init__(self, account: str, settings: UiPathSettings, transport: Transport) -> None:
         super().__init__(account, settings, transport)
+        if settings.breaker_seconds != type(self).capabilities.disabled_for:  # on-premises
+            self.capabilities = attrs.evolve(
+                type(self).capabilities, disabled_for=settings.breaker_seconds
+            )
         self.tokens = self._token_source()
         self.http = transport.client(
             provider=self.kind,

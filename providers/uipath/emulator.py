@@ -162,6 +162,8 @@ class UiPathEmulator:
         token_lifetime: int = 3600,
         breaker_seconds: float = 3600.0,
         breaker_disables: bool = True,
+        retry_after: Sequence[float] = (),
+        max_retries: int = 0,
         delivery_timeout: float = 10.0,
         tenant_id: int = 1,
         user_id: int = 2,
@@ -177,6 +179,13 @@ class UiPathEmulator:
         self.token_lifetime = token_lifetime
         self.breaker_seconds = breaker_seconds
         self.breaker_disables = breaker_disables
+        #: A failed delivery is tried again ``max_retries`` times, after ``retry_after[i]``
+        #: seconds (the last repeated), before the breaker opens: on-premises Orchestrator's
+        #: ``Webhooks`` appsettings say ``RetryAfter`` [0s, 45s, 2m30s, 5m], ``MaxRetryRequests``
+        #: 2 and ``SubscriberCircuitBreakerExpirationSeconds`` 600 (standalone installation
+        #: guide); Automation Cloud documents no retries, and an hour's breaker.
+        self.retry_after = tuple(retry_after)
+        self.max_retries = max_retries
         self.tenant_id = tenant_id
         self.user_id = user_id
         self.clock = clock
@@ -485,6 +494,17 @@ class UiPathEmulator:
         )
         return outcome
 
+    async def _deliver_retried(self, record: dict[str, Any], event: dict[str, Any]) -> Delivery:
+        """One delivery, tried again per ``retry_after`` up to ``max_retries`` times."""
+        outcome = await self._deliver(record, event)
+        for attempt in range(self.max_retries):
+            if outcome.ok:
+                break
+            waits = self.retry_after or (0.0,)
+            await asyncio.sleep(waits[min(attempt, len(waits) - 1)])
+            outcome = await self._deliver(record, event)
+        return outcome
+
     def subscribers(self, event_type: str) -> list[dict[str, Any]]:
         """Webhooks that receive ``event_type``: enabled ones, and those the breaker disabled
         (their events of the hour are dropped, not delivered)."""
@@ -526,7 +546,7 @@ class UiPathEmulator:
                 report.append({"webhook_id": record["Id"], "skipped": "circuit breaker open"})
             else:
                 targets.append(record)
-        outcomes = await asyncio.gather(*(self._deliver(r, event) for r in targets))
+        outcomes = await asyncio.gather(*(self._deliver_retried(r, event) for r in targets))
         now = self.clock()
         for record, outcome in zip(targets, outcomes, strict=True):
             stored = self.webhooks.get(record["Id"])
@@ -598,6 +618,10 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return await json_object(request, _bad)
 
 
+#: On-premises Orchestrator's ``Webhooks:RetryAfter`` default (standalone installation guide).
+STANDALONE_RETRY_AFTER = (0.0, 45.0, 150.0, 300.0)
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     """Run the emulator with a demo client and personal access token."""
     parser = emulator_parser("A local UiPath Orchestrator (webhooks).", 8101, prog)
@@ -607,11 +631,20 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument(
         "--webhooks", type=int, default=0, metavar="N", help="start with N sample webhooks"
     )
+    parser.add_argument(
+        "--standalone", action="store_true",
+        help="as on-premises Orchestrator's default Webhooks appsettings: a failed delivery "
+        "retried twice (after 0 s and 45 s), then a 600 s breaker (default: Automation "
+        "Cloud's one hour, no retries)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    standalone = {"breaker_seconds": 600.0, "retry_after": STANDALONE_RETRY_AFTER,
+                  "max_retries": 2} if args.standalone else {}  # fmt: skip
     emulator = UiPathEmulator(
         clients={args.client_id: (args.client_secret, ["OR.Webhooks"])},
         personal_tokens={args.token: ["OR.Webhooks"]},
         faults=faults_from_args(args),
+        **standalone,  # type: ignore[arg-type]
     )
     for i in range(args.webhooks):
         emulator.add(
