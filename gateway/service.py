@@ -410,6 +410,17 @@ class Account:
             id = entry["webhook_id"] = self.canonical_id(id)
             return await self.provider.ping(id)
 
+    async def trigger_custom(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Have the provider send a custom event with ``data`` (a JSON object) to its webhooks
+        that take custom events (UiPath's ``TriggerCustom``), so a receiver can be tested end to
+        end with a real, signed event; the provider's record of the event. ``Unsupported``
+        where the provider has no such thing. Audited (the data's keys, not its values)."""
+        if not self.has_extra("trigger_custom"):
+            raise self.provider.unsupported("trigger_custom", "it sends no custom events")
+        async with self._audited("trigger_custom", None, {"event_data": sorted(data)}):
+            event: dict[str, Any] = await self.provider.ex_trigger_custom(data)  # type: ignore[attr-defined]
+            return event
+
     async def unsuspend(self, id: str) -> None:
         async with self._audited("unsuspend", id, None) as entry:
             id = entry["webhook_id"] = self.canonical_id(id)

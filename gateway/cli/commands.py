@@ -190,6 +190,15 @@ async def cmd_resend(ops: Ops, args: argparse.Namespace) -> Any:
     return None
 
 
+async def cmd_custom_event(ops: Ops, args: argparse.Namespace) -> Any:
+    try:
+        data = json.loads(args.data)
+    except ValueError as exc:
+        raise InvalidRequest.at("--data", f"is not JSON ({exc})") from None
+    event = await ops.trigger_custom(args.account, data)
+    return show(args.json, event)
+
+
 async def cmd_unsuspend(ops: Ops, args: argparse.Namespace) -> Any:
     await ops.unsuspend(args.account, args.id)
     return (

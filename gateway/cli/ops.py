@@ -41,6 +41,7 @@ class Ops(Protocol):
     async def delete(self, account: str, id: str) -> None: ...
     async def ping(self, account: str, id: str) -> Json: ...
     async def unsuspend(self, account: str, id: str) -> None: ...
+    async def trigger_custom(self, account: str, data: Any) -> Json: ...
     async def diverted(self, account: str, id: str) -> Json: ...
     async def resend(self, account: str, id: str, event: str) -> Any: ...
     async def rotate(self, account: str, id: str, body: Json) -> Json: ...
@@ -88,6 +89,9 @@ class Local:
 
     async def unsuspend(self, account: str, id: str) -> None:
         await self.ops.unsuspend(self.who, account, id)
+
+    async def trigger_custom(self, account: str, data: Any) -> Json:
+        return await self.ops.trigger_custom(self.who, account, data)
 
     async def diverted(self, account: str, id: str) -> Json:
         return (await self.ops.diverted(self.who, account, id)).to_json()
@@ -196,6 +200,9 @@ class Remote:
 
     async def unsuspend(self, account: str, id: str) -> None:
         await self.call("POST", self._path(account, "webhooks", id, "unsuspend"))
+
+    async def trigger_custom(self, account: str, data: Any) -> Json:
+        return dict(await self.call("POST", self._path(account, "custom-events"), body=data))
 
     async def diverted(self, account: str, id: str) -> Json:
         return dict(await self.call("GET", self._path(account, "webhooks", id, "diverted-events")))

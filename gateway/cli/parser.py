@@ -21,6 +21,7 @@ from gateway.cli.commands import (
     cmd_accounts,
     cmd_audit,
     cmd_create,
+    cmd_custom_event,
     cmd_delete,
     cmd_diverted,
     cmd_event_types,
@@ -387,6 +388,17 @@ def build_parser() -> argparse.ArgumentParser:
         webhook_id=True,
     )
     resend.add_argument("event", help="the diverted event's id (its locator)")
+    custom = _command(
+        sub,
+        "custom-event",
+        cmd_custom_event,
+        "send a custom event through the provider to its webhooks that take custom events, to "
+        "test a receiver end to end (UiPath)",
+        "webhook-gateway custom-event uipath-prod --data '{\"order\": 42}'",
+        webhook_id=False,
+    )
+    custom.add_argument("--data", default="{}", metavar="JSON",
+                        help="the event's data, a JSON object (default: {})")  # fmt: skip
     audit = _command(
         sub,
         "audit",

@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
 import attrs
+import orjson
 
 from gateway.codec import (
     capabilities_to_json,
@@ -168,6 +169,23 @@ class WebhookOperations(OperationsBase):
         with who.acting():
             await self._call(target, "unsuspend", target.unsuspend(id))
 
+    async def trigger_custom(self, who: Principal, account: str, data: Any) -> dict[str, Any]:
+        """Send a custom event with ``data`` (a JSON object, at most ``MAX_CUSTOM_DATA`` bytes
+        as JSON) through the provider, to test a receiver end to end (UiPath's
+        ``TriggerCustom``); the provider's record of the event."""
+        who.require("write", "triggering a custom event")
+        target = self._extra(account, "trigger_custom")
+        if not isinstance(data, Mapping):
+            raise InvalidRequest.at("", "the body must be a JSON object: the event's data")
+        if len(orjson.dumps(data)) > MAX_CUSTOM_DATA:
+            raise InvalidRequest.at("", f"the event's data must be at most {MAX_CUSTOM_DATA} "
+                                    "bytes as JSON")  # fmt: skip
+        with who.acting():
+            event: dict[str, Any] = await self._call(
+                target, "trigger_custom", target.trigger_custom(data)
+            )
+            return event
+
     async def rotate(
         self, who: Principal, account: str, id: str, body: Mapping[str, Any]
     ) -> Rotated:
@@ -230,6 +248,10 @@ class WebhookOperations(OperationsBase):
         if value is not None:  # a stand-in of the rest: what would the account say of it?
             problems += await target.input_problems(value, skip=bad)
         raise InvalidRequest(problems=problems, provider=target.kind, account=target.name)
+
+
+#: The largest custom event data sent (bytes of JSON).
+MAX_CUSTOM_DATA = 32 * 1024
 
 
 def _rotation_input(body: Any) -> tuple[str, str | None, float]:

@@ -87,6 +87,25 @@ def _op(
     return op
 
 
+#: UiPath's ``CustomEventDto`` (the Orchestrator swagger; value types as the emulator assumes).
+CUSTOM_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "Type": {"type": "string"},
+        "EventId": {"type": "string"},
+        "EntityKey": {"type": ["string", "null"]},
+        "Timestamp": {"type": "string"},
+        "EventData": {"type": ["object", "null"]},
+        "EventTime": {"type": ["string", "null"]},
+        "EventSourceId": {"type": ["string", "null"]},
+        "TenantId": {"type": ["integer", "null"]},
+        "OrganizationUnitId": {"type": ["integer", "null"]},
+        "OrganizationUnitKey": {"type": ["string", "null"]},
+        "UserId": {"type": ["integer", "null"]},
+    },
+}
+
+
 def _header(name: str, description: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -358,6 +377,23 @@ def openapi_document() -> dict[str, Any]:
                 operation_id="unsuspendWebhook",
             )
         },
+        "/v1/accounts/{account}/custom-events": {
+            "post": {
+                **_op(
+                    "Send a custom event through the provider, to test a receiver end to end "
+                    "(UiPath's TriggerCustom; 422 elsewhere): the body is the event's data (a "
+                    "JSON object, at most 32 KiB), the answer the provider's CustomEventDto.",
+                    {"200": _json(CUSTOM_EVENT, "The event as the provider sent it.")},
+                    write=True,
+                    params=[ACCOUNT],
+                    operation_id="triggerCustomEvent",
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+            }
+        },
         "/v1/health/webhooks": {
             "get": _op(
                 "Each webhook's health as the last watch saw it (needs a state store).",
@@ -533,6 +569,8 @@ CONSOLE_ROUTES = (
     ("get", "/console/plan", "The plan form.", False),
     ("post", "/console/plan", "Plan a pasted or uploaded manifest.", False),
     ("post", "/console/apply", "Apply the plan shown (by its fingerprint).", True),
+    ("post", "/console/accounts/{account}/custom-event",
+     "Send a custom event to test a receiver (UiPath).", True),
     ("get", "/console/static/{name}", "The console's stylesheet and script.", False),
 )  # fmt: skip
 

@@ -526,6 +526,15 @@ async def unsuspend_webhook(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.post("/v1/accounts/{account}/custom-events")
+async def trigger_custom(request: web.Request) -> web.Response:
+    """Send a custom event through the provider (UiPath's TriggerCustom): the body is its data."""
+    event = await _ops(request).trigger_custom(
+        _who(request), request.match_info["account"], await _json_body(request)
+    )
+    return _json(event)
+
+
 @routes.post("/v1/plan")
 async def plan_route(request: web.Request) -> web.Response:
     """What applying a manifest would change (a read: a read key will do)."""

@@ -25,7 +25,7 @@ Listing pages with ``$top``/``$skip`` in ``Id`` order and filters on ``Url``, ``
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -75,6 +75,16 @@ MAX_SECRET = 100
 _TOTALS_KEPT = 64
 PING = "UiPath.Server.Configuration.OData.Ping"
 GET_EVENT_TYPES = "UiPath.Server.Configuration.OData.GetEventTypes()"
+#: "Triggers an event of type "custom"" (the Orchestrator swagger's ``Webhooks_TriggerCustom``:
+#: scope OR.Webhooks or OR.Webhooks.Write, permission Webhooks.View; the body is "any custom
+#: event data payload", the answer a ``CustomEventDto``).
+TRIGGER_CUSTOM = "UiPath.Server.Configuration.OData.TriggerCustom"
+#: ``CustomEventDto``'s fields (the swagger as the generated client uipath-orchestrator-rest
+#: 18.x publishes it).
+CUSTOM_EVENT_FIELDS = (
+    "Type", "EventId", "EntityKey", "Timestamp", "EventData", "EventTime", "EventSourceId",
+    "TenantId", "OrganizationUnitId", "OrganizationUnitKey", "UserId",
+)  # fmt: skip
 
 
 def _http_url(value: str) -> bool:
@@ -352,6 +362,17 @@ class UiPathProvider(Provider[UiPathSettings]):
     async def event_types(self) -> builtins.list[EventType]:
         answer = await self._call("GET", f"/Webhooks/{GET_EVENT_TYPES}")
         return wire.event_types_from(answer, account=self.account)
+
+    # -- extras --------------------------------------------------------------------------------
+
+    async def ex_trigger_custom(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Send a custom event (``data``: any JSON object) to the tenant's webhooks that take
+        it; Orchestrator's ``CustomEventDto`` of it (its documented fields, what it answered)."""
+        answer = await self._call("POST", f"/Webhooks/{TRIGGER_CUSTOM}", json_body=dict(data))
+        if not isinstance(answer, Mapping):
+            raise ProviderError("TriggerCustom answered no object", provider=self.kind,
+                                account=self.account)  # fmt: skip
+        return {name: answer.get(name) for name in CUSTOM_EVENT_FIELDS}
 
 
 def _is_canonical(id: object) -> bool:

@@ -115,6 +115,7 @@ WRITABLE = frozenset(PROPERTIES) - {"Id", "Key"}
 SECRET_MASK = "********"  # noqa: S105 - what masking tenants show instead of a secret
 _ENTITY = re.compile(r"^Webhooks\((?P<key>[^)]*)\)$")
 PING = "UiPath.Server.Configuration.OData.Ping"
+TRIGGER_CUSTOM = "UiPath.Server.Configuration.OData.TriggerCustom"
 #: The function, with ``()`` as document 000 writes it and without, as generated clients call it.
 GET_EVENT_TYPES = frozenset(
     {"UiPath.Server.Configuration.OData.GetEventTypes()",
@@ -307,6 +308,9 @@ class UiPathEmulator:
                     "value": [{"Name": e["Name"], "Group": e["Group"]} for e in CATALOG],
                 }
             )
+        if entity == "Webhooks" and action == TRIGGER_CUSTOM and request.method == "POST":
+            self._authorize(request, WRITE_SCOPES)
+            return await self._trigger_custom(request)
         match = _ENTITY.match(entity)
         if match and action == PING and request.method == "POST":
             self._authorize(request, WRITE_SCOPES)
@@ -471,6 +475,42 @@ class UiPathEmulator:
             raise _bad(f"The ping request to {record['Url']} failed: {reason}.")
         return web.json_response(
             {"@odata.context": _context(request, "UiPath.Webhooks.Dto.PingEventDto"), **event}
+        )
+
+    async def _trigger_custom(self, request: web.Request) -> web.Response:
+        """``TriggerCustom``: the body ("any custom event data payload") becomes a
+        ``CustomEventDto``'s ``EventData``, delivered, signed, to every webhook that takes
+        events of type "custom" (assumed: those subscribed to all events, or to "custom") and
+        answered. Assumed too, as nothing public shows a value: ``EntityKey`` and
+        ``EventSourceId`` null, ``EventTime`` the ``Timestamp``."""
+        try:
+            data = await request.json() if request.can_read_body else None
+        except ValueError:
+            raise _bad("The request body is not valid JSON.") from None
+        if data is not None and not isinstance(data, dict):
+            raise _bad("The custom event data payload must be a JSON object.")
+        folder = request.headers.get("X-UIPATH-OrganizationUnitId")
+        now = _now()
+        event = {
+            "Type": "custom",
+            "EventId": uuid.uuid4().hex,
+            "EntityKey": None,
+            "Timestamp": now,
+            "EventData": data,
+            "EventTime": now,
+            "EventSourceId": None,
+            "TenantId": self.tenant_id,
+            "OrganizationUnitId": int(folder) if folder and folder.isdigit() else None,
+            "OrganizationUnitKey": None,
+            "UserId": self.user_id,
+        }
+        self.close_breakers()
+        takers = [r for r in self.webhooks.values() if r["Enabled"] and (
+            r["SubscribeToAllEvents"] or any(e["EventType"].casefold() == "custom"
+                                             for e in r["Events"]))]  # fmt: skip
+        await asyncio.gather(*(self._deliver(r, event) for r in takers))
+        return web.json_response(
+            {"@odata.context": _context(request, "UiPath.Webhooks.Dto.CustomEventDto"), **event}
         )
 
     async def _deliver(self, record: Mapping[str, Any], event: Mapping[str, Any]) -> Delivery:

@@ -1,6 +1,7 @@
 """The console's writes (the session's CSRF token on every form): enable, disable, add and
 remove an event, ping, unsuspend, resend or delete a diverted event, rotate a secret, delete a
-webhook (after a confirmation naming it), and apply a shown plan (by its fingerprint).
+webhook (after a confirmation naming it), apply a shown plan (by its fingerprint), and send a
+custom event (UiPath) to test a receiver.
 
 Each calls the same operation as the HTTP API's route (``gateway.operations``), as the
 session's key: who may write is decided there, and the audit log names the key. An update
@@ -9,6 +10,7 @@ overwriting it."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import tomllib
 from urllib.parse import quote, urlencode
@@ -38,6 +40,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{BASE}/delete", delete)
     router.add_post(f"{BASE}/diverted/{{event}}/{{action}}", diverted)
     router.add_post("/apply", apply)
+    router.add_post("/accounts/{account}/custom-event", custom_event)
 
 
 def _back(request: web.Request, note: str | None = None) -> web.StreamResponse:
@@ -82,6 +85,19 @@ async def update(request: web.Request) -> web.StreamResponse:
 async def ping(request: web.Request) -> web.StreamResponse:
     result = await request.config_dict[OPERATIONS].ping(request[PRINCIPAL], *_where(request))
     return _back(request, f"ping sent: event {result['event_id']}")
+
+
+@writes
+async def custom_event(request: web.Request) -> web.StreamResponse:
+    """A custom event through the provider (UiPath's TriggerCustom), its data from the form."""
+    form = await request.post()
+    try:
+        data = json.loads(str(form.get("data", "{}")) or "{}")
+    except ValueError:
+        raise InvalidRequest.at("data", "is not JSON: give a JSON object") from None
+    account = request.match_info["account"]
+    event = await request.config_dict[OPERATIONS].trigger_custom(request[PRINCIPAL], account, data)
+    return render(request, "custom_event.html", account=account, event=event)
 
 
 @writes

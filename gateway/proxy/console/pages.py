@@ -80,6 +80,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
     latest = (await gw.store.transitions(limit=10)) if gw.store is not None else []
     accounts = [{"name": i.name, "provider": i.provider, "title": i.title,
                  "operations": sorted(i.capabilities.operations),
+                 "custom": gw.account(i.name).has_extra("trigger_custom"),
                  "counts": counts[i.name], "error": errors.get(i.name)} for i in infos]  # fmt: skip
     return render(request, "overview.html", accounts=accounts, watched=bool(watched),
                   latest=latest, when=when,
