@@ -107,6 +107,8 @@ def retry_strategy(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ApiError(400, f"{path}: must be an object")
     known_fields(value, {"type", "interval", "attempts"}, f"{path}.")
+    # Only ``attempts`` (1-10, default 3) is documented (Socotra's webhooks guide); the defaults
+    # of ``type`` (exponential) and ``interval`` (1) are assumed.
     kind = value.get("type", "exponential")
     if kind not in ("linear", "exponential"):
         raise ApiError(400, f"{path}.type: must be linear or exponential")

@@ -448,7 +448,8 @@ def list_page(
 
 
 def read_error(status: int, body: Any) -> tuple[str | int | None, str | None, str | None]:
-    """``(error, message, requestId)`` of an error body."""
+    """``(error, message, requestId)`` of an error body (assumed: Socotra's OpenAPI gives no
+    error schema; this is the shape of a Spring Boot error answer its services return)."""
     if not isinstance(body, Mapping):
         return None, None, None
     return body.get("error"), body.get("message"), body.get("requestId")

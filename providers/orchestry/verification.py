@@ -1,7 +1,9 @@
 """Checking that a delivery really comes from your Orchestry subscription.
 
-Orchestry does not sign deliveries: it repeats the subscription's secret in the JSON body
-(``Secret``) and in a header (``X-Orchestry-Secret``, assumed name). ``verify`` accepts a
+Orchestry's knowledge base (seed 003) says it "will provide the secret in a property in the JSON
+body and as a header", and names no signature: assumed, it signs nothing, and the secret itself
+is the proof (``Secret`` in the body, and a header whose name it does not give:
+``X-Orchestry-Secret`` is assumed). ``verify`` accepts a
 delivery only when every copy present matches, compared in constant time, and at least one is.
 Serve the receiver over HTTPS: the secret travels in clear text inside each request.
 """

@@ -149,7 +149,9 @@ class UiPathSettings:
 
 
 class UiPathProvider(Provider[UiPathSettings]):
-    """Webhooks of one Orchestrator tenant (and folder, with ``folder_id``)."""
+    """Webhooks of one Orchestrator tenant (with ``folder_id``, requests carry its folder
+    header; assumed, no public page says so: webhooks are per tenant, the header only scopes
+    what the caller may see)."""
 
     kind = "uipath"
     title = "UiPath Orchestrator"

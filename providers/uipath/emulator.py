@@ -27,9 +27,10 @@ What it does, as documents 000-002 and tests/data/PROVIDER-NOTES.md describe Orc
   ``PUT /_emulator/faults``.
 
 Delivery: JSON POST with ``X-UiPath-Signature`` (Base64 HMAC-SHA256 of the body, when the webhook
-has a secret); every payload carries the webhook's ``Name``, ``OrganizationUnitId`` and
-``FolderId``, which current "About webhooks" pages list among the fields common to every
-payload. A failed delivery opens the circuit breaker, "disabling the webhook for one hour"
+has a secret); every payload carries the fields "About webhooks" lists as common to every
+payload (``Name``, ``Type``, ``EventId``, ``Timestamp``, ``TenantId``, ``UserId``, ``FolderId``,
+the last absent for modern robots) and, assumed (older payloads and the swagger's DTOs carry
+it; the list does not), ``OrganizationUnitId``. A failed delivery opens the circuit breaker, "disabling the webhook for one hour"
 (Orchestrator's "About webhooks" page): its events of that hour are dropped, and then it is
 enabled again. Assumed: the record reads ``Enabled: false`` for that hour
 (``breaker_disables=False`` models the other reading: ``Enabled`` stays true).

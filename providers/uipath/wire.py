@@ -5,9 +5,10 @@ Rules (from the OData "Webhooks requests" page, document 000, and tests/data/PRO
 * A record is ``{Id, Key, Name, Description, Url, Enabled, Secret, SubscribeToAllEvents,
   AllowInsecureSsl, Events: [{"EventType": name}]}``; any of Key, Name and Description may be
   absent (document 000's records have none of them). ``Id`` is an int64; ours is its text.
-* Orchestrator returns the stored ``Secret`` when a record is read, but some tenants mask it
-  (a run of ``*``): a masked secret reads as ``secret=None, secret_state="set"``. Because of
-  that, a secret that was read is never written back.
+* Orchestrator returns the stored ``Secret`` when a record is read (the swagger's
+  ``WebhookDto`` has it). Assumed, as no public page shows one: a tenant may mask it (a run of
+  ``*``); a masked secret reads as ``secret=None, secret_state="set"``, and so a secret that
+  was read is never written back.
 * An update is a ``PATCH`` of ``Webhooks({id})`` carrying only the properties that change:
   the new ``Events`` collection (an OData PATCH replaces a collection whole), computed by
   ``WebhookChange.apply`` on the record read, and ``Secret`` only when the change sets it.
