@@ -30,10 +30,11 @@ Delivery: JSON POST with ``X-UiPath-Signature`` (Base64 HMAC-SHA256 of the body,
 has a secret); every payload carries the fields "About webhooks" lists as common to every
 payload (``Name``, ``Type``, ``EventId``, ``Timestamp``, ``TenantId``, ``UserId``, ``FolderId``,
 the last absent for modern robots) and, assumed (older payloads and the swagger's DTOs carry
-it; the list does not), ``OrganizationUnitId``. A failed delivery opens the circuit breaker, "disabling the webhook for one hour"
-(Orchestrator's "About webhooks" page): its events of that hour are dropped, and then it is
-enabled again. Assumed: the record reads ``Enabled: false`` for that hour
-(``breaker_disables=False`` models the other reading: ``Enabled`` stays true).
+it; the list does not), ``OrganizationUnitId``. A failed delivery opens the circuit breaker,
+"disabling the webhook for one hour" (Orchestrator's "About webhooks" page): its events of
+that hour are dropped, and then it is enabled again (on-premises: ``breaker_seconds``, with
+``retry_after`` and ``max_retries`` before it). Assumed: the record reads ``Enabled: false``
+for that hour (``breaker_disables=False`` models the other reading: ``Enabled`` stays true).
 
 Assumed where the documents are silent (one line each):
 * A duplicate name is 409 (document 002) with errorCode 1001; names compare case-insensitively.
