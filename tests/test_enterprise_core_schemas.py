@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -324,3 +325,13 @@ async def test_the_emulator_alerts_the_alert_endpoint_and_its_events_have_docume
     assert UUID.match(delivered["userLocator"])
     _, alert_headers, _ = receiver.received[1]
     assert alert_headers["X-Pager"] == "ops" and "X-Hmac-Sha256" in alert_headers
+
+
+def test_the_strict_emulators_required_lists_are_the_openapis() -> None:
+    """providers/enterprise_core/shapes.py's REQUIRED is the OpenAPI's, schema by schema."""
+    from providers.enterprise_core.shapes import REQUIRED
+
+    document = json.loads((Path(__file__).parent / "data" / "enterprise_core" /
+                           "event_api_schemas.json").read_text())  # fmt: skip
+    schemas = document["components"]["schemas"]
+    assert {n: tuple(schemas[n]["required"]) for n in REQUIRED} == REQUIRED

@@ -94,6 +94,10 @@ class EnterpriseCoreSettings:
     custom_events: tuple[str, ...] | None = attrs.field(
         default=None, validator=check(bool, "must name at least one event")
     )
+    #: Send every field Socotra's OpenAPI lists as required on a create and an update (an
+    #: update then reads the webhook under the update lock for the values it leaves). Off: an
+    #: update sends only what changes (``wire.patch_body`` says why that is assumed to work).
+    complete_updates: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.custom_events is not None and self.event_types is not None:
@@ -126,6 +130,8 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
         self, account: str, settings: EnterpriseCoreSettings, transport: Transport
     ) -> None:
         super().__init__(account, settings, transport)
+        if settings.complete_updates:  # the values an update leaves are read under the lock
+            self.capabilities = attrs.evolve(type(self).capabilities, atomic_update=False)
         base = f"{settings.base_url.rstrip('/')}/event/{settings.tenant_locator}/webhooks"
         self.http = transport.client(
             provider=self.kind,
@@ -192,14 +198,15 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
         return self._webhook(await self.http.request("GET", f"/{self._locator(id)}"))
 
     async def create(self, spec: WebhookSpec) -> Webhook:
-        body = wire.create_body(spec)
+        body = wire.create_body(spec, complete=self.settings.complete_updates)
         return self._webhook(await self.http.request("POST", "", json_body=body))
 
     async def update(
         self, id: str, change: WebhookChange, previous: Webhook | None = None
     ) -> Webhook:
         # Applying the same add/remove PATCH twice gives the same state: safe to retry.
-        body = wire.patch_body(change)
+        complete = self.settings.complete_updates and previous is not None
+        body = wire.patch_body(change, previous if complete else None)
         path = f"/{self._locator(id)}"
         return self._webhook(
             await self.http.request("PATCH", path, json_body=body, idempotent=True)

@@ -139,7 +139,11 @@ class EnterpriseCoreEmulator:
         delivery_timeout: float = 10.0,
         clock: Callable[[], datetime] = _now,
         locators: Iterable[str] = (),
+        strict_bodies: bool = False,
     ) -> None:
+        #: Refuse create and update bodies that lack a field the OpenAPI lists as required
+        #: (``shapes.REQUIRED``): the reading of the documents that gives the strictest server.
+        self.strict_bodies = strict_bodies
         self._locators = iter(locators)
         self.tenant_locator = tenant_locator or str(uuid.uuid4())
         self.tokens = {t: frozenset(p) for t, p in (tokens or {}).items()}
@@ -263,6 +267,8 @@ class EnterpriseCoreEmulator:
     async def _create(self, request: web.Request) -> web.Response:
         self._authorize(request, "webhooks.write")
         body = await shapes.json_body(request)
+        if self.strict_bodies:
+            shapes.check_required(body, "CreateWebhookRequest")
         allowed = {"name", "enabled", "endpoint", "failureHandling", "eventTypes"}
         shapes.known_fields(body, allowed | {"useAutomationPlugin"}, "")
         shapes.typed_field(body, "useAutomationPlugin", bool, None)  # documented; never read back
@@ -294,6 +300,8 @@ class EnterpriseCoreEmulator:
         self._authorize(request, "webhooks.write")
         record = self._webhook(request)
         body = await shapes.json_body(request)
+        if self.strict_bodies:
+            shapes.check_required(body, "UpdateWebhookRequest")
         shapes.known_fields(
             body,
             {

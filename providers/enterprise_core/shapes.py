@@ -121,6 +121,49 @@ def retry_strategy(value: Any, path: str) -> dict[str, Any]:
     return {"type": kind, "interval": interval, "attempts": attempts}
 
 
+#: The ``required`` lists of the request schemas (Socotra's OpenAPI, event API; the copy in
+#: tests/data/enterprise_core/event_api_schemas.json, which a test compares with these).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "CreateWebhookRequest": ("name", "enabled", "endpoint", "failureHandling", "eventTypes"),
+    "UpdateWebhookRequest": ("name", "enabled", "endpoint", "failureHandling",
+                             "removeFailureHandling", "addEventTypes", "removeEventTypes"),
+    "CreateEndpointRequest": ("url",),
+    "UpdateEndpointRequest": ("url", "addHeaders", "removeHeaders"),
+    "FailureHandlingCreateRequest": ("alertEndpoint", "divert", "retryStrategy", "suspend",
+                                     "triggers"),
+    "FailureHandlingUpdateRequest": ("alertEndpoint", "divert", "removeAlertEndpoint",
+                                     "removeRetryStrategy", "retryStrategy", "suspend",
+                                     "addTriggers", "removeTriggers"),
+    "RetryStrategyCreateRequest": ("attempts", "interval", "type"),
+    "RetryStrategyUpdateRequest": ("attempts", "interval", "type"),
+}  # fmt: skip
+
+#: Where each request schema nests others: (field, schema of its value when not null).
+_NESTED: dict[str, tuple[tuple[str, str], ...]] = {
+    "CreateWebhookRequest": (("endpoint", "CreateEndpointRequest"),
+                             ("failureHandling", "FailureHandlingCreateRequest")),
+    "UpdateWebhookRequest": (("endpoint", "UpdateEndpointRequest"),
+                             ("failureHandling", "FailureHandlingUpdateRequest")),
+    "FailureHandlingCreateRequest": (("alertEndpoint", "CreateEndpointRequest"),
+                                     ("retryStrategy", "RetryStrategyCreateRequest")),
+    "FailureHandlingUpdateRequest": (("alertEndpoint", "UpdateEndpointRequest"),
+                                     ("retryStrategy", "RetryStrategyUpdateRequest")),
+}  # fmt: skip
+
+
+def check_required(body: Any, schema: str, path: str = "") -> None:
+    """400 naming the first field ``schema`` requires that ``body`` lacks (a present ``null``
+    counts as given), at any depth (the emulator's ``strict_bodies``)."""
+    if not isinstance(body, Mapping):
+        return
+    for name in REQUIRED[schema]:
+        if name not in body:
+            raise ApiError(400, f"{path}{name}: required ({schema})")
+    for name, inner in _NESTED.get(schema, ()):
+        if body.get(name) is not None:
+            check_required(body[name], inner, f"{path}{name}.")
+
+
 def triggers(value: Any, path: str) -> list[str]:
     """Failure triggers as Socotra's webhooks guide takes them: "specific 400- or 500-level
     HTTP codes, or all in those levels (4xx, 5xx)", and timeout."""

@@ -222,13 +222,14 @@ def _retry(rs: RetryStrategy) -> dict[str, Any]:
     return {"type": rs.type, "interval": rs.interval, "attempts": rs.attempts}
 
 
-def failure_handling_body(fh: FailureHandling) -> dict[str, Any]:
-    """``FailureHandlingCreateRequest`` for ``fh``."""
+def failure_handling_body(fh: FailureHandling, *, complete: bool = False) -> dict[str, Any]:
+    """``FailureHandlingCreateRequest`` for ``fh`` (``complete``: ``retryStrategy`` and
+    ``alertEndpoint`` too, null when there is none)."""
     body: dict[str, Any] = {"triggers": sorted(fh.triggers)}
-    if fh.retry_strategy is not None:
-        body["retryStrategy"] = _retry(fh.retry_strategy)
-    if fh.alert_endpoint is not None:
-        body["alertEndpoint"] = _alert_body(fh.alert_endpoint)
+    if fh.retry_strategy is not None or complete:
+        body["retryStrategy"] = _retry(fh.retry_strategy) if fh.retry_strategy else None
+    if fh.alert_endpoint is not None or complete:
+        body["alertEndpoint"] = _alert_body(fh.alert_endpoint) if fh.alert_endpoint else None
     return body | {"divert": fh.divert, "suspend": fh.suspend}
 
 
@@ -361,8 +362,9 @@ def _headers(headers: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
     return {name: list(values) for name, values in headers.items()}
 
 
-def create_body(spec: WebhookSpec) -> dict[str, Any]:
-    """``CreateWebhookRequest``."""
+def create_body(spec: WebhookSpec, *, complete: bool = False) -> dict[str, Any]:
+    """``CreateWebhookRequest``; ``complete``: every field the OpenAPI lists as required,
+    ``failureHandling`` (the documented default when the spec has none) included."""
     endpoint = endpoint_body(
         spec.url,
         spec.headers,
@@ -371,24 +373,36 @@ def create_body(spec: WebhookSpec) -> dict[str, Any]:
         tag=spec.extras.get("tag"),
     )
     body: dict[str, Any] = {"name": spec.name, "enabled": spec.enabled, "endpoint": endpoint}
-    if spec.failure_handling is not None:
-        body["failureHandling"] = failure_handling_body(spec.failure_handling)
+    if spec.failure_handling is not None or complete:
+        fh = spec.failure_handling or FailureHandling()
+        body["failureHandling"] = failure_handling_body(fh, complete=complete)
     body["eventTypes"] = sorted(spec.events)
     return body
 
 
-def _failure_handling_update(fh: FailureHandling) -> dict[str, Any]:
-    """A ``FailureHandlingUpdateRequest`` taking the documented default to ``fh``."""
+def _failure_handling_update(fh: FailureHandling, *, complete: bool = False) -> dict[str, Any]:
+    """A ``FailureHandlingUpdateRequest`` taking the documented default to ``fh``
+    (``complete``: with every field the OpenAPI lists as required, null or empty where there
+    is nothing to say)."""
     body: dict[str, Any] = {}
-    if DEFAULT_TRIGGERS - fh.triggers:
+    if DEFAULT_TRIGGERS - fh.triggers or complete:
         body["removeTriggers"] = sorted(DEFAULT_TRIGGERS - fh.triggers)
-    if fh.triggers - DEFAULT_TRIGGERS:
+    if fh.triggers - DEFAULT_TRIGGERS or complete:
         body["addTriggers"] = sorted(fh.triggers - DEFAULT_TRIGGERS)
-    if fh.retry_strategy is not None:
-        body["retryStrategy"] = _retry(fh.retry_strategy)
-    if fh.alert_endpoint is not None:
-        body["alertEndpoint"] = _alert_update(fh.alert_endpoint)
+    if fh.retry_strategy is not None or complete:
+        body["retryStrategy"] = _retry(fh.retry_strategy) if fh.retry_strategy else None
+    if fh.alert_endpoint is not None or complete:
+        body["alertEndpoint"] = _alert_update(fh.alert_endpoint) if fh.alert_endpoint else None
+    if complete:
+        body |= {"removeAlertEndpoint": False, "removeRetryStrategy": False}
     return body | {"divert": fh.divert, "suspend": fh.suspend}
+
+
+def _unchanged_failure_handling(fh: FailureHandling) -> dict[str, Any]:
+    """A complete ``FailureHandlingUpdateRequest`` that changes nothing of ``fh``."""
+    return {"addTriggers": [], "removeTriggers": [], "retryStrategy": None,
+            "removeRetryStrategy": False, "alertEndpoint": None, "removeAlertEndpoint": False,
+            "divert": fh.divert, "suspend": fh.suspend}  # fmt: skip
 
 
 def _alert_update(endpoint: AlertEndpoint) -> dict[str, Any]:
@@ -402,8 +416,17 @@ def _alert_update(endpoint: AlertEndpoint) -> dict[str, Any]:
     return body
 
 
-def patch_body(change: WebhookChange) -> dict[str, Any]:
-    """``UpdateWebhookRequest`` for ``change``: one PATCH, in add/remove terms."""
+def patch_body(change: WebhookChange, previous: Webhook | None = None) -> dict[str, Any]:
+    """``UpdateWebhookRequest`` for ``change``: one PATCH, in add/remove terms.
+
+    Without ``previous``, sparse: only what changes (assumed to be how Socotra applies a PATCH,
+    as the add/remove fields imply: its OpenAPI lists every field of the request as required,
+    ``removeFailureHandling`` included, which a PATCH that names its removals cannot mean
+    literally). With ``previous`` (the webhook read under the update lock: the account's
+    ``complete_updates``), complete: every field the OpenAPI requires, the values the change
+    leaves taken from ``previous``."""
+    if previous is not None:
+        return _complete_patch(change, previous)
     body: dict[str, Any] = {}
     if change.name is not UNSET:
         body["name"] = change.name
@@ -435,6 +458,33 @@ def patch_body(change: WebhookChange) -> dict[str, Any]:
     if change.remove_events:
         body["removeEventTypes"] = sorted(change.remove_events)
     return body
+
+
+def _complete_patch(change: WebhookChange, previous: Webhook) -> dict[str, Any]:
+    """The complete ``UpdateWebhookRequest`` (see ``patch_body``)."""
+    sparse = patch_body(change)
+    endpoint = {
+        "url": previous.url if change.url is UNSET else change.url,
+        "addHeaders": {},
+        "removeHeaders": [],
+        **sparse.get("endpoint", {}),
+    }
+    fh = previous.failure_handling or FailureHandling()
+    if change.failure_handling is UNSET:
+        failure = _unchanged_failure_handling(fh)
+    elif change.failure_handling is None:  # back to the documented default
+        failure = _failure_handling_update(FailureHandling(), complete=True)
+    else:
+        failure = _failure_handling_update(change.failure_handling, complete=True)
+    return {
+        "name": previous.name if change.name is UNSET else change.name,
+        "enabled": previous.enabled if change.enabled is UNSET else change.enabled,
+        "endpoint": endpoint,
+        "failureHandling": failure,
+        "removeFailureHandling": change.failure_handling is not UNSET,
+        "addEventTypes": sparse.get("addEventTypes", []),
+        "removeEventTypes": sparse.get("removeEventTypes", []),
+    }
 
 
 def list_page(
