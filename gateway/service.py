@@ -364,9 +364,7 @@ class Account:
             shows = change_shows_in(change, await self.provider.get(id))
         except GatewayError:
             shows = None
-        now = "shows the change" if shows else "does not show the change"
-        if shows is None:
-            now = "could not tell"
+        now = _READ_BACK[shows]
         log.warning("update sent while its lock was lost", extra={**self._where, "id": id})
         return OutcomeUnknown(
             f"update of {id}: sent, but the lock of {', '.join(lost)} was lost while it ran, "
@@ -678,6 +676,14 @@ class Account:
             f"create of {spec.name!r}: the answer was lost and several webhooks match ({ids})",
             **self._where,
         ) from None
+
+
+#: What a read after an update sent without its lock shows (``change_shows_in``'s answer).
+_READ_BACK: dict[bool | None, str] = {
+    True: "shows the change",
+    False: "does not show the change",
+    None: "could not tell",
+}
 
 
 def _scrub_known(error: GatewayError, change: Any) -> None:

@@ -48,8 +48,9 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _normal(server: str, allow_http: bool = False) -> str:
-    """``server`` as called; plain http only to this machine, unless ``allow_http`` (the API
-    key would cross the network in clear)."""
+    """``server`` as called; plain http only to this machine, unless ``allow_http`` or
+    ``$WEBHOOK_GATEWAY_ALLOW_HTTP=1`` (the API key would cross the network in clear)."""
+    allow_http = allow_http or os.environ.get("WEBHOOK_GATEWAY_ALLOW_HTTP", "") == "1"
     server = server.strip().rstrip("/")
     if not server.startswith(("http://", "https://")):
         raise ConfigError(problems=[FieldProblem("--server", f"{server!r} is not an http(s) URL")])
@@ -76,7 +77,6 @@ def server_and_token(server: str | None, allow_http: bool = False) -> tuple[str,
     server = server or os.environ.get("WEBHOOK_GATEWAY_URL") or None
     if server is None:
         return None
-    allow_http = allow_http or os.environ.get("WEBHOOK_GATEWAY_ALLOW_HTTP", "") == "1"
     server = _normal(server, allow_http)
     token = os.environ.get("WEBHOOK_GATEWAY_TOKEN")
     if not token:
@@ -91,9 +91,7 @@ def server_and_token(server: str | None, allow_http: bool = False) -> tuple[str,
 
 def login(server: str | None, token: str | None = None) -> Path:
     """Ask for the API key of ``server`` (without echo) and keep it in the credentials file."""
-    allow_http = os.environ.get("WEBHOOK_GATEWAY_ALLOW_HTTP", "") == "1"
-    server = _normal(server or os.environ.get("WEBHOOK_GATEWAY_URL") or _ask("Gateway URL: "),
-                     allow_http)  # fmt: skip
+    server = _normal(server or os.environ.get("WEBHOOK_GATEWAY_URL") or _ask("Gateway URL: "))
     if token is None:
         token = getpass.getpass(f"API key for {server} (not shown): ").strip()
     if not token:

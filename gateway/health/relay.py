@@ -174,15 +174,15 @@ async def relay_delivery(
     except orjson.JSONDecodeError:
         data, data_type = body.decode("utf-8", "replace"), content_type or "text/plain"
     data = _scrubbed(data, adapter.delivery_secret_fields, [s.reveal() for s in secrets])
-    event_id = event_id_of(account, subscription, adapter, data, body)
-    event = orjson.dumps(_event(account, provider, event_id, data, data_type, subscription))
     if gw.store is None:
         raise StateUnavailable("the inbound relay needs [state]: its outbox is kept there")
-    if await _outbox_full(gw):
+    if await _outbox_full(gw):  # (before the event is made: nothing of it is kept)
         relay_counts(gw)["full"] += 1
         log.error("the relay's outbox is full: a delivery was refused for a retry",
                   extra={"account": account})  # fmt: skip
         return Relayed(Outcome.FULL, matched=result.matched)
+    event_id = event_id_of(account, subscription, adapter, data, body)
+    event = orjson.dumps(_event(account, provider, event_id, data, data_type, subscription))
     now = time.time()
     relays = [Relay(event_id=event_id, destination=d.url, account=account, event=event)
               for d in config.destinations]  # fmt: skip
@@ -268,11 +268,17 @@ async def forward_due(gw: Gateway, *, limit: int = 100, now: float | None = None
     """Forward the relays due by ``now`` (default: now), once each (an attempt; a failed one
     is due again later, with backoff, until ``ATTEMPTS``), concurrently, at most
     ``PER_DESTINATION`` at a time to one destination; how many were forwarded."""
+    started = await _start_due(gw, time.time() if now is None else now, limit)
+    return sum(await asyncio.gather(*started))
+
+
+async def _start_due(gw: Gateway, now: float, limit: int) -> list[asyncio.Task[bool]]:
+    """Start forwarding the relays due by ``now`` (at most ``limit``) that are not in flight
+    already; the tasks started."""
     assert gw.store is not None
     forwarder = _forwarders.setdefault(gw, _Forwarder())
-    due = await gw.store.due_relays(time.time() if now is None else now, limit)
-    started = [t for t in (forwarder.start(gw, relay) for relay in due) if t is not None]
-    return sum(await asyncio.gather(*started))
+    due = await gw.store.due_relays(now, limit)
+    return [t for t in (forwarder.start(gw, relay) for relay in due) if t is not None]
 
 
 async def _forward(gw: Gateway, relay: Relay) -> bool:
@@ -311,13 +317,11 @@ async def relay_forever(gw: Gateway, *, idle: float = 1.0) -> None:
     does not wait for the forwards it started: a slow destination delays only its own."""
     wakeup = _wakeup(gw)
     forwarder = _forwarders.setdefault(gw, _Forwarder())
-    assert gw.store is not None
     try:
         while True:
             wakeup.clear()  # before the pass: what is queued during it wakes the next one
             try:
-                for relay in await gw.store.due_relays(time.time(), 100):
-                    forwarder.start(gw, relay)
+                await _start_due(gw, time.time(), 100)  # (not awaited: they land on their own)
             except GatewayError as exc:
                 log.warning("relay: forwarding failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):

@@ -106,7 +106,6 @@ class FailedKeys:
         self._seen: collections.OrderedDict[str, collections.deque[float]] = (
             collections.OrderedDict()
         )
-        self.refused = 0  # attempts refused while an address was over its limit
 
     def wait(self, address: str, now: float | None = None) -> float:
         """Seconds ``address`` must wait before it may present a key again (0: it may)."""
@@ -117,7 +116,6 @@ class FailedKeys:
         _forget_before(times, now - self.window)
         if len(times) < self.limit:
             return 0.0
-        self.refused += 1
         return max(times[0] + self.window - now, 0.001)
 
     def failed(self, address: str, now: float | None = None) -> None:

@@ -45,36 +45,35 @@ def _ref(digest: bytes) -> str:
 
 
 class ApiKeys:
-    """The configured keys, as ``(name, scope, sha256 digest)``."""
+    """The configured keys, each as its sha256 digest and its ``KeyMatch`` (name, scope, ref:
+    worked out once, here, not on each request)."""
 
     def __init__(self, keys: Iterable[ApiKey]) -> None:
-        self._keys = [
-            (
-                k.name,
-                k.scope,
-                _digest(k.key.reveal()) if k.key is not None else bytes.fromhex(k.key_sha256 or ""),
+        self._keys: list[tuple[bytes, KeyMatch]] = []
+        for k in keys:
+            digest = (
+                _digest(k.key.reveal()) if k.key is not None else bytes.fromhex(k.key_sha256 or "")
             )
-            for k in keys
-        ]
+            self._keys.append((digest, KeyMatch(k.name, k.scope, _ref(digest))))
 
     def __repr__(self) -> str:
-        return f"ApiKeys({[name for name, _, _ in self._keys]})"
+        return f"ApiKeys({[match.name for _, match in self._keys]})"
 
     def identify(self, presented: str) -> KeyMatch | None:
         """The configured key ``presented`` is, or None."""
         digest = _digest(presented)
         found = None
-        for name, scope, expected in self._keys:
+        for expected, match in self._keys:
             if hmac.compare_digest(digest, expected):
-                found = KeyMatch(name, scope, _ref(expected))
+                found = match
         return found
 
     def by_ref(self, ref: str) -> KeyMatch | None:
         """The configured key whose ``KeyMatch.ref`` is ``ref`` now, or None (removed)."""
         found = None
-        for name, scope, expected in self._keys:
-            if ref and hmac.compare_digest(_ref(expected), ref):
-                found = KeyMatch(name, scope, ref)
+        for _, match in self._keys:
+            if ref and hmac.compare_digest(match.ref, ref):
+                found = match
         return found
 
     def authenticate(self, header: str | None) -> Principal:

@@ -40,7 +40,6 @@ from gateway.errors import (
     ProviderError,
 )
 from gateway.model import (
-    UNSET,
     EventType,
     ListFilter,
     PingResult,
@@ -220,14 +219,6 @@ class UiPathProvider(Provider[UiPathSettings]):
     def _webhook(self, record: Any) -> Webhook:
         return wire.webhook_from(record, account=self.account)
 
-    def _check_secret(self, secret: Secret | None, path: str) -> None:
-        if secret is not None and len(secret.reveal()) > MAX_SECRET:
-            raise InvalidRequest(
-                problems=[FieldProblem(path, f"must be at most {MAX_SECRET} characters")],
-                provider=self.kind,
-                account=self.account,
-            )
-
     def canonical_id(self, id: str) -> str:
         """Orchestrator ids are int64: ``007`` and ``7`` are one webhook, spelled ``7``.
 
@@ -326,7 +317,6 @@ class UiPathProvider(Provider[UiPathSettings]):
         return found
 
     async def create(self, spec: WebhookSpec) -> Webhook:
-        self._check_secret(spec.secret, "secret")
         body = wire.record_from_spec(spec)
         return self._webhook(await self._call("POST", "/Webhooks", json_body=body))
 
@@ -334,8 +324,6 @@ class UiPathProvider(Provider[UiPathSettings]):
         self, id: str, change: WebhookChange, previous: Webhook | None = None
     ) -> Webhook:
         key = self._key(id)
-        if change.secret is not UNSET:
-            self._check_secret(change.secret, "secret")
         if previous is None:
             previous = self._webhook(await self._call("GET", f"/Webhooks({key})"))
         body = wire.patch_body(previous, change)

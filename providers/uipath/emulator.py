@@ -143,6 +143,12 @@ def _bad(message: str) -> ODataFailure:
     return ODataFailure(400, 1000, message)
 
 
+def _folder(request: web.Request) -> int | None:
+    """The folder a request names (``X-UIPATH-OrganizationUnitId``), echoed in its events."""
+    folder = request.headers.get("X-UIPATH-OrganizationUnitId")
+    return int(folder) if folder and folder.isdigit() else None
+
+
 def _now() -> str:
     # Orchestrator writes 7 fractional digits and a Z (document 000's ping example).
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
@@ -462,13 +468,12 @@ class UiPathEmulator:
 
     async def _ping(self, request: web.Request, key: int) -> web.Response:
         record = self._record(key)
-        folder = request.headers.get("X-UIPATH-OrganizationUnitId")
         event = {
             "Type": "ping",
             "EventId": uuid.uuid4().hex,
             "Timestamp": _now(),
             "TenantId": self.tenant_id,
-            "OrganizationUnitId": int(folder) if folder and folder.isdigit() else None,
+            "OrganizationUnitId": _folder(request),
             "UserId": self.user_id,
         }
         outcome = await self._deliver(record, event)
@@ -491,7 +496,6 @@ class UiPathEmulator:
             raise _bad("The request body is not valid JSON.") from None
         if data is not None and not isinstance(data, dict):
             raise _bad("The custom event data payload must be a JSON object.")
-        folder = request.headers.get("X-UIPATH-OrganizationUnitId")
         now = _now()
         event = {
             "Type": "custom",
@@ -502,14 +506,12 @@ class UiPathEmulator:
             "EventTime": now,
             "EventSourceId": None,
             "TenantId": self.tenant_id,
-            "OrganizationUnitId": int(folder) if folder and folder.isdigit() else None,
+            "OrganizationUnitId": _folder(request),
             "OrganizationUnitKey": None,
             "UserId": self.user_id,
         }
-        self.close_breakers()
-        takers = [r for r in self.webhooks.values() if r["Enabled"] and (
-            r["SubscribeToAllEvents"] or any(e["EventType"].casefold() == "custom"
-                                             for e in r["Events"]))]  # fmt: skip
+        # (``_action`` closed the breakers whose time is over)
+        takers = [r for r in self.subscribers("custom") if r["Enabled"]]
         await asyncio.gather(*(self._deliver(r, event) for r in takers))
         return web.json_response(
             {"@odata.context": _context(request, "UiPath.Webhooks.Dto.CustomEventDto"), **event}
