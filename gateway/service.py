@@ -349,7 +349,7 @@ class Account:
                     "secret is not readable, so whether the new secret took effect is unknown",
                     self._where,
                 ) from None
-        lost = await lost_locks(ask=False)  # (the write's round trip let a drop show)
+        lost = await lost_locks()
         if lost:
             raise await self._written_unlocked(id, change, lost)
         return updated

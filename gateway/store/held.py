@@ -5,9 +5,10 @@ locks when its connection drops (a restart, a failover, a pooler restart,
 ``idle_session_timeout``), and the holder learns of it only when it next uses the connection.
 Another replica may then take the lock and run its own read-modify-write at the same time. So
 a holder asks, immediately before every provider write, whether each lock it holds is still
-held (``confirm_held``: ``LockLost``, nothing sent, when one is not: a round trip), and after
-the write (``lost_locks(ask=False)``: what is known without one), so that a write made while
-the lock was lost is not reported as a plain success.
+held (``confirm_held``: ``LockLost``, nothing sent, when one is not), and again after the
+write (``lost_locks``), so that a write made while the lock was lost is not reported as a plain
+success. Both ask the store: a connection the server ended is not always known closed yet when
+the write's answer comes (its end travels separately).
 
 Each store lock that can be lost enters itself here for the ``async with`` block that holds
 it (a context variable: tasks started inside the block see it too). Locks that cannot be lost
@@ -25,12 +26,11 @@ __all__ = ["HeldLock", "confirm_held", "enter", "leave", "lost_locks"]
 
 
 class HeldLock(Protocol):
-    """A store lock held by this task: ``name`` (what it guards), ``held()`` (still held?
-    ``ask=False``: as far as is known without asking the store)."""
+    """A store lock held by this task: ``name`` (what it guards), ``held()`` (still held?)."""
 
     name: str
 
-    async def held(self, ask: bool = True) -> bool: ...
+    async def held(self) -> bool: ...
 
 
 _HELD: ContextVar[tuple[HeldLock, ...]] = ContextVar("webhook_gateway_held_locks", default=())
@@ -45,12 +45,11 @@ def leave(token: Token[tuple[HeldLock, ...]]) -> None:
     _HELD.reset(token)
 
 
-async def lost_locks(ask: bool = True) -> list[str]:
-    """The names of the locks this task entered that are no longer held (``ask=False``: known
-    lost without asking the store)."""
+async def lost_locks() -> list[str]:
+    """The names of the locks this task entered that are no longer held."""
     # One after another: a task holds one or two, and a gather's tasks cost more than the
     # answers (the asked ones ride the same batched statement anyway).
-    return [lock.name for lock in _HELD.get() if not await lock.held(ask)]
+    return [lock.name for lock in _HELD.get() if not await lock.held()]
 
 
 async def confirm_held(doing: str) -> None:

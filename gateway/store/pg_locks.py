@@ -33,10 +33,9 @@ Why it is still a lock:
   the next one (alone, the statement with nothing to lock or free). A lock of an earlier
   generation, or of a connection known closed, is lost without asking (``known_lost``: the
   server ends a session, freeing its locks, by closing its connection). Holders ask before
-  every provider write (``gateway.store.held``); riding the statements that flow anyway under
-  load, it costs no statement of its own there. (Asking ``pg_locks`` on a pooled connection
-  instead measured 0.40 of the write path's floor against 0.58 this way:
-  docs/performance.md.)
+  every provider write and after an update's (``gateway.store.held``); riding the statements
+  that flow anyway under load, it costs no statement of its own there (docs/performance.md
+  has the cost).
 
 Written by hand: no library batches advisory locks; asyncpg runs the statement.
 """

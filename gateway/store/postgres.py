@@ -182,11 +182,9 @@ class _AdvisoryLock:
             self._token = None
         self._locks.release(self._id, self._generation)  # errors of the work pass untouched
 
-    async def held(self, ask: bool = True) -> bool:
+    async def held(self) -> bool:
         """Whether this lock is still held: its connection is the one it was granted on and
-        open, and (``ask``) answers now (``LockBatcher.held``)."""
-        if not ask:
-            return not self._locks.known_lost(self._generation)
+        open, and answers now (``LockBatcher.held``)."""
         return await self._locks.held(self._generation)
 
 
