@@ -9,20 +9,25 @@ read as ``EndpointResponse.secret``; the gateway never shows it); it has no desc
 ``unsuspend``; the failed events kept by ``divert`` are reachable through the ``ex_*_diverted``
 extras. The endpoint's ``tag`` is the provider extra ``tag``.
 
-The API has no event catalog endpoint, and tenants add custom events from plugin code, so no
-list is complete. ``event_types`` answers the documented catalog (``events.json``, from
-Socotra's "Event Definitions" page); a name outside it is accepted and sent exactly as written,
-with a warning in the log (and in a plan's output). An account that lists its tenant's
-``custom_events`` makes its catalog strict: the documented events plus those, and a name outside
-them is rejected before anything is written (at plan: with a "did you mean"). ``event_types``
-instead replaces the catalog whole (also strict). Known names match case-insensitively and are
-sent in the catalog's spelling.
+Event names: Socotra's OpenAPI document defines nine public catalog routes (``GET
+/policy/events``, ``/billing/events`` ... ``/config/events``: 193 names, ``catalog.py``), and
+``event_types`` answers that catalog (``events.json``, generated from the document). With
+``read_catalog`` an account reads its own tenant's routes instead (a route the tenant does not
+serve, 404, or cannot be read falls back to the bundled names for it, with a warning). Tenants
+add custom events from plugin code, so no list is complete: a name outside the catalog is
+accepted and sent exactly as written, with a warning in the log (and in a plan's output). An
+account that lists its tenant's ``custom_events`` makes its catalog strict: the catalog's events
+plus those, and a name outside them is rejected before anything is written (at plan: with a
+"did you mean"). ``event_types`` instead replaces the catalog whole (also strict). Known names
+match case-insensitively and are sent in the catalog's spelling.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,7 +37,7 @@ from urllib.parse import quote
 import attrs
 
 from gateway.checks import check
-from gateway.errors import NotFound
+from gateway.errors import NotFound, ProviderError
 from gateway.model import EventType, ListFilter, Secret, Webhook, WebhookChange, WebhookSpec
 from gateway.provider import (
     Capabilities,
@@ -47,6 +52,7 @@ from gateway.transport.auth import StaticToken
 from gateway.transport.http import Transport
 from gateway.transport.paging import Page, prefetched
 from providers.enterprise_core import signature, wire
+from providers.enterprise_core.catalog import ROUTES
 from providers.enterprise_core.wire import DivertedEvent
 
 __all__ = [
@@ -58,17 +64,46 @@ __all__ = [
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
-#: The documented event catalog: ``{"source": page, "events": [{name, group, section}]}``.
+log = logging.getLogger(__name__)
+
+#: The event catalog of Socotra's OpenAPI document (``catalog.py`` writes it):
+#: ``{"source", "note", "routes": [{path, schema, groups: [{name, schema, events: [{name,
+#: data}]}]}]}``.
 CATALOG: dict[str, Any] = json.loads(
     (Path(__file__).parent / "events.json").read_text(encoding="utf-8")
 )
+_BUNDLED = {route["path"]: route for route in CATALOG["routes"]}
+
+
+def _group_title(path: str, group: str) -> str:
+    """``/billing/events`` + ``invoiceEvents`` -> ``billing invoice``."""
+    area = path.strip("/").split("/")[0]
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", group.removesuffix("Events")).lower()
+    return f"{area} {words}".strip()
+
+
+def _route_types(path: str, groups: dict[str, dict[str, str]]) -> list[EventType]:
+    """``groups`` (group -> event name -> data schema) of one route as event types."""
+    return [
+        EventType(
+            name=name,
+            group=_group_title(path, group),
+            description=f"GET {path}: {group}" + (f" ({data})" if data else ""),
+        )
+        for group, events in groups.items()
+        for name, data in events.items()
+    ]
+
+
+def _bundled(path: str) -> list[EventType]:
+    groups = {
+        g["name"]: {e["name"]: e["data"] for e in g["events"]} for g in _BUNDLED[path]["groups"]
+    }
+    return _route_types(path, groups)
 
 
 def _catalog() -> list[EventType]:
-    return [
-        EventType(name=e["name"], group=e["group"], description=e["section"])
-        for e in CATALOG["events"]
-    ]
+    return [t for path in ROUTES for t in _bundled(path)]
 
 
 @attrs.frozen(kw_only=True)
@@ -98,6 +133,9 @@ class EnterpriseCoreSettings:
     #: update then reads the webhook under the update lock for the values it leaves). Off: an
     #: update sends only what changes (``wire.patch_body`` says why that is assumed to work).
     complete_updates: bool = False
+    #: Read the event names from the tenant's own catalog routes (``GET /policy/events`` ...)
+    #: instead of the copy of Socotra's OpenAPI this release bundles.
+    read_catalog: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.custom_events is not None and self.event_types is not None:
@@ -137,6 +175,13 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
             provider=self.kind,
             account=account,
             base_url=base,
+            auth=StaticToken(settings.token),
+            read_error=wire.read_error,
+        )
+        self.catalog_http = transport.client(
+            provider=self.kind,
+            account=account,
+            base_url=settings.base_url.rstrip("/"),
             auth=StaticToken(settings.token),
             read_error=wire.read_error,
         )
@@ -216,19 +261,44 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
         await self.http.request("DELETE", f"/{self._locator(id)}")
 
     async def event_types(self) -> builtins.list[EventType]:
+        catalog = await self._tenant_catalog() if self.settings.read_catalog else _catalog()
         if self.settings.event_types is None:
-            known = {t.name.casefold() for t in _catalog()}
+            known = {t.name.casefold() for t in catalog}
             custom = [
                 EventType(name=name, group="custom")
                 for name in self.settings.custom_events or ()
                 if name.casefold() not in known
             ]
-            return _catalog() + custom
-        documented = {t.name.casefold(): t for t in _catalog()}
+            return catalog + custom
+        documented = {t.name.casefold(): t for t in catalog}
         return [
             documented.get(name.casefold()) or EventType(name=name, group="custom")
             for name in self.settings.event_types
         ]
+
+    async def _tenant_catalog(self) -> builtins.list[EventType]:
+        routes = await asyncio.gather(*(self._read_route(path) for path in ROUTES))
+        return [t for route in routes for t in route]
+
+    async def _read_route(self, path: str) -> builtins.list[EventType]:
+        """The names one catalog route of the tenant serves; the bundled ones when the tenant
+        does not serve it (404) or its answer is not ``{group: {name: ...}}``. Any other
+        failure is raised, so that it is not remembered as the catalog."""
+        try:
+            answer = await self.catalog_http.request("GET", path)
+        except NotFound:
+            log.warning("%s:%s: GET %s is not served: the bundled names are used for it",
+                        self.kind, self.account, path)  # fmt: skip
+            return _bundled(path)
+        try:
+            groups = Answer(
+                answer, provider=self.kind, account=self.account, what=f"GET {path}"
+            ).as_dict()
+            return _route_types(path, {g: _names(v, path, g) for g, v in groups.items()})
+        except (ProviderError, ValueError) as e:
+            log.warning("%s:%s: %s: the bundled names are used for %s",
+                        self.kind, self.account, e, path)  # fmt: skip
+            return _bundled(path)
 
     async def unsuspend(self, id: str) -> None:
         await self.http.request("PATCH", f"/{self._locator(id)}/unsuspend", idempotent=True)
@@ -262,6 +332,13 @@ class EnterpriseCoreProvider(Provider[EnterpriseCoreSettings]):
 
     async def ex_delete_diverted(self, webhook_id: str, event_id: str) -> None:
         await self.http.request("DELETE", self._diverted_path(webhook_id, event_id))
+
+
+def _names(group: Any, path: str, name: str) -> dict[str, str]:
+    """A catalog group's event names (its keys), with no data schema to name."""
+    if not isinstance(group, dict) or not all(isinstance(k, str) and k for k in group):
+        raise ValueError(f"GET {path}: {name} must be an object of event names")
+    return {key: "" for key in group}
 
 
 def _list_params(filter: ListFilter) -> dict[str, str]:

@@ -11,8 +11,13 @@ What it does, as document 004 and tests/data/PROVIDER-NOTES.md describe the API:
   ``diverted-events.list``, ``diverted-events.resend``, ``diverted-events.delete``): 401 without
   a valid token, 403 naming the missing permission. The tenant locator in the path must be this
   tenant's (404 otherwise).
-* Event types: the "Event Definitions" catalog (``events.json``) plus the tenant's custom events
-  (``custom_events``, as a tenant configuration's ``customEvents`` declares them).
+* Event types: the catalog of Socotra's OpenAPI document (``events.json``, 193 names) plus the
+  tenant's custom events (``custom_events``, as a tenant configuration's ``customEvents``
+  declares them). The nine public catalog routes (``GET /policy/events`` ... ``/config/events``,
+  no token needed) answer ``{group: {event name: {}}}``; ``catalog`` replaces what they serve
+  (a tenant on another release), and a name they serve is one a webhook can subscribe to.
+  Assumed: the document types each value as the event's data schema and no page shows a live
+  answer, so the values are empty objects.
 * Endpoints, the webhook's own and the failure handling's ``alertEndpoint`` alike, are the
   documented objects (Socotra's OpenAPI document, tests/data/enterprise_core/
   event_api_schemas.json): ``CreateEndpointRequest`` on create, ``UpdateEndpointRequest``
@@ -83,6 +88,7 @@ from gateway.emulation import (
     serve,
     ulid,
 )
+from providers.enterprise_core import catalog as catalog_module
 from providers.enterprise_core import shapes
 from providers.enterprise_core.adapter import CATALOG
 from providers.enterprise_core.shapes import DEFAULT_FAILURE_HANDLING, ApiError
@@ -100,7 +106,7 @@ ALL_PERMISSIONS = (
     "diverted-events.resend",
     "diverted-events.delete",
 )
-DOCUMENTED_EVENTS = tuple(e["name"] for e in CATALOG["events"])
+DOCUMENTED_EVENTS = tuple(catalog_module.names(CATALOG))
 _REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -140,6 +146,7 @@ class EnterpriseCoreEmulator:
         clock: Callable[[], datetime] = _now,
         locators: Iterable[str] = (),
         strict_bodies: bool = False,
+        catalog: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
         #: Refuse create and update bodies that lack a field the OpenAPI lists as required
         #: (``shapes.REQUIRED``): the reading of the documents that gives the strictest server.
@@ -147,7 +154,15 @@ class EnterpriseCoreEmulator:
         self._locators = iter(locators)
         self.tenant_locator = tenant_locator or str(uuid.uuid4())
         self.tokens = {t: frozenset(p) for t, p in (tokens or {}).items()}
-        self.event_types = frozenset(DOCUMENTED_EVENTS) | frozenset(custom_events)
+        #: What each catalog route serves: route path -> group -> event names.
+        self.catalog = (
+            {path: {g: list(n) for g, n in groups.items()} for path, groups in catalog.items()}
+            if catalog is not None
+            else {r["path"]: {g: list(n) for g, n in catalog_module.route_answer(r).items()}
+                  for r in CATALOG["routes"]}
+        )  # fmt: skip
+        served = {n for groups in self.catalog.values() for ns in groups.values() for n in ns}
+        self.event_types = frozenset(DOCUMENTED_EVENTS) | served | frozenset(custom_events)
         self.faults = faults or Faults()
         self.legacy_list = legacy_list
         self.return_secrets = return_secrets
@@ -187,6 +202,8 @@ class EnterpriseCoreEmulator:
         r.add_get(f"{base}/{{w}}/diverted/{{e}}", self._get_diverted)
         r.add_delete(f"{base}/{{w}}/diverted/{{e}}", self._delete_diverted)
         r.add_post(f"{base}/{{w}}/diverted/{{e}}/resend", self._resend)
+        for path in self.catalog:
+            r.add_get(path, self._catalog_route)
         add_admin_routes(app, self)
         return app
 
@@ -370,6 +387,11 @@ class EnterpriseCoreEmulator:
         if unknown:
             raise ApiError(400, f"{path}: unknown event type(s) {', '.join(unknown)}")
         return names
+
+    async def _catalog_route(self, request: web.Request) -> web.Response:
+        """A public catalog route (``x-securityGroup: public``): no token needed."""
+        groups = self.catalog[request.path]
+        return web.json_response({g: {name: {} for name in names} for g, names in groups.items()})
 
     # -- diverted events ---------------------------------------------------------------------
 
