@@ -32,7 +32,8 @@ import os
 import re
 import tomllib
 import typing
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -47,6 +48,7 @@ from cattrs.errors import (
 )
 from cattrs.v import format_exception
 
+from gateway.access import ACTIONS, Grant, identity_ok
 from gateway.checks import SettingProblem, check, did_you_mean, each
 from gateway.destinations import DestinationPolicy
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotFound
@@ -378,6 +380,40 @@ class ConsoleConfig:
     )
 
 
+_WHO = "must be group:NAME, user:EMAIL, key:NAME or system:NAME"
+
+
+@attrs.frozen(kw_only=True)
+class GrantConfig:
+    """One ``[[access.grants]]`` entry (``gateway.access``)."""
+
+    who: tuple[str, ...] = attrs.field(validator=[
+        check(bool, "must name someone"), each(identity_ok, _WHO)])  # fmt: skip
+    can: tuple[str, ...] = attrs.field(validator=[
+        check(bool, "must name at least one action"),
+        each(lambda v: v in ACTIONS, f"must be one of: {', '.join(ACTIONS)}")])  # fmt: skip
+    accounts: tuple[str, ...] = attrs.field(
+        default=("*",), validator=check(bool, 'must name at least one account (or "*")')
+    )
+    webhooks: tuple[str, ...] | None = attrs.field(
+        default=None, validator=check(bool, "must name at least one webhook (or leave it out)")
+    )
+
+    def grant(self, label: str) -> Grant:
+        return Grant(who=self.who, can=frozenset(self.can), accounts=self.accounts,
+                     webhooks=self.webhooks, label=label)  # fmt: skip
+
+
+@attrs.frozen(kw_only=True)
+class AccessConfig:
+    """The ``[access]`` table: who may do what, where (docs/access.md)."""
+
+    grants: tuple[GrantConfig, ...] = ()
+
+    def to_grants(self) -> tuple[Grant, ...]:
+        return tuple(g.grant(f"access.grants[{i}]") for i, g in enumerate(self.grants))
+
+
 @attrs.frozen(kw_only=True)
 class AccountConfig:
     """One configured account: its name, its provider kind, and that provider's settings."""
@@ -400,6 +436,8 @@ class GatewayConfig:
     inbound: Mapping[str, InboundConfig] = attrs.field(factory=dict)
     #: Where webhook URLs may point, on every path (``[destinations]``; the strict default).
     destinations: DestinationPolicy = attrs.field(factory=lambda: DEFAULT_DESTINATIONS)
+    #: Who may do what, where (``[[access.grants]]``).
+    access: AccessConfig = attrs.field(factory=AccessConfig)
 
 
 def _converter() -> cattrs.Converter:
@@ -464,7 +502,7 @@ def _toml_type(value: Any) -> str:
 converter = _converter()
 _ENV = re.compile(r"\$\$|\$\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*))\}")
 _TOP_LEVEL = (
-    "accounts", "console", "destinations", "http", "inbound", "server", "state", "watch"
+    "access", "accounts", "console", "destinations", "http", "inbound", "server", "state", "watch"
 )  # fmt: skip
 
 
@@ -601,6 +639,7 @@ def parse_config(
         problems.append(FieldProblem(
             "inbound", "the relay keeps deliveries in [state] until they are forwarded: set it"
         ))  # fmt: skip
+    access = _access(data.get("access"), raw_accounts, expand, problems)
     if problems:
         # One problem per key: a variable that is not set says it, not also "too short".
         first = {p.path: p for p in reversed(problems)}
@@ -614,7 +653,41 @@ def parse_config(
         console=console,
         inbound=inbound,
         destinations=destinations or DEFAULT_DESTINATIONS,
+        access=access or AccessConfig(),
     )
+
+
+def _access(
+    raw: Any,
+    accounts: Mapping[str, Any],
+    expand: Callable[[Any, str], Any],
+    problems: list[FieldProblem],
+) -> AccessConfig | None:
+    """``[access]``: a grant's ``who`` may be one string; each of its ``accounts`` (a name or
+    a glob) must name a configured account (a typo would otherwise grant nothing, silently)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("grants", []), list):
+        problems.append(FieldProblem("access", "must be a table with [[access.grants]]"))
+        return None
+    table = dict(expand(raw, "access"))
+    problems += _unknown(table, ("grants",), "access")
+    grants: list[GrantConfig] = []
+    for i, item in enumerate(table.get("grants", [])):
+        where = f"access.grants[{i}]"
+        if isinstance(item, dict) and isinstance(item.get("who"), str):
+            item = dict(item, who=[item["who"]])  # one who, as a string
+        grant: GrantConfig | None = _structure(item, GrantConfig, where, problems)
+        if grant is None:
+            continue
+        grants.append(grant)
+        for pattern in grant.accounts:
+            if not any(fnmatchcase(name, pattern) for name in accounts):
+                problems.append(FieldProblem(
+                    f"{where}.accounts",
+                    f"{pattern!r} names no configured account" + did_you_mean(pattern, accounts),
+                ))  # fmt: skip
+    return AccessConfig(grants=tuple(grants))
 
 
 def _destinations(

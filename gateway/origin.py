@@ -21,6 +21,8 @@ __all__ = ["ORIGIN", "Origin", "acting_as", "current_origin"]
 class Origin:
     actor: str
     request_id: str | None = None
+    #: The grant that allowed the writes (``access.grants[2]``, ``bootstrap key ci (write)``).
+    grant: str | None = None
 
 
 ORIGIN: contextvars.ContextVar[Origin | None] = contextvars.ContextVar("origin", default=None)
@@ -48,12 +50,12 @@ def current_origin() -> Origin:
     return ORIGIN.get() or Origin(actor=f"library:{_os_user()}")
 
 
-def acting_as(actor: str, request_id: str | None = None) -> _Acting:
+def acting_as(actor: str, request_id: str | None = None, grant: str | None = None) -> _Acting:
     """Attribute the writes made inside the ``with`` block to ``actor`` (``cli`` and
-    ``library`` actors get the OS user appended: ``cli:alice``)."""
+    ``library`` actors get the OS user appended: ``cli:alice``), allowed by ``grant``."""
     if actor in ("cli", "library"):
         actor = f"{actor}:{_os_user()}"
-    return _Acting(Origin(actor=actor, request_id=request_id))
+    return _Acting(Origin(actor=actor, request_id=request_id, grant=grant))
 
 
 class _Acting:

@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from gateway.access import system_allowance
 from gateway.errors import GatewayError
 from gateway.health.counts import set_drift_counts
 from gateway.origin import acting_as
@@ -176,11 +177,18 @@ async def _reconcile(
     """Apply the first ``max_writes`` writes of ``plan`` (and its records), as
     ``watch:reconcile``, but none of the ``stuck`` ones (account, key)."""
     left = max_writes
+    allowed = system_allowance("watch", gw.config.access.to_grants())
     kept: list[AccountPlan] = []
     for account in plan.accounts:
         actions = []
         for action in account.actions:
             if (account.account, action.key or f"id:{action.webhook_id}") in stuck:
+                continue
+            need = "delete" if action.kind in ("delete", "replace") else "write"
+            if not allowed.allows(need, account.account, action.name):
+                log.warning("reconcile: no grant of system:watch allows it",
+                            extra={"account": account.account, "action": action.kind,
+                                   "name": action.name})  # fmt: skip
                 continue
             if action.kind in _WRITES:
                 if left <= 0:

@@ -32,6 +32,7 @@ from typing import Any
 
 import attrs
 
+from gateway.access import system_allowance
 from gateway.config import WatchConfig
 from gateway.errors import GatewayError
 from gateway.health.counts import set_health_counts
@@ -343,8 +344,10 @@ async def _auto_unsuspend(gw: Gateway, names: list[str], policy: Any, now: float
 
     A disabled webhook is enabled again only if watch saw it go from active to disabled and the
     gateway did not disable it itself (its newest audited write of ``enabled`` did not set it
-    false): one that was disabled when first seen, or disabled on purpose, stays so."""
+    false): one that was disabled when first seen, or disabled on purpose, stays so. Only
+    what a grant of ``system:watch`` allows (every webhook, where no grant names it)."""
     assert gw.store is not None
+    allowed = system_allowance("watch", gw.config.access.to_grants())
     for name in names:
         if policy.accounts is not None and name not in policy.accounts:
             continue
@@ -372,7 +375,12 @@ async def _auto_unsuspend(gw: Gateway, names: list[str], policy: Any, now: float
             done = sum(e.actor == AUTO_ACTOR and e.time >= now - 86400 for e in history)
             if done >= policy.max_per_day:
                 continue
-            with acting_as(AUTO_ACTOR):
+            grant = allowed.grant_for("write", name, health.name)
+            if grant is None:
+                log.warning("auto-unsuspend: no grant of system:watch allows it",
+                            extra={"account": name, "id": health.webhook_id})  # fmt: skip
+                continue
+            with acting_as(AUTO_ACTOR, grant=grant.label):
                 try:
                     if disabled:
                         await account.update(health.webhook_id, WebhookChange(enabled=True))

@@ -8,8 +8,12 @@ from typing import Any, TypeVar
 
 import attrs
 
-from gateway.errors import ConfigError, FieldProblem
+from gateway.access import Action, Grant
+from gateway.checks import did_you_mean
+from gateway.errors import ConfigError, FieldProblem, NotFound
+from gateway.model import Webhook
 from gateway.operations.listing import Cursors
+from gateway.operations.principal import Principal
 from gateway.operations.read_ahead import ReadAhead
 from gateway.service import Account, Gateway
 from gateway.store import Store
@@ -60,8 +64,45 @@ class OperationsBase:
         self.observe: Observe = observe or _unobserved
         self.fanout = fanout
 
-    def _account(self, name: str) -> Account:
-        return self.gw.account(name)  # NotFound for a name the config lacks
+    def _account(self, name: str, who: Principal | None = None) -> Account:
+        """The account ``name``; with ``who``, only if it may read something of it. An
+        account it may not read is a 404, as one that does not exist: no oracle of names."""
+        if who is None:
+            return self.gw.account(name)  # NotFound for a name the config lacks
+        readable = [i.name for i in self.gw.accounts() if who.may_on("read", i.name)]
+        if name not in readable:
+            hint = did_you_mean(name, readable)
+            raise NotFound(f"no account named {name!r}{hint} (configured: "
+                           f"{', '.join(readable) or 'none'})")  # fmt: skip
+        return self.gw.account(name)
+
+    def check_first(
+        self, who: Principal, action: Action, what: str, account: str | None = None
+    ) -> None:
+        """A first check a front door makes before it reads a request's body: the account is
+        one ``who`` may read (404 otherwise), and ``action`` is allowed somewhere in it (or,
+        without an account, anywhere)."""
+        if account is None:
+            if not who.may(action):
+                raise who.refuse(action, what)
+            return
+        self._account(account, who)
+        who.require_on(action, account, what)
+
+    async def _webhook_check(
+        self, who: Principal, target: Account, id: str, action: Action, what: str
+    ) -> tuple[Webhook | None, Grant | None]:
+        """May ``who`` ``action`` the webhook ``id`` of ``target``? The webhook is read only
+        when the answer depends on its name (grants by webhook); one ``who`` may not read is
+        a 404, as one that does not exist. The webhook read (or None) and the grant."""
+        account = target.name
+        if who.may(action, account):  # the whole account: no need of the name
+            return None, who.grant_for(action, account)
+        who.require_on(action, account, what)
+        webhook = await self._call(target, "get", target.get(id))
+        if not who.may("read", account, webhook.name):
+            raise NotFound(f"webhook {id!r} not found", provider=target.kind, account=account)
+        return webhook, who.require(action, what, account, webhook.name)
 
     def _call(self, account: Account, operation: str, call: Awaitable[T]) -> Awaitable[T]:
         return self.observe(account.kind, account.name, operation, call)

@@ -5,24 +5,28 @@ The input is ``{"manifest": {"accounts": {...}}, "adopt", "prune", "set_unknown_
 "plan_fingerprint", "parallelism"}``: the manifest as data, each secret given as ``secret``
 (write-only, as in a create; the command line reads ``secret_env`` and ``secret_file`` on the
 operator's machine before it sends or passes the manifest here). Planning only reads, so a read
-key may plan; applying writes. ``apply`` plans again and goes on only when the plan's
-fingerprint is the one the caller was shown (``PlanChanged`` with the current plan otherwise):
-this is the one place where "plan, compare, apply" is written.
+key may plan; applying writes, and each planned action is checked against the caller's grants
+(a plan says which it may not take, and ``apply`` then refuses before anything is written).
+Webhooks the caller may not read are left out of its plan and left alone. ``apply`` plans again
+and goes on only when the plan's fingerprint is the one the caller was shown (``PlanChanged``
+with the current plan otherwise): this is the one place where "plan, compare, apply" is
+written.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
-from gateway.errors import ConfigError, Conflict, FieldProblem, InvalidRequest
+from gateway.errors import ConfigError, Conflict, FieldProblem, Forbidden, InvalidRequest
 from gateway.logs import REQUEST_ID
 from gateway.operations.base import OperationsBase
 from gateway.operations.principal import Principal
 from gateway.plan import Outcome, Plan, apply_plan, export_manifest, make_plan, parse_manifest
+from gateway.plan.planner import NOT_ALLOWED, Action
 from gateway.store import AuditEntry
 
 __all__ = ["Applied", "DesiredOperations", "PlanChanged", "PlanRequest"]
@@ -104,7 +108,6 @@ class Exported:
 class DesiredOperations(OperationsBase):
     async def plan(self, who: Principal, request: PlanRequest | Any) -> Plan:
         """What applying the manifest would change (reads only)."""
-        who.require("read", "planning")
         request = request if isinstance(request, PlanRequest) else PlanRequest.read(request)
         try:
             manifest = parse_manifest(request.manifest, self.gw.config, inline_secrets=True)
@@ -113,9 +116,15 @@ class DesiredOperations(OperationsBase):
             raise InvalidRequest(
                 problems=problems or [FieldProblem("manifest", exc.message)]
             ) from None
+        for name in manifest.accounts:
+            self._account(name, who)  # an account the caller may not read is a 404
+        # Blind (no credential compared) for a caller who may change nothing of an account.
+        blind = not all(who.may_on("write", n) or who.may_on("secrets", n)
+                        for n in manifest.accounts)  # fmt: skip
         made = await make_plan(self.gw, manifest, adopt=request.adopt, prune=request.prune,
                                set_unknown_secrets=request.set_unknown_secrets,
-                               blind=not who.sees_credentials)  # fmt: skip
+                               blind=blind)  # fmt: skip
+        made = _as_seen_by(who, made)
         await self._audit_plan(who, made)
         return made
 
@@ -143,12 +152,16 @@ class DesiredOperations(OperationsBase):
     ) -> Applied:
         """Plan again and carry the plan out, if it is the one the caller saw
         (``plan_fingerprint``; ``PlanChanged`` otherwise, nothing written)."""
-        who.require("write", "applying a plan")
+        if not any(who.may(a) for a in ("write", "delete", "secrets")):
+            raise who.refuse("write", "applying a plan")
         request = request if isinstance(request, PlanRequest) else PlanRequest.read(request)
         made = await self.plan(who, request)
         expected = request.plan_fingerprint
         if expected is not None and expected != made.fingerprint:
             raise PlanChanged(made)
+        forbidden = [w for a in made.accounts for w in a.warnings if w.startswith(NOT_ALLOWED)]
+        if forbidden:
+            raise Forbidden("nothing was applied: " + "; ".join(forbidden))
         with who.acting():
             report = await apply_plan(self.gw, made, concurrency=request.parallelism,
                                       progress=progress)  # fmt: skip
@@ -156,9 +169,46 @@ class DesiredOperations(OperationsBase):
 
     async def export(self, who: Principal, account: str | None = None) -> Exported:
         """The manifest of every webhook the caller may read (of ``account``, or all)."""
-        who.require("read", "exporting")
         if account is not None:
-            self._account(account)  # 404 for an unknown account
-        text = await export_manifest(self.gw, accounts=[account] if account else None,
-                                     mask_credentials=not who.sees_credentials)  # fmt: skip
+            self._account(account, who)  # 404 for an account the caller may not read
+        names = [account] if account else [
+            i.name for i in self.gw.accounts() if who.may_on("read", i.name)]  # fmt: skip
+        text = await export_manifest(
+            self.gw, accounts=names,
+            mask_credentials=not all(who.sees_credentials_on(n) for n in names),
+            keep=lambda name, webhook: who.may("read", name, webhook),
+        )  # fmt: skip
         return Exported(text)
+
+
+def _needs(action: Action) -> list[Literal["write", "delete", "secrets"]]:
+    """The grants a planned action needs."""
+    if action.kind == "delete":
+        return ["delete"]
+    needed: list[Literal["write", "delete", "secrets"]] = ["write"]
+    if action.kind == "replace":
+        needed.append("delete")
+    secret_set = action.spec is not None and action.spec.secret is not None
+    if (action.kind in ("create", "replace") and secret_set) or (
+        action.diff is not None and any(f.field == "secret" for f in action.diff.fields)
+    ):
+        needed.append("secrets")
+    return needed
+
+
+def _as_seen_by(who: Principal, made: Plan) -> Plan:
+    """``made`` without the webhooks ``who`` may not read (they are left alone, and said so
+    by number), each action ``who`` may not take a warning beginning ``NOT_ALLOWED``."""
+    accounts = []
+    for plan in made.accounts:
+        seen = [a for a in plan.actions if who.may("read", plan.account, a.name)]
+        notes = plan.notes
+        if len(seen) < len(plan.actions):
+            hidden = len(plan.actions) - len(seen)
+            notes += (f"{hidden} webhook(s) you may not read are left alone",)
+        refused = [f"{NOT_ALLOWED}{a.kind} {a.name!r} in {plan.account} needs a grant of "
+                   f"{need!r}" for a in seen for need in _needs(a)
+                   if not who.may(need, plan.account, a.name)]  # fmt: skip
+        accounts.append(attrs.evolve(plan, actions=tuple(seen), notes=notes,
+                                     warnings=plan.warnings + tuple(refused)))  # fmt: skip
+    return attrs.evolve(made, accounts=tuple(accounts))

@@ -1,8 +1,12 @@
 """The webhook use cases: accounts, event types, list, get, create, update, delete, ping,
 unsuspend, rotate a secret, and the providers' diverted events.
 
-Each takes who is asking first; reads need ``read``, the rest ``write`` (``Principal.require``,
-checked before the input is looked at). Writes run as that caller (the audit log's actor).
+Each takes who is asking first and asks its grants (``Principal``; ``gateway.access``): reads
+need ``read``; create, update, ping, unsuspend, resend ``write``; delete ``delete``; a secret
+set or rotated ``secrets``. The account is checked before the input is looked at, the webhook
+(by name, where grants name webhooks) once it is known. What the caller may not read does not
+exist for it: a 404, and listings leave it out. Writes run as that caller (the audit log's
+actor, with the grant that allowed them).
 Input comes as the API's JSON; every problem with it is answered at once (``_input``): the
 shape's (unknown keys, wrong types), the model's (an empty name, a bad URL) and the account's
 (a setting the provider cannot store, an unknown event, a refused destination).
@@ -26,8 +30,8 @@ from gateway.codec import (
     read_partially,
     webhook_to_json,
 )
-from gateway.errors import ConfigError, FieldProblem, InvalidRequest, Unsupported
-from gateway.model import Webhook, WebhookChange, WebhookSpec
+from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotFound, Unsupported
+from gateway.model import UNSET, Webhook, WebhookChange, WebhookSpec
 from gateway.operations import listing
 from gateway.operations.base import Items, OperationsBase
 from gateway.operations.principal import Principal
@@ -68,14 +72,13 @@ _ROTATE_FIELDS = frozenset({"secret", "previous", "grace_hours"})
 
 class WebhookOperations(OperationsBase):
     async def accounts(self, who: Principal) -> Items:
-        who.require("read", "listing accounts")
+        """The accounts ``who`` may read something of."""
         return Items([{"name": a.name, "provider": a.provider, "title": a.title,
                        "capabilities": capabilities_to_json(a.capabilities)}
-                      for a in self.gw.accounts()])  # fmt: skip
+                      for a in self.gw.accounts() if who.may_on("read", a.name)])  # fmt: skip
 
     async def event_types(self, who: Principal, account: str) -> Items:
-        who.require("read", "reading event types")
-        target = self._account(account)
+        target = self._account(account, who)
         types = await self._call(target, "event_types", target.event_types())
         return Items([event_type_to_json(t) for t in types])
 
@@ -89,23 +92,26 @@ class WebhookOperations(OperationsBase):
     ) -> dict[str, Any]:
         """One page of one account's webhooks, or (``account`` None) of every account's
         (``only``: those of them), for the API's query (filters, ``limit``, ``cursor``)."""
-        who.require("read", "listing webhooks")
-        masked = not who.sees_credentials
 
         def measure(kind: str, name: str, call: Any) -> Any:
             return self.observe(kind, name, "list", call)
 
         if account is not None:
-            self._account(account)  # an unknown account is a 404 before the query is read
+            self._account(account, who)  # a 404 before the query is read
+            masked = not who.sees_credentials_on(account)
             q = listing.read_query(query, listing.scope_of(account, ()))
-            return await listing.one_account_page(
+            page = await listing.one_account_page(
                 self.gw, account, q, self.cursors, masked, measure, self.read_ahead
             )
-        names = [i.name for i in self.gw.accounts() if only is None or i.name in only]
+            return _readable(who, page)
+        names = [i.name for i in self.gw.accounts()
+                 if (only is None or i.name in only) and who.may_on("read", i.name)]  # fmt: skip
+        masked = not all(who.sees_credentials_on(name) for name in names)
         q = listing.read_query(query, listing.scope_of(None, names))
-        return await listing.all_accounts_page(
+        page = await listing.all_accounts_page(
             self.gw, q, self.cursors, masked, measure, self.fanout, only=names
         )
+        return _readable(who, page)
 
     async def list_all(
         self, who: Principal, account: str | None, filters: Mapping[str, Any]
@@ -117,18 +123,22 @@ class WebhookOperations(OperationsBase):
         return Items(found["items"], found["errors"])
 
     async def get(self, who: Principal, account: str, id: str) -> WebhookAnswer:
-        who.require("read", "reading a webhook")
-        target = self._account(account)
+        target = self._account(account, who)
         webhook = await self._call(target, "get", target.get(id))
-        return WebhookAnswer(webhook, masked=not who.sees_credentials)
+        if not who.may("read", account, webhook.name):
+            raise NotFound(f"webhook {id!r} not found", provider=target.kind, account=account)
+        return WebhookAnswer(webhook, masked=not who.sees_credentials_on(account, webhook.name))
 
     async def create(
         self, who: Principal, account: str, body: Mapping[str, Any] | WebhookSpec
     ) -> WebhookAnswer:
-        who.require("write", "creating a webhook")
-        target = self._account(account)
+        target = self._account(account, who)
+        who.require_on("write", account, "creating a webhook")
         spec = await self._input(target, body, WebhookSpec)
-        with who.acting():
+        grant = who.require("write", "creating a webhook", account, spec.name)
+        if spec.secret is not None:
+            who.require("secrets", "setting a secret", account, spec.name)
+        with who.acting(grant):
             webhook = await self._call(target, "create", target.create(spec))
         return WebhookAnswer(webhook, masked=False)
 
@@ -141,10 +151,16 @@ class WebhookOperations(OperationsBase):
         *,
         if_match: Collection[str] | None = None,
     ) -> WebhookAnswer:
-        who.require("write", "updating a webhook")
-        target = self._account(account)
+        target = self._account(account, who)
+        who.require_on("write", account, "updating a webhook")
         change = await self._input(target, body, WebhookChange)
-        with who.acting():
+        webhook, grant = await self._webhook_check(who, target, id, "write", "updating a webhook")
+        if isinstance(change.name, str):  # renamed: the new name must be the caller's too
+            who.require("write", "renaming a webhook", account, change.name)
+        if change.secret is not UNSET:
+            name = webhook.name if webhook is not None else None
+            who.require("secrets", "setting a secret", account, name)
+        with who.acting(grant):
             call = target.update(id, change, if_match=if_match)
             webhook = await self._call(target, "update", call)
         return WebhookAnswer(webhook, masked=False)
@@ -152,35 +168,37 @@ class WebhookOperations(OperationsBase):
     async def delete(
         self, who: Principal, account: str, id: str, *, if_match: Collection[str] | None = None
     ) -> None:
-        who.require("write", "deleting a webhook")
-        target = self._account(account)
-        with who.acting():
+        target = self._account(account, who)
+        _, grant = await self._webhook_check(who, target, id, "delete", "deleting a webhook")
+        with who.acting(grant):
             await self._call(target, "delete", target.delete(id, if_match=if_match))
 
     async def ping(self, who: Principal, account: str, id: str) -> dict[str, Any]:
-        who.require("write", "pinging a webhook")
-        target = self._account(account)
-        with who.acting():
+        target = self._account(account, who)
+        _, grant = await self._webhook_check(who, target, id, "write", "pinging a webhook")
+        with who.acting(grant):
             return ping_to_json(await self._call(target, "ping", target.ping(id)))
 
     async def unsuspend(self, who: Principal, account: str, id: str) -> None:
-        who.require("write", "unsuspending a webhook")
-        target = self._account(account)
-        with who.acting():
+        target = self._account(account, who)
+        _, grant = await self._webhook_check(who, target, id, "write", "unsuspending a webhook")
+        with who.acting(grant):
             await self._call(target, "unsuspend", target.unsuspend(id))
 
     async def trigger_custom(self, who: Principal, account: str, data: Any) -> dict[str, Any]:
         """Send a custom event with ``data`` (a JSON object, at most ``MAX_CUSTOM_DATA`` bytes
         as JSON) through the provider, to test a receiver end to end (UiPath's
         ``TriggerCustom``); the provider's record of the event."""
-        who.require("write", "triggering a custom event")
+        self._account(account, who)
+        # The event goes to every webhook of the account that subscribes: the whole account.
+        grant = who.require("write", "triggering a custom event", account)
         target = self._extra(account, "trigger_custom")
         if not isinstance(data, Mapping):
             raise InvalidRequest.at("", "the body must be a JSON object: the event's data")
         if len(orjson.dumps(data)) > MAX_CUSTOM_DATA:
             raise InvalidRequest.at("", f"the event's data must be at most {MAX_CUSTOM_DATA} "
                                     "bytes as JSON")  # fmt: skip
-        with who.acting():
+        with who.acting(grant):
             event: dict[str, Any] = await self._call(
                 target, "trigger_custom", target.trigger_custom(data)
             )
@@ -193,21 +211,23 @@ class WebhookOperations(OperationsBase):
         ``grace_hours`` (gateway.health.rotation). The answer never shows a secret."""
         from gateway.health.rotation import rotate_secret
 
-        who.require("write", "rotating a secret")
+        target = self._account(account, who)  # 404 before anything else
+        who.require_on("secrets", account, "rotating a secret")
         secret, previous, grace = _rotation_input(body)
-        target = self._account(account)  # 404 for an unknown account, before anything else
+        _, grant = await self._webhook_check(who, target, id, "secrets", "rotating a secret")
         state = self.gw.config.state
         if state is None or state.secrets_key is None:
             raise ConfigError("rotation needs [state] with secrets_key (configuration.md)")
-        with who.acting():
+        with who.acting(grant):
             call = rotate_secret(self.gw, account, id, new=secret, previous=previous,
                                  grace=grace * 3600)  # fmt: skip
             rotated = await self._call(target, "rotate_secret", call)
         return Rotated(id, rotated.previous_valid_until)
 
     async def diverted(self, who: Principal, account: str, id: str) -> Items:
-        who.require("read", "listing diverted events")
+        self._account(account, who)
         target = self._extra(account, "list_diverted")
+        await self._webhook_check(who, target, id, "read", "listing diverted events")
 
         async def collect() -> list[dict[str, Any]]:
             return [diverted_to_json(e) async for e in target.ex_list_diverted(id)]
@@ -215,16 +235,18 @@ class WebhookOperations(OperationsBase):
         return Items(await self._call(target, "list_diverted", collect()))
 
     async def resend_diverted(self, who: Principal, account: str, id: str, event: str) -> Any:
-        who.require("write", "resending a diverted event")
+        self._account(account, who)
         target = self._extra(account, "resend_diverted")
-        with who.acting():
+        _, grant = await self._webhook_check(who, target, id, "write", "resending a diverted event")
+        with who.acting(grant):
             call = target.ex_resend_diverted(id, event)
             return await self._call(target, "resend_diverted", call)
 
     async def delete_diverted(self, who: Principal, account: str, id: str, event: str) -> None:
-        who.require("write", "deleting a diverted event")
+        self._account(account, who)
         target = self._extra(account, "delete_diverted")
-        with who.acting():
+        _, grant = await self._webhook_check(who, target, id, "delete", "deleting a diverted event")
+        with who.acting(grant):
             await self._call(target, "delete_diverted", target.ex_delete_diverted(id, event))
 
     # -- shared parts ------------------------------------------------------------------------
@@ -248,6 +270,13 @@ class WebhookOperations(OperationsBase):
         if value is not None:  # a stand-in of the rest: what would the account say of it?
             problems += await target.input_problems(value, skip=bad)
         raise InvalidRequest(problems=problems, provider=target.kind, account=target.name)
+
+
+def _readable(who: Principal, page: dict[str, Any]) -> dict[str, Any]:
+    """``page`` without the webhooks ``who`` may not read (grants by webhook name)."""
+    items = page.get("items", [])
+    kept = [i for i in items if who.may("read", i.get("account", ""), i.get("name"))]
+    return page if len(kept) == len(items) else {**page, "items": kept}
 
 
 #: The largest custom event data sent (bytes of JSON).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import attrs
@@ -105,17 +105,24 @@ def _mask(fields: dict[str, Any]) -> None:
 
 
 async def export_manifest(
-    gw: Gateway, *, accounts: Collection[str] | None = None, mask_credentials: bool = False
+    gw: Gateway,
+    *,
+    accounts: Collection[str] | None = None,
+    mask_credentials: bool = False,
+    keep: Callable[[str, str], bool] | None = None,
 ) -> str:
     """The manifest (TOML text) of every webhook of the accounts (default: all);
     ``mask_credentials``: credentials in URLs (``user:password@``, ``token=``) and header values
-    shown as ``***``, for a reader who may not see them."""
+    shown as ``***``, for a reader who may not see them; ``keep(account, webhook name)``: which
+    webhooks to write (default: every one)."""
     names = [i.name for i in gw.accounts() if accounts is None or i.name in accounts]
     lines = ["# Exported by webhook-gateway export: what exists now. Secrets are placeholders."]
     for name in names:
         account = gw.account(name)
         taken: set[str] = set()
         async for webhook in account.list():
+            if keep is not None and not keep(name, webhook.name):
+                continue
             key = _slug(webhook.name, taken)
             lines += ["", f"[accounts.{_key(name)}.webhooks.{_key(key)}]"]
             variable = re.sub(r"[^A-Z0-9]+", "_", f"{name}_{key}_secret".upper())

@@ -28,7 +28,11 @@ from gateway.service import Account, Gateway
 from gateway.store import Managed
 from gateway.transport import tracing
 
-__all__ = ["AccountPlan", "Action", "Plan", "make_plan"]
+__all__ = ["NOT_ALLOWED", "AccountPlan", "Action", "Plan", "make_plan"]
+
+#: How a plan's warning of an action its caller may not take begins (gateway.operations.desired
+#: adds them; the fingerprint leaves them out: who planned is not what the plan would do).
+NOT_ALLOWED = "not allowed: "
 
 Kind = Literal["create", "update", "replace", "delete", "adopt", "move"]
 
@@ -127,11 +131,13 @@ class Plan:
     def fingerprint(self) -> str:
         """A hash of everything the plan would do: equal plans, equal fingerprints. Applying a
         saved plan means re-planning and comparing this (``apply --plan``). How it was planned
-        is not what it would do: a read key's plan (``blind``) and a write key's that find the
-        same have one fingerprint."""
+        is not what it would do: a read key's plan (``blind``, and saying which actions it may
+        not take) and a write key's that find the same have one fingerprint."""
         accounts = [a.to_json() for a in self.accounts]
-        if self.blind:
-            for account in accounts:
+        for account in accounts:
+            account["warnings"] = [w for w in account["warnings"]
+                                   if not w.startswith(NOT_ALLOWED)]  # fmt: skip
+            if self.blind:
                 account["notes"] = [n for n in account["notes"] if n != BLIND_NOTE]
         body = {"changes": self.changes, "accounts": accounts}
         return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import attrs
 
+from gateway.access import Grant
 from gateway.config import ApiKey
 from gateway.operations import Principal
 from gateway.proxy.problems import ProblemError
@@ -36,8 +38,12 @@ class KeyMatch:
     scope: str
     ref: str = attrs.field(repr=False)
 
+    #: The config's grants (``[[access.grants]]``), those naming this key among them.
+    grants: tuple[Grant, ...] = attrs.field(default=(), repr=False)
+
     def principal(self) -> Principal:
-        return Principal.key(self.name, "write" if self.scope == "write" else "read")
+        scope: Literal["read", "write"] = "write" if self.scope == "write" else "read"
+        return Principal.key(self.name, scope, self.grants)
 
 
 def _ref(digest: bytes) -> str:
@@ -48,13 +54,13 @@ class ApiKeys:
     """The configured keys, each as its sha256 digest and its ``KeyMatch`` (name, scope, ref:
     worked out once, here, not on each request)."""
 
-    def __init__(self, keys: Iterable[ApiKey]) -> None:
+    def __init__(self, keys: Iterable[ApiKey], grants: Sequence[Grant] = ()) -> None:
         self._keys: list[tuple[bytes, KeyMatch]] = []
         for k in keys:
             digest = (
                 _digest(k.key.reveal()) if k.key is not None else bytes.fromhex(k.key_sha256 or "")
             )
-            self._keys.append((digest, KeyMatch(k.name, k.scope, _ref(digest))))
+            self._keys.append((digest, KeyMatch(k.name, k.scope, _ref(digest), tuple(grants))))
 
     def __repr__(self) -> str:
         return f"ApiKeys({[match.name for _, match in self._keys]})"

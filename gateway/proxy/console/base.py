@@ -71,9 +71,10 @@ def environment() -> jinja2.Environment:
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     """A page: ``template`` with the session (if any) and the request id."""
-    session = request.get(SESSION)
+    session, who = request.get(SESSION), request.get(PRINCIPAL)
+    writer = who is not None and any(who.may(a) for a in ("write", "delete", "secrets"))
     page = request.app[TEMPLATES].get_template(template).render(
-        session=session, writer=session is not None and session.scope == "write",
+        session=session, writer=writer,
         request_id=REQUEST_ID.get(), path=request.path, **context,
     )  # fmt: skip
     response = web.Response(text=page, status=status, content_type="text/html")
@@ -173,7 +174,9 @@ def writes(view: View) -> View:
     looked at), and run at most once per form (``_once``)."""
 
     async def run(request: web.Request) -> web.StreamResponse:
-        request[PRINCIPAL].require("write", "this action")
+        who = request[PRINCIPAL]
+        if not any(who.may(a) for a in ("write", "delete", "secrets")):
+            raise who.refuse("write", "this action")
         if request.method == "POST":
             return await _once(request, request[SESSION], view)
         return await view(request)
