@@ -189,6 +189,9 @@ async def test_the_audit_log_shows_an_admin_everything_and_others_their_accounts
         hers = (await operations.audit(ana, {}))["items"]
         assert {e["account"] for e in hers} == {"billing"}
         assert hers[0]["actor"] == "user:ana@example.com"
+        assert hers[0]["grant"] == "access.grants[0]"  # the grant that allowed it
+        root_entry = next(e for e in everything if e["account"] == "claims")
+        assert root_entry["grant"] == "the config's credentials (local)"
 
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]

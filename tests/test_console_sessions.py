@@ -176,7 +176,7 @@ async def test_idle_time_counts_from_real_use(monkeypatch: Any) -> None:
     now = [1000.0]
     monkeypatch.setattr("gateway.proxy.console.sessions.time.time", lambda: now[0])
     keys = ApiKeys([ApiKey(name="ops", scope="write", key=Secret(WRITE))])
-    key = keys.identify(WRITE)
+    key = await keys.identify(WRITE)
     assert key is not None
     sessions = Sessions(None, idle_minutes=1)
     session_id, _ = await sessions.start(key)

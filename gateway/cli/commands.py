@@ -90,6 +90,48 @@ async def cmd_whoami(ops: Ops, args: argparse.Namespace) -> Any:
     return show(args.json, await ops.whoami())
 
 
+def _grant(text: str) -> dict[str, Any]:
+    """``ACTIONS@ACCOUNTS[:WEBHOOKS]`` (comma-separated lists) as a key's grant:
+    ``write,delete@billing``, ``write@claims:bob-*``."""
+    can, _, where = text.partition("@")
+    accounts, _, webhooks = where.partition(":")
+    grant: dict[str, Any] = {
+        "can": [a for a in can.split(",") if a],
+        "accounts": [a for a in accounts.split(",") if a] or ["*"],
+    }
+    if webhooks:
+        grant["webhooks"] = [w for w in webhooks.split(",") if w]
+    return grant
+
+
+async def cmd_keys(ops: Ops, args: argparse.Namespace) -> Any:
+    if args.action == "list":
+        found = await ops.keys()
+        if args.json:
+            return found
+        table(found["items"], ("id", "name", "team", "created_at", "expires_at", "last_used"),
+              sys.stdout)  # fmt: skip
+        return None
+    if not args.target:
+        raise InvalidRequest.at("target", f"keys {args.action} needs a key's "
+                                f"{'name' if args.action == 'create' else 'id'}")  # fmt: skip
+    if args.action == "revoke":
+        await ops.revoke_key(args.target)
+        return {"revoked": args.target} if args.json else None
+    body: dict[str, Any] = {"name": args.target, "grants": [_grant(g) for g in args.grant]}
+    if args.team:
+        body["team"] = args.team
+    if args.expires_in_days is not None:
+        body["expires_in_days"] = args.expires_in_days
+    made = await ops.create_key(body)
+    if args.json:
+        return made
+    show(False, made)
+    sys.stderr.write("the key is shown this once: keep it now (it is stored only as a "
+                     "digest)\n")  # fmt: skip
+    return None
+
+
 def _webhook_row(webhook: dict[str, Any]) -> dict[str, Any]:
     return {**webhook, "secret": webhook["secret_state"]}  # set / unset / unknown, never it
 

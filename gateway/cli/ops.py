@@ -50,6 +50,9 @@ class Ops(Protocol):
     async def plan(self, body: Json) -> Json: ...
     async def apply(self, body: Json, progress: Progress = None) -> Json: ...
     async def export(self, account: str | None) -> str: ...
+    async def create_key(self, body: Json) -> Json: ...
+    async def keys(self) -> Json: ...
+    async def revoke_key(self, id: str) -> None: ...
 
 
 class Local:
@@ -65,6 +68,15 @@ class Local:
 
     async def whoami(self) -> Json:
         return await self.ops.whoami(self.who)
+
+    async def create_key(self, body: Json) -> Json:
+        return (await self.ops.create_key(self.who, body)).to_json()
+
+    async def keys(self) -> Json:
+        return (await self.ops.keys(self.who)).to_json()
+
+    async def revoke_key(self, id: str) -> None:
+        await self.ops.revoke_key(self.who, id)
 
     async def event_types(self, account: str) -> Json:
         return (await self.ops.event_types(self.who, account)).to_json()
@@ -175,6 +187,15 @@ class Remote:
 
     async def whoami(self) -> Json:
         return dict(await self.call("GET", "/v1/whoami"))
+
+    async def create_key(self, body: Json) -> Json:
+        return dict(await self.call("POST", "/v1/keys", body=body))
+
+    async def keys(self) -> Json:
+        return dict(await self.call("GET", "/v1/keys"))
+
+    async def revoke_key(self, id: str) -> None:
+        await self.call("DELETE", f"/v1/keys/{quote(id, safe='')}")
 
     async def event_types(self, account: str) -> Json:
         return dict(await self.call("GET", self._path(account, "event-types")))

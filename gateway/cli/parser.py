@@ -27,6 +27,7 @@ from gateway.cli.commands import (
     cmd_event_types,
     cmd_get,
     cmd_health,
+    cmd_keys,
     cmd_list,
     cmd_ping,
     cmd_resend,
@@ -271,6 +272,24 @@ def build_parser() -> argparse.ArgumentParser:
         webhook_id=False,
         account="none",
     )
+
+    keys = _command(
+        sub,
+        "keys",
+        cmd_keys,
+        "issue keys to services, list them, revoke one (admin; needs [state])",
+        "webhook-gateway keys create billing-svc --team billing --expires-in-days 30",
+        webhook_id=False,
+        account="none",  # (every account is read: a grant must name configured ones)
+    )
+    keys.add_argument("action", choices=("create", "list", "revoke"))
+    keys.add_argument("target", nargs="?", help="create: the key's name; revoke: its id")
+    keys.add_argument("--team", help="create: the team (group) whose grants apply to the key")
+    keys.add_argument(
+        "--grant", action="append", default=[], metavar="ACTIONS@ACCOUNTS[:WEBHOOKS]",
+        help="create: a grant of the key's own (repeatable), e.g. write,delete@billing",
+    )  # fmt: skip
+    keys.add_argument("--expires-in-days", type=float, help="create: default 90")
 
     ls = _command(
         sub,

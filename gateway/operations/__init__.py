@@ -10,20 +10,22 @@ records it. A front door only parses its own input and renders the answer.
 
 Modules: ``principal`` (who is asking), ``webhooks`` (accounts, event types, the webhooks
 and their extras), ``desired`` (plan, apply, export), ``records`` (audit, health, whoami),
-``listing`` and ``read_ahead`` (pages of webhooks, signed cursors), ``audit`` (the audit log's
-query and JSON), ``base`` (what they share).
+``keys`` (keys issued at run time), ``listing`` and ``read_ahead`` (pages of webhooks, signed
+cursors), ``audit`` (the audit log's query and JSON), ``base`` (what they share).
 """
 
 from __future__ import annotations
 
 from gateway.operations.base import Items, Observe
 from gateway.operations.desired import Applied, DesiredOperations, PlanChanged, PlanRequest
+from gateway.operations.keys import Issued, KeyOperations
 from gateway.operations.principal import Principal
 from gateway.operations.records import RecordOperations
 from gateway.operations.webhooks import Rotated, WebhookAnswer, WebhookOperations
 
 __all__ = [
     "Applied",
+    "Issued",
     "Items",
     "Observe",
     "Operations",
@@ -35,5 +37,5 @@ __all__ = [
 ]
 
 
-class Operations(WebhookOperations, DesiredOperations, RecordOperations):
+class Operations(WebhookOperations, DesiredOperations, RecordOperations, KeyOperations):
     """Every use case of the gateway ``gw`` (``OperationsBase`` says what it is built with)."""

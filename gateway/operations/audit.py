@@ -28,6 +28,7 @@ def entry_to_json(entry: AuditEntry) -> dict[str, Any]:
         "id": entry.id,
         "time": datetime.fromtimestamp(entry.time, UTC).isoformat(),
         "actor": entry.actor,
+        "grant": entry.grant,
         "account": entry.account,
         "provider": entry.provider,
         "webhook_id": entry.webhook_id,

@@ -87,6 +87,36 @@ def _op(
     return op
 
 
+#: A grant (``[[access.grants]]`` without ``who``; a key's own).
+GRANT: dict[str, Any] = {
+    "type": "object",
+    "required": ["can"],
+    "properties": {
+        "grant": {"type": "string", "description": "Where the grant comes from."},
+        "can": {"type": "array", "items": {"type": "string", "enum": [
+            "read", "write", "delete", "secrets", "admin"]}},
+        "accounts": {"type": "array", "items": {"type": "string"}},
+        "webhooks": {"type": ["array", "null"], "items": {"type": "string"}},
+    },
+}  # fmt: skip
+
+#: A key issued at run time, as ``GET /v1/keys`` shows it.
+ISSUED_KEY: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name", "grants", "created_at", "created_by"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "team": {"type": ["string", "null"]},
+        "grants": {"type": "array", "items": GRANT},
+        "created_at": {"type": "string", "format": "date-time"},
+        "created_by": {"type": "string"},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_used": {"type": ["string", "null"], "format": "date-time"},
+        "key": {"type": "string", "description": "Only in the answer that issues it."},
+    },
+}
+
 #: UiPath's ``CustomEventDto`` (the Orchestrator swagger; value types as the emulator assumes).
 CUSTOM_EVENT: dict[str, Any] = {
     "type": "object",
@@ -190,7 +220,7 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "metrics",
                 "responses": {
                     "200": {"description": "Metrics.", "content": {"text/plain": {}}},
-                    **_errors(("401",)),
+                    **_errors(("401", "429")),
                 },
             }
         },
@@ -200,7 +230,7 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "openapi",
                 "responses": {
                     "200": _json({"type": "object"}, "OpenAPI 3.1."),
-                    **_errors(("401",)),
+                    **_errors(("401", "429")),
                 },
             }
         },
@@ -486,19 +516,69 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json(
                         {
                             "type": "object",
-                            "required": ["kind", "name", "actor", "scope", "can"],
+                            "required": ["kind", "name", "actor", "scope", "can", "grants"],
                             "properties": {
-                                "kind": {"type": "string"},
+                                "kind": {
+                                    "type": "string",
+                                    "enum": ["key", "user", "cli", "library", "system"],
+                                },
                                 "name": {"type": "string"},
                                 "actor": {"type": "string"},
+                                "email": {"type": ["string", "null"]},
+                                "subject": {"type": ["string", "null"]},
+                                "groups": {"type": "array", "items": {"type": "string"}},
                                 "scope": {"type": "string", "enum": ["read", "write"]},
                                 "can": {"type": "array", "items": {"type": "string"}},
+                                "grants": {"type": "array", "items": GRANT},
                             },
                         },
-                        "The caller.",
+                        "The caller, and the grants it holds (docs/access.md).",
                     )
                 },
                 operation_id="whoami",
+            )
+        },
+        "/v1/keys": {
+            "post": _op(
+                "Issue a key to a service (admin): shown once, kept as a digest.",
+                {
+                    "201": _json(
+                        ISSUED_KEY | {"required": [*ISSUED_KEY["required"], "key"]},
+                        "The key, with its value (this once).",
+                    )
+                },
+                write=True,
+                body="KeyRequest",
+                operation_id="createKey",
+                errors=("409", "501"),
+            ),
+            "get": _op(
+                "The keys issued at run time (admin); never their values.",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["items"],
+                            "properties": {
+                                "items": {"type": "array", "items": ISSUED_KEY},
+                                "errors": {"type": "array"},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                        "The keys.",
+                    )
+                },
+                operation_id="listKeys",
+                errors=("501",),
+            ),
+        },
+        "/v1/keys/{id}": {
+            "delete": _op(
+                "Revoke a key (admin): every replica refuses it at once, its console sessions end.",
+                NO_CONTENT,
+                write=True,
+                params=[_path_param("id", "The key's id (key_...).")],
+                operation_id="revokeKey",
             )
         },
         "/v1/audit": {

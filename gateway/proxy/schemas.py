@@ -330,6 +330,42 @@ SCHEMAS: dict[str, Any] = {
             "parallelism": {"type": "integer", "minimum": 1, "maximum": 32},
         },
     },
+    "KeyRequest": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "description": "A key for a service: its own grants, a team (group:TEAM's grants of the "
+        "config apply), or both (docs/access.md).",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "team": {"type": "string"},
+            "grants": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["can"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "can": {
+                            "type": "array",
+                            "items": {
+                                "type": "string",
+                                "enum": ["read", "write", "delete", "secrets", "admin"],
+                            },
+                        },
+                        "accounts": {"type": "array", "items": {"type": "string"}},
+                        "webhooks": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+            "expires_in_days": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 3650,
+                "description": "(90)",
+            },
+        },
+    },
     "Plan": {
         "type": "object",
         "required": ["schema", "fingerprint", "changes", "accounts"],
@@ -347,7 +383,15 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"},
             "time": {"type": "string", "format": "date-time"},
-            "actor": {"type": "string", "description": "key:<name>, cli:<user> or library:<user>"},
+            "actor": {
+                "type": "string",
+                "description": "key:<name>, user:<email>, cli:<user>, "
+                "library:<user> or watch:<what>",
+            },
+            "grant": {
+                "type": ["string", "null"],
+                "description": "The grant that allowed the write (docs/access.md).",
+            },
             "account": {"type": "string"},
             "provider": {"type": "string"},
             "webhook_id": nullable({"type": "string"}),

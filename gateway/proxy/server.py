@@ -110,8 +110,9 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     known = config is not None and account in config.accounts
     # The server span continues the caller's trace (traceparent) when the caller is known;
     # named by the route template, never the raw path with its ids.
+    parent = await _trace_parent(request)
     with tracing.span(
-        f"{request.method} {route}", "server", parent=_trace_parent(request),
+        f"{request.method} {route}", "server", parent=parent,
         http__request__method=request.method, http__route=route,
         webhook_gateway__account=account if known else None,
         webhook_gateway__provider=config.accounts[account].provider if known else None,  # type: ignore[union-attr,index]
@@ -131,7 +132,7 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
             REQUEST_ID.reset(token)
 
 
-def _trace_parent(request: web.Request) -> Any:
+async def _trace_parent(request: web.Request) -> Any:
     """The caller's trace context to continue, or None (a new trace): only a caller that
     presents a valid API key, or a trusted proxy, decides the trace (and with it sampling)."""
     if "traceparent" not in request.headers or not tracing.enabled():
@@ -142,7 +143,7 @@ def _trace_parent(request: web.Request) -> Any:
     if KEYS not in app or _unkeyed_route(request):
         return None
     try:  # (the key is checked again, with its throttle, by _keyed: this only reads it)
-        request[PRINCIPAL] = app[KEYS].authenticate(request.headers.get("Authorization"))
+        request[PRINCIPAL] = await app[KEYS].authenticate(request.headers.get("Authorization"))
     except ProblemError:
         return None
     return tracing.extract(request.headers)
@@ -236,7 +237,7 @@ async def _keyed(request: web.Request, handler: Handler) -> web.StreamResponse:
         return problem(429, "too many wrong API keys from this address; try again later",
                        headers=retry_after(wait))  # fmt: skip
     try:
-        who = request.get(PRINCIPAL) or request.app[KEYS].authenticate(
+        who = request.get(PRINCIPAL) or await request.app[KEYS].authenticate(
             request.headers.get("Authorization")
         )
     except ProblemError as exc:
@@ -463,6 +464,25 @@ async def whoami(request: web.Request) -> web.Response:
     return _json(await _ops(request).whoami(_who(request)))
 
 
+@routes.post("/v1/keys")
+async def create_key(request: web.Request) -> web.Response:
+    who = _who(request)
+    _ops(request).check_first(who, "admin", "issuing a key")  # before the body
+    issued = await _ops(request).create_key(who, await _json_body(request))
+    return _json(issued.to_json(), status=201, headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/v1/keys")
+async def list_keys(request: web.Request) -> web.Response:
+    return _json((await _ops(request).keys(_who(request))).to_json())
+
+
+@routes.delete("/v1/keys/{id}")
+async def revoke_key(request: web.Request) -> web.Response:
+    await _ops(request).revoke_key(_who(request), request.match_info["id"])
+    return web.Response(status=204)
+
+
 @routes.get("/v1/accounts/{account}/event-types")
 async def event_types(request: web.Request) -> web.Response:
     answer = await _ops(request).event_types(_who(request), request.match_info["account"])
@@ -638,6 +658,7 @@ def create_app(
 
     def serving(gw: Gateway) -> None:
         app[GATEWAY] = holder["gw"] = gw
+        app[KEYS].use_store(gw.store)  # keys issued at run time are kept there
         app[OPERATIONS] = Operations(gw, cursors=cursors, read_ahead=ahead,
                                      observe=metrics.provider_call,
                                      fanout=config.server.fanout_concurrency)  # fmt: skip

@@ -182,6 +182,7 @@ class Auditor:
             detail=detail,
             request_id=origin.request_id,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            grant=origin.grant,
         )
         stored = asyncio.get_running_loop().create_future()
         self._queue.append((entry, stored))

@@ -19,6 +19,7 @@ __all__ = [
     "AuditQuery",
     "Claim",
     "Health",
+    "IssuedKey",
     "Managed",
     "Relay",
     "Store",
@@ -66,6 +67,8 @@ class AuditEntry:
     detail: str | None = None
     request_id: str | None = None
     duration_ms: float = 0.0
+    #: The grant that allowed the write (``access.grants[2]``; None before grants).
+    grant: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -124,6 +127,25 @@ class ConsoleSession:
     created_at: float
     seen_at: float
     key_ref: str = attrs.field(default="", repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class IssuedKey:
+    """A key issued at run time (``POST /v1/keys``): ``digest`` is the hex SHA-256 of the key,
+    never the key; ``grants`` their JSON form (``{can, accounts, webhooks}``)."""
+
+    id: str
+    name: str
+    digest: str = attrs.field(repr=False)
+    team: str | None = None
+    grants: tuple[Mapping[str, Any], ...] = ()
+    created_at: float
+    created_by: str
+    expires_at: float | None = None
+    last_used: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 @attrs.frozen(kw_only=True)
@@ -270,6 +292,28 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def drop_session(self, id_hash: str) -> None: ...
+
+    # -- keys issued at run time -------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def issue_key(self, key: IssuedKey) -> bool:
+        """Keep ``key``; False (nothing kept) if one of that name exists."""
+
+    @abc.abstractmethod
+    async def issued_key(self, digest: str) -> IssuedKey | None:
+        """The key whose digest is ``digest``, or None (never issued, or revoked)."""
+
+    @abc.abstractmethod
+    async def issued_keys(self) -> list[IssuedKey]:
+        """Every issued key, by name."""
+
+    @abc.abstractmethod
+    async def revoke_key(self, id: str) -> IssuedKey | None:
+        """Forget the key ``id`` (every replica refuses it from now on); it, or None."""
+
+    @abc.abstractmethod
+    async def touch_key(self, id: str, now: float) -> None:
+        """Note that the key ``id`` was used at ``now``."""
 
     @abc.abstractmethod
     async def save_drift(self, account: str, found: list[Drift]) -> None:

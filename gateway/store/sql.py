@@ -35,6 +35,7 @@ from gateway.store.base import (
     StoredAnswer,
     TransitionRecord,
 )
+from gateway.store.sql_keys import IssuedKeysSql
 
 __all__ = ["SESSION_LIMIT", "SqlStore", "Tx", "migrations"]
 
@@ -54,7 +55,7 @@ _HEALTH_FIELDS = (
 )
 _AUDIT_COLUMNS = (
     "time", "actor", "account", "provider", "webhook_id", "operation", "change", "outcome",
-    "detail", "request_id", "duration_ms",
+    "detail", "request_id", "duration_ms", "grant_label",
 )  # fmt: skip
 
 
@@ -89,7 +90,7 @@ def migrations(dialect: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-class SqlStore(Store):
+class SqlStore(IssuedKeysSql, Store):
     dialect: str = ""
 
     @abc.abstractmethod
@@ -208,7 +209,7 @@ class SqlStore(Store):
         rows = [
             (e.time, e.actor, e.account, e.provider, e.webhook_id, e.operation,
              orjson.dumps(dict(e.change)).decode(), e.outcome, e.detail, e.request_id,
-             e.duration_ms)
+             e.duration_ms, e.grant)
             for e in entries
         ]  # fmt: skip
         if rows:
@@ -245,6 +246,7 @@ class SqlStore(Store):
                 detail=row["detail"],
                 request_id=row["request_id"],
                 duration_ms=row["duration_ms"],
+                grant=row["grant_label"],
             )
             for row in rows
         ]

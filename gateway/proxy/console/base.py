@@ -145,7 +145,7 @@ async def console_middleware(request: web.Request, handler: View) -> web.StreamR
     sessions = request.app[SESSIONS]
     cookie = request.cookies.get(COOKIE)
     session = await sessions.find(cookie)
-    key = request.config_dict[KEYS].by_ref(session.key_ref) if session is not None else None
+    key = await request.config_dict[KEYS].by_ref(session.key_ref) if session is not None else None
     if session is not None and key is None:  # its key was removed or replaced: it ends
         await sessions.end(cookie or "")
         session = None
@@ -271,7 +271,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
                            "log in again from this page")  # fmt: skip
     presented = str(form.get("api_key", "")).strip()
     keys = request.config_dict[KEYS]
-    key = keys.identify(presented) if presented.isascii() and presented else None
+    key = await keys.identify(presented) if presented.isascii() and presented else None
     if key is None:
         failures.failed(address)
         return _login_form(request, 401, "that API key is not valid")
