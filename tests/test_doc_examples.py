@@ -1,4 +1,4 @@
-"""Every example of README.md, docs/http-api.md, docs/plan.md and docs/cli.md runs as written
+"""Every example of README.md and docs/ (http-api, plan, cli, access) runs as written
 against a fresh demo.
 
 Each document gets a demo of its own; its ``sh`` blocks run in order in bash, in a shell whose
@@ -49,7 +49,8 @@ async def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 @pytest.mark.parametrize(
-    "document", ["README.md", "docs/http-api.md", "docs/plan.md", "docs/cli.md"]
+    "document",
+    ["README.md", "docs/http-api.md", "docs/plan.md", "docs/cli.md", "docs/access.md"],
 )
 async def test_every_example_runs_against_the_demo(document: str, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")

@@ -104,6 +104,11 @@ def _grant(text: str) -> dict[str, Any]:
     return grant
 
 
+async def cmd_transfer(ops: Ops, args: argparse.Namespace) -> Any:
+    done = await ops.transfer(args.account, args.id, {"owner": args.to, "key": args.key})
+    return show(args.json, done)
+
+
 async def cmd_keys(ops: Ops, args: argparse.Namespace) -> Any:
     if args.action == "list":
         found = await ops.keys()

@@ -51,6 +51,7 @@ class Ops(Protocol):
     async def apply(self, body: Json, progress: Progress = None) -> Json: ...
     async def export(self, account: str | None) -> str: ...
     async def create_key(self, body: Json) -> Json: ...
+    async def transfer(self, account: str, id: str, body: Json) -> Json: ...
     async def keys(self) -> Json: ...
     async def revoke_key(self, id: str) -> None: ...
 
@@ -71,6 +72,9 @@ class Local:
 
     async def create_key(self, body: Json) -> Json:
         return (await self.ops.create_key(self.who, body)).to_json()
+
+    async def transfer(self, account: str, id: str, body: Json) -> Json:
+        return await self.ops.transfer(self.who, account, id, body)
 
     async def keys(self) -> Json:
         return (await self.ops.keys(self.who)).to_json()
@@ -190,6 +194,10 @@ class Remote:
 
     async def create_key(self, body: Json) -> Json:
         return dict(await self.call("POST", "/v1/keys", body=body))
+
+    async def transfer(self, account: str, id: str, body: Json) -> Json:
+        return dict(await self.call("POST", self._path(account, "webhooks", id, "owner"),
+                                    body=body))  # fmt: skip
 
     async def keys(self) -> Json:
         return dict(await self.call("GET", "/v1/keys"))

@@ -32,6 +32,7 @@ from gateway.cli.commands import (
     cmd_ping,
     cmd_resend,
     cmd_rotate,
+    cmd_transfer,
     cmd_unsuspend,
     cmd_update,
     cmd_watch,
@@ -272,6 +273,22 @@ def build_parser() -> argparse.ArgumentParser:
         webhook_id=False,
         account="none",
     )
+
+    transfer = _command(
+        sub,
+        "transfer",
+        cmd_transfer,
+        "hand a webhook to another owner's manifest (audited; needs [state])",
+        "webhook-gateway transfer core-demo 01J0Z8Y5W9K6X3M2N4P7Q1R8S7 --to claims --key alerts",
+        webhook_id=True,
+    )
+    transfer.add_argument(
+        "--to",
+        required=True,
+        metavar="OWNER",
+        help='the owner (team) whose manifest manages it from now ("": none)',
+    )
+    transfer.add_argument("--key", required=True, help="its key in that manifest")
 
     keys = _command(
         sub,

@@ -198,7 +198,7 @@ async def _reconcile(
         kept.append(attrs.evolve(account, actions=tuple(actions)))
     with acting_as(RECONCILE_ACTOR):
         try:
-            report = await apply_plan(gw, Plan(accounts=tuple(kept)))
+            report = await apply_plan(gw, Plan(accounts=tuple(kept), owner=plan.owner))
         except GatewayError as exc:
             log.warning("reconcile failed", extra={"error": str(exc)})
             return

@@ -26,6 +26,7 @@ from gateway.logs import REQUEST_ID
 from gateway.operations.base import OperationsBase
 from gateway.operations.principal import Principal
 from gateway.plan import Outcome, Plan, apply_plan, export_manifest, make_plan, parse_manifest
+from gateway.plan.manifest import OWNER_FORM as _OWNER
 from gateway.plan.planner import NOT_ALLOWED, Action
 from gateway.store import AuditEntry
 
@@ -166,6 +167,36 @@ class DesiredOperations(OperationsBase):
             report = await apply_plan(self.gw, made, concurrency=request.parallelism,
                                       progress=progress)  # fmt: skip
         return Applied(made, report)
+
+    async def transfer(self, who: Principal, account: str, id: str, body: Any) -> dict[str, Any]:
+        """Hand the webhook ``id`` to the manifest of ``owner`` (under its ``key``): the one
+        way a webhook changes owner; audited. Needs ``write`` on the webhook."""
+        target = self._account(account, who)
+        if not isinstance(body, Mapping):
+            raise InvalidRequest.at("", "the body must be a JSON object: owner and key")
+        problems = [FieldProblem(k, "unknown field") for k in sorted(set(body) - {"owner", "key"})]
+        owner, key = body.get("owner"), body.get("key")
+        if not isinstance(owner, str) or (owner and not _OWNER.fullmatch(owner)):
+            problems.append(FieldProblem("owner", 'must be a team\'s name ("": no owner)'))
+        if not isinstance(key, str) or not key.strip():
+            problems.append(FieldProblem("key", "required: the manifest key it goes under"))
+        if problems:
+            raise InvalidRequest(problems=problems)
+        assert isinstance(owner, str) and isinstance(key, str)
+        what = "handing a webhook to another owner"
+        webhook, grant = await self._webhook_check(who, target, id, "write", what)
+        if webhook is None:  # 404 for one that does not exist, before anything is recorded
+            webhook = await self._call(target, "get", target.get(id))
+        store = self._store("owners")
+        previous = await store.transfer(account, webhook.id, owner, key)
+        await store.record(AuditEntry(
+            time=time.time(), actor=who.actor, account=account, provider=target.kind,
+            webhook_id=webhook.id, operation="transfer", outcome="ok",
+            request_id=REQUEST_ID.get(), grant=grant.label if grant else None,
+            change={"from": previous, "to": owner, "key": key},
+        ))  # fmt: skip
+        return {"account": account, "id": webhook.id, "name": webhook.name,
+                "owner": owner, "key": key, "previous_owner": previous}  # fmt: skip
 
     async def export(self, who: Principal, account: str | None = None) -> Exported:
         """The manifest of every webhook the caller may read (of ``account``, or all)."""

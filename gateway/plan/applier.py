@@ -69,7 +69,9 @@ async def apply_plan(
         the provider made the webhook but before its id was recorded then converges (the
         next plan takes over the webhook of that name, or creates it)."""
         if gw.store is not None and action.key is not None:
-            entry = Managed(account=action.account, key=action.key, webhook_id=CREATING)
+            entry = Managed(
+                account=action.account, key=action.key, webhook_id=CREATING, owner=plan.owner
+            )
             await gw.store.manage(entry, time.time())
 
     async def run(action: Action) -> Outcome:
@@ -93,16 +95,17 @@ async def apply_plan(
                 await account.delete(webhook_id)
             if gw.store is not None and action.key is not None:
                 if action.kind == "delete":
-                    await gw.store.unmanage(action.account, action.key)
+                    await gw.store.unmanage(action.account, action.key, plan.owner)
                 else:
                     assert webhook_id is not None
                     entry = Managed(account=action.account, key=action.key,
                                     webhook_id=webhook_id,
                                     secret_fingerprint=action.secret_fingerprint,
-                                    alert_secret_fingerprint=action.alert_fingerprint)  # fmt: skip
+                                    alert_secret_fingerprint=action.alert_fingerprint,
+                                    owner=plan.owner)  # fmt: skip
                     await gw.store.manage(entry, time.time())
                     if action.moved_from is not None:  # the key was renamed: the old one goes
-                        await gw.store.unmanage(action.account, action.moved_from)
+                        await gw.store.unmanage(action.account, action.moved_from, plan.owner)
             outcome = Outcome(action=action, ok=True, webhook_id=webhook_id)
         except GatewayError as exc:
             outcome = Outcome(action=action, ok=False, webhook_id=action.webhook_id,

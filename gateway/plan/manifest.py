@@ -2,6 +2,8 @@
 
 ::
 
+    owner = "ops"                                 # optional: the team it belongs to
+
     [accounts.uipath-prod.webhooks.jobs]          # "jobs": the manifest's key for it
     name = "jobs-to-ops"
     url = "https://hooks.example.com/jobs"
@@ -23,6 +25,9 @@
     # where Enterprise Core alerts after failures; its secret by reference, like the webhook's
     alert_endpoint = { url = "https://alerts.example.com/p", secret_env = "ALERTS_SECRET" }
 
+A manifest with an ``owner`` manages only the webhooks it made or took over itself: another
+owner's are left alone, listed as "managed by X", even by ``--prune`` (docs/plan.md).
+
 ``load_manifest`` checks it whole before any provider is asked: every problem with its path
 (an unknown account, a literal secret, a missing variable or file, a field the account's
 provider cannot store, more events than it takes).
@@ -31,6 +36,7 @@ provider cannot store, more events than it takes).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -74,6 +80,9 @@ class Manifest:
     """Every desired webhook, by account, then by key, in file order."""
 
     accounts: Mapping[str, Mapping[str, Desired]]
+    #: The team the manifest belongs to: it manages only what it made or took over itself
+    #: (``""``: a manifest that names no owner).
+    owner: str = ""
 
     def __len__(self) -> int:
         return sum(len(hooks) for hooks in self.accounts.values())
@@ -98,6 +107,10 @@ def load_manifest(
     )
 
 
+#: What an owner's name may be.
+OWNER_FORM = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
 def parse_manifest(
     data: Mapping[str, Any],
     config: GatewayConfig,
@@ -119,8 +132,13 @@ def parse_manifest(
     if not isinstance(data, Mapping):
         raise ConfigError(problems=[FieldProblem("", "a manifest is a table with [accounts.*]")])
     problems: list[FieldProblem] = []
-    problems += [FieldProblem(k, "unknown key; a manifest has [accounts.*]") for k in data
-                 if k != "accounts"]  # fmt: skip
+    problems += [FieldProblem(k, "unknown key; a manifest has owner and [accounts.*]")
+                 for k in data if k not in ("accounts", "owner")]  # fmt: skip
+    owner = data.get("owner", "")
+    if not isinstance(owner, str) or (owner and not OWNER_FORM.fullmatch(owner)):
+        problems.append(FieldProblem("owner", "must be a team's name: letters, digits, '.', "
+                                     "'_', '-' (at most 100)"))  # fmt: skip
+        owner = ""
     raw_accounts = data.get("accounts", {})
     if not isinstance(raw_accounts, dict):
         raise ConfigError(problems=[FieldProblem("accounts", "must be a table")])
@@ -153,7 +171,7 @@ def parse_manifest(
             hooks[key] = desired
     if problems:
         raise ConfigError(problems=problems)
-    return Manifest(accounts=accounts)
+    return Manifest(accounts=accounts, owner=owner)
 
 
 def _desired(

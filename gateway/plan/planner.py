@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -118,6 +119,8 @@ class Plan:
     accounts: tuple[AccountPlan, ...]
     #: Made for a caller who may not see credentials (``gateway.plan.blind``): not appliable.
     blind: bool = False
+    #: The manifest's owner: what it applies is recorded as this owner's.
+    owner: str = ""
 
     @property
     def changes(self) -> int:
@@ -179,11 +182,12 @@ async def make_plan(
                 return await _plan_account(gw, account, manifest.accounts[name], key, gate,
                                            adopt=adopt, prune=prune,
                                            set_unknown=set_unknown_secrets,
-                                           blind=blind)  # fmt: skip
+                                           blind=blind, owner=manifest.owner)  # fmt: skip
         except GatewayError as exc:
             return AccountPlan(account=name, provider=account.kind, error=str(exc))
 
-    return Plan(accounts=tuple(await asyncio.gather(*(one(n) for n in names))), blind=blind)
+    planned = tuple(await asyncio.gather(*(one(n) for n in names)))
+    return Plan(accounts=planned, blind=blind, owner=manifest.owner)
 
 
 async def _uncatalogued(account: Account, specs: dict[str, WebhookSpec]) -> list[str]:
@@ -236,22 +240,31 @@ async def _plan_account(
     prune: bool,
     set_unknown: bool = False,
     blind: bool = False,
+    owner: str = "",
 ) -> AccountPlan:
     managed: dict[str, Managed] = (
-        await gw.store.managed(account.name) if gw.store is not None else {}
+        await gw.store.managed(account.name, owner) if gw.store is not None else {}
     )
     moves = {e.moved_from: k for k, e in desired.items()
              if e.moved_from in managed and k not in managed}  # fmt: skip
     owned_ids = {m.webhook_id for m in managed.values()}
-    actual, by_name, others = await _read_actual(account, desired, owned_ids, gate, prune=prune)
+    # Another owner's webhooks: never taken over, updated or deleted by this manifest.
+    theirs = {wid: o for wid, o in (await gw.store.owners(account.name)).items()
+              if o != owner and wid not in owned_ids} if gw.store is not None else {}  # fmt: skip
+    actual, by_name, others = await _read_actual(
+        account, desired, owned_ids, gate, prune=prune, theirs=theirs
+    )
     adopt = adopt or gw.store is None
     actions: list[Action] = []
+    kept_by = Counter(theirs.values())
     matched: set[str] = set()
     unchanged = 0
     can_update = "update" in account.capabilities.operations
     notes = _account_notes(account)
     if blind:
         notes.append(BLIND_NOTE)
+    notes += [f"{n} webhook(s) managed by {_owner_name(o)}: left alone"
+              for o, n in sorted(kept_by.items())]  # fmt: skip
     specs, problems = await _spelled(account, desired)
     if problems:  # nothing of this account is planned from a manifest it cannot take
         return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
@@ -268,6 +281,14 @@ async def _plan_account(
         adopted = False
         if current is None:
             same_name = by_name.get(spec.name)
+            if same_name is not None and same_name.id in theirs:
+                problems.append(
+                    f"accounts.{account.name}.webhooks.{entry_key}: the webhook named "
+                    f"{spec.name!r} ({same_name.id}) is managed by "
+                    f"{_owner_name(theirs[same_name.id])}: not taken over (its owner may hand "
+                    "it over: webhook-gateway transfer)"
+                )
+                continue
             if same_name is not None and same_name.id not in owned_ids:
                 if interrupted and not adopt and not _as_intended(spec, same_name):
                     problems.append(
@@ -391,11 +412,13 @@ async def _read_actual(
     gate: asyncio.Semaphore,
     *,
     prune: bool,
+    theirs: Mapping[str, str] = {},
 ) -> tuple[dict[str, Webhook], dict[str, Webhook], list[tuple[str, str]]]:
     """Read what the account has: ``(by id, by name, others)``.
 
     Streamed: only webhooks the manifest or the store names are kept whole (memory stays the
-    manifest's size plus a page); the rest are kept as ``(id, name)``, for ``--prune`` only.
+    manifest's size plus a page); the rest are kept as ``(id, name)``, for ``--prune`` only,
+    but for another owner's (``theirs``), which ``--prune`` never takes.
     """
     wanted_names = {entry.spec.name for entry in desired.values()}
     actual: dict[str, Webhook] = {}
@@ -407,9 +430,13 @@ async def _read_actual(
                 actual[webhook.id] = webhook
             elif webhook.name in wanted_names and webhook.name not in by_name:
                 actual[webhook.id] = by_name[webhook.name] = webhook
-            elif prune:
+            elif prune and webhook.id not in theirs:
                 others.append((webhook.id, webhook.name))
     return actual, by_name, others
+
+
+def _owner_name(owner: str) -> str:
+    return f"owner {owner!r}" if owner else "a manifest with no owner"
 
 
 def _account_notes(account: Account) -> list[str]:

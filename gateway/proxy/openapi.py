@@ -315,6 +315,32 @@ def openapi_document() -> dict[str, Any]:
                 errors=("412",),
             ),
         },
+        f"{webhooks}/{{id}}/owner": {
+            "post": _op(
+                "Hand the webhook to another owner's manifest (docs/plan.md, owners); audited.",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "account": {"type": "string"},
+                                "id": {"type": "string"},
+                                "name": {"type": "string"},
+                                "owner": {"type": "string"},
+                                "key": {"type": "string"},
+                                "previous_owner": {"type": ["string", "null"]},
+                            },
+                        },
+                        "Who manages it now, and who did.",
+                    )
+                },
+                write=True,
+                params=[ACCOUNT, ID],
+                body="Transfer",
+                operation_id="transferWebhook",
+                errors=("501",),
+            )
+        },
         f"{webhooks}/{{id}}/ping": {
             "post": _op(
                 "Send a test event to the webhook's URL.",

@@ -330,6 +330,15 @@ SCHEMAS: dict[str, Any] = {
             "parallelism": {"type": "integer", "minimum": 1, "maximum": 32},
         },
     },
+    "Transfer": {
+        "type": "object",
+        "required": ["owner", "key"],
+        "additionalProperties": False,
+        "properties": {
+            "owner": {"type": "string", "description": 'The team ("": no owner).'},
+            "key": {"type": "string", "minLength": 1, "description": "Its manifest key."},
+        },
+    },
     "KeyRequest": {
         "type": "object",
         "required": ["name"],

@@ -464,6 +464,14 @@ async def whoami(request: web.Request) -> web.Response:
     return _json(await _ops(request).whoami(_who(request)))
 
 
+@routes.post("/v1/accounts/{account}/webhooks/{id}/owner")
+async def transfer_webhook(request: web.Request) -> web.Response:
+    m, who = request.match_info, _who(request)
+    _ops(request).check_first(who, "write", "handing a webhook over", m["account"])
+    body = await _json_body(request)
+    return _json(await _ops(request).transfer(who, m["account"], m["id"], body))
+
+
 @routes.post("/v1/keys")
 async def create_key(request: web.Request) -> web.Response:
     who = _who(request)

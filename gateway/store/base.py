@@ -98,6 +98,8 @@ class Managed:
     rotated_at: float | None = None
     rotated_by: str | None = None
     rotated_fingerprint: str | None = None
+    #: Whose manifest manages it (a team; ``""``: a manifest that names no owner).
+    owner: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -253,15 +255,24 @@ class Store(abc.ABC):
     # -- managed webhooks (plan/apply) ---------------------------------------------------------
 
     @abc.abstractmethod
-    async def managed(self, account: str) -> dict[str, Managed]:
-        """The account's managed webhooks by manifest key."""
+    async def managed(self, account: str, owner: str = "") -> dict[str, Managed]:
+        """The account's webhooks ``owner``'s manifest manages, by manifest key."""
+
+    @abc.abstractmethod
+    async def owners(self, account: str) -> dict[str, str]:
+        """Who manages each managed webhook of the account: webhook id -> owner."""
 
     @abc.abstractmethod
     async def manage(self, entry: Managed, now: float) -> None:
-        """Record (or replace) what a manifest key manages."""
+        """Record (or replace) what a manifest key (of ``entry.owner``) manages."""
 
     @abc.abstractmethod
-    async def unmanage(self, account: str, key: str) -> None: ...
+    async def unmanage(self, account: str, key: str, owner: str = "") -> None: ...
+
+    @abc.abstractmethod
+    async def transfer(self, account: str, webhook_id: str, owner: str, key: str) -> str | None:
+        """Make ``owner``'s manifest manage ``webhook_id`` under ``key`` (whoever did before
+        no longer does); the previous owner, or None (nobody's)."""
 
     @abc.abstractmethod
     async def record_rotation(

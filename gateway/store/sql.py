@@ -15,6 +15,7 @@ import importlib.resources
 import math
 import re
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -253,13 +254,14 @@ class SqlStore(IssuedKeysSql, Store):
 
     # -- managed webhooks -------------------------------------------------------------------
 
-    async def managed(self, account: str) -> dict[str, Managed]:
+    async def managed(self, account: str, owner: str = "") -> dict[str, Managed]:
         async with self.transaction() as tx:
             rows = await tx.fetch(
                 "SELECT key, webhook_id, secret_fingerprint, alert_secret_fingerprint, "
-                "rotated_at, rotated_by, rotated_fingerprint FROM managed WHERE account = ?",
-                account,
-            )
+                "rotated_at, rotated_by, rotated_fingerprint FROM managed "
+                "WHERE account = ? AND owner = ?",
+                account, owner,
+            )  # fmt: skip
         return {
             row["key"]: Managed(
                 account=account,
@@ -270,25 +272,51 @@ class SqlStore(IssuedKeysSql, Store):
                 rotated_at=row["rotated_at"],
                 rotated_by=row["rotated_by"],
                 rotated_fingerprint=row["rotated_fingerprint"],
+                owner=owner,
             )
             for row in rows
         }
 
+    async def owners(self, account: str) -> dict[str, str]:
+        async with self.transaction() as tx:
+            rows = await tx.fetch(
+                "SELECT webhook_id, owner FROM managed WHERE account = ?", account
+            )
+        return {row["webhook_id"]: row["owner"] for row in rows}
+
     async def manage(self, entry: Managed, now: float) -> None:
         await self.execute_one(
-            "INSERT INTO managed (account, key, webhook_id, secret_fingerprint, "
-            "alert_secret_fingerprint, applied_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (account, key) DO UPDATE SET webhook_id = excluded.webhook_id, "
+            "INSERT INTO managed (account, owner, key, webhook_id, secret_fingerprint, "
+            "alert_secret_fingerprint, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (account, owner, key) DO UPDATE SET webhook_id = excluded.webhook_id, "
             "secret_fingerprint = excluded.secret_fingerprint, "
             "alert_secret_fingerprint = excluded.alert_secret_fingerprint, "
             "applied_at = excluded.applied_at, rotated_at = NULL, rotated_by = NULL, "
             "rotated_fingerprint = NULL",
-            entry.account, entry.key, entry.webhook_id, entry.secret_fingerprint,
+            entry.account, entry.owner, entry.key, entry.webhook_id, entry.secret_fingerprint,
             entry.alert_secret_fingerprint, now,
         )  # fmt: skip
 
-    async def unmanage(self, account: str, key: str) -> None:
-        await self.execute_one("DELETE FROM managed WHERE account = ? AND key = ?", account, key)
+    async def unmanage(self, account: str, key: str, owner: str = "") -> None:
+        await self.execute_one(
+            "DELETE FROM managed WHERE account = ? AND owner = ? AND key = ?", account, owner, key
+        )
+
+    async def transfer(self, account: str, webhook_id: str, owner: str, key: str) -> str | None:
+        async with self.transaction() as tx:
+            row = await tx.fetchrow(
+                "SELECT owner FROM managed WHERE account = ? AND webhook_id = ?",
+                account, webhook_id,
+            )  # fmt: skip
+            await tx.execute(
+                "DELETE FROM managed WHERE account = ? AND webhook_id = ?", account, webhook_id
+            )
+            await tx.execute(
+                "INSERT INTO managed (account, owner, key, webhook_id, applied_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                account, owner, key, webhook_id, time.time(),
+            )  # fmt: skip
+        return None if row is None else str(row["owner"])
 
     async def record_rotation(
         self, account: str, webhook_id: str, fingerprint: str | None, by: str, now: float
