@@ -370,10 +370,46 @@ class WatchConfig:
 
 
 @attrs.frozen(kw_only=True)
+class OidcConfig:
+    """``[auth.oidc]``: people sign in with the company's OpenID Provider (docs/access.md)."""
+
+    #: The provider's issuer URL (its discovery document is ISSUER/.well-known/...).
+    issuer: str = attrs.field(validator=check(
+        lambda v: urlsplit(v).scheme in ("https", "http") and bool(urlsplit(v).hostname),
+        "must be the provider's issuer URL (https)"))  # fmt: skip
+    client_id: str = attrs.field(validator=check(lambda v: bool(v.strip()), "must not be empty"))
+    client_secret: Secret
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    #: The ID token claim that lists the person's groups.
+    groups_claim: str = "groups"
+    #: What the console's button says ("Sign in with <title>").
+    title: str = "single sign-on"
+    #: A CA file for a provider whose certificate no public CA signed.
+    ca_bundle: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if "openid" not in self.scopes:
+            raise SettingProblem("scopes", "must include openid")
+        parts = urlsplit(self.issuer)
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise SettingProblem("issuer", "must be https (http only on this machine, for tests)")
+
+
+@attrs.frozen(kw_only=True)
+class AuthConfig:
+    """The ``[auth]`` table: how people sign in."""
+
+    oidc: OidcConfig | None = None
+
+
+@attrs.frozen(kw_only=True)
 class ConsoleConfig:
     """The ``[console]`` table: the web console under ``/console`` (gateway/proxy/console)."""
 
     enabled: bool = True
+    #: The console's "log in with an API key" form: a break-glass door where people sign in
+    #: with ``[auth.oidc]``; false turns it off.
+    api_key_login: bool = True
     #: A session unused this long ends (its absolute limit is 12 hours).
     idle_minutes: int = attrs.field(
         default=30, validator=check(lambda v: 1 <= v <= 720, "must be from 1 to 720")
@@ -438,6 +474,8 @@ class GatewayConfig:
     destinations: DestinationPolicy = attrs.field(factory=lambda: DEFAULT_DESTINATIONS)
     #: Who may do what, where (``[[access.grants]]``).
     access: AccessConfig = attrs.field(factory=AccessConfig)
+    #: How people sign in (``[auth.oidc]``).
+    auth: AuthConfig = attrs.field(factory=AuthConfig)
 
 
 def _converter() -> cattrs.Converter:
@@ -502,7 +540,8 @@ def _toml_type(value: Any) -> str:
 converter = _converter()
 _ENV = re.compile(r"\$\$|\$\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*))\}")
 _TOP_LEVEL = (
-    "access", "accounts", "console", "destinations", "http", "inbound", "server", "state", "watch"
+    "access", "accounts", "auth", "console", "destinations", "http", "inbound", "server",
+    "state", "watch",
 )  # fmt: skip
 
 
@@ -640,6 +679,10 @@ def parse_config(
             "inbound", "the relay keeps deliveries in [state] until they are forwarded: set it"
         ))  # fmt: skip
     access = _access(data.get("access"), raw_accounts, expand, problems)
+    auth = AuthConfig()
+    if "auth" in data and server:
+        found_auth = _structure(expand(data["auth"], "auth"), AuthConfig, "auth", problems)
+        auth = found_auth if found_auth is not None else auth
     if problems:
         # One problem per key: a variable that is not set says it, not also "too short".
         first = {p.path: p for p in reversed(problems)}
@@ -654,6 +697,7 @@ def parse_config(
         inbound=inbound,
         destinations=destinations or DEFAULT_DESTINATIONS,
         access=access or AccessConfig(),
+        auth=auth,
     )
 
 

@@ -252,7 +252,7 @@ def test_a_command_needs_only_the_variables_of_what_it_uses(tmp_path: Path) -> N
 def test_the_configuration_doc_example_loads(tmp_path: Path) -> None:
     text = (ROOT / "docs" / "configuration.md").read_text()
     example = text.split("```toml\n", 1)[1].split("```", 1)[0]
-    names = ("UIPATH_CLIENT_SECRET", "GATEWAY_DEPLOY_KEY", "PGPASSWORD")
+    names = ("UIPATH_CLIENT_SECRET", "GATEWAY_DEPLOY_KEY", "PGPASSWORD", "OIDC_CLIENT_SECRET")
     env = {name: "placeholder-value-of-16+" for name in names}
     env["HEALTH_SINK_SECRET"] = env["RELAY_SECRET"] = "whsec_" + "QUJD" * 8  # 24 bytes
     env["UIPATH_HOOK_SECRET"] = env["UIPATH_HOOK_SECRET_PREVIOUS"] = "a-hook-secret"

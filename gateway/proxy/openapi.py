@@ -658,6 +658,9 @@ CONSOLE_ROUTES = (
     ("get", "/console", "Overview: accounts, counts by state, latest transitions.", False),
     ("get", "/console/login", "The login form.", False),
     ("post", "/console/login", "Log in with an API key: sets the session cookie.", False),
+    ("get", "/console/sso/start", "Sign in with the identity provider ([auth.oidc]).", False),
+    ("get", "/console/sso/callback", "The identity provider's redirect back: opens a session.",
+     False),
     ("post", "/console/logout", "End the session.", False),
     ("get", "/console/webhooks", "Webhooks of every account, filtered and paged.", False),
     ("get", "/console/webhooks/{account}/{id}", "One webhook: fields, health, audit.", False),
@@ -685,7 +688,12 @@ def _console_paths() -> dict[str, Any]:
     html = {"text/html": {"schema": {"type": "string"}}}
     paths: dict[str, Any] = {}
     for method, path, summary, writes in CONSOLE_ROUTES:
-        public = path in ("/console/login", "/console/static/{name}")
+        public = path in (
+            "/console/login",
+            "/console/static/{name}",
+            "/console/sso/start",
+            "/console/sso/callback",
+        )
         names = [n for n in ("account", "id", "event", "action", "name") if f"{{{n}}}" in path]
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in names]  # fmt: skip

@@ -129,6 +129,8 @@ class ConsoleSession:
     created_at: float
     seen_at: float
     key_ref: str = attrs.field(default="", repr=False)
+    #: A person signed in with single sign-on: ``{subject, email, name, groups}`` (else None).
+    person: Mapping[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)

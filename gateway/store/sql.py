@@ -364,9 +364,10 @@ class SqlStore(IssuedKeysSql, Store):
     async def save_session(self, id_hash: str, session: ConsoleSession) -> None:
         await self.execute_one(
             "INSERT INTO console_sessions (id_hash, key_name, scope, csrf, created_at, seen_at, "
-            "key_ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "key_ref, person) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             id_hash, session.key_name, session.scope, session.csrf, session.created_at,
             session.seen_at, session.key_ref,
+            None if session.person is None else orjson.dumps(dict(session.person)).decode(),
         )  # fmt: skip
 
     async def session(self, id_hash: str) -> ConsoleSession | None:
@@ -374,9 +375,10 @@ class SqlStore(IssuedKeysSql, Store):
             row = await tx.fetchrow("SELECT * FROM console_sessions WHERE id_hash = ?", id_hash)
         if row is None:
             return None
+        person = orjson.loads(row["person"]) if row["person"] else None
         return ConsoleSession(key_name=row["key_name"], scope=row["scope"], csrf=row["csrf"],
                               created_at=row["created_at"], seen_at=row["seen_at"],
-                              key_ref=row["key_ref"])  # fmt: skip
+                              key_ref=row["key_ref"], person=person)  # fmt: skip
 
     async def touch_session(self, id_hash: str, now: float) -> None:
         await self.execute_one(

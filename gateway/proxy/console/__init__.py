@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.proxy.appkeys import CONFIG, GATEWAY
-from gateway.proxy.console import actions, pages
+from gateway.proxy.console import actions, pages, signin
 from gateway.proxy.console.base import (
     SESSIONS,
     TEMPLATES,
@@ -52,9 +52,13 @@ def console_app(proxy: web.Application) -> web.Application:
 
     app.cleanup_ctx.append(sessions)
     r = app.router
+    client = signin.client_for(config)
+    if client is not None:
+        app[signin.OIDC] = client
     r.add_route("*", "/login", login_page)
     r.add_post("/logout", logout)
     r.add_get("/static/{name}", static)
     pages.add_routes(r)
     actions.add_routes(r)
+    signin.add_routes(r)
     return app

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from gateway.errors import GatewayError
 from gateway.logs import REQUEST_ID
+from gateway.operations import Principal
 from gateway.proxy.appkeys import CLIENTS, CONFIG, FAILED_KEYS, GATEWAY, KEYS, PRINCIPAL
 from gateway.proxy.clients import retry_after
 from gateway.proxy.console.sessions import COOKIE, Sessions
@@ -145,17 +146,28 @@ async def console_middleware(request: web.Request, handler: View) -> web.StreamR
     sessions = request.app[SESSIONS]
     cookie = request.cookies.get(COOKIE)
     session = await sessions.find(cookie)
-    key = await request.config_dict[KEYS].by_ref(session.key_ref) if session is not None else None
-    if session is not None and key is None:  # its key was removed or replaced: it ends
+    person = session.person if session is not None else None
+    key = (await request.config_dict[KEYS].by_ref(session.key_ref)
+           if session is not None and person is None else None)  # fmt: skip
+    if session is not None and key is None and person is None:  # its key is gone: it ends
         await sessions.end(cookie or "")
         session = None
-    if session is None or key is None:
+    if session is None or (key is None and person is None):
         if request.method == "GET":
             return redirect("/console/login")
         return render(request, "error.html", 401, message="log in first")
-    # The key as configured now decides: its name for the audit log, its scope for the rest.
-    request[SESSION] = attrs.evolve(session, key_name=key.name, scope=key.scope)
-    request[PRINCIPAL] = key.principal()
+    if person is not None:  # a person: the config's grants for them and their groups, now
+        grants = request.config_dict[CONFIG].access.to_grants()
+        request[SESSION] = session
+        request[PRINCIPAL] = Principal.user(
+            person["subject"], email=person.get("email"), name=person.get("name"),
+            groups=person.get("groups", []), grants=grants,
+        )  # fmt: skip
+    else:
+        assert key is not None
+        # The key as configured now decides: its name for the audit log, its grants the rest.
+        request[SESSION] = attrs.evolve(session, key_name=key.name, scope=key.scope)
+        request[PRINCIPAL] = key.principal()
     if request.method == "POST":
         form = await request.post()
         if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
@@ -245,7 +257,11 @@ def _login_form(
     request: web.Request, status: int = 200, message: str | None = None
 ) -> web.Response:
     token = secrets.token_urlsafe(24)
-    response = render(request, "login.html", status, message=message, login_csrf=token)
+    config = request.config_dict[CONFIG]
+    oidc = config.auth.oidc
+    response = render(request, "login.html", status, message=message, login_csrf=token,
+                      sso=oidc.title if oidc is not None else None,
+                      key_login=config.console.api_key_login)  # fmt: skip
     https = request.config_dict[CLIENTS].https(request)
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict",
                         path="/console/login", secure=https, max_age=3600)  # fmt: skip
@@ -256,6 +272,9 @@ def _login_form(
 async def login_page(request: web.Request) -> web.StreamResponse:
     if request.method == "GET":
         return _login_form(request)
+    if not request.config_dict[CONFIG].console.api_key_login:
+        return _login_form(request, 403, "logging in with an API key is turned off here: "
+                           "sign in with single sign-on")  # fmt: skip
     clients, failures = request.config_dict[CLIENTS], request.config_dict[FAILED_KEYS]
     address = clients.address(request)
     wait = failures.wait(address)

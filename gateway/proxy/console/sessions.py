@@ -1,4 +1,5 @@
-"""Console sessions: an API key logged in, behind a random cookie.
+"""Console sessions: an API key logged in, or a person signed in with single sign-on, behind a
+random cookie.
 
 The cookie holds a random id (``secrets.token_urlsafe(32)``); the state store holds only its
 SHA-256, with the key's name, a reference to the key by value (``KeyMatch.ref``), a CSRF token
@@ -22,6 +23,7 @@ import time
 import attrs
 
 from gateway.proxy.keys import KeyMatch
+from gateway.proxy.oidc import Person
 from gateway.store import ConsoleSession, Store
 from gateway.store.sql import SESSION_LIMIT
 
@@ -48,12 +50,21 @@ class Sessions:
         self._memory: dict[str, ConsoleSession] = {}
         self._used: dict[str, float] = {}  # this process's last use of each session
 
-    async def start(self, key: KeyMatch) -> tuple[str, ConsoleSession]:
+    async def start(
+        self, key: KeyMatch | None, person: Person | None = None
+    ) -> tuple[str, ConsoleSession]:
+        """A new session of an API key, or of a person signed in with single sign-on."""
         session_id = secrets.token_urlsafe(32)
         now = time.time()
         csrf = secrets.token_urlsafe(32)
-        session = ConsoleSession(key_name=key.name, scope=key.scope, csrf=csrf, created_at=now,
-                                 seen_at=now, key_ref=key.ref)  # fmt: skip
+        if person is not None:
+            session = ConsoleSession(key_name=person.email or person.subject, scope="person",
+                                     csrf=csrf, created_at=now, seen_at=now,
+                                     person=person.to_json())  # fmt: skip
+        else:
+            assert key is not None
+            session = ConsoleSession(key_name=key.name, scope=key.scope, csrf=csrf,
+                                     created_at=now, seen_at=now, key_ref=key.ref)  # fmt: skip
         if self.store is not None:
             await self.store.save_session(_hash(session_id), session)
         else:
