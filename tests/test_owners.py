@@ -13,7 +13,7 @@ import pytest
 
 from gateway import Gateway
 from gateway.config import parse_config
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, Conflict
 from gateway.operations import Operations, Principal
 from gateway.plan import parse_manifest
 
@@ -74,6 +74,10 @@ async def test_two_owners_share_an_account_without_touching_each_other(state_url
                       if w["name"] == "bill-a")  # fmt: skip
         moved = await ops.transfer(root, "shared", bill_a["id"], {"owner": "claims", "key": "y"})
         assert moved["previous_owner"] == "billing" and moved["owner"] == "claims"
+        bill_b = next(w for w in (await ops.list_all(root, "shared", {})).items
+                      if w["name"] == "bill-b")  # fmt: skip
+        with pytest.raises(Conflict, match="under the key 'y'"):  # a key is one webhook's
+            await ops.transfer(root, "shared", bill_b["id"], {"owner": "claims", "key": "y"})
         plan = await ops.plan(root, {"manifest": manifest("claims", x="claims-x", y="bill-a")})
         assert plan.changes == 0
         plan = await ops.plan(root, {"manifest": manifest("billing", b="bill-b"), "prune": True})

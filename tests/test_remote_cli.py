@@ -14,9 +14,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from gateway.cli.credentials import credentials_path, login, server_and_token
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, NotAuthenticated
 from gateway.proxy.demo import demo
 from tests.test_plan import cli
 
@@ -160,18 +162,35 @@ async def test_a_closed_pipe_ends_quietly(running: Any, tmp_path: Path) -> None:
         assert b"Traceback" not in err and b"BrokenPipe" not in err, (argv, err)
 
 
-def test_the_credentials_file_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_credentials_file_is_private_and_holds_only_keys_the_gateway_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("WEBHOOK_GATEWAY_TOKEN", raising=False)
-    path = login("http://127.0.0.1:8080/", token="demo-key-0123456789")
+
+    async def whoami(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != "Bearer demo-key-0123456789":
+            return web.json_response({"detail": "the API key is not valid"}, status=401)
+        return web.json_response({"actor": "key:demo"})
+
+    app = web.Application()
+    app.router.add_get("/v1/whoami", whoami)
+    server = TestServer(app)
+    await server.start_server()
+    url = str(server.make_url("")).rstrip("/")
+    try:
+        with pytest.raises(NotAuthenticated, match="refused the key"):  # never saved
+            await asyncio.to_thread(login, url + "/", token="wrong-key-0123456789")
+        assert not credentials_path().exists()
+        path = await asyncio.to_thread(login, url + "/", token="demo-key-0123456789")
+    finally:
+        await server.close()
     assert path == credentials_path() == tmp_path / "webhook-gateway" / "credentials.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert server_and_token("http://127.0.0.1:8080") == (
-        "http://127.0.0.1:8080", "demo-key-0123456789"
-    )  # fmt: skip
+    assert server_and_token(url) == (url, "demo-key-0123456789")
     path.chmod(0o644)
     with pytest.raises(ConfigError, match="others may read it"):
-        server_and_token("http://127.0.0.1:8080")
+        server_and_token(url)
     path.chmod(0o600)
     with pytest.raises(ConfigError, match="webhook-gateway login --server https://other:1"):
         server_and_token("https://other:1")

@@ -11,6 +11,7 @@ here are refused.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -220,3 +221,68 @@ async def test_the_key_login_can_be_turned_off(setup: Setup) -> None:
             assert refused.status == 403
     finally:
         await server.close()
+
+
+async def _approve_device(url: str, login: str) -> None:
+    """What the person does in a browser: confirm the code, sign in, consent."""
+    async with _session() as http:
+        method, data = "GET", None
+        for _ in range(20):
+            async with http.request(method, url, data=data, allow_redirects=True) as resp:
+                page = await resp.text()
+                url = str(resp.url)
+            assert resp.status == 200, page
+            action = re.search(r'<form[^>]*action="([^"]+)"', page)
+            if action is None:  # the provider's "you may close this window"
+                assert "Success" in page or "success" in page, page
+                return
+            url, method = urljoin(url, action.group(1)), "POST"
+            fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
+            if 'name="login"' in page:
+                fields |= {"login": login, "password": "any"}
+            data = fields
+        raise AssertionError("the device sign-in never finished")
+
+
+async def test_the_command_line_signs_in_with_the_device_flow(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.cli.credentials import login, logout, server_and_token
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("WEBHOOK_GATEWAY_TOKEN", raising=False)
+    shown: asyncio.Queue[str] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def announce(text: str) -> None:
+        loop.call_soon_threadsafe(shown.put_nowait, text)
+
+    signing_in = asyncio.create_task(asyncio.to_thread(login, setup.base, announce=announce))
+    text = await asyncio.wait_for(shown.get(), 30)
+    url = re.search(r"Open (\S+)", text)
+    assert url and "code" in text
+    await _approve_device(url.group(1), "bob")
+    await asyncio.wait_for(signing_in, 60)
+
+    _, token = server_and_token(setup.base) or ("", "")
+    assert token.startswith("wgu_")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        who = await (await http.get(f"{setup.base}/v1/whoami")).json()
+        assert who["actor"] == "user:bob@example.com" and who["groups"] == ["claims"]
+        listed = await (await http.get(f"{setup.base}/v1/webhooks")).json()
+        assert [i["name"] for i in listed["items"]] == ["claims-hook"]
+        assert (await http.get(f"{setup.base}/v1/accounts/billing/webhooks")).status == 404
+    # an expired access token is renewed with the refresh token before the next command
+    path = tmp_path / "webhook-gateway" / "credentials.json"
+    data = json.loads(path.read_text())
+    data["servers"][setup.base]["expires_at"] = 0
+    path.write_text(json.dumps(data))
+    path.chmod(0o600)
+    found = await asyncio.to_thread(server_and_token, setup.base)
+    renewed = found[1] if found else ""
+    assert renewed.startswith("wgu_") and renewed != token
+    assert await asyncio.to_thread(logout, setup.base)
+    async with aiohttp.ClientSession() as http:
+        ended = await http.get(f"{setup.base}/v1/whoami",
+                               headers={"Authorization": f"Bearer {renewed}"})  # fmt: skip
+        assert ended.status == 401

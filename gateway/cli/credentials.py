@@ -16,13 +16,15 @@ import json
 import os
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.cli.signin import device_login, fresh_token, key_checked, sign_out
 from gateway.errors import ConfigError, FieldProblem
 
-__all__ = ["credentials_path", "login", "remote_of", "server_and_token"]
+__all__ = ["credentials_path", "login", "logout", "remote_of", "server_and_token"]
 
 
 def credentials_path() -> Path:
@@ -73,14 +75,20 @@ def _loopback(host: str) -> bool:
 
 
 def server_and_token(server: str | None, allow_http: bool = False) -> tuple[str, str] | None:
-    """The gateway to call and its key, or None for local mode (no server given)."""
+    """The gateway to call and its key (or a person's access token, renewed first if it has
+    expired), or None for local mode (no server given)."""
     server = server or os.environ.get("WEBHOOK_GATEWAY_URL") or None
     if server is None:
         return None
     server = _normal(server, allow_http)
     token = os.environ.get("WEBHOOK_GATEWAY_TOKEN")
     if not token:
-        token = _read(credentials_path()).get("servers", {}).get(server, {}).get("token")
+        entry = _read(credentials_path()).get("servers", {}).get(server, {})
+        renewed = fresh_token(server, entry) if isinstance(entry, dict) else None
+        if renewed is not None:
+            _save(server, renewed)
+            entry = renewed
+        token = entry.get("token") if isinstance(entry, dict) else None
     if not token:
         raise ConfigError(problems=[FieldProblem(
             "--server", f"no API key for {server}: run webhook-gateway login --server {server}, "
@@ -89,16 +97,55 @@ def server_and_token(server: str | None, allow_http: bool = False) -> tuple[str,
     return server, token
 
 
-def login(server: str | None, token: str | None = None) -> Path:
-    """Ask for the API key of ``server`` (without echo) and keep it in the credentials file."""
+def login(
+    server: str | None,
+    token: str | None = None,
+    *,
+    key: bool = False,
+    announce: Callable[[str], None] | None = None,
+) -> Path:
+    """Sign in to ``server``: with single sign-on (the device flow) unless ``key`` or a
+    ``token`` is given or the gateway has none; else ask for an API key (without echo), which
+    the gateway must accept. What it gives is kept in the credentials file."""
     server = _normal(server or os.environ.get("WEBHOOK_GATEWAY_URL") or _ask("Gateway URL: "))
-    if token is None:
-        token = getpass.getpass(f"API key for {server} (not shown): ").strip()
-    if not token:
-        raise ConfigError(problems=[FieldProblem("API key", "empty: nothing was saved")])
+    entry = None
+    if not key and token is None:
+        entry = device_login(server, announce or _say)
+    if entry is None:
+        if token is None:
+            token = getpass.getpass(f"API key for {server} (not shown): ").strip()
+        if not token:
+            raise ConfigError(problems=[FieldProblem("API key", "empty: nothing was saved")])
+        key_checked(server, token)  # a wrong key is never saved
+        entry = {"token": token}
+    return _save(server, entry)
+
+
+def logout(server: str | None) -> bool:
+    """End the sign-in at ``server`` and forget it here; whether there was one."""
+    server = _normal(server or os.environ.get("WEBHOOK_GATEWAY_URL") or _ask("Gateway URL: "))
     path = credentials_path()
     data = _read(path)
-    data.setdefault("servers", {})[server] = {"token": token}
+    entry = data.get("servers", {}).pop(server, None)
+    if not isinstance(entry, dict):
+        return False
+    sign_out(server, entry)
+    _write(path, data)
+    return True
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _save(server: str, entry: dict[str, Any]) -> Path:
+    path = credentials_path()
+    data = _read(path)
+    data.setdefault("servers", {})[server] = entry
+    return _write(path, data)
+
+
+def _write(path: Path, data: dict[str, Any]) -> Path:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

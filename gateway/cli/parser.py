@@ -40,7 +40,7 @@ from gateway.cli.commands import (
 )
 from gateway.cli.output import __doc__ as EXIT_CODES
 from gateway.cli.output import report
-from gateway.cli.servers import check_config, emulate, login
+from gateway.cli.servers import check_config, emulate, login, logout
 from gateway.errors import GatewayError
 from gateway.version import VERSION
 
@@ -245,14 +245,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     signin = sub.add_parser(
         "login",
-        help="keep an API key for a gateway (--server) in your credentials file",
-        description="Ask for an API key (not shown while typed) and keep it, mode 0600, in "
+        help="sign in to a gateway (--server): single sign-on, or an API key",
+        description="Sign in with the gateway's single sign-on (it prints a URL and a code to "
+        "confirm in a browser), or, with --key or where it has none, give an API key (not shown "
+        "while typed; the gateway must accept it). Kept, mode 0600, in "
         "$XDG_CONFIG_HOME/webhook-gateway/credentials.json, for --server.\n\nexample:\n"
         "  webhook-gateway login --server https://gateway.internal.example.com",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _config_option(signin)
+    signin.add_argument("--key", action="store_true", help="give an API key, not single sign-on")
     signin.set_defaults(handler=None, run=login)
+
+    signout = sub.add_parser(
+        "logout",
+        help="end your sign-in at a gateway (--server) and forget it",
+        description="End the sign-in at --server and remove it from the credentials file."
+        "\n\nexample:\n  webhook-gateway logout --server https://gateway.internal.example.com",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _config_option(signout)
+    signout.set_defaults(handler=None, run=logout)
 
     _command(
         sub,

@@ -81,15 +81,28 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def login(args: argparse.Namespace) -> int:
-    """``webhook-gateway login [--server URL]``: keep an API key for ``--server``."""
+    """``webhook-gateway login [--server URL] [--key]``: sign in to ``--server`` (single
+    sign-on, else an API key the gateway accepts) and keep it."""
     from gateway.cli.credentials import login as keep
 
     try:
-        path = keep(args.server)
-    except ConfigError as exc:
+        path = keep(args.server, key=args.key)
+    except GatewayError as exc:
         return report(exc, as_json=False)
     except (KeyboardInterrupt, EOFError):
         sys.stderr.write("\nnothing was saved\n")
         return EXIT["interrupted"]
     sys.stdout.write(f"saved in {path} (mode 0600)\n")
+    return EXIT["ok"]
+
+
+def logout(args: argparse.Namespace) -> int:
+    """``webhook-gateway logout [--server URL]``: end the sign-in and forget it."""
+    from gateway.cli.credentials import logout as forget
+
+    try:
+        ended = forget(args.server)
+    except GatewayError as exc:
+        return report(exc, as_json=False)
+    sys.stdout.write("signed out\n" if ended else "not signed in there\n")
     return EXIT["ok"]

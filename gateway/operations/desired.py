@@ -188,6 +188,11 @@ class DesiredOperations(OperationsBase):
         if webhook is None:  # 404 for one that does not exist, before anything is recorded
             webhook = await self._call(target, "get", target.get(id))
         store = self._store("owners")
+        taken = (await store.managed(account, owner)).get(key)
+        if taken is not None and taken.webhook_id != webhook.id:
+            who_has = owner or "the manifest with no owner"
+            raise Conflict(f"{who_has} manages another webhook ({taken.webhook_id}) under the "
+                           f"key {key!r}: pick another key")  # fmt: skip
         previous = await store.transfer(account, webhook.id, owner, key)
         await store.record(AuditEntry(
             time=time.time(), actor=who.actor, account=account, provider=target.kind,

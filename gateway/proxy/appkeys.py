@@ -10,10 +10,12 @@ from gateway.operations import Operations, Principal
 from gateway.proxy.clients import Clients, FailedKeys
 from gateway.proxy.keys import ApiKeys
 from gateway.proxy.metrics import Metrics
+from gateway.proxy.oidc import OidcClient
 from gateway.service import Gateway
 
 __all__ = [
-    "CLIENTS", "CONFIG", "FAILED_KEYS", "GATEWAY", "KEYS", "METRICS", "OPERATIONS", "PRINCIPAL",
+    "CLIENTS", "CONFIG", "FAILED_KEYS", "GATEWAY", "KEYS", "METRICS", "OIDC", "OPERATIONS",
+    "PRINCIPAL",
 ]  # fmt: skip
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -28,3 +30,5 @@ FAILED_KEYS = web.AppKey("failed_keys", FailedKeys)
 OPERATIONS = web.AppKey("operations", Operations)
 #: Who is asking: the API key of this request (or the console session's).
 PRINCIPAL = web.RequestKey("principal", Principal)
+#: The client of ``[auth.oidc]`` (absent without single sign-on).
+OIDC = web.AppKey("oidc", OidcClient)

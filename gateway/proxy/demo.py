@@ -122,8 +122,8 @@ async def _receiver(received: list[dict[str, Any]], down: set[str]) -> web.Appli
 
 
 @contextlib.asynccontextmanager
-async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
-    """Start the whole demo; stop it on exit."""
+async def demo(host: str = "127.0.0.1", port: int = 0, **server: Any) -> AsyncIterator[Demo]:
+    """Start the whole demo; stop it on exit (``server``: more ``[server]`` settings)."""
     received: list[dict[str, Any]] = []
     uipath = UiPathEmulator(clients={"demo-client": ("demo-client-secret", ["OR.Webhooks"])})
     core = EnterpriseCoreEmulator(tokens={"demo-core-token": ALL_PERMISSIONS}, locators=CORE_IDS)
@@ -176,6 +176,7 @@ async def demo(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Demo]:
                         {"name": "demo-write", "scope": "write", "key": write_key},
                         {"name": "demo-read", "scope": "read", "key": read_key},
                     ],
+                    **server,
                 },
                 # The demo's receiver is on loopback over plain http, and the demo runs
                 # offline: names that do not resolve (hooks.example.com) are let through.

@@ -23,6 +23,7 @@ import attrs
 from gateway.access import Grant
 from gateway.config import ApiKey
 from gateway.operations import Principal
+from gateway.proxy.device import person_of
 from gateway.proxy.problems import ProblemError
 from gateway.store import IssuedKey, Store
 
@@ -49,8 +50,14 @@ class KeyMatch:
     #: The config's grants (``[[access.grants]]``), those naming this key among them.
     grants: tuple[Grant, ...] = attrs.field(default=(), repr=False)
     issued: IssuedKey | None = attrs.field(default=None, repr=False)
+    #: A person's sign-in at the command line (``gateway.proxy.device``): who.
+    person: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
 
     def principal(self) -> Principal:
+        if self.person is not None:
+            p = self.person
+            return Principal.user(p["subject"], email=p.get("email"), name=p.get("name"),
+                                  groups=p.get("groups", []), grants=self.grants)  # fmt: skip
         if self.issued is not None:
             own = tuple(grant_of(g, f"key {self.name}") for g in self.issued.grants)
             return Principal.issued_key(self.name, key_id=self.issued.id, own=own,
@@ -107,6 +114,12 @@ class ApiKeys:
                 found = match
         if found is not None or self._store is None:
             return found
+        if presented.startswith("wgu_"):  # a person signed in at the command line
+            signed = await person_of(self._store, presented, now)
+            if signed is None:
+                return None
+            name = signed.person.get("email") or signed.person["subject"]
+            return KeyMatch(name, "person", "", self._grants, person=signed.person)
         return await self._issued(digest.hex(), now)
 
     async def _issued(self, digest: str, now: float | None) -> KeyMatch | None:

@@ -31,15 +31,18 @@ import orjson
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from joserfc.jwt import ClaimsOption
 
 from gateway.config import OidcConfig
-from gateway.errors import NotAuthenticated, ProviderUnavailable
+from gateway.errors import NotAuthenticated, ProviderUnavailable, Unsupported
 
 __all__ = ["ALGORITHMS", "OidcClient", "Pending", "Person"]
 
 #: The ID token signatures accepted (never ``none``, never HMAC with the client secret).
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
               "EdDSA"]  # fmt: skip
+#: The device authorization grant (RFC 8628).
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 #: How long a sign-in may take between the console's redirect and the provider's callback.
 PENDING_SECONDS = 600
 #: Seconds of clock difference with the provider tolerated on ``exp`` and ``iat``.
@@ -159,9 +162,20 @@ class OidcClient:
 
     async def exchange(self, code: str, pending: Pending, redirect_uri: str) -> str:
         """The ID token the provider gives for ``code`` (not yet checked)."""
-        metadata = await self.metadata()
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
                 "code_verifier": pending.verifier}  # fmt: skip
+        status, answer = await self._post("token_endpoint", form)
+        if status != 200 or "id_token" not in answer:
+            error = answer.get("error")
+            raise NotAuthenticated(f"the identity provider refused the sign-in ({error or status})")
+        return str(answer["id_token"])
+
+    async def _post(self, endpoint: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """POST ``form`` to the provider's ``endpoint`` (a metadata name) as this client."""
+        metadata = await self.metadata()
+        url = metadata.get(endpoint)
+        if not isinstance(url, str):
+            raise Unsupported("the identity provider", endpoint.removesuffix("_endpoint"))
         # client_secret_basic: each part form-encoded first (RFC 6749, 2.3.1)
         auth = aiohttp.encode_basic_auth(
             quote(self.config.client_id, safe=""),
@@ -171,23 +185,40 @@ class OidcClient:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http,
                 http.post(
-                    metadata["token_endpoint"],
-                    data=form,
-                    headers={"Authorization": auth},
-                    ssl=self._ssl,
+                    url, data=form, headers={"Authorization": auth}, ssl=self._ssl
                 ) as response,  # fmt: skip
             ):
                 answer = await response.json(content_type=None)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise ProviderUnavailable(f"the identity provider's token endpoint failed: "
+            raise ProviderUnavailable(f"the identity provider's {endpoint} failed: "
                                       f"{type(exc).__name__}") from None  # fmt: skip
-        if status != 200 or not isinstance(answer, dict) or "id_token" not in answer:
-            error = answer.get("error") if isinstance(answer, dict) else None
-            raise NotAuthenticated(f"the identity provider refused the sign-in ({error or status})")
-        return str(answer["id_token"])
+        return status, answer if isinstance(answer, dict) else {}
 
-    async def verify(self, id_token: str, nonce: str) -> Person:
+    async def device_start(self) -> dict[str, Any]:
+        """A device authorization (RFC 8628) for a person at a command line: ``device_code``,
+        ``user_code``, ``verification_uri`` (``_complete``), ``interval``, ``expires_in``."""
+        status, answer = await self._post("device_authorization_endpoint",
+                                          {"scope": " ".join(self.config.scopes)})  # fmt: skip
+        if status != 200 or "device_code" not in answer:
+            raise ProviderUnavailable(f"the identity provider refused a device sign-in "
+                                      f"({answer.get('error') or status})")  # fmt: skip
+        return answer
+
+    async def device_poll(self, device_code: str) -> Person | str:
+        """The person, once they approved the device sign-in; else the provider's word for
+        "not yet" (``authorization_pending``, ``slow_down``). ``NotAuthenticated`` when it was
+        refused or expired."""
+        status, answer = await self._post("token_endpoint", {
+            "grant_type": DEVICE_GRANT, "device_code": device_code})  # fmt: skip
+        error = answer.get("error")
+        if error in ("authorization_pending", "slow_down"):
+            return str(error)
+        if status != 200 or "id_token" not in answer:
+            raise NotAuthenticated(f"the identity provider refused the sign-in ({error or status})")
+        return await self.verify(str(answer["id_token"]), None)
+
+    async def verify(self, id_token: str, nonce: str | None) -> Person:
         """The person an ID token names, if it is the provider's, for us, current, and this
         sign-in's (``nonce``)."""
         try:
@@ -197,15 +228,18 @@ class OidcClient:
                 token = jwt.decode(id_token, await self._key_set(refresh=True),
                                    algorithms=ALGORITHMS)  # fmt: skip
             metadata = await self.metadata()
-            jwt.JWTClaimsRegistry(
-                leeway=LEEWAY,
-                iss={"essential": True, "value": metadata["issuer"]},
-                aud={"essential": True, "value": self.config.client_id},
-                sub={"essential": True},
-                exp={"essential": True},
-                iat={"essential": True},
-                nonce={"essential": True, "value": nonce},
-            ).validate(token.claims)
+            options: dict[str, ClaimsOption] = {
+                "iss": {"essential": True, "value": metadata["issuer"]},
+                "aud": {"essential": True, "value": self.config.client_id},
+                "sub": {"essential": True},
+                "exp": {"essential": True},
+                "iat": {"essential": True},
+            }
+            if nonce is not None:  # the code flow's; the device flow has none (its code binds)
+                options["nonce"] = {"essential": True, "value": nonce}
+            registry = jwt.JWTClaimsRegistry(leeway=LEEWAY)
+            registry.options = options
+            registry.validate(token.claims)
         except (JoseError, ValueError) as exc:
             raise NotAuthenticated(f"the ID token is not valid: {exc}") from None
         claims = token.claims

@@ -100,6 +100,31 @@ GRANT: dict[str, Any] = {
     },
 }  # fmt: skip
 
+#: A person's tokens (``gateway.proxy.device``).
+PERSON_TOKENS: dict[str, Any] = {
+    "type": "object",
+    "required": ["access_token", "refresh_token", "token_type", "expires_in"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "refresh_token": {"type": "string"},
+        "token_type": {"const": "Bearer"},
+        "expires_in": {"type": "integer"},
+        "person": {"type": "object"},
+    },
+}
+
+
+def _sign_in_step(summary: str, operation_id: str, field: str, ok: str) -> dict[str, Any]:
+    """A step of a person's sign-in at the command line: ``{field}`` in, tokens out."""
+    body = {"type": "object", "required": [field], "properties": {field: {"type": "string"}}}
+    return {"post": {
+        "summary": summary, "operationId": operation_id, "security": [],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"200": _json(PERSON_TOKENS, ok),
+                      **_errors(("400", "401", "429", "501", "503"))},
+    }}  # fmt: skip
+
+
 #: A key issued at run time, as ``GET /v1/keys`` shows it.
 ISSUED_KEY: dict[str, Any] = {
     "type": "object",
@@ -562,6 +587,53 @@ def openapi_document() -> dict[str, Any]:
                     )
                 },
                 operation_id="whoami",
+            )
+        },
+        "/v1/login/device": {
+            "post": {
+                "summary": "Start a person's sign-in at the command line (RFC 8628, through "
+                "[auth.oidc]; no authentication): the URL and code to confirm.",
+                "operationId": "loginDevice",
+                "security": [],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["device_code", "user_code"],
+                            "properties": {
+                                k: {"type": "string"}
+                                for k in (
+                                    "device_code",
+                                    "user_code",
+                                    "verification_uri",
+                                    "verification_uri_complete",
+                                )
+                            },
+                        },
+                        "What the person needs, and how often to ask.",
+                    ),
+                    **_errors(("429", "501", "503")),
+                },
+            }
+        },
+        "/v1/login/token": _sign_in_step(
+            "The person's tokens once they confirmed (no authentication); 400 with error "
+            "authorization_pending or slow_down until then.",
+            "loginToken",
+            "device_code",
+            "An hour's access token, and its refresh.",
+        ),
+        "/v1/login/refresh": _sign_in_step(
+            "A new pair of tokens for a refresh token (good once; no authentication).",
+            "loginRefresh",
+            "refresh_token",
+            "A new access token and refresh token.",
+        ),
+        "/v1/login": {
+            "delete": _op(
+                "End the caller's sign-in (a person's access token).",
+                NO_CONTENT,
+                operation_id="logout",
             )
         },
         "/v1/keys": {

@@ -413,6 +413,11 @@ SCHEMAS: dict[str, Any] = {
                     "unsuspend",
                     "resend_diverted",
                     "delete_diverted",
+                    "trigger_custom",
+                    "plan",
+                    "transfer",
+                    "issue key",
+                    "revoke key",
                 ],
             },
             "change": {

@@ -37,7 +37,7 @@ from gateway.model import Webhook
 from gateway.operations import Operations, PlanChanged, Principal, WebhookAnswer
 from gateway.operations.listing import Cursors
 from gateway.operations.read_ahead import ReadAhead
-from gateway.proxy import idempotency, inbound
+from gateway.proxy import device, idempotency, inbound
 from gateway.proxy.appkeys import (
     CLIENTS,
     CONFIG,
@@ -45,6 +45,7 @@ from gateway.proxy.appkeys import (
     GATEWAY,
     KEYS,
     METRICS,
+    OIDC,
     OPERATIONS,
     PRINCIPAL,
 )
@@ -53,6 +54,7 @@ from gateway.proxy.connections import ProxySite, raise_open_files_limit
 from gateway.proxy.console import console_app
 from gateway.proxy.keys import ApiKeys
 from gateway.proxy.metrics import CONTENT_TYPE, Metrics
+from gateway.proxy.oidc import OidcClient
 from gateway.proxy.openapi import openapi_document
 from gateway.proxy.problems import ProblemError, from_error, problem
 from gateway.registry import Registry
@@ -472,6 +474,38 @@ async def transfer_webhook(request: web.Request) -> web.Response:
     return _json(await _ops(request).transfer(who, m["account"], m["id"], body))
 
 
+@routes.post("/v1/login/device")
+async def login_device(request: web.Request) -> web.Response:
+    """Start a person's sign-in at the command line (no key: the person has none yet)."""
+    found = await device.start(request.app.get(OIDC), request.app[GATEWAY].store)
+    return _json(found, headers={"Cache-Control": "no-store"})
+
+
+@routes.post("/v1/login/token")
+async def login_token(request: web.Request) -> web.Response:
+    found = await device.poll(request.app.get(OIDC), request.app[GATEWAY].store,
+                              await _json_body(request))  # fmt: skip
+    return _json(found, status=400 if "error" in found else 200,
+                 headers={"Cache-Control": "no-store"})  # fmt: skip
+
+
+@routes.post("/v1/login/refresh")
+async def login_refresh(request: web.Request) -> web.Response:
+    found = await device.refresh(request.app[GATEWAY].store, await _json_body(request))
+    return _json(found, headers={"Cache-Control": "no-store"})
+
+
+@routes.delete("/v1/login")
+async def logout(request: web.Request) -> web.Response:
+    """End the caller's sign-in (a person's access token; a key is revoked with /v1/keys)."""
+    _who(request)
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    store = request.app[GATEWAY].store
+    if store is not None and token.startswith("wgu_"):
+        await device.end(store, token)
+    return web.Response(status=204)
+
+
 @routes.post("/v1/keys")
 async def create_key(request: web.Request) -> web.Response:
     who = _who(request)
@@ -633,7 +667,9 @@ async def list_all_webhooks(request: web.Request) -> web.Response:
 #: The routes that honour an Idempotency-Key.
 _IDEMPOTENT: frozenset[Any] = frozenset({create_webhook, update_webhook})
 #: The routes that need no API key (``_unkeyed_route``).
-_UNKEYED: frozenset[Any] = frozenset({healthz, inbound_route})
+_UNKEYED: frozenset[Any] = frozenset(
+    {healthz, inbound_route, login_device, login_token, login_refresh}
+)
 
 # -- the application ----------------------------------------------------------------------------
 
@@ -654,6 +690,8 @@ def create_app(
     )
     app[CONFIG] = config
     app[KEYS] = ApiKeys(config.server.api_keys, config.access.to_grants())
+    if config.auth.oidc is not None:
+        app[OIDC] = OidcClient(config.auth.oidc)
     cursors = Cursors()
     ahead = ReadAhead(config.server.list_read_ahead, depth=config.server.list_read_ahead_pages)
     server = config.server

@@ -153,6 +153,18 @@ class IssuedKey:
 
 
 @attrs.frozen(kw_only=True)
+class PersonToken:
+    """A person's sign-in at the command line: the SHA-256 of the access and refresh tokens,
+    who (``{subject, email, name, groups}``), and until when each token is good."""
+
+    digest: str = attrs.field(repr=False)
+    refresh_digest: str = attrs.field(repr=False)
+    person: Mapping[str, Any]
+    expires_at: float
+    refresh_expires_at: float
+
+
+@attrs.frozen(kw_only=True)
 class Drift:
     """A manifest key whose webhook differs from the manifest (what ``plan`` would change), as
     watch's last plan found it, and since when."""
@@ -327,6 +339,20 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def touch_key(self, id: str, now: float) -> None:
         """Note that the key ``id`` was used at ``now``."""
+
+    @abc.abstractmethod
+    async def save_person_token(self, token: PersonToken) -> None: ...
+
+    @abc.abstractmethod
+    async def person_token(self, digest: str) -> PersonToken | None:
+        """The sign-in whose access token's digest is ``digest``, or None."""
+
+    @abc.abstractmethod
+    async def take_refresh(self, refresh_digest: str) -> PersonToken | None:
+        """Forget the sign-in of this refresh token (it is good once) and return it."""
+
+    @abc.abstractmethod
+    async def drop_person_token(self, digest: str) -> None: ...
 
     @abc.abstractmethod
     async def save_drift(self, account: str, found: list[Drift]) -> None:

@@ -36,7 +36,7 @@ from gateway.store.base import (
     StoredAnswer,
     TransitionRecord,
 )
-from gateway.store.sql_keys import IssuedKeysSql
+from gateway.store.sql_keys import IssuedKeysSql, PersonTokensSql
 
 __all__ = ["SESSION_LIMIT", "SqlStore", "Tx", "migrations"]
 
@@ -91,7 +91,7 @@ def migrations(dialect: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-class SqlStore(IssuedKeysSql, Store):
+class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
     dialect: str = ""
 
     @abc.abstractmethod

@@ -1,5 +1,6 @@
-"""The SQL stores' keys issued at run time (table ``issued_keys``, migration 0011): one
-implementation for SQLite and PostgreSQL, as ``gateway.store.sql`` writes the rest."""
+"""The SQL stores' keys issued at run time (table ``issued_keys``, migration 0011) and the
+command line's sign-ins of people (``person_tokens``, 0013): one implementation for SQLite and
+PostgreSQL, as ``gateway.store.sql`` writes the rest."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 
 import orjson
 
-from gateway.store.base import IssuedKey
+from gateway.store.base import IssuedKey, PersonToken
 
-__all__ = ["IssuedKeysSql"]
+__all__ = ["IssuedKeysSql", "PersonTokensSql"]
 
+_PERSON = "digest, refresh_digest, person, expires_at, refresh_expires_at"
 _COLUMNS = "id, name, digest, team, grants, created_at, created_by, expires_at, last_used"
 _BY_DIGEST = f"SELECT {_COLUMNS} FROM issued_keys WHERE digest = ?"  # noqa: S608 - fixed
 _REVOKE = f"DELETE FROM issued_keys WHERE id = ? RETURNING {_COLUMNS}"  # noqa: S608 - fixed
@@ -59,3 +61,42 @@ class IssuedKeysSql:
 
     async def touch_key(self, id: str, now: float) -> None:
         await self.execute_one("UPDATE issued_keys SET last_used = ? WHERE id = ?", now, id)
+
+
+def _person(row: Mapping[str, Any]) -> PersonToken:
+    return PersonToken(
+        digest=row["digest"], refresh_digest=row["refresh_digest"],
+        person=orjson.loads(row["person"]), expires_at=row["expires_at"],
+        refresh_expires_at=row["refresh_expires_at"],
+    )  # fmt: skip
+
+
+class PersonTokensSql:
+    """Mixed into ``SqlStore`` (which gives ``transaction`` and ``execute_one``)."""
+
+    transaction: Any
+    execute_one: Any
+
+    async def save_person_token(self, token: PersonToken) -> None:
+        await self.execute_one(
+            f"INSERT INTO person_tokens ({_PERSON}) VALUES (?, ?, ?, ?, ?)",  # noqa: S608 - fixed
+            token.digest, token.refresh_digest, orjson.dumps(dict(token.person)).decode(),
+            token.expires_at, token.refresh_expires_at,
+        )  # fmt: skip
+
+    async def person_token(self, digest: str) -> PersonToken | None:
+        async with self.transaction() as tx:
+            row = await tx.fetchrow(_PERSON_BY_DIGEST, digest)
+        return None if row is None else _person(row)
+
+    async def take_refresh(self, refresh_digest: str) -> PersonToken | None:
+        async with self.transaction() as tx:
+            row = await tx.fetchrow(_TAKE_REFRESH, refresh_digest)
+        return None if row is None else _person(row)
+
+    async def drop_person_token(self, digest: str) -> None:
+        await self.execute_one("DELETE FROM person_tokens WHERE digest = ?", digest)
+
+
+_PERSON_BY_DIGEST = f"SELECT {_PERSON} FROM person_tokens WHERE digest = ?"  # noqa: S608 - fixed
+_TAKE_REFRESH = f"DELETE FROM person_tokens WHERE refresh_digest = ? RETURNING {_PERSON}"  # noqa: S608

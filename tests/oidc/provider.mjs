@@ -16,7 +16,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     client_id: clientId,
     client_secret: clientSecret,
     redirect_uris: redirectUris,
-    grant_types: ['authorization_code'],
+    grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
   }],
@@ -29,7 +29,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   },
   conformIdTokenClaims: false, // the ID token carries email, name and groups
   pkce: { required: () => true },
-  features: { devInteractions: { enabled: true } },
+  features: { devInteractions: { enabled: true }, deviceFlow: { enabled: true } },
   async findAccount(ctx, id) {
     const person = people[id];
     if (!person) return undefined;

@@ -52,9 +52,6 @@ def console_app(proxy: web.Application) -> web.Application:
 
     app.cleanup_ctx.append(sessions)
     r = app.router
-    client = signin.client_for(config)
-    if client is not None:
-        app[signin.OIDC] = client
     r.add_route("*", "/login", login_page)
     r.add_post("/logout", logout)
     r.add_get("/static/{name}", static)

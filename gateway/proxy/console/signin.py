@@ -19,16 +19,15 @@ from typing import Any
 from aiohttp import web
 
 from gateway.errors import GatewayError
-from gateway.proxy.appkeys import CLIENTS, CONFIG, GATEWAY
+from gateway.proxy.appkeys import CLIENTS, CONFIG, GATEWAY, OIDC
 from gateway.proxy.console.base import SESSIONS, _login_form, public, redirect, secure
 from gateway.proxy.console.sessions import COOKIE
 from gateway.proxy.oidc import OidcClient, Pending
 
-__all__ = ["OIDC", "add_routes"]
+__all__ = ["add_routes", "client_for"]
 
 log = logging.getLogger(__name__)
 
-OIDC = web.AppKey("console_oidc", OidcClient)
 #: The pending sign-in's cookie (state, nonce, PKCE verifier; signed).
 PENDING_COOKIE = "wg_sso"
 _PATH = "/console/sso"
@@ -55,7 +54,7 @@ async def _key(request: web.Request) -> bytes:
 
 
 def _client(request: web.Request) -> OidcClient | None:
-    return request.app.get(OIDC)
+    return request.config_dict.get(OIDC)
 
 
 @public
