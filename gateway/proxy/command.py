@@ -45,5 +45,6 @@ def serve(args: argparse.Namespace) -> int:
         from gateway.proxy.server import serve_forever
 
         # (a store that never came raises a GatewayError: one line from the command line, exit 5)
-        run_fast(serve_forever(attrs.evolve(config, server=server)))
+        run_fast(serve_forever(attrs.evolve(config, server=server),
+                               reread=lambda: load_config(args.config)))  # fmt: skip
     return code()

@@ -51,6 +51,9 @@ class Demo:
     received: list[dict[str, Any]]
     #: A config file for the command line, pointing at the same emulators and state.
     cli_config: str = ""
+    #: The two demo teams' service keys (issued at run time): ``ops`` has uipath-demo and
+    #: orchestry-demo, ``insurance`` has core-demo (docs/access.md).
+    team_keys: dict[str, str] = attrs.field(factory=dict)
 
     def environment(self) -> dict[str, str]:
         """The variables the documented examples use: ``GW``, ``KEY``, ``READ_KEY`` and
@@ -59,6 +62,7 @@ class Demo:
             "GW": self.url,
             "KEY": self.write_key,
             "READ_KEY": self.read_key,
+            **{f"{team.upper()}_KEY": key for team, key in self.team_keys.items()},
             "WEBHOOK_GATEWAY_CONFIG": self.cli_config,
         }
 
@@ -75,6 +79,7 @@ class Demo:
                 f"webhook-gateway demo on {self.url}",
                 f"  API key (write): {self.write_key}",
                 f"  API key (read):  {self.read_key}",
+                *(f"  team {team!r} key: {key}" for team, key in self.team_keys.items()),
                 f"  accounts: {', '.join(self.config.accounts)}",
                 f"  deliveries go to {self.receiver_url}",
                 f"  console: {self.url}/console (log in with an API key above)",
@@ -178,6 +183,21 @@ async def demo(host: str = "127.0.0.1", port: int = 0, **server: Any) -> AsyncIt
                     ],
                     **server,
                 },
+                # Two demo teams: what each may touch (docs/access.md)
+                "access": {
+                    "grants": [
+                        {
+                            "who": "group:ops",
+                            "can": ["read", "write", "delete", "secrets"],
+                            "accounts": ["uipath-demo", "orchestry-demo"],
+                        },
+                        {
+                            "who": "group:insurance",
+                            "can": ["read", "write", "delete", "secrets"],
+                            "accounts": ["core-demo"],
+                        },
+                    ]
+                },
                 # The demo's receiver is on loopback over plain http, and the demo runs
                 # offline: names that do not resolve (hooks.example.com) are let through.
                 # Link-local and cloud metadata addresses stay refused, on every path.
@@ -203,12 +223,27 @@ async def demo(host: str = "127.0.0.1", port: int = 0, **server: Any) -> AsyncIt
         down.clear()
         cli_config = Path(state.name) / "gateway.toml"
         cli_config.write_text(_cli_config(config, state.name), encoding="utf-8")
-        yield Demo(url, write_key, read_key, urls["receiver"], config, received, str(cli_config))
+        team_keys = await _team_keys(app[GATEWAY])
+        yield Demo(url, write_key, read_key, urls["receiver"], config, received, str(cli_config),
+                   team_keys)  # fmt: skip
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
         orchestry.close()
         state.cleanup()
+
+
+async def _team_keys(gw: Any) -> dict[str, str]:
+    """A service key for each demo team, issued at run time (as ``POST /v1/keys`` does)."""
+    from gateway.operations import Operations, Principal
+
+    ops, admin = Operations(gw), Principal.local("library")
+    keys = {}
+    for team in ("ops", "insurance"):
+        issued = await ops.create_key(admin, {"name": f"{team}-svc", "team": team,
+                                              "expires_in_days": 1})  # fmt: skip
+        keys[team] = issued.value
+    return keys
 
 
 async def _seed(gw: Any, receiver: str) -> None:

@@ -89,14 +89,25 @@ class ApiKeys:
     def __init__(
         self, keys: Iterable[ApiKey], grants: Sequence[Grant] = (), store: Store | None = None
     ) -> None:
-        self._grants = tuple(grants)
         self._store = store
-        self._keys: list[tuple[bytes, KeyMatch]] = []
-        for k in keys:
+        self._configured = tuple(keys)
+        self.use_grants(grants)
+
+    @property
+    def grants(self) -> tuple[Grant, ...]:
+        """The config's grants (``[[access.grants]]``) as they are now."""
+        return self._grants
+
+    def use_grants(self, grants: Sequence[Grant]) -> None:
+        """Decide with ``grants`` from now on (``[[access.grants]]`` read again: SIGHUP)."""
+        self._grants = tuple(grants)
+        keys: list[tuple[bytes, KeyMatch]] = []
+        for k in self._configured:
             digest = (
                 _digest(k.key.reveal()) if k.key is not None else bytes.fromhex(k.key_sha256 or "")
             )
-            self._keys.append((digest, KeyMatch(k.name, k.scope, _ref(digest), tuple(grants))))
+            keys.append((digest, KeyMatch(k.name, k.scope, _ref(digest), self._grants)))
+        self._keys = keys
 
     def use_store(self, store: Store | None) -> None:
         """Look up keys issued at run time in ``store`` (the gateway's, once it is open)."""

@@ -12,10 +12,12 @@ problem+json (``gateway.proxy.problems``). Secrets are write-only: answers show 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import re
 import secrets
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,7 +29,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from gateway.codec import webhook_body
-from gateway.config import GatewayConfig, ServerConfig
+from gateway.config import AccessConfig, GatewayConfig, ServerConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, StateUnavailable
 from gateway.health.relay import relay_forever
 from gateway.health.watch import watch_forever
@@ -801,15 +803,43 @@ async def _open_patiently(gw: Gateway) -> None:
             wait = min(wait * 2, 5.0)
 
 
-async def serve_forever(config: GatewayConfig, *, registry: Registry | None = None) -> None:
+def use_access(app: web.Application, access: AccessConfig) -> None:
+    """Decide with ``access`` (``[[access.grants]]``) from now on: the proxy's keys and
+    sessions at their next request, watch's own writes at its next look."""
+    app[KEYS].use_grants(access.to_grants())
+    if GATEWAY in app:
+        gw = app[GATEWAY]
+        gw.config = attrs.evolve(gw.config, access=access)
+    log.info("grants in force", extra={"grants": len(access.grants)})
+
+
+async def serve_forever(
+    config: GatewayConfig,
+    *,
+    registry: Registry | None = None,
+    reread: Callable[[], GatewayConfig] | None = None,
+) -> None:
     """Serve ``config`` until SIGINT or SIGTERM, then finish in-flight requests and stop.
 
     In-flight requests get ``server.shutdown_timeout`` seconds to complete; new connections
-    are refused from the first signal. Once listening it tunes the garbage collector for a
-    server process (``gateway.lifecycle.tune_gc``).
+    are refused from the first signal. On SIGHUP the grants are read again (``reread``: the
+    config file, whole and checked; one with a problem is logged and changes nothing). Once
+    listening it tunes the garbage collector for a server process (``gateway.lifecycle.tune_gc``).
     """
     stop = stop_on_signals()
-    runner = await start_proxy(create_app(config, registry=registry), config.server)
+    app = create_app(config, registry=registry)
+    if reread is not None:
+
+        def reload() -> None:
+            try:
+                use_access(app, reread().access)
+            except GatewayError as exc:
+                log.error("the config read again has problems: the grants stay as they were",
+                          extra={"error": str(exc)})  # fmt: skip
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals here
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+    runner = await start_proxy(app, config.server)
     host, port = runner.addresses[0][:2]
     log.info("serving", extra={"url": f"http://{host}:{port}", "accounts": list(config.accounts)})
     print(f"webhook-gateway on http://{host}:{port}", flush=True)

@@ -157,7 +157,7 @@ async def console_middleware(request: web.Request, handler: View) -> web.StreamR
             return redirect("/console/login")
         return render(request, "error.html", 401, message="log in first")
     if person is not None:  # a person: the config's grants for them and their groups, now
-        grants = request.config_dict[CONFIG].access.to_grants()
+        grants = request.config_dict[KEYS].grants  # as [[access.grants]] are now
         request[SESSION] = session
         request[PRINCIPAL] = Principal.user(
             person["subject"], email=person.get("email"), name=person.get("name"),

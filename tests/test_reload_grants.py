@@ -1,0 +1,63 @@
+"""Grants reload without a restart (issue 40, point 4): ``webhook-gateway serve`` reads the
+config file again on SIGHUP; the new grants hold from the next request, a config with a problem
+changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.oidc_provider import free_port
+
+KEY = "svc-key-Lq8Vz3Tm6Wp1"
+HOOK = {"name": "svc", "url": "https://93.184.216.34/hooks", "events": ["a.one"]}
+
+
+def config(port: int, can: str) -> str:
+    return (
+        '[accounts.billing]\nprovider = "memory"\nevent_types = ["a.one"]\n'
+        f"[server]\nport = {port}\n"
+        f'[[server.api_keys]]\nname = "svc"\nscope = "read"\nkey = "{KEY}"\n'
+        f'[[access.grants]]\nwho = "key:svc"\ncan = [{can}]\naccounts = ["billing"]\n'
+    )
+
+
+async def test_sighup_reads_the_grants_again(tmp_path: Path) -> None:
+    port = free_port()
+    path = tmp_path / "gateway.toml"
+    path.write_text(config(port, '"read"'))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "serve", "--config", str(path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert process.stdout is not None
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {KEY}"}
+    try:
+        while b"webhook-gateway on" not in await asyncio.wait_for(process.stdout.readline(), 30):
+            pass
+        async with aiohttp.ClientSession(headers=headers) as http:
+            url = f"{base}/v1/accounts/billing/webhooks"
+            assert (await http.post(url, json=HOOK)).status == 403
+            path.write_text(config(port, '"read", "write"'))
+            process.send_signal(signal.SIGHUP)
+            for _ in range(50):  # the signal is handled between requests
+                made = await http.post(url, json=HOOK)
+                if made.status != 403:
+                    break
+                await asyncio.sleep(0.1)
+            assert made.status == 201, await made.text()
+            path.write_text(config(port, '"fly"'))  # a problem: the grants stay
+            process.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.5)
+            who = await (await http.get(f"{base}/v1/whoami")).json()
+            assert who["can"] == ["read", "write"]
+    finally:
+        process.terminate()
+        await process.wait()
