@@ -13,7 +13,7 @@ import pytest
 
 from gateway import Gateway
 from gateway.config import parse_config
-from gateway.errors import ConfigError, Conflict
+from gateway.errors import ConfigError, Conflict, Forbidden
 from gateway.operations import Operations, Principal
 from gateway.plan import parse_manifest
 
@@ -97,3 +97,20 @@ def test_an_owner_must_be_a_name() -> None:
     with pytest.raises(ConfigError, match="owner: must be a team's name"):
         parse_manifest(manifest("two words"), config)
     assert parse_manifest(manifest("billing"), config).owner == "billing"
+
+
+async def test_a_person_plans_only_their_own_teams_manifests(tmp_path: Any) -> None:
+    config = parse_config({
+        "accounts": {"shared": {"provider": "memory", "event_types": ["a.one"]}},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+        "access": {"grants": [{"who": ["group:billing", "group:claims"],
+                               "can": ["read", "write"], "accounts": ["shared"]}]},
+    })  # fmt: skip
+    grants = config.access.to_grants()
+    bob = Principal.user("bob", email="bob@example.com", groups=["claims"], grants=grants)
+    async with Gateway(config) as gw:
+        ops = Operations(gw)
+        with pytest.raises(Forbidden, match="belongs to 'billing'"):
+            await ops.plan(bob, {"manifest": manifest("billing", a="bill-a")})
+        plan = await ops.plan(bob, {"manifest": manifest("claims", x="claims-x")})
+        assert plan.changes == 1

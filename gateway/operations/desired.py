@@ -119,6 +119,7 @@ class DesiredOperations(OperationsBase):
             ) from None
         for name in manifest.accounts:
             self._account(name, who)  # an account the caller may not read is a 404
+        _check_owner(who, manifest.owner)
         # Blind (no credential compared) for a caller who may change nothing of an account.
         blind = not all(who.may_on("write", n) or who.may_on("secrets", n)
                         for n in manifest.accounts)  # fmt: skip
@@ -215,6 +216,17 @@ class DesiredOperations(OperationsBase):
             keep=lambda name, webhook: who.may("read", name, webhook),
         )  # fmt: skip
         return Exported(text)
+
+
+def _check_owner(who: Principal, owner: str) -> None:
+    """A person or a service plans only its own team's manifests (``owner``: one of its
+    groups); an ``admin``, and the command line with the config's credentials, any."""
+    if not owner or who.kind not in ("user", "key") or who.may("admin"):
+        return
+    if owner not in who.groups:
+        mine = ", ".join(who.groups) or "none"
+        raise Forbidden(f"the manifest belongs to {owner!r}, not a team of {who.actor} "
+                        f"(its teams: {mine})")  # fmt: skip
 
 
 def _needs(action: Action) -> list[Literal["write", "delete", "secrets"]]:
