@@ -23,7 +23,9 @@ from typing import Literal
 
 import attrs
 
-__all__ = ["ACTIONS", "Action", "Allowance", "Grant", "identity_ok", "system_allowance"]
+__all__ = [
+    "ACTIONS", "Action", "Allowance", "Grant", "grant_of_text", "identity_ok", "system_allowance",
+]  # fmt: skip
 
 Action = Literal["read", "write", "delete", "secrets", "admin"]
 
@@ -137,3 +139,17 @@ def system_allowance(name: str, grants: Sequence[Grant]) -> Allowance:
     named = Allowance.of([f"system:{name}"], grants)
     return named if named.grants else Allowance((everything(f"system:{name} (no grant names "
                                                             "it)"),))  # fmt: skip
+
+
+def grant_of_text(text: str) -> dict[str, object]:
+    """``ACTIONS@ACCOUNTS[:WEBHOOKS]`` (comma-separated lists) as a key's grant, the way the
+    command line and the console write one: ``write,delete@billing``, ``write@claims:bob-*``."""
+    can, _, where = text.partition("@")
+    accounts, _, webhooks = where.partition(":")
+    grant: dict[str, object] = {
+        "can": [a for a in can.split(",") if a],
+        "accounts": [a for a in accounts.split(",") if a] or ["*"],
+    }
+    if webhooks:
+        grant["webhooks"] = [w for w in webhooks.split(",") if w]
+    return grant

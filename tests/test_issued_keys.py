@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ from gateway.cli import main
 from gateway.config import parse_config
 from gateway.proxy.server import create_app
 from gateway.store import IssuedKey
-from tests.test_console import login
+from tests.test_console import _csrf, login
 
 ADMIN = {"Authorization": "Bearer admin-key-Hv7Qz2Lm9Tx"}
 PUBLIC = "https://93.184.216.34/hooks"
@@ -170,3 +171,38 @@ def test_the_command_line_issues_lists_and_revokes(
     assert main(["keys", "list", "--json", *args]) == 0
     assert json.loads(capsys.readouterr().out)["items"] == []
     assert main(["keys", "revoke", made["id"], *args]) == 3  # not found
+
+
+async def test_the_console_issues_lists_and_revokes_keys(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    client = await aiohttp_client(
+        create_app(parse_config(config(f"sqlite:///{tmp_path}/state.db")))
+    )
+    base = str(client.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        assert (await login(http, base, "admin-key-Hv7Qz2Lm9Tx")).status == 303
+        page = await (await http.get(f"{base}/console/keys")).text()
+        assert "None issued." in page and 'href="/console/keys"' in page
+        form = {"csrf": _csrf(page), "once": _once(page), "name": "console-svc", "team": "billing",
+                "grants": "delete@billing:svc-*", "expires_in_days": "7"}  # fmt: skip
+        shown = await (await http.post(f"{base}/console/keys", data=form)).text()
+        key = re.search(r'<code id="new-key">([^<]+)</code>', shown)
+        assert key and key.group(1).startswith("wgk_")
+        who = await client.get("/v1/whoami", headers=bearer(key.group(1)))
+        assert (await who.json())["can"] == ["read", "write", "delete"]
+        page = await (await http.get(f"{base}/console/keys")).text()
+        assert "console-svc" in page and key.group(1) not in page
+        action = re.search(r'action="(/console/keys/[^"]+/revoke)"', page)
+        assert action
+        done = await http.post(f"{base}{action.group(1)}",
+                               data={"csrf": _csrf(page), "once": _once(page)})  # fmt: skip
+        assert "revoked" in await done.text()
+        refused = await client.get("/v1/whoami", headers=bearer(key.group(1)))
+        assert refused.status == 401
+
+
+def _once(page: str) -> str:
+    found = re.search(r'name="once" value="([^"]+)"', page)
+    assert found
+    return found.group(1)

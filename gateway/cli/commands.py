@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.access import grant_of_text
 from gateway.cli.ops import Local, Ops
 from gateway.cli.output import confirm, show, table
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest
@@ -90,20 +91,6 @@ async def cmd_whoami(ops: Ops, args: argparse.Namespace) -> Any:
     return show(args.json, await ops.whoami())
 
 
-def _grant(text: str) -> dict[str, Any]:
-    """``ACTIONS@ACCOUNTS[:WEBHOOKS]`` (comma-separated lists) as a key's grant:
-    ``write,delete@billing``, ``write@claims:bob-*``."""
-    can, _, where = text.partition("@")
-    accounts, _, webhooks = where.partition(":")
-    grant: dict[str, Any] = {
-        "can": [a for a in can.split(",") if a],
-        "accounts": [a for a in accounts.split(",") if a] or ["*"],
-    }
-    if webhooks:
-        grant["webhooks"] = [w for w in webhooks.split(",") if w]
-    return grant
-
-
 async def cmd_transfer(ops: Ops, args: argparse.Namespace) -> Any:
     done = await ops.transfer(args.account, args.id, {"owner": args.to, "key": args.key})
     return show(args.json, done)
@@ -123,7 +110,7 @@ async def cmd_keys(ops: Ops, args: argparse.Namespace) -> Any:
     if args.action == "revoke":
         await ops.revoke_key(args.target)
         return {"revoked": args.target} if args.json else None
-    body: dict[str, Any] = {"name": args.target, "grants": [_grant(g) for g in args.grant]}
+    body: dict[str, Any] = {"name": args.target, "grants": [grant_of_text(g) for g in args.grant]}
     if args.team:
         body["team"] = args.team
     if args.expires_in_days is not None:

@@ -752,6 +752,9 @@ CONSOLE_ROUTES = (
     ("post", "/console/apply", "Apply the plan shown (by its fingerprint).", True),
     ("post", "/console/accounts/{account}/custom-event",
      "Send a custom event to test a receiver (UiPath).", True),
+    ("get", "/console/keys", "The keys issued to services (admin).", False),
+    ("post", "/console/keys", "Issue a key to a service (admin; shown once).", True),
+    ("post", "/console/keys/{id}/revoke", "Revoke a key (admin).", True),
     ("get", "/console/static/{name}", "The console's stylesheet and script.", False),
 )  # fmt: skip
 

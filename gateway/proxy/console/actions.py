@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import secrets
 import tomllib
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from gateway.access import grant_of_text
 from gateway.errors import InvalidRequest, PreconditionFailed
 from gateway.model import WebhookChange
 from gateway.operations import PlanChanged, PlanRequest
@@ -41,6 +43,9 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{BASE}/diverted/{{event}}/{{action}}", diverted)
     router.add_post("/apply", apply)
     router.add_post("/accounts/{account}/custom-event", custom_event)
+    router.add_get("/keys", keys_page)
+    router.add_post("/keys", issue_key)
+    router.add_post("/keys/{id}/revoke", revoke_key)
 
 
 def _back(request: web.Request, note: str | None = None) -> web.StreamResponse:
@@ -177,3 +182,35 @@ async def apply(request: web.Request) -> web.StreamResponse:
                                 "review the plan below and apply it again"],
                       plan=changed.current.to_json(), text=plan_text(changed.current))  # fmt: skip
     return render(request, "applied.html", report=applied.report.to_json())
+
+
+async def keys_page(request: web.Request, message: str | None = None) -> web.StreamResponse:
+    """The keys issued at run time (an ``admin``'s page)."""
+    found = await request.config_dict[OPERATIONS].keys(request[PRINCIPAL])
+    return render(request, "keys.html", items=found.items, message=message)
+
+
+@writes
+@reveals
+async def issue_key(request: web.Request) -> web.StreamResponse:
+    """A key for a service, shown on the answer page once (behind a reveal), never stored."""
+    form = await request.post()
+    body: dict[str, Any] = {"name": str(form.get("name", "")).strip()}
+    if str(form.get("team", "")).strip():
+        body["team"] = str(form.get("team")).strip()
+    lines = [line.strip() for line in str(form.get("grants", "")).splitlines()]
+    body["grants"] = [grant_of_text(line) for line in lines if line]
+    try:
+        body["expires_in_days"] = float(str(form.get("expires_in_days", "90")) or "90")
+    except ValueError:
+        raise InvalidRequest.at("expires_in_days", "must be a number of days") from None
+    issued = await request.config_dict[OPERATIONS].create_key(request[PRINCIPAL], body)
+    return render(request, "issued.html", name=issued.key.name, id=issued.key.id,
+                  key=issued.value)  # fmt: skip
+
+
+@writes
+async def revoke_key(request: web.Request) -> web.StreamResponse:
+    key_id = request.match_info["id"]
+    await request.config_dict[OPERATIONS].revoke_key(request[PRINCIPAL], key_id)
+    return await keys_page(request, f"revoked {key_id}")

@@ -75,7 +75,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     session, who = request.get(SESSION), request.get(PRINCIPAL)
     writer = who is not None and any(who.may(a) for a in ("write", "delete", "secrets"))
     page = request.app[TEMPLATES].get_template(template).render(
-        session=session, writer=writer,
+        session=session, writer=writer, admin=who is not None and who.may("admin"),
         request_id=REQUEST_ID.get(), path=request.path, **context,
     )  # fmt: skip
     response = web.Response(text=page, status=status, content_type="text/html")
