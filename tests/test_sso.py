@@ -43,11 +43,12 @@ class Setup:
     base: str
     issuer: str
     config: Any
+    cli_port: int = 0
 
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
-    idp_port, gw_port = free_port(), free_port()
+    idp_port, gw_port, cli_port = free_port(), free_port(), free_port()
     issuer = f"http://127.0.0.1:{idp_port}"
     base = f"http://127.0.0.1:{gw_port}"
     config = parse_config({
@@ -73,9 +74,10 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
             await root.create(Principal.local(), account, hook)
         server = TestServer(create_app(config, gateway=gw), port=gw_port)
         await server.start_server()
-        callbacks = [f"{base}/console/sso/callback", f"{base}/test/callback"]
+        callbacks = [f"{base}/console/sso/callback", f"{base}/test/callback",
+                     f"http://127.0.0.1:{cli_port}/callback"]  # fmt: skip
         async with oidc_provider(idp_port, CLIENT_ID, CLIENT_SECRET, callbacks):
-            yield Setup(base, issuer, config)
+            yield Setup(base, issuer, config, cli_port)
         await server.close()
 
 
@@ -286,3 +288,36 @@ async def test_the_command_line_signs_in_with_the_device_flow(
         ended = await http.get(f"{setup.base}/v1/whoami",
                                headers={"Authorization": f"Bearer {renewed}"})  # fmt: skip
         assert ended.status == 401
+
+
+async def test_the_command_line_signs_in_in_a_browser_on_this_machine(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code flow back to a loopback listener (a provider without the device flow)."""
+    from gateway.cli.credentials import login, server_and_token
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("WEBHOOK_GATEWAY_TOKEN", raising=False)
+    monkeypatch.setattr("webbrowser.open", lambda _url: False)  # the test is the browser
+    shown: asyncio.Queue[str] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def announce(text: str) -> None:
+        loop.call_soon_threadsafe(shown.put_nowait, text)
+
+    signing_in = asyncio.create_task(asyncio.to_thread(
+        login, setup.base, browser=True, port=setup.cli_port, announce=announce))  # fmt: skip
+    text = await asyncio.wait_for(shown.get(), 30)
+    url = re.search(r"Open (\S+)", text)
+    assert url
+    loopback = f"http://127.0.0.1:{setup.cli_port}/callback"
+    async with _session() as http:
+        back = await _at_provider(http, url.group(1), "ana", loopback)
+        delivered = await http.get(back)
+        assert delivered.status == 200 and "you may close" in await delivered.text()
+    await asyncio.wait_for(signing_in, 60)
+    found = server_and_token(setup.base)
+    assert found and found[1].startswith("wgu_")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {found[1]}"}) as http:
+        who = await (await http.get(f"{setup.base}/v1/whoami")).json()
+    assert who["actor"] == "user:ana@example.com" and who["groups"] == ["billing"]

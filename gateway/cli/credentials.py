@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.cli.signin import device_login, fresh_token, key_checked, sign_out
+from gateway.cli.signin import browser_login, device_login, fresh_token, key_checked, sign_out
 from gateway.errors import ConfigError, FieldProblem
 
 __all__ = ["credentials_path", "login", "logout", "remote_of", "server_and_token"]
@@ -103,13 +103,18 @@ def login(
     *,
     key: bool = False,
     announce: Callable[[str], None] | None = None,
+    browser: bool = False,
+    port: int = 0,
 ) -> Path:
-    """Sign in to ``server``: with single sign-on (the device flow) unless ``key`` or a
+    """Sign in to ``server``: with single sign-on (the device flow; ``browser``, or a provider
+    without it: the code flow back to ``http://127.0.0.1:port/callback``) unless ``key`` or a
     ``token`` is given or the gateway has none; else ask for an API key (without echo), which
     the gateway must accept. What it gives is kept in the credentials file."""
     server = _normal(server or os.environ.get("WEBHOOK_GATEWAY_URL") or _ask("Gateway URL: "))
     entry = None
-    if not key and token is None:
+    if browser:
+        entry = browser_login(server, announce or _say, port)
+    elif not key and token is None:
         entry = device_login(server, announce or _say)
     if entry is None:
         if token is None:

@@ -255,6 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _config_option(signin)
     signin.add_argument("--key", action="store_true", help="give an API key, not single sign-on")
+    signin.add_argument("--browser", action="store_true",
+                        help="sign in in a browser on this machine (the code flow back to "
+                        "http://127.0.0.1:PORT/callback), not with a code")  # fmt: skip
+    signin.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="--browser: the loopback port the provider allows (default: any)",
+    )
     signin.set_defaults(handler=None, run=login)
 
     signout = sub.add_parser(

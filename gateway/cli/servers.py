@@ -86,7 +86,7 @@ def login(args: argparse.Namespace) -> int:
     from gateway.cli.credentials import login as keep
 
     try:
-        path = keep(args.server, key=args.key)
+        path = keep(args.server, key=args.key, browser=args.browser, port=args.port)
     except GatewayError as exc:
         return report(exc, as_json=False)
     except (KeyboardInterrupt, EOFError):

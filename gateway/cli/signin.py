@@ -15,17 +15,22 @@ where an event loop would add nothing.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import ssl
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import webbrowser
 from collections.abc import Callable
 from typing import Any
 
 from gateway.errors import ConfigError, FieldProblem, NotAuthenticated
 
-__all__ = ["call", "device_login", "fresh_token", "key_checked", "sign_out"]
+__all__ = ["browser_login", "call", "device_login", "fresh_token", "key_checked", "sign_out"]
 
 Announce = Callable[[str], None]
 
@@ -68,8 +73,12 @@ def key_checked(server: str, key: str) -> dict[str, Any]:
 def device_login(server: str, announce: Announce, sleep: Callable[[float], None] = time.sleep
                  ) -> dict[str, Any] | None:  # fmt: skip
     """The credentials entry of a device sign-in, or None where the gateway has no single
-    sign-on (then an API key is the way in)."""
+    sign-on (then an API key is the way in). A provider without the device flow: the code
+    flow with a loopback redirect instead (``browser_login``)."""
     status, started = call(server, "POST", "/v1/login/device")
+    if status == 501 and isinstance(started, dict) and str(started.get("type", "")).endswith(
+            "#errors-unsupported"):  # fmt: skip
+        return browser_login(server, announce)
     if status == 501:
         return None
     if status != 200 or not isinstance(started, dict):
@@ -117,3 +126,55 @@ def sign_out(server: str, entry: dict[str, Any]) -> None:
     token = entry.get("token", "")
     if token.startswith("wgu_"):
         call(server, "DELETE", "/v1/login", token=token)
+
+
+def browser_login(server: str, announce: Announce, port: int = 0,
+                  timeout: float = 600.0) -> dict[str, Any]:  # fmt: skip
+    """The code flow with PKCE, sent back to a one-shot listener on this machine
+    (``http://127.0.0.1:PORT/callback``, RFC 8252): the gateway starts it and exchanges the
+    code; this process only carries the code from the browser to the gateway."""
+    got: dict[str, str] = {}
+    done = threading.Event()
+
+    class Callback(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            if urllib.parse.urlsplit(self.path).path != "/callback" or done.is_set():
+                self.send_error(404)
+                return
+            got.update(query)
+            done.set()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(b"Signed in to webhook-gateway: you may close this window.\n")
+
+        def log_message(self, *_args: Any) -> None:  # quiet
+            return
+
+    listener = http.server.HTTPServer(("127.0.0.1", port), Callback)
+    thread = threading.Thread(target=listener.serve_forever, daemon=True)
+    thread.start()
+    try:
+        redirect = f"http://127.0.0.1:{listener.server_address[1]}/callback"
+        status, started = call(server, "POST", "/v1/login/browser", {"redirect_uri": redirect})
+        if status != 200 or not isinstance(started, dict):
+            detail = started.get("detail") if isinstance(started, dict) else None
+            raise NotAuthenticated(f"{server} could not start a sign-in: {detail or status}")
+        announce(f"Open {started['authorization_url']}\nto sign in; waiting...")
+        with contextlib.suppress(Exception):  # a browser here, if there is one
+            webbrowser.open(started["authorization_url"])
+        if not done.wait(timeout):
+            raise NotAuthenticated("the sign-in was not finished in time: login again")
+    finally:
+        listener.shutdown()
+        listener.server_close()
+    if "error" in got:
+        raise NotAuthenticated(f"the identity provider refused: {got['error']}")
+    answer = {"handle": started["handle"], "code": got.get("code", ""),
+              "state": got.get("state", "")}  # fmt: skip
+    status, found = call(server, "POST", "/v1/login/code", answer)
+    if status != 200 or not isinstance(found, dict) or "access_token" not in found:
+        detail = found.get("detail") if isinstance(found, dict) else None
+        raise NotAuthenticated(f"the sign-in was refused: {detail or status}")
+    return _entry(found)

@@ -16,15 +16,22 @@ the caller's sign-in (``webhook-gateway logout``).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
 
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotAuthenticated
-from gateway.proxy.oidc import OidcClient, Person
+from gateway.proxy.oidc import OidcClient, Pending, Person
 from gateway.store import PersonToken, Store
 
-__all__ = ["ACCESS_SECONDS", "REFRESH_SECONDS", "issue", "poll", "refresh", "start"]
+__all__ = [
+    "ACCESS_SECONDS", "REFRESH_SECONDS", "browser_finish", "browser_start", "issue", "poll",
+    "refresh", "start",
+]  # fmt: skip
 
 ACCESS_SECONDS = 3600.0
 REFRESH_SECONDS = 30 * 86400.0
@@ -63,6 +70,43 @@ async def poll(client: OidcClient | None, store: Store | None, body: Any) -> dic
     if isinstance(found, str):
         return {"error": found}
     return await issue(kept, found)
+
+
+def _loopback_uri(value: Any) -> str:
+    """A redirect URI on this machine (``http://127.0.0.1:PORT/...``), as RFC 8252 has native
+    apps use; anything else is refused (the code must not go elsewhere)."""
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if (parts is None or parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1")
+            or not parts.port):  # fmt: skip
+        raise InvalidRequest.at("redirect_uri", "must be http://127.0.0.1:PORT/... (a loopback "
+                                "redirect of the command line)")  # fmt: skip
+    return str(value)
+
+
+async def browser_start(client: OidcClient | None, store: Store | None, body: Any
+                        ) -> dict[str, Any]:  # fmt: skip
+    """The code flow for a command line whose provider has no device flow: the URL to open,
+    and a ``handle`` (the pending sign-in, signed) to send back with the code."""
+    provider, kept = _needs(client, store)
+    redirect_uri = _loopback_uri(body.get("redirect_uri") if isinstance(body, dict) else None)
+    url, pending = await provider.start(redirect_uri)
+    sealed = attrs.evolve(pending, redirect_uri=redirect_uri).seal(await kept.secret_key())
+    return {"authorization_url": url, "state": pending.state, "handle": sealed}
+
+
+async def browser_finish(client: OidcClient | None, store: Store | None, body: Any
+                         ) -> dict[str, Any]:  # fmt: skip
+    """The person's tokens for the code the loopback redirect brought back."""
+    provider, kept = _needs(client, store)
+    values = body if isinstance(body, dict) else {}
+    handle, code, state = (str(values.get(k, "")) for k in ("handle", "code", "state"))
+    pending = Pending.unseal(handle, await kept.secret_key()) if handle else None
+    if pending is None or not pending.redirect_uri:
+        raise NotAuthenticated("the sign-in expired or did not start here: login again")
+    if not hmac.compare_digest(state, pending.state):
+        raise NotAuthenticated("the sign-in expired or did not start here: login again")
+    person = await provider.finish(code, pending, pending.redirect_uri)
+    return await issue(kept, person)
 
 
 async def issue(store: Store, person: Person, now: float | None = None) -> dict[str, Any]:

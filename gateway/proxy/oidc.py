@@ -57,6 +57,9 @@ class Pending:
     nonce: str
     verifier: str = attrs.field(repr=False)
     started: float
+    #: Where the provider sends the code back (a command line's loopback; the console's is
+    #: its own callback).
+    redirect_uri: str = ""
 
     def seal(self, key: bytes) -> str:
         """This, as a cookie value signed with ``key``."""

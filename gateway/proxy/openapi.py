@@ -623,6 +623,47 @@ def openapi_document() -> dict[str, Any]:
             "device_code",
             "An hour's access token, and its refresh.",
         ),
+        "/v1/login/browser": {
+            "post": {
+                "summary": "Start a person's sign-in in a browser on the command line's machine "
+                "(the code flow back to its loopback redirect_uri; no authentication).",
+                "operationId": "loginBrowser",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["redirect_uri"],
+                                "properties": {"redirect_uri": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "authorization_url": {"type": "string"},
+                                "state": {"type": "string"},
+                                "handle": {"type": "string"},
+                            },
+                        },
+                        "The URL to open; send handle back with the code.",
+                    ),
+                    **_errors(("400", "429", "501", "503")),
+                },
+            }
+        },
+        "/v1/login/code": _sign_in_step(
+            "The person's tokens for the code their browser brought back ({handle, code, "
+            "state}; no authentication).",
+            "loginCode",
+            "code",
+            "An hour's access token, and its refresh.",
+        ),
         "/v1/login/refresh": _sign_in_step(
             "A new pair of tokens for a refresh token (good once; no authentication).",
             "loginRefresh",

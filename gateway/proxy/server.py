@@ -491,6 +491,22 @@ async def login_token(request: web.Request) -> web.Response:
                  headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
+@routes.post("/v1/login/browser")
+async def login_browser(request: web.Request) -> web.Response:
+    """Start a person's sign-in whose provider has no device flow: the code flow, sent back
+    to the command line's loopback ``redirect_uri`` (no key)."""
+    found = await device.browser_start(request.app.get(OIDC), request.app[GATEWAY].store,
+                                       await _json_body(request))  # fmt: skip
+    return _json(found, headers={"Cache-Control": "no-store"})
+
+
+@routes.post("/v1/login/code")
+async def login_code(request: web.Request) -> web.Response:
+    found = await device.browser_finish(request.app.get(OIDC), request.app[GATEWAY].store,
+                                        await _json_body(request))  # fmt: skip
+    return _json(found, headers={"Cache-Control": "no-store"})
+
+
 @routes.post("/v1/login/refresh")
 async def login_refresh(request: web.Request) -> web.Response:
     found = await device.refresh(request.app[GATEWAY].store, await _json_body(request))
@@ -670,7 +686,7 @@ async def list_all_webhooks(request: web.Request) -> web.Response:
 _IDEMPOTENT: frozenset[Any] = frozenset({create_webhook, update_webhook})
 #: The routes that need no API key (``_unkeyed_route``).
 _UNKEYED: frozenset[Any] = frozenset(
-    {healthz, inbound_route, login_device, login_token, login_refresh}
+    {healthz, inbound_route, login_device, login_token, login_refresh, login_browser, login_code}
 )
 
 # -- the application ----------------------------------------------------------------------------
