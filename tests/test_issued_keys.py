@@ -200,6 +200,10 @@ async def test_the_console_issues_lists_and_revokes_keys(
         assert "revoked" in await done.text()
         refused = await client.get("/v1/whoami", headers=bearer(key.group(1)))
         assert refused.status == 401
+        audit = await (await http.get(f"{base}/console/audit")).text()
+        # names and the grant that allowed it, a link to the actor's other writes
+        assert '<a href="?actor=key%3Aadmin">admin</a>' in audit
+        assert "(bootstrap key admin (write))" in audit and "issue key" in audit
 
 
 def _once(page: str) -> str:
