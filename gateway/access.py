@@ -95,8 +95,8 @@ class Allowance:
     @classmethod
     def of(cls, identities: Iterable[str], grants: Sequence[Grant]) -> Allowance:
         """The grants of ``grants`` that name any of ``identities``."""
-        mine = set(identities)
-        return cls(tuple(g for g in grants if mine & set(g.who)))
+        mine = frozenset(identities)
+        return cls(tuple(g for g in grants if not mine.isdisjoint(g.who)))
 
     def __add__(self, other: Allowance) -> Allowance:
         return Allowance(self.grants + other.grants)

@@ -52,8 +52,12 @@ class KeyMatch:
     issued: IssuedKey | None = attrs.field(default=None, repr=False)
     #: A person's sign-in at the command line (``gateway.proxy.device``): who.
     person: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    #: A bootstrap key's principal, made once per set of grants (not on each request).
+    prepared: Principal | None = attrs.field(default=None, repr=False, eq=False)
 
     def principal(self) -> Principal:
+        if self.prepared is not None:
+            return self.prepared
         if self.person is not None:
             p = self.person
             return Principal.user(p["subject"], email=p.get("email"), name=p.get("name"),
@@ -106,7 +110,8 @@ class ApiKeys:
             digest = (
                 _digest(k.key.reveal()) if k.key is not None else bytes.fromhex(k.key_sha256 or "")
             )
-            keys.append((digest, KeyMatch(k.name, k.scope, _ref(digest), self._grants)))
+            match = KeyMatch(k.name, k.scope, _ref(digest), self._grants)
+            keys.append((digest, attrs.evolve(match, prepared=match.principal())))
         self._keys = keys
 
     def use_store(self, store: Store | None) -> None:
