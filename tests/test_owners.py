@@ -114,3 +114,6 @@ async def test_a_person_plans_only_their_own_teams_manifests(tmp_path: Any) -> N
             await ops.plan(bob, {"manifest": manifest("billing", a="bill-a")})
         plan = await ops.plan(bob, {"manifest": manifest("claims", x="claims-x")})
         assert plan.changes == 1
+        # a bootstrap key of the config (a read key in CI, say) plans any team's
+        reader = Principal.key("ci-read", "read", grants)
+        assert (await ops.plan(reader, {"manifest": manifest("billing", a="b")})).changes == 1

@@ -219,9 +219,11 @@ class DesiredOperations(OperationsBase):
 
 
 def _check_owner(who: Principal, owner: str) -> None:
-    """A person or a service plans only its own team's manifests (``owner``: one of its
-    groups); an ``admin``, and the command line with the config's credentials, any."""
-    if not owner or who.kind not in ("user", "key") or who.may("admin"):
+    """A person or a service key plans only its own team's manifests (``owner``: one of its
+    groups); an ``admin``, a bootstrap key of the config (a grant on everything) and the
+    command line with the config's credentials, any."""
+    bootstrap = who.kind == "key" and who.key_id is None
+    if not owner or who.kind not in ("user", "key") or bootstrap or who.may("admin"):
         return
     if owner not in who.groups:
         mine = ", ".join(who.groups) or "none"

@@ -108,7 +108,9 @@ class Principal:
     @property
     def actor(self) -> str:
         """The audit log's name of this caller (``key:deployer``, ``user:ana@example.com``)."""
-        return f"{self.kind}:{self.email or self.name if self.kind == 'user' else self.name}"
+        if self.kind == "user":
+            return f"user:{self.email or self.name}"
+        return f"{self.kind}:{self.name}"
 
     def _described(self) -> str:
         if self.kind == "key":
