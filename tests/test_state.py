@@ -129,6 +129,11 @@ async def test_etags_make_conditional_writes(
     refused = await client.delete(where, headers={**AUTH, "If-Match": changed.headers["ETag"]})
     assert refused.status == 412
     current = (await client.get(where, headers=AUTH)).headers["ETag"]
+    # an unquoted tag is a mistake of the caller's (400, saying so), not a change (412)
+    unquoted = await client.delete(where, headers={**AUTH, "If-Match": current.strip('"')})
+    problem = await unquoted.json()
+    assert unquoted.status == 400 and "quote it" in problem["errors"][0]["message"]
+    assert problem["errors"][0]["path"] == "If-Match"
     assert (await client.delete(where, headers={**AUTH, "If-Match": current})).status == 204
 
 

@@ -399,11 +399,22 @@ def _account_query(request: web.Request) -> str | None:
     return request.query.get("account")
 
 
+_ETAG = re.compile(r'(W/)?"[\x21\x23-\x7e\x80-\xff]*"|\*')
+
+
 def _etags(request: web.Request, header: str) -> list[str] | None:
-    """The entity tags of an ``If-Match``/``If-None-Match`` header (None: no header)."""
+    """The entity tags of an ``If-Match``/``If-None-Match`` header (None: no header); one
+    that is not a quoted tag (RFC 9110: ``"..."``, ``W/"..."`` or ``*``) is a 400 saying so,
+    not a 412 that would claim the webhook changed."""
     if header not in request.headers:
         return None
-    return [tag.strip() for tag in request.headers.getall(header) for tag in tag.split(",")]
+    tags = [tag.strip() for value in request.headers.getall(header) for tag in value.split(",")]
+    for tag in tags:
+        if not _ETAG.fullmatch(tag):
+            shown = tag if tag.isprintable() and len(tag) <= 80 else "a value"
+            raise InvalidRequest.at(header, f"{shown} is not an entity tag: quote it, as the "
+                                    'ETag header gives it ("...")')  # fmt: skip
+    return tags
 
 
 # -- routes: each parses its HTTP input, calls its operation, renders the answer ---------------
