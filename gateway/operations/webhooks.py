@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import attrs
 import orjson
 
+from gateway.checks import did_you_mean
 from gateway.codec import (
     capabilities_to_json,
     diverted_to_json,
@@ -30,7 +31,14 @@ from gateway.codec import (
     read_partially,
     webhook_to_json,
 )
-from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotFound, Unsupported
+from gateway.errors import (
+    ConfigError,
+    FieldProblem,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    Unsupported,
+)
 from gateway.model import UNSET, Webhook, WebhookChange, WebhookSpec
 from gateway.operations import listing
 from gateway.operations.base import Items, OperationsBase
@@ -98,6 +106,7 @@ class WebhookOperations(OperationsBase):
 
         if account is not None:
             self._account(account, who)  # a 404 before the query is read
+            await self._known_event(query.get("event"), [account])
             masked = not who.sees_credentials_on(account)
             q = listing.read_query(query, listing.scope_of(account, ()))
             page = await listing.one_account_page(
@@ -106,6 +115,7 @@ class WebhookOperations(OperationsBase):
             return _readable(who, page)
         names = [i.name for i in self.gw.accounts()
                  if (only is None or i.name in only) and who.may_on("read", i.name)]  # fmt: skip
+        await self._known_event(query.get("event"), names)
         masked = not all(who.sees_credentials_on(name) for name in names)
         q = listing.read_query(query, listing.scope_of(None, names))
         page = await listing.all_accounts_page(
@@ -250,6 +260,27 @@ class WebhookOperations(OperationsBase):
             await self._call(target, "delete_diverted", target.ex_delete_diverted(id, event))
 
     # -- shared parts ------------------------------------------------------------------------
+
+    async def _known_event(self, event: str | None, accounts: list[str]) -> None:
+        """An ``event`` filter no account in scope can deliver is a typo, never an empty
+        answer: ``InvalidRequest`` with the closest name. Accounts whose catalog is open
+        (tenants add events) take any name."""
+        if not event:
+            return
+        names: set[str] = set()
+        for name in accounts:
+            target = self._account(name)
+            if not target.provider.strict_events:
+                return
+            try:
+                types = await target.event_types()
+            except GatewayError:  # an account that cannot say: the filter goes through
+                return
+            names |= {t.name for t in types}
+        if event.casefold() not in {n.casefold() for n in names}:
+            where = accounts[0] if len(accounts) == 1 else "any account in the listing"
+            raise InvalidRequest.at("event", f"{event!r} is not an event of {where}"
+                                    + did_you_mean(event, sorted(names)))  # fmt: skip
 
     def _extra(self, account: str, name: str) -> Account:
         """The account, if its provider offers the extra ``ex_{name}`` (else Unsupported)."""

@@ -1,0 +1,54 @@
+"""A typo in an event filter is an error with a suggestion, never a silent empty answer
+(issue 41, point 8): through the API, for one account and across accounts, and at the
+command line."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from gateway.cli import main
+from gateway.config import parse_config
+from gateway.proxy.server import create_app
+
+AUTH = {"Authorization": "Bearer read-key-Qz8Lm3Vt6Wp1"}
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+def config() -> dict[str, Any]:
+    return {
+        "accounts": {
+            "jobs": {"provider": "memory", "event_types": ["job.completed", "job.faulted"]},
+            "queues": {"provider": "memory", "event_types": ["queue.item.added"]},
+        },
+        "server": {"api_keys": [{"name": "r", "scope": "read", "key": AUTH["Authorization"][7:]}]},
+    }
+
+
+async def test_an_unknown_event_filter_is_a_400_with_the_closest_name(
+    aiohttp_client: ClientFactory,
+) -> None:
+    client = await aiohttp_client(create_app(parse_config(config())))
+    typo = await client.get("/v1/accounts/jobs/webhooks?event=job.complted", headers=AUTH)
+    problem = await typo.json()
+    assert typo.status == 400 and problem["errors"][0]["path"] == "event"
+    assert "did you mean 'job.completed'" in problem["errors"][0]["message"]
+    fine = await client.get("/v1/accounts/jobs/webhooks?event=JOB.COMPLETED", headers=AUTH)
+    assert fine.status == 200
+    # across accounts: one account that knows it is enough; none is a typo
+    assert (await client.get("/v1/webhooks?event=queue.item.added", headers=AUTH)).status == 200
+    nowhere = await client.get("/v1/webhooks?event=queue.item.addd", headers=AUTH)
+    assert nowhere.status == 400 and "any account" in (await nowhere.json())["errors"][0][
+        "message"]  # fmt: skip
+
+
+def test_the_command_line_says_so_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('[accounts.jobs]\nprovider = "memory"\n'
+                    'event_types = ["job.completed", "job.faulted"]\n')  # fmt: skip
+    code = main(["list", "jobs", "--event", "job.complted", "--config", str(path)])
+    assert code == 4 and "did you mean 'job.completed'" in capsys.readouterr().err
