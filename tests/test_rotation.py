@@ -108,19 +108,40 @@ async def test_rotation_over_http_and_the_command_line(
     assert missing.status == 400
 
 
-def test_rotate_on_the_command_line_shows_the_secret_only_on_request(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_rotate_on_the_command_line_never_loses_the_new_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = memory_state_config(tmp_path, f'secrets_key = "{Fernet.generate_key().decode()}"\n')
     create = ["create", "mem", "--config", str(path), "--name", "a",
               "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
     assert main([*create, "--secret-env", "HOME"]) == 0
     capsys.readouterr()
-    assert main(["rotate", "mem", "1", "--config", str(path), "--json"]) == 0
+    # a secret made here that would never be shown: refused, nothing rotated
+    assert main(["rotate", "mem", "1", "--config", str(path)]) == 2
+    assert "pass --reveal to see it, or --secret-env NAME" in capsys.readouterr().err
+    monkeypatch.setenv("NEW_HOOK_SECRET", "my-own-new-secret-0123")
+    assert main(["rotate", "mem", "1", "--config", str(path), "--json",
+                 "--secret-env", "NEW_HOOK_SECRET"]) == 0  # fmt: skip
     shown = json.loads(capsys.readouterr().out)
-    assert shown["secret"] == "***" and shown["previous_valid_until"]
+    assert shown["secret"] == "***" and shown["previous_valid_until"]  # yours: not printed
     assert main(["rotate", "mem", "1", "--config", str(path), "--json", "--reveal"]) == 0
     assert len(json.loads(capsys.readouterr().out)["secret"]) >= 40
+
+
+def test_a_declined_delete_says_not_deleted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = memory_state_config(tmp_path)
+    create = ["create", "mem", "--config", str(path), "--name", "a",
+              "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
+    assert main(create) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda _prompt: "no")
+    assert main(["delete", "mem", "1", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "not deleted" and "error" not in err
+    assert main(["get", "mem", "1", "--config", str(path)]) == 0  # still there
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

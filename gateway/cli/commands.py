@@ -190,7 +190,7 @@ async def cmd_delete(ops: Ops, args: argparse.Namespace) -> Any:
     if not args.yes and sys.stdin.isatty():  # asking: name what would go
         webhook = await ops.get(args.account, args.id)
         what = f"delete webhook {webhook['id']} {webhook['name']!r} of {args.account}"
-    confirm(args, what)
+    confirm(args, what, declined="not deleted")
     await ops.delete(args.account, args.id)
     return {"deleted": args.id} if args.json else sys.stdout.write(f"deleted {args.id}\n") and None
 
@@ -326,7 +326,12 @@ async def cmd_rotate(ops: Ops, args: argparse.Namespace) -> Any:
 
     if args.grace_hours == 0:
         confirm(args, f"rotate the secret of webhook {args.id} of {args.account} with no grace "
-                "(deliveries signed with the current one fail at once)")  # fmt: skip
+                "(deliveries signed with the current one fail at once)",
+                declined="not rotated")  # fmt: skip
+    if args.secret_env is None and not args.reveal:  # a secret nobody would ever see
+        raise InvalidRequest.at("--reveal", "a secret made here is shown once, only with "
+                                "--reveal: pass --reveal to see it, or --secret-env NAME to "
+                                "rotate to your own; nothing was rotated")  # fmt: skip
     fresh = from_env("--secret-env", args.secret_env) or secrets.token_urlsafe(32)
     body: dict[str, Any] = {"secret": fresh, "grace_hours": args.grace_hours}
     previous = from_env("--previous-env", args.previous_env)

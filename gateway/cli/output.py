@@ -26,16 +26,20 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-from gateway.errors import ConfigError, GatewayError, InvalidRequest, exit_code
+from gateway.errors import ConfigError, FieldProblem, GatewayError, InvalidRequest, exit_code
 from gateway.logs import STANDARD_FIELDS, JsonFormatter
 
-__all__ = ["EXIT", "confirm", "exit_code", "report", "show", "table"]
+__all__ = ["EXIT", "Declined", "confirm", "exit_code", "report", "show", "table"]
 
 
-def confirm(args: Any, what: str) -> None:
+class Declined(InvalidRequest):
+    """The person answered no: said as it is (``not deleted``), not as an error."""
+
+
+def confirm(args: Any, what: str, declined: str = "not done") -> None:
     """Go on with a destructive ``what`` only if confirmed: ``--yes``, or ``yes`` typed on a
     terminal (as ``gh`` asks). Elsewhere, without ``--yes``: a usage error (exit 2), nothing
-    done."""
+    done. An answer other than yes: ``declined`` is said, exit 2, nothing done."""
     if getattr(args, "yes", False):
         return
     if not sys.stdin.isatty():
@@ -45,7 +49,7 @@ def confirm(args: Any, what: str) -> None:
         )  # fmt: skip
     answer = input(f"{what}? Type yes to go on: ")
     if answer.strip().lower() not in ("y", "yes"):
-        raise InvalidRequest.at("--yes", "not confirmed: nothing was done")
+        raise Declined(problems=[FieldProblem("--yes", declined)])
 
 
 EXIT = {
@@ -88,6 +92,9 @@ def report(error: BaseException, *, as_json: bool, out: TextIO | None = None) ->
                 "trace_id": error.trace_id,
             }
         out.write(json.dumps(body) + "\n")
+        return code
+    if isinstance(error, Declined):
+        out.write(f"{problems[0].message if problems else 'not done'}\n")
         return code
     if problems and isinstance(error, ConfigError | InvalidRequest):
         out.write("error: " + ("invalid configuration" if isinstance(error, ConfigError)
