@@ -1,9 +1,10 @@
 """A typo in an event filter is an error with a suggestion, never a silent empty answer
 (issue 41, point 8): through the API, for one account and across accounts, and at the
-command line."""
+command line; and lists for scripts (point 9): JSON lines, ``all`` for all events."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -52,3 +53,21 @@ def test_the_command_line_says_so_too(tmp_path: Path, capsys: pytest.CaptureFixt
                     'event_types = ["job.completed", "job.faulted"]\n')  # fmt: skip
     code = main(["list", "jobs", "--event", "job.complted", "--config", str(path)])
     assert code == 4 and "did you mean 'job.completed'" in capsys.readouterr().err
+
+
+def test_lists_print_as_json_lines_and_all_events_as_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(f'[accounts.jobs]\nprovider = "memory"\npath = "{tmp_path}/hooks.json"\n'
+                    'event_types = ["job.completed", "job.faulted"]\n')  # fmt: skip
+    for name, extra in (("one", ["--event", "job.completed"]), ("every", ["--all-events"])):
+        assert main(["create", "jobs", "--config", str(path), "--name", name,
+                     "--url", f"https://hooks.example.com/{name}", *extra]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["list", "jobs", "--config", str(path), "--jsonl"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["name"] for line in lines] == ["one", "every"]
+    assert main(["list", "jobs", "--config", str(path)]) == 0
+    rows = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["every"].split()[5] == "all" and "job.completed" in rows["one"]

@@ -86,6 +86,8 @@ def _quiet_stdout() -> None:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "jsonl", False):
+        args.json = True  # the handlers answer data; it is printed as JSON lines
     if args.handler is None:
         code: int = args.run(args)
         return code
@@ -109,7 +111,12 @@ def _command(args: Any) -> int:
     code = EXIT["ok"]
     if isinstance(result, Exit):
         result, code = result.data, result.code
-    if result is not None:
+    if result is not None and getattr(args, "jsonl", False):
+        # JSON lines: a list's items one a line (``head -1`` works), anything else one line
+        items = result["items"] if isinstance(result, dict) and "items" in result else [result]
+        for item in items:
+            sys.stdout.write(json.dumps(item, separators=(",", ":")) + "\n")
+    elif result is not None:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     sys.stdout.flush()  # a closed pipe shows here, not at exit

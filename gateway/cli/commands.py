@@ -125,7 +125,9 @@ async def cmd_keys(ops: Ops, args: argparse.Namespace) -> Any:
 
 
 def _webhook_row(webhook: dict[str, Any]) -> dict[str, Any]:
-    return {**webhook, "secret": webhook["secret_state"]}  # set / unset / unknown, never it
+    events = ["all"] if webhook.get("all_events") else webhook.get("events", [])
+    # secret: set / unset / unknown, never it; events: "all" as the console says it
+    return {**webhook, "secret": webhook["secret_state"], "events": events}
 
 
 async def cmd_list(ops: Ops, args: argparse.Namespace) -> Any:

@@ -147,6 +147,11 @@ def _command(
     all accounts when left out). ``store_only``: it reads the state store, no account."""
     parser = _subparser(sub, name, summary, example)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="print JSON lines: a list's items one a line (for scripts)",
+    )
     if account == "optional":
         parser.add_argument("account", nargs="?", help="a configured account (default: all)")
     elif account == "required":
