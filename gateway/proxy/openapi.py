@@ -239,6 +239,14 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}, "Alive.")},
             }
         },
+        "/favicon.ico": {
+            "get": {
+                "summary": "The console's icon, where browsers look for it (no authentication).",
+                "operationId": "favicon",
+                "security": [],
+                "responses": {"301": {"description": "To /console/static/favicon.svg."}},
+            }
+        },
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics.",

@@ -425,6 +425,12 @@ async def healthz(request: web.Request) -> web.Response:
     return _json({"status": "ok"})
 
 
+@routes.get("/favicon.ico")
+async def favicon(request: web.Request) -> web.Response:
+    """Browsers ask for it at the root, with no key: the console's icon (no 401 in the log)."""
+    raise web.HTTPMovedPermanently("/console/static/favicon.svg")
+
+
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})
@@ -697,7 +703,16 @@ async def list_all_webhooks(request: web.Request) -> web.Response:
 _IDEMPOTENT: frozenset[Any] = frozenset({create_webhook, update_webhook})
 #: The routes that need no API key (``_unkeyed_route``).
 _UNKEYED: frozenset[Any] = frozenset(
-    {healthz, inbound_route, login_device, login_token, login_refresh, login_browser, login_code}
+    {
+        healthz,
+        favicon,
+        inbound_route,
+        login_device,
+        login_token,
+        login_refresh,
+        login_browser,
+        login_code,
+    }
 )
 
 # -- the application ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,7 +68,20 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["once"] = lambda: secrets.token_urlsafe(16)  # a write form's idempotency key
+    env.filters["readable_time"] = readable_time
     return env
+
+
+def readable_time(value: str | None) -> str:
+    """An RFC 3339 time (``2026-12-07T18:22:30.814570+00:00``) in the console's one form:
+    ``2026-12-07 18:22:30 UTC``; the exact value stays in the element's ``datetime``."""
+    if not value:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -75,7 +89,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     session, who = request.get(SESSION), request.get(PRINCIPAL)
     writer = who is not None and any(who.may(a) for a in ("write", "delete", "secrets"))
     page = request.app[TEMPLATES].get_template(template).render(
-        session=session, writer=writer, admin=who is not None and who.may("admin"),
+        status=status, session=session, writer=writer, admin=who is not None and who.may("admin"),
         request_id=REQUEST_ID.get(), path=request.path, **context,
     )  # fmt: skip
     response = web.Response(text=page, status=status, content_type="text/html")
@@ -319,9 +333,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
 @public
 async def static(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    if name not in ("console.css", "console.js"):
+    if name not in ("console.css", "console.js", "favicon.svg"):
         raise web.HTTPNotFound()
-    kind = "text/css" if name.endswith(".css") else "text/javascript"
+    kinds = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+    kind = kinds[name[name.rindex(".") :]]
     body = (HERE / "static" / name).read_bytes()
     response = web.Response(body=body, content_type=kind)
     response.headers["Cache-Control"] = "max-age=300"
