@@ -88,7 +88,8 @@ async def test_a_rotation_shows_as_one_and_external_rotation_is_left_alone(
     items = listed["items"] if isinstance(listed, dict) else listed
     jobs = next(w["id"] for w in items if w["name"] == "jobs-to-ops")
 
-    code, out, err = await cli(env, tmp_path, "rotate", "uipath-demo", jobs, "--grace-hours", "1")
+    code, out, err = await cli(env, tmp_path, "rotate", "uipath-demo", jobs, "--grace-hours", "1",
+                               "--reveal")  # fmt: skip
     assert code == 0, out + err
     code, out, _ = await cli(env, tmp_path, "plan", str(manifest))
     assert code == 2, out
