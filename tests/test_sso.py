@@ -154,6 +154,9 @@ async def test_a_person_over_http_sees_only_their_teams_account_and_a_code_works
         assert done.status == 303 and done.headers["Location"] == "/console"
         page = await (await http.get(f"{setup.base}/console/webhooks")).text()
         assert "claims-hook" in page and "billing-hook" not in page
+        assert ">billing<" not in page  # not even in the filters' account list
+        overview = await (await http.get(f"{setup.base}/console")).text()
+        assert "claims" in overview and "billing" not in overview
         # the same callback again (a replayed code): refused, no second session
         again = await http.get(back, allow_redirects=False)
         assert again.status == 401

@@ -53,7 +53,7 @@ def state_of(item: dict[str, Any]) -> str:
 
 async def overview(request: web.Request) -> web.StreamResponse:
     gw, ops, who = _parts(request)
-    infos = gw.accounts()
+    infos = _readable(gw, who)
     watched = list((await ops.health(who)).items) if gw.store is not None else []
     counts: dict[str, Counter[str]] = {info.name: Counter() for info in infos}
     errors: dict[str, str] = {}
@@ -74,10 +74,12 @@ async def overview(request: web.Request) -> web.StreamResponse:
                 errors[name] = str(exc)
                 return
             for wh in found.webhooks:
-                counts[name][health_state(wh.enabled, wh.suspended)] += 1
+                if who.may("read", name, wh.name):  # what the caller may not read: not there
+                    counts[name][health_state(wh.enabled, wh.suspended)] += 1
 
         await asyncio.gather(*(one(info.name) for info in infos))
-    latest = (await gw.store.transitions(limit=10)) if gw.store is not None else []
+    latest = [t for t in (await gw.store.transitions(limit=50) if gw.store is not None else [])
+              if who.may("read", t.account, t.name)][:10]  # fmt: skip
     accounts = [{"name": i.name, "provider": i.provider, "title": i.title,
                  "operations": sorted(i.capabilities.operations),
                  "custom": gw.account(i.name).has_extra("trigger_custom"),
@@ -109,10 +111,15 @@ async def webhooks(request: web.Request) -> web.StreamResponse:
     found = await ops.list_page(who, None, query, only=names)
     rows = [{**item, "state": state_of(item), "masked_url": mask_url(item["url"])}
             for item in found["items"]]  # fmt: skip
-    infos = gw.accounts()
+    infos = _readable(gw, who)
     return render(request, "webhooks.html", rows=rows, errors=found["errors"], chosen=chosen,
                   next_cursor=found["next_cursor"], accounts=[i.name for i in infos],
                   providers=sorted({i.provider for i in infos}))  # fmt: skip
+
+
+def _readable(gw: Gateway, who: Principal) -> list[Any]:
+    """The accounts ``who`` may read something of: the others are not shown, even by name."""
+    return [i for i in gw.accounts() if who.may_on("read", i.name)]
 
 
 def _parts(request: web.Request) -> tuple[Gateway, Operations, Principal]:
@@ -168,7 +175,8 @@ async def health(request: web.Request) -> web.StreamResponse:
         return render(request, "error.html", 501, message="health needs a state store")
     account = request.query.get("account") or None
     rows = (await ops.health(who, account)).items
-    timeline = await gw.store.transitions(account, limit=200)
+    timeline = [t for t in await gw.store.transitions(account, limit=200)
+                if who.may("read", t.account, t.name)]  # fmt: skip
     return render(request, "health.html", rows=rows, timeline=timeline, when=when)
 
 
