@@ -213,6 +213,7 @@ async def test_the_proxy_asks_the_same_grants(aiohttp_client: ClientFactory) -> 
         f"/v1/accounts/billing/webhooks/{(await made.json())['id']}", headers=SVC
     )
     assert deleted.status == 403  # write and secrets, not delete
+    assert (await client.get("/metrics", headers=SVC)).status == 200  # reads every account
 
 
 def test_system_watch_does_everything_unless_a_grant_names_it() -> None:
@@ -222,3 +223,14 @@ def test_system_watch_does_everything_unless_a_grant_names_it() -> None:
     assert allowed.allows("write", "billing", "x") and not allowed.allows("write", "claims", "x")
     assert not allowed.allows("delete", "billing", "x")
     assert Allowance.of(["group:a"], (only_billing,)).grants == ()
+
+
+async def test_metrics_are_for_callers_that_may_read_every_account(
+    aiohttp_client: ClientFactory,
+) -> None:
+    data = config()
+    data["server"]["api_keys"].append({"name": "ops", "scope": "write",
+                                       "key": "ops-key-Wq6Tz2Lm8Kx"})  # fmt: skip
+    client = await aiohttp_client(create_app(parse_config(data)))
+    assert (await client.get("/metrics", headers={
+        "Authorization": "Bearer ops-key-Wq6Tz2Lm8Kx"})).status == 200  # fmt: skip

@@ -76,6 +76,7 @@ async def test_a_key_issued_on_one_replica_works_and_dies_on_the_other(
                         json={"name": "svc-hook", "url": PUBLIC, "events": ["a.one"]})  # fmt: skip
     assert hook.status == 201, await hook.text()
     assert (await b.get("/v1/accounts/claims/webhooks", headers=svc)).status == 404
+    assert (await b.get("/metrics", headers=svc)).status == 403  # every account's figures
     who = await (await b.get("/v1/whoami", headers=svc)).json()
     assert who["actor"] == "key:billing-svc" and who["groups"] == ["billing"]
     assert who["can"] == ["read", "write", "delete"]

@@ -433,6 +433,12 @@ async def favicon(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
+    """Every account's figures (their names are labels): for a caller that may read every
+    account, or an ``admin``; a team's key sees its own accounts through the API instead."""
+    who = _who(request)
+    config = request.app[CONFIG]
+    if not who.may("admin") and not all(who.may("read", a) for a in config.accounts):
+        raise who.refuse("read", "reading every account's metrics", "every account")
     return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})
 
 
