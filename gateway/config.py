@@ -476,6 +476,9 @@ class GatewayConfig:
     access: AccessConfig = attrs.field(factory=AccessConfig)
     #: How people sign in (``[auth.oidc]``).
     auth: AuthConfig = attrs.field(factory=AuthConfig)
+    #: Every configured account's provider kind, those not loaded too (a command that reads
+    #: only the state store still names each account's provider).
+    account_kinds: Mapping[str, str] = attrs.field(factory=dict)
 
 
 def _converter() -> cattrs.Converter:
@@ -698,6 +701,11 @@ def parse_config(
         destinations=destinations or DEFAULT_DESTINATIONS,
         access=access or AccessConfig(),
         auth=auth,
+        account_kinds={
+            name: str(table["provider"])
+            for name, table in raw_accounts.items()
+            if isinstance(table, dict) and isinstance(table.get("provider"), str)
+        },
     )
 
 

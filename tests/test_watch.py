@@ -140,13 +140,16 @@ def test_the_command_line_watches_and_shows_health(
     assert main(create) == 0
     capsys.readouterr()
     assert main(["watch", "--config", str(path), "--once"]) == 0
-    assert "mem 1 'a': new ( -> active) by cli" in capsys.readouterr().out
+    assert "mem 1 'a': new (first seen -> active) by cli" in capsys.readouterr().out
     assert main(["health", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.split()[:8] == [
         "ACCOUNT", "WEBHOOK_ID", "NAME", "STATE", "DIVERTED", "SINCE", "BY", "DRIFT"
     ]  # fmt: skip
     assert "active" in out
+    # the state store alone is read, and the provider is named all the same (as the API does)
+    assert main(["health", "--config", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["items"][0]["provider"] == "memory"
     # The gateway's own write is printed with who made it, and not warned of.
     assert main(["update", "mem", "1", "--config", str(path), "--enabled", "false"]) == 0
     capsys.readouterr()

@@ -294,9 +294,10 @@ async def cmd_watch(ops: Ops, args: argparse.Namespace) -> Any:
                               f"{d.summary}") + "\n")  # fmt: skip
         for t in result.transitions:
             by = f" by {t.by}" if t.by else ""
+            states = f"({t.before or 'first seen'} -> {t.after or 'gone'})"
             sys.stdout.write((json.dumps(t.to_json()) if args.json else
-                              f"{t.account} {t.webhook_id} {t.name!r}: {t.change} "
-                              f"({t.before or ''} -> {t.after or ''}){by}") + "\n")  # fmt: skip
+                              f"{t.account} {t.webhook_id} {t.name!r}: {t.change} {states}{by}")
+                             + "\n")  # fmt: skip
         for account, error in result.errors.items():
             sys.stderr.write(f"warning: {account}: {error}\n")
         sys.stdout.flush()

@@ -243,7 +243,7 @@ async def health_rows(gw: Gateway, account: str | None = None) -> list[dict[str,
     of the manifest found changed there, or None)."""
     assert gw.store is not None
     drifted = {(d.account, d.webhook_id): d.summary for d in await gw.store.drift(account)}
-    kinds = {info.name: info.provider for info in gw.accounts()}
+    kinds = {**gw.config.account_kinds, **{info.name: info.provider for info in gw.accounts()}}
     return [
         {
             "account": h.account,
