@@ -54,3 +54,35 @@ async def test_pages_say_what_a_person_needs(aiohttp_client: ClientFactory, tmp_
         audit = await (await http.get(f"{base}/console/audit")).text()
         shown = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', audit)
         assert shown and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", shown.group(2))
+
+
+async def test_a_search_finds_by_name_url_or_event_and_the_audit_shows_the_change(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    config = parse_config({
+        "accounts": {"mem": {"provider": "memory", "event_types": ["a.one", "b.two"],
+                             "page_size": 1}},
+        "server": {"api_keys": [{"name": "ops", "scope": "write", "key": KEY}]},
+        "state": {"url": f"sqlite:///{tmp_path}/state.db"},
+    })  # fmt: skip
+    client = await aiohttp_client(create_app(config))
+    auth = {"Authorization": f"Bearer {KEY}"}
+    for name, url, event in (("orders", "https://93.184.216.34/o", "a.one"),
+                             ("billing", "https://93.184.216.34/ledger", "b.two"),
+                             ("misc", "https://93.184.216.34/m", "a.one")):  # fmt: skip
+        made = await client.post("/v1/accounts/mem/webhooks", headers=auth,
+                                 json={"name": name, "url": url, "events": [event]})  # fmt: skip
+        assert made.status == 201
+    base = str(client.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        assert (await login(http, base, KEY)).status == 303
+
+        async def found(q: str) -> list[str]:
+            page = await (await http.get(f"{base}/console/webhooks", params={"q": q})).text()
+            return re.findall(r'<tr data-name="([^"]+)"', page)
+
+        assert await found("LEDGER") == ["billing"]  # by URL, any case, across pages
+        assert sorted(await found("a.one")) == ["misc", "orders"]  # by event
+        assert await found("ord") == ["orders"]  # by name
+        audit = await (await http.get(f"{base}/console/audit")).text()
+        assert "what changed" in audit and "93.184.216.34/ledger" in audit

@@ -16,7 +16,7 @@ from gateway.codec import etag_of
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.health.watch import health_state
 from gateway.model import mask_url
-from gateway.operations import Operations, PlanRequest, Principal
+from gateway.operations import Operations, PlanRequest, Principal, listing
 from gateway.plan.text import render as plan_text
 from gateway.proxy.appkeys import GATEWAY, OPERATIONS, PRINCIPAL
 from gateway.proxy.console.base import render
@@ -97,7 +97,7 @@ async def webhooks(request: web.Request) -> web.StreamResponse:
     """One table of every account's webhooks, with the API's filters and cursors."""
     gw, ops, who = _parts(request)
     q = request.query
-    chosen = {k: q[k].strip() for k in ("account", "provider", "state", "event", "name")
+    chosen = {k: q[k].strip() for k in ("account", "provider", "state", "event", "name", "q")
               if q.get(k, "").strip()}  # fmt: skip
     filters = {k: v for k, v in chosen.items() if k in ("event", "name")}
     if chosen.get("state") in _STATES:
@@ -107,8 +107,19 @@ async def webhooks(request: web.Request) -> web.StreamResponse:
     names = [i.name for i in gw.accounts()
              if chosen.get("account") in (None, i.name)
              and chosen.get("provider") in (None, i.provider)]  # fmt: skip
-    query = {**filters, "limit": str(PAGE), **({"cursor": q["cursor"]} if "cursor" in q else {})}
-    found = await ops.list_page(who, None, query, only=names)
+    if "q" in chosen:  # a search: every page, the webhooks whose name, URL or events match
+        found = await listing.follow_pages(
+            lambda query: ops.list_page(who, None, query, only=names), filters
+        )
+        needle = chosen["q"].casefold()
+        found["items"] = [i for i in found["items"] if needle in i["name"].casefold()
+                          or needle in i["url"].casefold()
+                          or any(needle in e.casefold() for e in i.get("events", []))]  # fmt: skip
+        found["next_cursor"] = None
+    else:
+        query = {**filters, "limit": str(PAGE),
+                 **({"cursor": q["cursor"]} if "cursor" in q else {})}  # fmt: skip
+        found = await ops.list_page(who, None, query, only=names)
     rows = [{**item, "state": state_of(item), "masked_url": mask_url(item["url"])}
             for item in found["items"]]  # fmt: skip
     infos = _readable(gw, who)
