@@ -81,6 +81,8 @@ class AccessLog:
         self._timer: asyncio.TimerHandle | None = None
         self._second = 0
         self._stamp = ""
+        #: A short line for people (``12:03:04 GET /v1/webhooks 200 3.1 ms``), not JSON.
+        self.human = False
 
     def write(self, fields: dict[str, Any]) -> None:
         """Log one request's ``fields`` (the dict is taken over: ``time`` and ``request_id``
@@ -92,12 +94,20 @@ class AccessLog:
         if second != self._second:  # formatting the date once a second is enough
             self._second = second
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        fields["time"] = f"{self._stamp}.{int(now * 1000) % 1000:03d}Z"
-        fields["request_id"] = REQUEST_ID.get()
-        ids = tracing.current_ids()
-        if ids is not None:
-            fields["trace_id"], fields["span_id"] = ids
-        self._pending.append(orjson.dumps(_ACCESS | fields, default=str))
+        if self.human:
+            clock = self._stamp[11:] if self._stamp else ""
+            where = f" {fields['account']}" if fields.get("account") else ""
+            line = (f"{clock} {fields.get('method', '')} {fields.get('route', '')} "
+                    f"{fields.get('status', '')} {fields.get('duration_ms', '')} ms"
+                    f"{where}")  # fmt: skip
+            self._pending.append(line.encode())
+        else:
+            fields["time"] = f"{self._stamp}.{int(now * 1000) % 1000:03d}Z"
+            fields["request_id"] = REQUEST_ID.get()
+            ids = tracing.current_ids()
+            if ids is not None:
+                fields["trace_id"], fields["span_id"] = ids
+            self._pending.append(orjson.dumps(_ACCESS | fields, default=str))
         if len(self._pending) >= self.BATCH:
             self.flush()
         elif self._timer is None:
@@ -131,12 +141,19 @@ _ACCESS = {"time": "", "level": "info", "logger": "gateway.access", "message": "
 access_log = AccessLog()
 
 
-def configure(level: str = "INFO", stream: TextIO = sys.stderr) -> None:
-    """Send every log record to ``stream`` as JSON lines, with request ids."""
+def configure(level: str = "INFO", stream: TextIO = sys.stderr, fmt: str = "json") -> None:
+    """Send every log record to ``stream``: JSON lines with request ids (``fmt`` ``json``), or
+    short lines for a person at a terminal (``text``; ``auto``: text when ``stream`` is a
+    terminal, else JSON)."""
     access_log.flush()
     access_log.stream = stream if logging.getLevelName(level.upper()) <= logging.INFO else None
+    human = fmt == "text" or (fmt == "auto" and stream.isatty())
+    access_log.human = human
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+        if human else JsonFormatter()
+    )  # fmt: skip
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -5,6 +5,7 @@ command line; and lists for scripts (point 9): JSON lines, ``all`` for all event
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -71,3 +72,38 @@ def test_lists_print_as_json_lines_and_all_events_as_all(
     assert main(["list", "jobs", "--config", str(path)]) == 0
     rows = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert rows["every"].split()[5] == "all" and "job.completed" in rows["one"]
+
+
+def test_people_at_a_terminal_get_short_log_lines(tmp_path: Path) -> None:
+    """``serve --log-format text`` (``auto`` on a terminal): a short line a request; JSON
+    otherwise (issue 41, point 12)."""
+    import io
+
+    from gateway import logs
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        logs.configure("INFO", terminal, fmt="auto")
+        logs.access_log.write({"method": "GET", "route": "/v1/webhooks", "status": 200,
+                               "duration_ms": 3.1, "account": None})  # fmt: skip
+        logs.access_log.flush()
+        line = terminal.getvalue().strip()
+        assert re.fullmatch(r"\d\d:\d\d:\d\d GET /v1/webhooks 200 3\.1 ms", line), line
+        logs.configure("INFO", pipe, fmt="auto")
+        logs.access_log.write({"method": "GET", "route": "/v1/webhooks", "status": 200,
+                               "duration_ms": 3.1, "account": "mem"})  # fmt: skip
+        logs.access_log.flush()
+        assert json.loads(pipe.getvalue())["route"] == "/v1/webhooks"
+    finally:
+        logs.access_log.flush()
+        logs.access_log.stream = None
+        logs.access_log.human = False
+        root.handlers[:], root.level = handlers, level

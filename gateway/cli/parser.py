@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", help="listen address (default: the config's, or 127.0.0.1)")
     srv.add_argument("--port", type=int, help="listen port (0: any free port)")
     srv.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    srv.add_argument("--log-format", choices=("auto", "json", "text"), default="auto",
+                     help="json lines, or a short line a request for people (auto: text on a "
+                     "terminal, json otherwise)")  # fmt: skip
     srv.set_defaults(handler=None, run=_plugged("serve"))
 
     emu = sub.add_parser(

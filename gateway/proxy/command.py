@@ -23,7 +23,7 @@ def serve(args: argparse.Namespace) -> int:
     from gateway import logs
     from gateway.transport.tracing import configure_from_environment
 
-    logs.configure(args.log_level)
+    logs.configure(args.log_level, fmt=args.log_format)
     configure_from_environment()  # OTEL_* (webhook-gateway[otel]); off without them
     if args.demo:
         port = 8080 if args.port is None else args.port
