@@ -51,6 +51,9 @@ async def test_pages_say_what_a_person_needs(aiohttp_client: ClientFactory, tmp_
         missing = await http.get(f"{base}/console/webhooks/mem/999999")
         text = await missing.text()
         assert missing.status == 404 and "<title>Not found" in text and "<h1>Not found" in text
+        health = await (await http.get(f"{base}/console/health")).text()
+        assert "What the states mean" in health
+        assert "Next: fix the receiver, then unsuspend." in health
         audit = await (await http.get(f"{base}/console/audit")).text()
         shown = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', audit)
         assert shown and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", shown.group(2))
@@ -86,3 +89,21 @@ async def test_a_search_finds_by_name_url_or_event_and_the_audit_shows_the_chang
         assert await found("ord") == ["orders"]  # by name
         audit = await (await http.get(f"{base}/console/audit")).text()
         assert "what changed" in audit and "93.184.216.34/ledger" in audit
+
+
+def test_every_state_says_what_it_means_and_what_to_do() -> None:
+    """The health states, one line each with the next step (issue 41, point 2): the same text
+    in ``health --help``, the console's legend and the docs."""
+    import subprocess
+    import sys
+
+    from gateway.health.meanings import MEANINGS
+
+    states = [state for state, _, _ in MEANINGS]
+    assert states == ["active", "disabled", "suspended", "diverting", "drift", "deleted"]
+    shown = subprocess.run([sys.executable, "-m", "gateway.cli", "health", "--help"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    docs = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    for state, meaning, todo in MEANINGS:
+        assert f"  {state}: {meaning}; next: {todo}\n" in shown
+        assert f"| `{state}` |" in docs

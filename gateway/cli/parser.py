@@ -42,6 +42,7 @@ from gateway.cli.output import __doc__ as EXIT_CODES
 from gateway.cli.output import report
 from gateway.cli.servers import check_config, emulate, login, logout
 from gateway.errors import GatewayError
+from gateway.health.meanings import legend
 from gateway.version import VERSION
 
 __all__ = ["DEFAULT_CONFIG", "build_parser"]
@@ -498,13 +499,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "health",
         cmd_health,
-        "show each webhook's health as watch last saw it (needs [state])",
+        "show each webhook's health as watch last saw it (needs [state])\n\nstates:\n" + legend(),
         "webhook-gateway health --account core-prod",
         webhook_id=False,
         account="none",
         store_only=True,
     )
     health.add_argument("--account", help="only this account")
+    health.epilog = "states:\n" + legend()
     watch = _command(
         sub,
         "watch",

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from gateway.codec import etag_of
 from gateway.errors import GatewayError, InvalidRequest
+from gateway.health.meanings import MEANINGS
 from gateway.health.watch import health_state
 from gateway.model import mask_url
 from gateway.operations import Operations, PlanRequest, Principal, listing
@@ -188,7 +189,8 @@ async def health(request: web.Request) -> web.StreamResponse:
     rows = (await ops.health(who, account)).items
     timeline = [t for t in await gw.store.transitions(account, limit=200)
                 if who.may("read", t.account, t.name)]  # fmt: skip
-    return render(request, "health.html", rows=rows, timeline=timeline, when=when)
+    return render(request, "health.html", rows=rows, timeline=timeline, when=when,
+                  meanings=MEANINGS)  # fmt: skip
 
 
 async def plan_form(request: web.Request) -> web.StreamResponse:
