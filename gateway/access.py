@@ -17,6 +17,7 @@ small without bringing a language of its own.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 from typing import Literal
@@ -24,7 +25,8 @@ from typing import Literal
 import attrs
 
 __all__ = [
-    "ACTIONS", "Action", "Allowance", "Grant", "grant_of_text", "identity_ok", "system_allowance",
+    "ACTIONS", "Action", "Allowance", "Grant", "grant_of_text", "identity_ok", "matches_none",
+    "system_allowance", "token_digest",
 ]  # fmt: skip
 
 Action = Literal["read", "write", "delete", "secrets", "admin"]
@@ -153,3 +155,15 @@ def grant_of_text(text: str) -> dict[str, object]:
     if webhooks:
         grant["webhooks"] = [w for w in webhooks.split(",") if w]
     return grant
+
+
+def token_digest(token: str) -> str:
+    """How a key issued at run time, or a person's token, is kept and looked up: its SHA-256,
+    hex (never the token)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def matches_none(pattern: str, names: Iterable[str]) -> bool:
+    """Whether an ``accounts`` pattern of a grant (a name or a glob) names none of ``names``:
+    a typo that would grant nothing, silently."""
+    return not any(fnmatchcase(name, pattern) for name in names)

@@ -33,7 +33,6 @@ import re
 import tomllib
 import typing
 from collections.abc import Callable, Collection, Mapping
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -48,7 +47,7 @@ from cattrs.errors import (
 )
 from cattrs.v import format_exception
 
-from gateway.access import ACTIONS, Grant, identity_ok
+from gateway.access import ACTIONS, Grant, identity_ok, matches_none
 from gateway.checks import SettingProblem, check, did_you_mean, each
 from gateway.destinations import DestinationPolicy
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotFound
@@ -734,7 +733,7 @@ def _access(
             continue
         grants.append(grant)
         for pattern in grant.accounts:
-            if not any(fnmatchcase(name, pattern) for name in accounts):
+            if matches_none(pattern, accounts):
                 problems.append(FieldProblem(
                     f"{where}.accounts",
                     f"{pattern!r} names no configured account" + did_you_mean(pattern, accounts),

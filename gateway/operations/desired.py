@@ -154,7 +154,7 @@ class DesiredOperations(OperationsBase):
     ) -> Applied:
         """Plan again and carry the plan out, if it is the one the caller saw
         (``plan_fingerprint``; ``PlanChanged`` otherwise, nothing written)."""
-        if not any(who.may(a) for a in ("write", "delete", "secrets")):
+        if not who.may_change:
             raise who.refuse("write", "applying a plan")
         request = request if isinstance(request, PlanRequest) else PlanRequest.read(request)
         made = await self.plan(who, request)

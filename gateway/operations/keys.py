@@ -11,17 +11,15 @@ the config apply to it), or both, and an expiry (``expires_in_days``, 90 by defa
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 import time
 from collections.abc import Mapping
-from fnmatch import fnmatchcase
 from typing import Any
 
 import attrs
 
-from gateway.access import ACTIONS
+from gateway.access import ACTIONS, matches_none, token_digest
 from gateway.errors import Conflict, FieldProblem, InvalidRequest, NotFound
 from gateway.logs import REQUEST_ID
 from gateway.operations.base import Items, OperationsBase
@@ -74,7 +72,7 @@ class KeyOperations(OperationsBase):
         value = "wgk_" + secrets.token_urlsafe(32)
         key = IssuedKey(
             id="key_" + secrets.token_hex(8), name=name,
-            digest=hashlib.sha256(value.encode()).hexdigest(), team=team, grants=grants,
+            digest=token_digest(value), team=team, grants=grants,
             created_at=now, created_by=who.actor, expires_at=now + days * 86400,
         )  # fmt: skip
         if not await store.issue_key(key):
@@ -155,9 +153,7 @@ class KeyOperations(OperationsBase):
         if (
             not isinstance(accounts, list)
             or not accounts
-            or not all(
-                isinstance(p, str) and any(fnmatchcase(n, p) for n in configured) for p in accounts
-            )
+            or not all(isinstance(p, str) and not matches_none(p, configured) for p in accounts)
         ):
             problems.append(FieldProblem(f"{where}.accounts", "must list names or globs of "
                                          "configured accounts"))  # fmt: skip

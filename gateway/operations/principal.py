@@ -148,9 +148,15 @@ class Principal:
         """Whether credentials may be shown on every account (a plan spanning accounts)."""
         return self.may("write") or self.may("secrets")
 
+    @property
+    def may_change(self) -> bool:
+        """Whether this caller may change something somewhere (write, delete or set secrets):
+        who the console shows its forms to, who may apply a plan at all."""
+        return any(self.may(a) for a in ("write", "delete", "secrets"))
+
     def refuse(self, action: Action, what: str, where: str = "") -> Forbidden:
         """The ``Forbidden`` for ``action`` (``what`` the caller tried) ``where``."""
-        if not any(self.may(a) for a in ("write", "delete", "secrets", "admin")):
+        if not self.may_change and not self.may("admin"):
             return Forbidden(f"{self._described()} may only read; {what} needs a grant of "
                              f"{action!r}" + (f" on {where}" if where else ""))  # fmt: skip
         return Forbidden(f"{self._described()} may not {action} {where or 'here'}: no grant "

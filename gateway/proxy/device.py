@@ -15,7 +15,6 @@ the caller's sign-in (``webhook-gateway logout``).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from gateway.access import token_digest
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotAuthenticated
 from gateway.proxy.oidc import OidcClient, Pending, Person
 from gateway.store import PersonToken, Store
@@ -35,10 +35,6 @@ __all__ = [
 
 ACCESS_SECONDS = 3600.0
 REFRESH_SECONDS = 30 * 86400.0
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _needs(client: OidcClient | None, store: Store | None) -> tuple[OidcClient, Store]:
@@ -113,8 +109,9 @@ async def issue(store: Store, person: Person, now: float | None = None) -> dict[
     now = time.time() if now is None else now
     access, refresh_token = "wgu_" + secrets.token_urlsafe(32), "wgr_" + secrets.token_urlsafe(32)
     await store.save_person_token(PersonToken(
-        digest=_digest(access), refresh_digest=_digest(refresh_token), person=person.to_json(),
-        expires_at=now + ACCESS_SECONDS, refresh_expires_at=now + REFRESH_SECONDS,
+        digest=token_digest(access), refresh_digest=token_digest(refresh_token),
+        person=person.to_json(), expires_at=now + ACCESS_SECONDS,
+        refresh_expires_at=now + REFRESH_SECONDS,
     ))  # fmt: skip
     return {"access_token": access, "refresh_token": refresh_token, "token_type": "Bearer",
             "expires_in": int(ACCESS_SECONDS), "person": person.to_json()}  # fmt: skip
@@ -127,7 +124,7 @@ async def refresh(store: Store | None, body: Any) -> dict[str, Any]:
     token = body.get("refresh_token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token.startswith("wgr_"):
         raise InvalidRequest.at("refresh_token", "required: the refresh_token of a sign-in")
-    found = await store.take_refresh(_digest(token))
+    found = await store.take_refresh(token_digest(token))
     if found is None or time.time() >= found.refresh_expires_at:
         raise NotAuthenticated("the sign-in expired or was ended: webhook-gateway login again")
     person = found.person
@@ -138,11 +135,11 @@ async def refresh(store: Store | None, body: Any) -> dict[str, Any]:
 
 async def person_of(store: Store, token: str, now: float | None = None) -> PersonToken | None:
     """The live sign-in of an access token, or None."""
-    found = await store.person_token(_digest(token))
+    found = await store.person_token(token_digest(token))
     if found is None or (time.time() if now is None else now) >= found.expires_at:
         return None
     return found
 
 
 async def end(store: Store, token: str) -> None:
-    await store.drop_person_token(_digest(token))
+    await store.drop_person_token(token_digest(token))

@@ -27,7 +27,7 @@ from gateway.proxy.device import person_of
 from gateway.proxy.problems import ProblemError
 from gateway.store import IssuedKey, Store
 
-__all__ = ["TOUCH_EVERY", "ApiKeys", "KeyMatch", "digest_hex", "grant_of"]
+__all__ = ["TOUCH_EVERY", "ApiKeys", "KeyMatch", "grant_of"]
 
 #: Seconds between two notes of an issued key's last use (one write a minute, not a request).
 TOUCH_EVERY = 60.0
@@ -75,11 +75,6 @@ def grant_of(data: Mapping[str, Any], label: str) -> Grant:
     webhooks = data.get("webhooks")
     return Grant(who=(), can=frozenset(data["can"]), accounts=tuple(data.get("accounts", ["*"])),
                  webhooks=None if webhooks is None else tuple(webhooks), label=label)  # fmt: skip
-
-
-def digest_hex(key: str) -> str:
-    """How an issued key is kept: its SHA-256, hex."""
-    return _digest(key).hex()
 
 
 def _ref(digest: bytes) -> str:

@@ -648,7 +648,7 @@ async def plan_route(request: web.Request) -> web.Response:
 @routes.post("/v1/apply")
 async def apply_route(request: web.Request) -> web.Response:
     who = _who(request)
-    if not any(who.may(a) for a in ("write", "delete", "secrets")):  # before the body
+    if not who.may_change:  # before the body
         raise who.refuse("write", "applying a plan")
     try:
         applied = await _ops(request).apply(who, await _json_body(request))

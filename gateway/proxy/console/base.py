@@ -87,7 +87,7 @@ def readable_time(value: str | None) -> str:
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     """A page: ``template`` with the session (if any) and the request id."""
     session, who = request.get(SESSION), request.get(PRINCIPAL)
-    writer = who is not None and any(who.may(a) for a in ("write", "delete", "secrets"))
+    writer = who is not None and who.may_change
     page = request.app[TEMPLATES].get_template(template).render(
         status=status, session=session, writer=writer, admin=who is not None and who.may("admin"),
         request_id=REQUEST_ID.get(), path=request.path, **context,
@@ -201,7 +201,7 @@ def writes(view: View) -> View:
 
     async def run(request: web.Request) -> web.StreamResponse:
         who = request[PRINCIPAL]
-        if not any(who.may(a) for a in ("write", "delete", "secrets")):
+        if not who.may_change:
             raise who.refuse("write", "this action")
         if request.method == "POST":
             return await _once(request, request[SESSION], view)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from typing import Any
 
 from aiohttp import web
 
@@ -24,7 +23,7 @@ from gateway.proxy.console.base import SESSIONS, _login_form, public, redirect, 
 from gateway.proxy.console.sessions import COOKIE
 from gateway.proxy.oidc import OidcClient, Pending
 
-__all__ = ["add_routes", "client_for"]
+__all__ = ["add_routes"]
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +109,3 @@ def _refused(request: web.Request, message: str) -> web.Response:
     response = _login_form(request, 401, message)
     response.del_cookie(PENDING_COOKIE, path=_PATH)
     return response
-
-
-def client_for(config: Any) -> OidcClient | None:
-    """The console's client of ``[auth.oidc]``, or None."""
-    oidc = config.auth.oidc
-    return OidcClient(oidc) if oidc is not None else None
