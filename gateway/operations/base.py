@@ -69,12 +69,13 @@ class OperationsBase:
         account it may not read is a 404, as one that does not exist: no oracle of names."""
         if who is None:
             return self.gw.account(name)  # NotFound for a name the config lacks
+        if name in self.gw.config.accounts and who.may_on("read", name):
+            return self.gw.account(name)
+        # (the caller's whole list only for the message: not on every request)
         readable = [i.name for i in self.gw.accounts() if who.may_on("read", i.name)]
-        if name not in readable:
-            hint = did_you_mean(name, readable)
-            raise NotFound(f"no account named {name!r}{hint} (configured: "
-                           f"{', '.join(readable) or 'none'})")  # fmt: skip
-        return self.gw.account(name)
+        hint = did_you_mean(name, readable)
+        raise NotFound(f"no account named {name!r}{hint} (configured: "
+                       f"{', '.join(readable) or 'none'})")  # fmt: skip
 
     def check_first(
         self, who: Principal, action: Action, what: str, account: str | None = None
