@@ -133,9 +133,9 @@ async def refresh(store: Store | None, body: Any) -> dict[str, Any]:
                                      groups=tuple(person.get("groups", []))))  # fmt: skip
 
 
-async def person_of(store: Store, token: str, now: float | None = None) -> PersonToken | None:
-    """The live sign-in of an access token, or None."""
-    found = await store.person_token(token_digest(token))
+async def person_of(store: Store, digest: str, now: float | None = None) -> PersonToken | None:
+    """The live sign-in of an access token (by its ``token_digest``), or None."""
+    found = await store.person_token(digest)
     if found is None or (time.time() if now is None else now) >= found.expires_at:
         return None
     return found

@@ -126,7 +126,7 @@ class ApiKeys:
         if found is not None or self._store is None:
             return found
         if presented.startswith("wgu_"):  # a person signed in at the command line
-            signed = await person_of(self._store, presented, now)
+            signed = await person_of(self._store, digest.hex(), now)  # (hashed once, above)
             if signed is None:
                 return None
             name = signed.person.get("email") or signed.person["subject"]
