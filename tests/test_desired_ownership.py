@@ -14,6 +14,7 @@ import pytest
 
 from gateway.config import parse_config
 from gateway.errors import InvalidRequest
+from gateway.model import WebhookSpec
 from gateway.plan import make_plan, parse_manifest
 from gateway.proxy.demo import demo
 from gateway.service import Gateway
@@ -151,15 +152,25 @@ async def test_custom_events_make_the_catalog_strict_at_plan(
         assert enterprise_core.emulator.writes == 0
         with pytest.raises(InvalidRequest, match="did you mean"):
             await gw.account("core").canonical_events(["custom.claim.opend"], "events")
-    # Without the list, the name is passed on as written, and the plan says so.
+    # Without the list, a name outside the catalog is an error at plan all the same: the
+    # tenant would refuse it halfway through an apply. It says where the list goes.
     open_config = parse_config({"accounts": {"core": enterprise_core.account()},
                                 "state": {"url": f"sqlite:///{tmp_path}/o.db"}})  # fmt: skip
     async with Gateway(open_config) as gw:
         made = await make_plan(gw, parse_manifest(manifest, open_config))
         (account,) = made.accounts
-        assert account.error is None
-        assert [w.split(":")[0] for w in account.warnings] == ["accounts.core.webhooks.p.events"]
-        assert (
-            "'custom.claim.opend' is not in enterprise_core's documented catalog"
-            in (account.warnings[0])
+        assert account.error == (
+            "accounts.core.webhooks.p.events: 'custom.claim.opend' is not in core's event "
+            "catalog (a custom event of the tenant: list it in [accounts.core] custom_events)"
         )
+        assert not account.actions and enterprise_core.emulator.writes == 0
+        # A name one of the account's webhooks already takes is the tenant's: planned.
+        emulator = enterprise_core.emulator
+        emulator.event_types = emulator.event_types | {"custom.claim.opend"}
+        await gw.account("core").create(WebhookSpec(
+            name="p", url="https://hooks.example.com/p", events={"custom.claim.opend"}
+        ))  # fmt: skip
+        made = await make_plan(gw, parse_manifest(manifest, open_config), adopt=True)
+        (account,) = made.accounts
+        assert account.error is None, account.error
+        assert [a.kind for a in account.actions] == ["update"]

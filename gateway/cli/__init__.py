@@ -31,6 +31,7 @@ from gateway.cli.output import EXIT, log_to_stderr, report
 from gateway.cli.parser import build_parser
 from gateway.cli.terminal import visible_output
 from gateway.config import load_config
+from gateway.health.fresh import drain
 from gateway.origin import acting_as
 from gateway.service import Gateway
 
@@ -51,7 +52,10 @@ async def _run(args: argparse.Namespace, remote: tuple[str, str] | None) -> Any:
     config = load_config(args.config, accounts=_accounts_read(args), server=False)
     with acting_as("cli"):  # what runs outside the operations (watch) is the person's too
         async with Gateway(config) as gw:
-            return await args.handler(Local(gw), args)
+            try:
+                return await args.handler(Local(gw), args)
+            finally:
+                await drain(gw)  # the sinks' deliveries of the refreshed health (notify_own)
 
 
 def _accounts_read(args: argparse.Namespace) -> list[str] | None:

@@ -18,6 +18,7 @@ from gateway.access import grant_of_text
 from gateway.cli.ops import Local, Ops
 from gateway.cli.output import confirm, show, table
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest
+from gateway.health.fresh import ago
 from gateway.service import Gateway
 
 __all__ = ["Handler"]
@@ -268,7 +269,9 @@ async def cmd_health(ops: Ops, args: argparse.Namespace) -> Any:
     rows = found["items"]
     for row in rows:
         row["since"] = datetime.fromtimestamp(row["changed_at"], UTC).isoformat(timespec="seconds")
-    columns = ("account", "webhook_id", "name", "state", "diverted", "since", "by", "drift")
+        row["seen"] = ago(row["seen_at"]) + (" (stale)" if row.get("stale") else "")
+    columns = ("account", "webhook_id", "name", "state", "diverted", "seen", "since", "by",
+               "drift")  # fmt: skip
     table(rows, columns, sys.stdout)
     return None
 

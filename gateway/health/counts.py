@@ -1,28 +1,61 @@
-"""What health last counted, per gateway: webhooks by state as watch last saw them, and drifted
-manifest keys per account as its last plan found (the proxy's ``gateway_webhooks`` and
-``gateway_drift`` gauges read them). Health owns them; the facade carries nothing for it."""
+"""What health last counted, per gateway: webhooks by state, diverting, and the age of what
+is known, from the store's health rows (the proxy's ``gateway_webhooks``,
+``gateway_webhooks_diverting`` and ``gateway_health_seen_seconds`` gauges read them), and
+drifted manifest keys per account as watch's last plan found (``gateway_drift``). Health owns
+them; the facade carries nothing for it."""
 
 from __future__ import annotations
 
 import weakref
+from collections import Counter
+
+import attrs
 
 from gateway.service import Gateway
 
-__all__ = ["drift_counts", "health_counts", "set_drift_counts", "set_health_counts"]
+__all__ = ["HealthCounts", "count_health", "drift_counts", "health_counts", "set_drift_counts"]
 
-_health: weakref.WeakKeyDictionary[Gateway, dict[tuple[str, str, str], int]] = (
-    weakref.WeakKeyDictionary()
-)
+
+@attrs.frozen
+class HealthCounts:
+    """The health rows counted: ``states`` ``{(account, provider, state): webhooks}``,
+    ``diverting`` ``{(account, provider): webhooks holding diverted events}``, ``oldest``
+    ``{(account, provider): seen_at of its least recently seen row}`` (epoch seconds)."""
+
+    states: dict[tuple[str, str, str], int] = attrs.field(factory=dict)
+    diverting: dict[tuple[str, str], int] = attrs.field(factory=dict)
+    oldest: dict[tuple[str, str], float] = attrs.field(factory=dict)
+
+
+_health: weakref.WeakKeyDictionary[Gateway, HealthCounts] = weakref.WeakKeyDictionary()
 _drift: weakref.WeakKeyDictionary[Gateway, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
-def health_counts(gw: Gateway) -> dict[tuple[str, str, str], int]:
-    """``{(account, provider, state): count}`` of the last ``watch_once``."""
-    return _health.get(gw, {})
+def health_counts(gw: Gateway) -> HealthCounts:
+    """The counts of the last ``count_health``."""
+    return _health.get(gw) or HealthCounts()
 
 
-def set_health_counts(gw: Gateway, counts: dict[tuple[str, str, str], int]) -> None:
-    _health[gw] = counts
+async def count_health(gw: Gateway) -> HealthCounts:
+    """Count the store's health rows of the configured accounts, as every replica sees them
+    now (a look, or a refresh after the gateway's own write, updates them), and keep the
+    counts for ``/metrics``."""
+    if gw.store is None:
+        return HealthCounts()
+    kinds = {info.name: info.provider for info in gw.accounts()}
+    states: Counter[tuple[str, str, str]] = Counter()
+    diverting: Counter[tuple[str, str]] = Counter()
+    oldest: dict[tuple[str, str], float] = {}
+    for h in await gw.store.health():
+        if h.account not in kinds:
+            continue
+        where = (h.account, kinds[h.account])
+        states[(*where, h.state)] += 1
+        diverting[where] += 1 if h.diverted else 0
+        oldest[where] = min(oldest.get(where, h.seen_at), h.seen_at)
+    counted = HealthCounts(dict(states), dict(diverting), oldest)
+    _health[gw] = counted
+    return counted
 
 
 def drift_counts(gw: Gateway) -> dict[str, int]:

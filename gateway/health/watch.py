@@ -26,8 +26,8 @@ import contextlib
 import logging
 import time
 import weakref
-from collections import Counter
 from collections.abc import AsyncIterator, Collection
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -35,10 +35,11 @@ import attrs
 from gateway.access import system_allowance
 from gateway.config import WatchConfig
 from gateway.errors import GatewayError
-from gateway.health.counts import set_health_counts
+from gateway.health.counts import count_health
 from gateway.health.drift import DriftEvent, look_for_drift
 from gateway.health.events import Sink, deliver_events
-from gateway.model import Webhook, WebhookChange
+from gateway.health.states import Transition, diverted_count, health_state
+from gateway.model import WebhookChange
 from gateway.origin import acting_as
 from gateway.service import Account, Gateway
 from gateway.store import AuditEntry, AuditQuery, Health, TransitionRecord
@@ -48,6 +49,7 @@ from gateway.transport import tracing
 __all__ = [
     "Transition",
     "WatchResult",
+    "diverted_count",
     "health_rows",
     "health_state",
     "watch_forever",
@@ -55,33 +57,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("gateway.health.watch")
-
-
-@attrs.frozen(kw_only=True)
-class Transition:
-    """A change watch saw. ``before``/``after``: the state (or the diverted count) before and
-    after it; ``state``: the webhook's state now (None once deleted); ``by``: who caused it,
-    when the audit log says the gateway did (the audit actor: an API key's name, ``cli``,
-    ``apply``, ``watch:auto-unsuspend``); None for a change nobody in the audit log made."""
-
-    account: str
-    provider: str
-    webhook_id: str
-    name: str
-    change: str  # new, disabled, suspended, active, diverted, deleted
-    before: str | None
-    after: str | None
-    state: str | None = None
-    by: str | None = None
-
-    @property
-    def out_of_band(self) -> bool:
-        """Whether it is news to operators: not the gateway's own write, not a healthy
-        webhook first seen."""
-        return self.by is None and self.change != "new"
-
-    def to_json(self) -> dict[str, Any]:
-        return attrs.asdict(self)
 
 
 @attrs.frozen(kw_only=True)
@@ -99,20 +74,6 @@ class WatchResult:
 CAUSE_WINDOW = 60.0
 #: The audited outcomes of writes that may have happened.
 _WROTE = ("ok", "outcome_unknown")
-
-
-def health_state(enabled: bool, suspended: bool) -> str:
-    """A webhook's state as its own record says it: suspended, else active or disabled."""
-    if suspended:
-        return "suspended"
-    return "active" if enabled else "disabled"
-
-
-async def _diverted(account: Account, webhook: Webhook) -> int | None:
-    fh = webhook.failure_handling
-    if not account.has_extra("list_diverted") or fh is None or not fh.divert:
-        return None
-    return sum([1 async for _ in account.ex_list_diverted(webhook.id)])
 
 
 #: One look at an account at a time: in this process (the serve loop and a look of one's own),
@@ -160,7 +121,7 @@ async def _look(gw: Gateway, account: Account, now: float) -> list[Transition]:
 
     async for webhook in account.list():
         state = health_state(webhook.enabled, webhook.suspended)
-        diverted = await _diverted(account, webhook)
+        diverted = await diverted_count(account, webhook)
         old = before.pop(webhook.id, None)
         mine = writes.get(webhook.id, [])
         if old is None:
@@ -235,15 +196,19 @@ def _cause(entries: list[AuditEntry], change: str, before: str | None) -> str | 
     return None
 
 
-async def health_rows(gw: Gateway, account: str | None = None) -> list[dict[str, Any]]:
-    """Each webhook's health as watch last saw it, in the names transitions use (``account``,
-    ``provider``, ``webhook_id``, ``name``, ``state``, ``before``/``after``: the states before
-    and after its last change, ``by``: who made that change, when the gateway did) and
-    ``changed_at``/``seen_at`` (epoch seconds), ``diverted``, ``drift`` (what watch's plan
-    of the manifest found changed there, or None)."""
+async def health_rows(
+    gw: Gateway, account: str | None = None, *, stale_after: float | None = None
+) -> list[dict[str, Any]]:
+    """Each webhook's health as the gateway last saw it, in the names transitions use
+    (``account``, ``provider``, ``webhook_id``, ``name``, ``state``, ``before``/``after``: the
+    states before and after its last change, ``by``: who made that change, when the gateway
+    did), ``changed_at``/``seen_at`` (epoch seconds) and the same as RFC 3339 (``since``,
+    ``seen``), ``stale`` (seen more than ``stale_after`` seconds ago), ``diverted``, ``drift``
+    (what watch's plan of the manifest found changed there, or None)."""
     assert gw.store is not None
     drifted = {(d.account, d.webhook_id): d.summary for d in await gw.store.drift(account)}
     kinds = {**gw.config.account_kinds, **{info.name: info.provider for info in gw.accounts()}}
+    now = time.time()
     return [
         {
             "account": h.account,
@@ -257,10 +222,18 @@ async def health_rows(gw: Gateway, account: str | None = None) -> list[dict[str,
             "diverted": h.diverted,
             "changed_at": h.changed_at,
             "seen_at": h.seen_at,
+            "since": rfc3339(h.changed_at),
+            "seen": rfc3339(h.seen_at),
+            "stale": stale_after is not None and now - h.seen_at > stale_after,
             "drift": drifted.get((h.account, h.webhook_id)),
         }
         for h in await gw.store.health(account)
     ]
+
+
+def rfc3339(epoch: float) -> str:
+    """``epoch`` as RFC 3339 in UTC, to the second: ``2026-12-07T18:22:30Z``."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def watch_once(
@@ -301,11 +274,8 @@ async def watch_once(
                 log.warning(f"webhook {t.change}", extra=fields)
             else:
                 log.info(f"webhook {t.change} by {t.by}", extra={**fields, "by": t.by})
-    counts: Counter[tuple[str, str, str]] = Counter()
-    for h in await gw.store.health():
-        if h.account in names:
-            counts[(h.account, gw.account(h.account).kind, h.state)] += 1
-    set_health_counts(gw, dict(counts))
+    counted = await count_health(gw)
+    counts = {key: n for key, n in counted.states.items() if key[0] in names}
     drift: list[DriftEvent] = []
     watching = gw.config.watch
     manifest = manifest or (watching.manifest if watching is not None else None)

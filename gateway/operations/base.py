@@ -3,6 +3,7 @@ the typed answers' one JSON encoding."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -11,14 +12,18 @@ import attrs
 from gateway.access import Action, Grant
 from gateway.checks import did_you_mean
 from gateway.errors import ConfigError, FieldProblem, NotFound
+from gateway.health.fresh import note_write
 from gateway.model import Webhook
 from gateway.operations.listing import Cursors
 from gateway.operations.principal import Principal
 from gateway.operations.read_ahead import ReadAhead
+from gateway.origin import current_origin
 from gateway.service import Account, Gateway
 from gateway.store import Store
 
 __all__ = ["Items", "Observe", "OperationsBase"]
+
+log = logging.getLogger("gateway.operations")
 
 T = TypeVar("T")
 
@@ -104,6 +109,28 @@ class OperationsBase:
         if not who.may("read", account, webhook.name):
             raise NotFound(f"webhook {id!r} not found", provider=target.kind, account=account)
         return webhook, who.require(action, what, account, webhook.name)
+
+    async def _fresh(
+        self,
+        target: Account,
+        id: str,
+        webhook: Webhook | None = None,
+        *,
+        deleted: bool = False,
+        diverted: bool = False,
+    ) -> None:
+        """Refresh the health of the webhook just written (gateway/health/fresh.py), as its
+        writer (call it inside ``who.acting``). The write stands whatever happens here: a
+        refresh that fails is logged, and the next look sees the change."""
+        if self.gw.store is None:
+            return
+        try:
+            await note_write(self.gw, target, id, webhook, by=current_origin().actor,
+                             deleted=deleted, diverted=diverted)  # fmt: skip
+        except Exception as exc:
+            log.warning("health: the written webhook's state was not refreshed",
+                        extra={"account": target.name, "webhook_id": id,
+                               "error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
 
     def _call(self, account: Account, operation: str, call: Awaitable[T]) -> Awaitable[T]:
         return self.observe(account.kind, account.name, operation, call)

@@ -23,11 +23,13 @@ import attrs
 
 from gateway.errors import ConfigError, Conflict, FieldProblem, Forbidden, InvalidRequest
 from gateway.logs import REQUEST_ID
+from gateway.model import Webhook
 from gateway.operations.base import OperationsBase
 from gateway.operations.principal import Principal
 from gateway.plan import Outcome, Plan, apply_plan, export_manifest, make_plan, parse_manifest
 from gateway.plan.manifest import OWNER_FORM as _OWNER
 from gateway.plan.planner import NOT_ALLOWED, Action
+from gateway.service import Account
 from gateway.store import AuditEntry
 
 __all__ = ["Applied", "DesiredOperations", "PlanChanged", "PlanRequest"]
@@ -166,8 +168,11 @@ class DesiredOperations(OperationsBase):
             raise Forbidden("nothing was applied: " + "; ".join(forbidden))
         with who.acting():
             report = await apply_plan(self.gw, made, concurrency=request.parallelism,
-                                      progress=progress)  # fmt: skip
+                                      progress=progress, written=self._written)  # fmt: skip
         return Applied(made, report)
+
+    async def _written(self, account: Account, id: str, webhook: Webhook | None) -> None:
+        await self._fresh(account, id, webhook, deleted=webhook is None)
 
     async def transfer(self, who: Principal, account: str, id: str, body: Any) -> dict[str, Any]:
         """Hand the webhook ``id`` to the manifest of ``owner`` (under its ``key``): the one

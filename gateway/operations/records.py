@@ -26,12 +26,13 @@ class RecordOperations(OperationsBase):
 
     async def health(self, who: Principal, account: str | None = None) -> Items:
         """Each webhook's health as watch last saw it (``gateway.health.watch``)."""
+        from gateway.health.fresh import stale_after
         from gateway.health.watch import health_rows
 
         self._store("health")
         if account is not None:
             self._account(account, who)
-        rows = await health_rows(self.gw, account)
+        rows = await health_rows(self.gw, account, stale_after=stale_after(self.gw))
         return Items([r for r in rows if who.may("read", r.get("account", ""), r.get("name"))])
 
     async def whoami(self, who: Principal) -> dict[str, Any]:

@@ -150,6 +150,7 @@ class WebhookOperations(OperationsBase):
             who.require("secrets", "setting a secret", account, spec.name)
         with who.acting(grant):
             webhook = await self._call(target, "create", target.create(spec))
+            await self._fresh(target, webhook.id, webhook)
         return WebhookAnswer(webhook, masked=False)
 
     async def update(
@@ -173,6 +174,7 @@ class WebhookOperations(OperationsBase):
         with who.acting(grant):
             call = target.update(id, change, if_match=if_match)
             webhook = await self._call(target, "update", call)
+            await self._fresh(target, webhook.id, webhook)
         return WebhookAnswer(webhook, masked=False)
 
     async def delete(
@@ -182,6 +184,7 @@ class WebhookOperations(OperationsBase):
         _, grant = await self._webhook_check(who, target, id, "delete", "deleting a webhook")
         with who.acting(grant):
             await self._call(target, "delete", target.delete(id, if_match=if_match))
+            await self._fresh(target, id, deleted=True)
 
     async def ping(self, who: Principal, account: str, id: str) -> dict[str, Any]:
         target = self._account(account, who)
@@ -194,6 +197,7 @@ class WebhookOperations(OperationsBase):
         _, grant = await self._webhook_check(who, target, id, "write", "unsuspending a webhook")
         with who.acting(grant):
             await self._call(target, "unsuspend", target.unsuspend(id))
+            await self._fresh(target, id)
 
     async def trigger_custom(self, who: Principal, account: str, data: Any) -> dict[str, Any]:
         """Send a custom event with ``data`` (a JSON object, at most ``MAX_CUSTOM_DATA`` bytes
@@ -250,7 +254,9 @@ class WebhookOperations(OperationsBase):
         _, grant = await self._webhook_check(who, target, id, "write", "resending a diverted event")
         with who.acting(grant):
             call = target.ex_resend_diverted(id, event)
-            return await self._call(target, "resend_diverted", call)
+            resent = await self._call(target, "resend_diverted", call)
+            await self._fresh(target, id, diverted=True)
+            return resent
 
     async def delete_diverted(self, who: Principal, account: str, id: str, event: str) -> None:
         self._account(account, who)
@@ -258,6 +264,7 @@ class WebhookOperations(OperationsBase):
         _, grant = await self._webhook_check(who, target, id, "delete", "deleting a diverted event")
         with who.acting(grant):
             await self._call(target, "delete_diverted", target.ex_delete_diverted(id, event))
+            await self._fresh(target, id, diverted=True)
 
     # -- shared parts ------------------------------------------------------------------------
 

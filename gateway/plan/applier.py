@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import attrs
 
 from gateway.errors import GatewayError, InvalidRequest
+from gateway.model import Webhook
 from gateway.plan.planner import CREATING, Action, Plan
-from gateway.service import Gateway
+from gateway.service import Account, Gateway
 from gateway.store import Managed
 from gateway.transport import tracing
 
-__all__ = ["Outcome", "Report", "apply_plan"]
+__all__ = ["Outcome", "Report", "Written", "apply_plan"]
+
+#: ``(account, webhook id, what the write answered or None once deleted) -> None``: told after
+#: each write an apply made (the operations layer refreshes the webhook's health with it).
+Written = Callable[[Account, str, Webhook | None], Awaitable[None]]
 
 
 @attrs.frozen(kw_only=True)
@@ -58,8 +63,10 @@ async def apply_plan(
     *,
     concurrency: int = 4,
     progress: Callable[[Outcome], None] | None = None,
+    written: Written | None = None,
 ) -> Report:
-    """Carry ``plan`` out; ``progress`` is called after each action."""
+    """Carry ``plan`` out; ``progress`` is called after each action, ``written`` after each
+    write."""
     if plan.blind:
         raise InvalidRequest("a plan made for a read key compares no credentials and cannot be "
                              "applied: plan again with a key that may write")  # fmt: skip
@@ -74,25 +81,38 @@ async def apply_plan(
             )
             await gw.store.manage(entry, time.time())
 
+    async def wrote(account: Account, webhook_id: str, webhook: Webhook | None) -> None:
+        if written is not None:
+            await written(account, webhook_id, webhook)
+
+    async def create(account: Account, action: Action) -> str:
+        assert action.spec is not None
+        await intend(action)
+        made = await account.create(action.spec)
+        await wrote(account, made.id, made)
+        return made.id
+
+    async def delete(account: Account, webhook_id: str) -> None:
+        await account.delete(webhook_id)
+        await wrote(account, webhook_id, None)
+
     async def run(action: Action) -> Outcome:
         account = gw.account(action.account)
         try:
             webhook_id = action.webhook_id
             if action.kind == "create":
-                assert action.spec is not None
-                await intend(action)
-                webhook_id = (await account.create(action.spec)).id
+                webhook_id = await create(account, action)
             elif action.kind == "update":
                 assert action.diff is not None and webhook_id is not None
-                await account.update(webhook_id, action.diff.change)
+                await wrote(account, webhook_id,
+                            await account.update(webhook_id, action.diff.change))  # fmt: skip
             elif action.kind == "replace":  # no update at this provider: delete, create anew
-                assert action.spec is not None and webhook_id is not None
-                await account.delete(webhook_id)
-                await intend(action)
-                webhook_id = (await account.create(action.spec)).id
+                assert webhook_id is not None
+                await delete(account, webhook_id)
+                webhook_id = await create(account, action)
             elif action.kind == "delete":
                 assert webhook_id is not None
-                await account.delete(webhook_id)
+                await delete(account, webhook_id)
             if gw.store is not None and action.key is not None:
                 if action.kind == "delete":
                     await gw.store.unmanage(action.account, action.key, plan.owner)

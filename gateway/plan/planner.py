@@ -11,6 +11,7 @@ concurrently (bounded); one that fails is reported and the others still plan.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hashlib
 from collections import Counter
 from collections.abc import Collection, Mapping
@@ -190,19 +191,28 @@ async def make_plan(
     return Plan(accounts=planned, blind=blind, owner=manifest.owner)
 
 
-async def _uncatalogued(account: Account, specs: dict[str, WebhookSpec]) -> list[str]:
-    """Event names the account's catalog does not list, where it is not the whole list
-    (tenants add events of their own): passed on as written, so the plan says so."""
+async def _uncatalogued(
+    account: Account, specs: dict[str, WebhookSpec], in_use: Collection[str] = ()
+) -> list[str]:
+    """Event names the account's catalog does not list, where the catalog is open (a tenant
+    adds events of its own, and the gateway's own writes pass them on as written): problems
+    at plan all the same. A plan writes many webhooks, and one the provider refuses halfway
+    leaves the rest half-applied (a replace already deleted); a tenant's own events are
+    listed in the account's ``custom_events``, which makes its catalog strict. Names a webhook
+    of the account already takes (``in_use``, folded) are the tenant's: not refused."""
     if account.provider.strict_events:
         return []
-    known = {t.name.casefold() for t in await account.event_types()}
+    catalog = {t.name.casefold(): t.name for t in await account.event_types()}
     found = []
     for key, spec in specs.items():
-        for name in sorted(e for e in spec.events if e.casefold() not in known):
+        unknown = [e for e in spec.events if e.casefold() not in catalog]
+        for name in sorted(e for e in unknown if e.casefold() not in in_use):
+            close = difflib.get_close_matches(name.casefold(), list(catalog), n=1, cutoff=0.6)
+            hint = f"; did you mean {catalog[close[0]]!r}?" if close else ""
             found.append(
                 f"accounts.{account.name}.webhooks.{key}.events: {name!r} is not in "
-                f"{account.kind}'s documented catalog: sent as written (list the tenant's "
-                "custom_events to check names at plan)"
+                f"{account.name}'s event catalog{hint} (a custom event of the tenant: list it "
+                f"in [accounts.{account.name}] custom_events)"
             )
     return found
 
@@ -268,7 +278,11 @@ async def _plan_account(
     specs, problems = await _spelled(account, desired)
     if problems:  # nothing of this account is planned from a manifest it cannot take
         return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
-    warnings = await _uncatalogued(account, specs)
+    in_use = {e.casefold() for w in [*actual.values(), *by_name.values()] for e in w.events}
+    problems += await _uncatalogued(account, specs, in_use)
+    if problems:  # an event the provider would refuse: nothing of this account is written
+        return AccountPlan(account=account.name, provider=account.kind, error="; ".join(problems))
+    warnings: list[str] = []
     for entry_key, spec in specs.items():
         entry = desired[entry_key]
         want_fp = fingerprint(spec.secret, key)

@@ -5,7 +5,8 @@ throw-away CA) and Enterprise Core emulators and a small receiver for deliveries
 127.0.0.1; configures one account per provider; seeds each with a few realistic webhooks through
 the gateway itself; and serves the proxy, printing its URL, a demo API key and a ready ``curl``
 line. Its state store is a SQLite file in a temporary directory (so Idempotency-Key, the audit
-log and the rest work as in production); nothing is written outside that directory, and
+log and the rest work as in production); it watches every account every ``WATCH_INTERVAL``
+seconds, having looked once before it says it is up; nothing is written outside that directory, and
 everything stops, and goes, with the process.
 """
 
@@ -29,6 +30,7 @@ from cryptography.fernet import Fernet
 
 from gateway.config import GatewayConfig, parse_config
 from gateway.emulation import start
+from gateway.health.watch import watch_once
 from gateway.lifecycle import stop_on_signals
 from gateway.model import FailureHandling, RetryStrategy, Secret, WebhookSpec
 from gateway.proxy.server import GATEWAY, create_app, start_proxy
@@ -206,6 +208,8 @@ async def demo(host: str = "127.0.0.1", port: int = 0, **server: Any) -> AsyncIt
                     "url": f"sqlite:///{state.name}/state.db",
                     "secrets_key": Fernet.generate_key().decode(),  # for rotate
                 },
+                # serve watches every account, as in production (health shows its age)
+                "watch": {"interval": WATCH_INTERVAL},
             }
         )
         app = create_app(config)
@@ -221,6 +225,7 @@ async def demo(host: str = "127.0.0.1", port: int = 0, **server: Any) -> AsyncIt
         # Orchestrator's circuit breaker disables a webhook whose delivery fails, for an hour.
         await uipath.fire("robot.created")
         down.clear()
+        await watch_once(app[GATEWAY])  # health from the first second, as the demo stands
         cli_config = Path(state.name) / "gateway.toml"
         cli_config.write_text(_cli_config(config, state.name), encoding="utf-8")
         team_keys = await _team_keys(app[GATEWAY])
@@ -308,6 +313,9 @@ async def _seed(gw: Any, receiver: str) -> None:
             await gw.account(account).create(spec)
 
 
+#: How often the demo's ``serve`` looks at every account (seconds; ``[watch] interval``).
+WATCH_INTERVAL = 30.0
+
 DEMO_DESTINATIONS = {"allow_http": True, "allow_loopback": True, "allow_unresolvable": True}
 
 
@@ -326,6 +334,7 @@ def _cli_config(config: GatewayConfig, state: str) -> str:
         lines.append("")
     lines += ["[destinations]"]  # the same policy for the command line as for the proxy
     lines += [f"{k} = {json.dumps(v)}" for k, v in DEMO_DESTINATIONS.items()]
+    lines += ["", "[watch]", f"interval = {WATCH_INTERVAL}"]  # the same freshness as serve's
     lines += ["", "[state]", f'url = "sqlite:///{state}/state.db"']
     if config.state is not None and config.state.secrets_key is not None:
         lines.append(f'secrets_key = "{config.state.secrets_key.reveal()}"')

@@ -37,7 +37,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from gateway.health.counts import drift_counts, health_counts
+from gateway.health.counts import HealthCounts, drift_counts, health_counts
 from gateway.health.relay import relay_counts
 from gateway.service import Gateway
 
@@ -72,6 +72,15 @@ class _Histograms:
                 buckets.append((bound, cumulative))
             family.add_metric(list(key), buckets, row[-1])
         return family
+
+
+def _gauge(
+    name: str, doc: str, labels: list[str], values: Iterable[tuple[tuple[str, ...], float]]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=labels)
+    for key, value in values:
+        family.add_metric(list(key), value)
+    return family
 
 
 class _Collector(Collector):
@@ -128,22 +137,24 @@ class _Collector(Collector):
         yield tokens
         yield shared
         yield unreadable
-        webhooks = GaugeMetricFamily(
-            "gateway_webhooks",
-            "Webhooks by state as the last watch saw them (active, disabled, suspended).",
-            labels=["account", "provider", "state"],
-        )
-        for labels, count in (health_counts(gw) if gw else {}).items():
-            webhooks.add_metric(list(labels), count)
-        yield webhooks
-        drift = GaugeMetricFamily(
-            "gateway_drift",
-            "Manifest keys whose webhook differs from the manifest, as watch's last plan found.",
-            labels=["account"],
-        )
-        for name, count in (drift_counts(gw) if gw else {}).items():
-            drift.add_metric([name], count)
-        yield drift
+        counted = health_counts(gw) if gw else HealthCounts()
+        where = ["account", "provider"]
+        yield _gauge("gateway_webhooks",
+                     "Webhooks by state as the gateway last saw them: watch's looks and its own "
+                     "writes (active, disabled, suspended).",
+                     [*where, "state"], counted.states.items())  # fmt: skip
+        yield _gauge("gateway_webhooks_diverting",
+                     "Webhooks holding diverted events (Enterprise Core), as last seen.",
+                     where, counted.diverting.items())  # fmt: skip
+        yield _gauge("gateway_health_seen_timestamp_seconds",
+                     "When the least recently seen webhook of the account was seen (Unix time): "
+                     "alert when it falls behind by more than two watch intervals (stale health).",
+                     where, counted.oldest.items())  # fmt: skip
+        drift = drift_counts(gw) if gw else {}
+        yield _gauge("gateway_drift",
+                     "Manifest keys whose webhook differs from the manifest, as watch's last plan "
+                     "found.",
+                     ["account"], [((n,), c) for n, c in drift.items()])  # fmt: skip
         audit = CounterMetricFamily(
             "gateway_audit_failures",
             "Writes whose audit entry could not be stored (the write itself stands).",

@@ -31,6 +31,8 @@ from aiohttp.web_protocol import RequestPayloadError
 from gateway.codec import webhook_body
 from gateway.config import AccessConfig, GatewayConfig, ServerConfig
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, StateUnavailable
+from gateway.health.counts import count_health
+from gateway.health.fresh import drain
 from gateway.health.relay import relay_forever
 from gateway.health.watch import watch_forever
 from gateway.lifecycle import stop_on_signals, tune_gc
@@ -439,6 +441,9 @@ async def metrics(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     if not who.may("admin") and not all(who.may("read", a) for a in config.accounts):
         raise who.refuse("read", "reading every account's metrics", "every account")
+    gw = request.app[GATEWAY]
+    if gw.store is not None:  # health as every replica sees it now, not as this one last did
+        await count_health(gw)
     return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -774,6 +779,7 @@ def create_app(
             serving(gw)
             yield
         finally:
+            await drain(gw)  # the sinks' deliveries of refreshed health (fresh.py)
             await gw.close()
 
     async def pruning(app: web.Application) -> Any:

@@ -361,11 +361,17 @@ class Store(abc.ABC):
     # -- health (watch) ----------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def health(self, account: str | None = None) -> list[Health]: ...
+    async def health(
+        self, account: str | None = None, webhook_id: str | None = None, limit: int | None = None
+    ) -> list[Health]:
+        """What is known of each webhook's health (of ``account``; of one webhook; at most
+        ``limit`` rows), by account and id."""
 
     @abc.abstractmethod
     async def save_health(self, account: str, seen: list[Health], gone: list[str]) -> None:
-        """Replace what is known of ``seen`` webhooks and forget the ``gone`` ones."""
+        """Replace what is known of ``seen`` webhooks and forget the ``gone`` ones. A row seen
+        later than the one given stays (a refresh after the gateway's own write, made while a
+        look was under way, is not undone by that look's older view)."""
 
     # -- kept secrets (rotation) -------------------------------------------------------------
 

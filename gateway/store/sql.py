@@ -400,14 +400,22 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
 
     # -- health ----------------------------------------------------------------------------
 
-    async def health(self, account: str | None = None) -> list[Health]:
-        sql = "SELECT * FROM health"
+    async def health(
+        self, account: str | None = None, webhook_id: str | None = None, limit: int | None = None
+    ) -> list[Health]:
+        where: list[str] = []
         args: list[Any] = []
-        if account is not None:
-            sql += " WHERE account = ?"
-            args.append(account)
+        for column, value in (("account = ?", account), ("webhook_id = ?", webhook_id)):
+            if value is not None:
+                where.append(column)
+                args.append(value)
+        sql = "SELECT * FROM health" + (" WHERE " + " AND ".join(where) if where else "")  # noqa: S608 - fixed columns
+        sql += " ORDER BY account, webhook_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
         async with self.transaction() as tx:
-            rows = await tx.fetch(sql + " ORDER BY account, webhook_id", *args)
+            rows = await tx.fetch(sql, *args)
         return [Health(**{field: r[field] for field in _HEALTH_FIELDS}) for r in rows]
 
     async def save_health(self, account: str, seen: list[Health], gone: list[str]) -> None:
@@ -419,7 +427,8 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
                     "CONFLICT (account, webhook_id) DO UPDATE SET name = excluded.name, state = "
                     "excluded.state, diverted = excluded.diverted, changed_at = "
                     "excluded.changed_at, seen_at = excluded.seen_at, previous = "
-                    "excluded.previous, changed_by = excluded.changed_by",
+                    "excluded.previous, changed_by = excluded.changed_by WHERE health.seen_at <= "
+                    "excluded.seen_at",
                     account, h.webhook_id, h.name, h.state, h.diverted, h.changed_at, h.seen_at,
                     h.previous, h.changed_by,
                 )  # fmt: skip

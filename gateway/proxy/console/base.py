@@ -19,6 +19,7 @@ import jinja2
 from aiohttp import web
 
 from gateway.errors import GatewayError
+from gateway.health.fresh import ago
 from gateway.logs import REQUEST_ID
 from gateway.operations import Principal
 from gateway.proxy.appkeys import CLIENTS, CONFIG, FAILED_KEYS, GATEWAY, KEYS, PRINCIPAL
@@ -69,6 +70,7 @@ def environment() -> jinja2.Environment:
     )
     env.globals["once"] = lambda: secrets.token_urlsafe(16)  # a write form's idempotency key
     env.filters["readable_time"] = readable_time
+    env.globals["ago"] = ago  # how old a seen state is (gateway/health/fresh.py)
     return env
 
 

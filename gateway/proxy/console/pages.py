@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import tomllib
 from collections import Counter
 from datetime import UTC, datetime
@@ -14,8 +15,10 @@ from aiohttp import web
 
 from gateway.codec import etag_of
 from gateway.errors import GatewayError, InvalidRequest
+from gateway.health.fresh import STALE_INTERVALS, stale_after
 from gateway.health.meanings import MEANINGS
-from gateway.health.watch import health_state
+from gateway.health.states import health_state
+from gateway.health.watch import rfc3339
 from gateway.model import mask_url
 from gateway.operations import Operations, PlanRequest, Principal, listing
 from gateway.plan.text import render as plan_text
@@ -85,8 +88,12 @@ async def overview(request: web.Request) -> web.StreamResponse:
                  "operations": sorted(i.capabilities.operations),
                  "custom": gw.account(i.name).has_extra("trigger_custom"),
                  "counts": counts[i.name], "error": errors.get(i.name)} for i in infos]  # fmt: skip
+    oldest = min((row["seen_at"] for row in watched), default=None)
     return render(request, "overview.html", accounts=accounts, watched=bool(watched),
-                  latest=latest, when=when,
+                  latest=latest, when=when, oldest=oldest,
+                  oldest_rfc=rfc3339(oldest) if oldest is not None else "",
+                  stale=sum(1 for row in watched if row["stale"]),
+                  stale_after=_span(stale_after(gw)),
                   states=("active", "disabled", "suspended", "diverting", "drift"))  # fmt: skip
 
 
@@ -154,12 +161,18 @@ async def webhook(request: web.Request) -> web.StreamResponse:
         writes = await gw.store.audit(
             AuditQuery(account=name, webhook_id=found.webhook.id, limit=50)
         )
+    seen = None
+    if gw.store is not None:  # what health knows of it (watch's look or the gateway's write)
+        rows = await gw.store.health(name, found.webhook.id)
+        if rows:
+            seen = {"at": rows[0].seen_at, "rfc": rfc3339(rows[0].seen_at),
+                    "stale": time.time() - rows[0].seen_at > stale_after(gw)}  # fmt: skip
     catalog = sorted(t["name"] for t in (await ops.event_types(who, name)).items)
     return render(request, "webhook.html", account=account.info, webhook=shown,
                   etag=etag_of(found.webhook), state=state_of(shown), diverted=diverted,
                   history=history, writes=writes, when=when, catalog=catalog,
                   can=account.capabilities.operations, note=_note(request.query.get("note")),
-                  diverts=account.has_extra("resend_diverted"))  # fmt: skip
+                  diverts=account.has_extra("resend_diverted"), seen=seen)  # fmt: skip
 
 
 def _note(text: str | None) -> str | None:
@@ -190,7 +203,16 @@ async def health(request: web.Request) -> web.StreamResponse:
     timeline = [t for t in await gw.store.transitions(account, limit=200)
                 if who.may("read", t.account, t.name)]  # fmt: skip
     return render(request, "health.html", rows=rows, timeline=timeline, when=when,
-                  meanings=MEANINGS)  # fmt: skip
+                  meanings=MEANINGS, stale_after=_span(stale_after(gw)),
+                  interval=_span(stale_after(gw) / STALE_INTERVALS))  # fmt: skip
+
+
+def _span(seconds: float) -> str:
+    """A duration as a person says it: ``30 s``, ``10 min``, ``2 h``."""
+    whole = int(seconds)
+    if whole % 3600 == 0:
+        return f"{whole // 3600} h"
+    return f"{whole // 60} min" if whole % 60 == 0 else f"{whole} s"
 
 
 async def plan_form(request: web.Request) -> web.StreamResponse:
