@@ -132,7 +132,7 @@ def _progress(total: int) -> Any:
 
 
 async def cmd_apply(ops: Ops, args: argparse.Namespace) -> Any:
-    from gateway.plan.text import render
+    from gateway.plan.text import confirm_prompt, delete_confirmed, deletions, render
 
     tune_gc()
     body, made = await _planned(ops, args)
@@ -155,8 +155,14 @@ async def cmd_apply(ops: Ops, args: argparse.Namespace) -> Any:
         if not sys.stdin.isatty():
             sys.stderr.write("error: apply writes; confirm on a terminal or pass --auto-approve\n")
             return Exit(2)
-        typed = await asyncio.to_thread(input, "Apply these changes? Only 'yes' goes on: ")
-        if typed.strip() != "yes":
+        deleting, _ = deletions(made)
+        if deleting:  # as a single delete asks for the webhook's name: the count typed
+            typed = await asyncio.to_thread(input, confirm_prompt(made) + ": ")
+            go = delete_confirmed(made, typed)
+        else:
+            typed = await asyncio.to_thread(input, "Apply these changes? Only 'yes' goes on: ")
+            go = typed.strip() == "yes"
+        if not go:
             sys.stdout.write("Nothing applied.\n")
             return Exit(0)
     total = sum(len(a["actions"]) for a in made["accounts"])

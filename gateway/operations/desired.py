@@ -153,9 +153,12 @@ class DesiredOperations(OperationsBase):
         request: PlanRequest | Any,
         *,
         progress: Callable[[Outcome], None] | None = None,
+        confirm: Callable[[Plan], None] | None = None,
     ) -> Applied:
         """Plan again and carry the plan out, if it is the one the caller saw
-        (``plan_fingerprint``; ``PlanChanged`` otherwise, nothing written)."""
+        (``plan_fingerprint``; ``PlanChanged`` otherwise, nothing written). ``confirm`` sees
+        the plan before anything is written, and may refuse it by raising (a person's typed
+        confirmation of its deletes: the console)."""
         if not who.may_change:
             raise who.refuse("write", "applying a plan")
         request = request if isinstance(request, PlanRequest) else PlanRequest.read(request)
@@ -166,6 +169,8 @@ class DesiredOperations(OperationsBase):
         forbidden = [w for a in made.accounts for w in a.warnings if w.startswith(NOT_ALLOWED)]
         if forbidden:
             raise Forbidden("nothing was applied: " + "; ".join(forbidden))
+        if confirm is not None:
+            confirm(made)
         with who.acting():
             report = await apply_plan(self.gw, made, concurrency=request.parallelism,
                                       progress=progress, written=self._written)  # fmt: skip

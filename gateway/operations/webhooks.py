@@ -266,6 +266,19 @@ class WebhookOperations(OperationsBase):
             await self._call(target, "delete_diverted", target.ex_delete_diverted(id, event))
             await self._fresh(target, id, diverted=True)
 
+    async def input_problems(
+        self, who: Principal, account: str, body: Mapping[str, Any], *, creating: bool
+    ) -> list[FieldProblem]:
+        """Every problem a create's (``creating``) or an update's JSON ``body`` has, as the
+        API would answer them, the account's own included; nothing is written (a form that
+        has problems of its own shows these beside them)."""
+        target = self._account(account, who)
+        cls: type[WebhookSpec] | type[WebhookChange] = WebhookSpec if creating else WebhookChange
+        value, problems, bad = read_partially(body, cls)
+        if isinstance(value, (WebhookSpec, WebhookChange)):
+            problems += await target.input_problems(value, skip=bad)
+        return problems
+
     # -- shared parts ------------------------------------------------------------------------
 
     async def _known_event(self, event: str | None, accounts: list[str]) -> None:

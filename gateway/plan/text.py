@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.plan.planner import Plan
 
-__all__ = ["render"]
+__all__ = ["confirm_prompt", "delete_confirmed", "deletions", "line_kind", "render", "totals"]
 
 _SIGNS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "adopt": "=",
           "move": ">"}  # fmt: skip
@@ -67,3 +67,56 @@ def render(plan: Plan | dict[str, Any]) -> str:
         lines.append(f"Plan: {totals['create']} to create, {totals['update']} to update, "
                      f"{totals['replace']} to replace, {totals['delete']} to delete.")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def totals(plan: Plan | dict[str, Any]) -> dict[str, int]:
+    """How many of each write the plan makes: ``create``, ``update``, ``replace``, ``delete``."""
+    data = plan.to_json() if isinstance(plan, Plan) else plan
+    counts = dict.fromkeys(("create", "update", "replace", "delete"), 0)
+    for account in data["accounts"]:
+        for action in account["actions"]:
+            if action["action"] in counts:
+                counts[action["action"]] += 1
+    return counts
+
+
+def deletions(plan: Plan | dict[str, Any]) -> tuple[int, list[str]]:
+    """How many webhooks applying the plan deletes (a replace deletes one too: its id goes),
+    and the accounts they are in."""
+    data = plan.to_json() if isinstance(plan, Plan) else plan
+    count, accounts = 0, []
+    for account in data["accounts"]:
+        here = sum(a["action"] in ("delete", "replace") for a in account["actions"])
+        if here:
+            count += here
+            accounts.append(account["account"])
+    return count, accounts
+
+
+def delete_confirmed(plan: Plan | dict[str, Any], typed: str) -> bool:
+    """Whether ``typed`` confirms the plan's deletes: the number of webhooks it deletes, or
+    (when they are all in one account) that account's name; any answer when it deletes none."""
+    count, accounts = deletions(plan)
+    typed = typed.strip()
+    return count == 0 or typed == str(count) or (len(accounts) == 1 and typed == accounts[0])
+
+
+def confirm_prompt(plan: Plan | dict[str, Any]) -> str:
+    """What to type to apply a plan that deletes: the number, or the one account's name."""
+    count, accounts = deletions(plan)
+    named = f" or the account's name ({accounts[0]})" if len(accounts) == 1 else ""
+    return f"This deletes {count} webhook(s). Type {count}{named} to apply"
+
+
+_KINDS = (("-/+ ", "replace"), ("- ", "delete"), ("+ ", "create"), ("~ ", "update"),
+          ("! ", "problem"), ("warning: ", "warning"))  # fmt: skip
+
+
+def line_kind(line: str) -> str:
+    """The kind of a line of ``render``'s text, for a screen to colour: ``delete``, ``replace``,
+    ``create``, ``update``, ``problem``, ``warning``, or ``""``."""
+    stripped = line.lstrip()
+    for prefix, kind in _KINDS:
+        if stripped.startswith(prefix) and line.startswith("  "):
+            return kind
+    return ""

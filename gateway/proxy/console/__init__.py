@@ -14,7 +14,8 @@ loaded before a change gets "changed since you loaded it"), audited under the ke
 It is an aiohttp sub-application of the proxy (``console_app``) with middleware of its own
 (``base.console_middleware``: the session, CSRF, the security headers), so the proxy's
 middleware needs to know nothing of its paths. Modules: ``base`` (the middleware, rendering,
-login), ``pages`` (reads), ``actions`` (writes), ``sessions`` (the session store).
+login), ``pages`` (reads), ``actions`` (writes), ``forms`` (create and edit), ``sessions``
+(the session store).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.proxy.appkeys import CONFIG, GATEWAY
-from gateway.proxy.console import actions, pages, signin
+from gateway.proxy.console import actions, forms, pages, signin
 from gateway.proxy.console.base import (
     SESSIONS,
     TEMPLATES,
@@ -57,5 +58,6 @@ def console_app(proxy: web.Application) -> web.Application:
     r.add_get("/static/{name}", static)
     pages.add_routes(r)
     actions.add_routes(r)
+    forms.add_routes(r)
     signin.add_routes(r)
     return app

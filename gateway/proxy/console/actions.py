@@ -22,10 +22,11 @@ from gateway.access import grant_of_text
 from gateway.errors import InvalidRequest, PreconditionFailed
 from gateway.model import WebhookChange
 from gateway.operations import PlanChanged, PlanRequest
-from gateway.plan.text import render as plan_text
+from gateway.plan import Plan
+from gateway.plan.text import delete_confirmed, deletions
 from gateway.proxy.appkeys import OPERATIONS, PRINCIPAL
 from gateway.proxy.console.base import redirect, render, reveals, writes
-from gateway.proxy.console.pages import problems_of
+from gateway.proxy.console.pages import problems_of, render_plan
 
 __all__ = ["add_routes"]
 
@@ -163,24 +164,42 @@ async def diverted(request: web.Request) -> web.StreamResponse:
     return _back(request, f"diverted event {event}: {action} done")
 
 
+class _Unconfirmed(Exception):
+    """The plan's deletes were not confirmed as asked: nothing was applied."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+
 @writes
 async def apply(request: web.Request) -> web.StreamResponse:
     """Apply the plan that was shown: planned again, applied only if its fingerprint is the
-    shown one's (``Operations.apply``)."""
+    shown one's (``Operations.apply``) and, when it deletes, the person typed how many (or the
+    one account's name), as a single delete asks for the webhook's name."""
     form = await request.post()
     text, adopt = str(form.get("manifest", "")), form.get("adopt") == "on"
-    shown = str(form.get("fingerprint", ""))
+    shown, typed = str(form.get("fingerprint", "")), str(form.get("confirm", ""))
+
+    def confirmed(made: Plan) -> None:
+        if not delete_confirmed(made, typed):
+            raise _Unconfirmed(made)
+
     try:
         wanted = PlanRequest(manifest=tomllib.loads(text), adopt=adopt, plan_fingerprint=shown)
-        applied = await request.config_dict[OPERATIONS].apply(request[PRINCIPAL], wanted)
+        applied = await request.config_dict[OPERATIONS].apply(request[PRINCIPAL], wanted,
+                                                              confirm=confirmed)  # fmt: skip
     except (tomllib.TOMLDecodeError, InvalidRequest) as exc:
-        return render(request, "plan.html", manifest=text, adopt=adopt, plan=None, text=None,
-                      problems=problems_of(exc))  # fmt: skip
+        return render_plan(request, text, adopt, None, problems_of(exc))
+    except _Unconfirmed as refused:
+        count, _ = deletions(refused.plan)
+        what = f"{typed.strip()!r} was typed" if typed.strip() else "nothing was typed"
+        return render_plan(request, text, adopt, refused.plan,
+                           [f"this plan deletes {count} webhook(s) and {what}: nothing was "
+                            "applied"], 422)  # fmt: skip
     except PlanChanged as changed:
-        return render(request, "plan.html", 409, manifest=text, adopt=adopt,
-                      problems=["the plan changed since it was shown: nothing was applied; "
-                                "review the plan below and apply it again"],
-                      plan=changed.current.to_json(), text=plan_text(changed.current))  # fmt: skip
+        return render_plan(request, text, adopt, changed.current,
+                           ["the plan changed since it was shown: nothing was applied; "
+                            "review the plan below and apply it again"], 409)  # fmt: skip
     return render(request, "applied.html", report=applied.report.to_json())
 
 

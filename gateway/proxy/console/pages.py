@@ -21,13 +21,15 @@ from gateway.health.states import health_state
 from gateway.health.watch import rfc3339
 from gateway.model import mask_url
 from gateway.operations import Operations, PlanRequest, Principal, listing
+from gateway.plan import Plan
+from gateway.plan.text import confirm_prompt, deletions, line_kind, totals
 from gateway.plan.text import render as plan_text
 from gateway.proxy.appkeys import GATEWAY, OPERATIONS, PRINCIPAL
 from gateway.proxy.console.base import render
 from gateway.service import Gateway
 from gateway.store import AuditQuery
 
-__all__ = ["add_routes", "state_of"]
+__all__ = ["add_routes", "render_plan", "state_of"]
 
 #: The console's page size for the webhooks table.
 PAGE = 50
@@ -229,9 +231,22 @@ async def plan(request: web.Request) -> web.StreamResponse:
         text = upload.file.read().decode("utf-8", "replace")
     adopt = form.get("adopt") == "on"
     made, problems = await plan_of(request, text, adopt)
-    return render(request, "plan.html", manifest=text, adopt=adopt, problems=problems,
-                  plan=made.to_json() if made else None,
-                  text=plan_text(made) if made else None)  # fmt: skip
+    return render_plan(request, text, adopt, made, problems)
+
+
+def render_plan(request: web.Request, manifest: str, adopt: bool, made: Plan | None,
+                problems: list[str], status: int = 200) -> web.Response:  # fmt: skip
+    """The plan page: the manifest, what stops it, and the plan with its writes coloured by
+    kind, their counts in the heading, and a plan that deletes asking for the count typed."""
+    if made is None:
+        return render(request, "plan.html", status, manifest=manifest, adopt=adopt, plan=None,
+                      text=None, problems=problems)  # fmt: skip
+    lines = [(line_kind(line), line) for line in plan_text(made).splitlines()]
+    deleting, _ = deletions(made)
+    return render(request, "plan.html", status, manifest=manifest, adopt=adopt,
+                  problems=problems, plan=made.to_json(), text=True, lines=lines,
+                  totals=totals(made), deleting=deleting,
+                  prompt=confirm_prompt(made) if deleting else "")  # fmt: skip
 
 
 async def plan_of(request: web.Request, text: str, adopt: bool) -> tuple[Any, list[str]]:
