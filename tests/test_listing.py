@@ -238,9 +238,13 @@ async def test_the_list_of_all_accounts_gives_each_webhook_once_at_any_page_size
         uipath_with(0) as (_, b_url, _b),
         uipath_with(3) as (_, c_url, _c),
     ):
-        accounts = {"a": _uipath(a_url), "b": _uipath(b_url), "c": _uipath(c_url)}
+        # (configured out of order: a page's items come in the order of the accounts' names)
+        accounts = {"c": _uipath(c_url), "a": _uipath(a_url), "b": _uipath(b_url)}
         client = await aiohttp_client(create_app(parse_config(_config(accounts))))
         pages = await _pages(client, "/v1/webhooks", limit=limit)
         found = [(i["account"], i["id"]) for page in pages for i in page["items"]]
         assert len(found) == len(set(found)) == 15
+        for page in pages:
+            names = [i["account"] for i in page["items"]]
+            assert names == sorted(names)
         assert all(len(p["items"]) == int(limit) for p in pages[:-1])
