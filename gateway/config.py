@@ -158,6 +158,11 @@ class ServerConfig:
     shutdown_timeout: float = attrs.field(
         default=30.0, validator=check(lambda v: v >= 0, "must not be negative")
     )
+    #: On SIGTERM, how long ``/readyz`` answers 503 while requests are still served, before the
+    #: listener closes (a load balancer's probe period: 5 to 10 s behind one; 0 alone).
+    shutdown_delay: float = attrs.field(
+        default=0.0, validator=check(lambda v: 0 <= v <= 300, "must be from 0 to 300")
+    )
     max_connections: int = attrs.field(
         default=1024, validator=check(lambda v: 1 <= v <= 65536, "must be from 1 to 65536")
     )
@@ -192,6 +197,10 @@ class ServerConfig:
     #: ``traceparent`` on unauthenticated routes believed.
     trusted_proxies: tuple[str, ...] = attrs.field(default=(), validator=each(_network_ok,
         "must be an IP address or network such as 10.0.0.0/8"))  # fmt: skip
+    #: TLS served by the gateway itself: a PEM certificate chain and its private key (both, or
+    #: neither: then plain HTTP, for a TLS-terminating proxy in front, listed above).
+    tls_cert: str | None = None
+    tls_key: str | None = None
     #: The URL people and providers reach the gateway at. When it is https, console cookies are
     #: ``Secure`` and answers carry HSTS, whatever the hop in front of the gateway said.
     public_url: str | None = attrs.field(default=None, validator=check(
@@ -206,6 +215,11 @@ class ServerConfig:
     list_read_ahead_pages: int = attrs.field(
         default=2, validator=check(lambda v: 1 <= v <= 8, "must be from 1 to 8")
     )
+
+    def __attrs_post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            missing = "tls_key" if self.tls_key is None else "tls_cert"
+            raise SettingProblem(missing, "give tls_cert and tls_key together (TLS), or neither")
 
 
 def _state_url_ok(url: str) -> bool:
@@ -254,6 +268,10 @@ class StateConfig:
     #: ``required``: a write the store cannot audit is refused (503) before anything is sent;
     #: ``best-effort``: it goes ahead, logged and counted (``gateway_unaudited_writes_total``).
     audit: Literal["required", "best-effort"] = "required"
+    #: ``auto``: ``serve`` (and every command) applies pending migrations when it opens the
+    #: store; ``manual``: it applies none and waits (``connect_timeout``) for a schema
+    #: ``webhook-gateway migrate`` brought up to date (a migration Job, then the replicas).
+    migrate: Literal["auto", "manual"] = "auto"
     #: How long ``serve`` keeps trying to reach the store when it starts (the database may
     #: start after the gateway), in seconds; then it exits 5 with one line.
     connect_timeout: float = attrs.field(

@@ -205,6 +205,11 @@ class StateUnavailable(GatewayError):
     nothing was sent to the provider."""
 
 
+class SchemaNewer(StateUnavailable):
+    """The state store's schema is newer than this release knows: a later release migrated
+    it. Waiting does not help; this release must not write to it."""
+
+
 class LockLost(StateUnavailable):
     """A lock in the state store was lost while it was held (its connection dropped), so the
     write it guarded was not sent."""

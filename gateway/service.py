@@ -59,6 +59,7 @@ from gateway.errors import (
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    SchemaNewer,
     StateUnavailable,
 )
 from gateway.masking import scrub
@@ -76,6 +77,7 @@ from gateway.registry import Registry, default_registry
 from gateway.store import Store, open_store
 from gateway.store.audit import Auditor
 from gateway.store.held import confirm_held, lost_locks
+from gateway.store.sql import newer_message
 from gateway.transport import tracing
 from gateway.transport.answers import UnreadableRecord
 from gateway.transport.collapse import SharedReads
@@ -865,6 +867,18 @@ def change_shows_in(change: WebhookChange, webhook: Webhook) -> bool | None:
     return None if expected.secret_state == "set" else True  # noqa: S105 - a state
 
 
+async def _schema_current(store: Store) -> None:
+    """``StateUnavailable`` unless ``store``'s schema is this release's (``[state] migrate =
+    "manual"``: the gateway waits for ``webhook-gateway migrate``)."""
+    current, expected = await store.schema()
+    if current > expected:
+        raise SchemaNewer(newer_message(current, expected))
+    if current < expected:
+        raise StateUnavailable(f"the state store's schema is version {current}, this release "
+                               f"needs {expected}: run `webhook-gateway migrate` ([state] "
+                               'migrate = "manual")')  # fmt: skip
+
+
 class Gateway:
     """One configuration, one HTTP session, one adapter per account. Use ``async with``."""
 
@@ -908,7 +922,10 @@ class Gateway:
         if self.config.state is not None:
             store = open_store(self.config.state)
             try:
-                await store.open()
+                auto = self.config.state.migrate == "auto"
+                await store.open(migrate=auto)
+                if not auto:
+                    await _schema_current(store)
                 auditor = Auditor(store)
                 await auditor.open()
             except BaseException:

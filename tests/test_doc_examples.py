@@ -49,7 +49,14 @@ async def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
 
 
 #: The documents whose ``sh`` examples run against the demo.
-DOCUMENTS = ("README.md", "docs/http-api.md", "docs/plan.md", "docs/cli.md", "docs/access.md")
+DOCUMENTS = (
+    "README.md",
+    "docs/http-api.md",
+    "docs/plan.md",
+    "docs/cli.md",
+    "docs/access.md",
+    "docs/deploy.md",
+)
 
 
 def reading_order() -> list[str]:

@@ -124,3 +124,32 @@ async def test_a_full_outbox_asks_the_provider_to_retry(
     full = answers[-1]
     assert full.status == 503 and full.headers["Retry-After"] == "60"
     assert relay.relay_counts(client.app[GATEWAY])["full"] >= 1
+
+
+async def test_stopping_hands_the_relays_being_sent_back(
+    uipath: UiPathHarness, hanging: str, tmp_path: Any
+) -> None:
+    """A replica that stops while a forward hangs hands its relay back, due now, instead of
+    holding it for ``HOLD`` (another replica takes it at once); issue 42, point 3."""
+    from gateway import Gateway
+
+    async with Gateway(config(uipath, tmp_path, f"{hanging}/h")) as gw:
+        assert gw.store is not None
+        await gw.store.enqueue_relays(
+            [Relay(event_id="e0", destination=f"{hanging}/h", account="orch", event=EVENT)],
+            time.time(), time.time() + 600,
+        )  # fmt: skip
+        task = asyncio.create_task(relay.relay_forever(gw, idle=0.05))
+        store = gw.store
+
+        async def taken() -> bool:  # held: not due now, due within a hold
+            later = await store.due_relays(time.time() + relay.HOLD - 1, 10)
+            return bool(later) and not await store.due_relays(time.time(), 10)
+
+        async with asyncio.timeout(5):
+            while not await taken():  # noqa: ASYNC110 - the store says, not an event
+                await asyncio.sleep(0.02)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        (due,) = await gw.store.due_relays(time.time() + 0.5, 10)  # handed back, not held
+        assert (due.event_id, due.attempts) == ("e0", 0)

@@ -5,14 +5,13 @@ changes nothing."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
 
 from tests.oidc_provider import free_port
+from tests.serving import serve
 
 KEY = "svc-key-Lq8Vz3Tm6Wp1"
 HOOK = {"name": "svc", "url": "https://93.184.216.34/hooks", "events": ["a.one"]}
@@ -31,17 +30,10 @@ async def test_sighup_reads_the_grants_again(tmp_path: Path) -> None:
     port = free_port()
     path = tmp_path / "gateway.toml"
     path.write_text(config(port, '"read"'))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "serve", "--config", str(path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    assert process.stdout is not None
+    process = await serve(path)
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {KEY}"}
     try:
-        while b"webhook-gateway on" not in await asyncio.wait_for(process.stdout.readline(), 30):
-            pass
         async with aiohttp.ClientSession(headers=headers) as http:
             url = f"{base}/v1/accounts/billing/webhooks"
             assert (await http.post(url, json=HOOK)).status == 403

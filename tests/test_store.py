@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from gateway.config import StateConfig
-from gateway.errors import StateUnavailable
+from gateway.errors import SchemaNewer, StateUnavailable
 from gateway.store import AuditEntry, AuditQuery, Store, StoredAnswer, open_store
 from gateway.store.sql import migrations
 from tests.postgres import create_database, drop_database
@@ -272,7 +272,7 @@ async def test_a_newer_schema_refuses_to_open(tmp_path: Path) -> None:
         db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY)")
         db.execute("INSERT INTO schema_version VALUES (999)")
     store = open_store(StateConfig(url=f"sqlite:///{tmp_path}/state.db"))
-    with pytest.raises(StateUnavailable, match="newer than this gateway"):
+    with pytest.raises(SchemaNewer, match="newer than this release"):
         await store.open()
     await store.close()
 

@@ -180,6 +180,18 @@ def _plugged(name: str) -> Any:
     return run
 
 
+def _state_command(name: str) -> Any:
+    """The state store's command ``name`` (gateway/cli/state.py), loaded only when it runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        from gateway.cli import state
+
+        code: int = getattr(state, name)(args)
+        return code
+
+    return run
+
+
 #: The entry-point group of commands that live outside the command line's package.
 COMMANDS = "webhook_gateway.commands"
 
@@ -217,6 +229,34 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(check)
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(handler=None, run=check_config)
+
+    mig = sub.add_parser(
+        "migrate",
+        help="apply the state store's pending migrations (--check: only say)",
+        description="Apply the state store's pending migrations, one process at a time; "
+        "--check changes nothing and exits 2 when some are pending.\n\nexample:\n"
+        "  webhook-gateway migrate --check || webhook-gateway migrate",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _config_option(mig)
+    mig.add_argument("--check", action="store_true", help="exit 2 when migrations are pending")
+    mig.add_argument("--json", action="store_true", help="print the result as JSON")
+    mig.set_defaults(handler=None, run=_state_command("migrate"))
+
+    st = sub.add_parser(
+        "state",
+        help="back up or restore the state store (SQLite; PostgreSQL: pg_dump)",
+        description="Back up the SQLite state store while the gateway runs (a consistent copy), "
+        "or restore a backup into a stopped gateway's store.\n\nexample:\n"
+        "  webhook-gateway state backup /backups/state-$(date +%F).db",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _config_option(st)
+    st.add_argument("action", choices=("backup", "restore"))
+    st.add_argument("file", help="the backup file")
+    st.add_argument("--replace", action="store_true", help="restore over an existing store")
+    st.add_argument("--json", action="store_true", help="print the result as JSON")
+    st.set_defaults(handler=None, run=_state_command("state"))
 
     srv = sub.add_parser(
         "serve",

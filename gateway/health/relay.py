@@ -290,9 +290,13 @@ async def _forward(gw: Gateway, relay: Relay) -> bool:
         return False  # another replica has it
     sink = _sink(gw, relay)
     attempts = relay.attempts + 1
-    done = sink is not None and await deliver_event(
-        gw.transport.session, sink, orjson.loads(relay.event), attempts=1
-    )
+    try:
+        done = sink is not None and await deliver_event(
+            gw.transport.session, sink, orjson.loads(relay.event), attempts=1
+        )
+    except asyncio.CancelledError:  # stopping: handed back, due now, for another replica
+        await asyncio.shield(store.settle_relay(relay, "queued", relay.attempts, time.time()))
+        raise
     now = time.time()
     if done:
         await store.settle_relay(relay, "forwarded", attempts, now)
@@ -326,6 +330,8 @@ async def relay_forever(gw: Gateway, *, idle: float = 1.0) -> None:
                 log.warning("relay: forwarding failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), idle)
-    finally:
-        for task in list(forwarder.tasks):
+    finally:  # (stopping) each forward hands its relay back before the store closes
+        running = list(forwarder.tasks)
+        for task in running:
             task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)

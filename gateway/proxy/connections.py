@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import ssl
 from collections import Counter
 from http import HTTPStatus
 from typing import Any, cast
@@ -216,8 +217,10 @@ class ProxySite(web.TCPSite):
         max_per_client: int = 0,
         head_timeout: float,
         backlog: int = 1024,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(runner, host, port, backlog=backlog, reuse_address=True)
+        super().__init__(runner, host, port, backlog=backlog, reuse_address=True,
+                         ssl_context=ssl_context)  # fmt: skip
         self._gate = _Gate(max_connections, max_per_client)
         self._head_timeout = head_timeout
 
@@ -246,6 +249,7 @@ class ProxySite(web.TCPSite):
             self._port,
             backlog=self._backlog,
             reuse_address=self._reuse_address,
+            ssl=self._ssl_context,
         )
         self._bound_port = self._server.sockets[0].getsockname()[1]
 

@@ -239,6 +239,18 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}, "Alive.")},
             }
         },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness (no authentication): the state store answers and its schema "
+                "is this release's; 503 while starting, stopping or not migrated.",
+                "operationId": "readyz",
+                "security": [],
+                "responses": {
+                    "200": _json({"type": "object"}, "Ready for traffic."),
+                    "503": _json({"type": "object"}, "Not ready, and why (`status`, `detail`)."),
+                },
+            }
+        },
         "/favicon.ico": {
             "get": {
                 "summary": "The console's icon, where browsers look for it (no authentication).",

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import logging
 import re
 import secrets
 import signal
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,7 +32,14 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from gateway.codec import webhook_body
 from gateway.config import AccessConfig, GatewayConfig, ServerConfig
-from gateway.errors import FieldProblem, GatewayError, InvalidRequest, StateUnavailable
+from gateway.errors import (
+    ConfigError,
+    FieldProblem,
+    GatewayError,
+    InvalidRequest,
+    SchemaNewer,
+    StateUnavailable,
+)
 from gateway.health.counts import count_health
 from gateway.health.fresh import drain
 from gateway.health.relay import relay_forever
@@ -61,6 +70,7 @@ from gateway.proxy.metrics import CONTENT_TYPE, Metrics
 from gateway.proxy.oidc import OidcClient
 from gateway.proxy.openapi import openapi_document
 from gateway.proxy.problems import ProblemError, from_error, problem
+from gateway.proxy.readiness import READY, Readiness, readyz
 from gateway.registry import Registry
 from gateway.service import Gateway
 from gateway.transport import tracing
@@ -427,6 +437,9 @@ async def healthz(request: web.Request) -> web.Response:
     return _json({"status": "ok"})
 
 
+routes.get("/readyz")(readyz)  # gateway/proxy/readiness.py
+
+
 @routes.get("/favicon.ico")
 async def favicon(request: web.Request) -> web.Response:
     """Browsers ask for it at the root, with no key: the console's icon (no 401 in the log)."""
@@ -716,6 +729,7 @@ _IDEMPOTENT: frozenset[Any] = frozenset({create_webhook, update_webhook})
 _UNKEYED: frozenset[Any] = frozenset(
     {
         healthz,
+        readyz,
         favicon,
         inbound_route,
         login_device,
@@ -744,6 +758,7 @@ def create_app(
         middlewares=[gateway_middleware],
     )
     app[CONFIG] = config
+    app[READY] = Readiness()
     app[KEYS] = ApiKeys(config.server.api_keys, config.access.to_grants())
     if config.auth.oidc is not None:
         app[OIDC] = OidcClient(config.auth.oidc)
@@ -790,8 +805,9 @@ def create_app(
             interval, concurrency = config.watch.interval, config.watch.concurrency
             tasks.append(asyncio.create_task(watch_forever(app[GATEWAY], interval, concurrency)))
         yield
-        for task in tasks:
+        for task in tasks:  # watch releases its locks, the relay hands back its holds
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await ahead.close()
 
     app.cleanup_ctx.append(gateway_context)
@@ -820,6 +836,11 @@ async def start_proxy(app: web.Application, server: ServerConfig) -> web.AppRunn
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=server.shutdown_timeout)
     await runner.setup()
     raise_open_files_limit(server.max_connections)
+    try:
+        tls = _tls_context(server)
+    except BaseException:
+        await runner.cleanup()
+        raise
     site = ProxySite(
         runner,
         server.host,
@@ -827,6 +848,7 @@ async def start_proxy(app: web.Application, server: ServerConfig) -> web.AppRunn
         max_connections=server.max_connections,
         max_per_client=server.max_connections_per_client,
         head_timeout=server.request_head_timeout,
+        ssl_context=tls,
     )
     try:
         await site.start()
@@ -834,6 +856,32 @@ async def start_proxy(app: web.Application, server: ServerConfig) -> web.AppRunn
         await runner.cleanup()
         raise
     return runner
+
+
+def _tls_context(server: ServerConfig) -> ssl.SSLContext | None:
+    """The TLS of ``[server] tls_cert``/``tls_key`` (TLS 1.2 at least), or None: plain HTTP,
+    said once in the log when it listens beyond loopback with no trusted proxy in front."""
+    if server.tls_cert is None or server.tls_key is None:
+        if not _loopback(server.host) and not server.trusted_proxies:
+            log.warning("serving plain HTTP beyond loopback: set [server] tls_cert and tls_key, "
+                        "or put a TLS-terminating proxy in front and list it in [server] "
+                        "trusted_proxies", extra={"host": server.host})  # fmt: skip
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(server.tls_cert, server.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        why = f"cannot load the certificate and key: {exc}"
+        raise ConfigError(problems=[FieldProblem("server.tls_cert", why)]) from None
+    return context
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 async def _open_patiently(gw: Gateway) -> None:
@@ -849,7 +897,7 @@ async def _open_patiently(gw: Gateway) -> None:
             return
         except StateUnavailable as exc:
             left = give_up - time.monotonic()
-            if left <= 0:
+            if left <= 0 or isinstance(exc, SchemaNewer):  # waiting would not help
                 raise
             log.warning("the state store cannot be reached yet; trying again",
                         extra={"error": str(exc), "seconds_left": round(left, 1)})  # fmt: skip
@@ -900,6 +948,11 @@ async def serve_forever(
     tune_gc()
     try:
         await stop.wait()
+        app[READY].stopping = True  # /readyz: 503 from now on
+        if config.server.shutdown_delay:
+            log.info("stopping: not ready; still serving for shutdown_delay",
+                     extra={"seconds": config.server.shutdown_delay})  # fmt: skip
+            await asyncio.sleep(config.server.shutdown_delay)
         log.info("stopping: finishing in-flight requests")
     finally:
         await runner.cleanup()

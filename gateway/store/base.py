@@ -219,8 +219,15 @@ class Store(abc.ABC):
     audit_window: float = 0.0
 
     @abc.abstractmethod
-    async def open(self) -> None:
-        """Connect and bring the schema up to date (migrations are applied once, in order)."""
+    async def open(self, *, migrate: bool = True) -> None:
+        """Connect and (``migrate``) bring the schema up to date: migrations are applied once,
+        in order, by one process at a time. Without ``migrate`` the schema is left as it is
+        (``schema()`` tells; ``migrate()`` applies them)."""
+
+    @abc.abstractmethod
+    async def migrate(self) -> int:
+        """Apply the migrations the store lacks (one process at a time); how many.
+        ``SchemaNewer`` when a later release migrated it."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...
@@ -233,6 +240,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Answer if the store is reachable now; else ``StateUnavailable``."""
+
+    @abc.abstractmethod
+    async def schema(self) -> tuple[int, int]:
+        """``(the store's schema version, the version this release expects)``."""
 
     @abc.abstractmethod
     async def secret_key(self) -> bytes:

@@ -84,7 +84,7 @@ class PostgresStore(SqlStore):
     def __repr__(self) -> str:
         return "<PostgresStore>"  # the URL may hold a password
 
-    async def open(self) -> None:
+    async def open(self, *, migrate: bool = True) -> None:
         try:
             self._pool = await asyncpg.create_pool(
                 self._url, min_size=1, max_size=self._pool_size, timeout=10, reset=_keep_session
@@ -93,11 +93,15 @@ class PostgresStore(SqlStore):
             raise StateUnavailable(
                 f"cannot connect to the PostgreSQL state store ({_why(exc)})"
             ) from None
-        async with self._connection() as conn:
+        if migrate:
+            await self.migrate()
+
+    async def migrate(self) -> int:
+        async with self._connection() as conn:  # one migrator at a time, across replicas
             await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
             try:
                 async with conn.transaction():
-                    await self._migrate(_PgTx(conn))
+                    return await self._migrate(_PgTx(conn))
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
 

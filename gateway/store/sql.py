@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from gateway.errors import StateUnavailable
+from gateway.errors import SchemaNewer
 from gateway.store.base import (
     AuditEntry,
     AuditQuery,
@@ -38,7 +38,7 @@ from gateway.store.base import (
 )
 from gateway.store.sql_keys import IssuedKeysSql, PersonTokensSql
 
-__all__ = ["SESSION_LIMIT", "SqlStore", "Tx", "migrations"]
+__all__ = ["SESSION_LIMIT", "SqlStore", "Tx", "migrations", "newer_message"]
 
 #: The longest a console session lives, however busy (seconds): its absolute expiry.
 SESSION_LIMIT = 12 * 3600
@@ -80,6 +80,11 @@ class Tx(Protocol):
     async def fetch(self, sql: str, *args: Any) -> Sequence[Mapping[str, Any]]: ...
 
 
+def newer_message(current: int, known: int) -> str:
+    return (f"the state store's schema is version {current}, newer than this release's {known}: "
+            "a later release migrated it; run that release (or a later one)")  # fmt: skip
+
+
 def migrations(dialect: str) -> list[tuple[int, str]]:
     """``(version, sql)`` of every migration for ``dialect``, in order."""
     folder = importlib.resources.files("gateway.store") / "migrations" / dialect
@@ -97,26 +102,35 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
     @abc.abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
 
-    async def _migrate(self, tx: Tx) -> None:
+    async def _migrate(self, tx: Tx) -> int:
         """Apply the migrations ``tx``'s database lacks (the caller serializes migrators)."""
         await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
         row = await tx.fetchrow("SELECT MAX(version) AS version FROM schema_version")
         current = (row or {}).get("version") or 0
         known = migrations(self.dialect)
         if known and current > known[-1][0]:
-            raise StateUnavailable(
-                f"the state store's schema is version {current}, newer than this gateway's "
-                f"{known[-1][0]}: upgrade the gateway"
-            )
+            raise SchemaNewer(newer_message(current, known[-1][0]))
+        applied = 0
         for version, sql in known:
             if version > current:
                 for statement in _statements(sql):
                     await tx.execute(statement)
                 await tx.execute("INSERT INTO schema_version (version) VALUES (?)", version)
+                applied += 1
         await tx.execute(
             "INSERT INTO store_meta (name, value) VALUES ('audit_key', ?) ON CONFLICT DO NOTHING",
             secrets.token_bytes(32),
         )
+        return applied
+
+    async def schema(self) -> tuple[int, int]:
+        async with self.transaction() as tx:
+            await tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)"
+            )
+            row = await tx.fetchrow("SELECT MAX(version) AS version FROM schema_version")
+        known = migrations(self.dialect)
+        return int((row or {}).get("version") or 0), known[-1][0] if known else 0
 
     async def secret_key(self) -> bytes:
         async with self.transaction() as tx:

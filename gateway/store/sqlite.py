@@ -76,7 +76,7 @@ class SqliteStore(SqlStore):
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path}>"
 
-    async def open(self) -> None:
+    async def open(self, *, migrate: bool = True) -> None:
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -86,13 +86,17 @@ class SqliteStore(SqlStore):
                 await self._db.execute_fetchall(f"PRAGMA {pragma}")
         except (sqlite3.Error, OSError) as exc:
             raise StateUnavailable(f"cannot open the state file {self.path}: {exc}") from None
-        async with self.transaction(atomic=True) as tx:
-            await self._migrate(tx)
+        if migrate:
+            await self.migrate()
         if self.path != ":memory:":  # a second connection to :memory: would be another database
             try:
                 self._appender = Appender(self.path)
             except sqlite3.Error as exc:
                 raise StateUnavailable(f"cannot open the state file {self.path}: {exc}") from None
+
+    async def migrate(self) -> int:
+        async with self.transaction(atomic=True) as tx:  # (the file's write lock: one at a time)
+            return await self._migrate(tx)
 
     async def close(self) -> None:
         if self._appender is not None:
