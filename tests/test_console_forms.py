@@ -167,6 +167,8 @@ async def test_a_plan_that_deletes_asks_for_the_count(running: Demo, browser: An
     def session() -> None:
         _log_in(browser, d, d.write_key)
         plan(both)
+        shown = browser.find_element(By.TAG_NAME, "main").text
+        assert "Apply exactly this plan" in shown, shown  # (what the page said, when not)
         assert not browser.find_elements(By.ID, "confirm")  # creates only: no count asked
         _submitted(browser, browser.find_element(By.XPATH, "//button[.='Apply exactly this plan']"),
                    "/console/apply")  # fmt: skip
