@@ -5,11 +5,15 @@ environment variables of this release, and their configs load with the variables
 
 from __future__ import annotations
 
+import copy
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 from cryptography.fernet import Fernet
@@ -65,6 +69,36 @@ def test_the_kustomize_base_lists_what_it_has() -> None:
     assert generated["files"] == ["gateway.toml"] and (KUBE / "gateway.toml").exists()
     assert set(_kube()) == {"Deployment", "Service", "PodDisruptionBudget", "Job",
                             "NetworkPolicy"}  # fmt: skip
+
+
+#: The Kubernetes version whose schemas the manifests are checked against (offline).
+KUBERNETES = "1.33.0"
+
+
+def _rendered() -> list[dict[str, Any]]:
+    """The base as ``kubectl kustomize`` renders it (the ConfigMap made from gateway.toml
+    included); where kubectl is not installed, its resource files as they are."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        return list(_kube().values())
+    out = subprocess.run([kubectl, "kustomize", str(KUBE)], capture_output=True, text=True,  # noqa: S603
+                         check=True, timeout=60).stdout  # fmt: skip
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def test_the_manifests_are_valid_objects_of_a_named_kubernetes_version() -> None:
+    rendered = _rendered()
+    for document in rendered:
+        kubernetes_validate.validate(document, KUBERNETES, strict=True)
+    maps = [d for d in rendered if d["kind"] == "ConfigMap"]
+    if shutil.which("kubectl") is not None:  # the generated ConfigMap holds the file as it is
+        (config,) = maps
+        assert config["data"]["gateway.toml"] == (KUBE / "gateway.toml").read_text()
+    # A field Kubernetes does not know is refused (the check can fail).
+    broken = copy.deepcopy(_kube()["Deployment"])
+    broken["spec"]["template"]["spec"]["containers"][0]["readynessProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES, strict=True)
 
 
 def test_the_deployment_runs_what_the_gateway_is() -> None:
