@@ -269,8 +269,8 @@ class StateConfig:
     #: ``best-effort``: it goes ahead, logged and counted (``gateway_unaudited_writes_total``).
     audit: Literal["required", "best-effort"] = "required"
     #: ``auto``: ``serve`` (and every command) applies pending migrations when it opens the
-    #: store; ``manual``: it applies none and waits (``connect_timeout``) for a schema
-    #: ``webhook-gateway migrate`` brought up to date (a migration Job, then the replicas).
+    #: store; ``manual``: it applies none; ``serve`` listens not ready (``/readyz`` 503) until
+    #: ``webhook-gateway migrate`` brought the schema up to date (a migration Job).
     migrate: Literal["auto", "manual"] = "auto"
     #: How long ``serve`` keeps trying to reach the store when it starts (the database may
     #: start after the gateway), in seconds; then it exits 5 with one line.

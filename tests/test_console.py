@@ -201,7 +201,9 @@ def _submitted(driver: Any, button: Any, then: str) -> None:
     button.click()
     WebDriverWait(driver, 20).until(
         lambda b: (
-            b.current_url.split("?")[0].endswith(then) and b.find_element("tag name", "html") != old
+            b.current_url.split("?")[0].endswith(then)
+            and b.find_element("tag name", "html") != old
+            and b.execute_script("return document.readyState") == "complete"  # parsed whole
         )
     )
 

@@ -72,14 +72,45 @@ async def test_a_manual_store_is_not_migrated_and_a_newer_one_is_refused_at_once
         assert gw.store is not None and await gw.store.schema() == (LATEST, LATEST)
     with sqlite3.connect(tmp_path / "state.db") as db:
         db.execute("INSERT INTO schema_version (version) VALUES (?)", (LATEST + 1,))
-    for auto in (True, False):  # either way: newer is refused, and not retried
-        path.write_text(text.replace('migrate = "manual"\n', "" if auto else 'migrate = "manual"\n')
-                        + "connect_timeout = 30\n")  # fmt: skip
-        started = time.monotonic()
-        app = create_app(load_config(path))
-        with pytest.raises(SchemaNewer, match="a later release migrated it"):
-            await start_proxy(app, load_config(path).server)
-        assert time.monotonic() - started < 5
+    # Automatic migration: a newer schema is refused at once, not retried for connect_timeout.
+    path.write_text(text.replace('migrate = "manual"\n', "") + "connect_timeout = 30\n")
+    started = time.monotonic()
+    with pytest.raises(SchemaNewer, match="a later release migrated it"):
+        await start_proxy(create_app(load_config(path)), load_config(path).server)
+    assert time.monotonic() - started < 5
+
+
+async def test_a_manual_replica_listens_not_ready_until_the_schema_is_migrated(
+    tmp_path: Path,
+) -> None:
+    """``[state] migrate = "manual"``: the replica listens at once; /readyz is 503 and says
+    why, every other route is 503, until ``migrate`` has run; then it serves."""
+    path = _config(tmp_path)
+    path.write_text(path.read_text().replace("[state]\n", '[state]\nmigrate = "manual"\n'))
+    config = load_config(path)
+    runner = await start_proxy(create_app(config), config.server)
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    bearer = {"Authorization": f"Bearer {KEY}"}
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with asyncio.timeout(10):
+                while True:  # its first try at the store is under way
+                    body = await (await http.get(f"{base}/readyz")).json()
+                    if "detail" in body:
+                        break
+                    await asyncio.sleep(0.05)
+            assert body["status"] == "starting"
+            assert "run `webhook-gateway migrate`" in body["detail"]
+            early = await http.get(f"{base}/v1/accounts", headers=bearer)
+            assert early.status == 503 and early.headers["Retry-After"] == "5"
+            assert (await http.get(f"{base}/healthz")).status == 200  # alive all along
+            assert await asyncio.to_thread(main, ["migrate", "--config", str(path)]) == 0
+            async with asyncio.timeout(15):
+                while (await http.get(f"{base}/readyz")).status != 200:  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
+            assert (await http.get(f"{base}/v1/accounts", headers=bearer)).status == 200
+    finally:
+        await runner.cleanup()
 
 
 async def test_readyz_says_when_the_replica_should_get_traffic(

@@ -29,6 +29,10 @@ PROBE_TIMEOUT = 2.0
 class Readiness:
     #: Set on the first stop signal: the replica is going away.
     stopping: bool = False
+    #: Whether the gateway is open and requests are served.
+    open: bool = False
+    #: Why the gateway is not open yet (``[state] migrate = "manual"``: waiting for the schema).
+    waiting: str | None = None
 
 
 READY = web.AppKey("ready", Readiness)
@@ -42,9 +46,10 @@ def _answer(status: int, body: dict[str, object]) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     if request.app[READY].stopping:
         return _answer(503, {"status": "stopping"})
-    gw = request.app.get(GATEWAY)
-    if gw is None:
-        return _answer(503, {"status": "starting"})
+    gw = request.app[GATEWAY]
+    if not request.app[READY].open:
+        waiting = request.app[READY].waiting
+        return _answer(503, {"status": "starting", **({"detail": waiting} if waiting else {})})
     if gw.store is None:
         return _answer(200, {"status": "ready"})
     try:

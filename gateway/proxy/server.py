@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import itertools
 import logging
@@ -175,6 +176,9 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
                 error = FieldProblem(shown, "holds a control character")
                 return problem(400, f"{shown}: control characters are not accepted in a query",
                                errors=[error])  # fmt: skip
+    if not request.config_dict[READY].open and request.match_info.handler not in _ALWAYS:
+        return problem(503, "starting: the state store is not ready yet (GET /readyz says why)",
+                       headers={"Retry-After": "5"})  # fmt: skip
     if _unkeyed_route(request):
         # /v1/inbound/* is called by providers: the delivery's signature authenticates it;
         # a sub-application (the console) authenticates its own way (its session cookie).
@@ -725,6 +729,8 @@ async def list_all_webhooks(request: web.Request) -> web.Response:
 
 #: The routes that honour an Idempotency-Key.
 _IDEMPOTENT: frozenset[Any] = frozenset({create_webhook, update_webhook})
+#: The routes served while the gateway is still opening (``[state] migrate = "manual"``).
+_ALWAYS: frozenset[Any] = frozenset({healthz, readyz, favicon})
 #: The routes that need no API key (``_unkeyed_route``).
 _UNKEYED: frozenset[Any] = frozenset(
     {
@@ -771,51 +777,78 @@ def create_app(
     app[FAILED_KEYS] = FailedKeys(server.max_failed_keys_per_minute)
     holder: dict[str, Gateway] = {}
     app[METRICS] = metrics = Metrics(lambda: holder.get("gw"))
+    # Set before the application starts (its state is frozen then); served once it is open.
+    gw = gateway or Gateway(config, registry=registry)
+    app[GATEWAY] = gw
+    app[OPERATIONS] = Operations(gw, cursors=cursors, read_ahead=ahead,
+                                 observe=metrics.provider_call,
+                                 fanout=config.server.fanout_concurrency)  # fmt: skip
+    background: list[asyncio.Task[Any]] = []
 
-    def serving(gw: Gateway) -> None:
-        app[GATEWAY] = holder["gw"] = gw
+    async def opened(patient: bool = True) -> None:
+        """Open the gateway (unless the caller manages it), then serve: its loops start."""
+        if gateway is None:
+            await (_open_patiently(gw) if patient else gw.open())
+        if gw.store is not None:  # replicas sign list cursors with one key
+            cursors.use_key(await gw.store.secret_key())
         app[KEYS].use_store(gw.store)  # keys issued at run time are kept there
-        app[OPERATIONS] = Operations(gw, cursors=cursors, read_ahead=ahead,
-                                     observe=metrics.provider_call,
-                                     fanout=config.server.fanout_concurrency)  # fmt: skip
-
-    async def gateway_context(app: web.Application) -> Any:
-        if gateway is not None:
-            serving(gateway)
-            if gateway.store is not None:
-                cursors.use_key(await gateway.store.secret_key())
-            yield
-            return
-        gw = Gateway(config, registry=registry)
-        await _open_patiently(gw)
-        try:
-            if gw.store is not None:  # replicas sign list cursors with one key
-                cursors.use_key(await gw.store.secret_key())
-            serving(gw)
-            yield
-        finally:
-            await drain(gw)  # the sinks' deliveries of refreshed health (fresh.py)
-            await gw.close()
-
-    async def pruning(app: web.Application) -> Any:
-        tasks = [asyncio.create_task(_prune_hourly(app[GATEWAY]))]
+        holder["gw"] = gw
+        app[READY].open = True
+        background.append(asyncio.create_task(_prune_hourly(gw)))
         if config.inbound:  # the relay's outbox, also what an earlier run left in it
-            tasks.append(asyncio.create_task(relay_forever(app[GATEWAY])))
+            background.append(asyncio.create_task(relay_forever(gw)))
         if config.watch is not None:
             interval, concurrency = config.watch.interval, config.watch.concurrency
-            tasks.append(asyncio.create_task(watch_forever(app[GATEWAY], interval, concurrency)))
-        yield
-        for task in tasks:  # watch releases its locks, the relay hands back its holds
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await ahead.close()
+            background.append(asyncio.create_task(watch_forever(gw, interval, concurrency)))
+
+    async def gateway_context(app: web.Application) -> Any:
+        waiting = gateway is None and config.state is not None and config.state.migrate == "manual"
+        once = functools.partial(opened, patient=False)
+        opening = (asyncio.create_task(_waiting_for_schema(once, app[READY]))
+                   if waiting else None)  # fmt: skip
+        if opening is None:
+            await opened()
+        try:
+            yield
+        finally:
+            if opening is not None:
+                opening.cancel()
+                await asyncio.gather(opening, return_exceptions=True)
+            for task in background:  # watch releases its locks, the relay hands back its holds
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await ahead.close()
+            if gateway is None:
+                await drain(gw)  # the sinks' deliveries of refreshed health (fresh.py)
+                await gw.close()
 
     app.cleanup_ctx.append(gateway_context)
-    app.cleanup_ctx.append(pruning)
     app.add_routes(routes)
     if config.console.enabled:
         app.add_subapp("/console", console_app(app))
     return app
+
+
+async def _waiting_for_schema(opened: Callable[[], Awaitable[None]], ready: Readiness) -> None:
+    """``[state] migrate = "manual"``: open the gateway in the background, while the proxy
+    already listens (``/readyz`` 503 ``starting`` with why, every other route 503), until the
+    store answers with its schema migrated: tried every 5 s, for as long as it takes (a
+    migration Job, a database starting).
+    A schema newer than this release is not waited for: said, and the replica stays not
+    ready."""
+    while True:
+        try:
+            await opened()
+            log.info("the state store is ready: serving")
+            return
+        except SchemaNewer as exc:
+            ready.waiting = str(exc)
+            log.error("this release cannot run on the state store", extra={"error": str(exc)})
+            return
+        except StateUnavailable as exc:
+            ready.waiting = str(exc)
+            log.warning("still waiting for the state store", extra={"error": str(exc)})
+            await asyncio.sleep(5.0)
 
 
 async def _prune_hourly(gw: Gateway) -> None:

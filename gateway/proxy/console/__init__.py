@@ -48,7 +48,10 @@ def console_app(proxy: web.Application) -> web.Application:
     app[TEMPLATES] = environment()
 
     async def sessions(app: web.Application) -> Any:
-        app[SESSIONS] = Sessions(proxy[GATEWAY].store, config.console.idle_minutes)
+        def store() -> Any:  # the gateway opens later with [state] migrate = "manual"
+            return proxy[GATEWAY].store
+
+        app[SESSIONS] = Sessions(store, config.console.idle_minutes)
         yield
 
     app.cleanup_ctx.append(sessions)

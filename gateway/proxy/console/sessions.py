@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 
 import attrs
 
@@ -43,12 +44,17 @@ def _hash(session_id: str) -> str:
 class Sessions:
     """Start, find and end console sessions, in ``store`` or, without one, in memory."""
 
-    def __init__(self, store: Store | None, idle_minutes: int) -> None:
-        self.store = store
+    def __init__(self, store: Store | Callable[[], Store | None] | None, idle_minutes: int) -> None:
+        self._store = store
         self.idle = idle_minutes * 60.0
         self._touch = min(_TOUCH, self.idle / 10)
         self._memory: dict[str, ConsoleSession] = {}
         self._used: dict[str, float] = {}  # this process's last use of each session
+
+    @property
+    def store(self) -> Store | None:
+        """The state store (given, or asked for: the gateway may open after the console)."""
+        return self._store() if callable(self._store) else self._store
 
     async def start(
         self, key: KeyMatch | None, person: Person | None = None
