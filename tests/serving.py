@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 
 
-async def serve(config: Path) -> asyncio.subprocess.Process:
-    """Start ``serve --config config``; return once it listens (it said so)."""
+async def serve(
+    config: Path, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> asyncio.subprocess.Process:
+    """Start ``serve --config config`` (with more ``env``, in ``cwd``); return once it listens
+    (it said so)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway.cli", "serve", "--config", str(config),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}, cwd=cwd,
     )  # fmt: skip
     assert process.stdout is not None
     while True:
