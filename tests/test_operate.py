@@ -280,3 +280,29 @@ def test_tls_needs_both_files_and_plain_http_beyond_loopback_is_said_once(
         assert _tls_context(server) is None
         said = [r for r in caplog.records if "plain HTTP beyond loopback" in r.getMessage()]
         assert len(said) == (1 if warned else 0), (host, proxies)
+
+
+async def test_a_manual_replica_that_cannot_start_says_why_and_stays_not_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.errors import ConfigError
+    from gateway.service import Gateway as Facade
+
+    async def broken(self: Facade) -> None:
+        raise ConfigError("accounts.mem: no such provider here")
+
+    monkeypatch.setattr(Facade, "open", broken)
+    path = _config(tmp_path)
+    path.write_text(path.read_text().replace("[state]\n", '[state]\nmigrate = "manual"\n'))
+    config = load_config(path)
+    runner = await start_proxy(create_app(config), config.server)
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession() as http, asyncio.timeout(10):
+            while "detail" not in (body := await (await http.get(f"{base}/readyz")).json()):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert body == {"status": "starting",
+                        "detail": "the gateway could not start: accounts.mem: no such "
+                        "provider here"}  # fmt: skip
+    finally:
+        await runner.cleanup()

@@ -849,6 +849,10 @@ async def _waiting_for_schema(opened: Callable[[], Awaitable[None]], ready: Read
             ready.waiting = str(exc)
             log.warning("still waiting for the state store", extra={"error": str(exc)})
             await asyncio.sleep(5.0)
+        except Exception as exc:  # anything else: said, and the replica stays not ready
+            ready.waiting = f"the gateway could not start: {exc}"
+            log.exception("the gateway could not start", extra={"error": str(exc)})
+            return
 
 
 async def _prune_hourly(gw: Gateway) -> None:
