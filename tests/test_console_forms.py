@@ -157,18 +157,25 @@ async def test_a_plan_that_deletes_asks_for_the_count(running: Demo, browser: An
     one = both.split("[accounts.orchestry-demo.webhooks.drop-me]")[0]
 
     def plan(manifest: str) -> None:
-        browser.get(f"{d.url}/console/plan")
-        area = browser.find_element(By.ID, "manifest")
-        area.clear()
-        browser.execute_script("arguments[0].value = arguments[1]", area, manifest)
-        _submitted(browser, browser.find_element(By.XPATH, "//button[.='Plan']"),
-                   "/console/plan")  # fmt: skip
+        seen = []
+        for _ in range(2):  # (a second try only where the browser showed no plan page at all)
+            browser.get(f"{d.url}/console/plan")
+            area = browser.find_element(By.ID, "manifest")
+            area.clear()
+            browser.execute_script("arguments[0].value = arguments[1]", area, manifest)
+            _submitted(browser, browser.find_element(By.XPATH, "//button[.='Plan']"),
+                       "/console/plan")  # fmt: skip
+            if browser.find_elements(By.ID, "plan-heading"):
+                return
+            body = browser.find_elements(By.TAG_NAME, "body")
+            seen.append(f"{browser.title!r}: {body[0].text[:500] if body else '(no body)'}")
+            if browser.find_elements(By.TAG_NAME, "main"):  # a page of ours without a plan:
+                break  # what it says is the failure
+        raise AssertionError("no plan shown: " + " / then: ".join(seen))
 
     def session() -> None:
         _log_in(browser, d, d.write_key)
         plan(both)
-        shown = browser.find_element(By.TAG_NAME, "main").text
-        assert "Apply exactly this plan" in shown, shown  # (what the page said, when not)
         assert not browser.find_elements(By.ID, "confirm")  # creates only: no count asked
         _submitted(browser, browser.find_element(By.XPATH, "//button[.='Apply exactly this plan']"),
                    "/console/apply")  # fmt: skip
