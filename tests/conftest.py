@@ -70,6 +70,13 @@ def memory_config(**settings: Any) -> dict[str, Any]:
     return {"accounts": {"mem": {"provider": "memory", **settings}}}
 
 
+def create_command(config: Path) -> list[str]:
+    """The command line that creates webhook ``a`` (``order.created``) in the memory account
+    ``mem`` of ``config`` (``memory_state_config``)."""
+    return ["create", "mem", "--config", str(config), "--name", "a",
+            "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
+
+
 def memory_state_config(tmp_path: Path, state_extra: str = "") -> Path:
     """A config file: one memory account ``mem`` kept in a file, and a SQLite state store (for
     command-line tests, where webhooks must outlive one command)."""

@@ -24,7 +24,7 @@ from gateway.health.watch import watch_once
 from gateway.operations import Operations, PlanRequest, Principal
 from gateway.proxy.demo import WATCH_INTERVAL, demo
 from gateway.store import Health
-from tests.conftest import EnterpriseCoreHarness, Receiver, memory_state_config
+from tests.conftest import EnterpriseCoreHarness, Receiver, create_command, memory_state_config
 from tests.test_console import login
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -114,8 +114,7 @@ async def test_the_demo_watches_and_an_own_write_shows_at_once_everywhere() -> N
 
 def test_states_not_seen_for_two_intervals_are_stale(tmp_path: Path) -> None:
     path = memory_state_config(tmp_path, "[watch]\ninterval = 10\n")
-    create = ["create", "mem", "--config", str(path), "--name", "a",
-              "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
+    create = create_command(path)
     assert main(create) == 0
     assert main(["watch", "--config", str(path), "--once"]) == 0
     asyncio.run(_stale(path))
@@ -146,8 +145,7 @@ def test_the_table_says_how_old_and_stale(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = memory_state_config(tmp_path, "[watch]\ninterval = 10\n")
-    create = ["create", "mem", "--config", str(path), "--name", "a",
-              "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
+    create = create_command(path)
     assert main(create) == 0
     assert main(["watch", "--config", str(path), "--once"]) == 0
     capsys.readouterr()

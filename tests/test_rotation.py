@@ -24,7 +24,13 @@ from gateway.errors import ConfigError, InvalidRequest
 from gateway.health.rotation import rotate_secret, verification_secrets
 from gateway.model import FailureHandling
 from gateway.proxy.server import GATEWAY, create_app
-from tests.conftest import EnterpriseCoreHarness, OrchestryHarness, Receiver, memory_state_config
+from tests.conftest import (
+    EnterpriseCoreHarness,
+    OrchestryHarness,
+    Receiver,
+    create_command,
+    memory_state_config,
+)
 from tests.postgres import create_database, drop_database
 
 OLD = "the-secret-before-rotation-1"
@@ -112,8 +118,7 @@ def test_rotate_on_the_command_line_never_loses_the_new_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = memory_state_config(tmp_path, f'secrets_key = "{Fernet.generate_key().decode()}"\n')
-    create = ["create", "mem", "--config", str(path), "--name", "a",
-              "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
+    create = create_command(path)
     assert main([*create, "--secret-env", "HOME"]) == 0
     capsys.readouterr()
     # a secret made here that would never be shown: refused, nothing rotated
@@ -132,8 +137,7 @@ def test_a_declined_delete_says_not_deleted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = memory_state_config(tmp_path)
-    create = ["create", "mem", "--config", str(path), "--name", "a",
-              "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
+    create = create_command(path)
     assert main(create) == 0
     capsys.readouterr()
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)

@@ -27,7 +27,13 @@ from gateway.model import FailureHandling, Secret, WebhookChange
 from gateway.origin import acting_as
 from gateway.proxy.server import create_app
 from gateway.store import AuditQuery
-from tests.conftest import EnterpriseCoreHarness, Receiver, UiPathHarness, memory_state_config
+from tests.conftest import (
+    EnterpriseCoreHarness,
+    Receiver,
+    UiPathHarness,
+    create_command,
+    memory_state_config,
+)
 
 KEY = "health-read-key-Hb4Tn8sPq3Jy"
 SINK_KEY = b"k" * 32  # the sink's Standard Webhooks key
@@ -135,8 +141,7 @@ def test_the_command_line_watches_and_shows_health(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = memory_state_config(tmp_path)
-    create = ["create", "mem", "--config", str(path), "--name", "a",
-              "--url", "https://hooks.example.com/a", "--event", "order.created"]  # fmt: skip
+    create = create_command(path)
     assert main(create) == 0
     capsys.readouterr()
     assert main(["watch", "--config", str(path), "--once"]) == 0

@@ -15,7 +15,7 @@ import json
 import sys
 
 from gateway.cli.output import EXIT, report
-from gateway.config import load_config
+from gateway.config import StateConfig, load_config
 from gateway.errors import ConfigError, FieldProblem, GatewayError, InvalidRequest
 from gateway.store import open_store
 from gateway.store.backup import backup_sqlite, restore_sqlite
@@ -23,14 +23,14 @@ from gateway.store.backup import backup_sqlite, restore_sqlite
 __all__ = ["migrate", "state"]
 
 
-def _sqlite_file(args: argparse.Namespace) -> str:
-    """The configured SQLite store's file ("" for PostgreSQL)."""
+def _state_config(args: argparse.Namespace, what: str) -> StateConfig:
+    """The config's ``[state]`` (only it and ``[http]`` are read: no account's variables);
+    ``what`` needs it."""
     config = load_config(args.config, accounts=[], server=False)
     if config.state is None:
-        raise ConfigError(problems=[FieldProblem("state", "this needs a state store: set "
+        raise ConfigError(problems=[FieldProblem("state", f"{what} a state store: set "
                                                  "[state] url")])  # fmt: skip
-    url = config.state.url
-    return url.removeprefix("sqlite:///") if url.startswith("sqlite:") else ""
+    return config.state
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -41,11 +41,7 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 async def _migrate(args: argparse.Namespace) -> int:
-    config = load_config(args.config, accounts=[], server=False)
-    if config.state is None:
-        raise ConfigError(problems=[FieldProblem("state", "migrations need a state store: set "
-                                                 "[state] url")])  # fmt: skip
-    store = open_store(config.state)
+    store = open_store(_state_config(args, "migrations need"))
     await store.open(migrate=False)
     try:
         current, expected = await store.schema()
@@ -77,7 +73,8 @@ def _say(args: argparse.Namespace, text: str, **data: int) -> None:
 def state(args: argparse.Namespace) -> int:
     """``state backup FILE`` / ``state restore FILE [--replace]``."""
     try:
-        database = _sqlite_file(args)
+        url = _state_config(args, "this needs").url
+        database = url.removeprefix("sqlite:///") if url.startswith("sqlite:") else ""
         if not database:
             tool = "pg_dump -Fc" if args.action == "backup" else "pg_restore --clean"
             raise InvalidRequest.at("[state] url", f"PostgreSQL is backed up with its own tools: "

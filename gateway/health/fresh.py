@@ -31,10 +31,10 @@ from typing import Any
 
 from gateway.config import WatchConfig
 from gateway.health.events import Sink, deliver_events
-from gateway.health.states import Transition, diverted_count, health_state
+from gateway.health.states import Transition, diverted_count, health_state, report
 from gateway.model import Webhook
 from gateway.service import Account, Gateway
-from gateway.store import Health, TransitionRecord
+from gateway.store import Health
 
 __all__ = ["STALE_INTERVALS", "ago", "drain", "note_write", "stale_after"]
 
@@ -107,17 +107,8 @@ async def note_write(
                 changed_by=by if changed else old.changed_by,
             )  # fmt: skip
         await store.save_health(name, [health], [])
-    await store.record_transitions([
-        TransitionRecord(account=t.account, webhook_id=t.webhook_id, name=t.name,
-                         change=t.change, before=t.before, after=t.after, by=t.by, at=now)
-        for t in found
-    ])  # fmt: skip
-    for t in found:
-        if t.change != "new":
-            log.info(f"webhook {t.change} by {t.by}",
-                     extra={"account": name, "provider": account.kind, "webhook_id": webhook_id,
-                            "webhook": t.name, "before": t.before, "after": t.after,
-                            "by": t.by})  # fmt: skip
+    await store.record_transitions([t.record(now) for t in found])
+    report(log, found)
     _notify(gw, found)
     return found
 

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
 from gateway.model import Webhook
 from gateway.service import Account
+from gateway.store import TransitionRecord
 
-__all__ = ["Transition", "diverted_count", "health_state"]
+__all__ = ["Transition", "diverted_count", "health_state", "report"]
 
 
 @attrs.frozen(kw_only=True)
@@ -38,6 +41,26 @@ class Transition:
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+    def record(self, at: float) -> TransitionRecord:
+        """What the state store keeps of it (``Store.record_transitions``), seen ``at``."""
+        return TransitionRecord(account=self.account, webhook_id=self.webhook_id, name=self.name,
+                                change=self.change, before=self.before, after=self.after,
+                                by=self.by, at=at)  # fmt: skip
+
+
+def report(log: logging.Logger, found: Iterable[Transition]) -> None:
+    """Log each change (not a healthy webhook first seen): a warning for one nobody in the
+    audit log made, else who made it."""
+    for t in found:
+        if t.change == "new":
+            continue
+        fields = {"account": t.account, "provider": t.provider, "webhook_id": t.webhook_id,
+                  "webhook": t.name, "before": t.before, "after": t.after}  # fmt: skip
+        if t.out_of_band:
+            log.warning(f"webhook {t.change}", extra=fields)
+        else:
+            log.info(f"webhook {t.change} by {t.by}", extra={**fields, "by": t.by})
 
 
 def health_state(enabled: bool, suspended: bool) -> str:

@@ -38,11 +38,11 @@ from gateway.errors import GatewayError
 from gateway.health.counts import count_health
 from gateway.health.drift import DriftEvent, look_for_drift
 from gateway.health.events import Sink, deliver_events
-from gateway.health.states import Transition, diverted_count, health_state
+from gateway.health.states import Transition, diverted_count, health_state, report
 from gateway.model import WebhookChange
 from gateway.origin import acting_as
 from gateway.service import Account, Gateway
-from gateway.store import AuditEntry, AuditQuery, Health, TransitionRecord
+from gateway.store import AuditEntry, AuditQuery, Health
 from gateway.store.held import confirm_held
 from gateway.transport import tracing
 
@@ -153,11 +153,7 @@ async def _look(gw: Gateway, account: Account, now: float) -> list[Transition]:
               _cause(writes.get(gone.webhook_id, []), "deleted", gone.state))  # fmt: skip
     await confirm_held(f"the look at {account.name}")  # else another replica reports it too
     await gw.store.save_health(account.name, seen, list(before))
-    await gw.store.record_transitions([
-        TransitionRecord(account=t.account, webhook_id=t.webhook_id, name=t.name,
-                         change=t.change, before=t.before, after=t.after, by=t.by, at=now)
-        for t in transitions
-    ])  # fmt: skip
+    await gw.store.record_transitions([t.record(now) for t in transitions])
     return transitions
 
 
@@ -266,14 +262,7 @@ async def watch_once(
                 return []
 
     found = [t for ts in await asyncio.gather(*(one(n) for n in names)) for t in ts]
-    for t in found:
-        if t.change != "new":
-            where = {"account": t.account, "provider": t.provider, "webhook_id": t.webhook_id}
-            fields = {**where, "webhook": t.name, "before": t.before, "after": t.after}
-            if t.out_of_band:
-                log.warning(f"webhook {t.change}", extra=fields)
-            else:
-                log.info(f"webhook {t.change} by {t.by}", extra={**fields, "by": t.by})
+    report(log, found)
     counted = await count_health(gw)
     counts = {key: n for key, n in counted.states.items() if key[0] in names}
     drift: list[DriftEvent] = []

@@ -12,6 +12,8 @@ __all__ = ["confirm_prompt", "delete_confirmed", "deletions", "line_kind", "rend
 
 _SIGNS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "adopt": "=",
           "move": ">"}  # fmt: skip
+#: The writes a plan counts, in the order it names them.
+_WRITES = ("create", "update", "replace", "delete")
 _LABELS = {"adopt": "adopt (record ownership only)", "move": "move (record ownership only)",
            "replace": "replace (new id)"}  # fmt: skip
 
@@ -31,10 +33,9 @@ def render(plan: Plan | dict[str, Any]) -> str:
     """The plan as people read it, from its JSON form (the same locally and with --server)."""
     data = plan.to_json() if isinstance(plan, Plan) else plan
     lines: list[str] = []
-    totals = {"create": 0, "update": 0, "replace": 0, "delete": 0}
     for account in data["accounts"]:
         actions = account["actions"]
-        counts = {k: sum(a["action"] == k for a in actions) for k in totals}
+        counts = {k: sum(a["action"] == k for a in actions) for k in _WRITES}
         head = ", ".join(f"{n} to {k}" for k, n in counts.items())
         lines.append(f"{account['account']} ({account['provider']}): {head}, "
                      f"{account['unchanged']} unchanged")  # fmt: skip
@@ -56,23 +57,22 @@ def render(plan: Plan | dict[str, Any]) -> str:
                 lines.append(f"      ({action['note']})")
         lines += [f"  note: {n}" for n in account.get("notes", ())]
         lines += [f"  warning: {w}" for w in account.get("warnings", ())]
-        for kind in totals:
-            totals[kind] += counts[kind]
     failed = sum(1 for a in data["accounts"] if a.get("error"))
     if failed:  # never "No changes" for a plan that could not look at everything
         lines.append(f"Plan incomplete: {failed} account(s) could not be planned (above).")
     if data["changes"] == 0 and not failed:
         lines.append("No changes: the accounts match the manifest.")
     elif data["changes"]:
-        lines.append(f"Plan: {totals['create']} to create, {totals['update']} to update, "
-                     f"{totals['replace']} to replace, {totals['delete']} to delete.")  # fmt: skip
+        summed = totals(data)
+        lines.append(f"Plan: {summed['create']} to create, {summed['update']} to update, "
+                     f"{summed['replace']} to replace, {summed['delete']} to delete.")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
 def totals(plan: Plan | dict[str, Any]) -> dict[str, int]:
     """How many of each write the plan makes: ``create``, ``update``, ``replace``, ``delete``."""
     data = plan.to_json() if isinstance(plan, Plan) else plan
-    counts = dict.fromkeys(("create", "update", "replace", "delete"), 0)
+    counts = dict.fromkeys(_WRITES, 0)
     for account in data["accounts"]:
         for action in account["actions"]:
             if action["action"] in counts:
