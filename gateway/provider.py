@@ -298,6 +298,12 @@ class Provider(Generic[S]):
         """
         raise self.unsupported("update")
 
+    def writes_alone(self, change: WebhookChange) -> bool:
+        """Whether ``update`` sends ``change`` without reading the webhook first, in one call
+        the provider applies as a whole (it merges every field the change carries): then the
+        account takes no update lock for it. Providers with atomic updates: every change."""
+        return self.capabilities.atomic_update
+
     async def delete(self, id: str) -> None:
         raise self.unsupported("delete")
 

@@ -241,7 +241,8 @@ class Account:
         """
         # An update that takes the store's lock before it sends has the store answer then: no
         # separate check of it first.
-        locked = self._store is not None and self._store.shared and self._takes_lock(if_match)
+        locked = (self._store is not None and self._store.shared
+                  and self._takes_lock(if_match, change))  # fmt: skip
         async with self._audited("update", id, change, checked=locked) as entry:
             id = entry["webhook_id"] = self.canonical_id(id)
             return await self._checked_update(id, change, if_match)
@@ -254,7 +255,7 @@ class Account:
             raise InvalidRequest(problems=problems, **self._where)
         if change.is_empty and if_match is None:
             return await self.provider.get(id)
-        if not self._takes_lock(if_match):
+        if not self._takes_lock(if_match, change):
             return await self._update(id, change)
         async with self._locked(id):
             # Read under the lock, through the shared reads: concurrent updates of different
@@ -269,10 +270,12 @@ class Account:
                 return previous
             return await self._update(id, change, previous)
 
-    def _takes_lock(self, if_match: Collection[str] | None) -> bool:
+    def _takes_lock(self, if_match: Collection[str] | None, change: WebhookChange) -> bool:
         """Whether an update reads and writes under the webhook's update lock: unless the
-        provider patches atomically and no ``If-Match`` asks for a fresh read first."""
-        return not (self.capabilities.atomic_update and if_match is None)
+        provider writes the change in one call of its own (``Provider.writes_alone``: atomic
+        add/remove, or a UiPath change of scalars alone) and no ``If-Match`` asks for a fresh
+        read first."""
+        return not (if_match is None and self.provider.writes_alone(change))
 
     def _locked(self, id: str) -> AbstractAsyncContextManager[Any]:
         """Hold webhook ``id`` for a read-modify-write: in this process, and in the state

@@ -5,6 +5,8 @@ the three built-in emulators, and any outside one, consistent:
 
 * ``faults``: ``Faults`` + ``fault_middleware``, configurable latency, error answers and dropped
   connections on the provider's API routes;
+* ``limits``: ``Traffic`` + ``traffic_middleware``, the requests counted and a tenant's rate
+  limit (429 with ``Retry-After``);
 * ``delivery``: ``Deliverer``, POSTing an event to a subscriber as a provider's worker would;
 * ``admin``: the ``/_emulator`` routes (fire an event, read the state, set the faults);
 * ``wire``: compact JSON, trace ids and ULIDs, JSON-object bodies, the error middleware;
@@ -24,6 +26,7 @@ from gateway.emulation.faults import (
     fault_middleware,
     faults_from_args,
 )
+from gateway.emulation.limits import RateLimit, Traffic, traffic_middleware
 from gateway.emulation.running import banner, emulator_parser, serve, start
 from gateway.emulation.wire import (
     dumps,
@@ -40,6 +43,8 @@ __all__ = [
     "Delivery",
     "Emulator",
     "Faults",
+    "RateLimit",
+    "Traffic",
     "add_admin_routes",
     "add_fault_arguments",
     "banner",
@@ -53,5 +58,6 @@ __all__ = [
     "serve",
     "start",
     "trace_id",
+    "traffic_middleware",
     "ulid",
 ]

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.emulation.delivery import Deliverer
 from gateway.emulation.faults import ADMIN_PREFIX, Faults
+from gateway.emulation.limits import RateLimit, Traffic
 from gateway.emulation.wire import json_object
 
 __all__ = ["Emulator", "add_admin_routes"]
@@ -19,6 +20,7 @@ class Emulator(Protocol):
     """What the shared admin routes need of an emulator."""
 
     faults: Faults
+    traffic: Traffic
     deliverer: Deliverer
 
     async def fire(self, event_type: str, payload: Mapping[str, Any] | None = None) -> Any: ...
@@ -27,9 +29,10 @@ class Emulator(Protocol):
 
 
 def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
-    """``POST /_emulator/events {"type", "payload"?}``, ``GET /_emulator/state``, and
-    ``PUT /_emulator/faults`` (a ``Faults`` as JSON); closes the deliverer on clean-up.
-    No auth: emulators listen on loopback."""
+    """``POST /_emulator/events {"type", "payload"?}``, ``GET /_emulator/state`` (with the
+    requests counted), ``PUT /_emulator/faults`` (a ``Faults`` as JSON) and
+    ``PUT /_emulator/rate_limit`` (a ``RateLimit``: ``{"requests": 100, "window": 60}``);
+    closes the deliverer on clean-up. No auth: emulators listen on loopback."""
 
     async def fire(request: web.Request) -> web.Response:
         body = await _admin_body(request)
@@ -41,7 +44,8 @@ def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
         return web.json_response(await emulator.fire(body["type"], payload))
 
     async def state(_request: web.Request) -> web.Response:
-        return web.json_response({**emulator.state(), "faults_injected": emulator.faults.injected})
+        return web.json_response({**emulator.state(), "faults_injected": emulator.faults.injected,
+                                  **emulator.traffic.state()})  # fmt: skip
 
     async def set_faults(request: web.Request) -> web.Response:
         body = await _admin_body(request)
@@ -51,7 +55,16 @@ def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
             return _admin_error(f"faults: {exc}")
         return web.json_response({"ok": True})
 
+    async def set_rate_limit(request: web.Request) -> web.Response:
+        body = await _admin_body(request)
+        try:
+            emulator.traffic.limit = RateLimit(**body)
+        except (TypeError, ValueError) as exc:
+            return _admin_error(f"rate_limit: {exc}")
+        return web.json_response({"ok": True})
+
     app.router.add_post(f"{ADMIN_PREFIX}/events", fire)
+    app.router.add_put(f"{ADMIN_PREFIX}/rate_limit", set_rate_limit)
     app.router.add_get(f"{ADMIN_PREFIX}/state", state)
     app.router.add_put(f"{ADMIN_PREFIX}/faults", set_faults)
     app.on_cleanup.append(lambda _app: emulator.deliverer.close())

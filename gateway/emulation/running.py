@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 
 from gateway.emulation.faults import add_fault_arguments
+from gateway.emulation.limits import add_limit_arguments
 from gateway.lifecycle import stop_on_signals
 
 __all__ = ["banner", "emulator_parser", "serve", "start"]
@@ -26,6 +27,7 @@ def emulator_parser(
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=port)
     add_fault_arguments(parser)
+    add_limit_arguments(parser)
     return parser
 
 

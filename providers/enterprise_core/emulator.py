@@ -88,6 +88,7 @@ from gateway.emulation import (
     serve,
     ulid,
 )
+from gateway.emulation.limits import RateLimit, Traffic, limit_from_args, traffic_middleware
 from providers.enterprise_core import catalog as catalog_module
 from providers.enterprise_core import shapes
 from providers.enterprise_core.adapter import CATALOG
@@ -139,6 +140,7 @@ class EnterpriseCoreEmulator:
         tokens: Mapping[str, Sequence[str]] | None = None,
         custom_events: Sequence[str] = (),
         faults: Faults | None = None,
+        rate_limit: RateLimit | None = None,
         legacy_list: bool = False,
         return_secrets: bool = True,
         time_scale: float = 1.0,
@@ -164,6 +166,7 @@ class EnterpriseCoreEmulator:
         served = {n for groups in self.catalog.values() for ns in groups.values() for n in ns}
         self.event_types = frozenset(DOCUMENTED_EVENTS) | served | frozenset(custom_events)
         self.faults = faults or Faults()
+        self.traffic = Traffic(rate_limit or RateLimit())
         self.legacy_list = legacy_list
         self.return_secrets = return_secrets
         self.time_scale = time_scale
@@ -183,6 +186,7 @@ class EnterpriseCoreEmulator:
     def app(self) -> web.Application:
         app = web.Application(
             middlewares=[
+                traffic_middleware(lambda: self.traffic, lambda s: _error_body(s, _REASONS[s])),
                 fault_middleware(lambda: self.faults, lambda s: _error_body(s, _REASONS[s])),
                 error_middleware(
                     ApiError,
@@ -613,6 +617,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
         tokens={args.token: ALL_PERMISSIONS},
         custom_events=args.custom_event,
         faults=faults_from_args(args),
+        rate_limit=limit_from_args(args),
     )
     for _ in range(args.webhooks):
         emulator.add()

@@ -55,6 +55,7 @@ from gateway.emulation import (
     serve,
     trace_id,
 )
+from gateway.emulation.limits import RateLimit, Traffic, limit_from_args, traffic_middleware
 from providers.orchestry.wire import EVENTS, SECRET_HEADER
 
 __all__ = ["OrchestryEmulator", "main"]
@@ -83,6 +84,7 @@ class OrchestryEmulator:
         clients: Mapping[str, str] | None = None,
         scope: str = "api://orchestry-api/.default",
         faults: Faults | None = None,
+        rate_limit: RateLimit | None = None,
         token_lifetime: int = 3599,
         delivery_timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
@@ -91,6 +93,7 @@ class OrchestryEmulator:
         self.clients = dict(clients or {})
         self.scope = scope
         self.faults = faults or Faults()
+        self.traffic = Traffic(rate_limit or RateLimit())
         self.token_lifetime = token_lifetime
         self.clock = clock
         self.deliverer = Deliverer(timeout=delivery_timeout)
@@ -123,6 +126,9 @@ class OrchestryEmulator:
     def app(self) -> web.Application:
         app = web.Application(
             middlewares=[
+                traffic_middleware(
+                    lambda: self.traffic, lambda s: _problem_body(s, "Rate limit exceeded")
+                ),
                 fault_middleware(lambda: self.faults, lambda s: _problem_body(s, "Injected fault")),
                 error_middleware(Problem, _problem_response),
             ]
@@ -341,6 +347,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
         tenant_id=args.tenant,
         clients={args.client_id: args.client_secret},
         faults=faults_from_args(args),
+        rate_limit=limit_from_args(args),
     )
     try:
         serve(

@@ -8,9 +8,12 @@ hour ("About webhooks"); assumed: ``enabled`` reads false meanwhile (``disables_
 ``disabled_for`` 3600 s), and enabling it again is the way back. No public page says which field
 the breaker sets; gateway/health/watch.py says what watch sees under the other reading.
 
-Updates: ``update`` takes the record as the account read it under the update lock (or reads it
-itself), applies the change with ``WebhookChange.apply`` and sends
-a ``PATCH`` of ``Webhooks({id})`` with only the properties that change (the new ``Events``
+Updates: a change of scalar fields alone (``enabled``, ``name``, the secret...) is one ``PATCH``
+of the properties it sets, without a read and without the update lock (``writes_alone``:
+Orchestrator merges what a PATCH carries). A change of the events takes the record as the
+account read it under the update lock (or reads it itself), applies the change with
+``WebhookChange.apply`` and sends a ``PATCH`` of ``Webhooks({id})`` with only the properties
+that change (the new ``Events``
 collection whole, ``Secret`` only when the change sets it: some tenants mask the secret in
 answers, and writing a read secret back would replace the real one with the mask). It asks for
 the updated record (``Prefer: return=representation``) and reads it back when the answer is
@@ -324,11 +327,14 @@ class UiPathProvider(Provider[UiPathSettings]):
         self, id: str, change: WebhookChange, previous: Webhook | None = None
     ) -> Webhook:
         key = self._key(id)
-        if previous is None:
-            previous = self._webhook(await self._call("GET", f"/Webhooks({key})"))
-        body = wire.patch_body(previous, change)
-        if not body:
-            return previous
+        if previous is None and self.writes_alone(change):
+            body = wire.scalar_patch_body(change)
+        else:
+            if previous is None:
+                previous = self._webhook(await self._call("GET", f"/Webhooks({key})"))
+            body = wire.patch_body(previous, change)
+            if not body:
+                return previous
         # Every property the PATCH carries is an absolute value (Events the whole collection),
         # so sending it twice leaves the same record: safe to retry.
         answer = await self._call(
@@ -341,6 +347,12 @@ class UiPathProvider(Provider[UiPathSettings]):
         if answer is None:  # 204 No Content: OData's default answer to a PATCH
             answer = await self._call("GET", f"/Webhooks({key})")
         return self._webhook(answer)
+
+    def writes_alone(self, change: WebhookChange) -> bool:
+        """A change of scalar fields alone is one ``PATCH``: Orchestrator merges the properties
+        it carries. One that adds or removes events needs the record read, as ``Events`` is
+        written whole."""
+        return not (change.add_events or change.remove_events)
 
     async def delete(self, id: str) -> None:
         await self._call("DELETE", f"/Webhooks({self._key(id)})")

@@ -89,6 +89,7 @@ from gateway.emulation import (
     serve,
     trace_id,
 )
+from gateway.emulation.limits import RateLimit, Traffic, limit_from_args, traffic_middleware
 from providers.uipath.odata_filter import ODataError, compile_filter, key_lookup, sort_key
 from providers.uipath.signature import SIGNATURE_HEADER, sign
 
@@ -168,6 +169,7 @@ class UiPathEmulator:
         clients: Mapping[str, tuple[str, Sequence[str]]] | None = None,
         personal_tokens: Mapping[str, Sequence[str]] | None = None,
         faults: Faults | None = None,
+        rate_limit: RateLimit | None = None,
         token_lifetime: int = 3600,
         breaker_seconds: float = 3600.0,
         breaker_disables: bool = True,
@@ -185,6 +187,7 @@ class UiPathEmulator:
         }
         self.personal_tokens = {t: frozenset(s) for t, s in (personal_tokens or {}).items()}
         self.faults = faults or Faults()
+        self.traffic = Traffic(rate_limit or RateLimit())
         self.token_lifetime = token_lifetime
         self.breaker_seconds = breaker_seconds
         self.breaker_disables = breaker_disables
@@ -213,6 +216,7 @@ class UiPathEmulator:
     def app(self) -> web.Application:
         app = web.Application(
             middlewares=[
+                traffic_middleware(lambda: self.traffic, self._fault_body),
                 fault_middleware(lambda: self.faults, self._fault_body),
                 error_middleware(ODataFailure, _failure_response),
             ]
@@ -688,6 +692,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
         clients={args.client_id: (args.client_secret, ["OR.Webhooks"])},
         personal_tokens={args.token: ["OR.Webhooks"]},
         faults=faults_from_args(args),
+        rate_limit=limit_from_args(args),
         **standalone,  # type: ignore[arg-type]
     )
     for i in range(args.webhooks):

@@ -177,6 +177,22 @@ def patch_body(previous: Webhook, change: WebhookChange) -> dict[str, Any]:
     return body
 
 
+def scalar_patch_body(change: WebhookChange) -> dict[str, Any]:
+    """The body of ``PATCH /odata/Webhooks({id})`` for a change of scalar fields alone, sent
+    without reading the record: each property it sets, as it sets it (Orchestrator merges the
+    properties a PATCH carries, the seed's PATCH example and the swagger's ``Webhooks_PatchById``;
+    a property already at that value stays so). ``Secret`` as ``patch_body`` sends it."""
+    assert not (change.add_events or change.remove_events), "events need the record read"
+    body: dict[str, Any] = {}
+    for field in change.set_fields():
+        if field in _PATCHED:
+            prop, write = _PATCHED[field]
+            body[prop] = write(getattr(change, field))
+    if "secret" in change.set_fields():
+        body["Secret"] = change.secret or None
+    return body
+
+
 def odata_string(value: str) -> str:
     """An OData string literal: single-quoted, inner single quotes doubled."""
     return "'" + value.replace("'", "''") + "'"
