@@ -277,6 +277,12 @@ class StateConfig:
     connect_timeout: float = attrs.field(
         default=60.0, validator=check(lambda v: 0 <= v <= 3600, "must be from 0 to 3600")
     )
+    #: How long an account's event catalog, read from its provider and kept in the store, is
+    #: used before it is read again (seconds; a name it lacks reads it again at once).
+    catalog_max_age: float = attrs.field(
+        default=3600.0, validator=check(lambda v: 0 <= v <= 30 * 86400,
+                                        "must be from 0 to 2592000")
+    )  # fmt: skip
     #: Relays waiting in the inbound relay's outbox, at most: beyond it a provider's delivery
     #: is answered 503 with ``Retry-After`` (the provider retries later) and counted.
     relay_outbox_limit: int = attrs.field(

@@ -481,6 +481,22 @@ class WebhookChange:
     def is_empty(self) -> bool:
         return not self.touched_fields()
 
+    def then(self, later: WebhookChange) -> WebhookChange:
+        """One change that does this one and then ``later``: ``c.then(d).apply(w) ==
+        d.apply(c.apply(w))`` for every webhook ``w`` (tests/test_model_laws.py). What merges
+        the changes waiting for one webhook into a single write. Pure."""
+        scalars = {f: getattr(self, f) for f in self.set_fields()}
+        scalars |= {f: getattr(later, f) for f in later.set_fields()}
+        kept_headers = {k: v for k, v in self.add_headers.items() if k not in later.remove_headers}
+        return WebhookChange(
+            **scalars,
+            add_events=(self.add_events - later.remove_events) | later.add_events,
+            remove_events=self.remove_events | later.remove_events,
+            add_headers={**kept_headers, **later.add_headers},
+            remove_headers=self.remove_headers | later.remove_headers,
+            extras={**self.extras, **later.extras},
+        )
+
     def apply(self, webhook: Webhook) -> Webhook:
         """The webhook after this change: removals first, then additions. Pure."""
         updates: dict[str, Any] = {f: getattr(self, f) for f in self.set_fields()}

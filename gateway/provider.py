@@ -298,6 +298,14 @@ class Provider(Generic[S]):
         """
         raise self.unsupported("update")
 
+    @property
+    def largest_page(self) -> int:
+        """The most records one ``list_page`` call reads (its ``page_size`` setting, where it
+        has one; 0: no more than asked for). The proxy reads pages this large and serves its
+        own smaller pages from them (``gateway.operations.held_pages``)."""
+        size = getattr(self.settings, "page_size", 0)
+        return size if isinstance(size, int) else 0
+
     def writes_alone(self, change: WebhookChange) -> bool:
         """Whether ``update`` sends ``change`` without reading the webhook first, in one call
         the provider applies as a whole (it merges every field the change carries): then the

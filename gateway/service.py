@@ -72,18 +72,25 @@ from gateway.model import (
     WebhookChange,
     WebhookSpec,
 )
-from gateway.provider import Capabilities, Provider, parse_offset
+from gateway.provider import Capabilities, ListPage, Provider, parse_offset
 from gateway.registry import Registry, default_registry
 from gateway.store import Store, open_store
 from gateway.store.audit import Auditor
+from gateway.store.catalogs import CatalogKeeper, catalog_key, decode_catalog, encode_catalog
 from gateway.store.held import confirm_held, lost_locks
 from gateway.store.sql import newer_message
 from gateway.transport import tracing
 from gateway.transport.answers import UnreadableRecord
 from gateway.transport.collapse import SharedReads
 from gateway.transport.http import Transport, within
+from gateway.transport.merged_writes import MergedWrites
 
 __all__ = ["Account", "AccountInfo", "Gateway", "Listing", "ListingPage", "change_shows_in"]
+
+#: A catalog read longer ago than this (seconds) is read again when a name is not in it.
+UNKNOWN_REREAD = 60.0
+#: How long a kept catalog is used without a state store's ``catalog_max_age`` (seconds).
+DEFAULT_CATALOG_AGE = 3600.0
 
 log = logging.getLogger("gateway.account")
 
@@ -111,6 +118,8 @@ class Account:
         lock_wait: float = 120.0,
         destinations: DestinationPolicy | None = None,
         audit_required: bool = True,
+        catalogs: CatalogKeeper | None = None,
+        catalog_max_age: float = DEFAULT_CATALOG_AGE,
     ) -> None:
         self.name = name
         self._audit_required = audit_required
@@ -124,11 +133,19 @@ class Account:
         self.capabilities = provider.capabilities
         self._catalog: dict[str, EventType] | None = None
         self._catalog_lock = asyncio.Lock()
+        self._catalog_read_at = 0.0  # when the catalog in use was read from the provider
+        #: Where catalogs are kept between runs and for other replicas (gateway.store.catalogs).
+        self._catalogs = catalogs
+        self._catalog_key = catalog_key(provider.kind, name, provider.settings)
+        self._catalog_max_age = catalog_max_age
         batch = provider.batch_get if provider.capabilities.batch_get else 0
         self._reads: SharedReads[str, Webhook] = SharedReads(provider.get_many, batch)
         self._update_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        #: Changes waiting for a webhook's update lock, written together
+        #: (gateway.transport.merged_writes).
+        self._merged = MergedWrites(self._locked, self.get, self._update, self._refusal)
         self._where: dict[str, Any] = {"provider": self.kind, "account": name}
         self.unreadable_records = 0  # records skipped by lists because they could not be read
         #: Counts each write's start and end (any write through this client): a read made
@@ -257,18 +274,31 @@ class Account:
             return await self.provider.get(id)
         if not self._takes_lock(if_match, change):
             return await self._update(id, change)
-        async with self._locked(id):
-            # Read under the lock, through the shared reads: concurrent updates of different
-            # webhooks then read them in one batch (gateway.transport.collapse), and the read is
-            # still sent after the lock was taken, so it sees every write made before.
-            if if_match is None:
-                previous = await self.get(id)
-            else:
-                previous = await self._read_for_precondition(id)
-                self._check_precondition(previous, if_match)
-            if change.is_empty:
-                return previous
-            return await self._update(id, change, previous)
+        # Read under the lock, through the shared reads (concurrent updates of different
+        # webhooks then read them in one batch, gateway.transport.collapse), sent after the
+        # lock was taken, so it sees every write made before; the changes waiting for the same
+        # webhook meanwhile go in the same write (gateway.transport.merged_writes).
+        return await self._merged.update(id, change, if_match)
+
+    def _refusal(
+        self, id: str, state: Webhook | GatewayError, if_match: Collection[str] | None
+    ) -> GatewayError | None:
+        """What a change with ``if_match`` meets against ``state`` (the webhook, or the error
+        its read raised): None when it may be applied."""
+        if isinstance(state, GatewayError):
+            if if_match is not None and isinstance(state, NotFound):
+                return PreconditionFailed(
+                    f"webhook {id} does not exist, so it matches no If-Match",
+                    **self._where,
+                )
+            return state
+        if if_match is None:
+            return None
+        try:
+            self._check_precondition(state, if_match)
+        except PreconditionFailed as exc:
+            return exc
+        return None
 
     def _takes_lock(self, if_match: Collection[str] | None, change: WebhookChange) -> bool:
         """Whether an update reads and writes under the webhook's update lock: unless the
@@ -581,14 +611,52 @@ class Account:
                 raise
             return frozenset(names), builtins.list(exc.problems)
 
+    def _catalog_fresh(self) -> bool:
+        return time.time() - self._catalog_read_at <= self._catalog_max_age
+
     async def _load_catalog(self, refresh: bool = False) -> dict[str, EventType]:
-        if self._catalog is not None and not refresh:
+        """The catalog: this process's while fresh, else the one kept (in the store, or the
+        command line's cache files) while fresh, else the provider's, then kept
+        (gateway.store.catalogs)."""
+        if self._catalog is not None and not refresh and self._catalog_fresh():
             return self._catalog
         async with self._catalog_lock:
-            if self._catalog is None or refresh:
-                types = await self.provider.event_types()
-                self._catalog = {t.name.casefold(): t for t in types}
+            if self._catalog is not None and not refresh and self._catalog_fresh():
+                return self._catalog
+            if not refresh and await self._kept_catalog():
+                assert self._catalog is not None
+                return self._catalog
+            types = await self.provider.event_types()
+            self._catalog = {t.name.casefold(): t for t in types}
+            self._catalog_read_at = time.time()
+            if self._catalogs is not None:
+                try:
+                    await self._catalogs.save_catalog(
+                        self._catalog_key, encode_catalog(types), self._catalog_read_at
+                    )
+                except GatewayError as exc:  # kept for the next run: this one has it
+                    log.warning("the event catalog could not be kept",
+                                extra={**self._where, "error": str(exc)})  # fmt: skip
             return self._catalog
+
+    async def _kept_catalog(self) -> bool:
+        """Take the catalog kept by an earlier run or another replica, if fresh."""
+        if self._catalogs is None or self._catalog_max_age <= 0:
+            return False
+        try:
+            kept = await self._catalogs.catalog(self._catalog_key)
+        except GatewayError as exc:
+            log.warning("the kept event catalog could not be read",
+                        extra={**self._where, "error": str(exc)})  # fmt: skip
+            return False
+        if kept is None or time.time() - kept[1] > self._catalog_max_age:
+            return False
+        types = decode_catalog(kept[0])
+        if types is None:
+            return False
+        self._catalog = {t.name.casefold(): t for t in types}
+        self._catalog_read_at = kept[1]
+        return True
 
     async def canonical_events(self, names: Iterable[str], path: str) -> frozenset[str]:
         """``names`` in the catalog's spelling; ``InvalidRequest`` at ``path`` for names a
@@ -606,14 +674,11 @@ class Account:
         if not names:
             return frozenset()
         catalog = await self._load_catalog()
-        canonical = set()
-        unknown = []
-        for name in names:
-            known = catalog.get(name.casefold())
-            if known is not None:
-                canonical.add(known.name)
-            else:
-                unknown.append(name)
+        canonical, unknown = _spelled(names, catalog)
+        if unknown and time.time() - self._catalog_read_at > UNKNOWN_REREAD:
+            # a name the catalog lacks: the tenant may have a new event since it was read
+            catalog = await self._load_catalog(refresh=True)
+            canonical, unknown = _spelled(names, catalog)
         if not unknown:
             return frozenset(canonical)
         if not self.provider.strict_events:
@@ -709,6 +774,20 @@ def _scrub_known(error: GatewayError, change: Any) -> None:
         error.args = (error.message,)
 
 
+def _spelled(
+    names: Iterable[str], catalog: Mapping[str, EventType]
+) -> tuple[set[str], builtins.list[str]]:
+    """``names`` the catalog knows, in its spelling, and those it lacks."""
+    canonical, unknown = set(), []
+    for name in names:
+        known = catalog.get(name.casefold())
+        if known is not None:
+            canonical.add(known.name)
+        else:
+            unknown.append(name)
+    return canonical, unknown
+
+
 class _Both:
     """This process's lock of a webhook, then the store's (``Account._locked``): a class, as
     every update takes it."""
@@ -740,6 +819,9 @@ class ListingPage:
 
     webhooks: builtins.list[Webhook]
     next: str | None
+    #: What the provider's page held after these (it starts at ``next``), when the page was
+    #: read larger than asked for (``read_size``): the next page's first provider page.
+    rest: ListPage | None = attrs.field(default=None, eq=False, repr=False)
 
 
 class Listing:
@@ -770,21 +852,34 @@ class Listing:
             elif self._filter.matches(record):
                 return record
 
-    async def page(self, position: str | None, limit: int) -> ListingPage:
+    async def page(
+        self,
+        position: str | None,
+        limit: int,
+        *,
+        read_size: int | None = None,
+        first: ListPage | None = None,
+    ) -> ListingPage:
         """Up to ``limit`` matching webhooks from ``position`` (None: the start).
 
         A provider that can start a listing at a position (``capabilities.resumable_list``)
-        is asked for one page from there, sized to ``limit``: a page costs the same whatever
-        its number. Another is read from its start and the first ``position`` matches are
-        skipped (a page then costs what all pages before it cost). ``next`` may lead to an
-        empty page when the last records of the listing do not match a filter applied here.
+        is asked for one page from there, sized to ``limit`` (or ``read_size``, when larger:
+        what the page leaves of it is its ``rest``): a page costs the same whatever its number.
+        ``first``: a provider page already read at ``position`` (an earlier page's ``rest``),
+        used before asking for more. Another provider is read from its start and the first
+        ``position`` matches are skipped (a page then costs what all pages before it cost).
+        ``next`` may lead to an empty page when the last records of the listing do not match a
+        filter applied here.
         """
         flt = await self._canonical_filter()
         if not self._account.capabilities.resumable_list:
             return await self._counted_page(position, limit)
         webhooks: builtins.list[Webhook] = []
+        size = max(limit, read_size or 0)
+        got = first
         while True:
-            got = await self._account.provider.list_page(flt, position, limit)
+            if got is None:
+                got = await self._account.provider.list_page(flt, position, size)
             last = len(got.records) - 1
             for i, (record, after) in enumerate(zip(got.records, got.positions, strict=True)):
                 if isinstance(record, UnreadableRecord):
@@ -792,10 +887,13 @@ class Listing:
                 elif flt.matches(record):
                     webhooks.append(record)
                     if len(webhooks) == limit:
-                        return ListingPage(webhooks, after if i < last else got.next)
+                        if i == last:
+                            return ListingPage(webhooks, got.next)
+                        rest = ListPage(got.records[i + 1 :], got.positions[i + 1 :], got.next)
+                        return ListingPage(webhooks, after, rest)
             if got.next is None or (not got.records and got.next == position):
                 return ListingPage(webhooks, None)
-            position = got.next
+            position, got = got.next, None
 
     async def _counted_page(self, position: str | None, limit: int) -> ListingPage:
         """A page of a provider without positions: the position counts the matches before it."""
@@ -891,9 +989,13 @@ class Gateway:
         *,
         registry: Registry | None = None,
         transport: Transport | None = None,
+        catalogs: CatalogKeeper | None = None,
     ) -> None:
+        """``catalogs``: where event catalogs are kept without a state store (the command
+        line's cache files, ``gateway.store.catalogs``); with one, they are kept there."""
         self.config = config
         self._registry = registry or default_registry()
+        self._catalogs = catalogs
         self.transport = transport or Transport(config.http)
         self._accounts: dict[str, Account] = {}
         self._opened = False
@@ -945,7 +1047,10 @@ class Gateway:
                 lock_wait=lock_wait,
                 destinations=self.config.destinations,
                 audit_required=self.config.state is None or self.config.state.audit == "required",
-            )
+                catalogs=self.store or self._catalogs,
+                catalog_max_age=(self.config.state.catalog_max_age if self.config.state
+                                 else DEFAULT_CATALOG_AGE),
+            )  # fmt: skip
         self._opened = True
 
     async def close(self) -> None:

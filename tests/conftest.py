@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,10 @@ from gateway.service import Account
 from providers.enterprise_core.emulator import ALL_PERMISSIONS, EnterpriseCoreEmulator
 from providers.orchestry.emulator import OrchestryEmulator
 from providers.uipath.emulator import UiPathEmulator
+
+# The command line keeps event catalogs in the user's cache directory: the suite's runs keep
+# theirs in a folder of their own, never the user's (and start with none).
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="webhook-gateway-test-cache-")
 
 
 class _SentWriter:

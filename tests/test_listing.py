@@ -116,9 +116,10 @@ async def test_each_uipath_page_is_one_provider_page_from_its_position(
         names = [item["name"] for page in pages for item in page["items"]]
         assert names == [f"hook-{i:05d}" for i in range(250)]
         assert [len(p["items"]) for p in pages] == [100, 100, 50]
-        # One request a page, starting where the last ended, sized to the page, in Id order.
+        # The first page at its size; the pages followed by cursor from one provider page of
+        # the provider's largest size (page_size, 1,000) held for them (held_pages), in Id order.
         assert [(q["$skip"], q["$top"], q["$orderby"]) for q in seen] == [
-            ("0", "100", "Id"), ("100", "100", "Id"), ("200", "100", "Id")
+            ("0", "100", "Id"), ("100", "1000", "Id")
         ]  # fmt: skip
 
         seen.clear()

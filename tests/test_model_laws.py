@@ -113,3 +113,13 @@ def test_unset_scalars_keep_their_value(change: WebhookChange, wh: Webhook) -> N
         else:
             assert getattr(after, field) == getattr(change, field)
     assert (after.id, after.provider, after.account) == (wh.id, wh.provider, wh.account)
+
+
+@given(changes(), changes(), changes(), webhooks())
+def test_then_is_one_change_doing_both_in_order(
+    first: WebhookChange, second: WebhookChange, third: WebhookChange, wh: Webhook
+) -> None:
+    """What merges the changes waiting for one webhook into one write."""
+    assert first.then(second).apply(wh) == second.apply(first.apply(wh))
+    assert first.then(second).then(third).apply(wh) == third.apply(second.apply(first.apply(wh)))
+    assert WebhookChange().then(first).apply(wh) == first.apply(wh)

@@ -16,17 +16,20 @@ from gateway.config import parse_config
 from gateway.operations.read_ahead import ReadAhead
 from gateway.proxy.appkeys import OPERATIONS
 from gateway.proxy.server import create_app
-from tests.test_listing import (
-    READ,
-    ClientFactory,
-    _config,
-    _core,
-    _uipath,
-    core_with,
-    uipath_with,
-)
+from tests import test_listing
+from tests.test_listing import READ, ClientFactory, _config, core_with, uipath_with
 
 WRITE_KEY = "write-key-0987-abcdef"
+
+
+# Provider pages of the proxy's page size (10): what is read ahead here is a provider page a
+# page, as where a provider's largest page is the caller's (larger ones are held_pages').
+def _uipath(url: str) -> dict[str, Any]:
+    return {**test_listing._uipath(url), "page_size": 10}
+
+
+def _core(url: str, tenant: str) -> dict[str, Any]:
+    return {**test_listing._core(url, tenant), "page_size": 10}
 
 
 def _ahead(app: Any) -> ReadAhead:

@@ -43,6 +43,7 @@ CLOSED_PIPE = 141
 
 async def _run(args: argparse.Namespace, remote: tuple[str, str] | None) -> Any:
     from gateway.cli.ops import Local, Remote
+    from gateway.store.catalogs import FileCatalogs
 
     if remote is not None:
         import aiohttp
@@ -51,7 +52,10 @@ async def _run(args: argparse.Namespace, remote: tuple[str, str] | None) -> Any:
             return await args.handler(Remote(*remote, session), args)
     config = load_config(args.config, accounts=_accounts_read(args), server=False)
     with acting_as("cli"):  # what runs outside the operations (watch) is the person's too
-        async with Gateway(config) as gw:
+        # Without a state store, event catalogs are kept in the user's cache directory, so a
+        # second run does not read them again (gateway.store.catalogs).
+        catalogs = FileCatalogs() if config.state is None else None
+        async with Gateway(config, catalogs=catalogs) as gw:
             try:
                 return await args.handler(Local(gw), args)
             finally:

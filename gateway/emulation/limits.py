@@ -10,8 +10,8 @@ unless one is set (``--rate-limit 100/60``, ``PUT /_emulator/rate_limit``, or th
 and a test or benchmark sets the one it studies. Admin routes are neither counted nor limited.
 
 Counting is also how tests and benchmarks see what the gateway spends: ``Traffic.requests``
-holds every API request by ``"METHOD /route"`` (the route's pattern, ids kept out), the 429s
-included.
+holds every API request by ``"METHOD /route"`` (the route's pattern, ids kept out, an action's
+name in), the 429s included.
 """
 
 from __future__ import annotations
@@ -112,9 +112,7 @@ def traffic_middleware(
         if request.path.startswith(ADMIN_PREFIX):
             return await handler(request)
         t = traffic()
-        route = request.match_info.route.resource
-        pattern = route.canonical if route is not None else request.path
-        t.requests[f"{request.method} {pattern}"] += 1
+        t.requests[f"{request.method} {_route(request)}"] += 1
         wait = t.admit(tenant_of(request), request.method)
         if wait is not None:
             headers = {"Retry-After": str(max(1, math.ceil(wait)))}
@@ -122,6 +120,19 @@ def traffic_middleware(
         return await handler(request)
 
     return middleware
+
+
+def _route(request: web.Request) -> str:
+    """The request's route, its variable parts that hold no digit spelled out (an action's
+    name, ``Webhooks``) and the others (ids, tenants) left as ``{name}``."""
+    resource = request.match_info.route.resource
+    if resource is None:
+        return request.path
+    route = resource.canonical
+    for name, value in request.match_info.items():
+        if not any(c.isdigit() for c in value):
+            route = route.replace("{" + name + "}", value)
+    return route
 
 
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:

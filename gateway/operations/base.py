@@ -14,6 +14,7 @@ from gateway.checks import did_you_mean
 from gateway.errors import ConfigError, FieldProblem, NotFound
 from gateway.health.fresh import note_write
 from gateway.model import Webhook
+from gateway.operations.held_pages import HeldPages
 from gateway.operations.listing import Cursors
 from gateway.operations.principal import Principal
 from gateway.operations.read_ahead import ReadAhead
@@ -60,12 +61,14 @@ class OperationsBase:
         *,
         cursors: Cursors | None = None,
         read_ahead: ReadAhead | None = None,
+        held: HeldPages | None = None,
         observe: Observe | None = None,
         fanout: int = 8,
     ) -> None:
         self.gw = gw
         self.cursors = cursors or Cursors()
         self.read_ahead = read_ahead
+        self.held = held
         self.observe: Observe = observe or _unobserved
         self.fanout = fanout
 

@@ -32,6 +32,7 @@ import orjson
 from gateway.codec import record_error_to_json, webhook_to_json
 from gateway.errors import FieldProblem, GatewayError, InvalidRequest, ProviderError, kind_of
 from gateway.model import ListFilter
+from gateway.operations.held_pages import HeldPages
 from gateway.operations.read_ahead import Follow, Guess, ReadAhead
 from gateway.service import Account, AccountInfo, Gateway, ListingPage
 from gateway.transport.answers import UnreadableRecord
@@ -153,14 +154,18 @@ async def one_account_page(
     masked: bool,
     measure: Measure,
     ahead: ReadAhead | None = None,
+    held: HeldPages | None = None,
 ) -> dict[str, Any]:
     """One page of one account's webhooks, as ``GET /v1/accounts/{account}/webhooks`` answers;
-    ``ahead``: where pages followed by cursor are read ahead (``gateway.operations.read_ahead``)."""
+    ``ahead``: where pages followed by cursor are read ahead (``gateway.operations.read_ahead``);
+    ``held``: where what a provider page left after it waits for the next page
+    (``gateway.operations.held_pages``)."""
     position = None
     if q.cursor is not None:
         position = _position(cursors.read(q.cursor, q.fingerprint))
     unreadable: list[UnreadableRecord] = []
-    page = await _page(gw.account(account), q, position, measure, ahead, unreadable)
+    read = _Reader(q, measure, held)
+    page = await _page(gw.account(account), q, position, read, ahead, unreadable)
     return {
         "items": [webhook_to_json(w, mask_credentials=masked) for w in page.webhooks],
         "next_cursor": None if page.next is None else cursors.make(q.fingerprint, page.next),
@@ -172,7 +177,7 @@ async def _page(
     target: Account,
     q: ListQuery,
     position: str | None,
-    measure: Measure,
+    read: _Reader,
     ahead: ReadAhead | None,
     unreadable: list[UnreadableRecord],
 ) -> ListingPage:
@@ -183,55 +188,93 @@ async def _page(
     if ahead is not None and position is not None:
         found = await ahead.take((target.name, q.fingerprint, position, q.limit))
     if found is None:
-        page = await _read(target, q, position, q.limit, measure, unreadable)
+        page = await read(target, position, unreadable)
     else:
         page, skipped = found
         unreadable += skipped
     if ahead is not None and position is not None:
-        follow = _follower(target, q, measure)
+        follow = _follower(target, q, read)
         after = follow((page, unreadable))
         if after is not None:
-            key, read = after
-            ahead.start(key, target, read, follow, _guesser(target, q, measure))
+            key, reading = after
+            ahead.start(key, target, reading, follow, _guesser(target, q, read))
     return page
 
 
-def _follower(target: Account, q: ListQuery, measure: Measure) -> Follow:
+def _follower(target: Account, q: ListQuery, read: _Reader) -> Follow:
     """What a read ahead of ``target``'s listing gave -> the key and the read of the page after
     it (``gateway.operations.read_ahead``)."""
 
     def follow(found: Any) -> tuple[Hashable, Callable[[], Awaitable[Any]]] | None:
         after = found[0].next  # (the page, its unreadable records)
-        return None if after is None else _ahead(target, q, measure, after)
+        return None if after is None else _ahead(target, q, read, after)
 
     return follow
 
 
-def _guesser(target: Account, q: ListQuery, measure: Measure) -> Guess | None:
+def _guesser(target: Account, q: ListQuery, read: _Reader) -> Guess | None:
     """A page's key -> the key and the read of the page after it, before the page is read:
     where the adapter knows the position ``limit`` records on (``Provider.position_after``) and
-    no filter may make a page skip records (``gateway.operations.read_ahead``)."""
-    if q.filters:
+    no filter may make a page skip records (``gateway.operations.read_ahead``). Not where pages
+    come from larger provider pages held (``held_pages``): the pages after one are in memory
+    by the time it is read, and a guess would read them from the provider again."""
+    if q.filters or read.held_size(target) is not None:
         return None
     provider, everything = target.provider, ListFilter()
 
     def guess(key: Hashable) -> tuple[Hashable, Callable[[], Awaitable[Any]]] | None:
         position = provider.position_after(everything, key[2], q.limit)  # type: ignore[index]
-        return None if position is None else _ahead(target, q, measure, position)
+        return None if position is None else _ahead(target, q, read, position)
 
     return guess
 
 
 def _ahead(
-    target: Account, q: ListQuery, measure: Measure, position: str
+    target: Account, q: ListQuery, read: _Reader, position: str
 ) -> tuple[Hashable, Callable[[], Awaitable[tuple[ListingPage, list[UnreadableRecord]]]]]:
     """The read-ahead key of the page of ``target`` at ``position``, and its read."""
 
-    async def read() -> tuple[ListingPage, list[UnreadableRecord]]:
+    async def reading() -> tuple[ListingPage, list[UnreadableRecord]]:
         skipped: list[UnreadableRecord] = []
-        return await _read(target, q, position, q.limit, measure, skipped), skipped
+        return await read(target, position, skipped), skipped
 
-    return (target.name, q.fingerprint, position, q.limit), read
+    return (target.name, q.fingerprint, position, q.limit), reading
+
+
+class _Reader:
+    """Reads a page of one account's listing for query ``q``: from what a provider page left
+    (``held``) when there is some, else from the provider, at its largest page where that is
+    held for the pages after."""
+
+    __slots__ = ("held", "measure", "q")
+
+    def __init__(self, q: ListQuery, measure: Measure, held: HeldPages | None) -> None:
+        self.q, self.measure, self.held = q, measure, held
+
+    def held_size(self, target: Account) -> int | None:
+        return None if self.held is None else self.held.read_size(target, self.q.limit)
+
+    async def __call__(
+        self, target: Account, position: str | None, unreadable: list[UnreadableRecord]
+    ) -> ListingPage:
+        q, held = self.q, self.held
+        if held is None:
+            return await _read(target, q, position, q.limit, self.measure, unreadable)
+        first = None if position is None else held.take((target.name, q.fingerprint, position),
+                                                        target)  # fmt: skip
+        writes, at = target.writes, time.monotonic()  # (before the read: see held_pages)
+        listing = target.list(**q.filters)
+        # A first page is read at its own size (a caller that reads one page, ``?limit=1``,
+        # costs the provider no more); a page asked for by cursor, at the provider's largest.
+        size = None if position is None else self.held_size(target)
+        call = listing.page(position, q.limit, read_size=size, first=first)
+        try:
+            page = await self.measure(target.kind, target.name, call)
+        finally:
+            unreadable += listing.unreadable
+        if page.rest is not None and page.next is not None:
+            held.keep((target.name, q.fingerprint, page.next), target, page.rest, writes, at)
+        return page
 
 
 async def _read(

@@ -110,7 +110,7 @@ class WebhookOperations(OperationsBase):
             masked = not who.sees_credentials_on(account)
             q = listing.read_query(query, listing.scope_of(account, ()))
             page = await listing.one_account_page(
-                self.gw, account, q, self.cursors, masked, measure, self.read_ahead
+                self.gw, account, q, self.cursors, masked, measure, self.read_ahead, self.held
             )
             return _readable(who, page)
         names = [i.name for i in self.gw.accounts()

@@ -49,6 +49,7 @@ from gateway.lifecycle import stop_on_signals, tune_gc
 from gateway.logs import REQUEST_ID, access_log
 from gateway.model import Webhook
 from gateway.operations import Operations, PlanChanged, Principal, WebhookAnswer
+from gateway.operations.held_pages import HeldPages
 from gateway.operations.listing import Cursors
 from gateway.operations.read_ahead import ReadAhead
 from gateway.proxy import device, idempotency, inbound
@@ -780,7 +781,8 @@ def create_app(
     # Set before the application starts (its state is frozen then); served once it is open.
     gw = gateway or Gateway(config, registry=registry)
     app[GATEWAY] = gw
-    app[OPERATIONS] = Operations(gw, cursors=cursors, read_ahead=ahead,
+    held = HeldPages(config.server.list_read_ahead)
+    app[OPERATIONS] = Operations(gw, cursors=cursors, read_ahead=ahead, held=held,
                                  observe=metrics.provider_call,
                                  fanout=config.server.fanout_concurrency)  # fmt: skip
     background: list[asyncio.Task[Any]] = []

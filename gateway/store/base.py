@@ -402,6 +402,27 @@ class Store(abc.ABC):
         """The encrypted secrets valid now, the current one first, then the previous ones,
         newest first (``current_only``: the current one alone)."""
 
+    # -- provider facts shared by replicas and runs ------------------------------------------
+
+    @abc.abstractmethod
+    async def catalog(self, key: str) -> tuple[bytes, float] | None:
+        """An account's event catalog as kept (``save_catalog``): its JSON and when it was read
+        from the provider (epoch seconds); None when none is kept."""
+
+    @abc.abstractmethod
+    async def save_catalog(self, key: str, types: bytes, read_at: float) -> None: ...
+
+    @abc.abstractmethod
+    async def pause_rate(self, account: str, until: float) -> None:
+        """No request of ``account`` to its provider before ``until`` (epoch seconds), on any
+        replica (a later pause already kept stands)."""
+
+    @abc.abstractmethod
+    async def take_rate(self, account: str, now: float, window: float) -> tuple[float, int, float]:
+        """Count one request of ``account`` in its rate window (a new window begins at ``now``
+        once ``window`` seconds have passed since the last began): ``(window_start, used,
+        paused_until)``, ``used`` counting this one."""
+
     # -- the inbound relay's outbox ----------------------------------------------------------
 
     @abc.abstractmethod

@@ -484,6 +484,46 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
             )  # fmt: skip
         return [bytes(r["ciphertext"]) for r in rows]
 
+    # -- provider facts shared by replicas and runs ------------------------------------------
+
+    async def catalog(self, key: str) -> tuple[bytes, float] | None:
+        async with self.transaction() as tx:
+            row = await tx.fetchrow("SELECT types, read_at FROM event_catalogs WHERE key = ?", key)
+        return None if row is None else (str(row["types"]).encode(), float(row["read_at"]))
+
+    async def save_catalog(self, key: str, types: bytes, read_at: float) -> None:
+        await self.execute_one(
+            "INSERT INTO event_catalogs (key, types, read_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET types = excluded.types, read_at = excluded.read_at "
+            "WHERE event_catalogs.read_at <= excluded.read_at",
+            key, types.decode(), read_at,
+        )  # fmt: skip
+
+    async def pause_rate(self, account: str, until: float) -> None:
+        await self.execute_one(
+            "INSERT INTO rate_budgets (account, paused_until) VALUES (?, ?) "
+            "ON CONFLICT (account) DO UPDATE SET paused_until = excluded.paused_until "
+            "WHERE rate_budgets.paused_until < excluded.paused_until",
+            account, until,
+        )  # fmt: skip
+
+    async def take_rate(self, account: str, now: float, window: float) -> tuple[float, int, float]:
+        # One statement (its own transaction): replicas counting at once are serialized by
+        # the row's lock, and every SET reads the row as it was.
+        async with self.transaction() as tx:
+            row = await tx.fetchrow(
+                "INSERT INTO rate_budgets (account, paused_until, window_start, used) "
+                "VALUES (?, 0, ?, 1) ON CONFLICT (account) DO UPDATE SET "
+                "window_start = CASE WHEN rate_budgets.window_start + ? <= ? THEN ? "
+                "ELSE rate_budgets.window_start END, "
+                "used = CASE WHEN rate_budgets.window_start + ? <= ? THEN 1 "
+                "ELSE rate_budgets.used + 1 END "
+                "RETURNING window_start, used, paused_until",
+                account, now, window, now, now, window, now,
+            )  # fmt: skip
+        assert row is not None
+        return float(row["window_start"]), int(row["used"]), float(row["paused_until"])
+
     # -- the inbound relay's outbox ----------------------------------------------------------
 
     async def enqueue_relays(self, relays: list[Relay], now: float, keep_until: float) -> bool:

@@ -1,0 +1,17 @@
+-- Each account's event catalog as its provider last listed it (JSON), kept so that replicas and
+-- command-line runs share one read; read again once older than [state] catalog_max_age.
+-- The key is the account's name and a digest of its settings (another tenant, another key).
+CREATE TABLE event_catalogs (
+    key TEXT PRIMARY KEY,
+    types TEXT NOT NULL,
+    read_at double precision NOT NULL
+);
+-- Each account's rate budget at its provider, shared by every replica: no request before
+-- paused_until (learned from a 429's Retry-After); with a configured rate_limit, the requests
+-- used of the window that began at window_start.
+CREATE TABLE rate_budgets (
+    account TEXT PRIMARY KEY,
+    paused_until double precision NOT NULL DEFAULT 0,
+    window_start double precision NOT NULL DEFAULT 0,
+    used INTEGER NOT NULL DEFAULT 0
+);
