@@ -53,6 +53,7 @@ from gateway.destinations import DestinationPolicy
 from gateway.errors import ConfigError, FieldProblem, InvalidRequest, NotFound
 from gateway.model import Secret
 from gateway.registry import Registry, default_registry
+from gateway.transport.budget import RateQuota
 from gateway.transport.http import HttpSettings
 
 __all__ = [
@@ -480,6 +481,9 @@ class AccountConfig:
     name: str
     provider: str
     settings: Any
+    #: At most this many requests a window to the provider, every replica together
+    #: (``rate_limit = "100/60"``; None: as the provider's 429s teach, gateway.transport.budget).
+    rate_limit: RateQuota | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -804,6 +808,7 @@ def _account(
         return None
     settings = dict(table)
     kind = settings.pop("provider", None)
+    rate_limit = _rate_limit(settings.pop("rate_limit", None), f"{path}.rate_limit", problems)
     if not isinstance(kind, str):
         problems.append(
             FieldProblem(f"{path}.provider", "required field missing (a provider kind)")
@@ -818,7 +823,20 @@ def _account(
     structured = _structure(settings, cls.settings_type, path, problems)
     if len(problems) > before:
         return None
-    return AccountConfig(name=name, provider=kind, settings=structured)
+    return AccountConfig(name=name, provider=kind, settings=structured, rate_limit=rate_limit)
+
+
+def _rate_limit(value: Any, path: str, problems: list[FieldProblem]) -> RateQuota | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problems.append(FieldProblem(path, 'must be a string such as "100/60"'))
+        return None
+    try:
+        return RateQuota.parse(value)
+    except ValueError as exc:
+        problems.append(FieldProblem(path, str(exc)))
+        return None
 
 
 def _structure(value: Any, cls: type[Any], path: str, problems: list[FieldProblem]) -> Any:

@@ -1039,6 +1039,8 @@ class Gateway:
             self.store, self.auditor = store, auditor
         lock_wait = 2 * self.config.http.total_timeout
         for name, account in self.config.accounts.items():
+            # every replica's requests to the provider count in one budget, in the store
+            self.transport.configure_budget(name, account.rate_limit, self.store)
             self._accounts[name] = Account(
                 name,
                 self._provider(account),

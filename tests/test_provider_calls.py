@@ -185,7 +185,9 @@ async def test_a_kept_catalog_ages_and_an_unknown_name_reads_it_again(
         kept = await store.catalog(gw.account("orch")._catalog_key)
         assert kept is not None
         # kept longer ago than catalog_max_age: read again
-        await store.execute_one("UPDATE event_catalogs SET read_at = read_at - 61")
+        await store.execute_one(  # type: ignore[attr-defined]
+            "UPDATE event_catalogs SET read_at = read_at - 61"
+        )
     async with Gateway(parse_config(cfg)) as gw:
         await gw.account("orch").event_types()
         assert _catalog_reads(uipath) == 2
@@ -198,7 +200,9 @@ async def test_a_kept_catalog_ages_and_an_unknown_name_reads_it_again(
         assert _catalog_reads(uipath) == 2
         # ...but once a minute has passed, it is, and a name the tenant has now is found
         orch._catalog_read_at -= 31
-        await store.execute_one("UPDATE event_catalogs SET read_at = read_at - 61")
+        await store.execute_one(  # type: ignore[attr-defined]
+            "UPDATE event_catalogs SET read_at = read_at - 61"
+        )
         CATALOG.append({"Name": "tenant.new.event", "Group": "Tenant"})
         try:
             spelled = await orch.canonical_events(["TENANT.new.event"], "events")

@@ -35,7 +35,7 @@ from gateway.transport.http import (
 )
 
 CLIENT_SECRET = "cl13nt-s3cr3t-value"
-FAST = RetryPolicy(max_attempts=4, max_elapsed=10, backoff_base=0.01, backoff_max=0.05)
+FAST = RetryPolicy(max_attempts=4, max_elapsed=10, backoff_base=0.01, backoff_max=0.05, rate_wait=5)
 
 
 class Upstream:
@@ -189,6 +189,7 @@ async def test_attempts_are_bounded(
 async def test_retry_after_beyond_the_time_budget_is_not_waited_for(
     upstream: tuple[Upstream, TestServer], transport: Transport
 ) -> None:
+    """A call waits for the rate budget at most ``retry.rate_wait`` in all (5 s here)."""
     up, server = upstream
     up.script("slow", web.json_response({}, status=429, headers={"Retry-After": "120"}))
     client, _ = client_for(transport, server)
@@ -196,7 +197,11 @@ async def test_retry_after_beyond_the_time_budget_is_not_waited_for(
     with pytest.raises(RateLimited) as caught:
         await client.request("GET", "/slow")
     assert time.monotonic() - started < 5
-    assert caught.value.retry_after == 120
+    assert caught.value.retry_after == pytest.approx(120, abs=1)
+    assert up.hits["slow"] == 1
+    # the account's budget is paused: another call does not send into it, and says so
+    with pytest.raises(RateLimited):
+        await client.request("GET", "/slow")
     assert up.hits["slow"] == 1
 
 

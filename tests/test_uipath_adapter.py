@@ -186,7 +186,9 @@ async def test_mixed_load_under_429_and_503_ends_in_the_right_state(
     lists = [_count(account) for _ in range(10)]
     results = await asyncio.gather(*updates, *reads, *lists)
     assert len(results) == 200
-    assert uipath.emulator.faults.injected > 30  # the faults really happened
+    # the faults really happened (fewer requests than changes: those waiting for one
+    # webhook merge into one write, gateway.transport.merged_writes)
+    assert uipath.emulator.faults.injected > 10
     uipath.emulator.faults = Faults()
     for wh in hooks:
         assert (await account.get(wh.id)).events == set(EVENTS[:per_hook])

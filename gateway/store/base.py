@@ -418,6 +418,10 @@ class Store(abc.ABC):
         replica (a later pause already kept stands)."""
 
     @abc.abstractmethod
+    async def rate_paused(self, account: str) -> float:
+        """Until when ``account``'s requests are paused (epoch seconds; 0: not paused)."""
+
+    @abc.abstractmethod
     async def take_rate(self, account: str, now: float, window: float) -> tuple[float, int, float]:
         """Count one request of ``account`` in its rate window (a new window begins at ``now``
         once ``window`` seconds have passed since the last began): ``(window_start, used,

@@ -507,6 +507,13 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
             account, until,
         )  # fmt: skip
 
+    async def rate_paused(self, account: str) -> float:
+        async with self.transaction() as tx:
+            row = await tx.fetchrow(
+                "SELECT paused_until FROM rate_budgets WHERE account = ?", account
+            )
+        return 0.0 if row is None else float(row["paused_until"])
+
     async def take_rate(self, account: str, now: float, window: float) -> tuple[float, int, float]:
         # One statement (its own transaction): replicas counting at once are serialized by
         # the row's lock, and every SET reads the row as it was.

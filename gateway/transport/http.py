@@ -71,6 +71,7 @@ from gateway.errors import (
 )
 from gateway.model import Secret
 from gateway.transport.auth import BearerAuth, ClientCredentials, TokenSource
+from gateway.transport.budget import RateBudget, RateQuota, SharedRates
 from gateway.transport.tracing import ATTEMPT, ClientTracing, enabled
 
 __all__ = [
@@ -138,6 +139,12 @@ class RetryPolicy:
     backoff_max: float = attrs.field(
         default=8.0, validator=check(lambda v: 0 <= v <= 600, "must be from 0 to 600")
     )
+    #: How long one provider call waits, in all, for its account's rate budget (a 429's
+    #: ``Retry-After``, a configured ``rate_limit``) before it fails ``RateLimited``; not
+    #: counted in ``total_timeout`` (gateway.transport.budget).
+    rate_wait: float = attrs.field(
+        default=300.0, validator=check(lambda v: 0 <= v <= 86400, "must be from 0 to 86400")
+    )
     statuses: frozenset[int] = attrs.field(
         default=frozenset({429, 502, 503, 504}),
         validator=each(lambda v: 400 <= v <= 599, "must be HTTP error statuses, 400-599"),
@@ -192,11 +199,15 @@ class RetryMiddleware:
         *,
         idempotent: bool | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        budgeted: bool = False,
     ) -> None:
         self.policy = policy
         self._idempotent = idempotent  # fixed for every request (token endpoints), else per call
         self._sleep = sleep
         self.retries = 0
+        #: A 429 is the account's rate budget's to wait out (``ProviderHTTP.request``), by
+        #: time rather than by attempts: answered as it came.
+        self._statuses = policy.statuses - {429} if budgeted else policy.statuses
 
     async def __call__(self, req: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         declared = _IDEMPOTENT.get() if self._idempotent is None else self._idempotent
@@ -219,15 +230,15 @@ class RetryMiddleware:
             else:
                 # A 429 says the request was not processed (RFC 6585): safe to send again,
                 # whatever the method. Other statuses are retried for idempotent requests only.
-                if resp.status not in self.policy.statuses or (
-                    not idempotent and resp.status != 429
-                ):
+                if resp.status not in self._statuses or (not idempotent and resp.status != 429):
                     return resp
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 delay = self._delay(attempt, started, retry_after)
                 if delay is None:
                     return resp
                 resp.release()
+                log.warning("provider call answered %s: sent again in %.2f s", resp.status, delay,
+                            extra={"method": req.method, "attempt": attempt + 1})  # fmt: skip
             self.retries += 1
             attempt += 1
             await self._sleep(delay)
@@ -270,7 +281,7 @@ class ProviderHTTP:
         self.account = account
         self.base_url = base_url.rstrip("/")
         self._where: dict[str, Any] = {"provider": provider, "account": account}  # for errors
-        self.retry = RetryMiddleware(transport.settings.retry)
+        self.retry = RetryMiddleware(transport.settings.retry, budgeted=True)
         self.auth = auth
         self.middlewares: tuple[Any, ...] = (
             (self.retry, BearerAuth(auth)) if auth else (self.retry,)
@@ -297,7 +308,44 @@ class ProviderHTTP:
         idempotent: bool | None = None,
         ok: Collection[int] = (200, 201, 204),
     ) -> Any:
-        """Send one request; return the parsed JSON body (None if empty) or raise a typed error."""
+        """Send one request; return the parsed JSON body (None if empty) or raise a typed error.
+
+        The account's rate budget admits it first (``gateway.transport.budget``); a 429 pauses
+        the budget and the request is sent again once it may, while the call may still wait
+        (``retry.rate_wait``). The waits do not count against the call's deadline."""
+        budget = self._transport.budget(self.account)
+        limit = self._transport.settings.retry.rate_wait
+        while True:
+            waited = await budget.admit(limit)
+            limit -= waited
+            end = _DEADLINE.get()
+            if waited and end is not None:  # (nothing was in flight: the deadline moves on)
+                _DEADLINE.set(end + waited)
+            try:
+                answer = await self._send(method, path, params, json_body, headers, idempotent, ok)
+            except RateLimited as limited:
+                await budget.refused(limited.retry_after)
+                if limit <= 0:
+                    raise
+                self.retry.retries += 1
+            except GatewayError as failed:
+                if failed.status is not None:  # answered: the provider took it
+                    budget.accepted()
+                raise
+            else:
+                budget.accepted()
+                return answer
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        idempotent: bool | None,
+        ok: Collection[int],
+    ) -> Any:
         url = self.base_url + path
         # A write whose answer never came may have taken effect, retried or not: the account
         # client reconciles an OutcomeUnknown by looking.
@@ -307,16 +355,16 @@ class ProviderHTTP:
             data = orjson.dumps(json_body, default=_reveal)
             headers = {**_JSON_HEADERS, **(headers or {})}
         settings = self._transport.settings
-        budget = settings.total_timeout
+        seconds = settings.total_timeout
         end = _DEADLINE.get()
         if end is not None:  # part of a larger call (``within``): what is left of it
-            budget = min(budget, end - asyncio.get_running_loop().time())
-            if budget <= 0:
+            seconds = min(seconds, end - asyncio.get_running_loop().time())
+            if seconds <= 0:
                 raise DeadlineExceeded(f"{method} {_shown(path)}: not sent, the total deadline "
                                        f"of {settings.total_timeout:g} s was spent",
                                        **self._where)  # fmt: skip
         token = _IDEMPOTENT.set(idempotent)
-        deadline = asyncio.timeout(budget)
+        deadline = asyncio.timeout(seconds)
         try:
             async with deadline:
                 for _hop in range(MAX_REDIRECTS + 1):
@@ -500,6 +548,22 @@ class Transport:
         self.settings = settings or HttpSettings()
         self._session = session
         self._owns_session = session is None
+        #: Each account's rate budget at its provider (gateway.transport.budget).
+        self.budgets: dict[str, RateBudget] = {}
+
+    def budget(self, account: str) -> RateBudget:
+        """``account``'s rate budget (one learned from 429s alone until ``configure_budget``)."""
+        found = self.budgets.get(account)
+        if found is None:
+            found = self.budgets[account] = RateBudget(account)
+        return found
+
+    def configure_budget(
+        self, account: str, quota: RateQuota | None, shared: SharedRates | None
+    ) -> None:
+        """``account``'s budget: at most ``quota`` (None: as the provider's 429s teach), kept
+        with every replica through ``shared`` (the state store; None: in this process)."""
+        self.budgets[account] = RateBudget(account, quota, shared)
 
     @property
     def session(self) -> aiohttp.ClientSession:
