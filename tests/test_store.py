@@ -15,7 +15,7 @@ import pytest
 
 from gateway.config import StateConfig
 from gateway.errors import SchemaNewer, StateUnavailable
-from gateway.store import AuditEntry, AuditQuery, Store, StoredAnswer, open_store
+from gateway.store import AuditEntry, AuditQuery, Relay, Store, StoredAnswer, open_store
 from gateway.store.sql import migrations
 from tests.postgres import create_database, drop_database
 
@@ -448,3 +448,55 @@ async def test_an_unreachable_postgres_is_state_unavailable_without_the_password
     with pytest.raises(StateUnavailable) as caught:
         await store.open()
     assert "hunter2" not in str(caught.value) and "hunter2" not in repr(store)
+
+
+async def test_deliveries_are_queued_in_one_statement_and_replays_told_apart(
+    store: Store,
+) -> None:
+    def delivery(event: str, *destinations: str) -> list[Relay]:
+        return [Relay(event_id=event, destination=d, account="orch", event=b"{}")
+                for d in destinations]  # fmt: skip
+
+    await store.enqueue_relays(delivery("old", "https://a.example"), 100.0, 200.0)
+    queued = await store.enqueue_many([
+        (delivery("e1", "https://a.example", "https://b.example"), 101.0, 201.0),
+        (delivery("old", "https://a.example"), 101.0, 201.0),  # relayed before: a replay
+        (delivery("e2", "https://a.example"), 102.0, 202.0),
+        (delivery("e2", "https://a.example"), 102.0, 202.0),  # the same, in the same group
+    ])  # fmt: skip
+    assert queued == [True, False, True, False]
+    assert (await store.relay_counts()) == {"queued": 4}
+    # held in batches, oldest first, each once: a second taking finds the rest
+    first = await store.hold_due(150.0, 2, 500.0)
+    assert [r.event_id for r in first] == ["old", "e1"]
+    assert {r.next_at for r in first} == {500.0}  # held until then
+    rest = await store.hold_due(150.0, 10, 500.0)
+    assert sorted(r.event_id for r in rest) == ["e1", "e2"]
+    assert {(r.event_id, r.destination) for r in first + rest} == {
+        ("old", "https://a.example"),
+        ("e1", "https://a.example"),
+        ("e1", "https://b.example"),
+        ("e2", "https://a.example"),
+    }
+    assert await store.hold_due(150.0, 10, 500.0) == []  # all held
+    assert len(await store.hold_due(600.0, 10, 900.0)) == 4  # holds that ran out: due again
+
+
+async def test_two_stores_holding_at_once_never_take_one_relay_twice(postgres_url: str) -> None:
+    stores = [open_store(StateConfig(url=postgres_url)) for _ in range(2)]
+    for s in stores:
+        await s.open()
+    try:
+        relays = [Relay(event_id=f"e{i}", destination="https://a.example", account="orch",
+                        event=b"{}") for i in range(300)]  # fmt: skip
+        await stores[0].enqueue_many([([r], 100.0, 200.0) for r in relays])
+        taken = await asyncio.gather(
+            *(s.hold_due(150.0, 40, 500.0) for s in stores for _ in range(5))
+        )
+        ids = [r.event_id for batch in taken for r in batch]
+        assert len(ids) == len(set(ids))  # (rows another taking has locked are skipped)
+        ids += [r.event_id for r in await stores[1].hold_due(150.0, 300, 500.0)]
+        assert sorted(ids) == sorted(r.event_id for r in relays)
+    finally:
+        for s in stores:
+            await s.close()

@@ -186,7 +186,10 @@ async def relay_delivery(
     now = time.time()
     relays = [Relay(event_id=event_id, destination=d.url, account=account, event=event)
               for d in config.destinations]  # fmt: skip
-    queued = await gw.store.enqueue_relays(relays, now, now + config.replay_window_hours * 3600)
+    intake = _intakes.get(gw)
+    if intake is None:
+        intake = _intakes[gw] = _Intake(gw.store)
+    queued = await intake.enqueue(relays, now, now + config.replay_window_hours * 3600)
     counts = relay_counts(gw)
     if not queued:
         counts["replayed"] += 1
@@ -197,6 +200,47 @@ async def relay_delivery(
     _wakeup(gw).set()
     return Relayed(Outcome.QUEUED, event_id=event_id, matched=result.matched)
 
+
+class _Intake:
+    """Deliveries stored together: one that arrives while a group is being stored waits for
+    the next group, so a flood costs the store one statement and one commit a group instead
+    of one a delivery (``Store.enqueue_many``, run off the event loop: aiosqlite's thread, or
+    one PostgreSQL round trip), and a delivery that arrives alone is stored at once. Each is
+    answered once its own group is committed."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._pending: list[tuple[list[Relay], float, float, asyncio.Future[bool]]] = []
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def enqueue(self, relays: list[Relay], now: float, keep_until: float) -> bool:
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((relays, now, keep_until, done))
+        if not self._running:
+            self._running = True
+            self._task = asyncio.ensure_future(self._store_groups())
+        return await done
+
+    async def _store_groups(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    outcomes = await self._store.enqueue_many([g[:3] for g in group])
+                except Exception as exc:  # every delivery of the group hears it (a 503)
+                    for *_, done in group:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for (*_, done), queued in zip(group, outcomes, strict=True):
+                    if not done.done():
+                        done.set_result(queued)
+        finally:
+            self._running = False
+
+
+_intakes: weakref.WeakKeyDictionary[Gateway, _Intake] = weakref.WeakKeyDictionary()
 
 #: How long a count of the outbox stands before it is counted again (seconds).
 _COUNT_FOR = 1.0
@@ -225,9 +269,12 @@ def _sink(gw: Gateway, relay: Relay) -> Sink | None:
 
 #: Forwards in flight to one destination at most: a slow or hanging receiver holds that many
 #: of its own relays, never another destination's.
-PER_DESTINATION = 4
-#: Forwards in flight at most, in all.
+PER_DESTINATION = 16
+#: Relays held by this process at most, in all (being forwarded, or waiting for their
+#: destination's turn).
 IN_FLIGHT = 256
+#: Relays held in one statement at most.
+BATCH = 128
 
 
 class _Forwarder:
@@ -238,14 +285,15 @@ class _Forwarder:
         self.flying: set[tuple[str, str]] = set()
         self.tasks: set[asyncio.Task[bool]] = set()
 
-    def start(self, gw: Gateway, relay: Relay) -> asyncio.Task[bool] | None:
-        """Forward ``relay`` in a task of its own, unless it is in flight already."""
+    def start(self, gw: Gateway, relay: Relay, *, held: bool = False) -> asyncio.Task[bool] | None:
+        """Forward ``relay`` in a task of its own, unless it is in flight already (``held``:
+        the store holds it for this process already)."""
         key = (relay.event_id, relay.destination)
-        if key in self.flying or len(self.flying) >= IN_FLIGHT:
+        if key in self.flying or (not held and len(self.flying) >= IN_FLIGHT):
             return None
         self.flying.add(key)
         gate = self.gates.setdefault(relay.destination, asyncio.Semaphore(PER_DESTINATION))
-        task = asyncio.ensure_future(self._one(gw, relay, gate))
+        task = asyncio.ensure_future(self._one(gw, relay, gate, held))
         self.tasks.add(task)
         task.add_done_callback(lambda t: self._landed(t, key))
         return task
@@ -256,9 +304,9 @@ class _Forwarder:
         if not task.cancelled() and task.exception() is not None:  # (a store failure)
             log.warning("relay: forwarding failed", extra={"error": str(task.exception())})
 
-    async def _one(self, gw: Gateway, relay: Relay, gate: asyncio.Semaphore) -> bool:
+    async def _one(self, gw: Gateway, relay: Relay, gate: asyncio.Semaphore, held: bool) -> bool:
         async with gate:
-            return await _forward(gw, relay)
+            return await _forward(gw, relay, held=held)
 
 
 _forwarders: weakref.WeakKeyDictionary[Gateway, _Forwarder] = weakref.WeakKeyDictionary()
@@ -273,20 +321,28 @@ async def forward_due(gw: Gateway, *, limit: int = 100, now: float | None = None
 
 
 async def _start_due(gw: Gateway, now: float, limit: int) -> list[asyncio.Task[bool]]:
-    """Start forwarding the relays due by ``now`` (at most ``limit``) that are not in flight
-    already; the tasks started."""
+    """Hold the relays due by ``now`` (at most ``limit``, and as many as this process has room
+    for) in one statement, and start forwarding each; the tasks started."""
     assert gw.store is not None
     forwarder = _forwarders.setdefault(gw, _Forwarder())
-    due = await gw.store.due_relays(now, limit)
-    return [t for t in (forwarder.start(gw, relay) for relay in due) if t is not None]
+    room = min(limit, IN_FLIGHT - len(forwarder.flying))
+    if room <= 0:
+        return []
+    held = await gw.store.hold_due(now, room, time.time() + HOLD)
+    return [t for t in (forwarder.start(gw, r, held=True) for r in held) if t is not None]
 
 
-async def _forward(gw: Gateway, relay: Relay) -> bool:
-    """One attempt at ``relay``, held from when it is taken (so another replica waits for the
-    hold of this relay, however long the pass before it took); whether it was forwarded."""
+async def _forward(gw: Gateway, relay: Relay, *, held: bool = False) -> bool:
+    """One attempt at ``relay``, held from when it is taken (``held``: taken already, with
+    others, by ``hold_due``; so another replica waits for the hold of this relay, however long
+    the pass before it took); whether it was forwarded."""
     assert gw.store is not None
     store, counts = gw.store, relay_counts(gw)
-    if not await store.hold_relay(relay, time.time() + HOLD):
+    if held and time.time() > relay.next_at - HOLD / 2:  # waited its turn long: hold anew
+        held = await store.hold_relay(relay, time.time() + HOLD)
+        if not held:
+            return False  # its hold ran out and another replica has it
+    elif not held and not await store.hold_relay(relay, time.time() + HOLD):
         return False  # another replica has it
     sink = _sink(gw, relay)
     attempts = relay.attempts + 1
@@ -324,10 +380,17 @@ async def relay_forever(gw: Gateway, *, idle: float = 1.0) -> None:
     try:
         while True:
             wakeup.clear()  # before the pass: what is queued during it wakes the next one
+            started: list[asyncio.Task[bool]] = []
             try:
-                await _start_due(gw, time.time(), 100)  # (not awaited: they land on their own)
+                started = await _start_due(gw, time.time(), BATCH)  # (they land on their own)
             except GatewayError as exc:
                 log.warning("relay: forwarding failed", extra={"error": str(exc)})
+            if len(started) == BATCH or (forwarder.tasks and len(forwarder.flying) >= IN_FLIGHT):
+                # more may be due: never sleep while they wait; go on once there is room
+                if len(forwarder.flying) > IN_FLIGHT - BATCH:
+                    await asyncio.wait(list(forwarder.tasks), timeout=idle,
+                                       return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), idle)
     finally:  # (stopping) each forward hands its relay back before the store closes

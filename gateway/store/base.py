@@ -8,7 +8,7 @@ gives them (``time.time()``), so expiries compare across replicas whose clocks a
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal
 
@@ -433,6 +433,18 @@ class Store(abc.ABC):
     async def enqueue_relays(self, relays: list[Relay], now: float, keep_until: float) -> bool:
         """Queue a delivery for each of its destinations, durably; False (nothing queued) when
         its event id is already there: a replay within the window."""
+
+    @abc.abstractmethod
+    async def enqueue_many(
+        self, deliveries: Sequence[tuple[Sequence[Relay], float, float]]
+    ) -> list[bool]:
+        """``enqueue_relays`` for several deliveries (``(relays, now, keep_until)`` each) in one
+        statement and one commit; whether each was queued."""
+
+    @abc.abstractmethod
+    async def hold_due(self, now: float, limit: int, until: float) -> list[Relay]:
+        """Take up to ``limit`` relays due by ``now`` for sending until ``until``, oldest
+        first, in one statement (rows another replica is taking are skipped)."""
 
     @abc.abstractmethod
     async def due_relays(self, now: float, limit: int) -> list[Relay]:

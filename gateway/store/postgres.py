@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -36,7 +37,7 @@ _FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutErro
 
 
 def _numbered(sql: str) -> str:
-    counter = iter(range(1, 1000))
+    counter = itertools.count(1)
     return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
 
 

@@ -68,6 +68,9 @@ def insert_sql(table: str, columns: Sequence[str], rows: int = 1) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)}"  # noqa: S608
 
 
+#: The most values one statement binds here (SQLite's default limit is 32766, PostgreSQL's 32767).
+_MAX_BOUND = 32000
+
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -534,16 +537,55 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
     # -- the inbound relay's outbox ----------------------------------------------------------
 
     async def enqueue_relays(self, relays: list[Relay], now: float, keep_until: float) -> bool:
-        queued = 0
+        return (await self.enqueue_many([(relays, now, keep_until)]))[0]
+
+    async def enqueue_many(
+        self, deliveries: Sequence[tuple[Sequence[Relay], float, float]]
+    ) -> list[bool]:
+        """Several deliveries' relays (each ``(relays, now, keep_until)``) in one statement and
+        one commit; for each delivery whether it was queued (False: its event id was there,
+        or came earlier in this group: a replay)."""
+        rows = [(r, now, keep) for relays, now, keep in deliveries for r in relays]
+        if not rows:
+            return [False] * len(deliveries)
+        inserted: set[tuple[str, str]] = set()
+        per = max(1, _MAX_BOUND // 7)
         async with self.transaction() as tx:
-            for r in relays:
-                queued += await tx.execute(
-                    "INSERT INTO relay_outbox (event_id, destination, account, event, state, "
-                    "attempts, next_at, received_at, keep_until) VALUES (?, ?, ?, ?, 'queued', "
-                    "0, ?, ?, ?) ON CONFLICT (event_id, destination) DO NOTHING",
-                    r.event_id, r.destination, r.account, r.event, now, now, keep_until,
+            for start in range(0, len(rows), per):
+                chunk = rows[start : start + per]
+                values = ", ".join(["(?, ?, ?, ?, 'queued', 0, ?, ?, ?)"] * len(chunk))
+                found = await tx.fetch(
+                    "INSERT INTO relay_outbox (event_id, destination, account, event, state, "  # noqa: S608 - placeholders only
+                    f"attempts, next_at, received_at, keep_until) VALUES {values} "
+                    "ON CONFLICT (event_id, destination) DO NOTHING "
+                    "RETURNING event_id, destination",
+                    *[v for r, now, keep in chunk
+                      for v in (r.event_id, r.destination, r.account, r.event, now, now, keep)],
                 )  # fmt: skip
-        return queued > 0
+                inserted |= {(f["event_id"], f["destination"]) for f in found}
+        outcomes = []
+        for relays, _now, _keep in deliveries:  # the first of a key in the group is its owner
+            keys = {(r.event_id, r.destination) for r in relays}
+            outcomes.append(bool(keys & inserted))
+            inserted -= keys
+        return outcomes
+
+    async def hold_due(self, now: float, limit: int, until: float) -> list[Relay]:
+        skip = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
+        async with self.transaction() as tx:
+            rows = await tx.fetch(
+                "UPDATE relay_outbox SET next_at = ? WHERE (event_id, destination) IN ("  # noqa: S608 - fixed text
+                "SELECT event_id, destination FROM relay_outbox WHERE state = 'queued' "
+                f"AND next_at <= ? ORDER BY next_at LIMIT ?{skip}) "
+                "RETURNING event_id, destination, account, event, state, attempts, next_at",
+                until, now, limit,
+            )  # fmt: skip
+        return [
+            Relay(event_id=r["event_id"], destination=r["destination"], account=r["account"],
+                  event=bytes(r["event"]), state=r["state"], attempts=r["attempts"],
+                  next_at=r["next_at"])
+            for r in rows
+        ]  # fmt: skip
 
     async def due_relays(self, now: float, limit: int) -> list[Relay]:
         async with self.transaction() as tx:
