@@ -96,7 +96,7 @@ async def test_each_hold_is_computed_when_its_relay_is_taken(
 
     monkeypatch.setattr(gw.store, "hold_relay", recorded)
     monkeypatch.setattr(relay, "PER_DESTINATION", 1)  # one after another: the pass is long
-    monkeypatch.setattr(relay, "HOLD", 1.0)  # the later ones wait more than half of it
+    monkeypatch.setattr(relay, "HOLD", 1.6)  # the third waits (1.2 s) more than half of it
     slow_send = deliver_event
 
     async def slow(*args: Any, **kwargs: Any) -> bool:

@@ -85,13 +85,22 @@ def _shown(url: str) -> str:
 
 
 async def deliver_event(
-    http: aiohttp.ClientSession, sink: Sink, event: dict[str, Any], *, attempts: int = ATTEMPTS
+    http: aiohttp.ClientSession,
+    sink: Sink,
+    event: dict[str, Any],
+    *,
+    attempts: int = ATTEMPTS,
+    body: bytes | None = None,
 ) -> bool:
     """Send one CloudEvent to one sink, signed and retried (at most ``attempts`` tries);
-    whether it was taken."""
-    body = orjson.dumps(event)
+    whether it was taken. ``body``: the event as JSON already (the relay's stored bytes; then
+    ``event`` need only hold its ``id`` and ``type``), and a delivery taken is logged at debug
+    level only (the relay counts them; a log line each would cost more than the sending)."""
+    quiet = body is not None
+    if body is None:
+        body = orjson.dumps(event)
     for attempt in range(1, attempts + 1):
-        done, retry = await _attempt(http, sink, event, body, attempt)
+        done, retry = await _attempt(http, sink, event, body, attempt, quiet)
         if done or not retry or attempt == attempts:
             return done
         await asyncio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
@@ -99,7 +108,12 @@ async def deliver_event(
 
 
 async def _attempt(
-    http: aiohttp.ClientSession, sink: Sink, event: dict[str, Any], body: bytes, attempt: int
+    http: aiohttp.ClientSession,
+    sink: Sink,
+    event: dict[str, Any],
+    body: bytes,
+    attempt: int,
+    quiet: bool = False,
 ) -> tuple[bool, bool]:
     """One attempt of one delivery, as a span of its own: ``(taken, worth retrying)``."""
     where = {"server__address": urlsplit(sink.url).hostname,
@@ -127,7 +141,8 @@ async def _attempt(
         retry = not done and (
             not isinstance(status, int) or status == 429 or status >= 500 or 300 <= status < 400
         )
-        log.info(
+        log.log(
+            logging.DEBUG if done and quiet else logging.INFO,
             "operational event delivered" if done else "operational event not delivered",
             extra={"sink": _shown(sink.url), "event_type": event["type"], "event_id": event["id"],
                    "status": status, "attempt": attempt},

@@ -242,6 +242,52 @@ class _Intake:
 
 _intakes: weakref.WeakKeyDictionary[Gateway, _Intake] = weakref.WeakKeyDictionary()
 
+
+class _Settler:
+    """Attempts' outcomes recorded together (``Store.settle_relays``): one that lands while a
+    group is being recorded waits for the next, so forwarding a backlog costs the store one
+    statement group and one commit a group, not one a relay."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._pending: list[tuple[tuple[Relay, str, int, float], asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, relay: Relay, state: str, attempts: int, next_at: float) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(((relay, state, attempts, next_at), done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._record())
+        await done
+
+    async def _record(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending, []
+            try:
+                await self._store.settle_relays([g[0] for g in group])
+            except Exception as exc:  # each forward hears it (and is logged by its task)
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in group:
+                if not done.done():
+                    done.set_result(None)
+
+
+_settlers: weakref.WeakKeyDictionary[Gateway, _Settler] = weakref.WeakKeyDictionary()
+
+
+def _event_type(event: bytes) -> str:
+    """The ``type`` of a stored CloudEvent, read without parsing the whole event (its data may
+    be large); ``relay`` where it cannot be found."""
+    start = event.find(b'"type":"')
+    if start < 0:
+        return "relay"
+    end = event.find(b'"', start + 8)
+    return event[start + 8 : end].decode() if end > 0 else "relay"
+
+
 #: How long a count of the outbox stands before it is counted again (seconds).
 _COUNT_FOR = 1.0
 _outbox: weakref.WeakKeyDictionary[Gateway, tuple[float, int]] = weakref.WeakKeyDictionary()
@@ -347,19 +393,24 @@ async def _forward(gw: Gateway, relay: Relay, *, held: bool = False) -> bool:
     sink = _sink(gw, relay)
     attempts = relay.attempts + 1
     try:
+        # the stored event as it is: its id and type are all the sending needs of it parsed
+        event = {"id": relay.event_id, "type": _event_type(relay.event)}
         done = sink is not None and await deliver_event(
-            gw.transport.session, sink, orjson.loads(relay.event), attempts=1
+            gw.transport.session, sink, event, attempts=1, body=relay.event
         )
     except asyncio.CancelledError:  # stopping: handed back, due now, for another replica
         await asyncio.shield(store.settle_relay(relay, "queued", relay.attempts, time.time()))
         raise
     now = time.time()
+    settle = _settlers.get(gw)
+    if settle is None:
+        settle = _settlers[gw] = _Settler(store)
     if done:
-        await store.settle_relay(relay, "forwarded", attempts, now)
+        await settle(relay, "forwarded", attempts, now)
         counts["forwarded"] += 1
         return True
     if sink is None or attempts >= ATTEMPTS:
-        await store.settle_relay(relay, "failed", attempts, now)
+        await settle(relay, "failed", attempts, now)
         counts["failed"] += 1
         why = "no such destination now" if sink is None else "every attempt failed"
         log.error("a relayed delivery could not be forwarded; given up",
@@ -367,7 +418,7 @@ async def _forward(gw: Gateway, relay: Relay, *, held: bool = False) -> bool:
                          "attempts": attempts, "why": why})  # fmt: skip
     else:
         wait = min(MAX_WAIT, 2.0 ** (attempts - 1))
-        await store.settle_relay(relay, "queued", attempts, now + wait)
+        await settle(relay, "queued", attempts, now + wait)
     return False
 
 
@@ -380,14 +431,18 @@ async def relay_forever(gw: Gateway, *, idle: float = 1.0) -> None:
     try:
         while True:
             wakeup.clear()  # before the pass: what is queued during it wakes the next one
+            asked = min(BATCH, IN_FLIGHT - len(forwarder.flying))
             started: list[asyncio.Task[bool]] = []
-            try:
-                started = await _start_due(gw, time.time(), BATCH)  # (they land on their own)
-            except GatewayError as exc:
-                log.warning("relay: forwarding failed", extra={"error": str(exc)})
-            if len(started) == BATCH or (forwarder.tasks and len(forwarder.flying) >= IN_FLIGHT):
-                # more may be due: never sleep while they wait; go on once there is room
-                if len(forwarder.flying) > IN_FLIGHT - BATCH:
+            if asked > 0:
+                try:
+                    started = await _start_due(gw, time.time(), asked)  # (they land alone)
+                except GatewayError as exc:
+                    log.warning("relay: forwarding failed", extra={"error": str(exc)})
+                    asked = -1
+            if asked == 0 or len(started) == asked:
+                # as many as there was room for: more may be due; never sleep while they wait,
+                # go on as soon as there is room for a batch
+                if forwarder.tasks and len(forwarder.flying) > IN_FLIGHT - BATCH:
                     await asyncio.wait(list(forwarder.tasks), timeout=idle,
                                        return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
                 continue

@@ -460,6 +460,10 @@ class Store(abc.ABC):
         """Record an attempt's outcome: ``forwarded``, ``failed``, or ``queued`` again."""
 
     @abc.abstractmethod
+    async def settle_relays(self, outcomes: Sequence[tuple[Relay, str, int, float]]) -> None:
+        """``settle_relay`` for several ``(relay, state, attempts, next_at)``, in one commit."""
+
+    @abc.abstractmethod
     async def relay_counts(self) -> dict[str, int]:
         """How many relays are in each state."""
 

@@ -618,6 +618,18 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
             state, attempts, next_at, relay.event_id, relay.destination,
         )  # fmt: skip
 
+    async def settle_relays(self, outcomes: Sequence[tuple[Relay, str, int, float]]) -> None:
+        await self.execute_many(
+            "UPDATE relay_outbox SET state = ?, attempts = ?, next_at = ? "
+            "WHERE event_id = ? AND destination = ?",
+            [(state, attempts, next_at, r.event_id, r.destination)
+             for r, state, attempts, next_at in outcomes],
+        )  # fmt: skip
+
+    @abc.abstractmethod
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``sql`` once for each of ``rows``, in one transaction, off the event loop."""
+
     async def relay_counts(self) -> dict[str, int]:
         async with self.transaction() as tx:
             rows = await tx.fetch("SELECT state, COUNT(*) AS n FROM relay_outbox GROUP BY state")
