@@ -38,6 +38,12 @@ NEEDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     ),
 }
 NEEDS["write_floor_parts"] = NEEDS["write_path"]
+NEEDS["relay"] = NEEDS["write_path"]
+NEEDS["provider_calls"] = (
+    ("asyncpg",),
+    (),
+    "pip install -e '.[postgres]' and apt-get install -y postgresql",
+)
 
 FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "proxy_throughput": lambda: _bench("proxy_throughput").run(
@@ -54,6 +60,8 @@ FULL: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
         seconds=8, connections=50, rounds=3
     ),
     "plan_scale": lambda: _bench("plan_scale").run(accounts=30, webhooks=1000, latency=0.05),
+    "relay": lambda: _bench("relay").run(seconds=8, connections=50, rounds=3),
+    "provider_calls": lambda: _bench("provider_calls").run(),
 }
 QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
     "proxy_throughput": lambda: _bench("proxy_throughput").run(seconds=1, connections=10, rounds=1),
@@ -68,6 +76,12 @@ QUICK: dict[str, Callable[[], Coroutine[Any, Any, object]]] = {
         seconds=1, connections=10, rounds=1
     ),
     "plan_scale": lambda: _bench("plan_scale").run(accounts=3, webhooks=50, latency=0.01),
+    "relay": lambda: _bench("relay").run(
+        seconds=1, connections=10, rounds=1, paced_seconds=1, burst_count=500
+    ),
+    "provider_calls": lambda: _bench("provider_calls").run(
+        latency=0.01, rounds=1, rate=50, creates=40
+    ),
 }
 
 
@@ -92,7 +106,7 @@ def _missing(name: str) -> str:
     modules, commands, how = NEEDS.get(name, ((), (), ""))
     lacking = [m for m in modules if importlib.util.find_spec(m) is None]
     lacking += [c for c in commands if shutil.which(c) is None]
-    if name in ("write_path", "write_floor_parts") and not lacking:
+    if name in ("write_path", "write_floor_parts", "relay", "provider_calls") and not lacking:
         from gateway.testing.postgres import server_available
 
         if not server_available():

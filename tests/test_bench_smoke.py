@@ -11,8 +11,10 @@ from bench import (
     library_overhead,
     paging,
     plan_scale,
+    provider_calls,
     proxy_paging,
     proxy_throughput,
+    relay,
     slow_clients,
     token_storm,
     write_floor_parts,
@@ -67,3 +69,16 @@ async def test_write_floor_parts_runs() -> None:
 
 async def test_plan_scale_runs() -> None:
     assert await plan_scale.run(accounts=2, webhooks=20, latency=0.0) > 0
+
+
+@pytest.mark.skipif(not server_available(), reason="needs PostgreSQL")
+async def test_provider_calls_runs() -> None:
+    assert await provider_calls.run(latency=0.01, rounds=1, rate=50, creates=20) in (True, False)
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None or not server_available(), reason="needs wrk and PostgreSQL"
+)
+async def test_relay_runs() -> None:
+    ratio = await relay.run(seconds=1, connections=5, rounds=1, paced_seconds=0.5, burst_count=200)
+    assert ratio > 0
