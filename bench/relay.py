@@ -197,8 +197,14 @@ async def paced(session: aiohttp.ClientSession, url: str, run: str, rate: int,
     async def one(body: bytes) -> None:
         nonlocal accepted
         headers = {"Content-Type": "application/json", "X-UiPath-Signature": signed(body)}
-        async with session.post(url, data=body, headers=headers) as answer:
-            accepted += answer.status == 202
+        for attempt in (1, 2):  # (a kept-alive connection the server closed: sent again)
+            try:
+                async with session.post(url, data=body, headers=headers) as answer:
+                    accepted += answer.status == 202
+                return
+            except aiohttp.ClientConnectionError:
+                if attempt == 2:
+                    raise
 
     tasks = []
     for n, body in enumerate(bodies):
@@ -217,9 +223,16 @@ async def burst(session: aiohttp.ClientSession, url: str, run: str, count: int) 
     async def one(n: int) -> None:
         body = delivery(run, n)
         headers = {"Content-Type": "application/json", "X-UiPath-Signature": signed(body)}
-        async with gate, session.post(url, data=body, headers=headers) as answer:
-            if answer.status != 202:
-                raise RuntimeError(f"a delivery was answered {answer.status}")
+        async with gate:
+            for attempt in (1, 2):  # (a kept-alive connection the server closed: sent again)
+                try:
+                    async with session.post(url, data=body, headers=headers) as answer:
+                        if answer.status != 202:
+                            raise RuntimeError(f"a delivery was answered {answer.status}")
+                    return
+                except aiohttp.ClientConnectionError:
+                    if attempt == 2:
+                        raise
 
     await asyncio.gather(*(one(n) for n in range(count)))
     return time.monotonic() - started
