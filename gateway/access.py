@@ -88,11 +88,20 @@ def reading(label: str) -> Grant:
     return Grant(who=(), can=frozenset({"read"}), label=label)
 
 
+#: The most decisions one ``Allowance`` keeps.
+_MEMO = 4096
+
+
 @attrs.frozen
 class Allowance:
     """The grants one caller holds."""
 
     grants: tuple[Grant, ...] = ()
+    #: Decisions made, by question (grants are immutable, and every request of a key asks the
+    #: same few): at most ``_MEMO`` kept, so names of webhooks cannot grow it without bound.
+    _memo: dict[tuple[str, str, str | None], Grant | None] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False, hash=False
+    )
 
     @classmethod
     def of(cls, identities: Iterable[str], grants: Sequence[Grant]) -> Allowance:
@@ -106,21 +115,35 @@ class Allowance:
     def grant_for(self, action: str, account: str, webhook: str | None = None) -> Grant | None:
         """The first grant allowing ``action`` on ``webhook`` (a name; None: the account as a
         whole) of ``account``, or None."""
+        question = (action, account, webhook)
+        if question in self._memo:
+            return self._memo[question]
+        found = None
         for grant in self.grants:
             if (
                 grant.allows(action)
                 and grant.covers_account(account)
                 and grant.covers_webhook(webhook)
             ):
-                return grant
-        return None
+                found = grant
+                break
+        if len(self._memo) < _MEMO:
+            self._memo[question] = found
+        return found
 
     def allows(self, action: str, account: str, webhook: str | None = None) -> bool:
         return self.grant_for(action, account, webhook) is not None
 
     def anywhere_on(self, action: str, account: str) -> bool:
         """Whether ``action`` is allowed on some webhook of ``account`` (or all of it)."""
-        return any(g.allows(action) and g.covers_account(account) for g in self.grants)
+        question = ("anywhere_on:" + action, account, None)
+        if question in self._memo:
+            return self._memo[question] is not None
+        found = next((g for g in self.grants if g.allows(action) and g.covers_account(account)),
+                     None)  # fmt: skip
+        if len(self._memo) < _MEMO:
+            self._memo[question] = found
+        return found is not None
 
     def anywhere(self, action: str) -> bool:
         return any(g.allows(action) for g in self.grants)

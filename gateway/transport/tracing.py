@@ -106,8 +106,9 @@ def span(
 
 def set_attributes(**attributes: Any) -> None:
     """Add attributes to the current span (if any)."""
-    if _trace is None:
+    if not enabled():  # (every proxy request asks: no span to look up when none is recorded)
         return
+    assert _trace is not None
     current = _trace.get_current_span()
     if current.is_recording():
         current.set_attributes({k.replace("__", "."): v for k, v in attributes.items()
