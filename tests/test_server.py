@@ -207,22 +207,29 @@ async def test_fan_out_reports_failing_accounts_beside_results(
 async def test_provider_errors_become_problems(
     aiohttp_client: ClientFactory, uipath: UiPathHarness
 ) -> None:
-    cfg = {**config({"orch": uipath.account()}), "http": {"retry": {"max_elapsed": 0.5}}}
+    # (a 429's Retry-After beyond what a call may wait for the budget: answered at once)
+    retry = {"max_elapsed": 0.5, "rate_wait": 0.5}
+    cfg = {**config({"orch": uipath.account()}), "http": {"retry": retry}}
     client = await aiohttp_client(create_app(parse_config(cfg)))
     await client.get("/v1/accounts/orch/event-types", headers=READ)  # warm token and catalog
     resp = await client.post("/v1/accounts/orch/webhooks/1/unsuspend", headers=WRITE)
     problem = await resp.json()
     assert (resp.status, problem["provider"]) == (422, "uipath")
+    resp = await client.get("/v1/accounts/orch/webhooks/999", headers=READ)
+    problem = await resp.json()
+    assert (resp.status, problem["code"], problem["provider_status"]) == (404, 1002, 404)
+    assert problem["trace_id"]
     uipath.emulator.faults = Faults(error_rate=1.0, error_statuses=(429,), retry_after=7)
     resp = await client.get("/v1/accounts/orch/webhooks/1", headers=READ)
     problem = await resp.json()
     assert (resp.status, resp.headers["Retry-After"]) == (429, "7")
     assert (problem["provider_status"], problem["account"]) == (429, "orch")
+    # the account is paused for those 7 s: another call is answered 429 without a request
     uipath.emulator.faults = Faults()
-    resp = await client.get("/v1/accounts/orch/webhooks/999", headers=READ)
-    problem = await resp.json()
-    assert (resp.status, problem["code"], problem["provider_status"]) == (404, 1002, 404)
-    assert problem["trace_id"]
+    sent = uipath.emulator.traffic.total
+    resp = await client.get("/v1/accounts/orch/webhooks/1", headers=READ)
+    assert resp.status == 429 and 6 <= int(resp.headers["Retry-After"]) <= 7
+    assert uipath.emulator.traffic.total == sent
 
 
 @pytest.mark.parametrize(

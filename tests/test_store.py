@@ -500,3 +500,15 @@ async def test_two_stores_holding_at_once_never_take_one_relay_twice(postgres_ur
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_rate_slots_follow_one_another_and_pauses_are_kept(store: Store) -> None:
+    slots = await asyncio.gather(*(store.take_rate("orch", 100.0, 0.5) for _ in range(6)))
+    assert sorted(s for s, _ in slots) == [100.0, 100.5, 101.0, 101.5, 102.0, 102.5]
+    assert (await store.take_rate("orch", 200.0, 0.5))[0] == 200.0  # past ones do not bank
+    assert await store.rate_paused("orch") == 0.0
+    await store.pause_rate("orch", 300.0)
+    await store.pause_rate("orch", 250.0)  # an earlier end does not shorten a pause
+    assert await store.rate_paused("orch") == 300.0
+    assert (await store.take_rate("orch", 201.0, 0.5))[1] == 300.0
+    assert await store.rate_paused("other") == 0.0

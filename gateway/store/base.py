@@ -422,10 +422,9 @@ class Store(abc.ABC):
         """Until when ``account``'s requests are paused (epoch seconds; 0: not paused)."""
 
     @abc.abstractmethod
-    async def take_rate(self, account: str, now: float, window: float) -> tuple[float, int, float]:
-        """Count one request of ``account`` in its rate window (a new window begins at ``now``
-        once ``window`` seconds have passed since the last began): ``(window_start, used,
-        paused_until)``, ``used`` counting this one."""
+    async def take_rate(self, account: str, now: float, interval: float) -> tuple[float, float]:
+        """Reserve the next time slot of ``account``'s requests, ``interval`` seconds after
+        the last one reserved (at ``now`` when that is past): ``(slot, paused_until)``."""
 
     # -- the inbound relay's outbox ----------------------------------------------------------
 

@@ -517,22 +517,21 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
             )
         return 0.0 if row is None else float(row["paused_until"])
 
-    async def take_rate(self, account: str, now: float, window: float) -> tuple[float, int, float]:
-        # One statement (its own transaction): replicas counting at once are serialized by
-        # the row's lock, and every SET reads the row as it was.
+    async def take_rate(self, account: str, now: float, interval: float) -> tuple[float, float]:
+        # One statement (its own transaction): replicas reserving at once are serialized by
+        # the row's lock; ``window_start`` holds when the next slot is free.
         async with self.transaction() as tx:
             row = await tx.fetchrow(
                 "INSERT INTO rate_budgets (account, paused_until, window_start, used) "
                 "VALUES (?, 0, ?, 1) ON CONFLICT (account) DO UPDATE SET "
-                "window_start = CASE WHEN rate_budgets.window_start + ? <= ? THEN ? "
-                "ELSE rate_budgets.window_start END, "
-                "used = CASE WHEN rate_budgets.window_start + ? <= ? THEN 1 "
-                "ELSE rate_budgets.used + 1 END "
-                "RETURNING window_start, used, paused_until",
-                account, now, window, now, now, window, now,
+                "window_start = CASE WHEN rate_budgets.window_start > ? "
+                "THEN rate_budgets.window_start ELSE ? END + ?, "
+                "used = rate_budgets.used + 1 "
+                "RETURNING window_start, paused_until",
+                account, now + interval, now, now, interval,
             )  # fmt: skip
         assert row is not None
-        return float(row["window_start"]), int(row["used"]), float(row["paused_until"])
+        return float(row["window_start"]) - interval, float(row["paused_until"])
 
     # -- the inbound relay's outbox ----------------------------------------------------------
 

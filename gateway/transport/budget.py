@@ -12,15 +12,17 @@ that was spent, each earning its own 429. Now each account has a ``RateBudget``:
   of colliding with it. The 429 also teaches the window: the requests the provider took since
   the last one, over the time since then and the pause; the windows after it are sent no more
   than that (so the requests waiting are not all sent into the next window at once).
-* **Configured** (``rate_limit = "100/60"`` in the account's table): at most that many
-  requests a window, counted in the store by every replica together (one statement a request;
-  without a store, in this process), so the limit is never met at all.
+* **Configured** (``rate_limit = "100/60"`` in the account's table): one request every
+  ``60 / 100`` seconds, every replica's in one sequence kept in the store (one statement a
+  request; without a store, in this process), so that no window of 60 s, wherever the provider
+  starts it, holds more than 100, and the limit is never met at all.
 * **Bounded by time, not attempts.** A request answered 429 was not processed (RFC 6585), so
   it is sent again after the pause, whatever its method, for as long as the call may wait
   for the budget in all (``[http.retry] rate_wait``, 300 s by default); then it fails with
-  ``RateLimited``. Time spent waiting for the budget does not count against the call's
-  ``total_timeout`` (nothing is in flight meanwhile), so a create queued behind a spent window
-  is not lost to its deadline.
+  ``RateLimited`` (at once with ``max_attempts = 1``, which turns every retry off). Time
+  spent waiting for the budget does not count against the call's ``total_timeout`` (nothing
+  is in flight meanwhile), so a create queued behind a spent window is not lost to its
+  deadline.
 * **Seen.** Each pause is logged once, as a warning with the account, the wait and why (the
   command line prints warnings on stderr).
 
@@ -74,9 +76,7 @@ class SharedRates(Protocol):
 
     async def pause_rate(self, account: str, until: float) -> None: ...
     async def rate_paused(self, account: str) -> float: ...
-    async def take_rate(
-        self, account: str, now: float, window: float
-    ) -> tuple[float, int, float]: ...
+    async def take_rate(self, account: str, now: float, interval: float) -> tuple[float, float]: ...
 
 
 class RateBudget:
@@ -95,7 +95,7 @@ class RateBudget:
         self._clock = clock
         self.paused_until = 0.0  # epoch seconds
         self._read_at = 0.0  # when the shared pause was last read
-        self._window = (0.0, 0)  # without a store: (start, used)
+        self._next_slot = 0.0  # without a store: when the next request may go (epoch s)
         #: What the last 429 taught: the requests the provider took in the window it ended,
         #: and that window's length; the windows after it are sent no more (in this process).
         self.learned: RateQuota | None = None
@@ -109,24 +109,35 @@ class RateBudget:
         """Wait until a request may be sent; how long it waited. ``RateLimited`` when that
         would take more than ``limit`` seconds."""
         waited = 0.0
-        while True:
-            now = self._clock()
-            wait = await self._wait(now)
+        while True:  # what 429s taught: a pause, the window it ended
+            wait = await self._paused(self._clock())
             if wait <= 0:
-                self.waited += waited
-                return waited
-            if waited + wait > limit:
-                raise RateLimited(
-                    f"{self.account}: the provider's rate limit is spent for another {wait:.1f} s, "
-                    f"beyond the {limit:g} s a call waits for it",
-                    retry_after=wait,
-                    account=self.account,
-                )
+                break
+            self._beyond(waited + wait, wait, limit)
             await asyncio.sleep(wait)
             waited += wait
+        if self.quota is not None:  # the configured limit: this request's own time slot
+            now = self._clock()
+            wait = await self._slot(now) - now
+            if wait > 0:
+                self._beyond(waited + wait, wait, limit)
+                await asyncio.sleep(wait)
+                waited += wait
+        self.waited += waited
+        return waited
 
-    async def _wait(self, now: float) -> float:
-        """Seconds to wait from ``now`` (0: send), one request counted when it may go."""
+    def _beyond(self, total: float, wait: float, limit: float) -> None:
+        if total > limit:
+            raise RateLimited(
+                f"{self.account}: the provider's rate limit is spent for another {wait:.1f} s, "
+                f"beyond the {limit:g} s a call waits for it",
+                retry_after=wait,
+                account=self.account,
+            )
+
+    async def _paused(self, now: float) -> float:
+        """Seconds to wait from ``now`` for a learned pause or window (0: go on), the request
+        counted in the learned window when it may go."""
         if self.shared is not None and now - self._read_at >= SHARED_READ:
             self._read_at = now
             try:
@@ -147,26 +158,27 @@ class RateBudget:
             if admitted >= self.learned.requests:  # as many as the provider took: the next one
                 return max(start + self.learned.window - now, 0.001)
             self._learned_window = (start, admitted + 1)
-        if self.quota is None:
-            return 0.0
-        counted = None
+        return 0.0
+
+    async def _slot(self, now: float) -> float:
+        """The time this request may be sent under the configured limit: one every
+        ``window / requests`` seconds, every replica's in one sequence (the store's), so that
+        no window of that length, wherever the provider starts it, holds more than
+        ``requests`` (a fixed window counted here would let two half-windows' bursts meet in
+        one of the provider's)."""
+        assert self.quota is not None
+        interval = self.quota.window / self.quota.requests
         if self.shared is not None:
             try:
-                counted = await self.shared.take_rate(self.account, now, self.quota.window)
+                slot, paused = await self.shared.take_rate(self.account, now, interval)
             except GatewayError as exc:
                 _unshared(self.account, exc)
-        if counted is not None:
-            start, used, paused = counted
-            self.paused_until = max(self.paused_until, paused)
-        else:
-            start, used = self._window
-            if now - start >= self.quota.window:
-                start, used = now, 0
-            used += 1
-            self._window = (start, used)
-        if used > self.quota.requests:  # this window is spent: the next one
-            return max(start + self.quota.window - now, 0.001)
-        return 0.0
+            else:
+                self.paused_until = max(self.paused_until, paused)
+                return slot
+        slot = max(self._next_slot, now)
+        self._next_slot = slot + interval
+        return slot
 
     def accepted(self) -> None:
         """A request the provider took (answered anything but 429)."""

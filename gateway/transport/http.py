@@ -314,9 +314,17 @@ class ProviderHTTP:
         the budget and the request is sent again once it may, while the call may still wait
         (``retry.rate_wait``). The waits do not count against the call's deadline."""
         budget = self._transport.budget(self.account)
-        limit = self._transport.settings.retry.rate_wait
+        policy = self._transport.settings.retry
+        # (``max_attempts = 1`` turns every retry off, a 429's included)
+        limit = policy.rate_wait if policy.max_attempts > 1 else 0.0
+        refused: RateLimited | None = None  # the provider's last 429 of this call
         while True:
-            waited = await budget.admit(limit)
+            try:
+                waited = await budget.admit(limit)
+            except RateLimited:
+                if refused is not None:  # the provider's own answer says more than ours
+                    raise refused from None
+                raise
             limit -= waited
             end = _DEADLINE.get()
             if waited and end is not None:  # (nothing was in flight: the deadline moves on)
@@ -327,6 +335,7 @@ class ProviderHTTP:
                 await budget.refused(limited.retry_after)
                 if limit <= 0:
                     raise
+                refused = limited
                 self.retry.retries += 1
             except GatewayError as failed:
                 if failed.status is not None:  # answered: the provider took it
