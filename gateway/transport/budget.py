@@ -5,13 +5,16 @@ spent. Before, each call retried its own 429 a few times and gave up (one create
 lost in an apply under 20 % of 429s), and replicas, watch and apply kept sending into a limit
 that was spent, each earning its own 429. Now each account has a ``RateBudget``:
 
-* **Learned.** A 429 pauses the account until its ``Retry-After`` (1 s without one): no request
+* **Learned.** A third 429 in a row (the budget is spent: requests sent into a spent window
+  are refused each; a passing 429 among answers taken only delays its own request, by its
+  ``Retry-After``) pauses the account until its ``Retry-After`` (1 s without one): no request
   of that account is sent before then, in this process, and through the state store
   (``rate_budgets``) in every replica, which reads the pause at most once a second while it
   sends. So after the first 429 of a window, the others wait for the window to end instead
   of colliding with it. The 429 also teaches the window: the requests the provider took since
-  the last one, over the time since then and the pause; the windows after it are sent no more
-  than that (so the requests waiting are not all sent into the next window at once).
+  the last one, over the time since then and the pause; the next three windows are sent no
+  more than that (so the requests waiting are not all sent into the next window at once), and
+  then the account sends freely until its next pause.
 * **Configured** (``rate_limit = "100/60"`` in the account's table): one request every
   ``60 / 100`` seconds, every replica's in one sequence kept in the store (one statement a
   request; without a store, in this process), so that no window of 60 s, wherever the provider
@@ -50,6 +53,12 @@ log = logging.getLogger("gateway.transport")
 SHARED_READ = 1.0
 #: The pause after a 429 without a usable ``Retry-After`` (seconds).
 DEFAULT_PAUSE = 1.0
+#: 429s in a row that tell a spent budget from a passing refusal (a burst of requests sent
+#: into a spent window is answered 429 each; a provider's odd refusal comes alone).
+RUN = 3
+#: Windows sent under what a pause taught, before sending freely again (a limit still there
+#: teaches it anew at its next 429s; an odd run of 429s does not slow the account for long).
+LEARNED_WINDOWS = 3
 
 
 @attrs.frozen
@@ -102,6 +111,8 @@ class RateBudget:
         self._learned_window = (0.0, 0)  # (start, admitted)
         self._since = 0.0  # when the provider's current window began, as far as is known
         self._accepted = 0  # requests it took since
+        self._run = 0  # 429s in a row: is the budget spent, or was that a passing refusal?
+        self._learned_windows = 0  # windows sent under what the last pause taught
         self.waited = 0.0  # seconds spent waiting for the budget in all (tests, metrics)
         self.limited = 0  # 429s answered to this account
 
@@ -155,6 +166,10 @@ class RateBudget:
             start, admitted = self._learned_window
             if now - start >= self.learned.window:
                 start, admitted = now, 0
+                self._learned_windows += 1
+                if self._learned_windows > LEARNED_WINDOWS:
+                    self.learned = None
+                    return 0.0
             if admitted >= self.learned.requests:  # as many as the provider took: the next one
                 return max(start + self.learned.window - now, 0.001)
             self._learned_window = (start, admitted + 1)
@@ -185,18 +200,26 @@ class RateBudget:
         if not self._since:
             self._since = self._clock()
         self._accepted += 1
+        self._run = 0
 
-    async def refused(self, retry_after: float | None) -> None:
-        """A 429: pause the account until its ``Retry-After``, here and for every replica, and
-        learn how many requests a window the provider takes."""
+    async def refused(self, retry_after: float | None) -> float:
+        """A 429: how long the refused request waits before it is sent again. When most of
+        the account's recent answers were 429s (its budget is spent), the account pauses until
+        the ``Retry-After``, here and for every replica (0 is returned: ``admit`` waits), and
+        learns how many requests a window the provider takes; a 429 among answers that were
+        mostly taken (a passing refusal) delays only its own request."""
         self.limited += 1
+        self._run += 1
         pause = retry_after if retry_after is not None and retry_after >= 0 else DEFAULT_PAUSE
         now = self._clock()
         until = now + pause
         if now < self.paused_until or until <= self.paused_until:
-            return  # (one of the requests in flight when the first was refused)
+            return 0.0  # (one of the requests in flight when the first was refused)
+        if self._run < RUN:
+            return pause
         if self._since and self._accepted:
             self.learned = RateQuota(self._accepted, now - self._since + pause)
+            self._learned_windows = 0
         self.paused_until = until
         self._since, self._accepted = until, 0
         self._learned_window = (until, 0)
@@ -211,6 +234,7 @@ class RateBudget:
                 await self.shared.pause_rate(self.account, until)
             except GatewayError as exc:
                 _unshared(self.account, exc)
+        return 0.0
 
 
 def _unshared(account: str, exc: GatewayError) -> None:

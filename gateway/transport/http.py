@@ -332,11 +332,19 @@ class ProviderHTTP:
             try:
                 answer = await self._send(method, path, params, json_body, headers, idempotent, ok)
             except RateLimited as limited:
-                await budget.refused(limited.retry_after)
-                if limit <= 0:
+                delay = await budget.refused(limited.retry_after)
+                if limit <= 0 or delay > limit:
                     raise
                 refused = limited
                 self.retry.retries += 1
+                if delay > 0:  # a passing refusal: this request alone waits
+                    log.warning("provider call answered 429: sent again in %.2f s", delay,
+                                extra={"account": self.account, "method": method})  # fmt: skip
+                    await asyncio.sleep(delay)
+                    limit -= delay
+                    end = _DEADLINE.get()
+                    if end is not None:
+                        _DEADLINE.set(end + delay)
             except GatewayError as failed:
                 if failed.status is not None:  # answered: the provider took it
                     budget.accepted()
