@@ -105,8 +105,9 @@ class RateBudget:
         self.paused_until = 0.0  # epoch seconds
         self._read_at = 0.0  # when the shared pause was last read
         self._next_slot = 0.0  # without a store: when the next request may go (epoch s)
-        #: What the last 429 taught: the requests the provider took in the window it ended,
-        #: and that window's length; the windows after it are sent no more (in this process).
+        #: What the last pause taught: the requests the provider took in the window it ended,
+        #: and that window's length; the ``LEARNED_WINDOWS`` after it are sent no more (in this
+        #: process).
         self.learned: RateQuota | None = None
         self._learned_window = (0.0, 0)  # (start, admitted)
         self._since = 0.0  # when the provider's current window began, as far as is known
@@ -203,11 +204,11 @@ class RateBudget:
         self._run = 0
 
     async def refused(self, retry_after: float | None) -> float:
-        """A 429: how long the refused request waits before it is sent again. When most of
-        the account's recent answers were 429s (its budget is spent), the account pauses until
-        the ``Retry-After``, here and for every replica (0 is returned: ``admit`` waits), and
-        learns how many requests a window the provider takes; a 429 among answers that were
-        mostly taken (a passing refusal) delays only its own request."""
+        """A 429: how long the refused request waits before it is sent again. The ``RUN``th
+        429 in a row says the budget is spent: the account pauses until the ``Retry-After``,
+        here and for every replica (0 is returned: ``admit`` waits), and learns how many
+        requests a window the provider takes. A 429 before that (a passing refusal) delays
+        only its own request, by its ``Retry-After``."""
         self.limited += 1
         self._run += 1
         pause = retry_after if retry_after is not None and retry_after >= 0 else DEFAULT_PAUSE
