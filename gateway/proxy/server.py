@@ -229,13 +229,20 @@ async def _body_first(
 ) -> web.StreamResponse:
     """Read the request's body within ``deadline`` (``request_body_timeout``), on every route,
     then go on (aiohttp keeps what was read for the handler); a body late is 408, connection
-    closed."""
+    closed. A multipart form is parsed here instead (aiohttp keeps the form): its parser reads
+    the stream, so a body read here first left it nothing, and a form whose body had not all
+    arrived when the request came in (the console's plan upload, under load) was a 500."""
     if request.body_exists and not request.content.is_eof():
         server = request.app[CONFIG].server
         timeout = min(deadline or server.request_body_timeout, server.request_body_timeout)
         try:
             async with asyncio.timeout(timeout):
-                await request.read()
+                if request.content_type == "multipart/form-data":
+                    await request.post()
+                else:
+                    await request.read()
+        except ValueError:  # a multipart body that is not one (no boundary, cut off, ...)
+            return await _closing(request, problem(400, "the request's form could not be read"))
         except TimeoutError:
             late = ProblemError(408, f"the request body did not arrive within {timeout:g} seconds")
             return await _closing(request, late.response())
