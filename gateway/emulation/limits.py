@@ -66,12 +66,6 @@ class Traffic:
     def total(self) -> int:
         return sum(self.requests.values())
 
-    def count(self, method: str | None = None) -> int:
-        """Requests so far (with ``method``, of that method alone)."""
-        if method is None:
-            return self.total
-        return sum(n for key, n in self.requests.items() if key.split(" ", 1)[0] == method)
-
     def reset(self) -> None:
         self.requests.clear()
         self.limited = 0

@@ -32,9 +32,9 @@ import time
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 import orjson
@@ -46,7 +46,7 @@ from gateway.health.rotation import verification_secrets
 from gateway.health.verify import verify
 from gateway.model import Secret
 from gateway.service import Gateway
-from gateway.store import Relay
+from gateway.store import Relay, Store
 
 __all__ = [
     "Outcome", "Relayed", "event_id_of", "forward_due", "relay_counts", "relay_delivery",
@@ -54,6 +54,9 @@ __all__ = [
 ]  # fmt: skip
 
 log = logging.getLogger("gateway.health.relay")
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: The namespace of the CloudEvent ids derived from providers' event ids.
 EVENT_IDS = uuid.UUID("5b0c8f3e-3a52-4f57-9b3e-6f1d2c7a9e10")
@@ -186,10 +189,8 @@ async def relay_delivery(
     now = time.time()
     relays = [Relay(event_id=event_id, destination=d.url, account=account, event=event)
               for d in config.destinations]  # fmt: skip
-    intake = _intakes.get(gw)
-    if intake is None:
-        intake = _intakes[gw] = _Intake(gw.store)
-    queued = await intake.enqueue(relays, now, now + config.replay_window_hours * 3600)
+    keep_until = now + config.replay_window_hours * 3600
+    queued = await _writers_of(gw).intake((relays, now, keep_until))
     counts = relay_counts(gw)
     if not queued:
         counts["replayed"] += 1
@@ -201,81 +202,61 @@ async def relay_delivery(
     return Relayed(Outcome.QUEUED, event_id=event_id, matched=result.matched)
 
 
-class _Intake:
-    """Deliveries stored together: one that arrives while a group is being stored waits for
-    the next group, so a flood costs the store one statement and one commit a group instead
-    of one a delivery (``Store.enqueue_many``, run off the event loop: aiosqlite's thread, or
-    one PostgreSQL round trip), and a delivery that arrives alone is stored at once. Each is
-    answered once its own group is committed."""
+class _Grouped(Generic[T, R]):
+    """Writes to the store made in groups: one that arrives while a group is being written
+    waits for the next, so a flood costs the store one statement and one commit a group
+    instead of one each, and one that arrives alone is written at once. Each caller is
+    answered once its own group is committed, with its own item's result (``write`` gives
+    one per item, or None for none), or with the group's error.
 
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self._pending: list[tuple[list[Relay], float, float, asyncio.Future[bool]]] = []
-        self._running = False
+    Two of them per gateway: deliveries taken in (``Store.enqueue_many``: was each one
+    queued?) and attempts' outcomes (``Store.settle_relays``); both run off the event loop
+    (aiosqlite's or the appender's thread, or one PostgreSQL round trip)."""
+
+    def __init__(self, write: Callable[[list[T]], Awaitable[Sequence[R] | None]]) -> None:
+        self._write = write
+        self._pending: list[tuple[T, asyncio.Future[R | None]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def enqueue(self, relays: list[Relay], now: float, keep_until: float) -> bool:
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((relays, now, keep_until, done))
-        if not self._running:
-            self._running = True
-            self._task = asyncio.ensure_future(self._store_groups())
+    async def __call__(self, item: T) -> R | None:
+        done: asyncio.Future[R | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._write_groups())
         return await done
 
-    async def _store_groups(self) -> None:
-        try:
-            while self._pending:
-                group, self._pending = self._pending, []
-                try:
-                    outcomes = await self._store.enqueue_many([g[:3] for g in group])
-                except Exception as exc:  # every delivery of the group hears it (a 503)
-                    for *_, done in group:
-                        if not done.done():
-                            done.set_exception(exc)
-                    continue
-                for (*_, done), queued in zip(group, outcomes, strict=True):
-                    if not done.done():
-                        done.set_result(queued)
-        finally:
-            self._running = False
-
-
-_intakes: weakref.WeakKeyDictionary[Gateway, _Intake] = weakref.WeakKeyDictionary()
-
-
-class _Settler:
-    """Attempts' outcomes recorded together (``Store.settle_relays``): one that lands while a
-    group is being recorded waits for the next, so forwarding a backlog costs the store one
-    statement group and one commit a group, not one a relay."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self._pending: list[tuple[tuple[Relay, str, int, float], asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def __call__(self, relay: Relay, state: str, attempts: int, next_at: float) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(((relay, state, attempts, next_at), done))
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._record())
-        await done
-
-    async def _record(self) -> None:
+    async def _write_groups(self) -> None:
         while self._pending:
             group, self._pending = self._pending, []
             try:
-                await self._store.settle_relays([g[0] for g in group])
-            except Exception as exc:  # each forward hears it (and is logged by its task)
+                results = await self._write([item for item, _ in group])
+            except Exception as exc:  # every caller of the group hears it (and says so)
                 for _, done in group:
                     if not done.done():
                         done.set_exception(exc)
                 continue
-            for _, done in group:
+            for i, (_, done) in enumerate(group):
                 if not done.done():
-                    done.set_result(None)
+                    done.set_result(None if results is None else results[i])
 
 
-_settlers: weakref.WeakKeyDictionary[Gateway, _Settler] = weakref.WeakKeyDictionary()
+class _Writers:
+    """A gateway's two ``_Grouped`` writers."""
+
+    def __init__(self, store: Store) -> None:
+        self.intake: _Grouped[tuple[list[Relay], float, float], bool] = _Grouped(store.enqueue_many)
+        self.settle: _Grouped[tuple[Relay, str, int, float], None] = _Grouped(store.settle_relays)
+
+
+_writers: weakref.WeakKeyDictionary[Gateway, _Writers] = weakref.WeakKeyDictionary()
+
+
+def _writers_of(gw: Gateway) -> _Writers:
+    assert gw.store is not None
+    found = _writers.get(gw)
+    if found is None:
+        found = _writers[gw] = _Writers(gw.store)
+    return found
 
 
 def _event_type(event: bytes) -> str:
@@ -402,9 +383,11 @@ async def _forward(gw: Gateway, relay: Relay, *, held: bool = False) -> bool:
         await asyncio.shield(store.settle_relay(relay, "queued", relay.attempts, time.time()))
         raise
     now = time.time()
-    settle = _settlers.get(gw)
-    if settle is None:
-        settle = _settlers[gw] = _Settler(store)
+    group = _writers_of(gw).settle
+
+    async def settle(relay: Relay, state: str, attempts: int, next_at: float) -> None:
+        await group((relay, state, attempts, next_at))
+
     if done:
         await settle(relay, "forwarded", attempts, now)
         counts["forwarded"] += 1

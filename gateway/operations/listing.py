@@ -34,6 +34,7 @@ from gateway.errors import FieldProblem, GatewayError, InvalidRequest, ProviderE
 from gateway.model import ListFilter
 from gateway.operations.held_pages import HeldPages
 from gateway.operations.read_ahead import Follow, Guess, ReadAhead
+from gateway.provider import ListPage
 from gateway.service import Account, AccountInfo, Gateway, ListingPage
 from gateway.transport.answers import UnreadableRecord
 
@@ -263,15 +264,11 @@ class _Reader:
         first = None if position is None else held.take((target.name, q.fingerprint, position),
                                                         target)  # fmt: skip
         writes, at = target.writes, time.monotonic()  # (before the read: see held_pages)
-        listing = target.list(**q.filters)
         # A first page is read at its own size (a caller that reads one page, ``?limit=1``,
         # costs the provider no more); a page asked for by cursor, at the provider's largest.
         size = None if position is None else self.held_size(target)
-        call = listing.page(position, q.limit, read_size=size, first=first)
-        try:
-            page = await self.measure(target.kind, target.name, call)
-        finally:
-            unreadable += listing.unreadable
+        page = await _read(target, q, position, q.limit, self.measure, unreadable,
+                           read_size=size, first=first)  # fmt: skip
         if page.rest is not None and page.next is not None:
             held.keep((target.name, q.fingerprint, page.next), target, page.rest, writes, at)
         return page
@@ -284,10 +281,15 @@ async def _read(
     size: int,
     measure: Measure,
     unreadable: list[UnreadableRecord],
+    *,
+    read_size: int | None = None,
+    first: ListPage | None = None,
 ) -> ListingPage:
+    """A page of ``size`` from ``position`` (``Listing.page``: ``read_size``, ``first``)."""
     listing = target.list(**q.filters)
+    call = listing.page(position, size, read_size=read_size, first=first)
     try:
-        return await measure(target.kind, target.name, listing.page(position, size))
+        return await measure(target.kind, target.name, call)
     finally:
         unreadable += listing.unreadable
 

@@ -519,19 +519,17 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
 
     async def take_rate(self, account: str, now: float, interval: float) -> tuple[float, float]:
         # One statement (its own transaction): replicas reserving at once are serialized by
-        # the row's lock; ``window_start`` holds when the next slot is free.
+        # the row's lock.
         async with self.transaction() as tx:
             row = await tx.fetchrow(
-                "INSERT INTO rate_budgets (account, paused_until, window_start, used) "
-                "VALUES (?, 0, ?, 1) ON CONFLICT (account) DO UPDATE SET "
-                "window_start = CASE WHEN rate_budgets.window_start > ? "
-                "THEN rate_budgets.window_start ELSE ? END + ?, "
-                "used = rate_budgets.used + 1 "
-                "RETURNING window_start, paused_until",
+                "INSERT INTO rate_budgets (account, paused_until, next_slot) VALUES (?, 0, ?) "
+                "ON CONFLICT (account) DO UPDATE SET next_slot = CASE WHEN "
+                "rate_budgets.next_slot > ? THEN rate_budgets.next_slot ELSE ? END + ? "
+                "RETURNING next_slot, paused_until",
                 account, now + interval, now, now, interval,
             )  # fmt: skip
         assert row is not None
-        return float(row["window_start"]) - interval, float(row["paused_until"])
+        return float(row["next_slot"]) - interval, float(row["paused_until"])
 
     # -- the inbound relay's outbox ----------------------------------------------------------
 
@@ -579,12 +577,7 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
                 "RETURNING event_id, destination, account, event, state, attempts, next_at",
                 until, now, limit,
             )  # fmt: skip
-        return [
-            Relay(event_id=r["event_id"], destination=r["destination"], account=r["account"],
-                  event=bytes(r["event"]), state=r["state"], attempts=r["attempts"],
-                  next_at=r["next_at"])
-            for r in rows
-        ]  # fmt: skip
+        return [_relay(r) for r in rows]
 
     async def due_relays(self, now: float, limit: int) -> list[Relay]:
         async with self.transaction() as tx:
@@ -594,12 +587,7 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
                 "ORDER BY next_at LIMIT ?",
                 now, limit,
             )  # fmt: skip
-        return [
-            Relay(event_id=r["event_id"], destination=r["destination"], account=r["account"],
-                  event=bytes(r["event"]), state=r["state"], attempts=r["attempts"],
-                  next_at=r["next_at"])
-            for r in rows
-        ]  # fmt: skip
+        return [_relay(r) for r in rows]
 
     async def hold_relay(self, relay: Relay, until: float) -> bool:
         async with self.transaction() as tx:
@@ -653,6 +641,12 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
                 "DELETE FROM console_sessions WHERE created_at < ?", now - SESSION_LIMIT
             )
         return gone + old + relayed + history + sessions
+
+
+def _relay(row: Mapping[str, Any]) -> Relay:
+    return Relay(event_id=row["event_id"], destination=row["destination"],
+                 account=row["account"], event=bytes(row["event"]), state=row["state"],
+                 attempts=row["attempts"], next_at=row["next_at"])  # fmt: skip
 
 
 def _statements(sql: str) -> list[str]:

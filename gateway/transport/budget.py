@@ -114,7 +114,6 @@ class RateBudget:
         self._accepted = 0  # requests it took since
         self._run = 0  # 429s in a row: is the budget spent, or was that a passing refusal?
         self._learned_windows = 0  # windows sent under what the last pause taught
-        self.waited = 0.0  # seconds spent waiting for the budget in all (tests, metrics)
         self.limited = 0  # 429s answered to this account
 
     async def admit(self, limit: float) -> float:
@@ -135,7 +134,6 @@ class RateBudget:
                 self._beyond(waited + wait, wait, limit)
                 await asyncio.sleep(wait)
                 waited += wait
-        self.waited += waited
         return waited
 
     def _beyond(self, total: float, wait: float, limit: float) -> None:

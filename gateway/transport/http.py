@@ -113,6 +113,14 @@ def within(seconds: float) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+def _postpone(seconds: float) -> None:
+    """Move the deadline of the calls under way (``within``) on by ``seconds`` spent waiting
+    for the rate budget: nothing was in flight meanwhile."""
+    end = _DEADLINE.get()
+    if seconds and end is not None:
+        _DEADLINE.set(end + seconds)
+
+
 # Set by ProviderHTTP.request for the duration of one call: whether the adapter declared the
 # request idempotent (None: decide by method). Middlewares run in the caller's task, so they see it.
 _IDEMPOTENT: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
@@ -326,9 +334,7 @@ class ProviderHTTP:
                     raise refused from None
                 raise
             limit -= waited
-            end = _DEADLINE.get()
-            if waited and end is not None:  # (nothing was in flight: the deadline moves on)
-                _DEADLINE.set(end + waited)
+            _postpone(waited)
             try:
                 answer = await self._send(method, path, params, json_body, headers, idempotent, ok)
             except RateLimited as limited:
@@ -342,9 +348,7 @@ class ProviderHTTP:
                                 extra={"account": self.account, "method": method})  # fmt: skip
                     await asyncio.sleep(delay)
                     limit -= delay
-                    end = _DEADLINE.get()
-                    if end is not None:
-                        _DEADLINE.set(end + delay)
+                    _postpone(delay)
             except GatewayError as failed:
                 if failed.status is not None:  # answered: the provider took it
                     budget.accepted()

@@ -93,10 +93,6 @@ class MergedWrites:
         self._waiting: dict[str, deque[_Waiting]] = {}
         self._carriers: weakref.WeakSet[asyncio.Task[None]] = weakref.WeakSet()
 
-    def waiting(self, id: str) -> int:
-        """How many changes of ``id`` wait (for tests and metrics)."""
-        return len(self._waiting.get(id, ()))
-
     async def update(
         self, id: str, change: WebhookChange, if_match: Collection[str] | None
     ) -> Webhook:

@@ -7,11 +7,10 @@ CREATE TABLE event_catalogs (
     read_at double precision NOT NULL
 );
 -- Each account's rate budget at its provider, shared by every replica: no request before
--- paused_until (learned from a 429's Retry-After); with a configured rate_limit, the requests
--- used of the window that began at window_start.
+-- paused_until (learned from 429s and their Retry-After); with a configured rate_limit, the
+-- next request's time slot is next_slot (each request takes one, window / requests apart).
 CREATE TABLE rate_budgets (
     account TEXT PRIMARY KEY,
     paused_until double precision NOT NULL DEFAULT 0,
-    window_start double precision NOT NULL DEFAULT 0,
-    used INTEGER NOT NULL DEFAULT 0
+    next_slot double precision NOT NULL DEFAULT 0
 );
