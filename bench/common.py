@@ -172,6 +172,16 @@ key = "{key}"
     return str(path)
 
 
+@asynccontextmanager
+async def postgres_database(name: str) -> AsyncIterator[str]:
+    """A throw-away PostgreSQL server (``gateway.testing.postgres``) with an empty database
+    ``name``; its URL. (asyncpg and the server binaries: ``python -m bench`` checks them.)"""
+    from gateway.testing.postgres import create_database, temporary_server
+
+    with temporary_server() as server:
+        yield await create_database(server, name)
+
+
 def uipath_emulator(*extra: str) -> AbstractAsyncContextManager[str]:
     """A UiPath emulator process accepting the bench token."""
     return process(

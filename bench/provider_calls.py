@@ -33,14 +33,21 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PAT, Figure, gateway_config, gateway_process, machine, process, report
+from bench.common import (
+    PAT,
+    Figure,
+    gateway_config,
+    gateway_process,
+    machine,
+    postgres_database,
+    process,
+    report,
+)
 from gateway import Gateway, WebhookChange
 from gateway.config import parse_config
-from gateway.testing.postgres import temporary_server
 from providers.uipath.emulator import CATALOG
 
 API_KEY = "bench-provider-calls-key-7Yt3"
@@ -173,40 +180,36 @@ async def scalar_and_paging(tmp: str) -> list[tuple[str, str]]:
 
 
 async def rate_limited(tmp: str, rate: int, creates: int) -> tuple[list[tuple[str, str]], bool]:
-    with temporary_server() as server:
-        admin = await asyncpg.connect(server)
-        try:
-            await admin.execute("CREATE DATABASE calls")
-        finally:
-            await admin.close()
-        pg = server.rsplit("/", 1)[0] + "/calls"
-        async with emulator(0.0, "--rate-limit", f"{rate}/1") as url:
-            extra = f'[state]\nurl = "{pg}"\n[server.destinations]\nallow_unresolvable = true\n'
-            paths = [gateway_config(tmp, url, key=API_KEY, scope="write", name=f"replica-{i}",
-                                    extra=extra) for i in range(2)]  # fmt: skip
-            async with gateway_process(paths[0]) as one, gateway_process(paths[1]) as two, \
-                    aiohttp.ClientSession() as session:  # fmt: skip
-                await session.get(f"{one}/v1/accounts/orch/event-types", headers=AUTH)
-                before = await state(session, url)
-                gate = {one: asyncio.Semaphore(4), two: asyncio.Semaphore(4)}
-                failed = 0
+    async with (
+        postgres_database("calls") as pg,
+        emulator(0.0, "--rate-limit", f"{rate}/1") as url,
+    ):
+        extra = f'[state]\nurl = "{pg}"\n[server.destinations]\nallow_unresolvable = true\n'
+        paths = [gateway_config(tmp, url, key=API_KEY, scope="write", name=f"replica-{i}",
+                                extra=extra) for i in range(2)]  # fmt: skip
+        async with gateway_process(paths[0]) as one, gateway_process(paths[1]) as two, \
+                aiohttp.ClientSession() as session:  # fmt: skip
+            await session.get(f"{one}/v1/accounts/orch/event-types", headers=AUTH)
+            before = await state(session, url)
+            gate = {one: asyncio.Semaphore(4), two: asyncio.Semaphore(4)}
+            failed = 0
 
-                async def create(replica: str, n: int) -> None:
-                    nonlocal failed
-                    body = {"name": f"limited-{n}", "url": f"https://93.184.215.14/{n}",
-                            "events": ["job.completed"]}  # fmt: skip
-                    async with (
-                        gate[replica],
-                        session.post(
-                            f"{replica}/v1/accounts/orch/webhooks", json=body, headers=AUTH
-                        ) as answer,
-                    ):
-                        failed += answer.status != 201
+            async def create(replica: str, n: int) -> None:
+                nonlocal failed
+                body = {"name": f"limited-{n}", "url": f"https://93.184.215.14/{n}",
+                        "events": ["job.completed"]}  # fmt: skip
+                async with (
+                    gate[replica],
+                    session.post(
+                        f"{replica}/v1/accounts/orch/webhooks", json=body, headers=AUTH
+                    ) as answer,
+                ):
+                    failed += answer.status != 201
 
-                started = time.perf_counter()
-                await asyncio.gather(*(create(one if n % 2 else two, n) for n in range(creates)))
-                took = time.perf_counter() - started
-                after = await state(session, url)
+            started = time.perf_counter()
+            await asyncio.gather(*(create(one if n % 2 else two, n) for n in range(creates)))
+            took = time.perf_counter() - started
+            after = await state(session, url)
     made = after["webhooks"] - before["webhooks"]
     limited = after["rate_limited"] - before["rate_limited"]
     allowed = creates / rate

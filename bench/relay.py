@@ -34,22 +34,19 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import orjson
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Figure, gateway_process, machine, process, report
+from bench.common import Figure, gateway_process, machine, postgres_database, process, report
 from bench.passthrough import serve_baseline
 from gateway.lifecycle import run_fast
-from gateway.testing.postgres import temporary_server
 
 SECRET = "relay-bench-hook-secret-5yXq"  # noqa: S105 - the bench's own
 SINK_SECRET = "whsec_" + base64.b64encode(b"relay-bench-destination-secret!!").decode()
@@ -163,17 +160,6 @@ destinations = [{{ url = "{sink}/in", secret = "{SINK_SECRET}" }}]
     return str(path)
 
 
-@contextlib.asynccontextmanager
-async def postgres_url() -> AsyncIterator[str]:
-    with temporary_server() as server:
-        admin = await asyncpg.connect(server)
-        try:
-            await admin.execute("CREATE DATABASE relay")
-        finally:
-            await admin.close()
-        yield server.rsplit("/", 1)[0] + "/relay"
-
-
 # -- the runs --------------------------------------------------------------------------------
 
 
@@ -281,7 +267,7 @@ async def run(seconds: int, connections: int, rounds: int, paced_seconds: float 
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
         async with (
-            postgres_url() as pg,
+            postgres_database("relay") as pg,
             process(__file__, "--sink", ready=r"relay sink on (http://[\d.:]+)") as sink,
             process("bench/relay_floor.py", "--secret", SECRET, "--state", f"{tmp}/floor.db",
                     ready=r"relay floor on (http://[\d.:]+)") as floor,

@@ -33,13 +33,14 @@ from bench.common import (
     CpuMeter,
     Figure,
     machine,
+    postgres_database,
     process,
     report,
     uipath_emulator,
     wrk_main,
 )
 from bench.proxy_throughput import wrk
-from bench.write_path import TARGETS, WEBHOOKS, postgres_database, reset, script
+from bench.write_path import TARGETS, WEBHOOKS, reset, script
 
 KEY = "bench-floor-key-Xc5Wd9Fm2Lr"
 FLOOR = "least read-modify-write"
@@ -55,7 +56,7 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         async with (
             uipath_emulator("--webhooks", str(WEBHOOKS)) as upstream,
-            postgres_database() as pg_url,
+            postgres_database("bench") as pg_url,
         ):
             base = ("bench/rmw_proxy.py", "--upstream", upstream, "--token", PAT)
             variants = {

@@ -45,16 +45,13 @@ rest's in the gateway's run, PostgreSQL's server among it) beside what it used.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -65,13 +62,13 @@ from bench.common import (
     gateway_config,
     gateway_process,
     machine,
+    postgres_database,
     process,
     report,
     uipath_emulator,
     wrk_main,
 )
 from bench.proxy_throughput import wrk
-from gateway.testing.postgres import temporary_server
 
 API_KEY = "bench-write-key-Gz6Ny3Kt8Qv"
 #: The floor targets: throughput and p99 against the least read-modify-write proxy.
@@ -107,17 +104,6 @@ def store_config(directory: str, upstream: str, state_url: str, name: str) -> st
     return gateway_config(directory, upstream, key=API_KEY, scope="write", name=name, extra=extra)
 
 
-@contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    with temporary_server() as server:
-        admin = await asyncpg.connect(server)
-        try:
-            await admin.execute("CREATE DATABASE bench")
-        finally:
-            await admin.close()
-        yield server.rsplit("/", 1)[0] + "/bench"
-
-
 async def reset(upstream: str) -> None:
     """Every webhook without ``job.stopped``, straight at the emulator: each run then starts
     from the same state, and every PATCH of it changes the webhook (adding what is there, or
@@ -146,7 +132,7 @@ async def run(seconds: int, connections: int, rounds: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         async with (
             uipath_emulator("--webhooks", str(WEBHOOKS)) as upstream,
-            postgres_database() as pg_url,
+            postgres_database("bench") as pg_url,
         ):
             sqlite_config = store_config(tmp, upstream, f"sqlite:///{tmp}/state.db", "sqlite")
             pg_config = store_config(tmp, upstream, pg_url, "postgresql")

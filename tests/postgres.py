@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from gateway.testing.postgres import ServerUnavailable, temporary_server
+from gateway.testing.postgres import create_database as testing_create_database
 
 __all__ = ["create_database", "drop_database", "postgres_server", "postgres_url"]
 
@@ -30,13 +31,7 @@ def postgres_server() -> Iterator[str]:
 
 async def create_database(server: str) -> str:
     """A fresh, empty database on ``server``; its URL."""
-    name = f"t_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    return server.rsplit("/", 1)[0] + f"/{name}"
+    return await testing_create_database(server, f"t_{secrets.token_hex(6)}")
 
 
 async def drop_database(server: str, url: str) -> None:

@@ -33,6 +33,16 @@ async def gw(uipath: UiPathHarness, tmp_path: Path) -> AsyncIterator[Gateway]:
         yield gateway
 
 
+def _seeded(uipath: UiPathHarness) -> str:
+    """A webhook with the first event, straight at the emulator; its id."""
+    return str(uipath.emulator.add(Events=[{"EventType": EVENTS[0]}])["Id"])
+
+
+def _stored(uipath: UiPathHarness, id: str) -> set[str]:
+    """The events the emulator holds for webhook ``id``."""
+    return {e["EventType"] for e in uipath.emulator.webhooks[int(id)]["Events"]}
+
+
 def _odata(uipath: UiPathHarness) -> int:
     return sum(n for key, n in uipath.emulator.traffic.requests.items() if " /odata" in key)
 
@@ -40,8 +50,7 @@ def _odata(uipath: UiPathHarness) -> int:
 async def test_twenty_changes_to_one_webhook_are_one_read_and_one_write(
     uipath: UiPathHarness, gw: Gateway
 ) -> None:
-    record = uipath.emulator.add(Events=[{"EventType": EVENTS[0]}])
-    id = str(record["Id"])
+    id = _seeded(uipath)
     uipath.emulator.faults = Faults(latency=0.05)
     uipath.emulator.traffic.reset()
     account = gw.account("orch")
@@ -51,7 +60,7 @@ async def test_twenty_changes_to_one_webhook_are_one_read_and_one_write(
         *(account.update(id, WebhookChange(add_events={e})) for e in added)
     )
     took = time.perf_counter() - started
-    assert set(EVENTS[:21]) == {e["EventType"] for e in uipath.emulator.webhooks[int(id)]["Events"]}
+    assert set(EVENTS[:21]) == _stored(uipath, id)
     for event, answer in zip(added, answers, strict=True):
         assert event in answer.events  # each hears the webhook as written, its change in it
     assert _odata(uipath) <= 6, uipath.emulator.traffic.requests
@@ -62,8 +71,7 @@ async def test_twenty_changes_to_one_webhook_are_one_read_and_one_write(
 
 
 async def test_an_invalid_change_fails_alone(uipath: UiPathHarness, gw: Gateway) -> None:
-    record = uipath.emulator.add(Events=[{"EventType": EVENTS[0]}])
-    id = str(record["Id"])
+    id = _seeded(uipath)
     uipath.emulator.faults = Faults(latency=0.02)
     account = gw.account("orch")
     good = [account.update(id, WebhookChange(add_events={e})) for e in EVENTS[1:4]]
@@ -72,15 +80,14 @@ async def test_an_invalid_change_fails_alone(uipath: UiPathHarness, gw: Gateway)
     assert isinstance(outcomes[-1], InvalidRequest)
     assert "add_events" in str(outcomes[-1])
     assert all(not isinstance(o, BaseException) for o in outcomes[:-1]), outcomes
-    stored = {e["EventType"] for e in uipath.emulator.webhooks[int(id)]["Events"]}
+    stored = _stored(uipath, id)
     assert stored == set(EVENTS[:4])
 
 
 async def test_a_provider_error_fails_every_merged_caller(
     uipath: UiPathHarness, gw: Gateway
 ) -> None:
-    record = uipath.emulator.add(Events=[{"EventType": EVENTS[0]}])
-    id = str(record["Id"])
+    id = _seeded(uipath)
     account = gw.account("orch")
     uipath.emulator.faults = Faults(latency=0.05)
     first = asyncio.ensure_future(account.update(id, WebhookChange(add_events={EVENTS[1]})))
@@ -99,8 +106,7 @@ async def test_a_provider_error_fails_every_merged_caller(
 async def test_if_match_merges_only_against_the_state_it_meets(
     uipath: UiPathHarness, gw: Gateway
 ) -> None:
-    record = uipath.emulator.add(Events=[{"EventType": EVENTS[0]}])
-    id = str(record["Id"])
+    id = _seeded(uipath)
     account = gw.account("orch")
     before = await account.get(id)
     uipath.emulator.faults = Faults(latency=0.05)
@@ -116,15 +122,14 @@ async def test_if_match_merges_only_against_the_state_it_meets(
     )
     assert not isinstance(outcomes[0], BaseException) and not isinstance(outcomes[1], BaseException)
     assert isinstance(outcomes[2], PreconditionFailed), outcomes
-    stored = {e["EventType"] for e in uipath.emulator.webhooks[int(id)]["Events"]}
+    stored = _stored(uipath, id)
     assert stored == set(EVENTS[:3])
 
 
 async def test_a_cancelled_caller_leaves_the_others_answered(
     uipath: UiPathHarness, gw: Gateway
 ) -> None:
-    record = uipath.emulator.add(Events=[{"EventType": EVENTS[0]}])
-    id = str(record["Id"])
+    id = _seeded(uipath)
     account = gw.account("orch")
     uipath.emulator.faults = Faults(latency=0.05)
     first = asyncio.ensure_future(account.update(id, WebhookChange(add_events={EVENTS[1]})))
@@ -135,5 +140,5 @@ async def test_a_cancelled_caller_leaves_the_others_answered(
     first.cancel()  # the writer of the first round goes; the others still get written
     answers = await asyncio.gather(*others)
     assert {EVENTS[2], EVENTS[3], EVENTS[4]} <= answers[-1].events
-    stored = {e["EventType"] for e in uipath.emulator.webhooks[int(id)]["Events"]}
+    stored = _stored(uipath, id)
     assert {EVENTS[2], EVENTS[3], EVENTS[4]} <= stored

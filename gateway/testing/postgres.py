@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ServerUnavailable", "server_available", "temporary_server"]
+__all__ = ["ServerUnavailable", "create_database", "server_available", "temporary_server"]
 
 
 class ServerUnavailable(RuntimeError):
@@ -81,3 +81,16 @@ def temporary_server(max_connections: int = 300) -> Iterator[str]:
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+async def create_database(server: str, name: str) -> str:
+    """A new, empty database ``name`` on ``server`` (a ``temporary_server`` URL); its URL.
+    Needs asyncpg (``pip install webhook-gateway[postgres]``)."""
+    import asyncpg
+
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return server.rsplit("/", 1)[0] + f"/{name}"
