@@ -6,8 +6,9 @@ a backlog drains, with SQLite and with PostgreSQL.
   ``POST /v1/inbound/orch`` of the gateway and of the floor (bench/relay_floor.py: verify the
   same HMAC, insert into SQLite, answer 202). The gateway also forwards what it takes to a
   destination on loopback meanwhile, as it does in production. Rounds alternate the two; a
-  figure is the median of the rounds' own ratios. Target: >= 0.5x of the floor's deliveries
-  a second.
+  figure is the median of the rounds' own ratios; each round starts once the gateway has
+  forwarded all it took before (so neither side's round carries the other's leftover work).
+  Target: >= 0.5x of the floor's deliveries a second.
 - **End to end**: deliveries at a paced rate (200, 500 and 1,000 a second, for ``--paced``
   seconds) from this process; the destination (a process of its own, answering 200 at once)
   measures each event's latency from its acceptance (the CloudEvent's ``time``, set when the
@@ -283,6 +284,7 @@ async def run(seconds: int, connections: int, rounds: int, paced_seconds: float 
                             :: 1 - 2 * (i % 2)
                         ]:
                             script, data = requests_file(tmp, f"{name}-{store}-{i}", seconds * 4000)
+                            await drained(gateway)  # (no forwarding left over from a round)
                             rps = await wrk_posts(f"{url}/v1/inbound/orch", seconds,
                                                   connections, script, data)  # fmt: skip
                             pair.append((name, rps))
@@ -293,18 +295,22 @@ async def run(seconds: int, connections: int, rounds: int, paced_seconds: float 
                     figures.append(Figure(f"intake, {store}: deliveries/s / the floor's", base,
                                           measured, INTAKE_TARGET, higher=True, unit="/s",
                                           paired=True))  # fmt: skip
-                    # let what the intake runs queued drain before the paced runs
-                    async with aiohttp.ClientSession() as session:
-                        for _ in range(1200):
-                            async with session.get(f"{gateway}/metrics",
-                                                   headers=READ) as answer:  # fmt: skip
-                                if _outstanding(await answer.text()) <= 0:
-                                    break
-                            await asyncio.sleep(0.5)
+                    await drained(gateway)  # what the intake runs queued, before the paced runs
                     rows += await end_to_end(gateway, sink, store, paced_seconds, burst_count)
     report(f"relay: wrk -c{connections} {seconds}s x{rounds}, paced {paced_seconds:g} s "
            f"({machine()})", rows, figures)  # fmt: skip
     return min(f.ratio for f in figures)
+
+
+async def drained(gateway: str, limit: float = 600) -> None:
+    """Wait until ``gateway`` has forwarded (or given up) every relay it queued."""
+    async with aiohttp.ClientSession() as session:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            async with session.get(f"{gateway}/metrics", headers=READ) as answer:
+                if _outstanding(await answer.text()) <= 0:
+                    return
+            await asyncio.sleep(0.2)
 
 
 def _outstanding(metrics: str) -> float:

@@ -130,15 +130,23 @@ async def proxy_port(config: Any) -> AsyncIterator[int]:
         await server.close()
 
 
-async def _receiving() -> AsyncIterator[Receiver]:
-    rec = Receiver()
+@contextlib.asynccontextmanager
+async def _posted_to(handle: Any) -> AsyncIterator[str]:
+    """A loopback server whose every POST ``handle`` answers; its URL."""
     app = web.Application()
-    app.router.add_post("/{tail:.*}", rec.handle)
+    app.router.add_post("/{tail:.*}", handle)
     server = TestServer(app)
     await server.start_server()
-    rec.url = str(server.make_url("")).rstrip("/")
-    yield rec
-    await server.close()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+async def _receiving() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+    async with _posted_to(rec.handle) as rec.url:
+        yield rec
 
 
 @pytest.fixture
@@ -153,6 +161,29 @@ async def sink() -> AsyncIterator[Receiver]:
     """A second receiver: where the gateway sends its own events (operational, relayed)."""
     async for rec in _receiving():
         yield rec
+
+
+@attrs.define
+class Holding:
+    """A destination that takes every POST (``arrived``: their bodies) and answers none until
+    ``release`` is set."""
+
+    url: str = ""
+    arrived: list[bytes] = attrs.field(factory=list)
+    release: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.arrived.append(await request.read())
+        await self.release.wait()
+        return web.Response()
+
+
+@pytest.fixture
+async def holding() -> AsyncIterator[Holding]:
+    held = Holding()
+    async with _posted_to(held.handle) as held.url:
+        yield held
+        held.release.set()
 
 
 UIPATH_CLIENT = ("gateway-test", "uipath-client-s3cret")

@@ -7,12 +7,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from gateway.config import parse_config
 from gateway.health import relay
@@ -21,7 +18,7 @@ from gateway.health.relay import forward_due
 from gateway.proxy.server import GATEWAY, create_app
 from gateway.store import Relay
 from providers.uipath.signature import SIGNATURE_HEADER, sign
-from tests.conftest import Receiver, UiPathHarness
+from tests.conftest import Holding, Receiver, UiPathHarness
 
 SECRET = "relay-forwarding-secret-2026"
 SINK_SECRET = "whsec_" + base64.b64encode(b"r" * 32).decode()
@@ -29,21 +26,9 @@ EVENT = b'{"specversion": "1.0", "id": "x", "source": "s", "type": "t", "data": 
 
 
 @pytest.fixture
-async def hanging() -> AsyncIterator[str]:
-    """A destination that takes every request and never answers."""
-    release = asyncio.Event()
-
-    async def hang(request: web.Request) -> web.Response:
-        await release.wait()
-        return web.Response()
-
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", hang)
-    server = TestServer(app)
-    await server.start_server()
-    yield str(server.make_url("")).rstrip("/")
-    release.set()
-    await server.close()
+def hanging(holding: Holding) -> str:
+    """A destination that takes every request and never answers (while the test runs)."""
+    return holding.url
 
 
 def config(uipath: UiPathHarness, tmp_path: Any, *urls: str, **state: Any) -> Any:

@@ -482,6 +482,31 @@ async def test_deliveries_are_queued_in_one_statement_and_replays_told_apart(
     assert len(await store.hold_due(600.0, 10, 900.0)) == 4  # holds that ran out: due again
 
 
+async def test_relays_settle_in_one_statement_and_leave_the_backlog(store: Store) -> None:
+    """A group of outcomes is one UPDATE (each row its own state, attempts and time); the
+    backlog counts queued relays alone; a relay queued with a ``next_at`` is stored held by
+    its sender until then (not due for another)."""
+    relays = [Relay(event_id=f"e{i}", destination="https://a.example", account="orch",
+                    event=b"{}") for i in range(5)]  # fmt: skip
+    held = Relay(event_id="mine", destination="https://a.example", account="orch",
+                 event=b"{}", next_at=160.0)  # fmt: skip
+    await store.enqueue_many([([r], 100.0, 200.0) for r in [*relays, held]])
+    assert await store.queued_relays() == 6
+    assert "mine" not in {r.event_id for r in await store.hold_due(150.0, 10, 500.0)}
+    await store.settle_relays([
+        (relays[0], "forwarded", 1, 101.0),
+        (relays[1], "failed", 12, 102.0),
+        (relays[2], "queued", 1, 300.0),  # an attempt failed: due again later
+        (Relay(event_id="gone", destination="x", account="orch", event=b""), "forwarded", 1,
+         0.0),  # (pruned meanwhile: nothing to settle, nothing fails)
+    ])  # fmt: skip
+    assert await store.relay_counts() == {"forwarded": 1, "failed": 1, "queued": 4}
+    assert await store.queued_relays() == 4
+    (again,) = [r for r in await store.due_relays(1000.0, 10) if r.event_id == "e2"]
+    assert (again.attempts, again.next_at) == (1, 300.0)
+    assert "mine" in {r.event_id for r in await store.due_relays(160.0, 10)}
+
+
 async def test_two_stores_holding_at_once_never_take_one_relay_twice(postgres_url: str) -> None:
     stores = [open_store(StateConfig(url=postgres_url)) for _ in range(2)]
     for s in stores:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -76,6 +77,12 @@ def to_cloudevent(transition: Any) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=256)
+def _host(url: str) -> str | None:
+    return urlsplit(url).hostname
+
+
+@functools.lru_cache(maxsize=256)
 def _shown(url: str) -> str:
     """A sink's URL for the log: scheme, host and path; no user info, no query (tokens)."""
     parts = urlsplit(url)
@@ -116,7 +123,7 @@ async def _attempt(
     quiet: bool = False,
 ) -> tuple[bool, bool]:
     """One attempt of one delivery, as a span of its own: ``(taken, worth retrying)``."""
-    where = {"server__address": urlsplit(sink.url).hostname,
+    where = {"server__address": _host(sink.url),
              "http__request__resend_count": attempt - 1 or None}  # fmt: skip
     with tracing.span("deliver event", "client", webhook_gateway__event_type=event["type"],
                       **where):  # fmt: skip
@@ -141,12 +148,14 @@ async def _attempt(
         retry = not done and (
             not isinstance(status, int) or status == 429 or status >= 500 or 300 <= status < 400
         )
-        log.log(
-            logging.DEBUG if done and quiet else logging.INFO,
-            "operational event delivered" if done else "operational event not delivered",
-            extra={"sink": _shown(sink.url), "event_type": event["type"], "event_id": event["id"],
-                   "status": status, "attempt": attempt},
-        )  # fmt: skip
+        level = logging.DEBUG if done and quiet else logging.INFO
+        if log.isEnabledFor(level):  # (a relayed event taken: nothing to build per event)
+            log.log(
+                level,
+                "operational event delivered" if done else "operational event not delivered",
+                extra={"sink": _shown(sink.url), "event_type": event["type"],
+                       "event_id": event["id"], "status": status, "attempt": attempt},
+            )  # fmt: skip
         tracing.set_attributes(http__response__status_code=status if isinstance(status, int)
                                else None)  # fmt: skip
         if not done:

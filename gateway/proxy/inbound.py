@@ -14,6 +14,7 @@ forwarding happens after, with retries.
 
 from __future__ import annotations
 
+import orjson
 from aiohttp import web
 
 from gateway.config import InboundConfig
@@ -47,4 +48,6 @@ async def relay(
         counts[account] = counts.get(account, 0) + 1
         raise ProblemError(401, f"the delivery does not verify for account {account}")
     key = "replayed" if relayed.outcome is Outcome.REPLAYED else "queued"
-    return web.json_response({key: relayed.event_id, "secret": relayed.matched}, status=202)
+    # (orjson: the answer to every delivery, several times cheaper than ``json.dumps``)
+    answer = orjson.dumps({key: relayed.event_id, "secret": relayed.matched})
+    return web.Response(body=answer, status=202, content_type="application/json")

@@ -438,7 +438,8 @@ class Store(abc.ABC):
         self, deliveries: Sequence[tuple[Sequence[Relay], float, float]]
     ) -> list[bool]:
         """``enqueue_relays`` for several deliveries (``(relays, now, keep_until)`` each) in one
-        statement and one commit; whether each was queued."""
+        statement and one commit; whether each was queued. A relay with a ``next_at`` is
+        stored held until then (its process sends it at once), else due ``now``."""
 
     @abc.abstractmethod
     async def hold_due(self, now: float, limit: int, until: float) -> list[Relay]:
@@ -465,6 +466,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def relay_counts(self) -> dict[str, int]:
         """How many relays are in each state."""
+
+    @abc.abstractmethod
+    async def queued_relays(self) -> int:
+        """How many relays are queued (the outbox's backlog; counted from its due index)."""
 
     @abc.abstractmethod
     async def prune(self, now: float, audit_retention: float) -> int:

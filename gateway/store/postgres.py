@@ -145,6 +145,17 @@ class PostgresStore(SqlStore):
             async with self._connection() as conn, conn.transaction():
                 await conn.executemany(_numbered(sql), rows)
 
+    async def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        with tracing.span("store write", db__system__name="postgresql",
+                          db__operation__batch__size=len(statements)):  # fmt: skip
+            async with self._connection() as conn:
+                if len(statements) == 1:  # autocommit: one statement is atomic on its own
+                    [(sql, values)] = statements
+                    return [list(await conn.fetch(_numbered(sql), *values))]
+                async with conn.transaction():
+                    return [list(await conn.fetch(_numbered(sql), *values))
+                            for sql, values in statements]  # fmt: skip
+
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:

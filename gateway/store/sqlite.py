@@ -12,7 +12,10 @@ Audit entries, the one write every webhook change makes, are appended on a threa
 store's own (``gateway.store.sqlite_appender``), through a second connection: the INSERT and
 its WAL commit run beside the loop (``sqlite3`` releases the GIL while SQLite works), and that
 thread runs the WAL's checkpoints between its appends, so the WAL stays small under load. A WAL
-commit with ``synchronous=NORMAL`` writes to the page cache without an fsync.
+commit with ``synchronous=NORMAL`` writes to the page cache without an fsync. The relay's
+writes (deliveries taken, relays held, outcomes) go to that thread too (``write``): with two
+connections writing at once, one waited for the other's lock in SQLite's busy handler (a
+sleep of milliseconds), which left the relay's intake waiting with the cores idle.
 """
 
 from __future__ import annotations
@@ -177,6 +180,18 @@ class SqliteStore(SqlStore):
             with tracing.span("store statements", db__system__name="sqlite",
                               db__operation__batch__size=len(rows)):  # fmt: skip
                 await self._appender.append([(sql, row) for row in rows])
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
+
+    async def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        if self._appender is None:  # ":memory:": one connection, aiosqlite's
+            async with self.transaction(atomic=len(statements) > 1) as tx:
+                return [[tuple(r.values()) for r in await tx.fetch(sql, *values)]
+                        for sql, values in statements]  # fmt: skip
+        try:  # the file's one writer: never a wait for another connection's lock
+            with tracing.span("store write", db__system__name="sqlite",
+                              db__operation__batch__size=len(statements)):  # fmt: skip
+                return await self._appender.append(statements)
         except sqlite3.Error as exc:
             raise self._failed(exc) from None
 

@@ -1,6 +1,8 @@
 """Rows appended to the SQLite file on a thread of the store's own, off the event loop.
 
-Every webhook change appends an audit entry, so this is the store's one write on the hot path.
+Every webhook change appends an audit entry, and every relayed delivery is stored and settled:
+these are the store's writes on the hot path, and this thread is the file's one writer for
+them (so they never wait for each other's lock).
 Run on the loop (as it was), a group's multi-row INSERT and its WAL commit cost the loop
 about 300 us under load (the statement itself, then the WAL frames of the audit table's page,
 its two indexes' and ``sqlite_sequence``'s written to the file), about 10% of the loop's
@@ -31,16 +33,19 @@ from typing import Any
 
 __all__ = ["Appender"]
 
+#: Each statement's rows (``RETURNING``; none for the others).
+Rows = list[list[tuple[Any, ...]]]
 #: One job: the statements of one append (one, or several in a transaction), and where its
 #: outcome goes.
-_Job = tuple[Sequence[tuple[str, Sequence[Any]]], asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+_Job = tuple[Sequence[tuple[str, Sequence[Any]]], asyncio.AbstractEventLoop, "asyncio.Future[Rows]"]
 
 
 class Appender:
     """A thread that owns one connection to ``path`` and runs appends in order.
 
     ``append(statements)`` runs them on the thread (several in one transaction) and returns
-    once they are committed; an SQLite error is raised as it is, for the store to map.
+    once they are committed, with each statement's rows (what a ``RETURNING`` gave, as
+    tuples); an SQLite error is raised as it is, for the store to map.
     """
 
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
@@ -61,13 +66,13 @@ class Appender:
     def __repr__(self) -> str:
         return f"<Appender {self.path}>"
 
-    async def append(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    async def append(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> Rows:
         if self._closed:
             raise sqlite3.ProgrammingError("the appender is closed")
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[Rows] = loop.create_future()
         self._jobs.put((statements, loop, done))
-        await done
+        return await done
 
     async def close(self) -> None:
         """Run what is queued, then stop the thread and close the connection."""
@@ -82,35 +87,35 @@ class Appender:
             while (job := self._jobs.get()) is not None:
                 statements, loop, done = job
                 error: BaseException | None = None
+                rows: Rows = []
                 try:
-                    self._execute(statements)
+                    rows = self._execute(statements)
                 except Exception as exc:  # the caller maps it; the thread goes on
                     error = exc
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                    loop.call_soon_threadsafe(_settle, done, error)
+                    loop.call_soon_threadsafe(_settle, done, rows, error)
         finally:
             self._db.close()
 
-    def _execute(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    def _execute(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> Rows:
         if len(statements) == 1:  # autocommit: one statement is atomic on its own
             [(sql, values)] = statements
-            self._db.execute(sql, values)
-            return
+            return [self._db.execute(sql, values).fetchall()]
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            for sql, values in statements:
-                self._db.execute(sql, values)
+            rows = [self._db.execute(sql, values).fetchall() for sql, values in statements]
         except BaseException:
             if self._db.in_transaction:  # (SQLite rolls some failures back on its own)
                 self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        return rows
 
 
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+def _settle(done: asyncio.Future[Rows], rows: Rows, error: BaseException | None) -> None:
     if done.done():  # its caller was cancelled: the rows are stored all the same
         return
     if error is None:
-        done.set_result(None)
+        done.set_result(rows)
     else:
         done.set_exception(error)
