@@ -18,6 +18,7 @@ a backlog drains, with SQLite and with PostgreSQL.
   destination has them all: the backlog left when the burst ends and the rate it drains at.
 
     python bench/relay.py [--seconds 8] [--connections 50] [--rounds 3] [--paced 10]
+                          [--rates 200,500,1000] [--burst 20000]
 """
 
 from __future__ import annotations
@@ -224,15 +225,15 @@ async def burst(session: aiohttp.ClientSession, url: str, run: str, count: int) 
     return time.monotonic() - started
 
 
-async def end_to_end(gateway: str, sink: str, store: str, seconds: float,
-                     count: int) -> list[tuple[str, str]]:  # fmt: skip
+async def end_to_end(gateway: str, sink: str, store: str, seconds: float, count: int,
+                     rates: tuple[int, ...] = RATES) -> list[tuple[str, str]]:  # fmt: skip
     rows = []
     url = f"{gateway}/v1/inbound/orch"
     # (fewer than the gateway's connections for unkeyed routes, [server] max_unauthenticated:
     # 256 by default; beyond them it turns connections away, as it should)
     connector = aiohttp.TCPConnector(limit=200)
     async with aiohttp.ClientSession(connector=connector) as session:
-        for rate in RATES:
+        for rate in rates:
             await session.post(f"{sink}/reset")
             run = f"{store}-paced-{rate}-{uuid.uuid4().hex[:6]}"
             accepted = await paced(session, url, run, rate, seconds)
@@ -261,7 +262,7 @@ async def end_to_end(gateway: str, sink: str, store: str, seconds: float,
 
 
 async def run(seconds: int, connections: int, rounds: int, paced_seconds: float = 10.0,
-              burst_count: int = 20_000) -> float:  # fmt: skip
+              burst_count: int = 20_000, rates: tuple[int, ...] = RATES) -> float:  # fmt: skip
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     rows: list[tuple[str, str]] = []
@@ -296,7 +297,8 @@ async def run(seconds: int, connections: int, rounds: int, paced_seconds: float 
                                           measured, INTAKE_TARGET, higher=True, unit="/s",
                                           paired=True))  # fmt: skip
                     await drained(gateway)  # what the intake runs queued, before the paced runs
-                    rows += await end_to_end(gateway, sink, store, paced_seconds, burst_count)
+                    rows += await end_to_end(gateway, sink, store, paced_seconds, burst_count,
+                                             rates)  # fmt: skip
     report(f"relay: wrk -c{connections} {seconds}s x{rounds}, paced {paced_seconds:g} s "
            f"({machine()})", rows, figures)  # fmt: skip
     return min(f.ratio for f in figures)
@@ -345,12 +347,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--paced", type=float, default=10.0, help="seconds of each paced run")
     parser.add_argument("--burst", type=int, default=20_000, help="deliveries in the burst")
+    parser.add_argument("--rates", default=",".join(map(str, RATES)),
+                        help="the paced runs' deliveries a second, comma-separated")  # fmt: skip
     args = parser.parse_args(argv)
+    rates = tuple(int(r) for r in args.rates.split(","))
     if args.sink:
         with contextlib.suppress(KeyboardInterrupt):
             run_fast(serve_baseline(sink_app(), "relay sink", args.port))
         return
-    asyncio.run(run(args.seconds, args.connections, args.rounds, args.paced, args.burst))
+    asyncio.run(run(args.seconds, args.connections, args.rounds, args.paced, args.burst, rates))
 
 
 if __name__ == "__main__":

@@ -95,11 +95,17 @@ _wakeups: weakref.WeakKeyDictionary[Gateway, asyncio.Event] = weakref.WeakKeyDic
 
 def relay_counts(gw: Gateway) -> Counter[str]:
     """This process's relays by outcome (``queued``, ``replayed``, ``forwarded``, ``failed``)."""
-    return _counts.setdefault(gw, Counter())
+    found = _counts.get(gw)  # (not ``setdefault``: it would make a Counter every delivery)
+    if found is None:
+        found = _counts[gw] = Counter()
+    return found
 
 
 def _wakeup(gw: Gateway) -> asyncio.Event:
-    return _wakeups.setdefault(gw, asyncio.Event())
+    found = _wakeups.get(gw)
+    if found is None:
+        found = _wakeups[gw] = asyncio.Event()
+    return found
 
 
 def _holds_none(body: bytes, data: Any, fields: Sequence[str], secrets: Sequence[str]) -> bool:
@@ -352,11 +358,20 @@ async def _outbox_full(gw: Gateway) -> bool:
 
 
 def _sink(gw: Gateway, relay: Relay) -> Sink | None:
-    inbound = gw.config.inbound.get(relay.account)
-    for d in inbound.destinations if inbound is not None else ():
-        if d.url == relay.destination:
-            return Sink(url=d.url, secret=d.secret)
-    return None
+    """The configured destination ``relay`` goes to (None: no longer configured)."""
+    sinks = _sinks.get(gw)
+    if sinks is None:  # (once per gateway: its configuration does not change)
+        sinks = _sinks[gw] = {
+            (account, d.url): Sink(url=d.url, secret=d.secret)
+            for account, inbound in gw.config.inbound.items()
+            for d in inbound.destinations
+        }
+    return sinks.get((relay.account, relay.destination))
+
+
+_sinks: weakref.WeakKeyDictionary[Gateway, dict[tuple[str, str], Sink]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 #: Forwards in flight to one destination at most: a slow or hanging receiver holds that many

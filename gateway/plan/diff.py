@@ -31,6 +31,7 @@ from typing import Any
 import attrs
 
 from gateway.model import (
+    NO_EXTRAS,
     UNSET,
     AlertEndpoint,
     FailureHandling,
@@ -218,7 +219,8 @@ def diff(
     if not spec.all_events and spec.events != actual.events:  # its FieldChange: Diff.fields
         sets["add_events"] = spec.events - actual.events
         sets["remove_events"] = actual.events - spec.events
-    if compared.headers and spec.headers != actual.headers:
+    # (``is not`` first: most webhooks have none on either side, one shared empty map)
+    if compared.headers and spec.headers is not actual.headers and spec.headers != actual.headers:
         add_headers = {n: v for n, v in spec.headers.items() if actual.headers.get(n) != v}
         remove_headers = frozenset(actual.headers) - frozenset(spec.headers)
         if add_headers or remove_headers:
@@ -233,13 +235,14 @@ def diff(
         n: v for n, v in spec.extras.items()
         if n in capabilities.extras and actual.extras.get(n) != v
         and not (n in capabilities.blank_extras and not v and not actual.extras.get(n))
-    } if spec.extras else None  # fmt: skip
+    } if spec.extras is not NO_EXTRAS and spec.extras else None  # fmt: skip
     if extras:
         sets["extras"] = extras
         fields.append(FieldChange(
             "extras", {n: actual.extras.get(n) for n in extras}, dict(extras)
         ))  # fmt: skip
-    if compare_secret:
+    if compare_secret and (spec.secret is not None or actual.secret_state == "set"):  # noqa: S105
+        # (no secret wanted and none set: nothing to say, the case of most webhooks)
         secret, note, secret_unknown = _secret(
             spec.secret, actual.secret, actual.secret_state, secret_fingerprint,
             applied_fingerprint, set_unknown=set_unknown, rotated=rotated,

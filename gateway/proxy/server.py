@@ -123,19 +123,7 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     started = time.perf_counter()
     response: web.StreamResponse | None = None
     route = _route(request)
-    account = request.match_info.get("account")
-    config = request.app.get(CONFIG)
-    known = config is not None and account in config.accounts
-    # The server span continues the caller's trace (traceparent) when the caller is known;
-    # named by the route template, never the raw path with its ids.
-    parent = await _trace_parent(request)
-    with tracing.span(
-        f"{request.method} {route}", "server", parent=parent,
-        http__request__method=request.method, http__route=route,
-        webhook_gateway__account=account if known else None,
-        webhook_gateway__provider=config.accounts[account].provider if known else None,  # type: ignore[union-attr,index]
-        webhook_gateway__request_id=rid,
-    ):  # fmt: skip
+    with await _server_span(request, route, rid) if tracing.enabled() else _UNTRACED:
         try:
             response = await _answer(request, handler)
             if not response.prepared:  # (one sent already, closing, has it)
@@ -146,8 +134,26 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
             tracing.set_attributes(http__response__status_code=status)
             if status >= 500:
                 tracing.failed(RuntimeError(str(status)))
-            _observe(request, response, time.perf_counter() - started)
+            _observe(request, route, response, time.perf_counter() - started)
             REQUEST_ID.reset(token)
+
+
+_UNTRACED = contextlib.nullcontext()
+
+
+async def _server_span(request: web.Request, route: str, rid: str) -> Any:
+    """The request's server span: it continues the caller's trace (traceparent) when the
+    caller is known; named by the route template, never the raw path with its ids."""
+    account = request.match_info.get("account")
+    config = request.app.get(CONFIG)
+    known = config is not None and account in config.accounts
+    return tracing.span(
+        f"{request.method} {route}", "server", parent=await _trace_parent(request),
+        http__request__method=request.method, http__route=route,
+        webhook_gateway__account=account if known else None,
+        webhook_gateway__provider=config.accounts[account].provider if known else None,  # type: ignore[union-attr,index]
+        webhook_gateway__request_id=rid,
+    )  # fmt: skip
 
 
 async def _trace_parent(request: web.Request) -> Any:
@@ -343,10 +349,11 @@ def _http_detail(request: web.Request, exc: web.HTTPException) -> str:
     return exc.reason
 
 
-def _observe(request: web.Request, response: web.StreamResponse | None, seconds: float) -> None:
+def _observe(
+    request: web.Request, route: str, response: web.StreamResponse | None, seconds: float
+) -> None:
     metrics = request.app.get(METRICS)
     status = response.status if response is not None else 499
-    route = _route(request)
     account = request.match_info.get("account", "")
     config = request.app.get(CONFIG)
     if config is not None and account in config.accounts:

@@ -52,5 +52,10 @@ def verify(body: bytes, signature: str | None, secret: Secret | str) -> bool:
 
 def verify_delivery(body: bytes, headers: Mapping[str, str], secret: Secret | str) -> bool:
     """``verify`` with the signature taken from the delivery's headers (any case)."""
-    offered = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None)
+    offered = headers.get(SIGNATURE_HEADER)  # (aiohttp's headers: any case already)
+    if offered is None:
+        offered = next((v for k, v in headers.items() if k.lower() == _LOWER), None)
     return verify(body, offered, secret)
+
+
+_LOWER = SIGNATURE_HEADER.lower()
