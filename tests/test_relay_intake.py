@@ -1,13 +1,15 @@
 """The relay's intake at its least work (performance round 4): a delivery the running sender
 has room for is stored held and sent from memory (never taken again with ``hold_due`` or read
-back); one it has no room for waits in the outbox and is sent after; a flood counts the outbox
-once; a secret spelled with JSON escapes is scrubbed all the same; event ids and times are
-what ``uuid.uuid5`` and ``datetime.isoformat`` would give."""
+back); one it has no room for waits in the outbox and is sent after; while a flood is taken
+in, forwarding gives way to it (never stopping); a flood counts the outbox once; a secret
+spelled with JSON escapes is scrubbed all the same; event ids and times are what
+``uuid.uuid5`` and ``datetime.isoformat`` would give."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import uuid
 from datetime import datetime
@@ -95,6 +97,26 @@ async def test_deliveries_beyond_the_senders_room_wait_in_the_outbox(
         while len(holding.arrived) < 6:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     assert len(taken) == 4
+
+
+async def test_while_a_flood_is_taken_in_forwards_give_way_but_never_stop(
+    uipath: UiPathHarness, holding: Holding, aiohttp_client: Any, tmp_path: Any
+) -> None:
+    """While ``BUSY_INTAKE`` deliveries are being taken in, a destination gets ``TRICKLE``
+    forwards at a time (the rest wait their turn); once the flood is in, all go at once."""
+    client = await aiohttp_client(create_app(config(uipath, tmp_path, f"{holding.url}/in")))
+    forwarder = relay._forwarders[client.app[GATEWAY]]
+    with contextlib.ExitStack() as flood:  # deliveries being taken in, as a flood's are
+        for _ in range(relay.BUSY_INTAKE):
+            flood.enter_context(forwarder.taking_in())
+        for n in range(6):
+            assert (await deliver(client, job(n))).status == 202
+        await asyncio.sleep(0.3)
+        assert len(holding.arrived) == relay.TRICKLE  # (the destination answers none yet)
+    async with asyncio.timeout(5):
+        while len(holding.arrived) < 6:  # noqa: ASYNC110 - appended by the destination
+            await asyncio.sleep(0.01)
+    holding.release.set()
 
 
 async def test_a_flood_of_deliveries_counts_the_outbox_once(

@@ -32,7 +32,7 @@ import time
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -207,6 +207,26 @@ async def relay_delivery(
 ) -> Relayed:
     """Verify ``body`` as a delivery of ``account`` (to the inbound path of ``subscription``,
     if any) and queue it for ``config``'s destinations."""
+    forwarder = _forwarders.get(gw)
+    if forwarder is None:  # (no sender runs here: nothing to give way to the intake)
+        return await _take(gw, account, provider, config, headers, body, content_type,
+                           subscription)  # fmt: skip
+    with forwarder.taking_in():
+        return await _take(gw, account, provider, config, headers, body, content_type,
+                           subscription, forwarder)  # fmt: skip
+
+
+async def _take(
+    gw: Gateway,
+    account: str,
+    provider: str,
+    config: InboundConfig,
+    headers: Mapping[str, str],
+    body: bytes,
+    content_type: str,
+    subscription: str | None,
+    forwarder: _Forwarder | None = None,
+) -> Relayed:
     secrets: list[Secret] = list(config.secrets)
     if config.webhook is not None:  # the secrets rotate keeps, current first
         secrets = [*await verification_secrets(gw, account, config.webhook), *secrets]
@@ -238,7 +258,6 @@ async def relay_delivery(
     now = time.time()
     # This process's sender, when it runs and has room, sends what it queues at once: stored
     # held by it (as ``hold_due`` would), and handed over without reading it back.
-    forwarder = _forwarders.get(gw)
     sending = forwarder is not None and forwarder.reserve(len(config.destinations))
     relays = [Relay(event_id=event_id, destination=d.url, account=account, event=event,
                     next_at=now + HOLD if sending else 0.0)
@@ -382,11 +401,19 @@ PER_DESTINATION = 16
 IN_FLIGHT = 256
 #: Relays held in one statement at most.
 BATCH = 128
+#: Deliveries being taken in at once from which intake comes first: forwards to a destination
+#: beyond ``TRICKLE`` wait until fewer are (the provider waits for its answer, and UiPath
+#: disables a webhook whose deliveries fail; a destination waits for nothing). Forwarding
+#: never stops: ``TRICKLE`` a destination go on, and a backlog drains once the flood ends.
+BUSY_INTAKE = 8
+TRICKLE = 2
 
 
 class _Forwarder:
     """This process's forwards in flight, bounded per destination and in all; ``running``
-    while ``relay_forever`` runs, ``reserved``: room promised to deliveries being queued."""
+    while ``relay_forever`` runs, ``reserved``: room promised to deliveries being queued;
+    ``taking``: deliveries being taken in (``calm`` while fewer than ``BUSY_INTAKE``);
+    ``roomy``: set when there is room for a batch."""
 
     def __init__(self) -> None:
         self.gates: dict[str, asyncio.Semaphore] = {}
@@ -394,6 +421,24 @@ class _Forwarder:
         self.tasks: set[asyncio.Task[bool]] = set()
         self.running = False
         self.reserved = 0
+        self.taking = 0
+        self.calm = asyncio.Event()
+        self.calm.set()
+        self.sending: Counter[str] = Counter()
+        self.roomy = asyncio.Event()
+
+    @contextlib.contextmanager
+    def taking_in(self) -> Iterator[None]:
+        """Count a delivery being taken in (``relay_delivery``) while the block runs."""
+        self.taking += 1
+        if self.taking >= BUSY_INTAKE:
+            self.calm.clear()
+        try:
+            yield
+        finally:
+            self.taking -= 1
+            if self.taking < BUSY_INTAKE:
+                self.calm.set()
 
     def reserve(self, count: int) -> bool:
         """Promise room for ``count`` relays being queued (to be started ``held``), if the
@@ -419,12 +464,30 @@ class _Forwarder:
     def _landed(self, task: asyncio.Task[bool], key: tuple[str, str]) -> None:
         self.tasks.discard(task)
         self.flying.discard(key)
+        if self.room_for_a_batch():
+            self.roomy.set()
         if not task.cancelled() and task.exception() is not None:  # (a store failure)
             log.warning("relay: forwarding failed", extra={"error": str(task.exception())})
 
     async def _one(self, gw: Gateway, relay: Relay, gate: asyncio.Semaphore, held: bool) -> bool:
+        destination = relay.destination
         async with gate:
-            return await _forward(gw, relay, held=held)
+            while not self.calm.is_set() and self.sending[destination] >= TRICKLE:
+                await self.calm.wait()  # intake first (a hold that runs low is renewed)
+            self.sending[destination] += 1
+            try:
+                return await _forward(gw, relay, held=held)
+            finally:
+                self.sending[destination] -= 1
+
+    def room_for_a_batch(self) -> bool:
+        return IN_FLIGHT - len(self.flying) >= min(BATCH, IN_FLIGHT)
+
+    async def roomier(self) -> None:
+        """Wait until there is room for a batch in flight."""
+        self.roomy.clear()
+        if not self.room_for_a_batch():
+            await self.roomy.wait()
 
 
 _forwarders: weakref.WeakKeyDictionary[Gateway, _Forwarder] = weakref.WeakKeyDictionary()
@@ -506,6 +569,12 @@ async def relay_forever(gw: Gateway, *, idle: float = 1.0) -> None:
     try:
         while True:
             wakeup.clear()  # before the pass: what is queued during it wakes the next one
+            if forwarder.tasks and not forwarder.room_for_a_batch():
+                # room for less than a batch: wait for room (never sleep while relays are due,
+                # nor take them a few at a time)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(idle):
+                        await forwarder.roomier()
             asked = min(BATCH, IN_FLIGHT - len(forwarder.flying))
             started: list[asyncio.Task[bool]] = []
             if asked > 0:
@@ -514,13 +583,8 @@ async def relay_forever(gw: Gateway, *, idle: float = 1.0) -> None:
                 except GatewayError as exc:
                     log.warning("relay: forwarding failed", extra={"error": str(exc)})
                     asked = -1
-            if asked == 0 or len(started) == asked:
-                # as many as there was room for: more may be due; never sleep while they wait,
-                # go on as soon as there is room for a batch
-                if forwarder.tasks and len(forwarder.flying) > IN_FLIGHT - BATCH:
-                    await asyncio.wait(list(forwarder.tasks), timeout=idle,
-                                       return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-                continue
+            if asked > 0 and len(started) == asked:
+                continue  # as many as there was room for: more may be due
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), idle)
     finally:  # (stopping) each forward hands its relay back before the store closes
