@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import pytest
 
+import gateway.model as model
 from gateway import FailureHandling, Headers, InvalidRequest, ListFilter, Secret, Webhook
 from gateway.model import (
     UNSET,
@@ -16,6 +17,7 @@ from gateway.model import (
     WebhookChange,
     WebhookSpec,
     event_name_problem,
+    name_set,
     text_problem,
 )
 
@@ -199,3 +201,20 @@ def test_text_is_refused_at_its_first_unfit_character(code: int, unfit: str | No
 def test_an_event_name_holds_no_white_space_of_any_kind(space: str) -> None:
     assert "white space" in (event_name_problem(f"job{space}started") or "")
     assert event_name_problem("job.started") is None
+
+
+def test_small_name_sets_are_one_shared_object_each_and_the_sharing_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records that take the same few events hold one set between them (a plan keeps
+    thousands); a large set is its own; the table of shared sets stays bounded."""
+    a = WebhookSpec(name="a", url="https://x.example/a", events=["job.completed", "job.started"])
+    b = WebhookSpec(name="b", url="https://x.example/b", events=("job.started", "job.completed"))
+    assert a.events == b.events and a.events is b.events
+    assert name_set("job.completed") == frozenset({"job.completed"})  # one name, not letters
+    many = [f"e{i}" for i in range(40)]
+    assert name_set(many) == frozenset(many) and name_set(many) is not name_set(many)
+    monkeypatch.setattr(model, "_SHARED_SETS", 3)
+    for i in range(10):
+        name_set([f"only-{i}"])
+    assert len(model._shared_sets) <= 3

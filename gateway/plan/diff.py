@@ -41,6 +41,7 @@ from gateway.model import (
     WebhookChange,
     WebhookSpec,
     mask_url,
+    name_set,
 )
 from gateway.provider import Capabilities
 
@@ -217,8 +218,8 @@ def diff(
         fields.append(FieldChange("description", actual.description, spec.description))
     events_at = len(fields)
     if not spec.all_events and spec.events != actual.events:  # its FieldChange: Diff.fields
-        sets["add_events"] = spec.events - actual.events
-        sets["remove_events"] = actual.events - spec.events
+        sets["add_events"] = name_set(spec.events - actual.events)
+        sets["remove_events"] = name_set(actual.events - spec.events)
     # (``is not`` first: most webhooks have none on either side, one shared empty map)
     if compared.headers and spec.headers is not actual.headers and spec.headers != actual.headers:
         add_headers = {n: v for n, v in spec.headers.items() if actual.headers.get(n) != v}

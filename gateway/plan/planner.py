@@ -264,6 +264,9 @@ async def _plan_account(
     actual, by_name, others = await _read_actual(
         account, desired, owned_ids, gate, prune=prune, theirs=theirs
     )
+    # The next account's read goes first (the gate just let it in): it then waits for its
+    # provider while this one is compared, instead of after (the comparing never yields).
+    await asyncio.sleep(0)
     adopt = adopt or gw.store is None
     actions: list[Action] = []
     kept_by = Counter(theirs.values())
