@@ -141,3 +141,28 @@ async def test_stopping_hands_the_relays_being_sent_back(
         await asyncio.gather(task, return_exceptions=True)
         (due,) = await gw.store.due_relays(time.time() + 0.5, 10)  # handed back, not held
         assert (due.event_id, due.attempts) == ("e0", 0)
+
+
+async def test_stopping_hands_back_the_relays_waiting_their_turn_too(
+    uipath: UiPathHarness, hanging: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relays held for this process that wait for their destination's turn when it stops (one
+    is being sent, the rest wait) are all handed back, due now: none waits out its hold."""
+    from gateway import Gateway
+
+    monkeypatch.setattr(relay, "PER_DESTINATION", 1)
+    async with Gateway(config(uipath, tmp_path, f"{hanging}/h")) as gw:
+        assert gw.store is not None
+        await gw.store.enqueue_many([
+            ([Relay(event_id=f"e{n}", destination=f"{hanging}/h", account="orch",
+                    event=EVENT)], time.time(), time.time() + 600)
+            for n in range(3)
+        ])  # fmt: skip
+        task = asyncio.create_task(relay.relay_forever(gw, idle=0.05))
+        async with asyncio.timeout(5):
+            while await gw.store.due_relays(time.time(), 10):  # noqa: ASYNC110 - until all held
+                await asyncio.sleep(0.02)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        due = await gw.store.due_relays(time.time() + 0.5, 10)
+        assert sorted(r.event_id for r in due) == ["e0", "e1", "e2"]

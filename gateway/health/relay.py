@@ -470,15 +470,24 @@ class _Forwarder:
             log.warning("relay: forwarding failed", extra={"error": str(task.exception())})
 
     async def _one(self, gw: Gateway, relay: Relay, gate: asyncio.Semaphore, held: bool) -> bool:
-        destination = relay.destination
-        async with gate:
-            while not self.calm.is_set() and self.sending[destination] >= TRICKLE:
-                await self.calm.wait()  # intake first (a hold that runs low is renewed)
-            self.sending[destination] += 1
-            try:
-                return await _forward(gw, relay, held=held)
-            finally:
-                self.sending[destination] -= 1
+        destination, sending = relay.destination, False
+        try:
+            async with gate:
+                while not self.calm.is_set() and self.sending[destination] >= TRICKLE:
+                    await self.calm.wait()  # intake first (a hold that runs low is renewed)
+                sending = True
+                self.sending[destination] += 1
+                try:
+                    return await _forward(gw, relay, held=held)
+                finally:
+                    self.sending[destination] -= 1
+        except asyncio.CancelledError:
+            # Stopping while it waited its turn: held for this process and never sent, it is
+            # handed back, due now, for another replica (``_forward`` hands back its own).
+            if held and not sending:
+                settled = _writers_of(gw).settle((relay, "queued", relay.attempts, time.time()))
+                await asyncio.shield(settled)
+            raise
 
     def room_for_a_batch(self) -> bool:
         return IN_FLIGHT - len(self.flying) >= min(BATCH, IN_FLIGHT)
