@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -97,6 +98,27 @@ async def test_deliveries_beyond_the_senders_room_wait_in_the_outbox(
         while len(holding.arrived) < 6:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     assert len(taken) == 4
+
+
+async def test_a_delivery_stored_as_the_sender_stops_is_handed_back_due(
+    uipath: UiPathHarness, holding: Holding, aiohttp_client: Any, tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Stored held for a sender that stopped while it was being stored, it would wait out its
+    hold with nobody sending it: it is handed back, due now, for another replica."""
+    client = await aiohttp_client(create_app(config(uipath, tmp_path, f"{holding.url}/in")))
+    gw = client.app[GATEWAY]
+    forwarder, intake = relay._forwarders[gw], relay._writers_of(gw).intake
+    write = intake._write
+
+    async def stopping(items: Any) -> Any:
+        forwarder.running = False  # (stopping, as serve's shutdown cancels the sender)
+        return await write(items)
+
+    monkeypatch.setattr(intake, "_write", stopping)
+    assert (await deliver(client, job(1))).status == 202
+    (due,) = await gw.store.due_relays(time.time() + 1, 10)
+    assert due.state == "queued" and holding.arrived == []
 
 
 async def test_while_a_flood_is_taken_in_forwards_give_way_but_never_stop(

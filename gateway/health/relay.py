@@ -276,10 +276,12 @@ async def _take(
                  extra={"account": account, "event_id": event_id})  # fmt: skip
         return Relayed(Outcome.REPLAYED, event_id=event_id, matched=result.matched)
     counts["queued"] += len(relays)
-    if sending:
-        assert forwarder is not None
+    if sending and forwarder is not None and forwarder.running:
         for queued_relay in relays:
             forwarder.start(gw, queued_relay, held=True)
+    elif sending:  # the sender stopped meanwhile: handed back, due now, for another replica
+        now = time.time()
+        await asyncio.gather(*(_writers_of(gw).settle((r, "queued", 0, now)) for r in relays))
     else:
         _wakeup(gw).set()
     return Relayed(Outcome.QUEUED, event_id=event_id, matched=result.matched)
