@@ -4,7 +4,10 @@ the current one and the previous during its grace period), stored in the state s
 once per destination, and acknowledged at once; ``forward_due`` (run by ``relay_forever`` in
 ``serve``) then forwards it to each destination as a CloudEvent signed per Standard Webhooks,
 with retries and backoff, surviving restarts. So a slow destination never makes the provider
-wait (UiPath disables a webhook whose deliveries fail; the relay must not cause that).
+wait (UiPath disables a webhook whose deliveries fail; the relay must not cause that). A
+delivery the running sender has room for is stored already held by it and sent from memory
+(never read back); while a flood is being taken in, forwarding gives way to it
+(``BUSY_INTAKE``, ``TRICKLE``) and catches up after.
 
 What is forwarded never holds the provider's shared secret: the fields a provider repeats it in
 (``Provider.delivery_secret_fields``: Orchestry's ``Secret``) are taken out, and any other value
@@ -296,7 +299,7 @@ class _Grouped(Generic[T, R]):
 
     Two of them per gateway: deliveries taken in (``Store.enqueue_many``: was each one
     queued?) and attempts' outcomes (``Store.settle_relays``); both run off the event loop
-    (aiosqlite's or the appender's thread, or one PostgreSQL round trip)."""
+    (SQLite's writer thread, or one PostgreSQL round trip)."""
 
     def __init__(self, write: Callable[[list[T]], Awaitable[Sequence[R] | None]]) -> None:
         self._write = write
