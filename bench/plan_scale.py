@@ -8,7 +8,7 @@ Target: <= 1.5x the baseline. Both sides run with the garbage-collector settings
 and ``serve`` use (``gateway.lifecycle.tune_gc``). Also printed: the plan's peak memory
 (tracemalloc) against the listing's.
 
-    python bench/plan_scale.py [--accounts 30] [--webhooks 1000] [--latency 0.05]
+    python bench/plan_scale.py [--accounts 30] [--webhooks 1000] [--latency 0.05] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ async def peak_memory(work: Callable[[], Awaitable[Any]]) -> int:
     return peak
 
 
-async def run(accounts: int, webhooks: int, latency: float) -> float:
+async def run(accounts: int, webhooks: int, latency: float, rounds: int = 5) -> float:
     ready = r"farm: (.+)$"
     async with process("bench/emulator_farm.py", "--count", str(accounts), "--latency",
                        str(latency), "--webhooks", str(webhooks), ready=ready) as farm:  # fmt: skip
@@ -102,10 +102,10 @@ async def run(accounts: int, webhooks: int, latency: float) -> float:
                 await list_all()  # warm: tokens, catalogs, connections
                 await plan()
                 tune_gc()  # as webhook-gateway plan does (and serve), for both sides
-                rounds = [(await timed(list_all), await timed(plan)) for _ in range(3)]
+                times = [(await timed(list_all), await timed(plan)) for _ in range(rounds)]
                 base_mem, ours_mem = await peak_memory(list_all), await peak_memory(plan)
     figure = Figure("plan them all (one change each) / list every webhook",
-                    [r[0] for r in rounds], [r[1] for r in rounds], TARGET)  # fmt: skip
+                    [t[0] for t in times], [t[1] for t in times], TARGET)  # fmt: skip
     rows = [
         (
             "peak traced memory, list / plan",
@@ -126,8 +126,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=30)
     parser.add_argument("--webhooks", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    asyncio.run(run(args.accounts, args.webhooks, args.latency))
+    asyncio.run(run(args.accounts, args.webhooks, args.latency, args.rounds))
 
 
 if __name__ == "__main__":
