@@ -35,7 +35,7 @@ import time
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -96,19 +96,26 @@ _counts: weakref.WeakKeyDictionary[Gateway, Counter[str]] = weakref.WeakKeyDicti
 _wakeups: weakref.WeakKeyDictionary[Gateway, asyncio.Event] = weakref.WeakKeyDictionary()
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _made_once(table: MutableMapping[K, V], key: K, make: Callable[[], V]) -> V:
+    """``table[key]``, made by ``make`` the first time (not ``setdefault``, which would make
+    one on every call: once a delivery, on the relay's path)."""
+    found = table.get(key)
+    if found is None:
+        found = table[key] = make()
+    return found
+
+
 def relay_counts(gw: Gateway) -> Counter[str]:
     """This process's relays by outcome (``queued``, ``replayed``, ``forwarded``, ``failed``)."""
-    found = _counts.get(gw)  # (not ``setdefault``: it would make a Counter every delivery)
-    if found is None:
-        found = _counts[gw] = Counter()
-    return found
+    return _made_once(_counts, gw, Counter)
 
 
 def _wakeup(gw: Gateway) -> asyncio.Event:
-    found = _wakeups.get(gw)
-    if found is None:
-        found = _wakeups[gw] = asyncio.Event()
-    return found
+    return _made_once(_wakeups, gw, asyncio.Event)
 
 
 def _holds_none(body: bytes, data: Any, fields: Sequence[str], secrets: Sequence[str]) -> bool:
@@ -460,7 +467,8 @@ class _Forwarder:
         if key in self.flying or (not held and len(self.flying) >= IN_FLIGHT):
             return None
         self.flying.add(key)
-        gate = self.gates.setdefault(relay.destination, asyncio.Semaphore(PER_DESTINATION))
+        gate = _made_once(self.gates, relay.destination,
+                          lambda: asyncio.Semaphore(PER_DESTINATION))  # fmt: skip
         task = asyncio.ensure_future(self._one(gw, relay, gate, held))
         self.tasks.add(task)
         task.add_done_callback(lambda t: self._landed(t, key))
@@ -507,6 +515,10 @@ class _Forwarder:
 _forwarders: weakref.WeakKeyDictionary[Gateway, _Forwarder] = weakref.WeakKeyDictionary()
 
 
+def _forwarder_of(gw: Gateway) -> _Forwarder:
+    return _made_once(_forwarders, gw, _Forwarder)
+
+
 async def forward_due(gw: Gateway, *, limit: int = 100, now: float | None = None) -> int:
     """Forward the relays due by ``now`` (default: now), once each (an attempt; a failed one
     is due again later, with backoff, until ``ATTEMPTS``), concurrently, at most
@@ -519,7 +531,7 @@ async def _start_due(gw: Gateway, now: float, limit: int) -> list[asyncio.Task[b
     """Hold the relays due by ``now`` (at most ``limit``, and as many as this process has room
     for) in one statement, and start forwarding each; the tasks started."""
     assert gw.store is not None
-    forwarder = _forwarders.setdefault(gw, _Forwarder())
+    forwarder = _forwarder_of(gw)
     room = min(limit, IN_FLIGHT - len(forwarder.flying))
     if room <= 0:
         return []
@@ -578,7 +590,7 @@ async def relay_forever(gw: Gateway, *, idle: float = 1.0) -> None:
     seconds (retries, other replicas' relays, what a restart left), until cancelled. A pass
     does not wait for the forwards it started: a slow destination delays only its own."""
     wakeup = _wakeup(gw)
-    forwarder = _forwarders.setdefault(gw, _Forwarder())
+    forwarder = _forwarder_of(gw)
     forwarder.running = True
     try:
         while True:
