@@ -141,6 +141,30 @@ async def test_while_a_flood_is_taken_in_forwards_give_way_but_never_stop(
     holding.release.set()
 
 
+async def test_a_destinations_turn_ends_with_the_sending_not_the_recording(
+    uipath: UiPathHarness, sink: Receiver, aiohttp_client: Any, tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """One forward at a time to the destination, and the store slow to record outcomes: the
+    next relay goes as soon as the one before was answered, not once it is recorded."""
+    monkeypatch.setattr(relay, "PER_DESTINATION", 1)
+    client = await aiohttp_client(create_app(config(uipath, tmp_path, f"{sink.url}/in")))
+    settle = relay._writers_of(client.app[GATEWAY]).settle
+    record, recording = settle._write, asyncio.Event()
+
+    async def slow(items: Any) -> Any:
+        await recording.wait()
+        return await record(items)
+
+    monkeypatch.setattr(settle, "_write", slow)
+    try:
+        for n in range(3):
+            assert (await deliver(client, job(n))).status == 202
+        await received(sink, 3)  # (none of them recorded yet)
+    finally:
+        recording.set()
+
+
 async def test_a_flood_of_deliveries_counts_the_outbox_once(
     uipath: UiPathHarness, sink: Receiver, aiohttp_client: Any, tmp_path: Any,
     monkeypatch: pytest.MonkeyPatch,

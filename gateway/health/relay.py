@@ -483,17 +483,27 @@ class _Forwarder:
             log.warning("relay: forwarding failed", extra={"error": str(task.exception())})
 
     async def _one(self, gw: Gateway, relay: Relay, gate: asyncio.Semaphore, held: bool) -> bool:
-        destination, sending = relay.destination, False
+        destination, sending, turn = relay.destination, False, True
+
+        def sent() -> None:  # the destination's turn ends with the sending, not the settling
+            nonlocal turn
+            if turn:
+                turn = False
+                gate.release()
+
         try:
-            async with gate:
+            await gate.acquire()
+            try:
                 while not self.calm.is_set() and self.sending[destination] >= TRICKLE:
                     await self.calm.wait()  # intake first (a hold that runs low is renewed)
                 sending = True
-                self.sending[destination] += 1
+                self.sending[destination] += 1  # (a trickle's forward counts until settled)
                 try:
-                    return await _forward(gw, relay, held=held)
+                    return await _forward(gw, relay, held=held, sent=sent)
                 finally:
                     self.sending[destination] -= 1
+            finally:
+                sent()
         except asyncio.CancelledError:
             # Stopping while it waited its turn: held for this process and never sent, it is
             # handed back, due now, for another replica (``_forward`` hands back its own).
@@ -539,10 +549,13 @@ async def _start_due(gw: Gateway, now: float, limit: int) -> list[asyncio.Task[b
     return [t for t in (forwarder.start(gw, r, held=True) for r in held) if t is not None]
 
 
-async def _forward(gw: Gateway, relay: Relay, *, held: bool = False) -> bool:
+async def _forward(
+    gw: Gateway, relay: Relay, *, held: bool = False, sent: Callable[[], None] = lambda: None
+) -> bool:
     """One attempt at ``relay``, held from when it is taken (``held``: taken already, with
     others, by ``hold_due``; so another replica waits for the hold of this relay, however long
-    the pass before it took); whether it was forwarded."""
+    the pass before it took); whether it was forwarded. ``sent`` is called once the attempt
+    is over, before its outcome is recorded (the destination's next relay goes meanwhile)."""
     assert gw.store is not None
     store, counts = gw.store, relay_counts(gw)
     if held and time.time() > relay.next_at - HOLD / 2:  # waited its turn long: hold anew
@@ -562,6 +575,7 @@ async def _forward(gw: Gateway, relay: Relay, *, held: bool = False) -> bool:
     except asyncio.CancelledError:  # stopping: handed back, due now, for another replica
         await asyncio.shield(store.settle_relay(relay, "queued", relay.attempts, time.time()))
         raise
+    sent()
     now = time.time()
     group = _writers_of(gw).settle
 
