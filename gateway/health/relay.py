@@ -217,84 +217,64 @@ async def relay_delivery(
 ) -> Relayed:
     """Verify ``body`` as a delivery of ``account`` (to the inbound path of ``subscription``,
     if any) and queue it for ``config``'s destinations."""
-    forwarder = _forwarders.get(gw)
-    if forwarder is None:  # (no sender runs here: nothing to give way to the intake)
-        return await _take(gw, account, provider, config, headers, body, content_type,
-                           subscription)  # fmt: skip
-    with forwarder.taking_in():
-        return await _take(gw, account, provider, config, headers, body, content_type,
-                           subscription, forwarder)  # fmt: skip
-
-
-async def _take(
-    gw: Gateway,
-    account: str,
-    provider: str,
-    config: InboundConfig,
-    headers: Mapping[str, str],
-    body: bytes,
-    content_type: str,
-    subscription: str | None,
-    forwarder: _Forwarder | None = None,
-) -> Relayed:
-    secrets: list[Secret] = list(config.secrets)
-    if config.webhook is not None:  # the secrets rotate keeps, current first
-        secrets = [*await verification_secrets(gw, account, config.webhook), *secrets]
-    if not secrets:
-        return Relayed(Outcome.UNVERIFIABLE)
-    result = verify(provider, headers, body, secrets)
-    if not result.ok:
-        return Relayed(Outcome.REFUSED)
-    adapter = type(gw.account(account).provider)
-    try:
-        data: Any = orjson.loads(body)
-        data_type = "application/json"
-    except orjson.JSONDecodeError:
-        data, data_type = body.decode("utf-8", "replace"), content_type or "text/plain"
-    revealed = [s.reveal() for s in secrets]
-    if data_type != "application/json" or not _holds_none(
-        body, data, adapter.delivery_secret_fields, revealed
-    ):
-        data = _scrubbed(data, adapter.delivery_secret_fields, revealed)
-    if gw.store is None:
-        raise StateUnavailable("the inbound relay needs [state]: its outbox is kept there")
-    if await _outbox_full(gw):  # (before the event is made: nothing of it is kept)
-        relay_counts(gw)["full"] += 1
-        log.error("the relay's outbox is full: a delivery was refused for a retry",
-                  extra={"account": account})  # fmt: skip
-        return Relayed(Outcome.FULL, matched=result.matched)
-    event_id = event_id_of(account, subscription, adapter, data, body)
-    event = orjson.dumps(_event(account, provider, event_id, data, data_type, subscription))
-    now = time.time()
-    # This process's sender, when it runs and has room, sends what it queues at once: stored
-    # held by it (as ``hold_due`` would), and handed over without reading it back.
-    sending = forwarder is not None and forwarder.reserve(len(config.destinations))
-    relays = [Relay(event_id=event_id, destination=d.url, account=account, event=event,
-                    next_at=now + HOLD if sending else 0.0)
-              for d in config.destinations]  # fmt: skip
-    keep_until = now + config.replay_window_hours * 3600
-    try:
-        queued = await _writers_of(gw).intake((relays, now, keep_until))
-    finally:
-        if sending:
-            assert forwarder is not None
-            forwarder.reserved -= len(relays)
-    counts = relay_counts(gw)
-    if not queued:
-        counts["replayed"] += 1
-        log.info("a delivery relayed before came again: not forwarded twice",
-                 extra={"account": account, "event_id": event_id})  # fmt: skip
-        return Relayed(Outcome.REPLAYED, event_id=event_id, matched=result.matched)
-    counts["queued"] += len(relays)
-    if sending and forwarder is not None and forwarder.running:
-        for queued_relay in relays:
-            forwarder.start(gw, queued_relay, held=True)
-    elif sending:  # the sender stopped meanwhile: handed back, due now, for another replica
+    forwarder = _forwarders.get(gw)  # (none: no sender runs here, nothing gives way to intake)
+    with forwarder.taking_in() if forwarder is not None else contextlib.nullcontext():
+        secrets: list[Secret] = list(config.secrets)
+        if config.webhook is not None:  # the secrets rotate keeps, current first
+            secrets = [*await verification_secrets(gw, account, config.webhook), *secrets]
+        if not secrets:
+            return Relayed(Outcome.UNVERIFIABLE)
+        result = verify(provider, headers, body, secrets)
+        if not result.ok:
+            return Relayed(Outcome.REFUSED)
+        adapter = type(gw.account(account).provider)
+        try:
+            data: Any = orjson.loads(body)
+            data_type = "application/json"
+        except orjson.JSONDecodeError:
+            data, data_type = body.decode("utf-8", "replace"), content_type or "text/plain"
+        revealed = [s.reveal() for s in secrets]
+        if data_type != "application/json" or not _holds_none(
+            body, data, adapter.delivery_secret_fields, revealed
+        ):
+            data = _scrubbed(data, adapter.delivery_secret_fields, revealed)
+        if gw.store is None:
+            raise StateUnavailable("the inbound relay needs [state]: its outbox is kept there")
+        if await _outbox_full(gw):  # (before the event is made: nothing of it is kept)
+            relay_counts(gw)["full"] += 1
+            log.error("the relay's outbox is full: a delivery was refused for a retry",
+                      extra={"account": account})  # fmt: skip
+            return Relayed(Outcome.FULL, matched=result.matched)
+        event_id = event_id_of(account, subscription, adapter, data, body)
+        event = orjson.dumps(_event(account, provider, event_id, data, data_type, subscription))
         now = time.time()
-        await asyncio.gather(*(_writers_of(gw).settle((r, "queued", 0, now)) for r in relays))
-    else:
-        _wakeup(gw).set()
-    return Relayed(Outcome.QUEUED, event_id=event_id, matched=result.matched)
+        # This process's sender, when it runs and has room, sends what it queues at once: stored
+        # held by it (as ``hold_due`` would), and handed over without reading it back.
+        sender = forwarder if forwarder and forwarder.reserve(len(config.destinations)) else None
+        relays = [Relay(event_id=event_id, destination=d.url, account=account, event=event,
+                        next_at=now + HOLD if sender else 0.0)
+                  for d in config.destinations]  # fmt: skip
+        keep_until = now + config.replay_window_hours * 3600
+        try:
+            queued = await _writers_of(gw).intake((relays, now, keep_until))
+        finally:
+            if sender:
+                sender.reserved -= len(relays)
+        counts = relay_counts(gw)
+        if not queued:
+            counts["replayed"] += 1
+            log.info("a delivery relayed before came again: not forwarded twice",
+                     extra={"account": account, "event_id": event_id})  # fmt: skip
+            return Relayed(Outcome.REPLAYED, event_id=event_id, matched=result.matched)
+        counts["queued"] += len(relays)
+        if sender and sender.running:
+            for queued_relay in relays:
+                sender.start(gw, queued_relay, held=True)
+        elif sender:  # the sender stopped meanwhile: handed back, due now, for another replica
+            await _hand_back(gw, relays)
+        else:
+            _wakeup(gw).set()
+        return Relayed(Outcome.QUEUED, event_id=event_id, matched=result.matched)
 
 
 class _Grouped(Generic[T, R]):
@@ -347,11 +327,16 @@ _writers: weakref.WeakKeyDictionary[Gateway, _Writers] = weakref.WeakKeyDictiona
 
 
 def _writers_of(gw: Gateway) -> _Writers:
-    assert gw.store is not None
-    found = _writers.get(gw)
-    if found is None:
-        found = _writers[gw] = _Writers(gw.store)
-    return found
+    store = gw.store
+    assert store is not None
+    return _made_once(_writers, gw, lambda: _Writers(store))
+
+
+async def _hand_back(gw: Gateway, relays: Sequence[Relay]) -> None:
+    """Give back relays held by this process and not sent (it stops): due now, for another
+    replica, instead of after their hold. Shielded: the stopping does not cut it short."""
+    now, settle = time.time(), _writers_of(gw).settle
+    await asyncio.shield(asyncio.gather(*(settle((r, "queued", r.attempts, now)) for r in relays)))
 
 
 def _event_type(event: bytes) -> str:
@@ -390,13 +375,11 @@ async def _outbox_full(gw: Gateway) -> bool:
 
 def _sink(gw: Gateway, relay: Relay) -> Sink | None:
     """The configured destination ``relay`` goes to (None: no longer configured)."""
-    sinks = _sinks.get(gw)
-    if sinks is None:  # (once per gateway: its configuration does not change)
-        sinks = _sinks[gw] = {
-            (account, d.url): Sink(url=d.url, secret=d.secret)
-            for account, inbound in gw.config.inbound.items()
-            for d in inbound.destinations
-        }
+    sinks = _made_once(_sinks, gw, lambda: {  # (once: a gateway's configuration stays)
+        (account, d.url): Sink(url=d.url, secret=d.secret)
+        for account, inbound in gw.config.inbound.items()
+        for d in inbound.destinations
+    })  # fmt: skip
     return sinks.get((relay.account, relay.destination))
 
 
@@ -508,8 +491,7 @@ class _Forwarder:
             # Stopping while it waited its turn: held for this process and never sent, it is
             # handed back, due now, for another replica (``_forward`` hands back its own).
             if held and not sending:
-                settled = _writers_of(gw).settle((relay, "queued", relay.attempts, time.time()))
-                await asyncio.shield(settled)
+                await _hand_back(gw, [relay])
             raise
 
     def room_for_a_batch(self) -> bool:
@@ -573,7 +555,7 @@ async def _forward(
             gw.transport.session, sink, event, attempts=1, body=relay.event
         )
     except asyncio.CancelledError:  # stopping: handed back, due now, for another replica
-        await asyncio.shield(store.settle_relay(relay, "queued", relay.attempts, time.time()))
+        await _hand_back(gw, [relay])
         raise
     sent()
     now = time.time()

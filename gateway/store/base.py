@@ -456,12 +456,9 @@ class Store(abc.ABC):
         False if another took or settled it first."""
 
     @abc.abstractmethod
-    async def settle_relay(self, relay: Relay, state: str, attempts: int, next_at: float) -> None:
-        """Record an attempt's outcome: ``forwarded``, ``failed``, or ``queued`` again."""
-
-    @abc.abstractmethod
     async def settle_relays(self, outcomes: Sequence[tuple[Relay, str, int, float]]) -> None:
-        """``settle_relay`` for several ``(relay, state, attempts, next_at)``, in one commit."""
+        """Record attempts' outcomes, each ``(relay, state, attempts, next_at)``: ``forwarded``,
+        ``failed``, or ``queued`` again (due at ``next_at``), in one commit."""
 
     @abc.abstractmethod
     async def relay_counts(self) -> dict[str, int]:

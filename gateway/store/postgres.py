@@ -137,14 +137,6 @@ class PostgresStore(SqlStore):
             async with self._connection() as conn:  # autocommit: one round trip
                 await conn.execute(_numbered(sql), *args)
 
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        with tracing.span("store statements", db__system__name="postgresql",
-                          db__operation__batch__size=len(rows)):  # fmt: skip
-            async with self._connection() as conn, conn.transaction():
-                await conn.executemany(_numbered(sql), rows)
-
     async def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
         with tracing.span("store write", db__system__name="postgresql",
                           db__operation__batch__size=len(statements)):  # fmt: skip

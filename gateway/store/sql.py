@@ -574,21 +574,19 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
             "UPDATE relay_outbox SET next_at = ? WHERE (event_id, destination) IN ("  # noqa: S608 - fixed text
             "SELECT event_id, destination FROM relay_outbox WHERE state = 'queued' "
             f"AND next_at <= ? ORDER BY next_at LIMIT ?{skip}) "
-            "RETURNING event_id, destination, account, event, state, attempts, next_at",
+            f"RETURNING {_RELAY_COLUMNS}",
             (until, now, limit),
         )])  # fmt: skip
-        return [Relay(event_id=r[0], destination=r[1], account=r[2], event=bytes(r[3]),
-                      state=r[4], attempts=r[5], next_at=r[6]) for r in rows]  # fmt: skip
+        return [_relay(r) for r in rows]
 
     async def due_relays(self, now: float, limit: int) -> list[Relay]:
         async with self.transaction() as tx:
             rows = await tx.fetch(
-                "SELECT event_id, destination, account, event, state, attempts, next_at "
-                "FROM relay_outbox WHERE state = 'queued' AND next_at <= ? "
-                "ORDER BY next_at LIMIT ?",
+                f"SELECT {_RELAY_COLUMNS} FROM relay_outbox "  # noqa: S608 - fixed text
+                "WHERE state = 'queued' AND next_at <= ? ORDER BY next_at LIMIT ?",
                 now, limit,
             )  # fmt: skip
-        return [_relay(r) for r in rows]
+        return [_relay(tuple(r.values())) for r in rows]
 
     async def hold_relay(self, relay: Relay, until: float) -> bool:
         async with self.transaction() as tx:
@@ -598,13 +596,6 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
                 until, relay.event_id, relay.destination, relay.next_at,
             )  # fmt: skip
         return held == 1
-
-    async def settle_relay(self, relay: Relay, state: str, attempts: int, next_at: float) -> None:
-        await self.execute_one(
-            "UPDATE relay_outbox SET state = ?, attempts = ?, next_at = ? "
-            "WHERE event_id = ? AND destination = ?",
-            state, attempts, next_at, relay.event_id, relay.destination,
-        )  # fmt: skip
 
     async def settle_relays(self, outcomes: Sequence[tuple[Relay, str, int, float]]) -> None:
         # One statement a group (an UPDATE from a list of values), not one a relay: SQLite's
@@ -627,10 +618,6 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
             ))  # fmt: skip
         if statements:
             await self.write(statements)
-
-    @abc.abstractmethod
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run ``sql`` once for each of ``rows``, in one transaction, off the event loop."""
 
     @abc.abstractmethod
     async def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
@@ -670,10 +657,14 @@ class SqlStore(IssuedKeysSql, PersonTokensSql, Store):
         return gone + old + relayed + history + sessions
 
 
-def _relay(row: Mapping[str, Any]) -> Relay:
-    return Relay(event_id=row["event_id"], destination=row["destination"],
-                 account=row["account"], event=bytes(row["event"]), state=row["state"],
-                 attempts=row["attempts"], next_at=row["next_at"])  # fmt: skip
+#: A relay's columns, in the order ``_relay`` reads them.
+_RELAY_COLUMNS = "event_id, destination, account, event, state, attempts, next_at"
+
+
+def _relay(row: Sequence[Any]) -> Relay:
+    event_id, destination, account, event, state, attempts, next_at = row
+    return Relay(event_id=event_id, destination=destination, account=account,
+                 event=bytes(event), state=state, attempts=attempts, next_at=next_at)  # fmt: skip
 
 
 def _statements(sql: str) -> list[str]:

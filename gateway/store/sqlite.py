@@ -168,21 +168,6 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise self._failed(exc) from None
 
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        if self._appender is None:  # ":memory:": one connection, aiosqlite's
-            async with self.transaction(atomic=len(rows) > 1) as tx:
-                for row in rows:
-                    await tx.execute(sql, *row)
-            return
-        try:  # the appender's thread: one hand-off, one transaction, beside the loop
-            with tracing.span("store statements", db__system__name="sqlite",
-                              db__operation__batch__size=len(rows)):  # fmt: skip
-                await self._appender.append([(sql, row) for row in rows])
-        except sqlite3.Error as exc:
-            raise self._failed(exc) from None
-
     async def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
         if self._appender is None:  # ":memory:": one connection, aiosqlite's
             async with self.transaction(atomic=len(statements) > 1) as tx:
